@@ -1,0 +1,76 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ChartSource, chartLocation } from "./charts";
+
+/** Let's Encrypt ACME v2 directories (v1 was switched off in 2021). */
+export const ACME_SERVERS = {
+    "letsencrypt-prod": "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+} as const;
+export type AcmeIssuerName = keyof typeof ACME_SERVERS;
+
+/** Arguments for {@link CertManager}. */
+export interface CertManagerArgs {
+    /** Namespace of cert-manager. */
+    readonly namespace: pulumi.Input<string>;
+    /** Where the cert-manager chart comes from. */
+    readonly chart: ChartSource;
+    /** ClusterIssuer to create; none when undefined (TLS off). @default undefined */
+    readonly issuer?: AcmeIssuerName;
+    /** ACME account e-mail; required with `issuer`. */
+    readonly acmeEmail?: string;
+    /** IngressClass the http01 solver answers challenges through. */
+    readonly ingressClass: string;
+}
+
+/** Pure: chart values; cert-manager installs its CRDs only when asked to. */
+export function certManagerValues(): Record<string, unknown> {
+    return { crds: { enabled: true } };
+}
+
+/** Pure: an ACME v2 ClusterIssuer solving http01 through the given IngressClass. */
+export function clusterIssuerSpec(issuer: AcmeIssuerName, email: string, ingressClass: string) {
+    return {
+        apiVersion: "cert-manager.io/v1",
+        kind: "ClusterIssuer",
+        metadata: { name: issuer },
+        spec: {
+            acme: {
+                email,
+                server: ACME_SERVERS[issuer],
+                privateKeySecretRef: { name: `${issuer}-account-key` },
+                solvers: [{ http01: { ingress: { ingressClassName: ingressClass } } }],
+            },
+        },
+    };
+}
+
+/** cert-manager and, with TLS on, the Let's Encrypt ClusterIssuer the gateway ingress names. */
+export class CertManager extends pulumi.ComponentResource {
+    /** Name of the ClusterIssuer, or undefined when TLS is off. */
+    public readonly issuerName: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: CertManagerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("openfaas-gitops:platform:CertManager", name, {}, opts);
+        if (args.issuer && !args.acmeEmail) {
+            throw new Error(`CertManager ${name}: acmeEmail is required with issuer ${args.issuer} (Let's Encrypt needs an account e-mail)`);
+        }
+        const chart = new k8s.helm.v4.Chart(
+            `${name}-chart`,
+            { ...chartLocation(args.chart), name: "cert-manager", namespace: args.namespace, values: certManagerValues() },
+            { parent: this },
+        );
+        if (args.issuer) {
+            // After the chart: the ClusterIssuer kind exists only once the chart's CRDs are in.
+            const issuer = new k8s.apiextensions.CustomResource(
+                `${name}-${args.issuer}`,
+                clusterIssuerSpec(args.issuer, args.acmeEmail!, args.ingressClass),
+                { parent: this, dependsOn: [chart] },
+            );
+            this.issuerName = issuer.metadata.name;
+        } else {
+            this.issuerName = pulumi.output(undefined);
+        }
+        this.registerOutputs({ issuerName: this.issuerName });
+    }
+}

@@ -1,0 +1,56 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ChartSource, chartLocation } from "./charts";
+
+/** IngressClass that the gateway ingress and cert-manager's http01 solver route through. */
+export const INGRESS_CLASS = "contour";
+/** Contour's Envoy Service (release `contour`): what DNS points at. */
+export const ENVOY_SERVICE = "contour-envoy";
+
+/** Arguments for {@link Contour}. */
+export interface ContourArgs {
+    /** Namespace of Contour and Envoy. */
+    readonly namespace: pulumi.Input<string>;
+    /** Where the contour chart comes from. */
+    readonly chart: ChartSource;
+    /** Envoy Service type: LoadBalancer in clouds, NodePort on bare metal. @default "LoadBalancer" */
+    readonly serviceType?: "LoadBalancer" | "NodePort";
+    /** Fixed node port for HTTP (NodePort only). @default assigned by Kubernetes */
+    readonly httpNodePort?: number;
+    /** Fixed node port for HTTPS (NodePort only). @default assigned by Kubernetes */
+    readonly httpsNodePort?: number;
+}
+
+/** Pure: chart values. */
+export function contourValues(args: Omit<ContourArgs, "namespace" | "chart">): Record<string, unknown> {
+    const nodePorts: Record<string, string> = {};
+    if (args.httpNodePort !== undefined) nodePorts.http = String(args.httpNodePort);
+    if (args.httpsNodePort !== undefined) nodePorts.https = String(args.httpsNodePort);
+    return {
+        contour: { ingressClass: { name: INGRESS_CLASS, create: true, default: false } },
+        envoy: {
+            service: {
+                type: args.serviceType ?? "LoadBalancer",
+                ...(Object.keys(nodePorts).length > 0 ? { nodePorts } : {}),
+            },
+        },
+    };
+}
+
+/** Contour ingress controller with its Envoy proxies. */
+export class Contour extends pulumi.ComponentResource {
+    /** IngressClass name to put on Ingress objects. */
+    public readonly ingressClass: pulumi.Output<string>;
+    public readonly chart: k8s.helm.v4.Chart;
+
+    constructor(name: string, args: ContourArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("openfaas-gitops:platform:Contour", name, {}, opts);
+        this.chart = new k8s.helm.v4.Chart(
+            `${name}-chart`,
+            { ...chartLocation(args.chart), name: "contour", namespace: args.namespace, values: contourValues(args) },
+            { parent: this },
+        );
+        this.ingressClass = pulumi.output(INGRESS_CLASS);
+        this.registerOutputs({ ingressClass: this.ingressClass });
+    }
+}

@@ -1,0 +1,88 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Label the 2018 network policies key on: namespaces whose pods may call functions. */
+export const ROLE_LABEL = { role: "openfaas-system" } as const;
+/** Label the 2018 network policies key on: namespaces whose pods may call the gateway. */
+export const ACCESS_LABEL = { access: "openfaas-system" } as const;
+
+/** Names of the platform's namespaces. */
+export interface NamespaceNames {
+    /** Gateway and core services. @default "openfaas" */
+    readonly core: string;
+    /** Where functions run. @default "openfaas-fn" */
+    readonly functions: string;
+    /** Contour and Envoy. @default "contour" */
+    readonly contour: string;
+    /** cert-manager. @default "cert-manager" */
+    readonly certManager: string;
+    /** The sealed-secrets controller and its sealing key. @default "sealed-secrets" */
+    readonly sealedSecrets: string;
+}
+
+export const DEFAULT_NAMESPACES: NamespaceNames = {
+    core: "openfaas",
+    functions: "openfaas-fn",
+    contour: "contour",
+    certManager: "cert-manager",
+    sealedSecrets: "sealed-secrets",
+};
+
+/** Arguments for {@link PlatformNamespaces}. */
+export interface PlatformNamespacesArgs {
+    /** Namespace names. @default {@link DEFAULT_NAMESPACES} */
+    readonly names?: Partial<NamespaceNames>;
+}
+
+/** Pure: the resolved namespace names. */
+export function namespaceNames(args: PlatformNamespacesArgs = {}): NamespaceNames {
+    return { ...DEFAULT_NAMESPACES, ...args.names };
+}
+
+/**
+ * Labels as the 2018 manifests set them: the core namespace may reach functions (`role`) and the
+ * gateway (`access`); the ingress, certificate and secrets controllers may reach the gateway
+ * (`access`); the function namespace gets neither.
+ */
+const NAMESPACE_LABELS: { readonly [K in keyof NamespaceNames]: Readonly<Record<string, string>> } = {
+    core: { ...ROLE_LABEL, ...ACCESS_LABEL },
+    functions: {},
+    contour: ACCESS_LABEL,
+    certManager: ACCESS_LABEL,
+    sealedSecrets: ACCESS_LABEL,
+};
+
+export type NamespaceSpecs = { readonly [K in keyof NamespaceNames]: k8s.types.input.core.v1.Namespace };
+
+/** Pure: the Namespace objects, by role. */
+export function namespaceSpecs(args: PlatformNamespacesArgs = {}): NamespaceSpecs {
+    const names = namespaceNames(args);
+    const spec = (key: keyof NamespaceNames): k8s.types.input.core.v1.Namespace => ({
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: names[key], ...(Object.keys(NAMESPACE_LABELS[key]).length > 0 ? { labels: { ...NAMESPACE_LABELS[key] } } : {}) },
+    });
+    return { core: spec("core"), functions: spec("functions"), contour: spec("contour"), certManager: spec("certManager"), sealedSecrets: spec("sealedSecrets") };
+}
+
+/** The platform's namespaces. Other components take their names from here, which orders them after creation. */
+export class PlatformNamespaces extends pulumi.ComponentResource {
+    /** Each namespace name, resolved once the Namespace exists. */
+    public readonly names: { readonly [K in keyof NamespaceNames]: pulumi.Output<string> };
+
+    constructor(name: string, args: PlatformNamespacesArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("openfaas-gitops:platform:Namespaces", name, {}, opts);
+        const names = namespaceNames(args);
+        const specs = namespaceSpecs(args);
+        const create = (key: keyof NamespaceNames) =>
+            new k8s.core.v1.Namespace(`${name}-${names[key]}`, specs[key], { parent: this }).metadata.name;
+        this.names = {
+            core: create("core"),
+            functions: create("functions"),
+            contour: create("contour"),
+            certManager: create("certManager"),
+            sealedSecrets: create("sealedSecrets"),
+        };
+        this.registerOutputs({ names: this.names });
+    }
+}

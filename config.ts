@@ -1,0 +1,415 @@
+import * as crypto from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./components/charts";
+
+/** The Pulumi project name, which is also the config namespace of every key below. */
+export const PROJECT = "openfaas-gitops";
+
+export type EnvoyServiceType = "LoadBalancer" | "NodePort";
+export type TlsIssuer = "letsencrypt-prod" | "letsencrypt-staging" | "none";
+export const ENVOY_SERVICE_TYPES: readonly EnvoyServiceType[] = ["LoadBalancer", "NodePort"];
+export const TLS_ISSUERS: readonly TlsIssuer[] = ["letsencrypt-prod", "letsencrypt-staging", "none"];
+
+/** Every stack config key this program reads, with its type as declared in Pulumi.yaml. */
+export const CONFIG_KEYS = {
+    domain: "string",
+    envoyServiceType: "string",
+    envoyHttpNodePort: "integer",
+    envoyHttpsNodePort: "integer",
+    tlsIssuer: "string",
+    acmeEmail: "string",
+    gatewayReplicas: "integer",
+    queueWorkerReplicas: "integer",
+    adminUser: "string",
+    adminPassword: "string",
+    proLicense: "string",
+    sealingKeyPem: "string",
+    sealingCertPem: "string",
+    sealingCertValidityDays: "integer",
+    charts: "object",
+    networkPolicies: "boolean",
+} as const;
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+/** Keys whose value must be stored encrypted (`pulumi config set --secret`). */
+export const SECRET_CONFIG_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["adminPassword", "proLicense", "sealingKeyPem"]);
+
+/** The validated configuration of one stack: everything environment-specific, in one typed object. */
+export interface PlatformConfig {
+    readonly stack: string;
+    readonly ingress: {
+        /** Public host name of the gateway; undefined: no host rule, reach it through Envoy's address. */
+        readonly domain?: string;
+        readonly envoyServiceType: EnvoyServiceType;
+        readonly httpNodePort?: number;
+        readonly httpsNodePort?: number;
+    };
+    readonly tls: {
+        readonly issuer: TlsIssuer;
+        readonly acmeEmail?: string;
+    };
+    readonly openfaas: {
+        readonly gatewayReplicas: number;
+        readonly queueWorkerReplicas: number;
+        readonly adminUser: string;
+        /** Supplied admin password; undefined means generate one. */
+        readonly adminPassword?: pulumi.Output<string>;
+        /** OpenFaaS Pro licence; its presence switches Pro mode (operator, Function CRs) on. */
+        readonly proLicense?: pulumi.Output<string>;
+    };
+    readonly sealedSecrets: {
+        /** Bring-your-own sealing key (migration); undefined means generate one in Pulumi state. */
+        readonly key?: { readonly privateKeyPem: pulumi.Output<string>; readonly certPem: string };
+        readonly certValidityDays: number;
+    };
+    readonly charts: Readonly<Record<ChartName, ChartSource>>;
+    readonly networkPolicies: boolean;
+}
+
+/** One thing wrong with a stack's configuration. */
+export interface ConfigProblem {
+    /** Fully qualified key, e.g. `openfaas-gitops:gatewayReplicas`. */
+    readonly key: string;
+    /** The offending value as given (secrets are shown as `[secret]`), or undefined when missing. */
+    readonly value?: string;
+    /** What was expected, and how to fix it. */
+    readonly expected: string;
+}
+
+/** Thrown before any resource is declared; lists every problem at once. */
+export class ConfigError extends Error {
+    constructor(public readonly stack: string, public readonly problems: readonly ConfigProblem[]) {
+        super(
+            `Stack "${stack}" has ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}; nothing was created:\n` +
+                problems
+                    .map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${JSON.stringify(p.value)}`}: ${p.expected}`)
+                    .join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+/** Raw stack config as the engine hands it over: every value a string, plus which keys are secret. */
+export interface RawConfig {
+    readonly stack: string;
+    /** Values by short key (without the `openfaas-gitops:` namespace). */
+    readonly values: Readonly<Record<string, string>>;
+    /** Short keys whose value is a Pulumi secret. */
+    readonly secretKeys: ReadonlySet<string>;
+}
+
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const EXACT_VERSION = /^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
+
+/** Collects problems while reading typed values, so one run reports all of them. */
+class Reader {
+    readonly problems: ConfigProblem[] = [];
+    private readonly seen = new Set<string>();
+
+    constructor(private readonly raw: RawConfig) {}
+
+    fq(key: string): string {
+        return `${PROJECT}:${key}`;
+    }
+
+    private shown(key: string, value: string): string {
+        return this.raw.secretKeys.has(key) ? "[secret]" : value;
+    }
+
+    problem(key: string, expected: string, value?: string): void {
+        this.problems.push({ key: this.fq(key), value: value === undefined ? undefined : this.shown(key, value), expected });
+    }
+
+    /** The raw string, or undefined when unset; an empty string counts as unset. */
+    get(key: ConfigKey): string | undefined {
+        this.seen.add(key);
+        const v = this.raw.values[key];
+        return v === undefined || v === "" ? undefined : v;
+    }
+
+    string(key: ConfigKey, def: string, check?: (v: string) => string | undefined): string {
+        const v = this.get(key);
+        if (v === undefined) return def;
+        const err = check?.(v);
+        if (err) this.problem(key, err, v);
+        return v;
+    }
+
+    optString(key: ConfigKey, check?: (v: string) => string | undefined): string | undefined {
+        const v = this.get(key);
+        if (v === undefined) return undefined;
+        const err = check?.(v);
+        if (err) this.problem(key, err, v);
+        return v;
+    }
+
+    /** An optional integer; `unsetValue` is the value Pulumi.yaml declares as its default, meaning "not set". */
+    optInt(key: ConfigKey, min: number, max: number, unsetValue?: number): number | undefined {
+        const v = this.get(key);
+        if (v === undefined || (unsetValue !== undefined && v.trim() === String(unsetValue))) return undefined;
+        const n = Number(v);
+        if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+            this.problem(key, `expected an integer from ${min} to ${max}`, v);
+            return undefined;
+        }
+        return n;
+    }
+
+    int(key: ConfigKey, def: number, min: number, max: number): number {
+        return this.optInt(key, min, max) ?? def;
+    }
+
+    bool(key: ConfigKey, def: boolean): boolean {
+        const v = this.get(key);
+        if (v === undefined) return def;
+        if (v === "true") return true;
+        if (v === "false") return false;
+        this.problem(key, "expected a boolean: true or false", v);
+        return def;
+    }
+
+    oneOf<T extends string>(key: ConfigKey, values: readonly T[], def: T): T {
+        const v = this.get(key);
+        if (v === undefined) return def;
+        if ((values as readonly string[]).includes(v)) return v as T;
+        this.problem(key, `expected one of ${values.join(" | ")}`, v);
+        return def;
+    }
+
+    /** A value that must have been stored with `--secret`. */
+    secret(key: ConfigKey, check?: (v: string) => string | undefined): pulumi.Output<string> | undefined {
+        const v = this.get(key);
+        if (v === undefined) return undefined;
+        if (!this.raw.secretKeys.has(key)) {
+            // Never echo it: it is a credential stored in plain text in the stack file.
+            this.problem(key, `must be a secret; remove it and run: pulumi config set --secret ${key} <value>`, "[plaintext value hidden]");
+            return undefined;
+        }
+        const err = check?.(v);
+        if (err) this.problem(key, err, v);
+        return pulumi.secret(v);
+    }
+
+    /** A structured value (YAML map in the stack file, JSON over the wire). */
+    object(key: ConfigKey): Record<string, unknown> | undefined {
+        const v = this.get(key);
+        if (v === undefined) return undefined;
+        let parsed: unknown;
+        try {
+            parsed = JSON.parse(v);
+        } catch {
+            this.problem(key, "expected a map (YAML object in the stack file)", v);
+            return undefined;
+        }
+        if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+            this.problem(key, "expected a map (YAML object in the stack file)", v);
+            return undefined;
+        }
+        return parsed as Record<string, unknown>;
+    }
+
+    /** Keys in our namespace that nothing reads: almost always a typo. */
+    unknownKeys(): void {
+        for (const key of Object.keys(this.raw.values)) {
+            if (this.seen.has(key)) continue;
+            const near = closest(key, Object.keys(CONFIG_KEYS));
+            this.problem(key, `unknown key${near ? `; did you mean ${this.fq(near)}?` : ""} (see the README's config reference)`, this.raw.values[key]);
+        }
+    }
+}
+
+/** The known key nearest to a typo, if it is near enough to be a useful hint. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+    const distance = (a: string, b: string): number => {
+        const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+        for (let i = 1; i <= a.length; i++) {
+            let prev = row[0]!;
+            row[0] = i;
+            for (let j = 1; j <= b.length; j++) {
+                const cur = row[j]!;
+                row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+                prev = cur;
+            }
+        }
+        return row[b.length]!;
+    };
+    let best: { c: string; d: number } | undefined;
+    for (const c of candidates) {
+        const d = distance(word, c);
+        if (!best || d < best.d) best = { c, d };
+    }
+    return best && best.d <= Math.max(2, Math.floor(word.length / 4)) ? best.c : undefined;
+}
+
+function checkDomain(v: string): string | undefined {
+    return DNS_SUBDOMAIN.test(v) && v.includes(".")
+        ? undefined
+        : "expected a fully qualified DNS name in lower case, e.g. openfaas.example.com (no scheme, no port)";
+}
+
+function checkEmail(v: string): string | undefined {
+    return EMAIL.test(v) ? undefined : "expected an e-mail address for the Let's Encrypt account, e.g. ops@example.com";
+}
+
+function checkAdminUser(v: string): string | undefined {
+    return /^[A-Za-z0-9._-]{1,64}$/.test(v) ? undefined : "expected 1-64 characters of A-Z a-z 0-9 . _ - (it is a basic-auth user name, so no ':')";
+}
+
+function checkPassword(v: string): string | undefined {
+    return v.length >= 16 ? undefined : "expected at least 16 characters; or unset it and a random one is generated";
+}
+
+/** Reads the `charts` override map: `{ <chart>: { repo?, version?, path? } }`. */
+function readCharts(r: Reader): Record<ChartName, ChartSource> {
+    const charts: Record<ChartName, ChartSource> = { ...CHARTS };
+    const given = r.object("charts");
+    if (!given) return charts;
+    for (const [name, override] of Object.entries(given)) {
+        const key = `charts.${name}`;
+        if (!(CHART_NAMES as string[]).includes(name)) {
+            r.problem(key, `unknown chart; expected one of ${CHART_NAMES.join(", ")}`, JSON.stringify(override));
+            continue;
+        }
+        if (override === null || typeof override !== "object" || Array.isArray(override)) {
+            r.problem(key, "expected a map with repo, version and/or path", JSON.stringify(override));
+            continue;
+        }
+        const src: { -readonly [K in keyof ChartSource]: ChartSource[K] } = { ...charts[name as ChartName] };
+        for (const [field, value] of Object.entries(override as Record<string, unknown>)) {
+            const fkey = `${key}.${field}`;
+            if (typeof value !== "string" || value === "") {
+                r.problem(fkey, "expected a non-empty string", JSON.stringify(value));
+                continue;
+            }
+            if (field === "repo") {
+                if (!/^(https|oci):\/\/\S+$/.test(value)) r.problem(fkey, "expected an https:// or oci:// chart repository URL", value);
+                src.repo = value;
+            } else if (field === "version") {
+                if (!EXACT_VERSION.test(value)) r.problem(fkey, "expected an exact chart version such as 1.2.3 (ranges are not allowed: every apply must render the same objects)", value);
+                src.version = value;
+            } else if (field === "path") {
+                src.path = value;
+            } else {
+                r.problem(fkey, "unknown field; expected repo, version or path", value);
+            }
+        }
+        charts[name as ChartName] = src;
+    }
+    return charts;
+}
+
+/** Checks a bring-your-own sealing key pair: PEM, RSA of at least 2048 bits, matching, not expired. */
+function checkSealingKey(r: Reader, keyPem: string, certPem: string, now: Date): void {
+    let key: crypto.KeyObject | undefined;
+    try {
+        key = crypto.createPrivateKey(keyPem);
+    } catch {
+        r.problem("sealingKeyPem", "expected a PEM private key (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)", keyPem);
+    }
+    if (key && (key.asymmetricKeyType !== "rsa" || (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)) {
+        r.problem("sealingKeyPem", "expected an RSA key of at least 2048 bits (sealed-secrets uses RSA-OAEP)", keyPem);
+        key = undefined;
+    }
+    let cert: crypto.X509Certificate | undefined;
+    try {
+        cert = new crypto.X509Certificate(certPem);
+    } catch {
+        r.problem("sealingCertPem", "expected a PEM certificate (-----BEGIN CERTIFICATE-----)", certPem.slice(0, 40) + "...");
+    }
+    if (cert && new Date(cert.validTo) < now) {
+        r.problem("sealingCertPem", `certificate expired on ${cert.validTo}; kubeseal refuses expired certificates, issue a new one for the same key`, cert.subject);
+    }
+    if (key && cert && !cert.checkPrivateKey(key)) {
+        r.problem("sealingCertPem", "the certificate does not belong to sealingKeyPem; supply the pair exported from the same controller key", cert.subject);
+    }
+}
+
+/**
+ * Pure: validates raw stack config into a {@link PlatformConfig}. Throws one {@link ConfigError}
+ * listing every problem, so nothing is declared from a half-valid configuration.
+ */
+export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformConfig {
+    const r = new Reader(raw);
+
+    const domain = r.optString("domain", checkDomain);
+    const envoyServiceType = r.oneOf("envoyServiceType", ENVOY_SERVICE_TYPES, "LoadBalancer");
+    // 0 = let Kubernetes assign the port (Pulumi.yaml needs a default for an optional integer).
+    const httpNodePort = r.optInt("envoyHttpNodePort", 30000, 32767, 0);
+    const httpsNodePort = r.optInt("envoyHttpsNodePort", 30000, 32767, 0);
+    if (envoyServiceType !== "NodePort") {
+        const ports = { envoyHttpNodePort: httpNodePort, envoyHttpsNodePort: httpsNodePort };
+        for (const [key, port] of Object.entries(ports)) {
+            if (port !== undefined) r.problem(key, "node ports apply only with envoyServiceType NodePort; remove it or set envoyServiceType: NodePort", String(port));
+        }
+    }
+    if (httpNodePort !== undefined && httpNodePort === httpsNodePort) {
+        r.problem("envoyHttpsNodePort", "must differ from envoyHttpNodePort", String(httpsNodePort));
+    }
+
+    const issuer = r.oneOf("tlsIssuer", TLS_ISSUERS, "none");
+    const acmeEmail = r.optString("acmeEmail", checkEmail);
+    if (issuer !== "none") {
+        if (acmeEmail === undefined) r.problem("acmeEmail", `required when tlsIssuer is ${issuer}: Let's Encrypt needs an account e-mail`);
+        if (domain === undefined) r.problem("domain", `required when tlsIssuer is ${issuer}: the certificate is issued for this host`);
+    }
+
+    const gatewayReplicas = r.int("gatewayReplicas", 1, 1, 20);
+    const queueWorkerReplicas = r.int("queueWorkerReplicas", 1, 1, 20);
+    const adminUser = r.string("adminUser", "admin", checkAdminUser);
+    const adminPassword = r.secret("adminPassword", checkPassword);
+    const proLicense = r.secret("proLicense");
+
+    const keyPemRaw = r.get("sealingKeyPem");
+    const certPem = r.optString("sealingCertPem");
+    const keyPem = r.secret("sealingKeyPem");
+    if ((keyPemRaw === undefined) !== (certPem === undefined)) {
+        r.problem(keyPemRaw === undefined ? "sealingKeyPem" : "sealingCertPem", "sealingKeyPem and sealingCertPem go together: set both (bring your own key) or neither (generate one)");
+    } else if (keyPemRaw !== undefined && certPem !== undefined && keyPem) {
+        checkSealingKey(r, keyPemRaw, certPem, now);
+    }
+    const certValidityDays = r.int("sealingCertValidityDays", 3650, 30, 36500);
+
+    const charts = readCharts(r);
+    const networkPolicies = r.bool("networkPolicies", true);
+
+    r.unknownKeys();
+    if (r.problems.length > 0) throw new ConfigError(raw.stack, r.problems);
+
+    return {
+        stack: raw.stack,
+        ingress: { domain, envoyServiceType, httpNodePort, httpsNodePort },
+        tls: { issuer, acmeEmail },
+        openfaas: { gatewayReplicas, queueWorkerReplicas, adminUser, adminPassword, proLicense },
+        sealedSecrets: {
+            key: keyPem && certPem ? { privateKeyPem: keyPem, certPem } : undefined,
+            certValidityDays,
+        },
+        charts,
+        networkPolicies,
+    };
+}
+
+/**
+ * The SDK knows which keys are secret but marks the function @internal; without it a secret
+ * supplied correctly would be refused as plaintext, so fail loudly if an upgrade removes it.
+ */
+function isConfigSecret(fqKey: string): boolean {
+    const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    if (typeof fn !== "function") throw new Error("@pulumi/pulumi no longer exposes runtime.isConfigSecret; pin the version in package.json");
+    return fn(fqKey);
+}
+
+/** Reads this program's namespace out of the running engine's config. */
+export function rawConfigFromRuntime(): RawConfig {
+    const prefix = `${PROJECT}:`;
+    const values: Record<string, string> = {};
+    const secretKeys = new Set<string>();
+    for (const [fq, value] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!fq.startsWith(prefix)) continue;
+        const key = fq.slice(prefix.length);
+        values[key] = value;
+        if (isConfigSecret(fq)) secretKeys.add(key);
+    }
+    return { stack: pulumi.getStack(), values, secretKeys };
+}

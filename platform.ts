@@ -1,0 +1,68 @@
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformConfig } from "./config";
+import { CertManager } from "./components/cert-manager";
+import { Contour, INGRESS_CLASS } from "./components/contour";
+import { PlatformNamespaces } from "./components/namespaces";
+import { OpenFaaS } from "./components/openfaas";
+import { SealedSecrets } from "./components/sealed-secrets";
+
+/** The stack outputs. */
+export interface PlatformOutputs {
+    readonly gatewayUrl: pulumi.Output<string>;
+    readonly adminUser: pulumi.Output<string>;
+    /** Secret. */
+    readonly adminPassword: pulumi.Output<string>;
+    readonly sealingCertPem: pulumi.Output<string>;
+    readonly namespaces: pulumi.Output<Record<string, string>>;
+}
+
+/** Declares the whole platform from a validated config. Only composition here: the objects are built in components/. */
+export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
+    const ns = new PlatformNamespaces("platform");
+
+    const sealed = new SealedSecrets("sealed-secrets", {
+        namespace: ns.names.sealedSecrets,
+        chart: cfg.charts["sealed-secrets"],
+        key: cfg.sealedSecrets.key,
+        certValidityDays: cfg.sealedSecrets.certValidityDays,
+    });
+
+    new Contour("contour", {
+        namespace: ns.names.contour,
+        chart: cfg.charts.contour,
+        serviceType: cfg.ingress.envoyServiceType,
+        httpNodePort: cfg.ingress.httpNodePort,
+        httpsNodePort: cfg.ingress.httpsNodePort,
+    });
+
+    const tlsIssuer = cfg.tls.issuer === "none" ? undefined : cfg.tls.issuer;
+    new CertManager("cert-manager", {
+        namespace: ns.names.certManager,
+        chart: cfg.charts["cert-manager"],
+        issuer: tlsIssuer,
+        acmeEmail: cfg.tls.acmeEmail,
+        ingressClass: INGRESS_CLASS,
+    });
+
+    const openfaas = new OpenFaaS("openfaas", {
+        namespace: ns.names.core,
+        functionNamespace: ns.names.functions,
+        chart: cfg.charts.openfaas,
+        gatewayReplicas: cfg.openfaas.gatewayReplicas,
+        queueWorkerReplicas: cfg.openfaas.queueWorkerReplicas,
+        adminUser: cfg.openfaas.adminUser,
+        adminPassword: cfg.openfaas.adminPassword,
+        proLicense: cfg.openfaas.proLicense,
+        ingressClass: INGRESS_CLASS,
+        domain: cfg.ingress.domain,
+        tlsIssuer,
+    });
+
+    return {
+        gatewayUrl: openfaas.gatewayUrl,
+        adminUser: openfaas.adminUser,
+        adminPassword: openfaas.adminPassword,
+        sealingCertPem: sealed.certPem,
+        namespaces: pulumi.all(ns.names).apply((n) => ({ ...n })),
+    };
+}

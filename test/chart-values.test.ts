@@ -1,0 +1,84 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import Ajv from "ajv";
+import * as yaml from "js-yaml";
+import { CHART_NAMES, CHARTS } from "../components/charts";
+import { chartInputs, runProgram, raw, runStack, SHARED, STACKS } from "./helpers";
+
+const UPSTREAM = path.join(SHARED, "upstream", "chart-values");
+
+function upstreamValues(chart: string): Record<string, unknown> {
+    return yaml.load(fs.readFileSync(path.join(UPSTREAM, chart, "values.yaml"), "utf8")) as Record<string, unknown>;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * Key paths in `given` that the chart's values.yaml does not have. Below an upstream map that is
+ * empty (free-form, e.g. annotations) anything goes.
+ */
+export function unknownValueKeys(given: Record<string, unknown>, upstream: Record<string, unknown>, at = ""): string[] {
+    const out: string[] = [];
+    for (const [k, v] of Object.entries(given)) {
+        const p = at ? `${at}.${k}` : k;
+        if (!(k in upstream)) {
+            out.push(p);
+            continue;
+        }
+        const u = upstream[k];
+        if (isMap(v) && isMap(u) && Object.keys(u).length > 0) out.push(...unknownValueKeys(v, u, p));
+    }
+    return out;
+}
+
+describe("chart values", () => {
+    it("the pinned charts are the ones whose values and CRDs are in shared/upstream", () => {
+        // The upstream README lists "- <name>: <repo> (chart `<chart>`, <version>)" per chart; some
+        // copied Chart.yaml files are source templates (cert-manager says v0.0.0), so it is the reference.
+        const readme = fs.readFileSync(path.join(SHARED, "upstream", "README.md"), "utf8");
+        for (const name of CHART_NAMES) {
+            const m = new RegExp(`^- ${name}: (\\S+) \\(chart \`([^\`]+)\`, ([^)]+)\\)`, "m").exec(readme);
+            assert.ok(m, `${name} is not listed in shared/upstream/README.md`);
+            assert.deepEqual({ repo: CHARTS[name].repo, chart: CHARTS[name].chart, version: CHARTS[name].version }, { repo: m[1], chart: m[2], version: m[3] }, name);
+        }
+    });
+
+    it("the key check catches a typo", () => {
+        assert.deepEqual(unknownValueKeys({ gateway: { replicaz: 2 }, exposeServices: false }, upstreamValues("openfaas")), ["gateway.replicaz"]);
+        assert.deepEqual(unknownValueKeys({ envoy: { service: { annotations: { any: "x" } } } }, upstreamValues("contour")), []);
+    });
+
+    const variants: [string, () => ReturnType<typeof runStack>][] = [
+        ...STACKS.map((s): [string, () => ReturnType<typeof runStack>] => [s, () => runStack(s)]),
+        ["pro", () => runProgram(raw({ proLicense: "x", gatewayReplicas: "2" }, ["proLicense"]))],
+    ];
+    for (const [label, run] of variants) {
+        it(`${label}: every values key exists in the chart's values.yaml and passes its schema`, async () => {
+            const { resources } = await run();
+            for (const name of CHART_NAMES) {
+                const values = chartInputs(resources, name).values as Record<string, unknown>;
+                assert.deepEqual(unknownValueKeys(values, upstreamValues(name)), [], `${name} values`);
+                const schemaFile = path.join(UPSTREAM, name, "values.schema.json");
+                if (fs.existsSync(schemaFile)) {
+                    // Helm validates the merged values, so check the defaults with our values on top.
+                    const ajv = new Ajv({ strict: false, allErrors: true });
+                    const validate = ajv.compile(JSON.parse(fs.readFileSync(schemaFile, "utf8")));
+                    const merged = deepMerge(upstreamValues(name), values);
+                    assert.ok(validate(merged), `${name}: ${ajv.errorsText(validate.errors)}`);
+                }
+            }
+        });
+    }
+});
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...base };
+    for (const [k, v] of Object.entries(over)) {
+        out[k] = isMap(v) && isMap(base[k]) ? deepMerge(base[k] as Record<string, unknown>, v) : v;
+    }
+    return out;
+}

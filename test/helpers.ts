@@ -1,0 +1,41 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseConfig, RawConfig } from "../config";
+import { buildPlatform, PlatformOutputs } from "../platform";
+import { declare, DeclaredResource, stackFileConfig } from "../tools/mock-engine";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const SHARED = path.resolve(ROOT, "..", "shared");
+export const STACKS = fs
+    .readdirSync(path.join(ROOT, "stacks"))
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .sort();
+
+/** Runs the whole program for a raw config under the mock engine (a test double; see tools/mock-engine.ts). */
+export async function runProgram(raw: RawConfig): Promise<{ resources: DeclaredResource[]; outputs: PlatformOutputs }> {
+    const { resources, result } = await declare(raw.stack, () => buildPlatform(parseConfig(raw)));
+    return { resources, outputs: result };
+}
+
+export function runStack(stack: string) {
+    return runProgram(stackFileConfig(stack));
+}
+
+/** A raw config from plain values, as the engine would pass them. */
+export function raw(values: Record<string, string>, secretKeys: string[] = [], stack = "test"): RawConfig {
+    return { stack, values, secretKeys: new Set(secretKeys) };
+}
+
+/** The single resource of a type (and name, if given); fails loudly when absent or ambiguous. */
+export function one(resources: DeclaredResource[], type: string, name?: string): DeclaredResource {
+    const found = resources.filter((r) => r.type === type && (name === undefined || r.name === name));
+    if (found.length !== 1) {
+        throw new Error(`expected exactly one ${type}${name ? ` named ${name}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+    }
+    return found[0]!;
+}
+
+export function chartInputs(resources: DeclaredResource[], release: string): Record<string, any> {
+    return one(resources, "kubernetes:helm.sh/v4:Chart", `${release}-chart`).inputs;
+}
