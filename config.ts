@@ -1,6 +1,9 @@
 import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./components/charts";
+import { applyOverrides, FunctionDef, parseStackYml } from "./functions";
 
 /** The Pulumi project name, which is also the config namespace of every key below. */
 export const PROJECT = "openfaas-gitops";
@@ -28,6 +31,9 @@ export const CONFIG_KEYS = {
     sealingCertValidityDays: "integer",
     charts: "object",
     networkPolicies: "boolean",
+    functionsFile: "string",
+    functions: "object",
+    schedules: "boolean",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
@@ -64,13 +70,15 @@ export interface PlatformConfig {
     };
     readonly charts: Readonly<Record<ChartName, ChartSource>>;
     readonly networkPolicies: boolean;
+    /** The functions of `functionsFile` with this stack's overrides applied (schedules emptied when off). */
+    readonly functions: readonly FunctionDef[];
 }
 
 /** One thing wrong with a stack's configuration. */
 export interface ConfigProblem {
-    /** Fully qualified key, e.g. `openfaas-gitops:gatewayReplicas`. */
+    /** Fully qualified key, e.g. `openfaas-gitops:gatewayReplicas`, or a place in the functions file. */
     readonly key: string;
-    /** The offending value as given (secrets are shown as `[secret]`), or undefined when missing. */
+    /** The offending value as given (secrets are shown as `[secret]`), or undefined when missing or not a single value. */
     readonly value?: string;
     /** What was expected, and how to fix it. */
     readonly expected: string;
@@ -82,7 +90,7 @@ export class ConfigError extends Error {
         super(
             `Stack "${stack}" has ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}; nothing was created:\n` +
                 problems
-                    .map((p) => `  - ${p.key}${p.value === undefined ? " (not set)" : ` = ${JSON.stringify(p.value)}`}: ${p.expected}`)
+                    .map((p) => `  - ${p.key}${p.value === undefined ? "" : ` = ${JSON.stringify(p.value)}`}: ${p.expected}`)
                     .join("\n"),
         );
         this.name = "ConfigError";
@@ -96,6 +104,13 @@ export interface RawConfig {
     readonly values: Readonly<Record<string, string>>;
     /** Short keys whose value is a Pulumi secret. */
     readonly secretKeys: ReadonlySet<string>;
+    /** Reads a file of the project (the functions file), by path relative to the project root. */
+    readonly readFile?: (relativePath: string) => string;
+}
+
+/** Reads project files relative to a directory (the engine runs the program in the project root). */
+export function projectFileReader(dir: string): (relativePath: string) => string {
+    return (rel) => fs.readFileSync(path.resolve(dir, rel), "utf8");
 }
 
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
@@ -115,6 +130,11 @@ class Reader {
 
     private shown(key: string, value: string): string {
         return this.raw.secretKeys.has(key) ? "[secret]" : value;
+    }
+
+    /** A problem located in a file rather than under a config key. */
+    at(location: string, expected: string): void {
+        this.problems.push({ key: location, expected });
     }
 
     problem(key: string, expected: string, value?: string): void {
@@ -372,6 +392,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
 
     const charts = readCharts(r);
     const networkPolicies = r.bool("networkPolicies", true);
+    const functions = readFunctions(r, raw, proLicense !== undefined || r.get("proLicense") !== undefined);
 
     r.unknownKeys();
     if (r.problems.length > 0) throw new ConfigError(raw.stack, r.problems);
@@ -387,7 +408,26 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
         },
         charts,
         networkPolicies,
+        functions,
     };
+}
+
+/** Reads `functionsFile` and applies the `functions` overrides and the `schedules` switch. */
+function readFunctions(r: Reader, raw: RawConfig, pro: boolean): FunctionDef[] {
+    const file = r.string("functionsFile", "functions/stack.yml");
+    const overrides = r.object("functions") ?? {};
+    const schedules = r.bool("schedules", true);
+    let text: string;
+    try {
+        text = (raw.readFile ?? projectFileReader(process.cwd()))(file);
+    } catch (e) {
+        r.problem("functionsFile", `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a path relative to the project root`, file);
+        return [];
+    }
+    const parsed = parseStackYml(text, file);
+    const applied = applyOverrides(parsed.functions, overrides, { pro, schedules, file, configKey: r.fq("functions") });
+    for (const p of [...parsed.problems, ...applied.problems]) r.at(p.where, p.what);
+    return applied.functions;
 }
 
 /**
@@ -411,5 +451,5 @@ export function rawConfigFromRuntime(): RawConfig {
         values[key] = value;
         if (isConfigSecret(fq)) secretKeys.add(key);
     }
-    return { stack: pulumi.getStack(), values, secretKeys };
+    return { stack: pulumi.getStack(), values, secretKeys, readFile: projectFileReader(process.cwd()) };
 }

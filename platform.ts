@@ -1,6 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
 import { CertManager } from "./components/cert-manager";
+import { OpenFaaSFunction } from "./components/function";
+import { NetworkPolicies } from "./components/network-policies";
+import { FunctionSchedule } from "./components/schedule";
 import { Contour, INGRESS_CLASS } from "./components/contour";
 import { PlatformNamespaces } from "./components/namespaces";
 import { OpenFaaS } from "./components/openfaas";
@@ -57,6 +60,20 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         domain: cfg.ingress.domain,
         tlsIssuer,
     });
+
+    const pro = cfg.openfaas.proLicense !== undefined;
+    for (const fn of cfg.functions) {
+        // After OpenFaaS: Pro Function CRs need the chart's CRDs; CE functions need nothing from it
+        // but ordering them after the gateway keeps `pulumi up` output readable.
+        new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace: ns.names.functions, pro }, { dependsOn: [openfaas] });
+        for (const schedule of fn.schedules) {
+            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, schedule, namespace: ns.names.core }, { dependsOn: [openfaas] });
+        }
+    }
+
+    if (cfg.networkPolicies) {
+        new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions });
+    }
 
     return {
         gatewayUrl: openfaas.gatewayUrl,

@@ -58,7 +58,7 @@ describe("every shipped stack", () => {
         it(`${stack}: components are parents of every Kubernetes object`, async () => {
             const { resources } = await runStack(stack);
             for (const r of resources.filter((x) => x.type.startsWith("kubernetes:") || x.type.startsWith("random:") || x.type.startsWith("tls:"))) {
-                assert.match(r.parentType ?? "", /^openfaas-gitops:platform:/, `${r.type} ${r.name} has no component parent`);
+                assert.match(r.parentType ?? "", /^openfaas-gitops:(platform|functions):/, `${r.type} ${r.name} has no component parent`);
             }
         });
 

@@ -1,0 +1,186 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { FunctionDef } from "../functions";
+
+/** Label faas-netes (CE) lists and routes functions by. */
+export const FUNCTION_LABEL = "faas_function";
+/** Port every OpenFaaS watchdog listens on. */
+export const FUNCTION_PORT = 8080;
+/** Where faas-netes mounts function secrets. */
+export const SECRETS_MOUNT_PATH = "/var/openfaas/secrets";
+/**
+ * Probe timings faas-netes puts on function pods, as chart 15.0.6 configures it (`functions.*Probe`
+ * in its values.yaml; a test keeps them equal).
+ */
+export const FUNCTION_PROBE = { initialDelaySeconds: 0, timeoutSeconds: 1, periodSeconds: 2, successThreshold: 1, failureThreshold: 3 } as const;
+
+/** Pure: annotations as faas-netes sets them: the user's, plus `prometheus.io.scrape: "false"` unless given. */
+export function functionAnnotations(fn: FunctionDef): Record<string, string> {
+    return { "prometheus.io.scrape": "false", ...fn.annotations };
+}
+
+function resourceList(r: FunctionDef["limits"]): Record<string, string> | undefined {
+    const out: Record<string, string> = {};
+    if (r.cpu) out.cpu = r.cpu;
+    if (r.memory) out.memory = r.memory;
+    return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function nodeSelector(fn: FunctionDef): Record<string, string> | undefined {
+    if (fn.constraints.length === 0) return undefined;
+    return Object.fromEntries(fn.constraints.map((c) => c.split("=").map((s) => s.trim()) as [string, string]));
+}
+
+/**
+ * Pure: the Deployment faas-netes itself would create for this function (CE), so the CE gateway
+ * lists, scales and invokes it. `replicas` is left out when an HPA owns the count.
+ */
+export function functionDeploymentSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
+    const annotations = functionAnnotations(fn);
+    const probe = { httpGet: { path: "/_/health", port: FUNCTION_PORT }, ...FUNCTION_PROBE };
+    const volumes: k8s.types.input.core.v1.Volume[] = [];
+    const mounts: k8s.types.input.core.v1.VolumeMount[] = [];
+    if (fn.readOnlyRootFilesystem) {
+        volumes.push({ name: "temp", emptyDir: {} });
+        mounts.push({ name: "temp", mountPath: "/tmp", readOnly: false });
+    }
+    if (fn.secrets.length > 0) {
+        const name = `${fn.name}-projected-secrets`;
+        volumes.push({ name, projected: { sources: fn.secrets.map((s) => ({ secret: { name: s } })) } });
+        mounts.push({ name, mountPath: SECRETS_MOUNT_PATH, readOnly: true });
+    }
+    const limits = resourceList(fn.limits);
+    const requests = resourceList(fn.requests);
+    return {
+        apiVersion: "apps/v1" as const,
+        kind: "Deployment" as const,
+        metadata: { name: fn.name, namespace, labels: { [FUNCTION_LABEL]: fn.name }, annotations },
+        spec: {
+            ...(fn.autoscaling ? {} : { replicas: fn.replicas ?? 1 }),
+            selector: { matchLabels: { [FUNCTION_LABEL]: fn.name } },
+            strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+            revisionHistoryLimit: 10,
+            template: {
+                metadata: { name: fn.name, labels: { [FUNCTION_LABEL]: fn.name, ...fn.labels }, annotations },
+                spec: {
+                    ...(nodeSelector(fn) ? { nodeSelector: nodeSelector(fn) } : {}),
+                    containers: [
+                        {
+                            name: fn.name,
+                            image: fn.image,
+                            ports: [{ name: "http", containerPort: FUNCTION_PORT, protocol: "TCP" }],
+                            env: Object.keys(fn.environment)
+                                .sort()
+                                .map((name) => ({ name, value: fn.environment[name]! })),
+                            resources: { ...(limits ? { limits } : {}), ...(requests ? { requests } : {}) },
+                            imagePullPolicy: "Always",
+                            livenessProbe: probe,
+                            readinessProbe: probe,
+                            securityContext: { readOnlyRootFilesystem: fn.readOnlyRootFilesystem, allowPrivilegeEscalation: false },
+                            ...(mounts.length > 0 ? { volumeMounts: mounts } : {}),
+                        },
+                    ],
+                    ...(volumes.length > 0 ? { volumes } : {}),
+                    restartPolicy: "Always",
+                    dnsPolicy: "ClusterFirst",
+                    enableServiceLinks: false,
+                },
+            },
+        },
+    };
+}
+
+/** Pure: the ClusterIP Service faas-netes creates next to the Deployment. */
+export function functionServiceSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
+    return {
+        apiVersion: "v1" as const,
+        kind: "Service" as const,
+        metadata: { name: fn.name, namespace, annotations: functionAnnotations(fn) },
+        spec: {
+            type: "ClusterIP" as const,
+            selector: { [FUNCTION_LABEL]: fn.name },
+            ports: [{ name: "http", protocol: "TCP", port: FUNCTION_PORT, targetPort: FUNCTION_PORT }],
+        },
+    };
+}
+
+/** Pure: the `openfaas.com/v1` Function the Pro operator turns into a Deployment and Service. */
+export function functionCrSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
+    // Pro reads the replica floor from the scale label; a fixed count pins floor and ceiling.
+    const labels = { ...fn.labels };
+    if (fn.replicas !== undefined && !fn.autoscaling) {
+        labels["com.openfaas.scale.min"] = String(fn.replicas);
+        labels["com.openfaas.scale.max"] = String(fn.replicas);
+    }
+    const limits = resourceList(fn.limits);
+    const requests = resourceList(fn.requests);
+    return {
+        apiVersion: "openfaas.com/v1" as const,
+        kind: "Function" as const,
+        metadata: { name: fn.name, namespace },
+        spec: {
+            name: fn.name,
+            image: fn.image,
+            ...(Object.keys(fn.environment).length > 0 ? { environment: { ...fn.environment } } : {}),
+            ...(Object.keys(labels).length > 0 ? { labels } : {}),
+            ...(Object.keys(fn.annotations).length > 0 ? { annotations: { ...fn.annotations } } : {}),
+            ...(limits ? { limits } : {}),
+            ...(requests ? { requests } : {}),
+            ...(fn.secrets.length > 0 ? { secrets: [...fn.secrets] } : {}),
+            readOnlyRootFilesystem: fn.readOnlyRootFilesystem,
+            ...(fn.constraints.length > 0 ? { constraints: [...fn.constraints] } : {}),
+        },
+    };
+}
+
+/** Pure: an `autoscaling/v2` HPA on the function's Deployment, or undefined without autoscaling. */
+export function functionHpaSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
+    const a = fn.autoscaling;
+    if (!a) return undefined;
+    const metrics: k8s.types.input.autoscaling.v2.MetricSpec[] = [];
+    if (a.cpuUtilization !== undefined) {
+        metrics.push({ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: a.cpuUtilization } } });
+    }
+    if (a.memoryAverage !== undefined) {
+        metrics.push({ type: "Resource", resource: { name: "memory", target: { type: "AverageValue", averageValue: a.memoryAverage } } });
+    }
+    return {
+        apiVersion: "autoscaling/v2" as const,
+        kind: "HorizontalPodAutoscaler" as const,
+        metadata: { name: fn.name, namespace },
+        spec: {
+            scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: fn.name },
+            minReplicas: a.minReplicas,
+            maxReplicas: a.maxReplicas,
+            metrics,
+        },
+    };
+}
+
+/** Arguments for {@link OpenFaaSFunction}. */
+export interface OpenFaaSFunctionArgs {
+    /** The validated function definition. */
+    readonly fn: FunctionDef;
+    /** Namespace functions run in. */
+    readonly namespace: pulumi.Input<string>;
+    /** Pro: declare a Function CR for the operator; CE: declare the Deployment and Service directly. @default false */
+    readonly pro?: boolean;
+}
+
+/** One OpenFaaS function: its workload (CE Deployment + Service, or Pro Function) and optional HPA. */
+export class OpenFaaSFunction extends pulumi.ComponentResource {
+    constructor(name: string, args: OpenFaaSFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("openfaas-gitops:functions:Function", name, {}, opts);
+        const { fn, namespace } = args;
+        const workload: pulumi.Resource[] = [];
+        if (args.pro) {
+            workload.push(new k8s.apiextensions.CustomResource(`${name}-function`, functionCrSpec(fn, namespace), { parent: this }));
+        } else {
+            workload.push(new k8s.apps.v1.Deployment(`${name}-deployment`, functionDeploymentSpec(fn, namespace), { parent: this }));
+            workload.push(new k8s.core.v1.Service(`${name}-service`, functionServiceSpec(fn, namespace), { parent: this }));
+        }
+        const hpa = functionHpaSpec(fn, namespace);
+        if (hpa) new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, hpa, { parent: this, dependsOn: workload });
+        this.registerOutputs({});
+    }
+}

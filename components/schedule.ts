@@ -1,0 +1,84 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { Schedule, scheduleJobName } from "../functions";
+import { BASIC_AUTH_SECRET, GATEWAY_SERVICE } from "./openfaas";
+
+/**
+ * Image that makes the call. curl rather than faas-cli: one HTTP request needs no login state, and
+ * today's faas-cli image has ENTRYPOINT faas-cli, which the 2018 `./faas-cli` args no longer fit.
+ */
+export const INVOKER_IMAGE = "curlimages/curl:8.11.1";
+/** History limits of the 2018 guide's cron job. */
+export const HISTORY = { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 3 } as const;
+
+/**
+ * Pure: a `batch/v1` CronJob that invokes `fn` through the gateway with the basic-auth credentials.
+ * Everything variable reaches the shell as environment, never spliced into the script.
+ */
+export function cronJobSpec(args: { fn: string; schedule: Schedule; namespace: pulumi.Input<string>; gatewayUrl: string }) {
+    const { fn, schedule } = args;
+    const fromSecret = (key: string) => ({ valueFrom: { secretKeyRef: { name: BASIC_AUTH_SECRET, key } } });
+    return {
+        apiVersion: "batch/v1" as const,
+        kind: "CronJob" as const,
+        metadata: { name: scheduleJobName(fn, schedule.name), namespace: args.namespace, labels: { "openfaas-gitops/function": fn } },
+        spec: {
+            schedule: schedule.cron,
+            concurrencyPolicy: "Forbid",
+            ...HISTORY,
+            jobTemplate: {
+                spec: {
+                    backoffLimit: 2,
+                    template: {
+                        metadata: { labels: { "openfaas-gitops/function": fn } },
+                        spec: {
+                            restartPolicy: "OnFailure",
+                            securityContext: { runAsNonRoot: true, runAsUser: 100, seccompProfile: { type: "RuntimeDefault" } },
+                            containers: [
+                                {
+                                    name: "invoke",
+                                    image: INVOKER_IMAGE,
+                                    command: ["/bin/sh", "-c"],
+                                    args: ['printf %s "$PAYLOAD" | curl -fsS --retry 3 --retry-all-errors -u "$GATEWAY_USER:$GATEWAY_PASSWORD" --data-binary @- "$GATEWAY_URL/$ROUTE/$FUNCTION"'],
+                                    env: [
+                                        { name: "GATEWAY_URL", value: args.gatewayUrl },
+                                        { name: "ROUTE", value: schedule.async ? "async-function" : "function" },
+                                        { name: "FUNCTION", value: fn },
+                                        { name: "PAYLOAD", value: schedule.payload },
+                                        { name: "GATEWAY_USER", ...fromSecret("basic-auth-user") },
+                                        { name: "GATEWAY_PASSWORD", ...fromSecret("basic-auth-password") },
+                                    ],
+                                    resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "32Mi" } },
+                                    securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                                },
+                            ],
+                        },
+                    },
+                },
+            },
+        },
+    };
+}
+
+/** Arguments for {@link FunctionSchedule}. */
+export interface FunctionScheduleArgs {
+    /** Function to invoke. */
+    readonly fn: string;
+    readonly schedule: Schedule;
+    /** Namespace of the gateway and its `basic-auth` Secret, where the CronJob runs. */
+    readonly namespace: pulumi.Input<string>;
+    /** In-cluster gateway URL. @default http://gateway.<namespace>:8080 */
+    readonly gatewayUrl?: string;
+}
+
+/** A scheduled invocation of a function (the 2018 guide's cron job, on `batch/v1`). */
+export class FunctionSchedule extends pulumi.ComponentResource {
+    constructor(name: string, args: FunctionScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("openfaas-gitops:functions:Schedule", name, {}, opts);
+        const spec = pulumi.output(args.namespace).apply((ns) =>
+            cronJobSpec({ fn: args.fn, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? `http://${GATEWAY_SERVICE.name}.${ns}:${GATEWAY_SERVICE.port}` }),
+        );
+        new k8s.batch.v1.CronJob(`${name}-cronjob`, { metadata: spec.metadata, spec: spec.spec }, { parent: this });
+        this.registerOutputs({});
+    }
+}
