@@ -1,0 +1,66 @@
+/**
+ * Evaluates the whole program under the mock engine (tools/mock-engine.ts) with 15, 150 and 1500
+ * generated functions and prints wall time and peak memory of each, plus the 150 -> 1500 ratio.
+ * Each size runs in its own process so peak RSS belongs to that size alone.
+ * Usage: npm run bench
+ */
+import { execFileSync } from "node:child_process";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseConfig } from "../config";
+import { buildPlatform } from "../platform";
+import { declare, stackFileConfig } from "../tools/mock-engine";
+
+const SIZES = [15, 150, 1500];
+
+function stackYml(n: number): string {
+    const lines = ["provider: {name: openfaas}", "functions:"];
+    for (let i = 0; i < n; i++) {
+        lines.push(
+            `  fn-${i}:`,
+            `    image: ghcr.io/acme/fn-${i}:1.0.${i}`,
+            "    environment: {mode: bench}",
+            "    requests: {cpu: 10m, memory: 32Mi}",
+            "    limits: {cpu: 100m, memory: 128Mi}",
+            ...(i % 3 === 0 ? ["    autoscaling: {minReplicas: 1, maxReplicas: 5, cpuUtilization: 60}"] : []),
+            ...(i % 5 === 0 ? ['    schedules: [{cron: "*/5 * * * *", payload: ping}]'] : []),
+        );
+    }
+    return lines.join("\n") + "\n";
+}
+
+async function measure(n: number): Promise<void> {
+    const base = stackFileConfig("prod");
+    // More than 15 functions needs OpenFaaS Pro; the licence is a placeholder the double never sends anywhere.
+    const raw = {
+        ...base,
+        values: { ...base.values, proLicense: "bench-placeholder" },
+        secretKeys: new Set(["proLicense"]),
+        readFile: () => stackYml(n),
+    };
+    const start = process.hrtime.bigint();
+    const { resources } = await declare("prod", () => buildPlatform(parseConfig(raw)));
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    const peakMiB = process.resourceUsage().maxRSS / 1024;
+    process.stdout.write(JSON.stringify({ n, ms, peakMiB, resources: resources.length }) + "\n");
+}
+
+function main(): void {
+    const results = SIZES.map((n) => {
+        const out = execFileSync(process.execPath, ["--import", "tsx", __filename, String(n)], { encoding: "utf8", cwd: path.resolve(__dirname, "..") });
+        return JSON.parse(out.trim().split("\n").pop()!) as { n: number; ms: number; peakMiB: number; resources: number };
+    });
+    console.log(`program evaluation under the mock engine (${os.cpus().length} cores, Node ${process.version})`);
+    console.log("functions  resources  wall time  peak RSS");
+    for (const r of results) {
+        console.log(`${String(r.n).padStart(9)}  ${String(r.resources).padStart(9)}  ${(r.ms / 1000).toFixed(2).padStart(7)} s  ${r.peakMiB.toFixed(0).padStart(5)} MiB`);
+    }
+    const [, mid, big] = results;
+    console.log(`150 -> 1500: time x${(big!.ms / mid!.ms).toFixed(1)}, peak memory x${(big!.peakMiB / mid!.peakMiB).toFixed(1)} (10x the functions)`);
+}
+
+if (process.argv[2]) {
+    void measure(Number(process.argv[2]));
+} else {
+    main();
+}
