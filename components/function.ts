@@ -37,7 +37,12 @@ function nodeSelector(fn: FunctionDef): Record<string, string> | undefined {
  */
 export function functionDeploymentSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
     const annotations = functionAnnotations(fn);
-    const probe = { httpGet: { path: "/_/health", port: FUNCTION_PORT }, ...FUNCTION_PROBE };
+    // Zero values are omitted: the server drops them, and a field it drops would read as drift.
+    const timings = Object.fromEntries(Object.entries(FUNCTION_PROBE).filter(([, v]) => v !== 0));
+    const probe = { httpGet: { path: "/_/health", port: FUNCTION_PORT }, ...timings };
+    const env = Object.keys(fn.environment)
+        .sort()
+        .map((name) => ({ name, value: fn.environment[name]! }));
     const volumes: k8s.types.input.core.v1.Volume[] = [];
     const mounts: k8s.types.input.core.v1.VolumeMount[] = [];
     if (fn.readOnlyRootFilesystem) {
@@ -69,9 +74,7 @@ export function functionDeploymentSpec(fn: FunctionDef, namespace: pulumi.Input<
                             name: fn.name,
                             image: fn.image,
                             ports: [{ name: "http", containerPort: FUNCTION_PORT, protocol: "TCP" }],
-                            env: Object.keys(fn.environment)
-                                .sort()
-                                .map((name) => ({ name, value: fn.environment[name]! })),
+                            ...(env.length > 0 ? { env } : {}),
                             resources: { ...(limits ? { limits } : {}), ...(requests ? { requests } : {}) },
                             imagePullPolicy: "Always",
                             livenessProbe: probe,

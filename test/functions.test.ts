@@ -58,10 +58,10 @@ describe("the 2018 example functions", () => {
         assert.equal(c.name, "certinfo");
         assert.equal(c.image, fn.image);
         assert.deepEqual(c.ports, [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
-        assert.deepEqual(c.env, []);
+        assert.equal(c.env, undefined);
         assert.deepEqual(c.resources, { limits: { cpu: "100m", memory: "128Mi" }, requests: { cpu: "10m", memory: "64Mi" } });
         assert.equal(c.imagePullPolicy, "Always");
-        const probe = { httpGet: { path: "/_/health", port: 8080 }, initialDelaySeconds: 0, timeoutSeconds: 1, periodSeconds: 2, successThreshold: 1, failureThreshold: 3 };
+        const probe = { httpGet: { path: "/_/health", port: 8080 }, timeoutSeconds: 1, periodSeconds: 2, successThreshold: 1, failureThreshold: 3 };
         assert.deepEqual(c.livenessProbe, probe);
         assert.deepEqual(c.readinessProbe, probe);
         assert.deepEqual(c.securityContext, { readOnlyRootFilesystem: false, allowPrivilegeEscalation: false });
