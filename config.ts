@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./components/charts";
 import { applyOverrides, FunctionDef, parseStackYml } from "./functions";
+import { isManifestFile, parseSealedSecretFile, SealedSecretFile } from "./sealing/manifests";
 
 /** The Pulumi project name, which is also the config namespace of every key below. */
 export const PROJECT = "openfaas-gitops";
@@ -34,6 +35,8 @@ export const CONFIG_KEYS = {
     functionsFile: "string",
     functions: "object",
     schedules: "boolean",
+    sealedSecretsDir: "string",
+    basicAuthFromSealedSecret: "boolean",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
@@ -62,11 +65,15 @@ export interface PlatformConfig {
         readonly adminPassword?: pulumi.Output<string>;
         /** OpenFaaS Pro licence; its presence switches Pro mode (operator, Function CRs) on. */
         readonly proLicense?: pulumi.Output<string>;
+        /** The `basic-auth` Secret comes from a committed SealedSecret instead of Pulumi. */
+        readonly basicAuthFromSealedSecret: boolean;
     };
     readonly sealedSecrets: {
         /** Bring-your-own sealing key (migration); undefined means generate one in Pulumi state. */
         readonly key?: { readonly privateKeyPem: pulumi.Output<string>; readonly certPem: string };
         readonly certValidityDays: number;
+        /** The committed SealedSecrets (`sealedSecretsDir`), applied after the controller. */
+        readonly manifests: readonly SealedSecretFile[];
     };
     readonly charts: Readonly<Record<ChartName, ChartSource>>;
     readonly networkPolicies: boolean;
@@ -104,13 +111,23 @@ export interface RawConfig {
     readonly values: Readonly<Record<string, string>>;
     /** Short keys whose value is a Pulumi secret. */
     readonly secretKeys: ReadonlySet<string>;
-    /** Reads a file of the project (the functions file), by path relative to the project root. */
-    readonly readFile?: (relativePath: string) => string;
+    /** The project's files (functions file, sealed secrets). @default the current directory */
+    readonly files?: ProjectFiles;
 }
 
-/** Reads project files relative to a directory (the engine runs the program in the project root). */
-export function projectFileReader(dir: string): (relativePath: string) => string {
-    return (rel) => fs.readFileSync(path.resolve(dir, rel), "utf8");
+/** Read access to the project's files, by path relative to the project root. */
+export interface ProjectFiles {
+    read(relativePath: string): string;
+    /** File names in a directory; [] when it does not exist. */
+    list(relativeDir: string): string[];
+}
+
+/** The project files under a directory (the engine runs the program in the project root). */
+export function projectFiles(dir: string): ProjectFiles {
+    return {
+        read: (rel) => fs.readFileSync(path.resolve(dir, rel), "utf8"),
+        list: (rel) => (fs.existsSync(path.resolve(dir, rel)) ? fs.readdirSync(path.resolve(dir, rel)).sort() : []),
+    };
 }
 
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
@@ -389,6 +406,16 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
         checkSealingKey(r, keyPemRaw, certPem, now);
     }
     const certValidityDays = r.int("sealingCertValidityDays", 3650, 30, 36500);
+    const manifests = readSealedSecrets(r, raw);
+    const basicAuthFromSealedSecret = r.bool("basicAuthFromSealedSecret", false);
+    if (basicAuthFromSealedSecret) {
+        const pw = r.get("adminPassword");
+        if (pw !== undefined) r.problem("adminPassword", "conflicts with basicAuthFromSealedSecret: the password is in the SealedSecret; unset one of them", pw);
+        const found = manifests.some((m) => m.object.metadata.name === "basic-auth" && m.object.metadata.namespace === "openfaas");
+        if (!found) {
+            r.problem("basicAuthFromSealedSecret", "no SealedSecret basic-auth in namespace openfaas under sealedSecretsDir; create it with: npm run seal -- --name basic-auth --namespace openfaas --from-literal basic-auth-user=admin --from-file basic-auth-password=<file> --out secrets/basic-auth.yaml", "true");
+        }
+    }
 
     const charts = readCharts(r);
     const networkPolicies = r.bool("networkPolicies", true);
@@ -401,15 +428,37 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
         stack: raw.stack,
         ingress: { domain, envoyServiceType, httpNodePort, httpsNodePort },
         tls: { issuer, acmeEmail },
-        openfaas: { gatewayReplicas, queueWorkerReplicas, adminUser, adminPassword, proLicense },
+        openfaas: { gatewayReplicas, queueWorkerReplicas, adminUser, adminPassword, proLicense, basicAuthFromSealedSecret },
         sealedSecrets: {
             key: keyPem && certPem ? { privateKeyPem: keyPem, certPem } : undefined,
             certValidityDays,
+            manifests,
         },
         charts,
         networkPolicies,
         functions,
     };
+}
+
+/** Reads every SealedSecret manifest under `sealedSecretsDir`; a malformed file is a problem naming its path. */
+function readSealedSecrets(r: Reader, raw: RawConfig): SealedSecretFile[] {
+    // Per stack by default: each stack has its own sealing key, so its secrets are sealed for it alone.
+    const dir = r.string("sealedSecretsDir", `secrets/${raw.stack}`);
+    const files = raw.files ?? projectFiles(process.cwd());
+    const out: SealedSecretFile[] = [];
+    const seen = new Map<string, string>();
+    for (const name of files.list(dir).filter(isManifestFile)) {
+        const file = `${dir}/${name}`;
+        const parsed = parseSealedSecretFile(files.read(file), file);
+        for (const p of parsed.problems) r.at(p.slice(0, p.indexOf(":")), p.slice(p.indexOf(":") + 2));
+        for (const o of parsed.objects) {
+            const id = `${o.object.metadata.namespace}/${o.object.metadata.name}`;
+            if (seen.has(id)) r.at(o.file, `SealedSecret ${id} is also defined in ${seen.get(id)}; keep one (npm run seal -- --merge-into merges keys)`);
+            seen.set(id, o.file);
+            out.push(o);
+        }
+    }
+    return out;
 }
 
 /** Reads `functionsFile` and applies the `functions` overrides and the `schedules` switch. */
@@ -419,7 +468,7 @@ function readFunctions(r: Reader, raw: RawConfig, pro: boolean): FunctionDef[] {
     const schedules = r.bool("schedules", true);
     let text: string;
     try {
-        text = (raw.readFile ?? projectFileReader(process.cwd()))(file);
+        text = (raw.files ?? projectFiles(process.cwd())).read(file);
     } catch (e) {
         r.problem("functionsFile", `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a path relative to the project root`, file);
         return [];
@@ -451,5 +500,5 @@ export function rawConfigFromRuntime(): RawConfig {
         values[key] = value;
         if (isConfigSecret(fq)) secretKeys.add(key);
     }
-    return { stack: pulumi.getStack(), values, secretKeys, readFile: projectFileReader(process.cwd()) };
+    return { stack: pulumi.getStack(), values, secretKeys, files: projectFiles(process.cwd()) };
 }

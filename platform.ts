@@ -12,9 +12,10 @@ import { SealedSecrets } from "./components/sealed-secrets";
 /** The stack outputs. */
 export interface PlatformOutputs {
     readonly gatewayUrl: pulumi.Output<string>;
-    readonly adminUser: pulumi.Output<string>;
-    /** Secret. */
-    readonly adminPassword: pulumi.Output<string>;
+    /** Undefined when basic auth comes from a SealedSecret. */
+    readonly adminUser: pulumi.Output<string | undefined>;
+    /** Secret; undefined when basic auth comes from a SealedSecret. */
+    readonly adminPassword: pulumi.Output<string | undefined>;
     readonly sealingCertPem: pulumi.Output<string>;
     readonly namespaces: pulumi.Output<Record<string, string>>;
 }
@@ -28,6 +29,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         chart: cfg.charts["sealed-secrets"],
         key: cfg.sealedSecrets.key,
         certValidityDays: cfg.sealedSecrets.certValidityDays,
+        manifests: cfg.sealedSecrets.manifests.map((m) => m.object),
     });
 
     new Contour("contour", {
@@ -55,11 +57,12 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         queueWorkerReplicas: cfg.openfaas.queueWorkerReplicas,
         adminUser: cfg.openfaas.adminUser,
         adminPassword: cfg.openfaas.adminPassword,
+        basicAuthFromSealedSecret: cfg.openfaas.basicAuthFromSealedSecret,
         proLicense: cfg.openfaas.proLicense,
         ingressClass: INGRESS_CLASS,
         domain: cfg.ingress.domain,
         tlsIssuer,
-    });
+    }, { dependsOn: cfg.openfaas.basicAuthFromSealedSecret ? [sealed] : [] });
 
     const pro = cfg.openfaas.proLicense !== undefined;
     for (const fn of cfg.functions) {

@@ -36,7 +36,7 @@ async function measure(n: number): Promise<void> {
         ...base,
         values: { ...base.values, proLicense: "bench-placeholder" },
         secretKeys: new Set(["proLicense"]),
-        readFile: () => stackYml(n),
+        files: { read: () => stackYml(n), list: () => [] },
     };
     const start = process.hrtime.bigint();
     const { resources } = await declare("prod", () => buildPlatform(parseConfig(raw)));

@@ -28,6 +28,11 @@ export interface OpenFaaSArgs {
     readonly adminUser?: string;
     /** Basic-auth password. @default generated (32 characters, `@pulumi/random`) */
     readonly adminPassword?: pulumi.Input<string>;
+    /**
+     * The `basic-auth` Secret is created by the sealed-secrets controller from a committed
+     * SealedSecret; this component creates none and knows no password. @default false
+     */
+    readonly basicAuthFromSealedSecret?: boolean;
     /** OpenFaaS Pro licence; switches on Pro mode and the Function operator. @default Community Edition */
     readonly proLicense?: pulumi.Input<string>;
     /** IngressClass of the gateway Ingress. */
@@ -125,9 +130,10 @@ export function gatewayUrl(args: { namespace: string; domain?: string; tlsIssuer
 
 /** OpenFaaS (faas-netes chart) with basic auth owned by Pulumi and a Contour ingress for the gateway. */
 export class OpenFaaS extends pulumi.ComponentResource {
-    public readonly adminUser: pulumi.Output<string>;
-    /** Always a secret output. */
-    public readonly adminPassword: pulumi.Output<string>;
+    /** Undefined when basic auth comes from a SealedSecret. */
+    public readonly adminUser: pulumi.Output<string | undefined>;
+    /** Always a secret output; undefined when basic auth comes from a SealedSecret. */
+    public readonly adminPassword: pulumi.Output<string | undefined>;
     public readonly gatewayUrl: pulumi.Output<string>;
     /** The chart, for resources that must wait for the gateway. */
     public readonly chart: k8s.helm.v4.Chart;
@@ -135,14 +141,15 @@ export class OpenFaaS extends pulumi.ComponentResource {
     constructor(name: string, args: OpenFaaSArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:platform:OpenFaaS", name, {}, opts);
         const user = args.adminUser ?? "admin";
-        const password =
-            args.adminPassword !== undefined
-                ? pulumi.secret(args.adminPassword)
-                : new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, { parent: this }).result;
-
-        const dependsOn: pulumi.Resource[] = [
-            new k8s.core.v1.Secret(`${name}-basic-auth`, basicAuthSecretSpec(args.namespace, user, password), { parent: this }),
-        ];
+        const dependsOn: pulumi.Resource[] = [];
+        let password: pulumi.Output<string> | undefined;
+        if (!args.basicAuthFromSealedSecret) {
+            password =
+                args.adminPassword !== undefined
+                    ? pulumi.secret(args.adminPassword)
+                    : new random.RandomPassword(`${name}-admin-password`, { length: 32, special: false }, { parent: this }).result;
+            dependsOn.push(new k8s.core.v1.Secret(`${name}-basic-auth`, basicAuthSecretSpec(args.namespace, user, password), { parent: this }));
+        }
         const pro = args.proLicense !== undefined;
         if (pro) {
             dependsOn.push(
@@ -177,7 +184,7 @@ export class OpenFaaS extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.adminUser = pulumi.output(user);
+        this.adminUser = pulumi.output(args.basicAuthFromSealedSecret ? undefined : user);
         this.adminPassword = pulumi.secret(password);
         this.gatewayUrl = pulumi.output(args.namespace).apply((namespace) => gatewayUrl({ namespace, domain: args.domain, tlsIssuer: args.tlsIssuer }));
         this.registerOutputs({ adminUser: this.adminUser, adminPassword: this.adminPassword, gatewayUrl: this.gatewayUrl });

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { SealedSecret } from "../sealing/sealed-secret";
 import { ChartSource, chartLocation } from "./charts";
 
 /** Label that makes the controller load a Secret as its active sealing key. */
@@ -23,6 +24,8 @@ export interface SealedSecretsArgs {
     readonly key?: { readonly privateKeyPem: pulumi.Input<string>; readonly certPem: pulumi.Input<string> };
     /** Validity of the generated certificate. @default 3650 */
     readonly certValidityDays?: number;
+    /** Committed SealedSecrets to apply once the controller (and its CRD) is installed. @default [] */
+    readonly manifests?: readonly SealedSecret[];
 }
 
 /**
@@ -89,11 +92,14 @@ export class SealedSecrets extends pulumi.ComponentResource {
         const secret = new k8s.core.v1.Secret(`${name}-key`, sealingKeySecretSpec(args.namespace, keyPem, certPem), {
             parent: this,
         });
-        new k8s.helm.v4.Chart(
+        const chart = new k8s.helm.v4.Chart(
             `${name}-chart`,
             { ...chartLocation(args.chart), name: "sealed-secrets", namespace: args.namespace, values: sealedSecretsValues() },
             { parent: this, dependsOn: [secret] },
         );
+        for (const m of args.manifests ?? []) {
+            new k8s.apiextensions.CustomResource(`${name}-${m.metadata.namespace}-${m.metadata.name}`, m, { parent: this, dependsOn: [chart] });
+        }
 
         this.certPem = pulumi.output(certPem);
         this.registerOutputs({ certPem: this.certPem });

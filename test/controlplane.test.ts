@@ -7,11 +7,16 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as os from "node:os";
+import * as path from "node:path";
 import { parseQuantity } from "../functions";
+import { sealSecret } from "../sealing/sealed-secret";
 import { binaryCacheDir, ControlPlane, ensureBinaries, haveGo, installCrds, startControlPlane } from "../tools/controlplane";
 import { K8sObject, renderStack } from "../tools/render";
 import { stackFileConfig } from "../tools/mock-engine";
-import { raw, STACKS } from "./helpers";
+import { raw, ROOT, STACKS } from "./helpers";
 
 const available = haveGo() || fs.existsSync(`${binaryCacheDir()}/kube-apiserver`);
 if (!available) console.log("# SKIP control-plane tests: no `go` on PATH to build kube-apiserver and etcd, and none cached");
@@ -95,6 +100,40 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         const objects = await renderStack(raw({ proLicense: "licence", functions: JSON.stringify({ sentimentanalysis: { autoscaling: { maxReplicas: 10 } } }) }, ["proLicense"], "pro"));
         assert.equal(objects.filter((o) => o.kind === "Function").length, 3);
         applyAndReadBack(objects);
+    });
+
+    it("a sealed secret from the sealing code passes the real SealedSecret CRD schema, in every scope", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-cp-seal-"));
+        execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "30", "-subj", "/CN=sealed-secret"], { cwd: dir, stdio: "pipe" });
+        const pub = new crypto.X509Certificate(fs.readFileSync(path.join(dir, "c.pem"))).publicKey;
+        cp.kubectl(["apply", "--server-side", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata: {name: openfaas-fn}\n");
+        for (const scope of ["strict", "namespace-wide", "cluster-wide"] as const) {
+            const sealed = sealSecret(pub, { name: `api-${scope}`, namespace: "openfaas-fn", scope, data: { token: Buffer.from("t") }, type: "Opaque", labels: { team: "a" } });
+            cp.kubectl(["apply", "--server-side", "--dry-run=server", "-f", "-"], yaml.dump(sealed));
+            cp.kubectl(["apply", "--server-side", "-f", "-"], yaml.dump(sealed));
+            const got = JSON.parse(cp.kubectl(["get", "sealedsecret", `api-${scope}`, "-n", "openfaas-fn", "-o", "json"]));
+            assert.deepEqual(got.spec.encryptedData, sealed.spec.encryptedData);
+        }
+    });
+
+    it("sealing-key export reads the active key through kubectl into a 0600 file", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-cp-key-"));
+        execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "30", "-subj", "/CN=sealed-secret"], { cwd: dir, stdio: "pipe" });
+        cp.kubectl(["create", "namespace", "legacy-flux"]);
+        cp.kubectl(["-n", "legacy-flux", "create", "secret", "tls", "sealed-secrets-keyabc", "--key", path.join(dir, "k.pem"), "--cert", path.join(dir, "c.pem")]);
+        const cli = (args: string[]) =>
+            spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "sealing", "key-cli.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
+        const none = cli(["export", "--kubeconfig", cp.kubeconfig, "--namespace", "legacy-flux", "--out", path.join(dir, "out.pem")]);
+        assert.equal(none.status, 2);
+        assert.match(none.stderr, /no active sealing key \(label sealedsecrets\.bitnami\.com\/sealed-secrets-key=active\) in namespace legacy-flux/);
+        cp.kubectl(["-n", "legacy-flux", "label", "secret", "sealed-secrets-keyabc", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
+        const ok = cli(["export", "--kubeconfig", cp.kubeconfig, "--namespace", "legacy-flux", "--out", path.join(dir, "out.pem")]);
+        assert.equal(ok.status, 0, ok.stderr);
+        assert.match(ok.stdout, /exported legacy-flux\/sealed-secrets-keyabc .* \(mode 0600\)/);
+        const out = fs.readFileSync(path.join(dir, "out.pem"), "utf8");
+        assert.ok(out.includes(fs.readFileSync(path.join(dir, "k.pem"), "utf8").trim()));
+        assert.ok(out.includes(fs.readFileSync(path.join(dir, "c.pem"), "utf8").trim()));
+        assert.equal(fs.statSync(path.join(dir, "out.pem")).mode & 0o777, 0o600);
     });
 
     it("rejects an invalid object (the check can fail)", async () => {

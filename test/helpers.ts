@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseConfig, projectFileReader, RawConfig } from "../config";
+import { parseConfig, projectFiles, RawConfig } from "../config";
 import { buildPlatform, PlatformOutputs } from "../platform";
 import { declare, DeclaredResource, stackFileConfig } from "../tools/mock-engine";
 
@@ -24,7 +24,7 @@ export function runStack(stack: string) {
 
 /** A raw config from plain values, as the engine would pass them. */
 export function raw(values: Record<string, string>, secretKeys: string[] = [], stack = "test"): RawConfig {
-    return { stack, values, secretKeys: new Set(secretKeys), readFile: projectFileReader(ROOT) };
+    return { stack, values, secretKeys: new Set(secretKeys), files: projectFiles(ROOT) };
 }
 
 /** The single resource of a type (and name, if given); fails loudly when absent or ambiguous. */

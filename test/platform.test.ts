@@ -161,7 +161,7 @@ describe("credentials", () => {
         const gen = one(resources, "random:index/randomPassword:RandomPassword").inputs;
         assert.equal(gen.length, 32);
         assert.equal(await pulumi.isSecret(outputs.adminPassword), true);
-        assert.match(await valueOf(outputs.adminPassword), new RegExp(PLACEHOLDER));
+        assert.match((await valueOf(outputs.adminPassword)) ?? "", new RegExp(PLACEHOLDER));
         assert.equal(await valueOf(outputs.adminUser), "admin");
         assert.deepEqual(await valueOf(outputs.namespaces), {
             core: "openfaas", functions: "openfaas-fn", contour: "contour", certManager: "cert-manager", sealedSecrets: "sealed-secrets",

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
-import { projectFileReader, PROJECT, RawConfig } from "../config";
+import { projectFiles, PROJECT, RawConfig } from "../config";
 
 /** One resource the program declared, as the engine received it. */
 export interface DeclaredResource {
@@ -69,7 +69,7 @@ function computedState(type: string, name: string): Record<string, unknown> {
 export function stackFileConfig(stack: string, projectDir = path.resolve(__dirname, "..")): RawConfig {
     const file = path.join(projectDir, "stacks", `Pulumi.${stack}.yaml`);
     const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-    return { ...rawConfigFromMap(stack, doc.config ?? {}), readFile: projectFileReader(projectDir) };
+    return { ...rawConfigFromMap(stack, doc.config ?? {}), files: projectFiles(projectDir) };
 }
 
 /** Converts a `config:` map (as in a stack file) to raw engine config; encrypted values are refused. */
@@ -85,7 +85,7 @@ export function rawConfigFromMap(stack: string, config: Record<string, unknown>)
         }
         values[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
-    return { stack, values, secretKeys, readFile: projectFileReader(path.resolve(__dirname, "..")) };
+    return { stack, values, secretKeys, files: projectFiles(path.resolve(__dirname, "..")) };
 }
 
 /**

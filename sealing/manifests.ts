@@ -1,0 +1,60 @@
+/** Reads the committed SealedSecret manifests (`secrets/*.yaml`). Pure: text in, objects or problems out. */
+import * as yaml from "js-yaml";
+import { SealedSecret, scopeOf } from "./sealed-secret";
+
+export interface SealedSecretFile {
+    /** Project-relative path, for messages and resource names. */
+    readonly file: string;
+    readonly object: SealedSecret;
+}
+
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Files of the secrets directory that hold manifests; the certificate and docs are not manifests. */
+export function isManifestFile(name: string): boolean {
+    return /\.(ya?ml|json)$/.test(name);
+}
+
+/** Pure: the SealedSecrets of one file (YAML, possibly several documents, or JSON), and what is wrong with it. */
+export function parseSealedSecretFile(text: string, file: string): { objects: SealedSecretFile[]; problems: string[] } {
+    let docs: unknown[];
+    try {
+        docs = yaml.loadAll(text).filter((d) => d !== null && d !== undefined);
+    } catch (e) {
+        return { objects: [], problems: [`${file}: not valid YAML: ${(e as Error).message.split("\n")[0]}`] };
+    }
+    const objects: SealedSecretFile[] = [];
+    const problems: string[] = [];
+    docs.forEach((doc, i) => {
+        const at = docs.length > 1 ? `${file} (document ${i + 1})` : file;
+        const d = doc as Omit<Partial<SealedSecret>, "kind" | "apiVersion"> & { kind?: string; apiVersion?: string };
+        if (d?.kind === "Secret") {
+            problems.push(`${at}: a plaintext Secret must never be committed; seal it (npm run seal -- --secret-file ${file} --out ${file}) and rotate the values it exposed`);
+            return;
+        }
+        if (d?.apiVersion !== "bitnami.com/v1alpha1" || d?.kind !== "SealedSecret") {
+            problems.push(`${at}: expected apiVersion bitnami.com/v1alpha1 and kind SealedSecret`);
+            return;
+        }
+        const name = d.metadata?.name;
+        const namespace = d.metadata?.namespace;
+        if (typeof name !== "string" || !DNS_SUBDOMAIN.test(name)) problems.push(`${at}: metadata.name ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
+        if (typeof namespace !== "string" || namespace === "") problems.push(`${at}: metadata.namespace is required (the namespace the Secret is created in)`);
+        const data = d.spec?.encryptedData;
+        if (!data || typeof data !== "object" || Object.keys(data).length === 0) {
+            problems.push(`${at}: spec.encryptedData is empty`);
+        } else {
+            for (const [k, v] of Object.entries(data)) {
+                if (typeof v !== "string" || !BASE64.test(v)) problems.push(`${at}: spec.encryptedData.${k} is not base64 sealed data`);
+            }
+        }
+        const sealedScope = scopeOf(d as SealedSecret);
+        const templateName = d.spec?.template?.metadata?.name;
+        if (sealedScope === "strict" && templateName !== undefined && templateName !== name) {
+            problems.push(`${at}: spec.template.metadata.name "${templateName}" differs from metadata.name "${name}"; a strict SealedSecret only decrypts under its own name`);
+        }
+        objects.push({ file: at, object: d as SealedSecret });
+    });
+    return { objects, problems };
+}

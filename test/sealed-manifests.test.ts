@@ -1,0 +1,93 @@
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import * as yaml from "js-yaml";
+import { ConfigError, parseConfig, projectFiles } from "../config";
+import { sealSecret } from "../sealing/sealed-secret";
+import { valueOf } from "../tools/mock-engine";
+import { one, ROOT, runProgram } from "./helpers";
+
+/** A scratch project: the real functions file plus the given files under secrets/<stack>/. */
+function project(files: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-proj-"));
+    fs.mkdirSync(path.join(dir, "functions"));
+    fs.copyFileSync(path.join(ROOT, "functions", "stack.yml"), path.join(dir, "functions", "stack.yml"));
+    for (const [rel, text] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        fs.writeFileSync(path.join(dir, rel), text);
+    }
+    return dir;
+}
+
+const certDir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-cert-"));
+execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "30", "-subj", "/CN=sealed-secret"], { cwd: certDir, stdio: "pipe" });
+const PUBLIC = new crypto.X509Certificate(fs.readFileSync(path.join(certDir, "c.pem"))).publicKey;
+
+function sealedYaml(name: string, namespace: string, data: Record<string, string>): string {
+    return yaml.dump(sealSecret(PUBLIC, { name, namespace, scope: "strict", data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v)])) }));
+}
+
+function config(dir: string, values: Record<string, string> = {}) {
+    return { stack: "test", values, secretKeys: new Set<string>(), files: projectFiles(dir) };
+}
+
+describe("committed SealedSecrets", () => {
+    it("every SealedSecret under secrets/<stack>/ is applied after the controller", async () => {
+        const dir = project({
+            "secrets/test/api.yaml": sealedYaml("api", "openfaas-fn", { token: "t" }),
+            "secrets/test/two.yaml": sealedYaml("a", "openfaas-fn", { k: "1" }) + "---\n" + sealedYaml("b", "openfaas-fn", { k: "2" }),
+            "secrets/test/pub-cert.pem": fs.readFileSync(path.join(certDir, "c.pem"), "utf8"),
+            "secrets/test/README.md": "not a manifest",
+            "secrets/other/ignored.yaml": "not: read",
+        });
+        const { resources } = await runProgram(config(dir));
+        const sealed = resources.filter((r) => r.type === "kubernetes:bitnami.com/v1alpha1:SealedSecret");
+        assert.deepEqual(sealed.map((r) => r.name).sort(), ["sealed-secrets-openfaas-fn-a", "sealed-secrets-openfaas-fn-api", "sealed-secrets-openfaas-fn-b"]);
+        assert.ok(sealed.every((r) => r.parentType === "openfaas-gitops:platform:SealedSecrets"));
+        assert.match(one(resources, "kubernetes:bitnami.com/v1alpha1:SealedSecret", "sealed-secrets-openfaas-fn-api").inputs.spec.encryptedData.token, /^[A-Za-z0-9+/]+=*$/);
+    });
+
+    it("a malformed file fails naming its path; a plaintext Secret is refused", () => {
+        const dir = project({
+            "secrets/test/broken.yaml": "kind: SealedSecret\n  bad: [indent\n",
+            "secrets/test/plain.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: y}\nstringData: {k: v}\n",
+            "secrets/test/empty.yaml": "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: e}\nspec: {encryptedData: {}}\n",
+        });
+        assert.throws(() => parseConfig(config(dir)), (e: Error) => {
+            assert.ok(e instanceof ConfigError);
+            assert.match(e.message, /secrets\/test\/broken\.yaml: not valid YAML/);
+            assert.match(e.message, /secrets\/test\/plain\.yaml: a plaintext Secret must never be committed/);
+            assert.match(e.message, /secrets\/test\/empty\.yaml: metadata\.namespace is required/);
+            assert.match(e.message, /secrets\/test\/empty\.yaml: spec\.encryptedData is empty/);
+            return true;
+        });
+    });
+
+    it("the same SealedSecret in two files is refused", () => {
+        const dir = project({ "secrets/test/a.yaml": sealedYaml("api", "openfaas-fn", { k: "1" }), "secrets/test/b.yaml": sealedYaml("api", "openfaas-fn", { j: "2" }) });
+        assert.throws(() => parseConfig(config(dir)), /secrets\/test\/b\.yaml: SealedSecret openfaas-fn\/api is also defined in secrets\/test\/a\.yaml/);
+    });
+
+    it("basic auth from a SealedSecret: no Pulumi-made Secret or password, the chart waits for the controller", async () => {
+        const dir = project({ "secrets/test/basic-auth.yaml": sealedYaml("basic-auth", "openfaas", { "basic-auth-user": "admin", "basic-auth-password": "p" }) });
+        const { resources, outputs } = await runProgram(config(dir, { basicAuthFromSealedSecret: "true" }));
+        assert.equal(resources.filter((r) => r.type === "kubernetes:core/v1:Secret" && r.name === "openfaas-basic-auth").length, 0);
+        assert.equal(resources.filter((r) => r.type.startsWith("random:")).length, 0);
+        one(resources, "kubernetes:bitnami.com/v1alpha1:SealedSecret", "sealed-secrets-openfaas-basic-auth");
+        assert.equal(await valueOf(outputs.adminPassword), undefined);
+    });
+
+    it("basic auth from a SealedSecret requires one, and no adminPassword", () => {
+        const dir = project({});
+        assert.throws(() => parseConfig(config(dir, { basicAuthFromSealedSecret: "true" })), /openfaas-gitops:basicAuthFromSealedSecret = "true": no SealedSecret basic-auth in namespace openfaas/);
+        const both = project({ "secrets/test/basic-auth.yaml": sealedYaml("basic-auth", "openfaas", { "basic-auth-password": "p" }) });
+        assert.throws(
+            () => parseConfig({ ...config(both, { basicAuthFromSealedSecret: "true", adminPassword: "0123456789abcdefgh" }), secretKeys: new Set(["adminPassword"]) }),
+            /openfaas-gitops:adminPassword = "\[secret\]": conflicts with basicAuthFromSealedSecret/,
+        );
+    });
+});
