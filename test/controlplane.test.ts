@@ -13,12 +13,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseQuantity } from "../functions";
 import { sealSecret } from "../sealing/sealed-secret";
-import { binaryCacheDir, ControlPlane, ensureBinaries, haveGo, installCrds, startControlPlane } from "../tools/controlplane";
+import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";
 import { K8sObject, renderStack } from "../tools/render";
 import { stackFileConfig } from "../tools/mock-engine";
 import { raw, ROOT, STACKS } from "./helpers";
 
-const available = haveGo() || fs.existsSync(`${binaryCacheDir()}/kube-apiserver`);
+const available = controlPlaneAvailable();
 if (!available) console.log("# SKIP control-plane tests: no `go` on PATH to build kube-apiserver and etcd, and none cached");
 
 /** Paths in `want` whose value differs in `got` (quantities compared by value, server defaults ignored). */

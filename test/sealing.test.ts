@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { runSeal, SealError } from "../sealing/cli";
+import { ensureGoTools, haveGo, toolCacheDir } from "../tools/go-tools";
 import { ROOT } from "./helpers";
 
 /**
@@ -215,5 +216,27 @@ describe("sealing-key import", () => {
         const r4 = keyCli(["backup"]);
         assert.equal(r4.status, 2);
         assert.match(r4.stderr, /expected export or import, got "backup"/);
+    });
+});
+
+describe("compatibility with the controller's own crypto package", () => {
+    // tools/sealcompat decrypts with github.com/bitnami-labs/sealed-secrets/pkg/crypto.HybridDecrypt
+    // at v0.36.6, the controller version of the pinned chart, built through the Go module proxy.
+    const available = haveGo() || fs.existsSync(path.join(toolCacheDir("sealcompat", "v0.36.6"), "sealcompat"));
+    if (!available) console.log("# SKIP controller-crypto compatibility: no `go` on PATH and no cached tools/sealcompat");
+
+    it("the controller decrypts what npm run seal produced, for every scope, and only under its label", { skip: !available && "no Go toolchain" }, () => {
+        const { sealcompat } = ensureGoTools("sealcompat", "v0.36.6", { sealcompat: "." });
+        const keyFile = path.join(dir, "key.pem");
+        const decrypt = (label: string, b64: string) => spawnSync(sealcompat!, [keyFile, label], { input: b64, encoding: "utf8" });
+        const scopes: [string, string][] = [["strict", "openfaas-fn/api"], ["namespace-wide", "openfaas-fn"], ["cluster-wide", ""]];
+        for (const [scope, label] of scopes) {
+            const doc = sealedDoc(cli(["--name", "api", "--namespace", "openfaas-fn", "--scope", scope, "--from-literal", `k=value for ${scope}`]).stdout);
+            const ok = decrypt(label, doc.spec.encryptedData.k);
+            assert.equal(ok.status, 0, ok.stderr);
+            assert.equal(ok.stdout, `value for ${scope}`);
+            const wrong = decrypt(`${label}x`, doc.spec.encryptedData.k);
+            assert.notEqual(wrong.status, 0, `${scope}: a different label must not decrypt`);
+        }
     });
 });

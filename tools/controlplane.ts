@@ -11,8 +11,8 @@ import * as https from "node:https";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
 
-const MODULE_DIR = path.resolve(__dirname, "controlplane");
 /** The Kubernetes release built; the tools module pins the same one. */
 export const KUBERNETES_VERSION = "v1.37.2";
 export const CRD_DIR = path.resolve(__dirname, "..", "..", "shared", "upstream", "crds");
@@ -22,45 +22,21 @@ export interface Binaries {
     readonly etcd: string;
 }
 
-/** Cache directory keyed by the tools module's exact dependency set, so a change rebuilds and nothing else does. */
-export function binaryCacheDir(): string {
-    const sum = crypto.createHash("sha256").update(fs.readFileSync(path.join(MODULE_DIR, "go.mod"))).update(fs.readFileSync(path.join(MODULE_DIR, "go.sum"))).digest("hex").slice(0, 12);
-    const base = process.env.OPENFAAS_GITOPS_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "openfaas-gitops");
-    return path.join(base, `controlplane-${KUBERNETES_VERSION}-${sum}`);
-}
-
-/** Whether `go` is on PATH (needed only for the first build). */
-export function haveGo(): boolean {
-    try {
-        execFileSync("go", ["version"], { stdio: "ignore" });
-        return true;
-    } catch {
-        return false;
-    }
-}
-
-/** Returns the cached binaries, building them first if absent (about 10 minutes cold on 2 cores). */
-export function ensureBinaries(log: (line: string) => void = (l) => process.stderr.write(l + "\n")): Binaries {
-    const dir = binaryCacheDir();
-    const bins = { kubeApiserver: path.join(dir, "kube-apiserver"), etcd: path.join(dir, "etcd") };
-    if (fs.existsSync(bins.kubeApiserver) && fs.existsSync(bins.etcd)) return bins;
-    if (!haveGo()) throw new Error("the test control plane is built from Go modules, but `go` is not on PATH; install Go 1.26+");
-    fs.mkdirSync(dir, { recursive: true });
+/** Returns the cached binaries, building them first if absent (10 to 13 minutes cold on 2 cores). */
+export function ensureBinaries(log?: (line: string) => void): Binaries {
     const [major, minor] = KUBERNETES_VERSION.slice(1).split(".");
     const ldflags = [
         `-X k8s.io/component-base/version.gitVersion=${KUBERNETES_VERSION}`,
         `-X k8s.io/component-base/version.gitMajor=${major}`,
         `-X k8s.io/component-base/version.gitMinor=${minor}`,
     ].join(" ");
-    const build = (pkg: string, out: string) => {
-        log(`building ${pkg} into ${dir} (first run only)`);
-        const tmp = `${out}.tmp-${process.pid}`;
-        execFileSync("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", tmp, pkg], { cwd: MODULE_DIR, stdio: ["ignore", "inherit", "inherit"] });
-        fs.renameSync(tmp, out); // atomic: a killed build never leaves a half-written binary in the cache
-    };
-    build("k8s.io/kubernetes/cmd/kube-apiserver", bins.kubeApiserver);
-    build("go.etcd.io/etcd/server/v3", bins.etcd);
-    return bins;
+    const bins = ensureGoTools("controlplane", KUBERNETES_VERSION, { "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver", etcd: "go.etcd.io/etcd/server/v3" }, { ldflags, log });
+    return { kubeApiserver: bins["kube-apiserver"]!, etcd: bins.etcd! };
+}
+
+/** Whether the binaries are cached or can be built here. */
+export function controlPlaneAvailable(): boolean {
+    return haveGo() || fs.existsSync(path.join(toolCacheDir("controlplane", KUBERNETES_VERSION), "kube-apiserver"));
 }
 
 function freePort(): Promise<number> {

@@ -1,0 +1,58 @@
+/**
+ * Builds test tools from Go modules of ours (tools/<module>/go.mod) into a cache outside the
+ * repository, keyed by the module's exact dependency set: a second run never rebuilds, a changed
+ * go.sum always does. Nothing built here is ever committed.
+ */
+import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** Whether `go` is on PATH (needed only for a first build). */
+export function haveGo(): boolean {
+    try {
+        execFileSync("go", ["version"], { stdio: "ignore" });
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/** The cache directory of a tools module (`tools/<module>`), with `tag` in its name for humans. */
+export function toolCacheDir(module: string, tag: string): string {
+    const dir = path.resolve(__dirname, module);
+    const sum = crypto.createHash("sha256");
+    for (const f of fs.readdirSync(dir).filter((f) => /^(go\.mod|go\.sum|.*\.go)$/.test(f)).sort()) sum.update(f).update(fs.readFileSync(path.join(dir, f)));
+    const base = process.env.OPENFAAS_GITOPS_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "openfaas-gitops");
+    return path.join(base, `${module}-${tag}-${sum.digest("hex").slice(0, 12)}`);
+}
+
+/**
+ * Returns the path of each binary (name -> Go package) of a tools module, building the missing ones.
+ * Each binary is renamed into place only when complete, so a killed build never leaves a broken one.
+ */
+export function ensureGoTools(
+    module: string,
+    tag: string,
+    binaries: Readonly<Record<string, string>>,
+    opts: { ldflags?: string; log?: (line: string) => void } = {},
+): Record<string, string> {
+    const dir = toolCacheDir(module, tag);
+    const out: Record<string, string> = {};
+    for (const [name, pkg] of Object.entries(binaries)) {
+        const bin = path.join(dir, name);
+        out[name] = bin;
+        if (fs.existsSync(bin)) continue;
+        if (!haveGo()) throw new Error(`${name} is built from its Go module, but \`go\` is not on PATH; install Go 1.26+`);
+        fs.mkdirSync(dir, { recursive: true });
+        (opts.log ?? ((l: string) => process.stderr.write(l + "\n")))(`building ${pkg} into ${dir} (first run only)`);
+        const tmp = `${bin}.tmp-${process.pid}`;
+        execFileSync("go", ["build", "-trimpath", ...(opts.ldflags ? ["-ldflags", opts.ldflags] : []), "-o", tmp, pkg], {
+            cwd: path.resolve(__dirname, module),
+            stdio: ["ignore", "inherit", "inherit"],
+        });
+        fs.renameSync(tmp, bin);
+    }
+    return out;
+}
