@@ -56,3 +56,13 @@ export function ensureGoTools(
     }
     return out;
 }
+
+// `node --import tsx tools/go-tools.ts actionlint [args]`: build (or find) actionlint and run it.
+if (require.main === module && process.argv[2] === "actionlint") {
+    const { actionlint } = ensureGoTools("actionlint", "v1.7.12", { actionlint: "github.com/rhysd/actionlint/cmd/actionlint" });
+    try {
+        execFileSync(actionlint!, process.argv.slice(3), { stdio: "inherit" });
+    } catch (e) {
+        process.exit((e as { status?: number }).status ?? 1);
+    }
+}
