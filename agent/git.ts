@@ -1,0 +1,138 @@
+/**
+ * The git source, on the git CLI: cheap head checks with ls-remote, fetch and checkout of one
+ * revision, optional signature verification. SSH uses the deploy key and a pinned known_hosts only
+ * (StrictHostKeyChecking yes: an unknown or changed host key is an error, never accepted); HTTPS
+ * sends a token read from a file through git's environment, never on a command line.
+ */
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { AgentSettings } from "./settings";
+
+const run = promisify(execFile);
+
+/** A failure of the source, with a message that says what to do. */
+export class SourceError extends Error {
+    constructor(message: string, public readonly kind: "host-key" | "auth" | "unreachable" | "not-found" | "signature" | "git") {
+        super(message);
+        this.name = "SourceError";
+    }
+}
+
+export type GitSourceSettings = Pick<
+    AgentSettings,
+    "repoUrl" | "branch" | "sshKeyFile" | "knownHostsFile" | "httpsTokenFile" | "verifySignatures" | "allowedSignersFile" | "gpgHome" | "workDir"
+>;
+
+/** Single-quotes a path for the ssh command line git runs through a shell. */
+function shq(s: string): string {
+    return `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+export class GitSource {
+    /** The working tree the engine runs in. */
+    readonly checkoutDir: string;
+
+    constructor(private readonly s: GitSourceSettings) {
+        this.checkoutDir = path.join(s.workDir, "checkout");
+    }
+
+    /** git's environment: pinned SSH, token header, no prompts, no user or system config. */
+    private env(): NodeJS.ProcessEnv {
+        const env: NodeJS.ProcessEnv = {
+            PATH: process.env.PATH,
+            HOME: this.s.workDir,
+            GIT_TERMINAL_PROMPT: "0",
+            GIT_CONFIG_NOSYSTEM: "1",
+            GIT_CONFIG_GLOBAL: "/dev/null",
+        };
+        if (this.s.sshKeyFile && this.s.knownHostsFile) {
+            env.GIT_SSH_COMMAND = [
+                "ssh", "-F", "/dev/null", "-i", shq(this.s.sshKeyFile), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+                "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${shq(this.s.knownHostsFile)}`, "-o", "GlobalKnownHostsFile=/dev/null",
+            ].join(" ");
+        }
+        if (this.s.httpsTokenFile && this.s.repoUrl.startsWith("https://")) {
+            const token = fs.readFileSync(this.s.httpsTokenFile, "utf8").trim();
+            const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
+            Object.assign(env, { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` });
+        }
+        if (this.s.gpgHome) env.GNUPGHOME = this.s.gpgHome;
+        return env;
+    }
+
+    private async git(args: string[], cwd?: string): Promise<string> {
+        try {
+            const { stdout } = await run("git", args, { cwd, env: this.env(), maxBuffer: 16 * 1024 * 1024, timeout: 300_000 });
+            return stdout;
+        } catch (e) {
+            throw this.classify(e as { stderr?: string; message: string });
+        }
+    }
+
+    private classify(e: { stderr?: string; message: string }): SourceError {
+        const text = (e.stderr || e.message).trim();
+        if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(text)) {
+            return new SourceError(
+                `the SSH host key of ${this.s.repoUrl} is not the one pinned in ${this.s.knownHostsFile} (unknown or changed); refusing to connect. ` +
+                    "If the server really changed its key, put its published key in the known_hosts setting; never disable the check.",
+                "host-key",
+            );
+        }
+        if (/Permission denied|Authentication failed|could not read Username|403|401/i.test(text)) {
+            return new SourceError(`access to ${this.s.repoUrl} was refused: check the deploy key (or token) is registered for the repository. git said: ${text.split("\n").pop()}`, "auth");
+        }
+        if (/Could not resolve|Connection refused|timed out|unable to access|Could not read from remote/i.test(text)) {
+            return new SourceError(`cannot reach ${this.s.repoUrl}: ${text.split("\n").pop()}`, "unreachable");
+        }
+        return new SourceError(`git failed: ${text.split("\n").slice(-3).join(" ")}`, "git");
+    }
+
+    /** The branch head on the remote, without fetching anything (ls-remote). */
+    async head(): Promise<string> {
+        const out = await this.git(["ls-remote", "--exit-code", this.s.repoUrl, `refs/heads/${this.s.branch}`]).catch((e: SourceError) => {
+            if (e.kind === "git") throw new SourceError(`branch ${this.s.branch} does not exist in ${this.s.repoUrl}`, "not-found");
+            throw e;
+        });
+        const sha = out.trim().split(/\s+/)[0];
+        if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) throw new SourceError(`ls-remote of ${this.s.repoUrl} returned no revision for ${this.s.branch}`, "not-found");
+        return sha;
+    }
+
+    /**
+     * Makes the working tree exactly `revision`: fetches the branch, checks the revision out
+     * detached and removes untracked files (ignored ones, such as node_modules, stay as a cache).
+     */
+    async checkout(revision: string): Promise<string> {
+        const dir = this.checkoutDir;
+        if (!fs.existsSync(path.join(dir, ".git"))) {
+            fs.mkdirSync(dir, { recursive: true });
+            await this.git(["init", "--quiet"], dir);
+            await this.git(["remote", "add", "origin", this.s.repoUrl], dir);
+        } else {
+            await this.git(["remote", "set-url", "origin", this.s.repoUrl], dir);
+        }
+        await this.git(["fetch", "--quiet", "--no-tags", "--prune", "origin", `+refs/heads/${this.s.branch}:refs/remotes/origin/${this.s.branch}`], dir);
+        await this.git(["cat-file", "-e", `${revision}^{commit}`], dir).catch(() => {
+            throw new SourceError(`revision ${revision} is not on ${this.s.branch} any more (force-pushed?); the next check picks up the new head`, "not-found");
+        });
+        await this.git(["checkout", "--quiet", "--force", "--detach", revision], dir);
+        await this.git(["clean", "-ffdq"], dir);
+        return dir;
+    }
+
+    /** Refuses a revision whose commit signature does not verify, when verification is on. */
+    async verify(revision: string): Promise<void> {
+        if (this.s.verifySignatures === "off") return;
+        const args = this.s.verifySignatures === "ssh" ? ["-c", `gpg.ssh.allowedSignersFile=${this.s.allowedSignersFile}`, "verify-commit", revision] : ["verify-commit", revision];
+        try {
+            await this.git(args, this.checkoutDir);
+        } catch (e) {
+            throw new SourceError(
+                `commit ${revision.slice(0, 12)} has no signature that verifies against the ${this.s.verifySignatures === "ssh" ? `allowed signers in ${this.s.allowedSignersFile}` : `keys in ${this.s.gpgHome}`}; it is not applied. ${(e as Error).message}`,
+                "signature",
+            );
+        }
+    }
+}

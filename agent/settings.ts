@@ -1,0 +1,204 @@
+/**
+ * The agent's settings: environment variables (what the Deployment sets) overridden by flags (for
+ * running by hand), validated at start. Every bad setting is reported at once, by its variable and
+ * flag name, and the agent does not start.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import { parseArgs } from "node:util";
+
+export type DriftMode = "correct" | "report";
+export type SignatureMode = "off" | "ssh" | "gpg";
+
+export interface AgentSettings {
+    /** git URL: ssh (`git@host:org/repo.git`, `ssh://...`) or `https://...`. */
+    readonly repoUrl: string;
+    readonly branch: string;
+    /** Directory of the Pulumi project inside the repository. */
+    readonly projectPath: string;
+    readonly stack: string;
+    readonly pollIntervalMs: number;
+    readonly sshKeyFile?: string;
+    readonly knownHostsFile?: string;
+    readonly httpsTokenFile?: string;
+    readonly verifySignatures: SignatureMode;
+    /** ssh mode: git's gpg.ssh.allowedSignersFile. */
+    readonly allowedSignersFile?: string;
+    /** gpg mode: a GNUPGHOME holding the trusted public keys. */
+    readonly gpgHome?: string;
+    /** Checkout, dependency cache and state of the agent. */
+    readonly workDir: string;
+    readonly webhookSecretFile?: string;
+    /** Bearer token for POST /sync; without it /sync is off. */
+    readonly syncTokenFile?: string;
+    readonly listenHost: string;
+    readonly listenPort: number;
+    readonly driftIntervalMs: number;
+    readonly driftMode: DriftMode;
+    readonly backoffBaseMs: number;
+    readonly backoffCapMs: number;
+    /** Consecutive failures of one revision before it is Stalled. */
+    readonly stalledAfter: number;
+    readonly shutdownGraceMs: number;
+    /** Pulumi backend URL (PULUMI_BACKEND_URL), e.g. s3://bucket or file:///state. */
+    readonly backendUrl?: string;
+    /** Pulumi secrets provider of the stack, e.g. passphrase or awskms://... */
+    readonly secretsProvider?: string;
+    readonly namespace: string;
+    readonly identity: string;
+    readonly leaseName: string;
+    readonly statusConfigMap: string;
+    readonly logLevel: string;
+}
+
+/** One setting: its environment variable, flag, and parser. */
+interface Field {
+    readonly env: string;
+    readonly flag: string;
+    readonly doc: string;
+}
+
+export const FIELDS = {
+    repoUrl: { env: "AGENT_REPO_URL", flag: "repo-url", doc: "git URL of the repository (required)" },
+    branch: { env: "AGENT_BRANCH", flag: "branch", doc: "branch to follow (default main)" },
+    projectPath: { env: "AGENT_PROJECT_PATH", flag: "project-path", doc: "Pulumi project directory in the repository (default .)" },
+    stack: { env: "AGENT_STACK", flag: "stack", doc: "stack to apply (required)" },
+    pollInterval: { env: "AGENT_POLL_INTERVAL", flag: "poll-interval", doc: "seconds between checks of the branch head (default 60)" },
+    sshKeyFile: { env: "AGENT_SSH_KEY_FILE", flag: "ssh-key-file", doc: "private deploy key (required for ssh URLs)" },
+    knownHostsFile: { env: "AGENT_KNOWN_HOSTS_FILE", flag: "known-hosts-file", doc: "pinned known_hosts (required for ssh URLs)" },
+    httpsTokenFile: { env: "AGENT_HTTPS_TOKEN_FILE", flag: "https-token-file", doc: "file holding a token for https URLs" },
+    verifySignatures: { env: "AGENT_VERIFY_SIGNATURES", flag: "verify-signatures", doc: "off | ssh | gpg (default off)" },
+    allowedSignersFile: { env: "AGENT_ALLOWED_SIGNERS_FILE", flag: "allowed-signers-file", doc: "allowed SSH signers (with verify-signatures ssh)" },
+    gpgHome: { env: "AGENT_GPG_HOME", flag: "gpg-home", doc: "GNUPGHOME with trusted keys (with verify-signatures gpg)" },
+    workDir: { env: "AGENT_WORK_DIR", flag: "work-dir", doc: "checkout and cache directory (default /var/lib/openfaas-gitops-agent)" },
+    webhookSecretFile: { env: "AGENT_WEBHOOK_SECRET_FILE", flag: "webhook-secret-file", doc: "GitHub webhook secret; without it the webhook is off" },
+    syncTokenFile: { env: "AGENT_SYNC_TOKEN_FILE", flag: "sync-token-file", doc: "bearer token for POST /sync; without it /sync is off" },
+    listen: { env: "AGENT_LISTEN", flag: "listen", doc: "host:port of the HTTP server (default 0.0.0.0:8080)" },
+    driftInterval: { env: "AGENT_DRIFT_INTERVAL", flag: "drift-interval", doc: "seconds between drift checks, 0 = off (default 600)" },
+    driftMode: { env: "AGENT_DRIFT_MODE", flag: "drift-mode", doc: "correct | report (default correct)" },
+    backoffBase: { env: "AGENT_BACKOFF_BASE", flag: "backoff-base", doc: "seconds before the first retry of a failed revision (default 30)" },
+    backoffCap: { env: "AGENT_BACKOFF_CAP", flag: "backoff-cap", doc: "longest wait between retries, seconds (default 900)" },
+    stalledAfter: { env: "AGENT_STALLED_AFTER", flag: "stalled-after", doc: "failures of one revision before Stalled (default 5)" },
+    shutdownGrace: { env: "AGENT_SHUTDOWN_GRACE", flag: "shutdown-grace", doc: "seconds a running update may finish after SIGTERM (default 300)" },
+    backendUrl: { env: "PULUMI_BACKEND_URL", flag: "backend-url", doc: "Pulumi state backend" },
+    secretsProvider: { env: "AGENT_SECRETS_PROVIDER", flag: "secrets-provider", doc: "Pulumi secrets provider of the stack" },
+    namespace: { env: "POD_NAMESPACE", flag: "namespace", doc: "namespace of the Lease, status ConfigMap and Events (default openfaas-gitops)" },
+    identity: { env: "POD_NAME", flag: "identity", doc: "leader-election identity (default the host name)" },
+    leaseName: { env: "AGENT_LEASE_NAME", flag: "lease-name", doc: "Lease name (default openfaas-gitops-agent)" },
+    statusConfigMap: { env: "AGENT_STATUS_CONFIGMAP", flag: "status-configmap", doc: "status ConfigMap name (default openfaas-gitops-agent-status)" },
+    logLevel: { env: "AGENT_LOG_LEVEL", flag: "log-level", doc: "trace | debug | info | warn | error (default info)" },
+} as const satisfies Record<string, Field>;
+
+export class SettingsError extends Error {
+    constructor(public readonly problems: readonly string[]) {
+        super(`the agent cannot start; ${problems.length} bad setting${problems.length === 1 ? "" : "s"}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "SettingsError";
+    }
+}
+
+const SSH_URL = /^(ssh:\/\/|[\w.-]+@[\w.-]+:)/;
+
+/** Pure: settings from an environment and argv; throws {@link SettingsError} listing every problem. */
+export function parseSettings(env: Readonly<Record<string, string | undefined>>, argv: readonly string[] = [], fileExists: (p: string) => boolean = fs.existsSync): AgentSettings {
+    const options = Object.fromEntries(Object.values(FIELDS).map((f) => [f.flag, { type: "string" as const }]));
+    let flags: Record<string, string | undefined>;
+    try {
+        flags = parseArgs({ args: [...argv], options, strict: true }).values as Record<string, string | undefined>;
+    } catch (e) {
+        throw new SettingsError([(e as Error).message]);
+    }
+    const problems: string[] = [];
+    const name = (f: Field) => `${f.env} (--${f.flag})`;
+    const raw = (f: Field): string | undefined => {
+        const v = flags[f.flag] ?? env[f.env];
+        return v === undefined || v.trim() === "" ? undefined : v.trim();
+    };
+    const str = (f: Field, def?: string) => raw(f) ?? def;
+    const seconds = (f: Field, def: number, min: number, max: number): number => {
+        const v = raw(f);
+        if (v === undefined) return def * 1000;
+        if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+            problems.push(`${name(f)} = "${v}": expected whole seconds from ${min} to ${max}`);
+            return def * 1000;
+        }
+        return Number(v) * 1000;
+    };
+    const oneOf = <T extends string>(f: Field, values: readonly T[], def: T): T => {
+        const v = raw(f);
+        if (v === undefined) return def;
+        if (!(values as readonly string[]).includes(v)) problems.push(`${name(f)} = "${v}": expected one of ${values.join(" | ")}`);
+        return v as T;
+    };
+    const file = (f: Field): string | undefined => {
+        const v = raw(f);
+        if (v !== undefined && !fileExists(v)) problems.push(`${name(f)} = "${v}": no such file`);
+        return v;
+    };
+
+    const repoUrl = raw(FIELDS.repoUrl);
+    if (repoUrl === undefined) problems.push(`${name(FIELDS.repoUrl)} is required`);
+    else if (!SSH_URL.test(repoUrl) && !/^https:\/\//.test(repoUrl) && !/^file:\/\//.test(repoUrl)) {
+        problems.push(`${name(FIELDS.repoUrl)} = "${repoUrl}": expected an ssh URL (git@host:org/repo.git, ssh://...) or https://...`);
+    }
+    const stack = raw(FIELDS.stack);
+    if (stack === undefined) problems.push(`${name(FIELDS.stack)} is required`);
+    const sshKeyFile = file(FIELDS.sshKeyFile);
+    const knownHostsFile = file(FIELDS.knownHostsFile);
+    const httpsTokenFile = file(FIELDS.httpsTokenFile);
+    if (repoUrl && SSH_URL.test(repoUrl)) {
+        if (!sshKeyFile) problems.push(`${name(FIELDS.sshKeyFile)} is required for the ssh URL ${repoUrl}`);
+        if (!knownHostsFile) problems.push(`${name(FIELDS.knownHostsFile)} is required for the ssh URL ${repoUrl}: host keys are pinned, never accepted on first use`);
+    }
+    const verifySignatures = oneOf(FIELDS.verifySignatures, ["off", "ssh", "gpg"] as const, "off");
+    const allowedSignersFile = file(FIELDS.allowedSignersFile);
+    const gpgHome = str(FIELDS.gpgHome);
+    if (verifySignatures === "ssh" && !allowedSignersFile) problems.push(`${name(FIELDS.allowedSignersFile)} is required with verify-signatures ssh`);
+    if (verifySignatures === "gpg" && !gpgHome) problems.push(`${name(FIELDS.gpgHome)} is required with verify-signatures gpg`);
+
+    const listen = str(FIELDS.listen, "0.0.0.0:8080")!;
+    const m = /^(.*):(\d+)$/.exec(listen);
+    if (!m || Number(m[2]) > 65535) problems.push(`${name(FIELDS.listen)} = "${listen}": expected host:port, e.g. 0.0.0.0:8080`);
+
+    const backoffBaseMs = seconds(FIELDS.backoffBase, 30, 1, 86400);
+    const backoffCapMs = seconds(FIELDS.backoffCap, 900, 1, 86400);
+    if (backoffCapMs < backoffBaseMs) problems.push(`${name(FIELDS.backoffCap)} must be at least ${name(FIELDS.backoffBase)}`);
+    const stalledRaw = raw(FIELDS.stalledAfter);
+    let stalledAfter = 5;
+    if (stalledRaw !== undefined) {
+        if (!/^\d+$/.test(stalledRaw) || Number(stalledRaw) < 1 || Number(stalledRaw) > 100) problems.push(`${name(FIELDS.stalledAfter)} = "${stalledRaw}": expected a whole number from 1 to 100`);
+        else stalledAfter = Number(stalledRaw);
+    }
+    const settings: AgentSettings = {
+        repoUrl: repoUrl ?? "",
+        branch: str(FIELDS.branch, "main")!,
+        projectPath: str(FIELDS.projectPath, ".")!,
+        stack: stack ?? "",
+        pollIntervalMs: seconds(FIELDS.pollInterval, 60, 5, 86400),
+        sshKeyFile,
+        knownHostsFile,
+        httpsTokenFile,
+        verifySignatures,
+        allowedSignersFile,
+        gpgHome,
+        workDir: str(FIELDS.workDir, "/var/lib/openfaas-gitops-agent")!,
+        webhookSecretFile: file(FIELDS.webhookSecretFile),
+        syncTokenFile: file(FIELDS.syncTokenFile),
+        listenHost: m?.[1] ?? "0.0.0.0",
+        listenPort: m ? Number(m[2]) : 8080,
+        driftIntervalMs: seconds(FIELDS.driftInterval, 600, 0, 604800),
+        driftMode: oneOf(FIELDS.driftMode, ["correct", "report"] as const, "correct"),
+        backoffBaseMs,
+        backoffCapMs,
+        stalledAfter,
+        shutdownGraceMs: seconds(FIELDS.shutdownGrace, 300, 0, 3600),
+        backendUrl: str(FIELDS.backendUrl),
+        secretsProvider: str(FIELDS.secretsProvider),
+        namespace: str(FIELDS.namespace, "openfaas-gitops")!,
+        identity: str(FIELDS.identity, os.hostname())!,
+        leaseName: str(FIELDS.leaseName, "openfaas-gitops-agent")!,
+        statusConfigMap: str(FIELDS.statusConfigMap, "openfaas-gitops-agent-status")!,
+        logLevel: oneOf(FIELDS.logLevel, ["trace", "debug", "info", "warn", "error"] as const, "info"),
+    };
+    if (problems.length > 0) throw new SettingsError(problems);
+    return settings;
+}

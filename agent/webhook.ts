@@ -1,0 +1,27 @@
+/** GitHub push webhooks: HMAC-SHA256 signature check in constant time, and which pushes matter. */
+import * as crypto from "node:crypto";
+
+/** Pure: whether `header` (X-Hub-Signature-256, "sha256=<hex>") signs `body` with `secret`. */
+export function validSignature(secret: string, body: Buffer, header: string | undefined): boolean {
+    if (!header || !header.startsWith("sha256=")) return false;
+    const given = Buffer.from(header.slice("sha256=".length), "hex");
+    const expected = crypto.createHmac("sha256", secret).update(body).digest();
+    // Equal lengths first: timingSafeEqual throws otherwise, and the length is not secret.
+    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+}
+
+export type PushVerdict = { readonly sync: true; readonly revision?: string } | { readonly sync: false; readonly reason: string };
+
+/** Pure: whether a verified delivery should start a sync of `branch`. */
+export function pushVerdict(event: string | undefined, body: Buffer, branch: string): PushVerdict {
+    if (event === "ping") return { sync: false, reason: "ping" };
+    if (event !== "push") return { sync: false, reason: `event ${event ?? "(none)"} is not a push` };
+    let payload: { ref?: string; after?: string };
+    try {
+        payload = JSON.parse(body.toString("utf8"));
+    } catch {
+        return { sync: false, reason: "payload is not JSON" };
+    }
+    if (payload.ref !== `refs/heads/${branch}`) return { sync: false, reason: `push to ${payload.ref ?? "(no ref)"}, following refs/heads/${branch}` };
+    return { sync: true, revision: payload.after };
+}

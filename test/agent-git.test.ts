@@ -1,0 +1,106 @@
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { GitSource, GitSourceSettings, SourceError } from "../agent/git";
+import { makeRepo } from "./support/gitrepo";
+import { SSHD, Sshd, startSshd } from "./support/sshd";
+
+function settings(over: Partial<GitSourceSettings>): GitSourceSettings {
+    return { repoUrl: "", branch: "main", verifySignatures: "off", workDir: fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-")), ...over };
+}
+
+describe("git source on a real repository", () => {
+    it("detects a push as a new head, checks out exactly that revision and keeps ignored caches", async () => {
+        const repo = makeRepo();
+        const first = repo.commit({ "Pulumi.yaml": "name: x\n", ".gitignore": "node_modules/\n", "a.txt": "1" });
+        const src = new GitSource(settings({ repoUrl: `file://${repo.bare}` }));
+        assert.equal(await src.head(), first);
+        const dir = await src.checkout(first);
+        assert.equal(fs.readFileSync(path.join(dir, "a.txt"), "utf8"), "1");
+        fs.mkdirSync(path.join(dir, "node_modules"));
+        fs.writeFileSync(path.join(dir, "stray.txt"), "left by a crashed run");
+
+        const second = repo.commit({ "a.txt": "2" });
+        assert.notEqual(second, first);
+        assert.equal(await src.head(), second, "a push is a new revision");
+        await src.checkout(second);
+        assert.equal(fs.readFileSync(path.join(dir, "a.txt"), "utf8"), "2");
+        assert.equal(fs.existsSync(path.join(dir, "stray.txt")), false, "untracked files are removed");
+        assert.equal(fs.existsSync(path.join(dir, "node_modules")), true, "ignored caches stay");
+        await src.checkout(first);
+        assert.equal(fs.readFileSync(path.join(dir, "a.txt"), "utf8"), "1", "any fetched revision can be checked out (rollback)");
+    });
+
+    it("names a missing branch", async () => {
+        const repo = makeRepo();
+        repo.commit({ "a.txt": "1" });
+        const src = new GitSource(settings({ repoUrl: `file://${repo.bare}`, branch: "release" }));
+        await assert.rejects(src.head(), (e: SourceError) => e.kind === "not-found" && /branch release does not exist/.test(e.message));
+    });
+});
+
+describe("git over a real sshd with a pinned host key", { skip: !SSHD && "openssh-server is not installed" }, () => {
+    let sshd: Sshd;
+    let repo: ReturnType<typeof makeRepo>;
+    let head: string;
+    before(async () => {
+        sshd = await startSshd();
+        repo = makeRepo();
+        head = repo.commit({ "a.txt": "over ssh" });
+    });
+    after(async () => sshd?.stop());
+
+    const knownHosts = (line: string) => {
+        const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-kh-")), "known_hosts");
+        fs.writeFileSync(f, line + "\n");
+        return f;
+    };
+    const url = () => `ssh://${sshd.user}@127.0.0.1:${sshd.port}${repo.bare}`;
+
+    it("reads the head and checks out through ssh with the deploy key", async () => {
+        const src = new GitSource(settings({ repoUrl: url(), sshKeyFile: sshd.clientKeyFile, knownHostsFile: knownHosts(sshd.knownHostsLine) }));
+        assert.equal(await src.head(), head);
+        const dir = await src.checkout(head);
+        assert.equal(fs.readFileSync(path.join(dir, "a.txt"), "utf8"), "over ssh");
+    });
+
+    it("refuses a changed host key with a clear message", async () => {
+        const other = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-otherkey-"));
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(other, "k")]);
+        const [type, key] = fs.readFileSync(path.join(other, "k.pub"), "utf8").split(" ");
+        const src = new GitSource(settings({ repoUrl: url(), sshKeyFile: sshd.clientKeyFile, knownHostsFile: knownHosts(`[127.0.0.1]:${sshd.port} ${type} ${key}`) }));
+        await assert.rejects(src.head(), (e: SourceError) => e.kind === "host-key" && /is not the one pinned in .* \(unknown or changed\); refusing to connect/.test(e.message));
+    });
+
+    it("refuses an unknown host instead of trusting it on first use", async () => {
+        const src = new GitSource(settings({ repoUrl: url(), sshKeyFile: sshd.clientKeyFile, knownHostsFile: knownHosts("") }));
+        await assert.rejects(src.head(), (e: SourceError) => e.kind === "host-key");
+    });
+
+    it("names a deploy key the server does not accept", async () => {
+        const other = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-badkey-"));
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(other, "k")]);
+        const src = new GitSource(settings({ repoUrl: url(), sshKeyFile: path.join(other, "k"), knownHostsFile: knownHosts(sshd.knownHostsLine) }));
+        await assert.rejects(src.head(), (e: SourceError) => e.kind === "auth" && /deploy key/.test(e.message));
+    });
+});
+
+describe("commit signature verification (ssh signatures)", () => {
+    it("applies a signed head and refuses an unsigned one", async () => {
+        const keys = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-sign-"));
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "t@example.com", "-f", path.join(keys, "signer")]);
+        const pub = fs.readFileSync(path.join(keys, "signer.pub"), "utf8").trim();
+        fs.writeFileSync(path.join(keys, "allowed_signers"), `t@example.com namespaces="git" ${pub}\n`);
+        const repo = makeRepo();
+        const signed = repo.commit({ "a.txt": "signed" }, "signed", path.join(keys, "signer"));
+        const src = new GitSource(settings({ repoUrl: `file://${repo.bare}`, verifySignatures: "ssh", allowedSignersFile: path.join(keys, "allowed_signers") }));
+        await src.checkout(signed);
+        await src.verify(signed);
+        const unsigned = repo.commit({ "a.txt": "unsigned" });
+        await src.checkout(unsigned);
+        await assert.rejects(src.verify(unsigned), (e: SourceError) => e.kind === "signature" && /has no signature that verifies .* it is not applied/.test(e.message));
+    });
+});

@@ -1,0 +1,271 @@
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import { Engine, RunContext, RunResult } from "../agent/engine";
+import { AgentStatus, backoffDelay, PermanentError, Reconciler, ReconcilerDeps, Source } from "../agent/reconciler";
+
+/**
+ * TEST DOUBLE for the engine (the Pulumi CLI cannot run on these machines): records what it was
+ * asked to do and fails, drifts or blocks when a test tells it to.
+ */
+class EngineDouble implements Engine {
+    readonly calls: string[] = [];
+    failUp = false;
+    drift: string[] = [];
+    /** When set, up() waits for release() or for its abort signal. */
+    block = false;
+    private release?: () => void;
+    async preview(ctx: RunContext): Promise<RunResult> {
+        this.calls.push(`preview ${ctx.revision}`);
+        return { changes: {}, changed: [] };
+    }
+    async up(ctx: RunContext): Promise<RunResult> {
+        this.calls.push(`up ${ctx.revision}`);
+        if (this.block) {
+            await new Promise<void>((resolve, reject) => {
+                this.release = resolve;
+                ctx.signal.addEventListener("abort", () => reject(new Error("cancelled by signal")));
+            });
+        }
+        if (this.failUp) throw new Error("up failed: deployment rejected");
+        this.drift = [];
+        return { changes: { create: 1, same: 3 }, changed: ["openfaas-fn/nodeinfo"] };
+    }
+    async detectDrift(ctx: RunContext): Promise<RunResult> {
+        this.calls.push(`drift ${ctx.revision}`);
+        return { changes: { update: this.drift.length, same: 3 }, changed: [...this.drift] };
+    }
+    finish(): void {
+        this.release?.();
+    }
+}
+
+/** TEST DOUBLE for the git source, so a test sets the branch head directly (git itself is tested in agent-git.test.ts). */
+class SourceDouble implements Source {
+    headRev = "a".repeat(40);
+    unreachable = false;
+    badSignature = false;
+    async head() {
+        if (this.unreachable) throw new Error("cannot reach git@github.com:org/repo.git");
+        return this.headRev;
+    }
+    async checkout() {
+        return "/checkout";
+    }
+    async verify(rev: string) {
+        if (this.badSignature) throw new PermanentError(`commit ${rev} has no valid signature`);
+    }
+}
+
+function setup(over: Partial<ReconcilerDeps["settings"]> = {}, initial?: AgentStatus) {
+    let now = Date.parse("2026-11-24T00:00:00Z");
+    const engine = new EngineDouble();
+    const source = new SourceDouble();
+    const events: string[] = [];
+    let leader = true;
+    const r = new Reconciler(
+        {
+            source,
+            engine,
+            clock: () => now,
+            isLeader: () => leader,
+            onChange: (_s, e) => {
+                if (e) events.push(`${e.type} ${e.reason}`);
+            },
+            settings: { backoffBaseMs: 30_000, backoffCapMs: 300_000, stalledAfter: 3, driftMode: "correct", ...over },
+        },
+        initial,
+    );
+    return { r, engine, source, events, advance: (ms: number) => (now += ms), setLeader: (v: boolean) => (leader = v) };
+}
+
+const B = "b".repeat(40);
+const C = "c".repeat(40);
+
+describe("reconcile loop (engine double)", () => {
+    it("applies a revision once; polls and webhooks after that find it up to date", async () => {
+        const { r, engine, events } = setup();
+        assert.equal((await r.sync("poll")).action, "applied");
+        assert.equal((await r.sync("poll")).action, "up-to-date");
+        assert.equal((await r.sync("webhook")).action, "up-to-date");
+        assert.deepEqual(engine.calls, [`up ${"a".repeat(40)}`]);
+        assert.equal(r.status.lastAppliedRevision, "a".repeat(40));
+        assert.equal(r.status.conditions.Ready.status, true);
+        assert.deepEqual(events, ["Normal Applying", "Normal Applied"]);
+        assert.equal(r.status.history[0]!.result, "succeeded");
+    });
+
+    it("backs off exponentially, goes Stalled, then recovers on a new revision", async () => {
+        const { r, engine, source, advance } = setup();
+        engine.failUp = true;
+        const f1 = await r.sync("poll");
+        assert.equal(f1.action, "failed");
+        assert.equal((f1 as any).retryAt - Date.parse("2026-11-24T00:00:00Z"), 30_000);
+        assert.equal((await r.sync("poll")).action, "waiting", "inside the backoff window nothing is retried");
+        advance(30_000);
+        const f2 = await r.sync("poll");
+        assert.equal(f2.action, "failed");
+        advance(59_999);
+        assert.equal((await r.sync("poll")).action, "waiting", "the second wait is twice the first");
+        advance(1);
+        const f3 = await r.sync("poll");
+        assert.deepEqual([f3.action, (f3 as any).stalled], ["failed", true]);
+        assert.equal(r.status.conditions.Stalled.status, true);
+        assert.equal(r.status.conditions.Ready.status, false);
+        advance(10_000_000);
+        assert.equal((await r.sync("poll")).action, "stalled", "a stalled revision is not retried by polls");
+        assert.equal(engine.calls.length, 3);
+
+        engine.failUp = false;
+        source.headRev = B;
+        assert.equal((await r.sync("webhook")).action, "applied", "a new revision clears Stalled");
+        assert.equal(r.status.conditions.Stalled.status, false);
+        assert.equal(r.status.failures, 0);
+        assert.equal(r.status.lastAppliedRevision, B);
+    });
+
+    it("a manual sync retries a stalled revision at once", async () => {
+        const { r, engine } = setup({ stalledAfter: 1 });
+        engine.failUp = true;
+        assert.equal(((await r.sync("poll")) as any).stalled, true);
+        engine.failUp = false;
+        assert.equal((await r.sync("manual")).action, "applied");
+    });
+
+    it("keeps the last good revision when a new one fails, and never applies half", async () => {
+        const { r, engine, source } = setup();
+        await r.sync("poll");
+        source.headRev = B;
+        engine.failUp = true;
+        await r.sync("poll");
+        assert.equal(r.status.lastAppliedRevision, "a".repeat(40));
+        assert.equal(r.status.lastAttemptedRevision, B);
+        assert.match(r.status.lastError!, /deployment rejected/);
+    });
+
+    it("an unverified head is not applied and stalls until a new revision", async () => {
+        const { r, engine, source } = setup();
+        source.badSignature = true;
+        const d = await r.sync("poll");
+        assert.deepEqual([d.action, (d as any).stalled], ["failed", true]);
+        assert.deepEqual(engine.calls, []);
+        assert.match(r.status.conditions.Stalled.message, /no valid signature/);
+    });
+
+    it("reports an unreachable source without touching the applied state", async () => {
+        const { r, source, events } = setup();
+        await r.sync("poll");
+        source.unreachable = true;
+        assert.equal((await r.sync("poll")).action, "source-error");
+        assert.equal(r.status.conditions.Ready.reason, "SourceUnavailable");
+        assert.equal(events.at(-1), "Warning SourceUnavailable");
+    });
+
+    it("only the leader runs", async () => {
+        const { r, engine, setLeader } = setup();
+        setLeader(false);
+        assert.equal((await r.sync("poll")).action, "not-leader");
+        assert.equal((await r.checkDrift()).action, "not-leader");
+        assert.deepEqual(engine.calls, []);
+    });
+
+    it("runs one update at a time: concurrent triggers queue behind the running one", async () => {
+        const { r, engine, source } = setup();
+        engine.block = true;
+        const first = r.sync("poll");
+        await new Promise((res) => setImmediate(res));
+        source.headRev = B;
+        const second = r.sync("webhook");
+        await new Promise((res) => setImmediate(res));
+        assert.deepEqual(engine.calls, [`up ${"a".repeat(40)}`], "the second waits for the first");
+        engine.block = false;
+        engine.finish();
+        assert.equal((await first).action, "applied");
+        assert.equal((await second).action, "applied");
+        assert.deepEqual(engine.calls, [`up ${"a".repeat(40)}`, `up ${B}`]);
+    });
+
+    it("restarting with the persisted status does not re-apply", async () => {
+        const first = setup();
+        await first.r.sync("poll");
+        const restarted = setup({}, JSON.parse(JSON.stringify(first.r.status)));
+        assert.equal((await restarted.r.sync("poll")).action, "up-to-date");
+        assert.deepEqual(restarted.engine.calls, []);
+    });
+
+    it("keeps the last 10 runs", async () => {
+        const { r, source } = setup();
+        for (let i = 0; i < 12; i++) {
+            source.headRev = String(i).padStart(40, "0");
+            await r.sync("poll");
+        }
+        assert.equal(r.status.history.length, 10);
+        assert.equal(r.status.history[0]!.revision, "11".padStart(40, "0"));
+    });
+
+    it("backoff delays", () => {
+        assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, 30, 300)), [30, 60, 120, 240, 300, 300]);
+    });
+});
+
+describe("drift", () => {
+    it("corrects drift by re-applying the applied revision (a deleted Deployment comes back)", async () => {
+        const { r, engine, events } = setup();
+        await r.sync("poll");
+        assert.equal((await r.checkDrift()).action, "no-drift");
+        engine.drift = ["kubernetes:apps/v1:Deployment::openfaas-fn/nodeinfo (deleted)"];
+        const d = await r.checkDrift();
+        assert.deepEqual(d, { action: "drift-corrected", resources: ["kubernetes:apps/v1:Deployment::openfaas-fn/nodeinfo (deleted)"] });
+        assert.deepEqual(engine.calls.slice(-2), [`drift ${"a".repeat(40)}`, `up ${"a".repeat(40)}`]);
+        assert.equal(r.status.conditions.DriftDetected.status, false);
+        assert.equal(r.status.conditions.DriftDetected.reason, "Corrected");
+        assert.ok(events.includes("Warning DriftDetected") && events.includes("Normal DriftCorrected"));
+        assert.deepEqual(r.status.history.slice(0, 2).map((h) => `${h.kind} ${h.result}`), ["drift-correct succeeded", "drift-check drift"]);
+    });
+
+    it("report-only mode reports and leaves the cluster alone", async () => {
+        const { r, engine } = setup({ driftMode: "report" });
+        await r.sync("poll");
+        engine.drift = ["openfaas-fn/nodeinfo"];
+        assert.deepEqual(await r.checkDrift(), { action: "drift-reported", resources: ["openfaas-fn/nodeinfo"] });
+        assert.equal(engine.calls.filter((c) => c.startsWith("up")).length, 1);
+        assert.equal(r.status.conditions.DriftDetected.status, true);
+        assert.deepEqual(r.status.driftedResources, ["openfaas-fn/nodeinfo"]);
+    });
+
+    it("is skipped before anything was applied", async () => {
+        const { r } = setup();
+        assert.deepEqual(await r.checkDrift(), { action: "drift-skipped", reason: "no revision applied yet" });
+    });
+});
+
+describe("SIGTERM", () => {
+    it("lets a running update finish within the grace period and takes no new work", async () => {
+        const { r, engine, source } = setup();
+        engine.block = true;
+        const run = r.sync("poll");
+        await new Promise((res) => setImmediate(res));
+        const stopped = r.stop(5_000);
+        source.headRev = C;
+        assert.equal((await r.sync("webhook")).action, "stopping");
+        engine.finish();
+        assert.equal(await stopped, "finished");
+        assert.equal((await run).action, "applied");
+    });
+
+    it("cancels an update that outlives the grace period, cleanly", async () => {
+        const { r, engine } = setup();
+        engine.block = true;
+        const run = r.sync("poll");
+        await new Promise((res) => setImmediate(res));
+        assert.equal(await r.stop(20), "cancelled");
+        assert.deepEqual(await run, { action: "cancelled", revision: "a".repeat(40) });
+        assert.equal(r.status.failures, 0, "a cancelled update is not a failure");
+        assert.equal(r.status.history[0]!.result, "cancelled");
+        assert.equal(r.status.lastAppliedRevision, undefined);
+    });
+
+    it("with nothing running, stops at once", async () => {
+        const { r } = setup();
+        assert.equal(await r.stop(1000), "idle");
+    });
+});

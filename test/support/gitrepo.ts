@@ -1,0 +1,42 @@
+/** Real git repositories on disk for the agent tests: a bare "remote" and a clone to commit from. */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export interface Repo {
+    readonly bare: string;
+    readonly work: string;
+    /** Writes files, commits and pushes; returns the new commit. */
+    commit(files: Record<string, string>, message?: string, signWith?: string): string;
+}
+
+const GIT_ENV = { GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" };
+
+export function git(args: string[], cwd: string): string {
+    return execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, ...GIT_ENV }, stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+export function makeRepo(branch = "main"): Repo {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-git-"));
+    const bare = path.join(dir, "remote.git");
+    const work = path.join(dir, "work");
+    git(["init", "--quiet", "--bare", `--initial-branch=${branch}`, bare], dir);
+    git(["clone", "--quiet", bare, work], dir);
+    git(["checkout", "--quiet", "-b", branch], work);
+    return {
+        bare,
+        work,
+        commit(files, message = "change", signWith) {
+            for (const [rel, text] of Object.entries(files)) {
+                fs.mkdirSync(path.dirname(path.join(work, rel)), { recursive: true });
+                fs.writeFileSync(path.join(work, rel), text);
+            }
+            git(["add", "-A"], work);
+            const sign = signWith ? ["-c", "gpg.format=ssh", "-c", `user.signingkey=${signWith}`, "commit", "-S"] : ["commit"];
+            git([...sign, "--quiet", "-m", message], work);
+            git(["push", "--quiet", "origin", `HEAD:refs/heads/${branch}`], work);
+            return git(["rev-parse", "HEAD"], work);
+        },
+    };
+}
