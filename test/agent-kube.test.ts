@@ -1,0 +1,88 @@
+/** The agent's Kubernetes side against the REAL kube-apiserver: Lease election, status ConfigMap, Events. */
+import { strict as assert } from "node:assert";
+import { after, before, describe, it } from "node:test";
+import { LeaseElector, kubeConfig, StatusStore } from "../agent/kube";
+import { Engine, RunResult } from "../agent/engine";
+import { emptyStatus, Reconciler } from "../agent/reconciler";
+import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
+
+const available = controlPlaneAvailable();
+if (!available) console.log("# SKIP agent Kubernetes tests: no `go` on PATH to build kube-apiserver and etcd, and none cached");
+
+describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
+    let cp: ControlPlane;
+    before(async () => {
+        cp = await startControlPlane();
+        cp.kubectl(["create", "namespace", "openfaas-gitops"]);
+    });
+    after(async () => cp?.stop());
+
+    it("two candidates on one Lease: exactly one leads; the other takes over after release or expiry", async () => {
+        let now = Date.now();
+        const clock = () => now;
+        const kc = kubeConfig(cp.kubeconfig);
+        const opts = { namespace: "openfaas-gitops", name: "election-1", leaseDurationSeconds: 15, clock };
+        const a = new LeaseElector(kc, { ...opts, identity: "agent-a" });
+        const b = new LeaseElector(kc, { ...opts, identity: "agent-b" });
+        const [ra, rb] = await Promise.all([a.tryAcquireOrRenew(), b.tryAcquireOrRenew()]);
+        assert.equal(Number(ra) + Number(rb), 1, "exactly one of two racing candidates wins");
+        const [leader, other] = ra ? [a, b] : [b, a];
+        assert.equal(await leader.tryAcquireOrRenew(), true, "the leader renews");
+        assert.equal(await other.tryAcquireOrRenew(), false, "the other waits while the lease is fresh");
+        const lease = JSON.parse(cp.kubectl(["get", "lease", "election-1", "-n", "openfaas-gitops", "-o", "json"]));
+        assert.equal(lease.spec.holderIdentity, ra ? "agent-a" : "agent-b");
+
+        await leader.stop();
+        assert.equal(await other.tryAcquireOrRenew(), true, "a released lease is taken at once");
+
+        now += 16_000; // the new leader stops renewing (crashed): after expiry the first takes over
+        const c = new LeaseElector(kc, { ...opts, identity: "agent-c" });
+        assert.equal(await c.tryAcquireOrRenew(), true);
+        const after = JSON.parse(cp.kubectl(["get", "lease", "election-1", "-n", "openfaas-gitops", "-o", "json"]));
+        assert.equal(after.spec.holderIdentity, "agent-c");
+        assert.ok(after.spec.leaseTransitions >= 2);
+    });
+
+    it("two agents sharing one Lease: only the leader updates", async () => {
+        const kc = kubeConfig(cp.kubeconfig);
+        const applied: string[] = [];
+        /** TEST DOUBLE for the engine (no Pulumi CLI here): records which agent applied. */
+        const engine = (who: string): Engine => ({
+            preview: async () => ({ changes: {}, changed: [] }),
+            detectDrift: async () => ({ changes: {}, changed: [] }),
+            up: async (): Promise<RunResult> => {
+                applied.push(who);
+                return { changes: { same: 1 }, changed: [] };
+            },
+        });
+        /** TEST DOUBLE for the git source: both agents see the same head. */
+        const source = { head: async () => "d".repeat(40), checkout: async () => "/x", verify: async () => undefined };
+        const agents = ["agent-x", "agent-y"].map((id) => {
+            const elector = new LeaseElector(kc, { namespace: "openfaas-gitops", name: "election-2", identity: id });
+            const r = new Reconciler({
+                source, engine: engine(id), clock: Date.now, isLeader: () => elector.isLeader(),
+                settings: { backoffBaseMs: 1000, backoffCapMs: 1000, stalledAfter: 3, driftMode: "correct" },
+            });
+            return { elector, r };
+        });
+        await Promise.all(agents.map((a) => a.elector.tryAcquireOrRenew()));
+        const decisions = await Promise.all(agents.map((a) => a.r.sync("poll")));
+        assert.deepEqual(decisions.map((d) => d.action).sort(), ["applied", "not-leader"]);
+        assert.equal(applied.length, 1);
+    });
+
+    it("persists status in the ConfigMap and records Events", async () => {
+        const store = new StatusStore(kubeConfig(cp.kubeconfig), "openfaas-gitops", "agent-status");
+        assert.equal(await store.load(), undefined);
+        const s = emptyStatus(Date.now());
+        s.lastAppliedRevision = "e".repeat(40);
+        s.conditions.Ready = { status: true, reason: "Applied", message: "ok", lastTransitionTime: new Date().toISOString() };
+        await store.save(s);
+        await store.save(s); // second save replaces
+        assert.deepEqual(await store.load(), s);
+        assert.equal(cp.kubectl(["get", "configmap", "agent-status", "-n", "openfaas-gitops", "-o", "jsonpath={.data.ready} {.data.lastAppliedRevision}"]), `true ${"e".repeat(40)}`);
+        await store.event({ type: "Warning", reason: "ApplyFailed", message: "boom" });
+        const events = JSON.parse(cp.kubectl(["get", "events", "-n", "openfaas-gitops", "--field-selector", "involvedObject.name=agent-status", "-o", "json"]));
+        assert.deepEqual(events.items.map((e: any) => `${e.type} ${e.reason} ${e.message}`), ["Warning ApplyFailed boom"]);
+    });
+});
