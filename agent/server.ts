@@ -1,0 +1,157 @@
+/**
+ * The agent's HTTP side: GitHub webhook, authenticated "sync now", health, Prometheus metrics and a
+ * small self-contained status page (no external assets).
+ */
+import * as crypto from "node:crypto";
+import * as http from "node:http";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { AgentStatus, CONDITIONS, RunRecord, Trigger } from "./reconciler";
+import { pushVerdict, validSignature } from "./webhook";
+
+const BODY_LIMIT = 1024 * 1024;
+
+/** The agent's Prometheus metrics. */
+export class AgentMetrics {
+    readonly registry = new Registry();
+    private readonly runs = new Counter({ name: "openfaas_gitops_runs_total", help: "Runs by kind (apply, drift-check, drift-correct) and result.", labelNames: ["kind", "result"], registers: [this.registry] });
+    private readonly duration = new Histogram({
+        name: "openfaas_gitops_run_duration_seconds",
+        help: "Duration of runs by kind.",
+        labelNames: ["kind"],
+        buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1200],
+        registers: [this.registry],
+    });
+    private readonly lastSuccess = new Gauge({ name: "openfaas_gitops_last_success_timestamp_seconds", help: "When a revision was last applied successfully.", registers: [this.registry] });
+    private readonly revision = new Gauge({ name: "openfaas_gitops_revision_info", help: "The applied revision (value 1).", labelNames: ["revision"], registers: [this.registry] });
+    private readonly drift = new Gauge({ name: "openfaas_gitops_drift_detected", help: "1 while the cluster differs from the applied revision.", registers: [this.registry] });
+    private readonly drifted = new Gauge({ name: "openfaas_gitops_drifted_resources", help: "Resources that differ from the applied revision.", registers: [this.registry] });
+    private readonly condition = new Gauge({ name: "openfaas_gitops_condition", help: "Status conditions (1 true, 0 false).", labelNames: ["type"], registers: [this.registry] });
+    private readonly failures = new Gauge({ name: "openfaas_gitops_consecutive_failures", help: "Consecutive failures of the last attempted revision.", registers: [this.registry] });
+
+    observe(status: AgentStatus, run?: RunRecord): void {
+        if (run) {
+            this.runs.inc({ kind: run.kind, result: run.result });
+            this.duration.observe({ kind: run.kind }, run.durationMs / 1000);
+            if (run.kind === "apply" && run.result === "succeeded") this.lastSuccess.set(Date.parse(run.startedAt) / 1000 + run.durationMs / 1000);
+        }
+        this.revision.reset();
+        if (status.lastAppliedRevision) this.revision.set({ revision: status.lastAppliedRevision }, 1);
+        this.drift.set(status.conditions.DriftDetected.status ? 1 : 0);
+        this.drifted.set(status.driftedResources.length);
+        this.failures.set(status.failures);
+        for (const c of CONDITIONS) this.condition.set({ type: c }, status.conditions[c].status ? 1 : 0);
+    }
+}
+
+export interface ServerDeps {
+    readonly status: () => AgentStatus;
+    readonly metrics: AgentMetrics;
+    /** Starts a sync now; resolves when it was accepted (not when it finished). */
+    readonly sync: (trigger: Trigger) => void;
+    readonly branch: string;
+    readonly webhookSecret?: string;
+    readonly syncToken?: string;
+    /** Ready to serve: settings loaded and the first head check done. */
+    readonly ready: () => boolean;
+    readonly log: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+function esc(s: string): string {
+    return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
+
+/** Pure: the status page. Everything from the status is escaped; nothing is loaded from elsewhere. */
+export function statusPage(s: AgentStatus): string {
+    const rev = (r?: string) => (r ? `<code>${esc(r.slice(0, 12))}</code>` : "none");
+    const conditions = CONDITIONS.map((c) => {
+        const v = s.conditions[c];
+        return `<tr><td>${c}</td><td class="${v.status}">${v.status}</td><td>${esc(v.reason)}</td><td>${esc(v.message)}</td><td>${esc(v.lastTransitionTime)}</td></tr>`;
+    }).join("");
+    const runs = s.history
+        .map((r) => `<tr><td>${rev(r.revision)}</td><td>${esc(r.kind)}</td><td class="${esc(r.result)}">${esc(r.result)}</td><td>${(r.durationMs / 1000).toFixed(1)} s</td><td>${esc(r.startedAt)}</td><td>${esc(r.message ?? "")}</td></tr>`)
+        .join("");
+    return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="15"><title>openfaas-gitops agent</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin-bottom:1.5rem}
+td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f3f3}
+.true{color:#06603a;font-weight:bold}.false{color:#777}.failed,.drift,.cancelled{color:#a40000;font-weight:bold}.succeeded,.no-drift{color:#06603a}
+</style></head><body>
+<h1>openfaas-gitops agent</h1>
+<table><tr><th>branch head</th><td>${rev(s.headRevision)}</td></tr><tr><th>last applied</th><td>${rev(s.lastAppliedRevision)}</td></tr>
+<tr><th>last attempted</th><td>${rev(s.lastAttemptedRevision)}</td></tr><tr><th>consecutive failures</th><td>${s.failures}</td></tr>
+<tr><th>next retry</th><td>${esc(s.nextRetryAt ?? "-")}</td></tr><tr><th>last error</th><td>${esc(s.lastError ?? "-")}</td></tr>
+<tr><th>drifted resources</th><td>${s.driftedResources.map(esc).join("<br>") || "-"}</td></tr></table>
+<h2>Conditions</h2><table><tr><th>type</th><th>status</th><th>reason</th><th>message</th><th>since</th></tr>${conditions}</table>
+<h2>Last runs</h2><table><tr><th>revision</th><th>kind</th><th>result</th><th>duration</th><th>started</th><th>message</th></tr>${runs}</table>
+<p>Sync now: <code>curl -X POST -H "Authorization: Bearer $TOKEN" &lt;agent&gt;/sync</code></p>
+</body></html>
+`;
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
+    return new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        req.on("data", (c: Buffer) => {
+            size += c.length;
+            if (size > BODY_LIMIT) {
+                resolve(undefined);
+                req.destroy();
+            } else chunks.push(c);
+        });
+        req.on("end", () => resolve(Buffer.concat(chunks)));
+        req.on("error", reject);
+    });
+}
+
+function tokenMatches(expected: string, header: string | undefined): boolean {
+    if (!header?.startsWith("Bearer ")) return false;
+    // Compare digests: equal length whatever was sent, and constant time.
+    const a = crypto.createHash("sha256").update(header.slice(7)).digest();
+    const b = crypto.createHash("sha256").update(expected).digest();
+    return crypto.timingSafeEqual(a, b);
+}
+
+export function createServer(d: ServerDeps): http.Server {
+    return http.createServer(async (req, res) => {
+        const send = (code: number, body: string, type = "text/plain; charset=utf-8") => {
+            res.writeHead(code, { "Content-Type": type, "Cache-Control": "no-store" });
+            res.end(body);
+        };
+        const url = new URL(req.url ?? "/", "http://agent");
+        try {
+            if (req.method === "GET" && url.pathname === "/healthz") return send(200, "ok\n");
+            if (req.method === "GET" && url.pathname === "/readyz") return d.ready() ? send(200, "ready\n") : send(503, "not ready: the first check of the branch has not finished\n");
+            if (req.method === "GET" && url.pathname === "/metrics") {
+                return send(200, await d.metrics.registry.metrics(), d.metrics.registry.contentType);
+            }
+            if (req.method === "GET" && url.pathname === "/status.json") return send(200, JSON.stringify(d.status(), null, 2), "application/json");
+            if (req.method === "GET" && url.pathname === "/") return send(200, statusPage(d.status()), "text/html; charset=utf-8");
+            if (req.method === "POST" && url.pathname === "/webhook") {
+                if (!d.webhookSecret) return send(404, "webhook is off: no webhook secret configured\n");
+                const body = await readBody(req);
+                if (body === undefined) return send(413, "payload too large\n");
+                if (!validSignature(d.webhookSecret, body, req.headers["x-hub-signature-256"] as string | undefined)) {
+                    d.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
+                    return send(401, "bad or missing X-Hub-Signature-256\n");
+                }
+                const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, body, d.branch);
+                if (!verdict.sync) return send(202, `ignored: ${verdict.reason}\n`);
+                d.log("webhook push: syncing now", { revision: verdict.revision });
+                d.sync("webhook");
+                return send(202, "sync started\n");
+            }
+            if (req.method === "POST" && url.pathname === "/sync") {
+                if (!d.syncToken) return send(404, "sync endpoint is off: no sync token configured\n");
+                if (!tokenMatches(d.syncToken, req.headers.authorization)) return send(401, "missing or bad bearer token\n");
+                d.sync("manual");
+                return send(202, "sync started\n");
+            }
+            return send(404, "not found\n");
+        } catch (e) {
+            d.log("request failed", { error: (e as Error).message });
+            return send(500, "internal error\n");
+        }
+    });
+}

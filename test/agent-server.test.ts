@@ -1,0 +1,104 @@
+import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
+import { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { AgentMetrics, createServer, statusPage } from "../agent/server";
+import { emptyStatus, Trigger } from "../agent/reconciler";
+import { validSignature } from "../agent/webhook";
+
+const SECRET = "webhook-secret-123";
+const TOKEN = "sync-token-456";
+
+describe("agent HTTP server (real HTTP on loopback)", () => {
+    const syncs: Trigger[] = [];
+    const status = emptyStatus(Date.parse("2026-11-24T00:00:00Z"));
+    const metrics = new AgentMetrics();
+    let base = "";
+    let ready = false;
+    const server = createServer({
+        status: () => status, metrics, sync: (t) => syncs.push(t), branch: "main",
+        webhookSecret: SECRET, syncToken: TOKEN, ready: () => ready, log: () => {},
+    });
+    before(async () => {
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    after(() => server.close());
+
+    const sign = (body: string, secret = SECRET) => `sha256=${crypto.createHmac("sha256", secret).update(body).digest("hex")}`;
+    const push = (ref: string) => JSON.stringify({ ref, after: "f".repeat(40) });
+    const hook = (body: string, headers: Record<string, string>) => fetch(`${base}/webhook`, { method: "POST", body, headers: { "X-GitHub-Event": "push", ...headers } });
+
+    it("a validly signed push to the branch starts a sync at once", async () => {
+        syncs.length = 0;
+        const body = push("refs/heads/main");
+        const res = await hook(body, { "X-Hub-Signature-256": sign(body) });
+        assert.equal(res.status, 202);
+        assert.equal(await res.text(), "sync started\n");
+        assert.deepEqual(syncs, ["webhook"]);
+    });
+
+    it("an invalid or missing signature gets 401 and nothing else", async () => {
+        syncs.length = 0;
+        const body = push("refs/heads/main");
+        assert.equal((await hook(body, { "X-Hub-Signature-256": sign(body, "wrong-secret") })).status, 401);
+        assert.equal((await hook(body, { "X-Hub-Signature-256": sign(body + " ") })).status, 401, "a changed body fails");
+        assert.equal((await hook(body, { "X-Hub-Signature-256": "sha256=abc" })).status, 401, "a short signature fails");
+        assert.equal((await hook(body, {})).status, 401);
+        assert.deepEqual(syncs, []);
+    });
+
+    it("pushes to other branches and pings are ignored", async () => {
+        syncs.length = 0;
+        const other = push("refs/heads/feature");
+        const r1 = await hook(other, { "X-Hub-Signature-256": sign(other) });
+        assert.equal(r1.status, 202);
+        assert.match(await r1.text(), /ignored: push to refs\/heads\/feature/);
+        const ping = "{}";
+        const r2 = await fetch(`${base}/webhook`, { method: "POST", body: ping, headers: { "X-GitHub-Event": "ping", "X-Hub-Signature-256": sign(ping) } });
+        assert.match(await r2.text(), /ignored: ping/);
+        assert.deepEqual(syncs, []);
+    });
+
+    it("POST /sync needs the bearer token", async () => {
+        syncs.length = 0;
+        assert.equal((await fetch(`${base}/sync`, { method: "POST" })).status, 401);
+        assert.equal((await fetch(`${base}/sync`, { method: "POST", headers: { Authorization: "Bearer nope" } })).status, 401);
+        assert.equal((await fetch(`${base}/sync`, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } })).status, 202);
+        assert.deepEqual(syncs, ["manual"]);
+    });
+
+    it("health, readiness, metrics and the status page", async () => {
+        assert.equal((await fetch(`${base}/healthz`)).status, 200);
+        assert.equal((await fetch(`${base}/readyz`)).status, 503);
+        ready = true;
+        assert.equal((await fetch(`${base}/readyz`)).status, 200);
+        status.lastAppliedRevision = "a".repeat(40);
+        metrics.observe(status, { revision: "a".repeat(40), kind: "apply", result: "succeeded", startedAt: "2026-11-24T00:00:00.000Z", durationMs: 4200 });
+        const m = await (await fetch(`${base}/metrics`)).text();
+        assert.match(m, /openfaas_gitops_runs_total\{kind="apply",result="succeeded"\} 1/);
+        assert.match(m, /openfaas_gitops_run_duration_seconds_bucket\{le="5",kind="apply"\} 1/);
+        assert.match(m, /openfaas_gitops_last_success_timestamp_seconds 1795478404\.2/);
+        assert.match(m, new RegExp(`openfaas_gitops_revision_info\\{revision="${"a".repeat(40)}"\\} 1`));
+        assert.match(m, /openfaas_gitops_drift_detected 0/);
+        const page = await fetch(`${base}/`);
+        assert.match(page.headers.get("content-type")!, /text\/html/);
+        const html = await page.text();
+        assert.match(html, /last applied<\/th><td><code>aaaaaaaaaaaa<\/code>/);
+        assert.doesNotMatch(html, /<script|src=|href=/, "no scripts or external assets");
+        assert.equal((await fetch(`${base}/nope`)).status, 404);
+    });
+
+    it("the status page escapes what it shows", () => {
+        const s = emptyStatus(0);
+        s.lastError = "<img src=x onerror=alert(1)>";
+        assert.match(statusPage(s), /&lt;img src=x onerror=alert\(1\)&gt;/);
+    });
+
+    it("signature check is an HMAC-SHA256 over the exact body", () => {
+        const body = Buffer.from("payload");
+        assert.equal(validSignature("s", body, `sha256=${crypto.createHmac("sha256", "s").update(body).digest("hex")}`), true);
+        assert.equal(validSignature("s", body, `sha1=${crypto.createHmac("sha1", "s").update(body).digest("hex")}`), false);
+        assert.equal(validSignature("s", body, undefined), false);
+    });
+});

@@ -1,0 +1,61 @@
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import { parseSettings, SettingsError } from "../agent/settings";
+
+const exists = (_file: string) => true;
+const base = { AGENT_REPO_URL: "git@github.com:org/repo.git", AGENT_STACK: "prod", AGENT_SSH_KEY_FILE: "/k", AGENT_KNOWN_HOSTS_FILE: "/kh" };
+
+function problems(env: Record<string, string>, argv: string[] = [], fileExists: (file: string) => boolean = exists): string[] {
+    try {
+        parseSettings(env, argv, fileExists);
+    } catch (e) {
+        assert.ok(e instanceof SettingsError);
+        return [...e.problems];
+    }
+    assert.fail("accepted");
+}
+
+describe("agent settings", () => {
+    it("defaults", () => {
+        const s = parseSettings(base, [], exists);
+        assert.equal(s.branch, "main");
+        assert.equal(s.projectPath, ".");
+        assert.equal(s.pollIntervalMs, 60_000);
+        assert.equal(s.driftIntervalMs, 600_000);
+        assert.equal(s.driftMode, "correct");
+        assert.equal(s.verifySignatures, "off");
+        assert.equal(s.listenPort, 8080);
+        assert.equal(s.stalledAfter, 5);
+    });
+
+    it("flags override the environment", () => {
+        const s = parseSettings(base, ["--branch", "release", "--poll-interval", "15", "--listen", "127.0.0.1:9000"], exists);
+        assert.deepEqual([s.branch, s.pollIntervalMs, s.listenHost, s.listenPort], ["release", 15_000, "127.0.0.1", 9000]);
+    });
+
+    it("names every bad setting by variable and flag", () => {
+        const p = problems({ AGENT_REPO_URL: "ftp://x", AGENT_DRIFT_MODE: "fix", AGENT_BACKOFF_BASE: "60", AGENT_BACKOFF_CAP: "30", AGENT_LISTEN: "8080", AGENT_VERIFY_SIGNATURES: "ssh" });
+        assert.deepEqual(p, [
+            'AGENT_REPO_URL (--repo-url) = "ftp://x": expected an ssh URL (git@host:org/repo.git, ssh://...) or https://...',
+            "AGENT_STACK (--stack) is required",
+            "AGENT_ALLOWED_SIGNERS_FILE (--allowed-signers-file) is required with verify-signatures ssh",
+            'AGENT_LISTEN (--listen) = "8080": expected host:port, e.g. 0.0.0.0:8080',
+            "AGENT_BACKOFF_CAP (--backoff-cap) must be at least AGENT_BACKOFF_BASE (--backoff-base)",
+            'AGENT_DRIFT_MODE (--drift-mode) = "fix": expected one of correct | report',
+        ]);
+    });
+
+    it("an ssh URL needs the deploy key and a pinned known_hosts; files must exist", () => {
+        assert.deepEqual(problems({ AGENT_REPO_URL: "ssh://git@host/r.git", AGENT_STACK: "dev" }).map((p) => p.split(" ")[0]), ["AGENT_SSH_KEY_FILE", "AGENT_KNOWN_HOSTS_FILE"]);
+        assert.deepEqual(problems(base, [], (f) => f !== "/kh"), ['AGENT_KNOWN_HOSTS_FILE (--known-hosts-file) = "/kh": no such file']);
+    });
+
+    it("https with a token file", () => {
+        const s = parseSettings({ AGENT_REPO_URL: "https://github.com/org/repo.git", AGENT_STACK: "dev", AGENT_HTTPS_TOKEN_FILE: "/t" }, [], exists);
+        assert.equal(s.httpsTokenFile, "/t");
+    });
+
+    it("an unknown flag is refused", () => {
+        assert.match(problems(base, ["--brnach", "x"])[0]!, /Unknown option '--brnach'/);
+    });
+});
