@@ -37,11 +37,35 @@ export const CONFIG_KEYS = {
     schedules: "boolean",
     sealedSecretsDir: "string",
     basicAuthFromSealedSecret: "boolean",
+    agent: "object",
+    agentDeployKey: "string",
+    agentEngineEnv: "string",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 /** Keys whose value must be stored encrypted (`pulumi config set --secret`). */
-export const SECRET_CONFIG_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["adminPassword", "proLicense", "sealingKeyPem"]);
+export const SECRET_CONFIG_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["adminPassword", "proLicense", "sealingKeyPem", "agentDeployKey", "agentEngineEnv"]);
+
+/** The reconcile agent's settings from the `agent` map (README, "The reconcile agent"). */
+export interface AgentConfig {
+    readonly image: string;
+    readonly repoUrl: string;
+    readonly branch: string;
+    readonly projectPath: string;
+    readonly githubRepository?: string;
+    readonly deployKeyWrite: boolean;
+    readonly webhookHost?: string;
+    readonly pollIntervalSeconds: number;
+    readonly driftIntervalSeconds: number;
+    readonly driftMode: "correct" | "report";
+    readonly backendUrl?: string;
+    readonly secretsProvider?: string;
+    readonly clusterAdmin: boolean;
+    /** Bring-your-own deploy key (OpenSSH private key). */
+    readonly deployKey?: pulumi.Output<string>;
+    /** Backend and secrets-provider credentials for the agent's engine. */
+    readonly engineEnv?: pulumi.Output<Record<string, string>>;
+}
 
 /** The validated configuration of one stack: everything environment-specific, in one typed object. */
 export interface PlatformConfig {
@@ -79,6 +103,8 @@ export interface PlatformConfig {
     readonly networkPolicies: boolean;
     /** The functions of `functionsFile` with this stack's overrides applied (schedules emptied when off). */
     readonly functions: readonly FunctionDef[];
+    /** The reconcile agent; undefined when the stack has no `agent` map. */
+    readonly agent?: AgentConfig;
 }
 
 /** One thing wrong with a stack's configuration. */
@@ -420,6 +446,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
     const charts = readCharts(r);
     const networkPolicies = r.bool("networkPolicies", true);
     const functions = readFunctions(r, raw, proLicense !== undefined || r.get("proLicense") !== undefined);
+    const agent = readAgent(r);
 
     r.unknownKeys();
     if (r.problems.length > 0) throw new ConfigError(raw.stack, r.problems);
@@ -437,6 +464,85 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
         charts,
         networkPolicies,
         functions,
+        agent,
+    };
+}
+
+const AGENT_FIELDS: Record<string, "string" | "boolean" | "integer"> = {
+    image: "string", repoUrl: "string", branch: "string", projectPath: "string", githubRepository: "string", deployKeyWrite: "boolean",
+    webhookHost: "string", pollIntervalSeconds: "integer", driftIntervalSeconds: "integer", driftMode: "string", backendUrl: "string",
+    secretsProvider: "string", clusterAdmin: "boolean",
+};
+
+/** Reads the `agent` map and its secrets `agentDeployKey` and `agentEngineEnv`. */
+function readAgent(r: Reader): AgentConfig | undefined {
+    const a = r.object("agent");
+    const deployKey = r.secret("agentDeployKey", (v) => (/^-----BEGIN OPENSSH PRIVATE KEY-----/.test(v.trim()) ? undefined : "expected an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----)"));
+    let engineEnv: pulumi.Output<Record<string, string>> | undefined;
+    const envRaw = r.get("agentEngineEnv");
+    const envSecret = r.secret("agentEngineEnv");
+    if (envRaw !== undefined && envSecret) {
+        let parsed: unknown;
+        try {
+            parsed = JSON.parse(envRaw);
+        } catch {
+            parsed = undefined;
+        }
+        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed) || !Object.entries(parsed).every(([k, v]) => /^[A-Z_][A-Z0-9_]*$/.test(k) && typeof v === "string")) {
+            r.problem("agentEngineEnv", 'expected a JSON object of environment variables, e.g. {"PULUMI_CONFIG_PASSPHRASE":"..."}', envRaw);
+        } else {
+            engineEnv = pulumi.secret(parsed as Record<string, string>);
+        }
+    }
+    if (!a) {
+        if (deployKey || engineEnv) r.problem("agent", "agentDeployKey and agentEngineEnv need the agent map; add openfaas-gitops:agent with at least image and repoUrl");
+        return undefined;
+    }
+    const key = (f: string) => `agent.${f}`;
+    for (const [f, v] of Object.entries(a)) {
+        const t = AGENT_FIELDS[f];
+        if (!t) r.problem(key(f), `unknown field; expected ${Object.keys(AGENT_FIELDS).join(", ")}`, JSON.stringify(v));
+        else if (t === "integer" ? !Number.isInteger(v) : typeof v !== t) r.problem(key(f), `expected ${t === "integer" ? "an integer" : `a ${t}`}`, JSON.stringify(v));
+    }
+    const str = (f: string) => (typeof a[f] === "string" && a[f] !== "" ? (a[f] as string) : undefined);
+    const int = (f: string, def: number, min: number, max: number) => {
+        const v = a[f];
+        if (v === undefined) return def;
+        if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+            if (Number.isInteger(v)) r.problem(key(f), `expected an integer from ${min} to ${max}`, String(v));
+            return def;
+        }
+        return v as number;
+    };
+    const image = str("image");
+    if (!image) r.problem(key("image"), "required: the agent image built from agent/Dockerfile, pinned, e.g. ghcr.io/acme/openfaas-gitops-agent:0.1.0");
+    else if (!/:[^:/]+$|@sha256:/.test(image) || /:latest$/.test(image)) r.problem(key("image"), "pin a version tag or digest (not latest)", image);
+    const repoUrl = str("repoUrl");
+    if (!repoUrl) r.problem(key("repoUrl"), "required: the git URL the agent follows, e.g. git@github.com:acme/platform.git");
+    else if (!/^(ssh:\/\/|[\w.-]+@[\w.-]+:|https:\/\/)/.test(repoUrl)) r.problem(key("repoUrl"), "expected an ssh URL (git@host:org/repo.git) or https://...", repoUrl);
+    const githubRepository = str("githubRepository");
+    if (githubRepository && !/^[A-Za-z0-9_.-]+$/.test(githubRepository)) r.problem(key("githubRepository"), "expected the repository name only (the owner comes from github:owner)", githubRepository);
+    if (githubRepository && deployKey) r.problem("agentDeployKey", "cannot be registered on GitHub by this program (it needs the public half); register it yourself and unset agent.githubRepository, or unset agentDeployKey to have one generated and registered");
+    const webhookHost = str("webhookHost");
+    if (webhookHost && !DNS_SUBDOMAIN.test(webhookHost)) r.problem(key("webhookHost"), "expected a DNS name in lower case", webhookHost);
+    const driftMode = a.driftMode ?? "correct";
+    if (driftMode !== "correct" && driftMode !== "report") r.problem(key("driftMode"), "expected correct | report", String(driftMode));
+    return {
+        image: image ?? "",
+        repoUrl: repoUrl ?? "",
+        branch: str("branch") ?? "main",
+        projectPath: str("projectPath") ?? ".",
+        githubRepository,
+        deployKeyWrite: a.deployKeyWrite === true,
+        webhookHost,
+        pollIntervalSeconds: int("pollIntervalSeconds", 60, 5, 86400),
+        driftIntervalSeconds: int("driftIntervalSeconds", 600, 0, 604800),
+        driftMode: driftMode as "correct" | "report",
+        backendUrl: str("backendUrl"),
+        secretsProvider: str("secretsProvider"),
+        clusterAdmin: a.clusterAdmin !== false,
+        deployKey,
+        engineEnv,
     };
 }
 

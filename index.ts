@@ -9,3 +9,6 @@ export const adminUser = platform.adminUser;
 export const adminPassword = platform.adminPassword;
 export const sealingCertPem = platform.sealingCertPem;
 export const namespaces = platform.namespaces;
+export const agentDeployPublicKey = platform.agentDeployPublicKey;
+export const agentWebhookUrl = platform.agentWebhookUrl;
+export const agentSyncToken = platform.agentSyncToken;

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
 import { CertManager } from "./components/cert-manager";
 import { OpenFaaSFunction } from "./components/function";
+import { GitOpsAgent } from "./components/gitops-agent";
 import { NetworkPolicies } from "./components/network-policies";
 import { FunctionSchedule } from "./components/schedule";
 import { Contour, INGRESS_CLASS } from "./components/contour";
@@ -18,6 +19,11 @@ export interface PlatformOutputs {
     readonly adminPassword: pulumi.Output<string | undefined>;
     readonly sealingCertPem: pulumi.Output<string>;
     readonly namespaces: pulumi.Output<Record<string, string>>;
+    /** Public deploy key to add to the repository (when generated and not registered by the program). */
+    readonly agentDeployPublicKey: pulumi.Output<string | undefined>;
+    readonly agentWebhookUrl: pulumi.Output<string | undefined>;
+    /** Secret: bearer token for the agent's POST /sync. */
+    readonly agentSyncToken: pulumi.Output<string | undefined>;
 }
 
 /** Declares the whole platform from a validated config. Only composition here: the objects are built in components/. */
@@ -78,7 +84,33 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions });
     }
 
+    const agent = cfg.agent
+        ? new GitOpsAgent("agent", {
+              image: cfg.agent.image,
+              repoUrl: cfg.agent.repoUrl,
+              branch: cfg.agent.branch,
+              projectPath: cfg.agent.projectPath,
+              stack: cfg.stack,
+              deployKey: cfg.agent.deployKey,
+              github: cfg.agent.githubRepository ? { repository: cfg.agent.githubRepository } : undefined,
+              deployKeyWrite: cfg.agent.deployKeyWrite,
+              webhookHost: cfg.agent.webhookHost,
+              ingressClass: INGRESS_CLASS,
+              tlsIssuer,
+              pollIntervalSeconds: cfg.agent.pollIntervalSeconds,
+              driftIntervalSeconds: cfg.agent.driftIntervalSeconds,
+              driftMode: cfg.agent.driftMode,
+              backendUrl: cfg.agent.backendUrl,
+              secretsProvider: cfg.agent.secretsProvider,
+              engineEnv: cfg.agent.engineEnv,
+              clusterAdmin: cfg.agent.clusterAdmin,
+          })
+        : undefined;
+
     return {
+        agentDeployPublicKey: agent?.deployPublicKey ?? pulumi.output(undefined),
+        agentWebhookUrl: agent?.webhookUrl ?? pulumi.output(undefined),
+        agentSyncToken: agent?.syncToken ?? pulumi.secret(undefined),
         gatewayUrl: openfaas.gatewayUrl,
         adminUser: openfaas.adminUser,
         adminPassword: openfaas.adminPassword,

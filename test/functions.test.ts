@@ -271,9 +271,9 @@ describe("every shipped stack declares the example workloads", () => {
         it(stack, async () => {
             const cfg = parseConfig(stackFileConfig(stack));
             const { resources } = await runStack(stack);
-            const deployments = resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment").map((r) => r.inputs.metadata.name).sort();
+            const deployments = resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment" && r.inputs.metadata.namespace === "openfaas-fn").map((r) => r.inputs.metadata.name).sort();
             assert.deepEqual(deployments, ["certinfo", "nodeinfo", "sentimentanalysis"]);
-            assert.equal(resources.filter((r) => r.type === "kubernetes:core/v1:Service").length, 3);
+            assert.equal(resources.filter((r) => r.type === "kubernetes:core/v1:Service" && r.inputs.metadata.namespace === "openfaas-fn").length, 3);
             const hpa = one(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs;
             assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "sentimentanalysis" });
             assert.equal(one(resources, "kubernetes:batch/v1:CronJob").inputs.metadata.name, "nodeinfo-every-minute");

@@ -58,7 +58,7 @@ describe("every shipped stack", () => {
         it(`${stack}: components are parents of every Kubernetes object`, async () => {
             const { resources } = await runStack(stack);
             for (const r of resources.filter((x) => x.type.startsWith("kubernetes:") || x.type.startsWith("random:") || x.type.startsWith("tls:"))) {
-                assert.match(r.parentType ?? "", /^openfaas-gitops:(platform|functions):/, `${r.type} ${r.name} has no component parent`);
+                assert.match(r.parentType ?? "", /^openfaas-gitops:(platform|functions|agent):/, `${r.type} ${r.name} has no component parent`);
             }
         });
 
@@ -80,7 +80,7 @@ describe("every shipped stack", () => {
             assert.deepEqual(Object.keys(key.stringData).sort(), ["tls.crt", "tls.key"]);
             assert.ok(key.secretPaths === undefined);
             assert.ok(one(resources, SECRET, "sealed-secrets-key").secretPaths.some((p) => p.startsWith("stringData")), "key material is a secret input");
-            const privateKey = one(resources, "tls:index/privateKey:PrivateKey").inputs;
+            const privateKey = one(resources, "tls:index/privateKey:PrivateKey", "sealed-secrets-key").inputs;
             assert.equal(privateKey.algorithm, "RSA");
             assert.equal(privateKey.rsaBits, 4096);
             const cert = one(resources, "tls:index/selfSignedCert:SelfSignedCert").inputs;
@@ -111,7 +111,7 @@ describe("every shipped stack", () => {
             const cfg = parseConfig(stackFileConfig(stack));
             const { resources, outputs } = await runStack(stack);
             const issuers = resources.filter((r) => r.type === ISSUER);
-            const ingress = one(resources, INGRESS).inputs;
+            const ingress = one(resources, INGRESS, "openfaas-gateway").inputs;
             assert.equal(ingress.spec.ingressClassName, "contour");
             assert.equal(ingress.spec.rules[0].host, cfg.ingress.domain);
             assert.deepEqual(ingress.spec.rules[0].http.paths[0].backend, { service: { name: "gateway", port: { number: 8080 } } });
@@ -150,15 +150,15 @@ describe("credentials", () => {
         assert.deepEqual(holders, ["kubernetes:core/v1:Secret openfaas-basic-auth"]);
         assert.equal(await pulumi.isSecret(outputs.adminPassword), true);
         for (const [name, out] of Object.entries(outputs)) {
-            if (name === "adminPassword") continue;
-            assert.equal(await pulumi.isSecret(out as pulumi.Output<unknown>), false, name);
-            assert.doesNotMatch(JSON.stringify(await valueOf(out as pulumi.Output<unknown>)), new RegExp(password), name);
+            const secret = name === "adminPassword" || name === "agentSyncToken";
+            assert.equal(await pulumi.isSecret(out as pulumi.Output<unknown>), secret, name);
+            if (name !== "adminPassword") assert.doesNotMatch(String(JSON.stringify(await valueOf(out as pulumi.Output<unknown>))), new RegExp(password), name);
         }
     });
 
     it("a generated admin password is a secret output too", async () => {
         const { resources, outputs } = await runStack("prod");
-        const gen = one(resources, "random:index/randomPassword:RandomPassword").inputs;
+        const gen = one(resources, "random:index/randomPassword:RandomPassword", "openfaas-admin-password").inputs;
         assert.equal(gen.length, 32);
         assert.equal(await pulumi.isSecret(outputs.adminPassword), true);
         assert.match((await valueOf(outputs.adminPassword)) ?? "", new RegExp(PLACEHOLDER));

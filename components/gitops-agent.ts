@@ -1,0 +1,289 @@
+import * as github from "@pulumi/github";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+
+/**
+ * GitHub's published SSH host key for github.com (ed25519; OpenSSH prefers it). Pinned: the agent
+ * refuses any other key, so a spoofed or changed host is an error, never trusted on first use.
+ */
+export const GITHUB_KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
+
+const PORT = 8080;
+const SECRETS_DIR = "/etc/openfaas-gitops-agent";
+const WORK_DIR = "/var/lib/openfaas-gitops-agent";
+
+/** Arguments for {@link GitOpsAgent}. */
+export interface GitOpsAgentArgs {
+    /** Namespace of the agent. @default "openfaas-gitops" */
+    readonly namespace?: string;
+    /** Agent image (agent/Dockerfile), pinned. */
+    readonly image: string;
+    /** Repository to follow (ssh or https URL). */
+    readonly repoUrl: string;
+    /** @default "main" */
+    readonly branch?: string;
+    /** Pulumi project directory in the repository. @default "." */
+    readonly projectPath?: string;
+    /** Stack the agent applies. */
+    readonly stack: string;
+    /** Pinned known_hosts for ssh URLs. @default {@link GITHUB_KNOWN_HOSTS} */
+    readonly knownHosts?: string;
+    /** Bring-your-own deploy key (OpenSSH private key). @default generated ED25519 (`@pulumi/tls`) */
+    readonly deployKey?: pulumi.Input<string>;
+    /** Register the deploy key (and webhook) on this GitHub repository (`@pulumi/github`). @default off */
+    readonly github?: { readonly repository: string };
+    /** Grant the deploy key write access (image automation). @default false: read-only */
+    readonly deployKeyWrite?: boolean;
+    /** Public host for the webhook, routed through Contour; enables the webhook. @default no webhook */
+    readonly webhookHost?: string;
+    /** IngressClass for the webhook Ingress. @default "contour" */
+    readonly ingressClass?: string;
+    /** ClusterIssuer for the webhook host's certificate. @default none (plain HTTP) */
+    readonly tlsIssuer?: string;
+    /** @default 60 */
+    readonly pollIntervalSeconds?: number;
+    /** 0 turns drift checks off. @default 600 */
+    readonly driftIntervalSeconds?: number;
+    /** @default "correct" */
+    readonly driftMode?: "correct" | "report";
+    /** Pulumi state backend URL. */
+    readonly backendUrl?: string;
+    /** Pulumi secrets provider of the stack. @default passphrase */
+    readonly secretsProvider?: string;
+    /** Backend and secrets-provider credentials (e.g. PULUMI_CONFIG_PASSPHRASE), stored in a Secret. @default none */
+    readonly engineEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Bind cluster-admin: the agent applies the whole platform, CRDs and RBAC included. @default true */
+    readonly clusterAdmin?: boolean;
+    /** Seconds a running update may finish after SIGTERM. @default 300 */
+    readonly shutdownGraceSeconds?: number;
+}
+
+const LABELS = { "app.kubernetes.io/name": "openfaas-gitops-agent", "app.kubernetes.io/part-of": "openfaas-gitops" };
+
+/** Pure: the agent's own bookkeeping permissions in its namespace (Lease, status ConfigMap, Events). */
+export function agentRoleSpec(namespace: string) {
+    return {
+        apiVersion: "rbac.authorization.k8s.io/v1" as const,
+        kind: "Role" as const,
+        metadata: { name: "openfaas-gitops-agent", namespace, labels: LABELS },
+        rules: [
+            { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+            { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update"] },
+            { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+        ],
+    };
+}
+
+/** Pure: the agent's environment (agent/settings.ts reads exactly these). */
+export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.types.input.core.v1.EnvVar[] {
+    const env: Record<string, string | undefined> = {
+        AGENT_REPO_URL: a.repoUrl,
+        AGENT_BRANCH: a.branch ?? "main",
+        AGENT_PROJECT_PATH: a.projectPath ?? ".",
+        AGENT_STACK: a.stack,
+        AGENT_POLL_INTERVAL: String(a.pollIntervalSeconds ?? 60),
+        AGENT_DRIFT_INTERVAL: String(a.driftIntervalSeconds ?? 600),
+        AGENT_DRIFT_MODE: a.driftMode ?? "correct",
+        AGENT_SHUTDOWN_GRACE: String(a.shutdownGraceSeconds ?? 300),
+        AGENT_WORK_DIR: WORK_DIR,
+        AGENT_LISTEN: `0.0.0.0:${PORT}`,
+        AGENT_SSH_KEY_FILE: `${SECRETS_DIR}/git/identity`,
+        AGENT_KNOWN_HOSTS_FILE: `${SECRETS_DIR}/known-hosts/known_hosts`,
+        AGENT_SYNC_TOKEN_FILE: `${SECRETS_DIR}/git/sync-token`,
+        AGENT_WEBHOOK_SECRET_FILE: files.webhook ? `${SECRETS_DIR}/git/webhook-secret` : undefined,
+        PULUMI_BACKEND_URL: a.backendUrl,
+        AGENT_SECRETS_PROVIDER: a.secretsProvider,
+        PULUMI_HOME: `${WORK_DIR}/.pulumi`,
+        HOME: WORK_DIR,
+    };
+    return [
+        ...Object.entries(env)
+            .filter((e): e is [string, string] => e[1] !== undefined)
+            .map(([name, value]) => ({ name, value })),
+        { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+        { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    ];
+}
+
+/** Pure: the Deployment: non-root, read-only root filesystem, probes, bounded resources. */
+export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secrets: { git: string; engine?: string }, files: { webhook: boolean }) {
+    const grace = a.shutdownGraceSeconds ?? 300;
+    return {
+        apiVersion: "apps/v1" as const,
+        kind: "Deployment" as const,
+        metadata: { name: "openfaas-gitops-agent", namespace, labels: LABELS },
+        spec: {
+            // One replica does the work; a second would only wait on the Lease. Recreate avoids two during rollouts.
+            replicas: 1,
+            strategy: { type: "Recreate" },
+            selector: { matchLabels: { "app.kubernetes.io/name": LABELS["app.kubernetes.io/name"] } },
+            template: {
+                metadata: { labels: LABELS },
+                spec: {
+                    serviceAccountName: "openfaas-gitops-agent",
+                    terminationGracePeriodSeconds: grace + 30,
+                    securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
+                    containers: [
+                        {
+                            name: "agent",
+                            image: a.image,
+                            ports: [{ name: "http", containerPort: PORT, protocol: "TCP" }],
+                            env: agentEnv(a, files),
+                            ...(secrets.engine ? { envFrom: [{ secretRef: { name: secrets.engine } }] } : {}),
+                            resources: { requests: { cpu: "100m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
+                            livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+                            readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 10, timeoutSeconds: 5 },
+                            securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                            volumeMounts: [
+                                { name: "git", mountPath: `${SECRETS_DIR}/git`, readOnly: true },
+                                { name: "known-hosts", mountPath: `${SECRETS_DIR}/known-hosts`, readOnly: true },
+                                { name: "work", mountPath: WORK_DIR },
+                                { name: "tmp", mountPath: "/tmp" },
+                            ],
+                        },
+                    ],
+                    volumes: [
+                        { name: "git", secret: { secretName: secrets.git, defaultMode: 0o400 } },
+                        { name: "known-hosts", configMap: { name: "openfaas-gitops-agent-known-hosts" } },
+                        { name: "work", emptyDir: {} },
+                        { name: "tmp", emptyDir: {} },
+                    ],
+                },
+            },
+        },
+    };
+}
+
+/** Pure: the Ingress that lets GitHub reach only /webhook, through Contour. */
+export function agentIngressSpec(namespace: string, host: string, ingressClass: string, tlsIssuer?: string) {
+    return {
+        apiVersion: "networking.k8s.io/v1" as const,
+        kind: "Ingress" as const,
+        metadata: { name: "openfaas-gitops-agent-webhook", namespace, labels: LABELS, ...(tlsIssuer ? { annotations: { "cert-manager.io/cluster-issuer": tlsIssuer } } : {}) },
+        spec: {
+            ingressClassName: ingressClass,
+            rules: [{ host, http: { paths: [{ path: "/webhook", pathType: "Exact", backend: { service: { name: "openfaas-gitops-agent", port: { name: "http" } } } }] } }],
+            ...(tlsIssuer ? { tls: [{ hosts: [host], secretName: "openfaas-gitops-agent-webhook-tls" }] } : {}),
+        },
+    };
+}
+
+/**
+ * The reconcile agent: namespace, RBAC, its git Secret (deploy key, generated webhook secret and
+ * sync token), the pinned known_hosts (ConfigMap), the Deployment and Service, and optionally the GitHub deploy key,
+ * the webhook and the Ingress that routes it.
+ */
+export class GitOpsAgent extends pulumi.ComponentResource {
+    /** Public half of the deploy key: add it to the repository when GitHub integration is off. */
+    public readonly deployPublicKey: pulumi.Output<string | undefined>;
+    /** Webhook URL to configure on the repository (or undefined without a webhook host). */
+    public readonly webhookUrl: pulumi.Output<string | undefined>;
+    /** Bearer token for POST /sync (secret). */
+    public readonly syncToken: pulumi.Output<string>;
+
+    constructor(name: string, args: GitOpsAgentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("openfaas-gitops:agent:GitOpsAgent", name, {}, opts);
+        const ns = args.namespace ?? "openfaas-gitops";
+        const child = { parent: this };
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: LABELS } }, child);
+        const inNs = { parent: this, dependsOn: [namespace] };
+
+        new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: "openfaas-gitops-agent", namespace: ns, labels: LABELS } }, inNs);
+        new k8s.rbac.v1.Role(`${name}-role`, agentRoleSpec(ns), inNs);
+        new k8s.rbac.v1.RoleBinding(
+            `${name}-rolebinding`,
+            {
+                metadata: { name: "openfaas-gitops-agent", namespace: ns, labels: LABELS },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "openfaas-gitops-agent" },
+                subjects: [{ kind: "ServiceAccount", name: "openfaas-gitops-agent", namespace: ns }],
+            },
+            inNs,
+        );
+        if (args.clusterAdmin ?? true) {
+            new k8s.rbac.v1.ClusterRoleBinding(
+                `${name}-cluster-admin`,
+                {
+                    metadata: { name: "openfaas-gitops-agent", labels: LABELS },
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+                    subjects: [{ kind: "ServiceAccount", name: "openfaas-gitops-agent", namespace: ns }],
+                },
+                inNs,
+            );
+        }
+
+        let privateKey: pulumi.Output<string>;
+        let publicKey: pulumi.Output<string | undefined>;
+        if (args.deployKey !== undefined) {
+            privateKey = pulumi.secret(args.deployKey);
+            publicKey = pulumi.output(undefined);
+        } else {
+            const key = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, child);
+            privateKey = key.privateKeyOpenssh;
+            publicKey = key.publicKeyOpenssh;
+        }
+        const webhook = args.webhookHost !== undefined;
+        const webhookSecret = webhook ? new random.RandomPassword(`${name}-webhook-secret`, { length: 40, special: false }, child).result : undefined;
+        const syncToken = new random.RandomPassword(`${name}-sync-token`, { length: 40, special: false }, child).result;
+
+        const gitSecret = new k8s.core.v1.Secret(
+            `${name}-git`,
+            {
+                metadata: { name: "openfaas-gitops-agent-git", namespace: ns, labels: LABELS },
+                type: "Opaque",
+                stringData: {
+                    identity: privateKey,
+                    "sync-token": syncToken,
+                    ...(webhookSecret ? { "webhook-secret": webhookSecret } : {}),
+                },
+            },
+            inNs,
+        );
+        // Host keys are public: a ConfigMap, so only credentials live in the Secret.
+        const knownHosts = new k8s.core.v1.ConfigMap(
+            `${name}-known-hosts`,
+            { metadata: { name: "openfaas-gitops-agent-known-hosts", namespace: ns, labels: LABELS }, data: { known_hosts: args.knownHosts ?? GITHUB_KNOWN_HOSTS } },
+            inNs,
+        );
+        const engineSecret = args.engineEnv
+            ? new k8s.core.v1.Secret(`${name}-engine`, { metadata: { name: "openfaas-gitops-agent-engine", namespace: ns, labels: LABELS }, type: "Opaque", stringData: pulumi.secret(args.engineEnv) }, inNs)
+            : undefined;
+
+        new k8s.apps.v1.Deployment(
+            `${name}-deployment`,
+            agentDeploymentSpec(args, ns, { git: "openfaas-gitops-agent-git", engine: engineSecret ? "openfaas-gitops-agent-engine" : undefined }, { webhook }),
+            { parent: this, dependsOn: [namespace, gitSecret, knownHosts, ...(engineSecret ? [engineSecret] : [])] },
+        );
+        new k8s.core.v1.Service(
+            `${name}-service`,
+            {
+                metadata: { name: "openfaas-gitops-agent", namespace: ns, labels: LABELS },
+                spec: { selector: { "app.kubernetes.io/name": LABELS["app.kubernetes.io/name"] }, ports: [{ name: "http", port: PORT, targetPort: "http" }] },
+            },
+            inNs,
+        );
+
+        const url = webhook ? `${args.tlsIssuer ? "https" : "http"}://${args.webhookHost}/webhook` : undefined;
+        if (webhook) new k8s.networking.v1.Ingress(`${name}-webhook`, agentIngressSpec(ns, args.webhookHost!, args.ingressClass ?? "contour", args.tlsIssuer), inNs);
+        if (args.github) {
+            new github.RepositoryDeployKey(
+                `${name}-deploy-key`,
+                { repository: args.github.repository, title: `openfaas-gitops agent (${args.stack})`, key: publicKey.apply((k) => k ?? ""), readOnly: !(args.deployKeyWrite ?? false) },
+                child,
+            );
+            if (webhook) {
+                new github.RepositoryWebhook(
+                    `${name}-webhook`,
+                    { repository: args.github.repository, events: ["push"], active: true, configuration: { url: url!, contentType: "json", secret: webhookSecret!, insecureSsl: false } },
+                    child,
+                );
+            }
+        }
+
+        this.deployPublicKey = publicKey;
+        this.webhookUrl = pulumi.output(url);
+        this.syncToken = pulumi.secret(syncToken);
+        this.registerOutputs({ deployPublicKey: this.deployPublicKey, webhookUrl: this.webhookUrl, syncToken: this.syncToken });
+    }
+}

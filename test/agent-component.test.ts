@@ -1,0 +1,115 @@
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { parseConfig } from "../config";
+import { agentDeploymentSpec, agentRoleSpec, GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
+import { parseSettings } from "../agent/settings";
+import { PLACEHOLDER, valueOf } from "../tools/mock-engine";
+import { one, raw, runProgram, runStack } from "./helpers";
+
+const AGENT = { image: "ghcr.io/acme/openfaas-gitops-agent:0.1.0", repoUrl: "git@github.com:acme/platform.git" };
+
+describe("GitOpsAgent component", () => {
+    it("RBAC: its own Role covers only Lease, status ConfigMap and Events; cluster-admin is bound for applying the platform", async () => {
+        assert.deepEqual(agentRoleSpec("ns").rules, [
+            { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+            { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update"] },
+            { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+        ]);
+        const { resources } = await runProgram(raw({ agent: JSON.stringify(AGENT) }));
+        const crb = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").inputs;
+        assert.deepEqual(crb.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" });
+        assert.deepEqual(crb.subjects, [{ kind: "ServiceAccount", name: "openfaas-gitops-agent", namespace: "openfaas-gitops" }]);
+        const restricted = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, clusterAdmin: false }) }));
+        assert.equal(restricted.resources.filter((r) => r.type.endsWith("ClusterRoleBinding")).length, 0);
+    });
+
+    it("Secret keys: the generated ED25519 deploy key and sync token; the webhook secret only with a webhook host; host keys in a ConfigMap", async () => {
+        const { resources, outputs } = await runProgram(raw({ agent: JSON.stringify(AGENT) }));
+        assert.equal(one(resources, "tls:index/privateKey:PrivateKey", "agent-deploy-key").inputs.algorithm, "ED25519");
+        const secret = one(resources, "kubernetes:core/v1:Secret", "agent-git");
+        assert.deepEqual(Object.keys(secret.inputs.stringData).sort(), ["identity", "sync-token"]);
+        assert.ok(secret.secretPaths.some((p) => p.startsWith("stringData")));
+        assert.deepEqual(one(resources, "kubernetes:core/v1:ConfigMap", "agent-known-hosts").inputs.data, { known_hosts: GITHUB_KNOWN_HOSTS });
+        assert.match((await valueOf(outputs.agentDeployPublicKey))!, /^ssh-ed25519 /);
+        assert.equal(await pulumi.isSecret(outputs.agentSyncToken), true);
+        assert.equal(await valueOf(outputs.agentWebhookUrl), undefined);
+
+        const withHook = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, webhookHost: "gitops.example.com" }) }));
+        assert.deepEqual(Object.keys(one(withHook.resources, "kubernetes:core/v1:Secret", "agent-git").inputs.stringData).sort(), ["identity", "sync-token", "webhook-secret"]);
+        assert.equal(one(withHook.resources, "random:index/randomPassword:RandomPassword", "agent-webhook-secret").inputs.length, 40);
+        const ing = one(withHook.resources, "kubernetes:networking.k8s.io/v1:Ingress", "agent-webhook").inputs;
+        assert.deepEqual(ing.spec.rules[0].http.paths, [{ path: "/webhook", pathType: "Exact", backend: { service: { name: "openfaas-gitops-agent", port: { name: "http" } } } }]);
+        assert.equal(await valueOf(withHook.outputs.agentWebhookUrl), "http://gitops.example.com/webhook");
+    });
+
+    it("GitHub: the deploy key is read-only by default; the webhook gets the generated secret", async () => {
+        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, githubRepository: "platform", webhookHost: "gitops.example.com" }) }));
+        const key = one(resources, "github:index/repositoryDeployKey:RepositoryDeployKey").inputs;
+        assert.equal(key.readOnly, true);
+        assert.equal(key.repository, "platform");
+        assert.match(key.key, /^ssh-ed25519 /);
+        const hook = one(resources, "github:index/repositoryWebhook:RepositoryWebhook").inputs;
+        assert.deepEqual(hook.events, ["push"]);
+        assert.equal(hook.configuration.url, "http://gitops.example.com/webhook");
+        assert.equal(hook.configuration.secret, `${PLACEHOLDER}:password:agent-webhook-secret`);
+        assert.equal(hook.configuration.insecureSsl, false);
+        const write = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, githubRepository: "platform", deployKeyWrite: true }) }));
+        assert.equal(one(write.resources, "github:index/repositoryDeployKey:RepositoryDeployKey").inputs.readOnly, false);
+    });
+
+    it("Deployment: non-root, read-only root, probes, bounded resources, grace for a running update", () => {
+        const d = agentDeploymentSpec({ ...AGENT, stack: "prod" }, "openfaas-gitops", { git: "g" }, { webhook: false });
+        const pod = d.spec.template.spec;
+        assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } });
+        const c = pod.containers[0]!;
+        assert.deepEqual(c.securityContext, { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+        assert.deepEqual(c.livenessProbe.httpGet, { path: "/healthz", port: "http" });
+        assert.deepEqual(c.readinessProbe.httpGet, { path: "/readyz", port: "http" });
+        assert.ok(c.resources.limits.memory && c.resources.requests.cpu);
+        assert.equal(pod.terminationGracePeriodSeconds, 330);
+        assert.equal(d.spec.strategy.type, "Recreate");
+    });
+
+    it("the Deployment's environment is a valid agent configuration (settings.ts parses it)", () => {
+        const d = agentDeploymentSpec({ ...AGENT, stack: "prod", webhookHost: "h.example.com" }, "ns", { git: "g" }, { webhook: true });
+        const env = Object.fromEntries((d.spec.template.spec.containers[0]!.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+        const s = parseSettings({ ...env, POD_NAMESPACE: "ns", POD_NAME: "agent-0" }, [], () => true);
+        assert.deepEqual([s.repoUrl, s.stack, s.branch, s.pollIntervalMs, s.driftMode], [AGENT.repoUrl, "prod", "main", 60_000, "correct"]);
+        assert.ok(s.webhookSecretFile && s.syncTokenFile && s.sshKeyFile && s.knownHostsFile);
+    });
+
+    it("shipped stacks: staging reports drift, prod corrects it behind a webhook", async () => {
+        const staging = parseConfig((await import("../tools/mock-engine")).stackFileConfig("staging")).agent!;
+        assert.equal(staging.driftMode, "report");
+        const { resources } = await runStack("prod");
+        one(resources, "kubernetes:apps/v1:Deployment", "agent-deployment");
+        one(resources, "kubernetes:networking.k8s.io/v1:Ingress", "agent-webhook");
+    });
+});
+
+describe("agent config validation", () => {
+    const problems = (values: Record<string, string>, secrets: string[] = []) => {
+        try {
+            parseConfig(raw(values, secrets));
+        } catch (e) {
+            return (e as Error).message;
+        }
+        return "";
+    };
+    it("names each bad field", () => {
+        const m = problems({ agent: JSON.stringify({ image: "x/agent:latest", repoUrl: "ftp://x", pollIntervalSeconds: "60", driftMode: "fix", sshKey: "x" }) });
+        assert.match(m, /openfaas-gitops:agent\.image = "x\/agent:latest": pin a version tag or digest/);
+        assert.match(m, /openfaas-gitops:agent\.repoUrl = "ftp:\/\/x": expected an ssh URL/);
+        assert.match(m, /openfaas-gitops:agent\.pollIntervalSeconds = "\\"60\\"": expected an integer/);
+        assert.match(m, /openfaas-gitops:agent\.driftMode = "fix": expected correct \| report/);
+        assert.match(m, /openfaas-gitops:agent\.sshKey = .*unknown field/);
+        assert.match(problems({ agent: "{}" }), /openfaas-gitops:agent\.image: required/);
+    });
+    it("secrets: engine env must be a JSON object of variables; a BYO key cannot be registered on GitHub", () => {
+        assert.match(problems({ agent: JSON.stringify(AGENT), agentEngineEnv: "passphrase" }, ["agentEngineEnv"]), /openfaas-gitops:agentEngineEnv = "\[secret\]": expected a JSON object/);
+        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----";
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, githubRepository: "r" }), agentDeployKey: key }, ["agentDeployKey"]), /openfaas-gitops:agentDeployKey: cannot be registered on GitHub/);
+        assert.match(problems({ agentEngineEnv: "{}" }, ["agentEngineEnv"]), /need the agent map/);
+    });
+});
