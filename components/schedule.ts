@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Schedule, scheduleJobName } from "../functions";
-import { BASIC_AUTH_SECRET, GATEWAY_SERVICE } from "./openfaas";
+import { BASIC_AUTH_SECRET, gatewayUrl } from "./openfaas";
 
 /**
  * Image that makes the call. curl rather than faas-cli: one HTTP request needs no login state, and
@@ -76,7 +76,7 @@ export class FunctionSchedule extends pulumi.ComponentResource {
     constructor(name: string, args: FunctionScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:functions:Schedule", name, {}, opts);
         const spec = pulumi.output(args.namespace).apply((ns) =>
-            cronJobSpec({ fn: args.fn, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? `http://${GATEWAY_SERVICE.name}.${ns}:${GATEWAY_SERVICE.port}` }),
+            cronJobSpec({ fn: args.fn, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? gatewayUrl({ namespace: ns }) }),
         );
         new k8s.batch.v1.CronJob(`${name}-cronjob`, { metadata: spec.metadata, spec: spec.spec }, { parent: this });
         this.registerOutputs({});

@@ -6,9 +6,9 @@
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { freePort } from "../tools/net";
 import { after, before, describe, it } from "node:test";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
 import { makeRepo } from "./support/gitrepo";
@@ -17,14 +17,6 @@ import { ROOT } from "./helpers";
 const available = controlPlaneAvailable();
 if (!available) console.log("# SKIP agent process test: no `go` on PATH to build kube-apiserver and etcd, and none cached");
 
-async function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-        const s = net.createServer().listen(0, "127.0.0.1", () => {
-            const p = (s.address() as net.AddressInfo).port;
-            s.close(() => resolve(p));
-        });
-    });
-}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
     const deadline = Date.now() + ms;

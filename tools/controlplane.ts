@@ -8,10 +8,10 @@ import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as https from "node:https";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
+import { freePort } from "./net";
 
 /** The Kubernetes release built; the tools module pins the same one. */
 export const KUBERNETES_VERSION = "v1.37.2";
@@ -37,18 +37,6 @@ export function ensureBinaries(log?: (line: string) => void): Binaries {
 /** Whether the binaries are cached or can be built here. */
 export function controlPlaneAvailable(): boolean {
     return haveGo() || fs.existsSync(path.join(toolCacheDir("controlplane", KUBERNETES_VERSION), "kube-apiserver"));
-}
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.unref();
-        srv.on("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        });
-    });
 }
 
 function openssl(args: string[], cwd: string): void {

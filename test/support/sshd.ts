@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { freePort } from "../../tools/net";
 
 export const SSHD = ["/usr/sbin/sshd", "/usr/bin/sshd"].find((p) => fs.existsSync(p));
 
@@ -25,14 +26,6 @@ function keygen(file: string, comment: string): string {
     return fs.readFileSync(`${file}.pub`, "utf8").trim();
 }
 
-async function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-        const s = net.createServer().listen(0, "127.0.0.1", () => {
-            const p = (s.address() as net.AddressInfo).port;
-            s.close(() => resolve(p));
-        });
-    });
-}
 
 export async function startSshd(): Promise<Sshd> {
     if (!SSHD) throw new Error("sshd is not installed (Debian package openssh-server; .ci/run installs it)");
