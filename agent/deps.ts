@@ -15,14 +15,15 @@ export function lockfileHash(projectDir: string): string {
 }
 
 /**
- * Runs `npm ci` in `projectDir` unless node_modules was installed from the same lockfile; the hash
- * is kept in `stateDir`. Returns whether it installed.
+ * Runs `npm ci` in `projectDir` unless node_modules was installed from the same lockfile. The hash
+ * is kept inside node_modules, so a removed node_modules can never look installed. Returns whether
+ * it installed.
  */
-export async function prepareDependencies(projectDir: string, stateDir: string, log: (line: string) => void): Promise<boolean> {
+export async function prepareDependencies(projectDir: string, log: (line: string) => void): Promise<boolean> {
     const hash = lockfileHash(projectDir);
-    const marker = path.join(stateDir, "deps.sha256");
+    const marker = path.join(projectDir, "node_modules", ".openfaas-gitops-deps.sha256");
     const current = fs.existsSync(marker) ? fs.readFileSync(marker, "utf8").trim() : "";
-    if (current === hash && fs.existsSync(path.join(projectDir, "node_modules"))) return false;
+    if (current === hash) return false;
     log(`lockfile changed (${hash.slice(0, 12)}): npm ci`);
     try {
         await run("npm", ["ci", "--no-audit", "--no-fund"], { cwd: projectDir, maxBuffer: 64 * 1024 * 1024, timeout: 1_800_000 });
@@ -30,7 +31,7 @@ export async function prepareDependencies(projectDir: string, stateDir: string, 
         const err = e as { stderr?: string; message: string };
         throw new Error(`npm ci failed in ${projectDir}: ${(err.stderr || err.message).trim().split("\n").slice(-5).join(" ")}`);
     }
-    fs.mkdirSync(stateDir, { recursive: true });
+    fs.mkdirSync(path.dirname(marker), { recursive: true });
     fs.writeFileSync(marker, hash + "\n");
     return true;
 }

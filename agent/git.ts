@@ -22,7 +22,7 @@ export class SourceError extends Error {
 
 export type GitSourceSettings = Pick<
     AgentSettings,
-    "repoUrl" | "branch" | "sshKeyFile" | "knownHostsFile" | "httpsTokenFile" | "verifySignatures" | "allowedSignersFile" | "gpgHome" | "workDir"
+    "repoUrl" | "branch" | "sshKeyFile" | "knownHostsFile" | "httpsTokenFile" | "httpsCaFile" | "verifySignatures" | "allowedSignersFile" | "gpgHome" | "workDir"
 >;
 
 /** Single-quotes a path for the ssh command line git runs through a shell. */
@@ -58,6 +58,7 @@ export class GitSource {
             const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
             Object.assign(env, { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` });
         }
+        if (this.s.httpsCaFile) env.GIT_SSL_CAINFO = this.s.httpsCaFile;
         if (this.s.gpgHome) env.GNUPGHOME = this.s.gpgHome;
         return env;
     }

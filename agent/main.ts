@@ -61,7 +61,7 @@ async function main(): Promise<void> {
             engine,
             clock: Date.now,
             isLeader: () => elector.isLeader(),
-            prepare: (dir, l) => prepareDependencies(path.join(dir, settings.projectPath), settings.workDir, l).then(() => undefined),
+            prepare: (dir, l) => prepareDependencies(path.join(dir, settings.projectPath), l).then(() => undefined),
             log: engineLog,
             settings,
             onChange: async (status, event, run) => {

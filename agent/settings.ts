@@ -21,6 +21,8 @@ export interface AgentSettings {
     readonly sshKeyFile?: string;
     readonly knownHostsFile?: string;
     readonly httpsTokenFile?: string;
+    /** CA bundle for an https git server with a private CA. */
+    readonly httpsCaFile?: string;
     readonly verifySignatures: SignatureMode;
     /** ssh mode: git's gpg.ssh.allowedSignersFile. */
     readonly allowedSignersFile?: string;
@@ -67,6 +69,7 @@ export const FIELDS = {
     sshKeyFile: { env: "AGENT_SSH_KEY_FILE", flag: "ssh-key-file", doc: "private deploy key (required for ssh URLs)" },
     knownHostsFile: { env: "AGENT_KNOWN_HOSTS_FILE", flag: "known-hosts-file", doc: "pinned known_hosts (required for ssh URLs)" },
     httpsTokenFile: { env: "AGENT_HTTPS_TOKEN_FILE", flag: "https-token-file", doc: "file holding a token for https URLs" },
+    httpsCaFile: { env: "AGENT_HTTPS_CA_FILE", flag: "https-ca-file", doc: "CA bundle of an https git server with a private CA" },
     verifySignatures: { env: "AGENT_VERIFY_SIGNATURES", flag: "verify-signatures", doc: "off | ssh | gpg (default off)" },
     allowedSignersFile: { env: "AGENT_ALLOWED_SIGNERS_FILE", flag: "allowed-signers-file", doc: "allowed SSH signers (with verify-signatures ssh)" },
     gpgHome: { env: "AGENT_GPG_HOME", flag: "gpg-home", doc: "GNUPGHOME with trusted keys (with verify-signatures gpg)" },
@@ -177,6 +180,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         sshKeyFile,
         knownHostsFile,
         httpsTokenFile,
+        httpsCaFile: file(FIELDS.httpsCaFile),
         verifySignatures,
         allowedSignersFile,
         gpgHome,

@@ -1,0 +1,111 @@
+import { strict as assert } from "node:assert";
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { lockfileHash, prepareDependencies } from "../agent/deps";
+import { GitSource, SourceError } from "../agent/git";
+import { makeRepo } from "./support/gitrepo";
+
+const TOKEN = "ghp_test-token-0123456789";
+
+/**
+ * A real HTTPS git server: Node's https module in front of git's own smart-HTTP CGI
+ * (`git http-backend`), accepting only `Authorization: Basic x-access-token:<TOKEN>`.
+ */
+function gitHttpsServer(root: string, cert: { key: string; cert: string }): https.Server {
+    return https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+        const expected = `Basic ${Buffer.from(`x-access-token:${TOKEN}`).toString("base64")}`;
+        if (req.headers.authorization !== expected) {
+            res.writeHead(401, { "WWW-Authenticate": 'Basic realm="git"' });
+            res.end();
+            return;
+        }
+        const url = new URL(req.url!, "https://git");
+        const cgi = spawn("git", ["http-backend"], {
+            env: {
+                PATH: process.env.PATH, GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: "1", REQUEST_METHOD: req.method!,
+                PATH_INFO: url.pathname, QUERY_STRING: url.search.slice(1), CONTENT_TYPE: req.headers["content-type"] ?? "",
+                REMOTE_USER: "agent", REMOTE_ADDR: "127.0.0.1", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null",
+            },
+        });
+        req.pipe(cgi.stdin);
+        let head = Buffer.alloc(0);
+        let headersSent = false;
+        cgi.stdout.on("data", (chunk: Buffer) => {
+            if (headersSent) return void res.write(chunk);
+            head = Buffer.concat([head, chunk]);
+            const end = head.indexOf("\r\n\r\n");
+            if (end < 0) return;
+            const headers: Record<string, string> = {};
+            let status = 200;
+            for (const line of head.subarray(0, end).toString().split("\r\n")) {
+                const [k, ...v] = line.split(":");
+                if (k!.toLowerCase() === "status") status = parseInt(v.join(":"), 10);
+                else headers[k!] = v.join(":").trim();
+            }
+            res.writeHead(status, headers);
+            headersSent = true;
+            res.write(head.subarray(end + 4));
+        });
+        cgi.stdout.on("end", () => res.end());
+    });
+}
+
+describe("git over real HTTPS with a token", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-https-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { cwd: dir, stdio: "pipe" });
+    const repo = makeRepo();
+    let server: https.Server;
+    let url = "";
+    let head = "";
+    before(async () => {
+        head = repo.commit({ "a.txt": "over https" });
+        server = gitHttpsServer(path.dirname(repo.bare), { key: fs.readFileSync(path.join(dir, "key.pem"), "utf8"), cert: fs.readFileSync(path.join(dir, "cert.pem"), "utf8") });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/${path.basename(repo.bare)}`;
+    });
+    after(() => server?.close());
+
+    const source = (token: string) => {
+        fs.writeFileSync(path.join(dir, "token"), token);
+        return new GitSource({ repoUrl: url, branch: "main", verifySignatures: "off", httpsTokenFile: path.join(dir, "token"), httpsCaFile: path.join(dir, "cert.pem"), workDir: fs.mkdtempSync(path.join(dir, "w-")) });
+    };
+
+    it("reads the head and checks out with the token from the file", async () => {
+        const src = source(TOKEN);
+        assert.equal(await src.head(), head);
+        assert.equal(fs.readFileSync(path.join(await src.checkout(head), "a.txt"), "utf8"), "over https");
+    });
+
+    it("names a refused token", async () => {
+        await assert.rejects(source("wrong").head(), (e: SourceError) => e.kind === "auth" && /access to .* was refused/.test(e.message));
+    });
+});
+
+describe("dependency cache (real npm ci)", () => {
+    it("installs once per lockfile and again when it changes", async () => {
+        const project = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-deps-"));
+        const pkg = { name: "p", version: "1.0.0", lockfileVersion: 3, requires: true, packages: { "": { name: "p", version: "1.0.0" } } };
+        fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "p", version: "1.0.0" }));
+        fs.writeFileSync(path.join(project, "package-lock.json"), JSON.stringify(pkg));
+        const lines: string[] = [];
+        assert.equal(await prepareDependencies(project, (l) => lines.push(l)), true);
+        assert.ok(fs.existsSync(path.join(project, "node_modules")));
+        assert.equal(await prepareDependencies(project, (l) => lines.push(l)), false, "same lockfile: no install");
+        fs.writeFileSync(path.join(project, "package-lock.json"), JSON.stringify({ ...pkg, packages: { "": { name: "p", version: "1.0.1" } } }));
+        fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "p", version: "1.0.1" }));
+        assert.equal(await prepareDependencies(project, (l) => lines.push(l)), true, "changed lockfile: install");
+        assert.equal(fs.readFileSync(path.join(project, "node_modules", ".openfaas-gitops-deps.sha256"), "utf8").trim(), lockfileHash(project));
+        fs.rmSync(path.join(project, "node_modules"), { recursive: true });
+        assert.equal(await prepareDependencies(project, (l) => lines.push(l)), true, "a removed node_modules is reinstalled");
+        assert.equal(lines.length, 3);
+    });
+
+    it("refuses a project without a lockfile", () => {
+        assert.throws(() => lockfileHash(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-nolock-"))), /package-lock\.json is missing/);
+    });
+});
