@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./components/charts";
 import { applyOverrides, FunctionDef, parseStackYml } from "./functions";
 import { isManifestFile, parseSealedSecretFile, SealedSecretFile } from "./sealing/manifests";
+import { DNS_SUBDOMAIN } from "./names";
 
 /** The Pulumi project name, which is also the config namespace of every key below. */
 export const PROJECT = "openfaas-gitops";
@@ -156,7 +157,6 @@ export function projectFiles(dir: string): ProjectFiles {
     };
 }
 
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const EXACT_VERSION = /^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
 

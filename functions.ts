@@ -3,6 +3,7 @@
  * validated function definitions. Pure: text in, definitions or one error listing every problem out.
  */
 import * as yaml from "js-yaml";
+import { DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE } from "./names";
 
 /** OpenFaaS Community Edition limits, enforced by faas-netes itself (see README "Functions"). */
 export const CE_LIMITS = { maxFunctions: 15, minReplicas: 1, maxReplicas: 5 } as const;
@@ -66,10 +67,6 @@ export interface FunctionProblem {
     readonly what: string;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 /** Kubernetes quantity: decimal number with an optional binary/decimal suffix or exponent. */
 const QUANTITY = /^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][-+]?\d+)?$/;

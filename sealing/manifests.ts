@@ -1,6 +1,7 @@
 /** Reads the committed SealedSecret manifests (`secrets/*.yaml`). Pure: text in, objects or problems out. */
 import * as yaml from "js-yaml";
 import { SealedSecret, scopeOf } from "./sealed-secret";
+import { DNS_SUBDOMAIN } from "../names";
 
 export interface SealedSecretFile {
     /** Project-relative path, for messages and resource names. */
@@ -8,7 +9,6 @@ export interface SealedSecretFile {
     readonly object: SealedSecret;
 }
 
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** Files of the secrets directory that hold manifests; the certificate and docs are not manifests. */

@@ -1,6 +1,7 @@
 /** Pure construction of SealedSecret objects from plaintext values (which never leave memory). */
 import * as crypto from "node:crypto";
 import { SCOPE_ANNOTATIONS, Scope, scopeLabel, sealValue } from "./crypto";
+import { DNS_LABEL, DNS_SUBDOMAIN, SECRET_KEY } from "../names";
 
 export interface SealedSecret {
     apiVersion: "bitnami.com/v1alpha1";
@@ -24,9 +25,6 @@ export interface SealRequest {
     readonly annotations?: Readonly<Record<string, string>>;
 }
 
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 
 /** Everything wrong with a request's names and keys, for one error listing all of it. */
 export function requestProblems(r: { name?: string; namespace?: string; scope: Scope; keys: readonly string[] }): string[] {
