@@ -54,13 +54,6 @@ export interface FunctionDef {
     readonly schedules: readonly Schedule[];
 }
 
-/** Per-stack override of one function (config key `functions`). */
-export interface FunctionOverride {
-    readonly replicas?: number;
-    readonly autoscaling?: Partial<Autoscaling> | false;
-    readonly schedules?: false;
-}
-
 /** One problem: where it is (`<file> functions.<name>.<field>` or a config key) and what is expected. */
 export interface FunctionProblem {
     readonly where: string;

@@ -4,8 +4,6 @@ import { ChartSource, chartLocation } from "./charts";
 
 /** IngressClass that the gateway ingress and cert-manager's http01 solver route through. */
 export const INGRESS_CLASS = "contour";
-/** Contour's Envoy Service (release `contour`): what DNS points at. */
-export const ENVOY_SERVICE = "contour-envoy";
 
 /** Arguments for {@link Contour}. */
 export interface ContourArgs {
@@ -41,11 +39,10 @@ export function contourValues(args: Omit<ContourArgs, "namespace" | "chart">): R
 export class Contour extends pulumi.ComponentResource {
     /** IngressClass name to put on Ingress objects. */
     public readonly ingressClass: pulumi.Output<string>;
-    public readonly chart: k8s.helm.v4.Chart;
 
     constructor(name: string, args: ContourArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:platform:Contour", name, {}, opts);
-        this.chart = new k8s.helm.v4.Chart(
+        new k8s.helm.v4.Chart(
             `${name}-chart`,
             { ...chartLocation(args.chart), name: "contour", namespace: args.namespace, values: contourValues(args) },
             { parent: this },

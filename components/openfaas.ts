@@ -135,8 +135,6 @@ export class OpenFaaS extends pulumi.ComponentResource {
     /** Always a secret output; undefined when basic auth comes from a SealedSecret. */
     public readonly adminPassword: pulumi.Output<string | undefined>;
     public readonly gatewayUrl: pulumi.Output<string>;
-    /** The chart, for resources that must wait for the gateway. */
-    public readonly chart: k8s.helm.v4.Chart;
 
     constructor(name: string, args: OpenFaaSArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:platform:OpenFaaS", name, {}, opts);
@@ -165,7 +163,7 @@ export class OpenFaaS extends pulumi.ComponentResource {
             );
         }
 
-        this.chart = new k8s.helm.v4.Chart(
+        new k8s.helm.v4.Chart(
             `${name}-chart`,
             {
                 ...chartLocation(args.chart),
