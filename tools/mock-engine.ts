@@ -68,6 +68,10 @@ function computedState(type: string, name: string): Record<string, unknown> {
 /** Reads a shipped stack file the way the engine hands it to the program: every value a string. */
 export function stackFileConfig(stack: string, projectDir = path.resolve(__dirname, "..")): RawConfig {
     const file = path.join(projectDir, "stacks", `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) {
+        const shipped = fs.readdirSync(path.join(projectDir, "stacks")).map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1]).filter(Boolean);
+        throw new Error(`no stack file stacks/Pulumi.${stack}.yaml; stacks: ${shipped.join(", ")}`);
+    }
     const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     return { ...rawConfigFromMap(stack, doc.config ?? {}), files: projectFiles(projectDir) };
 }
