@@ -40,12 +40,16 @@ export const CONFIG_KEYS = {
     basicAuthFromSealedSecret: "boolean",
     agent: "object",
     agentDeployKey: "string",
+    agentSyncToken: "string",
+    agentWebhookSecret: "string",
     agentEngineEnv: "string",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 /** Keys whose value must be stored encrypted (`pulumi config set --secret`). */
-export const SECRET_CONFIG_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["adminPassword", "proLicense", "sealingKeyPem", "agentDeployKey", "agentEngineEnv"]);
+export const SECRET_CONFIG_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
+    "adminPassword", "proLicense", "sealingKeyPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret", "agentEngineEnv",
+]);
 
 /** The reconcile agent's settings from the `agent` map (README, "The reconcile agent"). */
 export interface AgentConfig {
@@ -64,6 +68,10 @@ export interface AgentConfig {
     readonly clusterAdmin: boolean;
     /** Bring-your-own deploy key (OpenSSH private key). */
     readonly deployKey?: pulumi.Output<string>;
+    /** Bring-your-own bearer token of POST /sync; undefined means generate one. */
+    readonly syncToken?: pulumi.Output<string>;
+    /** Bring-your-own GitHub webhook secret; undefined means generate one (with a webhook host). */
+    readonly webhookSecret?: pulumi.Output<string>;
     /** Backend and secrets-provider credentials for the agent's engine. */
     readonly engineEnv?: pulumi.Output<Record<string, string>>;
 }
@@ -118,11 +126,15 @@ export interface ConfigProblem {
     readonly expected: string;
 }
 
-/** Thrown before any resource is declared; lists every problem at once. */
-export class ConfigError extends Error {
-    constructor(public readonly stack: string, public readonly problems: readonly ConfigProblem[]) {
+/**
+ * Thrown before any resource is declared; lists every problem at once. A `RunError`, so the engine
+ * prints the message alone, without a stack trace. The stack is `stackName`: a field named `stack`
+ * would shadow `Error.stack`, and the engine would print that field instead of the message.
+ */
+export class ConfigError extends pulumi.RunError {
+    constructor(public readonly stackName: string, public readonly problems: readonly ConfigProblem[]) {
         super(
-            `Stack "${stack}" has ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}; nothing was created:\n` +
+            `Stack "${stackName}" has ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}; nothing was created:\n` +
                 problems
                     .map((p) => `  - ${p.key}${p.value === undefined ? "" : ` = ${JSON.stringify(p.value)}`}: ${p.expected}`)
                     .join("\n"),
@@ -474,10 +486,17 @@ const AGENT_FIELDS: Record<string, "string" | "boolean" | "integer"> = {
     secretsProvider: "string", clusterAdmin: "boolean",
 };
 
-/** Reads the `agent` map and its secrets `agentDeployKey` and `agentEngineEnv`. */
+/** A generated-or-supplied token: long enough that guessing it is hopeless, and safe in a header. */
+function checkToken(v: string): string | undefined {
+    return /^[\x21-\x7e]{24,}$/.test(v) ? undefined : "expected at least 24 printable characters without spaces; or unset it and one is generated";
+}
+
+/** Reads the `agent` map and its secrets `agentDeployKey`, `agentSyncToken`, `agentWebhookSecret` and `agentEngineEnv`. */
 function readAgent(r: Reader): AgentConfig | undefined {
     const a = r.object("agent");
     const deployKey = r.secret("agentDeployKey", (v) => (/^-----BEGIN OPENSSH PRIVATE KEY-----/.test(v.trim()) ? undefined : "expected an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----)"));
+    const syncToken = r.secret("agentSyncToken", checkToken);
+    const webhookSecret = r.secret("agentWebhookSecret", checkToken);
     let engineEnv: pulumi.Output<Record<string, string>> | undefined;
     const envRaw = r.get("agentEngineEnv");
     const envSecret = r.secret("agentEngineEnv");
@@ -495,7 +514,9 @@ function readAgent(r: Reader): AgentConfig | undefined {
         }
     }
     if (!a) {
-        if (deployKey || engineEnv) r.problem("agent", "agentDeployKey and agentEngineEnv need the agent map; add openfaas-gitops:agent with at least image and repoUrl");
+        if (deployKey || syncToken || webhookSecret || engineEnv) {
+            r.problem("agent", "agentDeployKey, agentSyncToken, agentWebhookSecret and agentEngineEnv need the agent map; add openfaas-gitops:agent with at least image and repoUrl");
+        }
         return undefined;
     }
     const key = (f: string) => `agent.${f}`;
@@ -525,6 +546,7 @@ function readAgent(r: Reader): AgentConfig | undefined {
     if (githubRepository && deployKey) r.problem("agentDeployKey", "cannot be registered on GitHub by this program (it needs the public half); register it yourself and unset agent.githubRepository, or unset agentDeployKey to have one generated and registered");
     const webhookHost = str("webhookHost");
     if (webhookHost && !DNS_SUBDOMAIN.test(webhookHost)) r.problem(key("webhookHost"), "expected a DNS name in lower case", webhookHost);
+    if (webhookSecret && !webhookHost) r.problem("agentWebhookSecret", "is used only with agent.webhookHost (the webhook is off without it); set agent.webhookHost or unset agentWebhookSecret");
     const driftMode = a.driftMode ?? "correct";
     if (driftMode !== "correct" && driftMode !== "report") r.problem(key("driftMode"), "expected correct | report", String(driftMode));
     return {
@@ -542,6 +564,8 @@ function readAgent(r: Reader): AgentConfig | undefined {
         secretsProvider: str("secretsProvider"),
         clusterAdmin: a.clusterAdmin !== false,
         deployKey,
+        syncToken,
+        webhookSecret,
         engineEnv,
     };
 }

@@ -1,3 +1,4 @@
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
 import { CertManager } from "./components/cert-manager";
@@ -28,7 +29,12 @@ export interface PlatformOutputs {
 
 /** Declares the whole platform from a validated config. Only composition here: the objects are built in components/. */
 export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
-    const ns = new PlatformNamespaces("platform");
+    // One explicit provider for every object, chart contents included. With the default provider,
+    // the engine puts a chart's objects on an unversioned default provider at the first update and
+    // moves them (deleting that provider) at the next one: noise in the first real change's diff.
+    const kubernetes = new k8s.Provider("kubernetes", {});
+    const onCluster = (opts: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ ...opts, providers: [kubernetes] });
+    const ns = new PlatformNamespaces("platform", {}, onCluster());
 
     const sealed = new SealedSecrets("sealed-secrets", {
         namespace: ns.names.sealedSecrets,
@@ -36,7 +42,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         key: cfg.sealedSecrets.key,
         certValidityDays: cfg.sealedSecrets.certValidityDays,
         manifests: cfg.sealedSecrets.manifests.map((m) => m.object),
-    });
+    }, onCluster());
 
     new Contour("contour", {
         namespace: ns.names.contour,
@@ -44,7 +50,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         serviceType: cfg.ingress.envoyServiceType,
         httpNodePort: cfg.ingress.httpNodePort,
         httpsNodePort: cfg.ingress.httpsNodePort,
-    });
+    }, onCluster());
 
     const tlsIssuer = cfg.tls.issuer === "none" ? undefined : cfg.tls.issuer;
     new CertManager("cert-manager", {
@@ -53,7 +59,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         issuer: tlsIssuer,
         acmeEmail: cfg.tls.acmeEmail,
         ingressClass: INGRESS_CLASS,
-    });
+    }, onCluster());
 
     const openfaas = new OpenFaaS("openfaas", {
         namespace: ns.names.core,
@@ -68,20 +74,20 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         ingressClass: INGRESS_CLASS,
         domain: cfg.ingress.domain,
         tlsIssuer,
-    }, { dependsOn: cfg.openfaas.basicAuthFromSealedSecret ? [sealed] : [] });
+    }, onCluster({ dependsOn: cfg.openfaas.basicAuthFromSealedSecret ? [sealed] : [] }));
 
     const pro = cfg.openfaas.proLicense !== undefined;
     for (const fn of cfg.functions) {
         // After OpenFaaS: Pro Function CRs need the chart's CRDs; CE functions need nothing from it
         // but ordering them after the gateway keeps `pulumi up` output readable.
-        new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace: ns.names.functions, pro }, { dependsOn: [openfaas] });
+        new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace: ns.names.functions, pro }, onCluster({ dependsOn: [openfaas] }));
         for (const schedule of fn.schedules) {
-            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, schedule, namespace: ns.names.core }, { dependsOn: [openfaas] });
+            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, schedule, namespace: ns.names.core }, onCluster({ dependsOn: [openfaas] }));
         }
     }
 
     if (cfg.networkPolicies) {
-        new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions });
+        new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions }, onCluster());
     }
 
     const agent = cfg.agent
@@ -92,6 +98,8 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               projectPath: cfg.agent.projectPath,
               stack: cfg.stack,
               deployKey: cfg.agent.deployKey,
+              syncToken: cfg.agent.syncToken,
+              webhookSecret: cfg.agent.webhookSecret,
               github: cfg.agent.githubRepository ? { repository: cfg.agent.githubRepository } : undefined,
               deployKeyWrite: cfg.agent.deployKeyWrite,
               webhookHost: cfg.agent.webhookHost,
@@ -104,7 +112,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               secretsProvider: cfg.agent.secretsProvider,
               engineEnv: cfg.agent.engineEnv,
               clusterAdmin: cfg.agent.clusterAdmin,
-          })
+          }, onCluster())
         : undefined;
 
     return {

@@ -1,6 +1,6 @@
 /**
- * The narrow interface between the agent and whatever applies a revision: preview, up and a drift
- * check of one checked-out revision for one stack. The loop is tested against a double of it; the
+ * The narrow interface between the agent and whatever applies a revision: up, a drift check and a
+ * drift correction of one checked-out revision for one stack. The loop is tested against a double of it; the
  * Pulumi implementation (pulumi-engine.ts) stays thin.
  */
 
@@ -21,10 +21,11 @@ export interface RunContext {
 }
 
 export interface Engine {
-    preview(ctx: RunContext): Promise<RunResult>;
     up(ctx: RunContext): Promise<RunResult>;
-    /** Compares the live cluster with the stack's state without changing either. */
+    /** What an apply of the revision would change in the cluster as it is now; changes nothing. */
     detectDrift(ctx: RunContext): Promise<RunResult>;
+    /** Applies the revision against the cluster as it is now, taking back every field the program sets. */
+    correctDrift(ctx: RunContext): Promise<RunResult>;
 }
 
 /** Whether a result has any change other than "same". */

@@ -8,13 +8,10 @@ import pino from "pino";
 import { prepareDependencies } from "./deps";
 import { GitSource, SourceError } from "./git";
 import { kubeConfig, LeaseElector, StatusStore } from "./kube";
-import { PulumiEngine } from "./pulumi-engine";
+import { engineEnvironment, PulumiEngine } from "./pulumi-engine";
 import { PermanentError, Reconciler, Trigger } from "./reconciler";
 import { AgentMetrics, createServer } from "./server";
 import { parseSettings, SettingsError } from "./settings";
-
-/** Environment handed to the Pulumi CLI: backend and secrets-provider credentials only. */
-const ENGINE_ENV = /^(PULUMI_CONFIG_PASSPHRASE(_FILE)?|PULUMI_ACCESS_TOKEN|AWS_[A-Z_]+|AZURE_[A-Z_]+|ARM_[A-Z_]+|GOOGLE_[A-Z_]+|VAULT_[A-Z_]+)$/;
 
 function readSecretFile(file?: string): string | undefined {
     return file ? fs.readFileSync(file, "utf8").trim() : undefined;
@@ -51,7 +48,7 @@ async function main(): Promise<void> {
         projectPath: settings.projectPath,
         backendUrl: settings.backendUrl,
         secretsProvider: settings.secretsProvider,
-        env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => ENGINE_ENV.test(e[0]) && e[1] !== undefined)),
+        env: engineEnvironment(process.env, settings.backendUrl),
     });
     const engineLog = (line: string) => log.info({ engine: true }, line);
     let checkedOnce = false;

@@ -1,10 +1,13 @@
 /**
- * The Engine on the Pulumi Automation API, run in the checked-out revision. Thin on purpose: the
- * decisions are in reconciler.ts, tested without the CLI.
+ * The Engine on the Pulumi Automation API. Every run is a child process (engine-run.ts) that runs
+ * the checkout's program inline, so no language host is needed and a crashed run cannot take the
+ * agent down. The decisions are in reconciler.ts, tested without the CLI; this stays thin.
  */
+import { ChildProcess, fork } from "node:child_process";
+import * as os from "node:os";
 import * as path from "node:path";
-import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { Engine, RunContext, RunResult } from "./engine";
+import type { RunMessage, RunOp, RunRequest } from "./engine-run";
 
 export interface PulumiEngineSettings {
     readonly stack: string;
@@ -12,73 +15,162 @@ export interface PulumiEngineSettings {
     readonly projectPath: string;
     readonly backendUrl?: string;
     readonly secretsProvider?: string;
-    /** Credentials for the backend and secrets provider (PULUMI_CONFIG_PASSPHRASE, AWS_*, ...). */
-    readonly env?: Readonly<Record<string, string>>;
+    /**
+     * The whole environment of a run (see {@link engineEnvironment}): the program, the CLI and the
+     * providers see these variables and no others.
+     */
+    readonly env: Readonly<Record<string, string>>;
+    /** How long a cancelled run may take to stop before it is killed. @default 60000 */
+    readonly killAfterMs?: number;
+}
+
+/** Backend and secrets-provider credentials that may reach the engine from the agent's environment. */
+export const ENGINE_ENV_ALLOWED = /^(PULUMI_CONFIG_PASSPHRASE(_FILE)?|PULUMI_ACCESS_TOKEN|AWS_[A-Z0-9_]+|AZURE_[A-Z0-9_]+|ARM_[A-Z0-9_]+|GOOGLE_[A-Z0-9_]+|VAULT_[A-Z0-9_]+)$/;
+/** What a process needs to run at all, and how the provider finds the cluster (in-cluster or a kubeconfig). */
+const ENGINE_ENV_BASE = /^(PATH|HOME|TMPDIR|LANG|TZ|SSL_CERT_FILE|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|KUBERNETES_SERVICE_HOST|KUBERNETES_SERVICE_PORT|KUBECONFIG|PULUMI_HOME)$/;
+
+/**
+ * Pure: the exact environment of an engine run, from the agent's own. Everything else in the pod
+ * (the agent's settings, tokens of other tools) never reaches the program, the CLI or a provider.
+ * Server-side apply conflicts are forced: git is the source of truth for every field the program
+ * sets, so a `kubectl scale` of a field the program owns is corrected; fields the program leaves
+ * out (replicas under an HPA) are never applied, so never taken back.
+ */
+export function engineEnvironment(agentEnv: Readonly<Record<string, string | undefined>>, backendUrl?: string): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(agentEnv)) if (v !== undefined && (ENGINE_ENV_ALLOWED.test(k) || ENGINE_ENV_BASE.test(k))) env[k] = v;
+    if (backendUrl) env.PULUMI_BACKEND_URL = backendUrl;
+    env.PULUMI_K8S_ENABLE_PATCH_FORCE = "true";
+    env.PULUMI_SKIP_UPDATE_CHECK = "true";
+    return env;
+}
+
+/** A lock named in a backend's "currently locked" error: `user@host (pid N)`. */
+export interface LockHolder {
+    readonly host: string;
+    readonly pid: number;
+}
+
+/** Pure: the holders named in a lock error (the DIY backends name them; the Pulumi Cloud does not). */
+export function lockHolders(message: string): LockHolder[] {
+    return [...message.matchAll(/created by \S*?@(\S+) \(pid (\d+)\)/g)].map((m) => ({ host: m[1]!, pid: Number(m[2]) }));
+}
+
+function processAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/**
+ * Whether every lock is provably a crashed run of this agent: taken on this host (the pod's own
+ * name, so never another replica) by a process that no longer exists. Anything else is left alone.
+ */
+export function locksAreOwnAndDead(holders: readonly LockHolder[], host = os.hostname(), alive = processAlive): boolean {
+    return holders.length > 0 && holders.every((h) => h.host === host && !alive(h.pid));
+}
+
+export class EngineRunError extends Error {
+    constructor(message: string, public readonly locked: boolean) {
+        super(message);
+        this.name = "EngineRunError";
+    }
+}
+
+const RUNNER = path.join(__dirname, `engine-run${path.extname(__filename)}`);
+
+export interface EngineRunContext {
+    /** The Pulumi project directory (Pulumi.yaml, stacks/, node_modules). */
+    readonly cwd: string;
+    /** The whole environment of the run. */
+    readonly env: Readonly<Record<string, string>>;
+    readonly signal?: AbortSignal;
+    readonly log: (line: string) => void;
+    /** How long a cancelled run may take to stop before it is killed. @default 60000 */
+    readonly killAfterMs?: number;
+}
+
+/**
+ * Forks one run (engine-run.ts) and streams its log; resolves with its changes, rejects with an
+ * {@link EngineRunError} for its error or its crash. Cancelling through the signal asks the engine
+ * to stop gracefully, then kills the run after `killAfterMs`.
+ */
+export function runEngine(req: RunRequest, ctx: EngineRunContext): Promise<RunResult> {
+    // Development runs the agent from TypeScript; the image runs compiled JavaScript.
+    const execArgv = RUNNER.endsWith(".ts") ? ["--import", "tsx"] : [];
+    const child: ChildProcess = fork(RUNNER, [], { cwd: ctx.cwd, env: { ...ctx.env }, execArgv, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    const stderr: string[] = [];
+    child.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
+    child.stdout!.on("data", (d: Buffer) => ctx.log(d.toString().trimEnd()));
+    return new Promise<RunResult>((resolve, reject) => {
+        let settled = false;
+        let killer: NodeJS.Timeout | undefined;
+        const onAbort = () => {
+            child.send({ kind: "cancel" });
+            killer = setTimeout(() => child.kill("SIGKILL"), ctx.killAfterMs ?? 60_000);
+        };
+        if (ctx.signal?.aborted) onAbort();
+        else ctx.signal?.addEventListener("abort", onAbort, { once: true });
+        child.on("message", (m: RunMessage) => {
+            if (m.kind === "log") ctx.log(m.line);
+            else if (m.kind === "done") {
+                settled = true;
+                resolve({ changes: m.changes, changed: m.changed });
+            } else {
+                settled = true;
+                reject(new EngineRunError(m.message, m.locked));
+            }
+        });
+        child.on("exit", (code, signal) => {
+            clearTimeout(killer);
+            ctx.signal?.removeEventListener("abort", onAbort);
+            if (!settled) {
+                const tail = stderr.join("").trim().split("\n").slice(-5).join("\n");
+                reject(new EngineRunError(`the engine run crashed (${signal ?? `exit code ${code}`})${tail ? `: ${tail}` : ""}`, false));
+            }
+        });
+        child.send(req);
+    });
 }
 
 export class PulumiEngine implements Engine {
     constructor(private readonly s: PulumiEngineSettings) {}
 
-    private async open(ctx: RunContext): Promise<{ stack: Stack; configFile: string }> {
-        const workDir = path.join(ctx.dir, this.s.projectPath);
-        const envVars: Record<string, string> = { ...this.s.env };
-        if (this.s.backendUrl) envVars.PULUMI_BACKEND_URL = this.s.backendUrl;
-        const stack = await LocalWorkspace.createOrSelectStack({ stackName: this.s.stack, workDir }, { envVars, secretsProvider: this.s.secretsProvider });
-        // The Automation API ignores Pulumi.yaml's stackConfigDir (pulumi/pulumi#10305): name the file.
-        const configFile = path.join(workDir, "stacks", `Pulumi.${this.s.stack}.yaml`);
-        await this.recover(stack, ctx);
-        return { stack, configFile };
+    private fork(op: RunOp, ctx: RunContext): Promise<RunResult> {
+        const cwd = path.join(ctx.dir, this.s.projectPath);
+        const req: RunRequest = { op, stack: this.s.stack, configFile: path.join(cwd, "stacks", `Pulumi.${this.s.stack}.yaml`), secretsProvider: this.s.secretsProvider };
+        return runEngine(req, { cwd, env: this.s.env, signal: ctx.signal, log: ctx.log, killAfterMs: this.s.killAfterMs });
     }
 
-    /** Clears what a crashed update left behind: pending operations in the state. */
-    private async recover(stack: Stack, ctx: RunContext): Promise<void> {
-        const state = await stack.exportStack();
-        const deployment = state.deployment as { pending_operations?: unknown[] } | undefined;
-        if (deployment?.pending_operations && deployment.pending_operations.length > 0) {
-            ctx.log(`recovering: clearing ${deployment.pending_operations.length} pending operation(s) left by an interrupted update; a refresh will reconcile them`);
-            deployment.pending_operations = [];
-            await stack.importStack(state);
+    /**
+     * Runs `op`; when the stack is locked by a crashed run of this agent (its host, a dead pid),
+     * removes that lock and retries once. A lock held by anything else is reported, never broken.
+     */
+    private async run(op: "up" | "drift-check" | "drift-correct", ctx: RunContext): Promise<RunResult> {
+        try {
+            return await this.fork(op, ctx);
+        } catch (e) {
+            if (!(e instanceof EngineRunError) || !e.locked) throw e;
+            const holders = lockHolders(e.message);
+            if (!locksAreOwnAndDead(holders)) throw new EngineRunError(`${e.message}\nThe lock is not a crashed run of this agent (${os.hostname()}), so it is left alone.`, true);
+            ctx.log(`recovering: the stack is locked by a crashed run of this agent (${holders.map((h) => `pid ${h.pid}`).join(", ")}, no longer running); removing the lock and retrying once`);
+            await this.fork("unlock", ctx);
+            return this.fork(op, ctx);
         }
     }
 
-    private withLockRecovery<T>(stack: Stack, ctx: RunContext, op: () => Promise<T>): Promise<T> {
-        return op().catch(async (e: Error) => {
-            // Leader election guarantees no other agent runs: a lock now is a crashed run's.
-            if (!/currently locked|ConcurrentUpdateError/i.test(e.message)) throw e;
-            ctx.log("recovering: the stack is locked by an interrupted update; cancelling it and retrying once");
-            await stack.cancel();
-            return op();
-        });
+    up(ctx: RunContext): Promise<RunResult> {
+        return this.run("up", ctx);
     }
 
-    private collector(ctx: RunContext) {
-        const changed: string[] = [];
-        const onEvent = (ev: EngineEvent) => {
-            const m = ev.resourcePreEvent?.metadata;
-            if (m && m.op !== "same" && m.op !== "read") changed.push(`${m.urn.split("::").slice(-2).join("::")} (${m.op})`);
-            if (ev.diagnosticEvent?.severity === "error") ctx.log(ev.diagnosticEvent.message.trim());
-        };
-        return { changed, onEvent, onOutput: (line: string) => ctx.log(line.trimEnd()) };
+    detectDrift(ctx: RunContext): Promise<RunResult> {
+        return this.run("drift-check", ctx);
     }
 
-    async preview(ctx: RunContext): Promise<RunResult> {
-        const { stack, configFile } = await this.open(ctx);
-        const c = this.collector(ctx);
-        const r = await this.withLockRecovery(stack, ctx, () => stack.preview({ configFile, signal: ctx.signal, onEvent: c.onEvent, onOutput: c.onOutput }));
-        return { changes: r.changeSummary as Record<string, number>, changed: c.changed };
-    }
-
-    async up(ctx: RunContext): Promise<RunResult> {
-        const { stack, configFile } = await this.open(ctx);
-        const c = this.collector(ctx);
-        const r = await this.withLockRecovery(stack, ctx, () => stack.up({ configFile, signal: ctx.signal, onEvent: c.onEvent, onOutput: c.onOutput }));
-        return { changes: (r.summary.resourceChanges ?? {}) as Record<string, number>, changed: c.changed };
-    }
-
-    async detectDrift(ctx: RunContext): Promise<RunResult> {
-        const { stack, configFile } = await this.open(ctx);
-        const c = this.collector(ctx);
-        const r = await this.withLockRecovery(stack, ctx, () => stack.previewRefresh({ configFile, signal: ctx.signal, onEvent: c.onEvent, onOutput: c.onOutput }));
-        return { changes: r.changeSummary as Record<string, number>, changed: c.changed };
+    correctDrift(ctx: RunContext): Promise<RunResult> {
+        return this.run("drift-correct", ctx);
     }
 }

@@ -258,7 +258,7 @@ export class Reconciler {
                 );
                 if (this.d.settings.driftMode === "report") return { action: "drift-reported", resources: found.changed } as const;
                 const correctStart = this.d.clock();
-                await this.d.engine.up({ dir, revision, signal: controller.signal, log });
+                await this.d.engine.correctDrift({ dir, revision, signal: controller.signal, log });
                 this.status.driftedResources = [];
                 this.set("DriftDetected", false, "Corrected", `drift corrected by re-applying ${revision.slice(0, 12)}`);
                 await this.changed(

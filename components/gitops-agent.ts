@@ -32,6 +32,10 @@ export interface GitOpsAgentArgs {
     readonly knownHosts?: string;
     /** Bring-your-own deploy key (OpenSSH private key). @default generated ED25519 (`@pulumi/tls`) */
     readonly deployKey?: pulumi.Input<string>;
+    /** Bring-your-own bearer token of POST /sync. @default generated (`@pulumi/random`) */
+    readonly syncToken?: pulumi.Input<string>;
+    /** Bring-your-own GitHub webhook secret (with `webhookHost`). @default generated (`@pulumi/random`) */
+    readonly webhookSecret?: pulumi.Input<string>;
     /** Register the deploy key (and webhook) on this GitHub repository (`@pulumi/github`). @default off */
     readonly github?: { readonly repository: string };
     /** Grant the deploy key write access (image automation). @default false: read-only */
@@ -224,8 +228,9 @@ export class GitOpsAgent extends pulumi.ComponentResource {
             publicKey = key.publicKeyOpenssh;
         }
         const webhook = args.webhookHost !== undefined;
-        const webhookSecret = webhook ? new random.RandomPassword(`${name}-webhook-secret`, { length: 40, special: false }, child).result : undefined;
-        const syncToken = new random.RandomPassword(`${name}-sync-token`, { length: 40, special: false }, child).result;
+        const generated = (what: string) => new random.RandomPassword(`${name}-${what}`, { length: 40, special: false }, child).result;
+        const webhookSecret = webhook ? (args.webhookSecret !== undefined ? pulumi.secret(args.webhookSecret) : generated("webhook-secret")) : undefined;
+        const syncToken = args.syncToken !== undefined ? pulumi.secret(args.syncToken) : generated("sync-token");
 
         const gitSecret = new k8s.core.v1.Secret(
             `${name}-git`,

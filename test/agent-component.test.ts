@@ -43,6 +43,19 @@ describe("GitOpsAgent component", () => {
         assert.equal(await valueOf(withHook.outputs.agentWebhookUrl), "http://gitops.example.com/webhook");
     });
 
+    it("brings its own sync token and webhook secret: nothing generated, both secret", async () => {
+        const sync = "s".repeat(24);
+        const hook = "w".repeat(30);
+        const { resources, outputs } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, webhookHost: "gitops.example.com" }), agentSyncToken: sync, agentWebhookSecret: hook }, ["agentSyncToken", "agentWebhookSecret"]));
+        assert.deepEqual(resources.filter((r) => r.type.startsWith("random:") && r.name.startsWith("agent-")), []);
+        const secret = one(resources, "kubernetes:core/v1:Secret", "agent-git");
+        assert.equal(secret.inputs.stringData["sync-token"], sync);
+        assert.equal(secret.inputs.stringData["webhook-secret"], hook);
+        assert.ok(secret.secretPaths.some((p) => p.startsWith("stringData")));
+        assert.equal(await valueOf(outputs.agentSyncToken), sync);
+        assert.equal(await pulumi.isSecret(outputs.agentSyncToken), true);
+    });
+
     it("GitHub: the deploy key is read-only by default; the webhook gets the generated secret", async () => {
         const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, githubRepository: "platform", webhookHost: "gitops.example.com" }) }));
         const key = one(resources, "github:index/repositoryDeployKey:RepositoryDeployKey").inputs;

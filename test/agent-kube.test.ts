@@ -48,8 +48,8 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
         const applied: string[] = [];
         /** TEST DOUBLE for the engine (no Pulumi CLI here): records which agent applied. */
         const engine = (who: string): Engine => ({
-            preview: async () => ({ changes: {}, changed: [] }),
             detectDrift: async () => ({ changes: {}, changed: [] }),
+            correctDrift: async () => ({ changes: {}, changed: [] }),
             up: async (): Promise<RunResult> => {
                 applied.push(who);
                 return { changes: { same: 1 }, changed: [] };

@@ -1,43 +1,129 @@
 /**
- * The Pulumi implementation of the engine, for real: only where a `pulumi` CLI (with its Node
- * language host) is on PATH. The build machines cannot install one (see the README), so here this
- * prints one skip line.
+ * The agent's PulumiEngine with the REAL engine (CLI + kubernetes provider built from their Go
+ * modules) against the REAL control plane: a run per child process, the exact engine environment,
+ * drift detected and corrected for the fields the program owns only, and a crashed update's lock
+ * and pending operations recovered — while a lock of anyone else is left alone.
+ *
+ * The "checkout" is a copy of this project whose index.ts first registers the no-kubelet harness
+ * (test/support/no-kubelet.ts); the agent itself has no test hooks.
  */
 import { strict as assert } from "node:assert";
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { describe, it } from "node:test";
-import { PulumiEngine } from "../agent/pulumi-engine";
+import { after, before, describe, it } from "node:test";
+import { engineEnvironment, locksAreOwnAndDead, lockHolders, PulumiEngine } from "../agent/pulumi-engine";
+import { RunContext } from "../agent/engine";
+import { controlPlaneAvailable } from "../tools/controlplane";
+import { engineAvailable } from "../tools/engine";
+import { EngineHarness, startEngineHarness } from "./support/engine";
 
-function havePulumi(): boolean {
-    try {
-        execFileSync("pulumi", ["version"], { stdio: "ignore" });
-        execFileSync("pulumi-language-nodejs", ["--help"], { stdio: "ignore" });
-        return true;
-    } catch {
-        return false;
-    }
+const available = engineAvailable() && controlPlaneAvailable();
+
+describe("lock ownership (pure)", () => {
+    const message = "the stack is currently locked by 2 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n" +
+        "  file:///s/.pulumi/locks/organization/p/dev/1.json: created by root@agent-7d9f (pid 4242) at 2026-11-25T10:00:00Z\n" +
+        "  file:///s/.pulumi/locks/organization/p/dev/2.json: created by root@agent-7d9f (pid 4343) at 2026-11-25T10:00:01Z";
+    it("reads every holder of a DIY backend's lock error", () => {
+        assert.deepEqual(lockHolders(message), [{ host: "agent-7d9f", pid: 4242 }, { host: "agent-7d9f", pid: 4343 }]);
+    });
+    it("breaks a lock only when every holder is this host and no longer running", () => {
+        const dead = () => false;
+        assert.equal(locksAreOwnAndDead(lockHolders(message), "agent-7d9f", dead), true);
+        assert.equal(locksAreOwnAndDead(lockHolders(message), "agent-other", dead), false, "another replica's lock");
+        assert.equal(locksAreOwnAndDead(lockHolders(message), "agent-7d9f", (pid) => pid === 4343), false, "a live run");
+        assert.equal(locksAreOwnAndDead([], "agent-7d9f", dead), false, "a backend that names no holder (Pulumi Cloud)");
+    });
+    it("hands the engine the allowlisted variables and nothing else", () => {
+        const env = engineEnvironment({ PATH: "/bin", HOME: "/h", PULUMI_CONFIG_PASSPHRASE: "p", AWS_REGION: "eu", AGENT_REPO_URL: "git@x", GITHUB_TOKEN: "t", KUBERNETES_SERVICE_HOST: "10.0.0.1" }, "s3://b");
+        assert.deepEqual(Object.keys(env).sort(), ["AWS_REGION", "HOME", "KUBERNETES_SERVICE_HOST", "PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_K8S_ENABLE_PATCH_FORCE", "PULUMI_SKIP_UPDATE_CHECK"]);
+    });
+});
+
+/** Pids of running processes whose arguments satisfy `match`. */
+function pidsOf(match: (args: string[]) => boolean): number[] {
+    return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+        try {
+            return match(fs.readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0")) ? [Number(p)] : [];
+        } catch {
+            return [];
+        }
+    });
 }
-const available = havePulumi();
-if (!available) console.log("# SKIP Pulumi-engine tests: no `pulumi` CLI with pulumi-language-nodejs on PATH");
 
-describe("PulumiEngine on a real Pulumi CLI", { skip: !available && "no pulumi CLI on PATH" }, () => {
-    it("preview, up and drift check of a one-output project on a file:// backend, stack config from stacks/", async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-pulumi-"));
-        const state = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-state-"));
-        fs.mkdirSync(path.join(dir, "stacks"));
-        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: engine-test\nruntime: nodejs\nstackConfigDir: stacks\n");
-        fs.writeFileSync(path.join(dir, "stacks", "Pulumi.test.yaml"), "config:\n  engine-test:greeting: hello\n");
-        fs.writeFileSync(path.join(dir, "index.js"), 'const pulumi = require("@pulumi/pulumi"); exports.greeting = new pulumi.Config().require("greeting");\n');
-        fs.symlinkSync(path.resolve(__dirname, "..", "node_modules"), path.join(dir, "node_modules"));
-        const engine = new PulumiEngine({ stack: "test", projectPath: ".", backendUrl: `file://${state}`, secretsProvider: "passphrase", env: { PULUMI_CONFIG_PASSPHRASE: "test" } });
-        const ctx = { dir, revision: "r1", signal: new AbortController().signal, log: () => {} };
-        const preview = await engine.preview(ctx);
-        assert.equal(preview.changes.create, 1);
-        await engine.up(ctx);
+/** The Pulumi CLI running an update for the Automation API. */
+const isCliUpdate = (args: string[]) => path.basename(args[0] ?? "") === "pulumi" && args.includes("up") && args.includes("auto.inline");
+
+describe("agent PulumiEngine on the real engine", { skip: !available && "no Go toolchain and no cached engine" }, () => {
+    let h: EngineHarness;
+    let engine: PulumiEngine;
+    let ctx: RunContext;
+    const logs: string[] = [];
+    const STACK = "agent-dev";
+
+    before(async () => {
+        h = await startEngineHarness((l) => console.log(`# ${l}`));
+        await h.stack(STACK, "dev", { secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem"] });
+        // The harness's project copy is the checkout: the harness index.ts, the stack file, node_modules.
+        const dir = h.projectDir;
+        const agentEnv = { ...process.env, ...h.env, AGENT_PLANTED_SECRET: "must-not-reach-the-program" };
+        engine = new PulumiEngine({ stack: STACK, projectPath: ".", secretsProvider: "passphrase", env: engineEnvironment(agentEnv, h.env.PULUMI_BACKEND_URL) });
+        ctx = { dir, revision: "r1", signal: new AbortController().signal, log: (l) => logs.push(l) };
+    });
+    after(async () => {
+        await h?.stop();
+    });
+
+    it("recovers from an update killed mid-way: its own dead lock is removed, pending operations cleared", async () => {
+        const killed = engine.up(ctx).then(() => "finished", (e: Error) => e.message);
+        // Kill the CLI like an OOM kill would, once the update is under way.
+        let cli: number[] = [];
+        for (let i = 0; i < 400 && cli.length === 0; i++) {
+            await new Promise((r) => setTimeout(r, 50));
+            const ns = (() => { try { return h.cp.kubectl(["get", "ns", "openfaas", "-o", "name"]); } catch { return ""; } })();
+            if (ns) cli = pidsOf(isCliUpdate);
+        }
+        assert.ok(cli.length > 0, "the update never started");
+        for (const pid of cli) process.kill(pid, "SIGKILL");
+        assert.notEqual(await killed, "finished");
+        const state = path.join(h.env.PULUMI_BACKEND_URL!.replace("file://", ""), ".pulumi", "locks");
+        assert.ok(fs.readdirSync(state, { recursive: true }).some((f) => String(f).endsWith(".json")), "the killed update left its lock");
+
+        logs.length = 0;
+        const r = await engine.up(ctx);
+        assert.ok((r.changes.create ?? 0) > 0, JSON.stringify(r.changes));
+        assert.ok(logs.some((l) => /removing the lock and retrying once/.test(l)), logs.join("\n"));
+        assert.ok(logs.some((l) => /clearing \d+ pending operation\(s\) of an interrupted update/.test(l)), logs.join("\n"));
+        assert.match(h.cp.kubectl(["get", "deployment", "nodeinfo", "-n", "openfaas-fn", "-o", "name"]), /nodeinfo/);
+    });
+
+    it("the program sees the engine environment only", () => {
+        const seen = JSON.parse(fs.readFileSync(path.join(ctx.dir, "seen-env.json"), "utf8")) as string[];
+        assert.ok(!seen.includes("AGENT_PLANTED_SECRET"), "a variable outside the allowlist reached the program");
+        assert.ok(seen.includes("PULUMI_CONFIG_PASSPHRASE"));
+    });
+
+    it("reports and corrects drift of fields the program sets, and only those", async () => {
+        assert.deepEqual((await engine.detectDrift(ctx)).changed, [], "no drift right after an apply");
+        h.cp.kubectl(["scale", "deployment", "nodeinfo", "-n", "openfaas-fn", "--replicas=2"]);
+        // Replicas of an HPA-scaled function are the HPA's, not the program's.
+        h.cp.kubectl(["scale", "deployment", "sentimentanalysis", "-n", "openfaas-fn", "--replicas=4"]);
+        h.cp.kubectl(["delete", "deployment", "certinfo", "-n", "openfaas-fn"]);
         const drift = await engine.detectDrift(ctx);
-        assert.deepEqual(drift.changed, []);
+        assert.deepEqual([...drift.changed].sort(), ["kubernetes:apps/v1:Deployment::fn-certinfo-deployment (create)", "kubernetes:apps/v1:Deployment::fn-nodeinfo-deployment (update)"].sort());
+        await engine.correctDrift(ctx);
+        const replicas = (name: string) => JSON.parse(h.cp.kubectl(["get", "deployment", name, "-n", "openfaas-fn", "-o", "json"])).spec.replicas;
+        assert.equal(replicas("nodeinfo"), 1);
+        assert.equal(replicas("sentimentanalysis"), 4);
+        assert.match(h.cp.kubectl(["get", "deployment", "certinfo", "-n", "openfaas-fn", "-o", "name"]), /certinfo/);
+        assert.deepEqual((await engine.detectDrift(ctx)).changed, []);
+    });
+
+    it("leaves a lock held by another replica alone and says why", async () => {
+        const lockDir = path.join(h.env.PULUMI_BACKEND_URL!.replace("file://", ""), ".pulumi", "locks", "organization", "openfaas-gitops", STACK);
+        fs.mkdirSync(lockDir, { recursive: true });
+        fs.writeFileSync(path.join(lockDir, "other.json"), JSON.stringify({ pid: 1, username: "root", hostname: "agent-other-replica", timestamp: new Date().toISOString() }));
+        await assert.rejects(engine.up(ctx), /locked[\s\S]*not a crashed run of this agent/);
+        assert.ok(fs.existsSync(path.join(lockDir, "other.json")));
+        fs.rmSync(path.join(lockDir, "other.json"));
     });
 });

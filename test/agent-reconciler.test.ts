@@ -14,10 +14,6 @@ class EngineDouble implements Engine {
     /** When set, up() waits for release() or for its abort signal. */
     block = false;
     private release?: () => void;
-    async preview(ctx: RunContext): Promise<RunResult> {
-        this.calls.push(`preview ${ctx.revision}`);
-        return { changes: {}, changed: [] };
-    }
     async up(ctx: RunContext): Promise<RunResult> {
         this.calls.push(`up ${ctx.revision}`);
         if (this.block) {
@@ -33,6 +29,12 @@ class EngineDouble implements Engine {
     async detectDrift(ctx: RunContext): Promise<RunResult> {
         this.calls.push(`drift ${ctx.revision}`);
         return { changes: { update: this.drift.length, same: 3 }, changed: [...this.drift] };
+    }
+    async correctDrift(ctx: RunContext): Promise<RunResult> {
+        this.calls.push(`correct ${ctx.revision}`);
+        const changed = this.drift;
+        this.drift = [];
+        return { changes: { update: changed.length }, changed };
     }
     finish(): void {
         this.release?.();
@@ -215,7 +217,7 @@ describe("drift", () => {
         engine.drift = ["kubernetes:apps/v1:Deployment::openfaas-fn/nodeinfo (deleted)"];
         const d = await r.checkDrift();
         assert.deepEqual(d, { action: "drift-corrected", resources: ["kubernetes:apps/v1:Deployment::openfaas-fn/nodeinfo (deleted)"] });
-        assert.deepEqual(engine.calls.slice(-2), [`drift ${"a".repeat(40)}`, `up ${"a".repeat(40)}`]);
+        assert.deepEqual(engine.calls.slice(-2), [`drift ${"a".repeat(40)}`, `correct ${"a".repeat(40)}`]);
         assert.equal(r.status.conditions.DriftDetected.status, false);
         assert.equal(r.status.conditions.DriftDetected.reason, "Corrected");
         assert.ok(events.includes("Warning DriftDetected") && events.includes("Normal DriftCorrected"));

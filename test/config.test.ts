@@ -159,6 +159,16 @@ describe("invalid configuration", () => {
         assertRejects({ proLicense: "licence-text" }, "proLicense", /must be a secret/);
     });
 
+    it("refuses a short or plaintext sync token and a webhook secret without a webhook host, never echoing them", () => {
+        const agent = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" });
+        const err = problemsOf({ agent, agentSyncToken: "short", agentWebhookSecret: "w".repeat(30) }, ["agentSyncToken", "agentWebhookSecret"]);
+        assert.match(err.message, /openfaas-gitops:agentSyncToken = "\[secret\]": expected at least 24 printable characters/);
+        assert.match(err.message, /openfaas-gitops:agentWebhookSecret: is used only with agent\.webhookHost/);
+        assert.doesNotMatch(err.message, /short|wwww/);
+        assertRejects({ agent, agentSyncToken: "t".repeat(30) }, "agentSyncToken", /must be a secret/);
+        assertRejects({ agentSyncToken: "t".repeat(30) }, "agent", /need the agent map/, ["agentSyncToken"]);
+    });
+
     it("refuses a short admin password without echoing it", () => {
         const err = problemsOf({ adminPassword: "short-pass" }, ["adminPassword"]);
         assert.match(err.message, /openfaas-gitops:adminPassword = "\[secret\]": expected at least 16 characters/);

@@ -36,16 +36,24 @@ export function ensureGoTools(
     module: string,
     tag: string,
     binaries: Readonly<Record<string, string>>,
-    opts: { ldflags?: string; log?: (line: string) => void } = {},
+    opts: {
+        ldflags?: string;
+        log?: (line: string) => void;
+        /** Runs in the module directory before the first build (e.g. to copy files a package embeds). */
+        prepare?: (moduleDir: string) => void;
+    } = {},
 ): Record<string, string> {
     const dir = toolCacheDir(module, tag);
     const out: Record<string, string> = {};
+    let prepared = false;
     for (const [name, pkg] of Object.entries(binaries)) {
         const bin = path.join(dir, name);
         out[name] = bin;
         if (fs.existsSync(bin)) continue;
         if (!haveGo()) throw new Error(`${name} is built from its Go module, but \`go\` is not on PATH; install Go 1.26+`);
         fs.mkdirSync(dir, { recursive: true });
+        if (!prepared) opts.prepare?.(path.resolve(__dirname, module));
+        prepared = true;
         (opts.log ?? ((l: string) => process.stderr.write(l + "\n")))(`building ${pkg} into ${dir} (first run only)`);
         const tmp = `${bin}.tmp-${process.pid}`;
         execFileSync("go", ["build", "-trimpath", ...(opts.ldflags ? ["-ldflags", opts.ldflags] : []), "-o", tmp, pkg], {

@@ -1,0 +1,138 @@
+/**
+ * One engine run in its own process, forked by pulumi-engine.ts (the agent, and the tests through
+ * the same function). The Automation API runs the program inline (no language host needed), and
+ * both come from the checkout's own node_modules: the engine code is the version the revision pins,
+ * the program's `@pulumi/pulumi` is the same module instance the Automation API drives, and a
+ * crash or a failed run's stray callbacks end with this process, never in the agent.
+ *
+ * Protocol (IPC): the parent sends one {@link RunRequest}; this process sends {@link RunMessage}s
+ * and exits after `done` or `failed`. A `cancel` message asks the engine to stop gracefully.
+ */
+import * as fs from "node:fs";
+import { createRequire } from "node:module";
+import * as path from "node:path";
+import * as yaml from "js-yaml";
+import type * as automation from "@pulumi/pulumi/automation";
+
+/**
+ * `drift-check` is a preview against the cluster as it is now (refresh first); `drift-correct` the
+ * update that makes it match again; `unlock` removes the stack's lock (the parent decides when
+ * that is safe).
+ */
+export type RunOp = "preview" | "up" | "destroy" | "drift-check" | "drift-correct" | "unlock";
+
+export interface RunRequest {
+    readonly op: RunOp;
+    readonly stack: string;
+    /** The stack's config file (the Automation API ignores Pulumi.yaml's stackConfigDir, pulumi/pulumi#10305). */
+    readonly configFile: string;
+    readonly secretsProvider?: string;
+    /** Policy packs (directories or executables) and their config files, for preview and up. */
+    readonly policyPacks?: readonly string[];
+    readonly policyPackConfigs?: readonly string[];
+}
+
+export type RunMessage =
+    | { readonly kind: "log"; readonly line: string }
+    | { readonly kind: "done"; readonly changes: Record<string, number>; readonly changed: string[] }
+    | { readonly kind: "failed"; readonly message: string; readonly locked: boolean };
+
+/** Steps that are not a change: a drift check's refresh steps are how it reads, not what it finds. */
+const NOT_A_CHANGE = new Set(["same", "read", "refresh"]);
+
+/** Pure: `type::name (op)` of a resource step, as reported in change and drift lists. */
+export function describeStep(urn: string, op: string): string {
+    const [type, name] = urn.split("::").slice(-2);
+    return `${type!.split("$").pop()}::${name} (${op})`;
+}
+
+/** Pure: changes by operation, from the `type::name (op)` list. */
+export function countChanges(changed: readonly string[]): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of changed) {
+        const op = /\(([^)]+)\)$/.exec(c)![1]!;
+        out[op] = (out[op] ?? 0) + 1;
+    }
+    return out;
+}
+
+/** Pure: whether an engine error is a stack lock held by someone (DIY backends and the Pulumi Cloud word it differently). */
+export function isLockError(message: string): boolean {
+    return /currently locked|ConcurrentUpdateError|update is already in progress/i.test(message);
+}
+
+function send(m: RunMessage): Promise<void> {
+    return new Promise((resolve) => process.send!(m, () => resolve()));
+}
+
+/**
+ * An update killed mid-way leaves pending operations in the state, and the CLI refuses to go on
+ * until they are resolved. Clearing them is safe here: a create it had started is adopted by the
+ * next apply (server-side apply upserts an object that already exists), and an update or delete is
+ * planned again from the program.
+ */
+async function clearPendingOperations(stack: automation.Stack): Promise<void> {
+    const state = await stack.exportStack();
+    const deployment = state.deployment as { pending_operations?: { resource?: { urn?: string }; type?: string }[] } | undefined;
+    const pending = deployment?.pending_operations ?? [];
+    if (pending.length === 0) return;
+    await send({ kind: "log", line: `recovering: clearing ${pending.length} pending operation(s) of an interrupted update: ${pending.map((p) => `${p.type} ${p.resource?.urn?.split("::").pop()}`).join(", ")}` });
+    deployment!.pending_operations = [];
+    await stack.importStack(state);
+}
+
+async function run(req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
+    const projectDir = process.cwd();
+    const fromProject = createRequire(path.join(projectDir, "package.json"));
+    // Under the agent's own tsx (development) .ts already loads; in the image, the checkout's tsx.
+    if (!require.extensions[".ts"]) (fromProject("tsx/cjs/api") as { register(): unknown }).register();
+    const auto = fromProject("@pulumi/pulumi/automation") as typeof automation;
+    const project = yaml.load(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name: string; main?: string };
+    const main = path.resolve(projectDir, project.main ?? "index.ts");
+    const program = async () => {
+        const exported = fromProject(main) as Record<string, unknown>;
+        return Object.fromEntries(Object.entries(exported).filter(([k]) => k !== "__esModule"));
+    };
+    const stack = await auto.LocalWorkspace.createOrSelectStack(
+        { projectName: project.name, stackName: req.stack, program },
+        { workDir: projectDir, secretsProvider: req.secretsProvider },
+    );
+    if (req.op === "unlock") {
+        await stack.cancel();
+        return { kind: "done", changes: {}, changed: [] };
+    }
+    await clearPendingOperations(stack);
+    const planOnly = req.op === "preview" || req.op === "drift-check";
+    const changed: string[] = [];
+    const opts = {
+        configFile: req.configFile,
+        signal,
+        // Drift is the difference between the program and the cluster as it is now.
+        refresh: req.op === "drift-check" || req.op === "drift-correct",
+        policyPacks: req.policyPacks ? [...req.policyPacks] : undefined,
+        policyPackConfigs: req.policyPackConfigs ? [...req.policyPackConfigs] : undefined,
+        onOutput: (line: string) => void send({ kind: "log", line: line.trimEnd() }),
+        onEvent: (ev: automation.EngineEvent) => {
+            // A plan reports steps before they run; an update, the steps that ran.
+            const m = planOnly ? ev.resourcePreEvent?.metadata : ev.resOutputsEvent?.metadata;
+            if (m && !NOT_A_CHANGE.has(m.op)) changed.push(describeStep(m.urn, m.op));
+        },
+    };
+    if (req.op === "destroy") await stack.destroy({ signal, onOutput: opts.onOutput, onEvent: opts.onEvent });
+    else await (planOnly ? stack.preview(opts) : stack.up(opts));
+    return { kind: "done", changes: countChanges(changed), changed };
+}
+
+if (require.main === module) {
+    const controller = new AbortController();
+    process.on("message", (m: RunRequest | { kind: "cancel" }) => {
+        if ("kind" in m) {
+            controller.abort();
+            return;
+        }
+        void run(m, controller.signal)
+            .catch((e: Error): RunMessage => ({ kind: "failed", message: e.message, locked: isLockError(e.message) }))
+            .then(send)
+            .then(() => process.exit(0));
+    });
+}

@@ -1,0 +1,160 @@
+/**
+ * The real Pulumi engine against the real control plane, for the tests: the CLI and the kubernetes
+ * provider built from their Go modules (tools/engine.ts), a file state backend in a temporary
+ * directory, and the program run inline by the Automation API in a child process per run (the
+ * agent's own runner, agent/engine-run.ts), wrapped in the no-kubelet harness (./no-kubelet.ts). Stacks are the shipped stack files plus the upstream charts
+ * from ../shared/upstream/charts and test credentials for everything the program would generate
+ * with the random, tls and github providers, which cannot be built here.
+ */
+import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import * as yaml from "js-yaml";
+import { PROJECT } from "../../config";
+import { CHART_NAMES } from "../../components/charts";
+import { ControlPlane, installCrds, startControlPlane } from "../../tools/controlplane";
+import { EngineBinaries, ensureEngine } from "../../tools/engine";
+import { RunResult } from "../../agent/engine";
+import { RunOp } from "../../agent/engine-run";
+import { runEngine } from "../../agent/pulumi-engine";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const UPSTREAM_CHARTS = path.resolve(ROOT, "..", "shared", "upstream", "charts");
+
+/**
+ * Writes a copy of this project (tracked and new files, as `git ls-files` sees them) into `dir`,
+ * whose index.ts registers the no-kubelet harness before the program runs and records which
+ * environment variables the program saw (seen-env.json). This is what the agent tests commit or
+ * hand to the agent as a checkout: the agent itself has no test hooks.
+ */
+export function projectCopy(dir: string): void {
+    const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
+    for (const f of files) {
+        if (!fs.existsSync(path.join(ROOT, f))) continue;
+        fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+        fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+    }
+    fs.renameSync(path.join(dir, "index.ts"), path.join(dir, "index.program.ts"));
+    // CommonJS on purpose: an ES import would be hoisted above the registration.
+    fs.writeFileSync(
+        path.join(dir, "index.ts"),
+        [
+            'require("./test/support/no-kubelet").registerNoKubeletTransforms();',
+            'require("node:fs").writeFileSync("seen-env.json", JSON.stringify(Object.keys(process.env)));',
+            'module.exports = require("./index.program");',
+            "",
+        ].join("\n"),
+    );
+}
+
+/** Credentials a real `pulumi up` would generate; supplied here as bring-your-own config. */
+export interface TestCredentials {
+    readonly adminPassword: string;
+    readonly sealingKeyPem: string;
+    readonly sealingCertPem: string;
+    readonly agentDeployKey: string;
+    readonly agentSyncToken: string;
+    readonly agentWebhookSecret: string;
+}
+
+export function makeCredentials(dir: string): TestCredentials {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "sealing.key", "-out", "sealing.crt", "-days", "30", "-subj", "/CN=sealed-secret"], { cwd: dir, stdio: "pipe" });
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "agent", "-f", path.join(dir, "deploy")]);
+    const token = () => crypto.randomBytes(24).toString("hex");
+    return {
+        adminPassword: token(),
+        sealingKeyPem: fs.readFileSync(path.join(dir, "sealing.key"), "utf8"),
+        sealingCertPem: fs.readFileSync(path.join(dir, "sealing.crt"), "utf8"),
+        agentDeployKey: fs.readFileSync(path.join(dir, "deploy"), "utf8"),
+        agentSyncToken: token(),
+        agentWebhookSecret: token(),
+    };
+}
+
+/** A stack of the project copy: config, outputs and state through the Automation API; program runs through the agent's runner. */
+export interface TestStack {
+    readonly name: string;
+    /** For config, outputs and state only: it never runs the program in this process. */
+    readonly stack: Stack;
+    /** The stack's config file in the project copy. */
+    readonly configFile: string;
+    /** Runs the program in a child process (agent/engine-run.ts); rejects with the engine's error. */
+    run(op: Exclude<RunOp, "unlock">, opts?: { policyPacks?: string[]; policyPackConfigs?: string[] }): Promise<RunResult & { log: string[] }>;
+}
+
+export interface EngineHarness {
+    readonly cp: ControlPlane;
+    readonly binaries: EngineBinaries;
+    readonly credentials: TestCredentials;
+    /** Environment of every run (the CLI's, and so the provider's). */
+    readonly env: Readonly<Record<string, string>>;
+    /** The project copy every stack of this harness runs in (see {@link projectCopy}). */
+    readonly projectDir: string;
+    /**
+     * A stack named `name` with the config of `stacks/Pulumi.<from>.yaml`, the upstream charts,
+     * the test credentials (only those `secrets` names) and `extra` config on top.
+     */
+    stack(name: string, from: string, opts?: { secrets?: readonly (keyof TestCredentials)[]; extra?: Record<string, unknown> }): Promise<TestStack>;
+    stop(): Promise<void>;
+}
+
+/** Starts a control plane with the real CRDs, a private state backend and a project copy for the engine. */
+export async function startEngineHarness(log: (line: string) => void = () => undefined): Promise<EngineHarness> {
+    const binaries = ensureEngine(log);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-engine-"));
+    const cp = await startControlPlane({ log });
+    installCrds(cp);
+    for (const d of ["state", "home", "project"]) fs.mkdirSync(path.join(dir, d));
+    const projectDir = path.join(dir, "project");
+    projectCopy(projectDir);
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(projectDir, "node_modules"));
+    const credentials = makeCredentials(dir);
+    const env: Record<string, string> = {
+        PATH: [...binaries.path, process.env.PATH ?? ""].join(path.delimiter),
+        HOME: path.join(dir, "home"),
+        KUBECONFIG: cp.kubeconfig,
+        PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
+        PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(16).toString("hex"),
+        PULUMI_HOME: path.join(dir, "home", ".pulumi"),
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+    };
+    // The Automation API looks the CLI up on this process's PATH.
+    process.env.PATH = env.PATH;
+
+    return {
+        cp,
+        binaries,
+        credentials,
+        env,
+        projectDir,
+        async stack(name, from, opts = {}) {
+            const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: projectDir }, { envVars: env });
+            // The shipped stack file's config, kept as YAML so maps stay maps, beside the salt the CLI wrote.
+            const shipped = (yaml.load(fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${from}.yaml`), "utf8")) ?? {}) as { config?: Record<string, unknown> };
+            const configFile = path.join(projectDir, "stacks", `Pulumi.${name}.yaml`);
+            const current = (fs.existsSync(configFile) ? yaml.load(fs.readFileSync(configFile, "utf8")) : {}) as Record<string, unknown>;
+            const charts = Object.fromEntries(CHART_NAMES.map((c) => [c, { path: path.join(UPSTREAM_CHARTS, c) }]));
+            const extra = Object.fromEntries(Object.entries(opts.extra ?? {}).map(([k, v]) => [`${PROJECT}:${k}`, v]));
+            fs.writeFileSync(configFile, yaml.dump({ ...current, config: { ...shipped.config, [`${PROJECT}:charts`]: charts, ...extra } }));
+            const secrets = Object.fromEntries((opts.secrets ?? []).map((k) => [`${PROJECT}:${k}`, { value: credentials[k], secret: true }]));
+            if (Object.keys(secrets).length > 0) await stack.setAllConfig(secrets);
+            return {
+                name,
+                stack,
+                configFile,
+                async run(op, runOpts = {}) {
+                    const lines: string[] = [];
+                    const result = await runEngine({ op, stack: name, configFile, secretsProvider: "passphrase", ...runOpts }, { cwd: projectDir, env, log: (l) => lines.push(l) });
+                    return { ...result, log: lines };
+                },
+            };
+        },
+        async stop() {
+            await cp.stop();
+            fs.rmSync(dir, { recursive: true, force: true });
+        },
+    };
+}
