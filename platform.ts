@@ -28,7 +28,9 @@ export interface PlatformOutputs {
 
 /** Declares the whole platform from a validated config. Only composition here: the objects are built in components/. */
 export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
-    const ns = new PlatformNamespaces("platform");
+    // Functions with a namespace of their own (Pro; config.ts refuses it in CE) get it declared here.
+    const moreFunctionNamespaces = [...new Set(cfg.functions.flatMap((f) => (f.namespace ? [f.namespace] : [])))].sort();
+    const ns = new PlatformNamespaces("platform", { moreFunctionNamespaces });
 
     const sealed = new SealedSecrets("sealed-secrets", {
         namespace: ns.names.sealedSecrets,
@@ -58,6 +60,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
     const openfaas = new OpenFaaS("openfaas", {
         namespace: ns.names.core,
         functionNamespace: ns.names.functions,
+        multipleNamespaces: moreFunctionNamespaces.length > 0,
         chart: cfg.charts.openfaas,
         gatewayReplicas: cfg.openfaas.gatewayReplicas,
         queueWorkerReplicas: cfg.openfaas.queueWorkerReplicas,
@@ -74,14 +77,15 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
     for (const fn of cfg.functions) {
         // After OpenFaaS: Pro Function CRs need the chart's CRDs; CE functions need nothing from it
         // but ordering them after the gateway keeps `pulumi up` output readable.
-        new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace: ns.names.functions, pro }, { dependsOn: [openfaas] });
+        const namespace = fn.namespace ? ns.moreFunctions[fn.namespace]! : ns.names.functions;
+        new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace, pro }, { dependsOn: [openfaas] });
         for (const schedule of fn.schedules) {
-            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, schedule, namespace: ns.names.core }, { dependsOn: [openfaas] });
+            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, functionNamespace: fn.namespace, schedule, namespace: ns.names.core }, { dependsOn: [openfaas] });
         }
     }
 
     if (cfg.networkPolicies) {
-        new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions });
+        new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions, moreFunctionNamespaces: ns.moreFunctions });
     }
 
     const agent = cfg.agent
