@@ -5,6 +5,7 @@
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { DEFAULT_NAMESPACES } from "./components/namespaces";
+import { cronProblem } from "./cron";
 import { substitute } from "./envsubst";
 import { AS_WRITTEN_SCHEMA, nodeSelectorOf, yamlBool } from "./faas-cli";
 import { DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE } from "./names";
@@ -31,7 +32,7 @@ export interface Autoscaling {
 export interface Schedule {
     /** Unique within the function; names the CronJob `<function>-<name>`. */
     readonly name: string;
-    /** Five-field cron expression or a macro such as @hourly. */
+    /** A CronJob schedule: five fields, or a descriptor such as @hourly or @every 5m (see cron.ts). */
     readonly cron: string;
     /** Request body. @default "" */
     readonly payload: string;
@@ -101,28 +102,6 @@ export function parseQuantity(q: string): number | undefined {
     const suffix = m[3] ?? "";
     if (/^[eE]/.test(suffix)) return Number(m[1] + suffix);
     return Number(m[1]) * SUFFIX[suffix]!;
-}
-
-const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
-const CRON_RANGES: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
-const CRON_MACROS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
-
-/** Pure: undefined when `expr` is a schedule the CronJob controller accepts, else what is wrong. */
-export function cronProblem(expr: string): string | undefined {
-    if (CRON_MACROS.includes(expr)) return undefined;
-    const fields = expr.trim().split(/\s+/);
-    if (fields.length !== 5) return `expected 5 fields (minute hour day-of-month month day-of-week) or one of ${CRON_MACROS.join(", ")}, got ${fields.length}`;
-    const names = ["minute", "hour", "day-of-month", "month", "day-of-week"];
-    for (let i = 0; i < 5; i++) {
-        const f = fields[i]!;
-        if (!CRON_FIELD.test(f)) return `${names[i]} field "${f}" is not a number, range, list or step`;
-        const [lo, hi] = CRON_RANGES[i]!;
-        for (const n of f.match(/\d+/g) ?? []) {
-            const step = f.includes(`/${n}`);
-            if (!step && (Number(n) < lo || Number(n) > hi)) return `${names[i]} value ${n} is outside ${lo}-${hi}`;
-        }
-    }
-    return undefined;
 }
 
 const FUNCTION_FIELDS = new Set([
