@@ -14,6 +14,11 @@ export const SECRETS_MOUNT_PATH = "/var/openfaas/secrets";
  */
 export const FUNCTION_PROBE = { initialDelaySeconds: 0, timeoutSeconds: 1, periodSeconds: 2, successThreshold: 1, failureThreshold: 3 } as const;
 
+/** Pure: a container env var; an empty value is sent as none, because the server drops `value: ""` and that would read as drift. */
+export function envVar(name: string, value: string): { name: string; value?: string } {
+    return value === "" ? { name } : { name, value };
+}
+
 /** Pure: annotations as faas-netes sets them: the user's, plus `prometheus.io.scrape: "false"` unless given. */
 export function functionAnnotations(fn: FunctionDef): Record<string, string> {
     return { "prometheus.io.scrape": "false", ...fn.annotations };
@@ -42,7 +47,7 @@ export function functionDeploymentSpec(fn: FunctionDef, namespace: pulumi.Input<
     const probe = { httpGet: { path: "/_/health", port: FUNCTION_PORT }, ...timings };
     const env = Object.keys(fn.environment)
         .sort()
-        .map((name) => ({ name, value: fn.environment[name]! }));
+        .map((name) => envVar(name, fn.environment[name]!));
     const volumes: k8s.types.input.core.v1.Volume[] = [];
     const mounts: k8s.types.input.core.v1.VolumeMount[] = [];
     if (fn.readOnlyRootFilesystem) {

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Schedule, scheduleJobName } from "../functions";
+import { envVar } from "./function";
 import { BASIC_AUTH_SECRET, gatewayUrl } from "./openfaas";
 
 /**
@@ -46,7 +47,7 @@ export function cronJobSpec(args: { fn: string; functionNamespace?: string; sche
                                         { name: "GATEWAY_URL", value: args.gatewayUrl },
                                         { name: "ROUTE", value: schedule.async ? "async-function" : "function" },
                                         { name: "FUNCTION", value: route },
-                                        { name: "PAYLOAD", value: schedule.payload },
+                                        envVar("PAYLOAD", schedule.payload),
                                         { name: "GATEWAY_USER", ...fromSecret("basic-auth-user") },
                                         { name: "GATEWAY_PASSWORD", ...fromSecret("basic-auth-password") },
                                     ],

@@ -102,6 +102,17 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         applyAndReadBack(objects);
     });
 
+    it("faas-cli stack files (test/testdata/faas-cli): their Function CRs, namespaces, HPAs, policies, CronJobs and CE Deployments pass and read back", async () => {
+        const kinds = new Set(["Namespace", "Function", "HorizontalPodAutoscaler", "NetworkPolicy", "CronJob", "Deployment", "Service"]);
+        const ofFunctions = (o: K8sObject) => kinds.has(o.kind) && !["openfaas", "contour", "cert-manager", "sealed-secrets", "openfaas-gitops"].includes(o.metadata.namespace ?? "") || o.kind === "CronJob";
+        for (const file of ["scalars.yml", "envsubst.yml", "environment-file.yml", "anchors.yml", "pro-scaling.yml", "fields.yml", "namespace.yml"]) {
+            const values = { functionsFile: `test/testdata/faas-cli/${file}`, functionsEnv: JSON.stringify({ TAG: "1.0.0", GREETING: "hi" }) };
+            const pro = (await renderStack(raw({ ...values, proLicense: "licence" }, ["proLicense"], "pro"))).filter(ofFunctions);
+            applyAndReadBack(pro);
+            if (!["fields.yml", "namespace.yml", "pro-scaling.yml"].includes(file)) applyAndReadBack((await renderStack(raw(values, [], "ce"))).filter(ofFunctions));
+        }
+    });
+
     it("a sealed secret from the sealing code passes the real SealedSecret CRD schema, in every scope", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-cp-seal-"));
         execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "30", "-subj", "/CN=sealed-secret"], { cwd: dir, stdio: "pipe" });
