@@ -440,7 +440,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
         if (pw !== undefined) r.problem("adminPassword", "conflicts with basicAuthFromSealedSecret: the password is in the SealedSecret; unset one of them", pw);
         const found = manifests.some((m) => m.object.metadata.name === "basic-auth" && m.object.metadata.namespace === "openfaas");
         if (!found) {
-            r.problem("basicAuthFromSealedSecret", "no SealedSecret basic-auth in namespace openfaas under sealedSecretsDir; create it with: npm run seal -- --name basic-auth --namespace openfaas --from-literal basic-auth-user=admin --from-file basic-auth-password=<file> --out secrets/basic-auth.yaml", "true");
+            r.problem("basicAuthFromSealedSecret", `no SealedSecret basic-auth in namespace openfaas under sealedSecretsDir; create it with: npm run -s seal -- --stack ${raw.stack} --name basic-auth -n openfaas --from-literal basic-auth-user=admin --from-file basic-auth-password=<file> -w secrets/${raw.stack}/basic-auth.yaml`, "true");
         }
     }
 
@@ -560,7 +560,7 @@ function readSealedSecrets(r: Reader, raw: RawConfig): SealedSecretFile[] {
         for (const p of parsed.problems) r.at(p.slice(0, p.indexOf(":")), p.slice(p.indexOf(":") + 2));
         for (const o of parsed.objects) {
             const id = `${o.object.metadata.namespace}/${o.object.metadata.name}`;
-            if (seen.has(id)) r.at(o.file, `SealedSecret ${id} is also defined in ${seen.get(id)}; keep one (npm run seal -- --merge-into merges keys)`);
+            if (seen.has(id)) r.at(o.file, `SealedSecret ${id} is also defined in ${seen.get(id)}; keep one (npm run -s seal -- --merge-into merges keys)`);
             seen.set(id, o.file);
             out.push(o);
         }

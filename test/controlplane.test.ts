@@ -12,6 +12,7 @@ import * as crypto from "node:crypto";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseQuantity } from "../functions";
+import { parseSealedSecretFile } from "../sealing/manifests";
 import { sealSecret } from "../sealing/sealed-secret";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";
 import { K8sObject, renderStack } from "../tools/render";
@@ -125,6 +126,10 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
             const got = JSON.parse(cp.kubectl(["get", "sealedsecret", `api-${scope}`, "-n", "openfaas-fn", "-o", "json"]));
             assert.deepEqual(got.spec.encryptedData, sealed.spec.encryptedData);
         }
+        // What render applies for a cluster-wide seal without a namespace, and an empty one (--allow-empty-data).
+        const clusterWide = parseSealedSecretFile(yaml.dump(sealSecret(pub, { name: "shared", scope: "cluster-wide", data: { k: Buffer.from("v") } })), "f").objects[0]!.object;
+        const empty = sealSecret(pub, { name: "empty", namespace: "openfaas-fn", scope: "strict", data: {} });
+        for (const o of [clusterWide, empty]) cp.kubectl(["apply", "--server-side", "--dry-run=server", "-f", "-"], yaml.dump(o));
     });
 
     it("sealing-key export reads the active key through kubectl into a 0600 file", () => {
@@ -145,6 +150,13 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         assert.ok(out.includes(fs.readFileSync(path.join(dir, "k.pem"), "utf8").trim()));
         assert.ok(out.includes(fs.readFileSync(path.join(dir, "c.pem"), "utf8").trim()));
         assert.equal(fs.statSync(path.join(dir, "out.pem")).mode & 0o777, 0o600);
+        // npm run seal -- --fetch-cert: the same key's certificate, through the Kubernetes API, on stdout alone.
+        const seal = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "sealing", "cli.ts"), "--fetch-cert", "--controller-namespace", "legacy-flux", "--kubeconfig", cp.kubeconfig], { cwd: ROOT, encoding: "utf8" });
+        assert.equal(seal.status, 0, seal.stderr);
+        assert.equal(seal.stdout, fs.readFileSync(path.join(dir, "c.pem"), "utf8"));
+        const elsewhere = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "sealing", "cli.ts"), "--fetch-cert", "--kubeconfig", cp.kubeconfig], { cwd: ROOT, encoding: "utf8" });
+        assert.equal(elsewhere.status, 2);
+        assert.match(elsewhere.stderr, /^seal: no active sealing key .* in namespace sealed-secrets/);
     });
 
     it("rejects an invalid object (the check can fail)", async () => {
