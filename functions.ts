@@ -282,9 +282,12 @@ function environmentFiles(p: Problems, where: string, list: unknown, stackFile: 
             p.add(at, `"${entry}" is outside the project; give a path relative to ${path.posix.dirname(stackFile)}/ inside the repository (the agent only has the repository)`);
             return;
         }
+        if (!ctx.readFile) {
+            p.add(at, `${rel}: no project files to read it from`);
+            return;
+        }
         let text: string;
         try {
-            if (!ctx.readFile) throw Object.assign(new Error("no project files"), { code: "no project files" });
             text = ctx.readFile(rel);
         } catch (e) {
             p.add(at, `${rel}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
