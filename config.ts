@@ -35,6 +35,7 @@ export const CONFIG_KEYS = {
     networkPolicies: "boolean",
     functionsFile: "string",
     functions: "object",
+    functionsEnv: "object",
     schedules: "boolean",
     sealedSecretsDir: "string",
     basicAuthFromSealedSecret: "boolean",
@@ -451,7 +452,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
         if (pw !== undefined) r.problem("adminPassword", "conflicts with basicAuthFromSealedSecret: the password is in the SealedSecret; unset one of them", pw);
         const found = manifests.some((m) => m.object.metadata.name === "basic-auth" && m.object.metadata.namespace === "openfaas");
         if (!found) {
-            r.problem("basicAuthFromSealedSecret", "no SealedSecret basic-auth in namespace openfaas under sealedSecretsDir; create it with: npm run seal -- --name basic-auth --namespace openfaas --from-literal basic-auth-user=admin --from-file basic-auth-password=<file> --out secrets/basic-auth.yaml", "true");
+            r.problem("basicAuthFromSealedSecret", `no SealedSecret basic-auth in namespace openfaas under sealedSecretsDir; create it with: npm run -s seal -- --stack ${raw.stack} --name basic-auth -n openfaas --from-literal basic-auth-user=admin --from-file basic-auth-password=<file> -w secrets/${raw.stack}/basic-auth.yaml`, "true");
         }
     }
 
@@ -583,7 +584,7 @@ function readSealedSecrets(r: Reader, raw: RawConfig): SealedSecretFile[] {
         for (const p of parsed.problems) r.at(p.slice(0, p.indexOf(":")), p.slice(p.indexOf(":") + 2));
         for (const o of parsed.objects) {
             const id = `${o.object.metadata.namespace}/${o.object.metadata.name}`;
-            if (seen.has(id)) r.at(o.file, `SealedSecret ${id} is also defined in ${seen.get(id)}; keep one (npm run seal -- --merge-into merges keys)`);
+            if (seen.has(id)) r.at(o.file, `SealedSecret ${id} is also defined in ${seen.get(id)}; keep one (npm run -s seal -- --merge-into merges keys)`);
             seen.set(id, o.file);
             out.push(o);
         }
@@ -596,17 +597,31 @@ function readFunctions(r: Reader, raw: RawConfig, pro: boolean): FunctionDef[] {
     const file = r.string("functionsFile", "functions/stack.yml");
     const overrides = r.object("functions") ?? {};
     const schedules = r.bool("schedules", true);
+    const env = readFunctionsEnv(r);
+    const files = raw.files ?? projectFiles(process.cwd());
     let text: string;
     try {
-        text = (raw.files ?? projectFiles(process.cwd())).read(file);
+        text = files.read(file);
     } catch (e) {
         r.problem("functionsFile", `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a path relative to the project root`, file);
         return [];
     }
-    const parsed = parseStackYml(text, file);
+    const parsed = parseStackYml(text, file, { env, readFile: (rel) => files.read(rel) });
     const applied = applyOverrides(parsed.functions, overrides, { pro, schedules, file, configKey: r.fq("functions") });
     for (const p of [...parsed.problems, ...applied.problems]) r.at(p.where, p.what);
     return applied.functions;
+}
+
+/** Reads `functionsEnv`, the values of `${VAR}` in the functions file: a map of names to strings. */
+function readFunctionsEnv(r: Reader): Record<string, string> {
+    const given = r.object("functionsEnv") ?? {};
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(given)) {
+        if (!/^[A-Za-z0-9_]+$/.test(name)) r.problem(`functionsEnv.${name}`, "expected a variable name of letters, digits and _ (what ${NAME} can refer to)");
+        else if (typeof value !== "string") r.problem(`functionsEnv.${name}`, "expected a string; quote numbers and booleans so they are substituted as written", JSON.stringify(value));
+        else env[name] = value;
+    }
+    return env;
 }
 
 /**

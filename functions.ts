@@ -2,7 +2,12 @@
  * Reads `functions/stack.yml` (faas-cli's format) and the per-stack `functions` overrides into
  * validated function definitions. Pure: text in, definitions or one error listing every problem out.
  */
+import * as path from "node:path";
 import * as yaml from "js-yaml";
+import { DEFAULT_NAMESPACES } from "./components/namespaces";
+import { cronProblem } from "./cron";
+import { substitute } from "./envsubst";
+import { AS_WRITTEN_SCHEMA, nodeSelectorOf, yamlBool } from "./faas-cli";
 import { DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE } from "./names";
 
 /** OpenFaaS Community Edition limits, enforced by faas-netes itself (see README "Functions"). */
@@ -27,7 +32,7 @@ export interface Autoscaling {
 export interface Schedule {
     /** Unique within the function; names the CronJob `<function>-<name>`. */
     readonly name: string;
-    /** Five-field cron expression or a macro such as @hourly. */
+    /** A CronJob schedule: five fields, or a descriptor such as @hourly or @every 5m (see cron.ts). */
     readonly cron: string;
     /** Request body. @default "" */
     readonly payload: string;
@@ -46,9 +51,11 @@ export interface FunctionDef {
     readonly requests: Resources;
     readonly secrets: readonly string[];
     readonly readOnlyRootFilesystem: boolean;
-    /** faas-cli constraints, `key=value` node selectors. */
+    /** Node selectors `key=value`, from faas-cli constraints (Swarm-style ones translated). */
     readonly constraints: readonly string[];
-    /** Fixed replica count (`com.openfaas.scale.min`, or a per-stack override); undefined with autoscaling. */
+    /** The function's own namespace (faas-cli `namespace`, OpenFaaS Pro); undefined: the platform's function namespace. */
+    readonly namespace?: string;
+    /** Fixed replica count from the per-stack override; undefined otherwise (the scale labels then apply). */
     readonly replicas?: number;
     readonly autoscaling?: Autoscaling;
     readonly schedules: readonly Schedule[];
@@ -59,6 +66,26 @@ export interface FunctionProblem {
     readonly where: string;
     readonly what: string;
 }
+
+/** OpenFaaS scaling labels (faas-netes and the Pro autoscaler read them from the function's labels). */
+export const SCALE = { min: "com.openfaas.scale.min", max: "com.openfaas.scale.max", zero: "com.openfaas.scale.zero" } as const;
+/** Scaling labels only OpenFaaS Pro honours; faas-netes CE refuses them on deploy. */
+const PRO_ONLY_SCALE_LABELS = [SCALE.zero, "com.openfaas.scale.zero-duration", "com.openfaas.scale.target", "com.openfaas.scale.type"];
+
+/** Pure: a whole-number scaling label, or undefined when absent (validated by {@link parseStackYml}). */
+export function scaleLabel(fn: Pick<FunctionDef, "labels">, which: "min" | "max"): number | undefined {
+    const v = fn.labels[SCALE[which]];
+    return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/** Pure: the replica count of a CE Deployment without an HPA, as faas-netes sets it: the override, else `scale.min` if positive, else 1. */
+export function fixedReplicas(fn: FunctionDef): number {
+    const min = scaleLabel(fn, "min");
+    return fn.replicas ?? (min !== undefined && min > 0 ? min : 1);
+}
+
+/** Namespaces a function may not use: the platform's own and Kubernetes'. */
+const RESERVED_NAMESPACES = new Set([DEFAULT_NAMESPACES.core, DEFAULT_NAMESPACES.contour, DEFAULT_NAMESPACES.certManager, DEFAULT_NAMESPACES.sealedSecrets, "kube-system", "kube-public", "kube-node-lease"]);
 
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 /** Kubernetes quantity: decimal number with an optional binary/decimal suffix or exponent. */
@@ -77,37 +104,19 @@ export function parseQuantity(q: string): number | undefined {
     return Number(m[1]) * SUFFIX[suffix]!;
 }
 
-const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
-const CRON_RANGES: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
-const CRON_MACROS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
-
-/** Pure: undefined when `expr` is a schedule the CronJob controller accepts, else what is wrong. */
-export function cronProblem(expr: string): string | undefined {
-    if (CRON_MACROS.includes(expr)) return undefined;
-    const fields = expr.trim().split(/\s+/);
-    if (fields.length !== 5) return `expected 5 fields (minute hour day-of-month month day-of-week) or one of ${CRON_MACROS.join(", ")}, got ${fields.length}`;
-    const names = ["minute", "hour", "day-of-month", "month", "day-of-week"];
-    for (let i = 0; i < 5; i++) {
-        const f = fields[i]!;
-        if (!CRON_FIELD.test(f)) return `${names[i]} field "${f}" is not a number, range, list or step`;
-        const [lo, hi] = CRON_RANGES[i]!;
-        for (const n of f.match(/\d+/g) ?? []) {
-            const step = f.includes(`/${n}`);
-            if (!step && (Number(n) < lo || Number(n) > hi)) return `${names[i]} value ${n} is outside ${lo}-${hi}`;
-        }
-    }
-    return undefined;
-}
-
 const FUNCTION_FIELDS = new Set([
-    "image", "environment", "labels", "annotations", "limits", "requests", "secrets",
-    "readonly_root_filesystem", "readOnlyRootFilesystem", "constraints",
+    "image", "environment", "environment_file", "labels", "annotations", "limits", "requests", "secrets",
+    "readonly_root_filesystem", "readOnlyRootFilesystem", "constraints", "fprocess", "namespace",
     // faas-cli build-time fields: accepted so the same file still builds with faas-cli, unused here.
-    "lang", "handler", "build_args", "build_options", "skip_build", "platforms",
+    "lang", "handler", "build_args", "build_options", "build_secrets", "skip_build", "platforms",
     // Extensions of this project; faas-cli ignores them.
     "autoscaling", "schedules",
 ]);
 const TOP_FIELDS = new Set(["version", "provider", "functions", "configuration"]);
+/** Top-level keys faas-cli ignores, used as holders of YAML anchors (as in docker-compose). */
+const EXTENSION_KEY = /^x-/;
+/** The only stack file version faas-cli accepts (go-sdk stack.ValidSchemaVersions). */
+const STACK_VERSION = "1.0";
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -129,11 +138,12 @@ function stringMap(p: Problems, where: string, v: unknown, check?: (k: string, v
     }
     const out: Record<string, string> = {};
     for (const [k, raw] of Object.entries(v)) {
-        if (isObj(raw) || Array.isArray(raw) || raw === null) {
-            p.add(`${where}.${k}`, "expected a string, number or boolean");
+        if (isObj(raw) || Array.isArray(raw)) {
+            p.add(`${where}.${k}`, "expected a single value (a string, number or boolean as written), not a map or list");
             continue;
         }
-        const s = String(raw);
+        // As yaml.v3 fills a Go string: the scalar's text, and "" for an empty value or null.
+        const s = raw === null ? "" : String(raw);
         const err = check?.(k, s);
         if (err) p.add(`${where}.${k}`, err);
         out[k] = s;
@@ -153,6 +163,7 @@ function resources(p: Problems, where: string, v: unknown): Resources {
             p.add(`${where}.${k}`, "unknown field; expected cpu or memory");
             continue;
         }
+        if (raw === null || raw === "") continue;
         const s = String(raw);
         if (parseQuantity(s) === undefined) p.add(`${where}.${k}`, `"${s}" is not a Kubernetes quantity (e.g. ${k === "cpu" ? "100m or 0.5" : "128Mi or 1Gi"})`);
         out[k] = s;
@@ -239,67 +250,180 @@ function schedules(p: Problems, where: string, v: unknown): Schedule[] {
     });
 }
 
-/** Pure: the functions of a stack.yml text, and every problem found in it. `file` prefixes each location. */
-export function parseStackYml(text: string, file: string): { functions: FunctionDef[]; problems: FunctionProblem[] } {
-    const p = new Problems(`${file} `);
-    let doc: unknown;
+/** What {@link parseStackYml} needs besides the text. */
+export interface StackYmlContext {
+    /** Values for `${VAR}` substitution (the `functionsEnv` config). @default {} */
+    readonly env?: Readonly<Record<string, string>>;
+    /** Reads a project file by its project-relative path (for `environment_file`). @default none: any environment_file is a problem */
+    readonly readFile?: (relativePath: string) => string;
+}
+
+/** Parses YAML twice: typed (for this project's numeric and boolean extensions) and as written (for faas-cli's string fields). */
+function loadBoth(text: string, file: string): { typed: unknown; written: unknown } | { error: string } {
     try {
-        doc = yaml.load(text, { filename: file });
+        return { typed: yaml.load(text, { filename: file }), written: yaml.load(text, { filename: file, schema: AS_WRITTEN_SCHEMA }) };
     } catch (e) {
-        return { functions: [], problems: [{ where: file, what: `not valid YAML: ${(e as Error).message.split("\n")[0]}` }] };
+        return { error: `not valid YAML: ${(e as Error).message.split("\n")[0]}` };
     }
-    if (!isObj(doc)) return { functions: [], problems: [{ where: file, what: "expected a map with `provider` and `functions`" }] };
-    for (const k of Object.keys(doc)) if (!TOP_FIELDS.has(k)) p.add(k, `unknown top-level field; expected ${[...TOP_FIELDS].join(", ")}`);
+}
+
+/**
+ * The environment of faas-cli's `environment_file` list: YAML files with an `environment` map, read
+ * in order, later files overriding earlier ones (faas-cli commands/deploy.go readFiles). Paths are
+ * relative to the stack file's directory, where faas-cli is run from, and must stay in the project:
+ * the agent has nothing else.
+ */
+function environmentFiles(p: Problems, where: string, list: unknown, stackFile: string, ctx: StackYmlContext): Record<string, string> {
+    const out: Record<string, string> = {};
+    stringList(p, where, list, () => undefined).forEach((entry, i) => {
+        const at = `${where}[${i}]`;
+        const rel = path.posix.normalize(path.posix.join(path.posix.dirname(stackFile), entry));
+        if (path.posix.isAbsolute(entry) || rel.startsWith("../") || rel === "..") {
+            p.add(at, `"${entry}" is outside the project; give a path relative to ${path.posix.dirname(stackFile)}/ inside the repository (the agent only has the repository)`);
+            return;
+        }
+        if (!ctx.readFile) {
+            p.add(at, `${rel}: no project files to read it from`);
+            return;
+        }
+        let text: string;
+        try {
+            text = ctx.readFile(rel);
+        } catch (e) {
+            p.add(at, `${rel}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+            return;
+        }
+        let doc: unknown;
+        try {
+            doc = yaml.load(text, { filename: rel, schema: AS_WRITTEN_SCHEMA });
+        } catch (e) {
+            p.add(at, `${rel}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+            return;
+        }
+        if (doc === null || doc === undefined) return;
+        if (!isObj(doc)) {
+            p.add(at, `${rel}: expected a map with an environment map, e.g. "environment: {KEY: value}"`);
+            return;
+        }
+        for (const k of Object.keys(doc)) if (k !== "environment") p.add(at, `${rel}: unknown field "${k}"; an environment file holds only environment`);
+        Object.assign(out, stringMap(p, `${at} (${rel}) environment`, doc.environment, (k) => (ENV_NAME.test(k) ? undefined : "not a valid environment variable name")));
+    });
+    return out;
+}
+
+/** Node selectors of the constraints, as `key=value`, with Swarm-style ones translated. */
+function constraintsOf(p: Problems, where: string, v: unknown): string[] {
+    const keys = new Map<string, string>();
+    return stringList(p, where, v, () => undefined).flatMap((c, i) => {
+        const r = nodeSelectorOf(c);
+        if ("problem" in r) {
+            p.add(`${where}[${i}]`, r.problem);
+            return [];
+        }
+        const [k, val] = r.selector;
+        if (!LABEL_KEY.test(k) || !LABEL_VALUE.test(val)) {
+            p.add(`${where}[${i}]`, `"${c}": "${k}=${val}" is not a valid node label key and value`);
+            return [];
+        }
+        if (keys.has(k) && keys.get(k) !== val) p.add(`${where}[${i}]`, `"${c}" contradicts an earlier constraint on ${k}=${keys.get(k)}; a node has one value per label`);
+        keys.set(k, val);
+        return [`${k}=${val}`];
+    });
+}
+
+/** Checks the scaling labels' syntax; which ones an edition honours is checked in {@link applyOverrides}. */
+function checkScaleLabels(p: Problems, at: string, labels: Readonly<Record<string, string>>): void {
+    for (const which of ["min", "max"] as const) {
+        const v = labels[SCALE[which]];
+        if (v !== undefined && !/^\d+$/.test(v)) p.add(`${at}.labels.${SCALE[which]}`, `"${v}" must be a whole number`);
+    }
+    const min = scaleLabel({ labels }, "min");
+    const max = scaleLabel({ labels }, "max");
+    if (max !== undefined && max < 1) p.add(`${at}.labels.${SCALE.max}`, `"${max}" must be at least 1`);
+    if (min !== undefined && max !== undefined && min > max) p.add(`${at}.labels.${SCALE.min}`, `"${min}" is greater than ${SCALE.max} "${max}"`);
+    const zero = labels[SCALE.zero];
+    if (zero !== undefined && zero !== "true" && zero !== "false") p.add(`${at}.labels.${SCALE.zero}`, `"${zero}" must be true or false`);
+}
+
+/**
+ * Pure: the functions of a stack.yml text, and every problem found in it. `file` (project-relative)
+ * prefixes each location. Reads it as faas-cli 0.18.12 does: `${VAR}` substitution first, string
+ * fields as written, `environment_file` merged over `environment`, `fprocess` as the watchdog's
+ * `fprocess` variable.
+ */
+export function parseStackYml(text: string, file: string, ctx: StackYmlContext = {}): { functions: FunctionDef[]; problems: FunctionProblem[] } {
+    const p = new Problems(`${file} `);
+    const subst = substitute(text, ctx.env ?? {});
+    if (subst.problems.length > 0) return { functions: [], problems: subst.problems.map((s) => ({ where: `${file} line ${s.line}`, what: s.what })) };
+    const loaded = loadBoth(subst.text, file);
+    if ("error" in loaded) return { functions: [], problems: [{ where: file, what: loaded.error }] };
+    const { typed: doc, written } = loaded;
+    if (!isObj(doc) || !isObj(written)) return { functions: [], problems: [{ where: file, what: "expected a map with `provider` and `functions`" }] };
+    for (const k of Object.keys(doc)) {
+        if (!TOP_FIELDS.has(k) && !EXTENSION_KEY.test(k)) p.add(k, `unknown top-level field; expected ${[...TOP_FIELDS].join(", ")} or an x- extension key`);
+    }
+    if (written.version !== undefined && written.version !== STACK_VERSION) p.add("version", `"${written.version}": faas-cli accepts only version ${STACK_VERSION}`);
     if (doc.provider !== undefined && (!isObj(doc.provider) || doc.provider.name !== "openfaas")) p.add("provider.name", 'expected "openfaas"');
     const fns = doc.functions;
     if (fns === undefined || fns === null) return { functions: [], problems: p.list };
-    if (!isObj(fns)) return { functions: [], problems: [{ where: `${file} functions`, what: "expected a map of function names to definitions" }] };
+    if (!isObj(fns) || !isObj(written.functions)) return { functions: [], problems: [{ where: `${file} functions`, what: "expected a map of function names to definitions" }] };
+    const writtenFns = written.functions;
 
     const out: FunctionDef[] = [];
     for (const [name, def] of Object.entries(fns)) {
         const at = `functions.${name}`;
         if (!DNS_LABEL.test(name)) p.add(at, `function name "${name}" must be a DNS-1123 label: lower case letters, digits and '-', at most 63 characters`);
-        if (!isObj(def)) {
+        const w = writtenFns[name];
+        if (!isObj(def) || !isObj(w)) {
             p.add(at, "expected a map with at least `image`");
             continue;
         }
         for (const k of Object.keys(def)) if (!FUNCTION_FIELDS.has(k)) p.add(`${at}.${k}`, "unknown field");
-        if (typeof def.image !== "string" || def.image.trim() === "") p.add(`${at}.image`, "required: the container image, e.g. ghcr.io/org/fn:1.0.0");
-        if (def.readonly_root_filesystem !== undefined && def.readOnlyRootFilesystem !== undefined) {
+        if (typeof w.image !== "string" || w.image.trim() === "") p.add(`${at}.image`, "required: the container image, e.g. ghcr.io/org/fn:1.0.0");
+        if (w.readonly_root_filesystem !== undefined && w.readOnlyRootFilesystem !== undefined) {
             p.add(`${at}.readOnlyRootFilesystem`, "set either readonly_root_filesystem (faas-cli's spelling) or readOnlyRootFilesystem, not both");
         }
-        const ro = def.readonly_root_filesystem ?? def.readOnlyRootFilesystem ?? false;
-        if (typeof ro !== "boolean") p.add(`${at}.readonly_root_filesystem`, "expected true or false");
+        const roField = w.readOnlyRootFilesystem !== undefined ? "readOnlyRootFilesystem" : "readonly_root_filesystem";
+        const ro = yamlBool(w[roField]);
+        if (ro === undefined) p.add(`${at}.${roField}`, `${JSON.stringify(w[roField])}: expected true or false (or yes/no, on/off, as faas-cli's YAML reader takes them)`);
 
-        const labels = stringMap(p, `${at}.labels`, def.labels, (k, v) =>
+        const labels = stringMap(p, `${at}.labels`, w.labels, (k, v) =>
             !LABEL_KEY.test(k) ? "not a valid label key" : !LABEL_VALUE.test(v) ? `"${v}" is not a valid label value (63 characters of A-Z a-z 0-9 - _ .)` : undefined,
         );
-        const annotations = stringMap(p, `${at}.annotations`, def.annotations, (k) => (LABEL_KEY.test(k) ? undefined : "not a valid annotation key"));
-        const environment = stringMap(p, `${at}.environment`, def.environment, (k) => (ENV_NAME.test(k) ? undefined : "not a valid environment variable name"));
-        const limits = resources(p, `${at}.limits`, def.limits);
-        const requests = resources(p, `${at}.requests`, def.requests);
+        checkScaleLabels(p, at, labels);
+        const annotations = stringMap(p, `${at}.annotations`, w.annotations, (k) => (LABEL_KEY.test(k) ? undefined : "not a valid annotation key"));
+        const environment = {
+            ...stringMap(p, `${at}.environment`, w.environment, (k) => (ENV_NAME.test(k) ? undefined : "not a valid environment variable name")),
+            ...environmentFiles(p, `${at}.environment_file`, w.environment_file, file, ctx),
+        };
+        if (w.fprocess !== undefined && w.fprocess !== null) {
+            const fprocess = String(w.fprocess);
+            // faas-netes hands fprocess to the watchdog as the `fprocess` variable; a second, different one would be ambiguous.
+            if (environment.fprocess !== undefined && environment.fprocess !== fprocess) p.add(`${at}.fprocess`, `"${fprocess}" differs from environment.fprocess "${environment.fprocess}"; the watchdog reads one fprocess variable, keep one of them`);
+            environment.fprocess = fprocess;
+        }
+        const limits = resources(p, `${at}.limits`, w.limits);
+        const requests = resources(p, `${at}.requests`, w.requests);
         for (const r of ["cpu", "memory"] as const) {
             const req = requests[r] && parseQuantity(requests[r]!);
             const lim = limits[r] && parseQuantity(limits[r]!);
             if (req !== undefined && lim !== undefined && req > lim) p.add(`${at}.requests.${r}`, `${requests[r]} exceeds limits.${r} ${limits[r]}; Kubernetes rejects a request above its limit`);
         }
-        const secrets = stringList(p, `${at}.secrets`, def.secrets, (s) => (DNS_SUBDOMAIN.test(s) ? undefined : `"${s}" is not a valid Secret name`));
-        const constraints = stringList(p, `${at}.constraints`, def.constraints, (s) => {
-            const [k, v, ...rest] = s.split("=");
-            return rest.length === 0 && v !== undefined && LABEL_KEY.test(k!.trim()) && LABEL_VALUE.test(v.trim()) ? undefined : `"${s}" must be a node selector "label=value"`;
-        });
-
-        let replicas: number | undefined;
-        const scaleMin = labels["com.openfaas.scale.min"];
-        if (scaleMin !== undefined) {
-            replicas = /^\d+$/.test(scaleMin) ? Number(scaleMin) : undefined;
-            if (replicas === undefined || replicas < 1) p.add(`${at}.labels.com.openfaas.scale.min`, `"${scaleMin}" must be a whole number of at least 1`);
+        const secrets = stringList(p, `${at}.secrets`, w.secrets, (s) => (DNS_SUBDOMAIN.test(s) ? undefined : `"${s}" is not a valid Secret name`));
+        const constraints = constraintsOf(p, `${at}.constraints`, w.constraints);
+        let namespace: string | undefined;
+        if (w.namespace !== undefined && w.namespace !== null && w.namespace !== "") {
+            namespace = String(w.namespace);
+            if (!DNS_LABEL.test(namespace)) p.add(`${at}.namespace`, `"${namespace}" is not a DNS-1123 label`);
+            else if (RESERVED_NAMESPACES.has(namespace) || namespace.startsWith("kube-")) p.add(`${at}.namespace`, `"${namespace}" belongs to the platform or to Kubernetes; functions run in ${DEFAULT_NAMESPACES.functions} or a namespace of their own`);
+            // The platform's function namespace is the default: keep one spelling of it.
+            if (namespace === DEFAULT_NAMESPACES.functions) namespace = undefined;
         }
         const scaling = def.autoscaling === undefined ? undefined : autoscaling(p, `${at}.autoscaling`, def.autoscaling);
 
         out.push({
             name,
-            image: String(def.image ?? ""),
+            image: typeof w.image === "string" ? w.image : "",
             environment,
             labels,
             annotations,
@@ -308,7 +432,7 @@ export function parseStackYml(text: string, file: string): { functions: Function
             secrets,
             readOnlyRootFilesystem: ro === true,
             constraints,
-            replicas: scaling ? undefined : replicas,
+            namespace,
             autoscaling: scaling,
             schedules: schedules(p, `${at}.schedules`, def.schedules),
         });
@@ -374,15 +498,29 @@ export function applyOverrides(
         if (out.length > CE_LIMITS.maxFunctions) {
             p.add(opts.file, `${out.length} functions, but OpenFaaS Community Edition allows at most ${CE_LIMITS.maxFunctions} (with more present at startup it disables ALL invocations); remove some, or set proLicense for OpenFaaS Pro`);
         }
-        for (const f of out) {
-            const where = `${opts.file} functions.${f.name}`;
-            if (f.replicas !== undefined && f.replicas > CE_LIMITS.maxReplicas) {
-                p.add(where, `replicas ${f.replicas}: OpenFaaS Community Edition runs 1 to ${CE_LIMITS.maxReplicas} replicas and faas-netes rewrites any other count, which would fight every apply; use at most ${CE_LIMITS.maxReplicas}, or set proLicense for OpenFaaS Pro`);
-            }
-            if (f.autoscaling && f.autoscaling.maxReplicas > CE_LIMITS.maxReplicas) {
-                p.add(where, `autoscaling.maxReplicas ${f.autoscaling.maxReplicas}: OpenFaaS Community Edition caps functions at ${CE_LIMITS.maxReplicas} replicas (faas-netes scales anything above back down, fighting the HPA); use at most ${CE_LIMITS.maxReplicas}, or set proLicense for OpenFaaS Pro`);
-            }
-        }
+        for (const f of out) ceProblems(p, `${opts.file} functions.${f.name}`, f);
     }
     return { functions: out, problems: p.list };
+}
+
+/** What OpenFaaS Community Edition (faas-netes 0.18.x) cannot run as declared; each message names the Pro alternative. */
+function ceProblems(p: Problems, where: string, f: FunctionDef): void {
+    const pro = "or set proLicense for OpenFaaS Pro";
+    if (!f.autoscaling && fixedReplicas(f) > CE_LIMITS.maxReplicas) {
+        p.add(where, `replicas ${fixedReplicas(f)}: OpenFaaS Community Edition runs 1 to ${CE_LIMITS.maxReplicas} replicas and faas-netes rewrites any other count, which would fight every apply; use at most ${CE_LIMITS.maxReplicas}, ${pro}`);
+    }
+    if (scaleLabel(f, "min") === 0) p.add(`${where}.labels.${SCALE.min}`, `"0": scale to zero is an OpenFaaS Pro feature; Community Edition runs at least 1 replica (faas-netes sets 0 back to 1); use 1, ${pro}`);
+    const max = scaleLabel(f, "max");
+    if (max !== undefined && max > CE_LIMITS.maxReplicas) p.add(`${where}.labels.${SCALE.max}`, `"${max}": OpenFaaS Community Edition caps functions at ${CE_LIMITS.maxReplicas} replicas (faas-netes refuses a higher ${SCALE.max}); use at most ${CE_LIMITS.maxReplicas}, ${pro}`);
+    for (const label of PRO_ONLY_SCALE_LABELS) {
+        if (f.labels[label] !== undefined && !(label === SCALE.zero && f.labels[label] === "false")) {
+            p.add(`${where}.labels.${label}`, `only OpenFaaS Pro's autoscaler reads it (faas-netes CE refuses it); remove it, ${pro}`);
+        }
+    }
+    if (f.autoscaling && f.autoscaling.maxReplicas > CE_LIMITS.maxReplicas) {
+        p.add(where, `autoscaling.maxReplicas ${f.autoscaling.maxReplicas}: OpenFaaS Community Edition caps functions at ${CE_LIMITS.maxReplicas} replicas (faas-netes scales anything above back down, fighting the HPA); use at most ${CE_LIMITS.maxReplicas}, ${pro}`);
+    }
+    if (f.namespace !== undefined) {
+        p.add(`${where}.namespace`, `"${f.namespace}": OpenFaaS Community Edition serves functions from ${DEFAULT_NAMESPACES.functions} only (faas-netes refuses any other namespace); remove namespace, ${pro}`);
+    }
 }

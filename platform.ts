@@ -34,7 +34,9 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
     // moves them (deleting that provider) at the next one: noise in the first real change's diff.
     const kubernetes = new k8s.Provider("kubernetes", {});
     const onCluster = (opts: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ ...opts, providers: [kubernetes] });
-    const ns = new PlatformNamespaces("platform", {}, onCluster());
+    // Functions with a namespace of their own (Pro; config.ts refuses it in CE) get it declared here.
+    const moreFunctionNamespaces = [...new Set(cfg.functions.flatMap((f) => (f.namespace ? [f.namespace] : [])))].sort();
+    const ns = new PlatformNamespaces("platform", { moreFunctionNamespaces }, onCluster());
 
     const sealed = new SealedSecrets("sealed-secrets", {
         namespace: ns.names.sealedSecrets,
@@ -64,6 +66,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
     const openfaas = new OpenFaaS("openfaas", {
         namespace: ns.names.core,
         functionNamespace: ns.names.functions,
+        multipleNamespaces: moreFunctionNamespaces.length > 0,
         chart: cfg.charts.openfaas,
         gatewayReplicas: cfg.openfaas.gatewayReplicas,
         queueWorkerReplicas: cfg.openfaas.queueWorkerReplicas,
@@ -80,14 +83,15 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
     for (const fn of cfg.functions) {
         // After OpenFaaS: Pro Function CRs need the chart's CRDs; CE functions need nothing from it
         // but ordering them after the gateway keeps `pulumi up` output readable.
-        new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace: ns.names.functions, pro }, onCluster({ dependsOn: [openfaas] }));
+        const namespace = fn.namespace ? ns.moreFunctions[fn.namespace]! : ns.names.functions;
+        new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace, pro }, onCluster({ dependsOn: [openfaas] }));
         for (const schedule of fn.schedules) {
-            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, schedule, namespace: ns.names.core }, onCluster({ dependsOn: [openfaas] }));
+            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, functionNamespace: fn.namespace, schedule, namespace: ns.names.core }, onCluster({ dependsOn: [openfaas] }));
         }
     }
 
     if (cfg.networkPolicies) {
-        new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions }, onCluster());
+        new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions, moreFunctionNamespaces: ns.moreFunctions }, onCluster());
     }
 
     const agent = cfg.agent

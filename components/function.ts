@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { FunctionDef } from "../functions";
+import { FunctionDef, fixedReplicas, SCALE } from "../functions";
 
 /** Label faas-netes (CE) lists and routes functions by. */
 export const FUNCTION_LABEL = "faas_function";
@@ -13,6 +13,11 @@ export const SECRETS_MOUNT_PATH = "/var/openfaas/secrets";
  * in its values.yaml; a test keeps them equal).
  */
 export const FUNCTION_PROBE = { initialDelaySeconds: 0, timeoutSeconds: 1, periodSeconds: 2, successThreshold: 1, failureThreshold: 3 } as const;
+
+/** Pure: a container env var; an empty value is sent as none, because the server drops `value: ""` and that would read as drift. */
+export function envVar(name: string, value: string): { name: string; value?: string } {
+    return value === "" ? { name } : { name, value };
+}
 
 /** Pure: annotations as faas-netes sets them: the user's, plus `prometheus.io.scrape: "false"` unless given. */
 export function functionAnnotations(fn: FunctionDef): Record<string, string> {
@@ -42,7 +47,7 @@ export function functionDeploymentSpec(fn: FunctionDef, namespace: pulumi.Input<
     const probe = { httpGet: { path: "/_/health", port: FUNCTION_PORT }, ...timings };
     const env = Object.keys(fn.environment)
         .sort()
-        .map((name) => ({ name, value: fn.environment[name]! }));
+        .map((name) => envVar(name, fn.environment[name]!));
     const volumes: k8s.types.input.core.v1.Volume[] = [];
     const mounts: k8s.types.input.core.v1.VolumeMount[] = [];
     if (fn.readOnlyRootFilesystem) {
@@ -61,7 +66,7 @@ export function functionDeploymentSpec(fn: FunctionDef, namespace: pulumi.Input<
         kind: "Deployment" as const,
         metadata: { name: fn.name, namespace, labels: { [FUNCTION_LABEL]: fn.name }, annotations },
         spec: {
-            ...(fn.autoscaling ? {} : { replicas: fn.replicas ?? 1 }),
+            ...(fn.autoscaling ? {} : { replicas: fixedReplicas(fn) }),
             selector: { matchLabels: { [FUNCTION_LABEL]: fn.name } },
             strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
             revisionHistoryLimit: 10,
@@ -107,13 +112,16 @@ export function functionServiceSpec(fn: FunctionDef, namespace: pulumi.Input<str
     };
 }
 
-/** Pure: the `openfaas.com/v1` Function the Pro operator turns into a Deployment and Service. */
+/**
+ * Pure: the `openfaas.com/v1` Function the Pro operator turns into a Deployment and Service: the
+ * fields `faas-cli generate` writes, in the function's own namespace when it has one.
+ */
 export function functionCrSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
-    // Pro reads the replica floor from the scale label; a fixed count pins floor and ceiling.
+    // Pro's autoscaler reads the scale labels as written; only a per-stack fixed count pins floor and ceiling.
     const labels = { ...fn.labels };
     if (fn.replicas !== undefined && !fn.autoscaling) {
-        labels["com.openfaas.scale.min"] = String(fn.replicas);
-        labels["com.openfaas.scale.max"] = String(fn.replicas);
+        labels[SCALE.min] = String(fn.replicas);
+        labels[SCALE.max] = String(fn.replicas);
     }
     const limits = resourceList(fn.limits);
     const requests = resourceList(fn.requests);
@@ -164,7 +172,7 @@ export function functionHpaSpec(fn: FunctionDef, namespace: pulumi.Input<string>
 export interface OpenFaaSFunctionArgs {
     /** The validated function definition. */
     readonly fn: FunctionDef;
-    /** Namespace functions run in. */
+    /** Namespace this function runs in (its own, or the platform's function namespace). */
     readonly namespace: pulumi.Input<string>;
     /** Pro: declare a Function CR for the operator; CE: declare the Deployment and Service directly. @default false */
     readonly pro?: boolean;

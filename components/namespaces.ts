@@ -32,6 +32,19 @@ export const DEFAULT_NAMESPACES: NamespaceNames = {
 export interface PlatformNamespacesArgs {
     /** Namespace names. @default {@link DEFAULT_NAMESPACES} */
     readonly names?: Partial<NamespaceNames>;
+    /** Namespaces of functions that have their own (faas-cli `namespace`, OpenFaaS Pro). @default [] */
+    readonly moreFunctionNamespaces?: readonly string[];
+}
+
+/** Annotation by which OpenFaaS Pro's gateway and operator recognise a function namespace (faas-netes ListNamespaces). */
+export const OPENFAAS_NAMESPACE_ANNOTATION = { openfaas: "1" } as const;
+
+/**
+ * Pure: a namespace for functions besides the platform's: annotated so OpenFaaS Pro serves it, and
+ * labelled like the platform's function namespace (neither label: nothing in it reaches the gateway).
+ */
+export function functionNamespaceSpec(name: string): k8s.types.input.core.v1.Namespace {
+    return { apiVersion: "v1", kind: "Namespace", metadata: { name, annotations: { ...OPENFAAS_NAMESPACE_ANNOTATION } } };
 }
 
 /** Pure: the resolved namespace names. */
@@ -69,6 +82,8 @@ export function namespaceSpecs(args: PlatformNamespacesArgs = {}): NamespaceSpec
 export class PlatformNamespaces extends pulumi.ComponentResource {
     /** Each namespace name, resolved once the Namespace exists. */
     public readonly names: { readonly [K in keyof NamespaceNames]: pulumi.Output<string> };
+    /** The extra function namespaces by name, resolved once each exists. */
+    public readonly moreFunctions: Readonly<Record<string, pulumi.Output<string>>>;
 
     constructor(name: string, args: PlatformNamespacesArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:platform:Namespaces", name, {}, opts);
@@ -83,6 +98,9 @@ export class PlatformNamespaces extends pulumi.ComponentResource {
             certManager: create("certManager"),
             sealedSecrets: create("sealedSecrets"),
         };
-        this.registerOutputs({ names: this.names });
+        this.moreFunctions = Object.fromEntries(
+            (args.moreFunctionNamespaces ?? []).map((ns) => [ns, new k8s.core.v1.Namespace(`${name}-${ns}`, functionNamespaceSpec(ns), { parent: this }).metadata.name]),
+        );
+        this.registerOutputs({ names: this.names, moreFunctions: this.moreFunctions });
     }
 }

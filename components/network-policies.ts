@@ -8,6 +8,8 @@ export interface NetworkPoliciesArgs {
     readonly core: pulumi.Input<string>;
     /** Namespace functions run in. */
     readonly functions: pulumi.Input<string>;
+    /** Namespaces of functions with a namespace of their own (Pro), by name; isolated like `functions`. @default {} */
+    readonly moreFunctionNamespaces?: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /**
@@ -27,9 +29,11 @@ export function networkPolicySpecs(args: NetworkPoliciesArgs) {
         metadata: { name, namespace },
         spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from }] },
     });
+    const functionPolicy = (ns: pulumi.Input<string>) => policy("openfaas-fn", ns, [{ namespaceSelector: { matchLabels: { ...ROLE_LABEL } } }]);
     return [
-        policy("openfaas-fn", args.functions, [{ namespaceSelector: { matchLabels: { ...ROLE_LABEL } } }]),
+        functionPolicy(args.functions),
         policy("openfaas", args.core, [{ namespaceSelector: { matchLabels: { ...ACCESS_LABEL } } }, { podSelector: {} }]),
+        ...Object.values(args.moreFunctionNamespaces ?? {}).map(functionPolicy),
     ];
 }
 
@@ -37,9 +41,11 @@ export function networkPolicySpecs(args: NetworkPoliciesArgs) {
 export class NetworkPolicies extends pulumi.ComponentResource {
     constructor(name: string, args: NetworkPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:platform:NetworkPolicies", name, {}, opts);
-        for (const spec of networkPolicySpecs(args)) {
-            new k8s.networking.v1.NetworkPolicy(`${name}-${spec.metadata.name}`, spec, { parent: this });
-        }
+        networkPolicySpecs(args).forEach((spec, i) => {
+            // The platform's two keep the names they had before function namespaces existed; the others are named by namespace.
+            const child = i < 2 ? `${name}-${spec.metadata.name}` : `${name}-${Object.keys(args.moreFunctionNamespaces!)[i - 2]}-${spec.metadata.name}`;
+            new k8s.networking.v1.NetworkPolicy(child, spec, { parent: this });
+        });
         this.registerOutputs({});
     }
 }

@@ -18,6 +18,8 @@ export interface OpenFaaSArgs {
     readonly namespace: pulumi.Input<string>;
     /** Namespace functions run in. */
     readonly functionNamespace: pulumi.Input<string>;
+    /** Some functions run in namespaces of their own (Pro): the chart then gets its ClusterRole. @default false */
+    readonly multipleNamespaces?: boolean;
     /** Where the openfaas chart comes from. */
     readonly chart: ChartSource;
     /** Gateway replicas. @default 1 */
@@ -49,6 +51,8 @@ export function openfaasValues(args: {
     gatewayReplicas?: number;
     queueWorkerReplicas?: number;
     pro: boolean;
+    /** Functions run in namespaces besides functionNamespace (Pro). @default false */
+    multipleNamespaces?: boolean;
 }): Record<string, unknown> {
     const gatewayReplicas = args.gatewayReplicas ?? 1;
     return {
@@ -63,6 +67,8 @@ export function openfaasValues(args: {
             : { create: false },
         gateway: { replicas: gatewayReplicas },
         queueWorker: { replicas: args.queueWorkerReplicas ?? 1 },
+        // The chart's Role only reaches functionNamespace; other function namespaces need its ClusterRole.
+        ...(args.multipleNamespaces ? { clusterRole: true } : {}),
     };
 }
 
@@ -170,7 +176,7 @@ export class OpenFaaS extends pulumi.ComponentResource {
                 name: "openfaas",
                 namespace: args.namespace,
                 values: pulumi.output(args.functionNamespace).apply((functionNamespace) =>
-                    openfaasValues({ functionNamespace, gatewayReplicas: args.gatewayReplicas, queueWorkerReplicas: args.queueWorkerReplicas, pro }),
+                    openfaasValues({ functionNamespace, gatewayReplicas: args.gatewayReplicas, queueWorkerReplicas: args.queueWorkerReplicas, pro, multipleNamespaces: args.multipleNamespaces }),
                 ),
             },
             { parent: this, dependsOn },

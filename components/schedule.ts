@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Schedule, scheduleJobName } from "../functions";
+import { envVar } from "./function";
 import { BASIC_AUTH_SECRET, gatewayUrl } from "./openfaas";
 
 /**
@@ -13,10 +14,12 @@ export const HISTORY = { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 
 
 /**
  * Pure: a `batch/v1` CronJob that invokes `fn` through the gateway with the basic-auth credentials.
- * Everything variable reaches the shell as environment, never spliced into the script.
+ * Everything variable reaches the shell as environment, never spliced into the script. A function
+ * in its own namespace is invoked as `<fn>.<namespace>`, the gateway's route to it.
  */
-export function cronJobSpec(args: { fn: string; schedule: Schedule; namespace: pulumi.Input<string>; gatewayUrl: string }) {
+export function cronJobSpec(args: { fn: string; functionNamespace?: string; schedule: Schedule; namespace: pulumi.Input<string>; gatewayUrl: string }) {
     const { fn, schedule } = args;
+    const route = args.functionNamespace ? `${fn}.${args.functionNamespace}` : fn;
     const fromSecret = (key: string) => ({ valueFrom: { secretKeyRef: { name: BASIC_AUTH_SECRET, key } } });
     return {
         apiVersion: "batch/v1" as const,
@@ -43,8 +46,8 @@ export function cronJobSpec(args: { fn: string; schedule: Schedule; namespace: p
                                     env: [
                                         { name: "GATEWAY_URL", value: args.gatewayUrl },
                                         { name: "ROUTE", value: schedule.async ? "async-function" : "function" },
-                                        { name: "FUNCTION", value: fn },
-                                        { name: "PAYLOAD", value: schedule.payload },
+                                        { name: "FUNCTION", value: route },
+                                        envVar("PAYLOAD", schedule.payload),
                                         { name: "GATEWAY_USER", ...fromSecret("basic-auth-user") },
                                         { name: "GATEWAY_PASSWORD", ...fromSecret("basic-auth-password") },
                                     ],
@@ -64,6 +67,8 @@ export function cronJobSpec(args: { fn: string; schedule: Schedule; namespace: p
 export interface FunctionScheduleArgs {
     /** Function to invoke. */
     readonly fn: string;
+    /** The function's own namespace. @default the gateway's default function namespace */
+    readonly functionNamespace?: string;
     readonly schedule: Schedule;
     /** Namespace of the gateway and its `basic-auth` Secret, where the CronJob runs. */
     readonly namespace: pulumi.Input<string>;
@@ -76,7 +81,7 @@ export class FunctionSchedule extends pulumi.ComponentResource {
     constructor(name: string, args: FunctionScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:functions:Schedule", name, {}, opts);
         const spec = pulumi.output(args.namespace).apply((ns) =>
-            cronJobSpec({ fn: args.fn, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? gatewayUrl({ namespace: ns }) }),
+            cronJobSpec({ fn: args.fn, functionNamespace: args.functionNamespace, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? gatewayUrl({ namespace: ns }) }),
         );
         new k8s.batch.v1.CronJob(`${name}-cronjob`, { metadata: spec.metadata, spec: spec.spec }, { parent: this });
         this.registerOutputs({});

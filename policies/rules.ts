@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { cronProblem } from "../functions";
+import { cronProblem } from "../cron";
 
 type Props = Record<string, any>;
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;

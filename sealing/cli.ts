@@ -1,19 +1,24 @@
 /**
- * `npm run seal -- <flags>`: seals Secrets offline with the public sealing certificate, so function
- * teams commit secrets without cluster access or the kubeseal binary. Plaintext is read from flags,
- * files or stdin and only ever held in memory.
+ * `npm run -s seal -- <flags>`: kubeseal's command line, offline. Seals Secrets with the public
+ * sealing certificate, so function teams commit secrets without cluster access or the kubeseal
+ * binary. Plaintext is read from flags, files or stdin and only ever held in memory. `-s` keeps npm's
+ * banner out of stdout, which then holds only the output.
  *
- *   npm run seal -- --name api --namespace openfaas-fn --from-literal token=... --out secrets/api.yaml
- *   kubectl create secret generic api --from-file=token=./t --dry-run=client -o yaml | npm run seal -- --out secrets/api.yaml
- *   npm run seal -- --name api --namespace openfaas-fn --from-file extra=./x --merge-into secrets/api.yaml
- *   printf %s "$VALUE" | npm run seal -- --raw --name api --namespace openfaas-fn
+ *   npm run -s seal -- --stack prod --name api -n openfaas-fn --from-literal token=... -w secrets/prod/api.yaml
+ *   kubectl create secret generic api --from-file=token=./t --dry-run=client -o yaml | npm run -s seal -- --stack prod -w secrets/prod/api.yaml
+ *   npm run -s seal -- --stack prod --from-file extra=./x --merge-into secrets/prod/api.yaml
+ *   printf %s "$VALUE" | npm run -s seal -- --stack prod --raw --name api -n openfaas-fn
+ *   npm run -s seal -- --recovery-unseal --recovery-private-key sealing-key.pem -f secrets/prod/api.yaml
+ *   npm run -s seal -- --fetch-cert > secrets/prod/pub-cert.pem
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseArgs } from "node:util";
 import * as yaml from "js-yaml";
+import { activeSealingKeys, KeyError, splitPem } from "./key-cli";
 import { certificateProblem, SCOPES, Scope, scopeLabel, sealValue } from "./crypto";
-import { mergeSealed, requestProblems, SealedSecret, sealSecret } from "./sealed-secret";
+import { mergeSealed, requestProblems, SealedSecret, sealSecret, scopeOf, unsealSecret } from "./sealed-secret";
 
 /** A refusal with the exit code it ends the command with; its message names the flag or file. */
 export class SealError extends Error {
@@ -29,153 +34,318 @@ export interface SealIo {
     now?: Date;
 }
 
-function readFileOr(path: string, what: string): Buffer {
+const OPTIONS = {
+    cert: { type: "string" },
+    stack: { type: "string" },
+    name: { type: "string" },
+    namespace: { type: "string", short: "n" },
+    scope: { type: "string" },
+    type: { type: "string" },
+    "from-literal": { type: "string", multiple: true },
+    "from-file": { type: "string", multiple: true },
+    "secret-file": { type: "string", short: "f" },
+    "sealed-secret-file": { type: "string", short: "w" },
+    out: { type: "string" },
+    format: { type: "string", short: "o" },
+    "merge-into": { type: "string" },
+    raw: { type: "boolean", default: false },
+    "allow-empty-data": { type: "boolean", default: false },
+    "recovery-unseal": { type: "boolean", default: false },
+    "recovery-private-key": { type: "string", multiple: true },
+    "fetch-cert": { type: "boolean", default: false },
+    "controller-namespace": { type: "string", default: "sealed-secrets" },
+    "controller-name": { type: "string" },
+    kubeconfig: { type: "string" },
+    context: { type: "string" },
+    "re-encrypt": { type: "boolean", default: false },
+    rotate: { type: "boolean", default: false },
+    validate: { type: "boolean", default: false },
+} as const;
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"];
+
+/** kubeseal flags that need the running controller, and what to do here instead. */
+const CONTROLLER_ONLY: Partial<Record<keyof Values, string>> = {
+    "re-encrypt":
+        "--re-encrypt asks the controller to re-seal with its newest key; this platform's key does not rotate (keyrenewperiod 0), so there is nothing to re-encrypt. To move secrets to another key: npm run -s seal -- --recovery-unseal --recovery-private-key old-key.pem -f <file> | npm run -s seal -- --stack <stack> -w <file>",
+    rotate: "--rotate is kubeseal's old name of --re-encrypt, which needs the controller; see --re-encrypt in the README",
+    validate:
+        "--validate asks the controller to decrypt; offline, check a file with --recovery-unseal --recovery-private-key <key.pem> (npm run sealing-key -- export gives the key), or apply it and read the SealedSecret's status",
+};
+
+function readFileOr(file: string, what: string): Buffer {
     try {
-        return fs.readFileSync(path);
+        return fs.readFileSync(file);
     } catch (e) {
-        throw new SealError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        throw new SealError(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
 }
 
-function loadCertificate(path: string, now: Date): crypto.KeyObject {
-    const pem = readFileOr(path, "certificate");
+/** The sealing certificate: --cert, else the stack's committed one (README "Sealed secrets"). */
+function certificatePath(values: Values): string {
+    if (values.cert) {
+        if (/^https?:\/\//.test(values.cert)) throw new SealError(`--cert ${values.cert}: this command reads certificates from files only; download it first (curl -o pub-cert.pem ${values.cert}) or use --stack`);
+        return values.cert;
+    }
+    if (values.stack) return path.join("secrets", values.stack, "pub-cert.pem");
+    throw new SealError("which stack's key? give --stack <name> (seals with secrets/<name>/pub-cert.pem) or --cert <file>");
+}
+
+function loadCertificate(file: string, now: Date): crypto.KeyObject {
+    const pem = readFileOr(file, "certificate");
     let cert: crypto.X509Certificate;
     try {
         cert = new crypto.X509Certificate(pem);
     } catch {
-        throw new SealError(`--cert ${path} is not a PEM certificate; write the current one with: pulumi stack output sealingCertPem > secrets/pub-cert.pem`);
+        throw new SealError(`--cert ${file} is not a PEM certificate; write the current one with: pulumi stack output sealingCertPem > ${file}`);
     }
     const problem = certificateProblem(cert, now);
-    if (problem) throw new SealError(`--cert ${path} cannot be used: ${problem}`);
+    if (problem) throw new SealError(`--cert ${file} cannot be used: ${problem}`);
     return cert.publicKey;
 }
 
-function splitPair(flag: string, pair: string): [string, string] {
+/** kubectl's --from-literal: `key=value`. */
+function literal(pair: string): [string, Buffer] {
     const i = pair.indexOf("=");
-    if (i <= 0) throw new SealError(`--${flag} expects key=value, got "${pair.split("=")[0]}..."`);
-    return [pair.slice(0, i), pair.slice(i + 1)];
+    if (i <= 0) throw new SealError(`--from-literal expects key=value, got "${pair.split("=")[0]}..."`);
+    return [pair.slice(0, i), Buffer.from(pair.slice(i + 1))];
+}
+
+/** kubectl's --from-file: `key=path`, or a path whose file name is the key. */
+function fromFile(spec: string): [string, Buffer] {
+    const i = spec.indexOf("=");
+    const [key, file] = i < 0 ? [path.basename(spec), spec] : [spec.slice(0, i), spec.slice(i + 1)];
+    if (key === "" || file === "") throw new SealError(`--from-file expects path or key=path, got "${spec}"`);
+    return [key, readFileOr(file, `--from-file ${key}=`)];
 }
 
 interface SecretManifest {
-    kind?: string;
-    metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+    metadata: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
     type?: string;
-    data?: Record<string, string>;
-    stringData?: Record<string, string>;
+    immutable?: boolean;
+    data: Record<string, Buffer>;
 }
 
-function parseSecretManifest(text: Buffer, source: string): SecretManifest {
-    let doc: unknown;
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+/** Standard padded base64, as Kubernetes requires for Secret data. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** The single document of a YAML or JSON file; several are refused, naming the source. */
+function singleDocument(text: Buffer, source: string, what: string): unknown {
+    let docs: unknown[];
     try {
-        doc = yaml.load(text.toString("utf8"));
+        docs = yaml.loadAll(text.toString("utf8")).filter((d) => d !== null && d !== undefined);
     } catch (e) {
         throw new SealError(`${source} is not YAML or JSON: ${(e as Error).message.split("\n")[0]}`);
     }
-    const m = doc as SecretManifest;
-    if (!m || typeof m !== "object" || m.kind !== "Secret") throw new SealError(`${source} is not a Secret manifest (kind: Secret)`);
-    return m;
+    if (docs.length > 1) throw new SealError(`${source} holds ${docs.length} documents; give one ${what} per run (each SealedSecret gets its own file)`);
+    return docs[0];
+}
+
+/** Reads a Secret manifest and checks its values, naming the key of any that is not what Kubernetes takes. */
+function parseSecretManifest(text: Buffer, source: string): SecretManifest {
+    const m = singleDocument(text, source, "Secret");
+    if (!isObj(m) || m.kind !== "Secret") throw new SealError(`${source} is not a Secret manifest (kind: Secret)`);
+    const metadata = isObj(m.metadata) ? (m.metadata as SecretManifest["metadata"]) : {};
+    const data: Record<string, Buffer> = {};
+    for (const [field, decode] of [["data", "base64"], ["stringData", "utf8"]] as const) {
+        const values = m[field];
+        if (values === undefined || values === null) continue;
+        if (!isObj(values)) throw new SealError(`${source} ${field}: expected a map of keys to ${decode === "base64" ? "base64 values" : "strings"}`);
+        for (const [k, v] of Object.entries(values)) {
+            if (typeof v !== "string") throw new SealError(`${source} ${field}.${k}: expected a string, got ${v === null ? "null" : typeof v} ${JSON.stringify(v)}; quote the value`);
+            if (decode === "base64" && !BASE64.test(v)) throw new SealError(`${source} data.${k}: not base64; put plain text under stringData instead, or encode it (base64 -w0)`);
+            data[k] = Buffer.from(v, decode);
+        }
+    }
+    if (m.type !== undefined && typeof m.type !== "string") throw new SealError(`${source} type: expected a string such as Opaque`);
+    if (m.immutable !== undefined && typeof m.immutable !== "boolean") throw new SealError(`${source} immutable: expected true or false`);
+    return { metadata, type: m.type as string | undefined, immutable: m.immutable as boolean | undefined, data };
+}
+
+function parseSealedSecretFile(text: Buffer, source: string): SealedSecret {
+    const doc = singleDocument(text, source, "SealedSecret");
+    if (!isObj(doc) || doc.kind !== "SealedSecret" || !isObj(doc.spec) || !isObj(doc.spec.encryptedData)) throw new SealError(`${source} is not a SealedSecret (kind: SealedSecret with spec.encryptedData)`);
+    return doc as unknown as SealedSecret;
+}
+
+type Format = "json" | "yaml";
+
+/** kubeseal's choice: a .yaml/.yml output file means YAML, else --format, else JSON. */
+function outputFormat(values: Values, file: string | undefined, fallback: Format = "json"): Format {
+    if (values.format !== undefined && values.format !== "json" && values.format !== "yaml") throw new SealError(`--format "${values.format}" is not json or yaml`);
+    if (file && /\.ya?ml$/.test(file)) return "yaml";
+    if (file && /\.json$/.test(file)) return "json";
+    return (values.format as Format | undefined) ?? fallback;
+}
+
+function render(obj: unknown, format: Format): string {
+    return format === "json" ? JSON.stringify(obj, null, 2) + "\n" : yaml.dump(obj, { lineWidth: -1, noRefs: true });
+}
+
+/** Writes the output to a file (replaced whole, only once everything succeeded) or stdout. */
+function emit(io: SealIo, text: string, file: string | undefined): void {
+    if (!file) return io.write(text);
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+}
+
+function parse(argv: string[]): Values {
+    try {
+        return parseArgs({ args: argv, options: OPTIONS, strict: true }).values;
+    } catch (e) {
+        throw new SealError(`${(e as Error).message}; see the usage at the top of sealing/cli.ts or the README ("Sealed secrets")`);
+    }
+}
+
+function scopeFlag(values: Values): Scope | undefined {
+    if (values.scope === undefined) return undefined;
+    if (!(SCOPES as readonly string[]).includes(values.scope)) throw new SealError(`--scope "${values.scope}" is not one of ${SCOPES.join(", ")}`);
+    return values.scope as Scope;
+}
+
+/** kubeseal --recovery-unseal: a SealedSecret (from -f or stdin) back to its Secret, with the private key(s). */
+function recoveryUnseal(values: Values, io: SealIo, outFile: string | undefined): void {
+    const keyFiles = (values["recovery-private-key"] ?? []).flatMap((k) => k.split(",")).filter(Boolean);
+    if (keyFiles.length === 0) throw new SealError("--recovery-unseal needs --recovery-private-key <key.pem> (npm run sealing-key -- export writes one)");
+    const keys = keyFiles.map((f) => privateKeyOf(readFileOr(f, "--recovery-private-key"), f));
+    const source = values["secret-file"] ?? "stdin";
+    const input = values["secret-file"] ? readFileOr(values["secret-file"], "--secret-file") : io.readStdin();
+    if (!input) throw new SealError("--recovery-unseal reads the SealedSecret from -f <file> or stdin");
+    let secret;
+    try {
+        secret = unsealSecret(parseSealedSecretFile(input, source), keys);
+    } catch (e) {
+        throw e instanceof SealError ? e : new SealError(`${source}: ${(e as Error).message}`);
+    }
+    emit(io, render(secret, outputFormat(values, outFile)), outFile);
+}
+
+/** A private key from a PEM file, or from a backup of the controller's key Secret (YAML/JSON, Secret or List), as kubeseal takes them. */
+function privateKeyOf(text: Buffer, file: string): crypto.KeyObject {
+    let pem = splitPem(text.toString("utf8")).privateKey;
+    if (!pem) {
+        let doc: unknown;
+        try {
+            doc = yaml.load(text.toString("utf8"));
+        } catch {
+            doc = undefined;
+        }
+        const items = isObj(doc) && Array.isArray(doc.items) ? doc.items : [doc];
+        const tlsKey = items.map((i) => (isObj(i) && isObj(i.data) ? i.data["tls.key"] : undefined)).find((k) => typeof k === "string") as string | undefined;
+        pem = tlsKey === undefined ? undefined : Buffer.from(tlsKey, "base64").toString("utf8");
+    }
+    try {
+        if (!pem) throw new Error("no private key");
+        return crypto.createPrivateKey(pem);
+    } catch {
+        throw new SealError(`--recovery-private-key ${file} holds no PEM private key (nor a key Secret with data."tls.key")`);
+    }
+}
+
+/** kubeseal --fetch-cert: the certificate of the controller's newest active key, through the Kubernetes API. */
+function fetchCert(values: Values, io: SealIo, outFile: string | undefined): void {
+    let keys;
+    try {
+        keys = activeSealingKeys({ namespace: values["controller-namespace"]!, context: values.context, kubeconfig: values.kubeconfig });
+    } catch (e) {
+        throw new SealError((e as Error).message, e instanceof KeyError ? e.exitCode : 1);
+    }
+    const cert = Buffer.from(keys[keys.length - 1]!.data!["tls.crt"]!, "base64").toString("utf8");
+    emit(io, cert, outFile);
 }
 
 /** Runs the command; returns normally or throws a {@link SealError}. */
 export function runSeal(argv: string[], io: SealIo): void {
-    let values;
-    try {
-        ({ values } = parseArgs({
-            args: argv,
-            options: {
-                cert: { type: "string", default: "secrets/pub-cert.pem" },
-                name: { type: "string" },
-                namespace: { type: "string" },
-                scope: { type: "string", default: "strict" },
-                type: { type: "string" },
-                "from-literal": { type: "string", multiple: true },
-                "from-file": { type: "string", multiple: true },
-                "secret-file": { type: "string" },
-                out: { type: "string" },
-                "merge-into": { type: "string" },
-                raw: { type: "boolean", default: false },
-            },
-            strict: true,
-        }));
-    } catch (e) {
-        throw new SealError(`${(e as Error).message}; see the usage at the top of sealing/cli.ts or the README`);
-    }
-    if (!(SCOPES as readonly string[]).includes(values.scope!)) throw new SealError(`--scope "${values.scope}" is not one of ${SCOPES.join(", ")}`);
-    const scope = values.scope as Scope;
+    const values = parse(argv);
+    for (const [flag, hint] of Object.entries(CONTROLLER_ONLY)) if (values[flag as keyof Values] === true) throw new SealError(hint!);
+    if (values.out !== undefined && values["sealed-secret-file"] !== undefined) throw new SealError("give -w/--sealed-secret-file or --out (the same thing), not both");
+    const outFile = values["sealed-secret-file"] ?? values.out;
+    if (values["recovery-unseal"]) return recoveryUnseal(values, io, outFile);
+    if (values["fetch-cert"]) return fetchCert(values, io, outFile);
+    if (values["controller-name"] !== undefined) throw new SealError("--controller-name only matters with --fetch-cert, which reads the active key from --controller-namespace and needs no controller name; seal offline with --stack or --cert");
+    const flagScope = scopeFlag(values);
     const now = io.now ?? new Date();
-
     const literals = values["from-literal"] ?? [];
     const files = values["from-file"] ?? [];
-    const data: Record<string, Buffer> = {};
-    let manifest: SecretManifest | undefined;
-    if (values["secret-file"]) manifest = parseSecretManifest(readFileOr(values["secret-file"], "--secret-file"), values["secret-file"]);
-    for (const pair of literals) {
-        const [k, v] = splitPair("from-literal", pair);
-        data[k] = Buffer.from(v);
-    }
-    for (const pair of files) {
-        const [k, p] = splitPair("from-file", pair);
-        data[k] = readFileOr(p, `--from-file ${k}=`);
-    }
 
     if (values.raw) {
-        if (manifest || literals.length > 0 || files.length > 1) throw new SealError("--raw seals one value: give it with one --from-file or on stdin");
-        const value = files.length === 1 ? Object.values(data)[0]! : io.readStdin();
+        if (values["secret-file"] || literals.length > 0 || files.length > 1) throw new SealError("--raw seals one value: give it with one --from-file or on stdin");
+        // kubeseal: the key part of --from-file is ignored with --raw.
+        const value = files.length === 1 ? fromFile(files[0]!)[1] : io.readStdin();
         if (value === undefined) throw new SealError("--raw needs the value on stdin or in one --from-file");
-        const problems = requestProblems({ name: values.name, namespace: values.namespace, scope, keys: [] });
+        const scope = flagScope ?? "strict";
+        const problems = requestProblems({ name: values.name, namespace: values.namespace, scope, keys: [], nameRequired: scope === "strict" });
         if (problems.length > 0) throw new SealError(problems.join("; "));
-        const key = loadCertificate(values.cert!, now);
-        io.write(sealValue(key, scopeLabel(scope, values.namespace ?? "", values.name!), value) + "\n");
+        const key = loadCertificate(certificatePath(values), now);
+        // kubeseal prints the raw value without a newline, so it can be pasted or piped as is.
+        emit(io, sealValue(key, scopeLabel(scope, values.namespace ?? "", values.name ?? ""), value), outFile);
         return;
     }
 
-    if (!manifest && literals.length === 0 && files.length === 0) {
+    const data: Record<string, Buffer> = {};
+    let manifest: SecretManifest | undefined;
+    if (values["secret-file"]) manifest = parseSecretManifest(readFileOr(values["secret-file"], "--secret-file"), values["secret-file"]);
+    else if (literals.length === 0 && files.length === 0) {
         const stdin = io.readStdin();
-        if (stdin === undefined) throw new SealError("nothing to seal: give --from-literal, --from-file, --secret-file, or pipe a Secret manifest on stdin");
+        if (stdin === undefined) throw new SealError("nothing to seal: give --from-literal, --from-file, -f/--secret-file, or pipe a Secret manifest on stdin");
         manifest = parseSecretManifest(stdin, "stdin");
     }
-    if (manifest) {
-        for (const [k, v] of Object.entries(manifest.data ?? {})) data[k] = Buffer.from(v, "base64");
-        for (const [k, v] of Object.entries(manifest.stringData ?? {})) data[k] = Buffer.from(v);
+    Object.assign(data, manifest?.data);
+    for (const pair of literals) {
+        const [k, v] = literal(pair);
+        data[k] = v;
     }
-    const mergeTarget = values["merge-into"] ? (yaml.load(readFileOr(values["merge-into"], "--merge-into").toString("utf8")) as SealedSecret) : undefined;
-    if (mergeTarget && mergeTarget.kind !== "SealedSecret") throw new SealError(`--merge-into ${values["merge-into"]} is not a SealedSecret`);
+    for (const spec of files) {
+        const [k, v] = fromFile(spec);
+        data[k] = v;
+    }
+
+    const mergeFile = values["merge-into"];
+    const mergeText = mergeFile ? readFileOr(mergeFile, "--merge-into") : undefined;
+    const target = mergeFile ? parseSealedSecretFile(mergeText!, `--merge-into ${mergeFile}`) : undefined;
 
     const pick = (flag: "name" | "namespace"): string | undefined => {
         const fromFlag = values[flag];
-        const fromManifest = manifest?.metadata?.[flag];
+        const fromManifest = manifest?.metadata[flag];
         if (fromFlag !== undefined && fromManifest !== undefined && fromFlag !== fromManifest) {
             throw new SealError(`--${flag} "${fromFlag}" contradicts the manifest's metadata.${flag} "${fromManifest}"`);
         }
-        return fromFlag ?? fromManifest ?? mergeTarget?.metadata?.[flag];
+        return fromFlag ?? fromManifest ?? target?.metadata?.[flag];
     };
     const name = pick("name");
     const namespace = pick("namespace");
+    // As kubeseal: --scope, else the input Secret's scope annotations; when merging, the file's scope.
+    const annotated = manifest?.metadata.annotations ? scopeOf({ metadata: { annotations: manifest.metadata.annotations } }) : undefined;
+    const scope = flagScope ?? (annotated !== "strict" ? annotated : undefined) ?? (target ? scopeOf(target) : "strict");
     const problems = requestProblems({ name, namespace, scope, keys: Object.keys(data) });
-    if (Object.keys(data).length === 0) problems.push("no values to seal: the Secret has no data");
+    if (Object.keys(data).length === 0 && !values["allow-empty-data"]) problems.push("the Secret has no data, assuming this is an error; to seal it empty, add --allow-empty-data");
     if (problems.length > 0) throw new SealError(problems.join("; "));
 
-    const key = loadCertificate(values.cert!, now);
+    const key = loadCertificate(certificatePath(values), now);
     let sealed = sealSecret(key, {
         name: name!,
         namespace,
         scope,
         data,
         type: values.type ?? manifest?.type,
-        labels: manifest?.metadata?.labels,
-        annotations: manifest?.metadata?.annotations,
+        labels: manifest?.metadata.labels,
+        annotations: manifest?.metadata.annotations,
+        immutable: manifest?.immutable,
     });
-    if (mergeTarget) {
+    if (target) {
         try {
-            sealed = mergeSealed(mergeTarget, sealed);
+            sealed = mergeSealed(target, sealed);
         } catch (e) {
-            throw new SealError(`--merge-into ${values["merge-into"]}: ${(e as Error).message}`);
+            throw new SealError(`--merge-into ${mergeFile}: ${(e as Error).message}`);
         }
+        // The file keeps its own format unless -o says otherwise (kubeseal would rewrite a YAML file as JSON).
+        const fileFormat: Format = mergeText!.toString("utf8").trimStart().startsWith("{") ? "json" : "yaml";
+        emit(io, render(sealed, outputFormat(values, outFile ?? mergeFile, fileFormat)), outFile ?? mergeFile);
+        return;
     }
-    const text = yaml.dump(sealed, { lineWidth: -1, noRefs: true });
-    const out = values.out ?? values["merge-into"];
-    if (out) fs.writeFileSync(out, text);
-    else io.write(text);
+    emit(io, render(sealed, outputFormat(values, outFile)), outFile);
 }
 
 if (require.main === module) {

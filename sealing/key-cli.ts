@@ -49,28 +49,44 @@ export function checkPair(privateKey: string, certificate: string): string {
     return cert.validTo;
 }
 
-function exportKey(args: string[]): string {
-    const { values } = parseArgs({
-        args,
-        options: { namespace: { type: "string", default: "sealed-secrets" }, context: { type: "string" }, kubeconfig: { type: "string" }, out: { type: "string", default: "sealing-key.pem" } },
-    });
+/** Where the controller's keys are: a namespace, and optionally a kubeconfig and context. */
+export interface KeyLocation {
+    readonly namespace: string;
+    readonly context?: string;
+    readonly kubeconfig?: string;
+}
+
+/**
+ * The active sealing keys (label `sealedsecrets.bitnami.com/sealed-secrets-key=active`) of a
+ * controller's namespace, read through the Kubernetes API with kubectl, oldest first: the controller
+ * seals with the newest one.
+ */
+export function activeSealingKeys(at: KeyLocation): SecretItem[] {
     const kubectlArgs = [
-        ...(values.kubeconfig ? ["--kubeconfig", values.kubeconfig] : []),
-        ...(values.context ? ["--context", values.context] : []),
-        "get", "secrets", "-n", values.namespace!, "-l", `${KEY_LABEL}=active`, "-o", "json",
+        ...(at.kubeconfig ? ["--kubeconfig", at.kubeconfig] : []),
+        ...(at.context ? ["--context", at.context] : []),
+        "get", "secrets", "-n", at.namespace, "-l", `${KEY_LABEL}=active`, "-o", "json",
     ];
     let listed: { items: SecretItem[] };
     try {
         listed = JSON.parse(execFileSync("kubectl", kubectlArgs, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
     } catch (e) {
-        throw new KeyError(`kubectl could not list the sealing keys in namespace ${values.namespace}: ${((e as { stderr?: string }).stderr ?? String(e)).trim()}`, 1);
+        throw new KeyError(`kubectl could not list the sealing keys in namespace ${at.namespace}: ${((e as { stderr?: string }).stderr ?? String(e)).trim()}`, 1);
     }
     const keys = listed.items.filter((s) => s.data?.["tls.key"] && s.data["tls.crt"]);
     if (keys.length === 0) {
-        throw new KeyError(`no active sealing key (label ${KEY_LABEL}=active) in namespace ${values.namespace}; the 2018 guide's controller ran in namespace flux, kubeseal's default is kube-system: pass --namespace`);
+        throw new KeyError(`no active sealing key (label ${KEY_LABEL}=active) in namespace ${at.namespace}; the 2018 guide's controller ran in namespace flux, kubeseal's default is kube-system: pass --namespace (npm run seal: --controller-namespace)`);
     }
+    return keys.sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""));
+}
+
+function exportKey(args: string[]): string {
+    const { values } = parseArgs({
+        args,
+        options: { namespace: { type: "string", default: "sealed-secrets" }, context: { type: "string" }, kubeconfig: { type: "string" }, out: { type: "string", default: "sealing-key.pem" } },
+    });
+    const keys = activeSealingKeys({ namespace: values.namespace!, context: values.context, kubeconfig: values.kubeconfig });
     // The controller seals with the newest key; older ones only matter for secrets nobody re-sealed.
-    keys.sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""));
     const newest = keys[keys.length - 1]!;
     const keyPem = Buffer.from(newest.data!["tls.key"]!, "base64").toString("utf8");
     const certPem = Buffer.from(newest.data!["tls.crt"]!, "base64").toString("utf8");

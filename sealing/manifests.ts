@@ -1,7 +1,11 @@
 /** Reads the committed SealedSecret manifests (`secrets/*.yaml`). Pure: text in, objects or problems out. */
 import * as yaml from "js-yaml";
 import { SealedSecret, scopeOf } from "./sealed-secret";
+import { DEFAULT_NAMESPACES } from "../components/namespaces";
 import { DNS_SUBDOMAIN } from "../names";
+
+/** Where a cluster-wide SealedSecret without a namespace is applied: the function namespace, where function secrets are mounted from. */
+export const CLUSTER_WIDE_DEFAULT_NAMESPACE = DEFAULT_NAMESPACES.functions;
 
 export interface SealedSecretFile {
     /** Project-relative path, for messages and resource names. */
@@ -30,7 +34,7 @@ export function parseSealedSecretFile(text: string, file: string): { objects: Se
         const at = docs.length > 1 ? `${file} (document ${i + 1})` : file;
         const d = doc as Omit<Partial<SealedSecret>, "kind" | "apiVersion"> & { kind?: string; apiVersion?: string };
         if (d?.kind === "Secret") {
-            problems.push(`${at}: a plaintext Secret must never be committed; seal it (npm run seal -- --secret-file ${file} --out ${file}) and rotate the values it exposed`);
+            problems.push(`${at}: a plaintext Secret must never be committed; seal it (npm run -s seal -- --stack <stack> -f ${file} -w ${file}) and rotate the values it exposed`);
             return;
         }
         if (d?.apiVersion !== "bitnami.com/v1alpha1" || d?.kind !== "SealedSecret") {
@@ -40,21 +44,29 @@ export function parseSealedSecretFile(text: string, file: string): { objects: Se
         const name = d.metadata?.name;
         const namespace = d.metadata?.namespace;
         if (typeof name !== "string" || !DNS_SUBDOMAIN.test(name)) problems.push(`${at}: metadata.name ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
-        if (typeof namespace !== "string" || namespace === "") problems.push(`${at}: metadata.namespace is required (the namespace the Secret is created in)`);
+        const sealedScope = scopeOf(d as SealedSecret);
+        let object = d as SealedSecret;
+        if (sealedScope === "cluster-wide" && (namespace === undefined || namespace === "")) {
+            // kubeseal and npm run seal write cluster-wide secrets without a namespace (they decrypt in
+            // any); applied from here, one goes where functions read their secrets.
+            object = { ...object, metadata: { ...object.metadata, namespace: CLUSTER_WIDE_DEFAULT_NAMESPACE } };
+        } else if (typeof namespace !== "string" || namespace === "") {
+            problems.push(`${at}: metadata.namespace is required (the namespace the Secret is created in; only a cluster-wide SealedSecret may leave it out)`);
+        }
         const data = d.spec?.encryptedData;
-        if (!data || typeof data !== "object" || Object.keys(data).length === 0) {
-            problems.push(`${at}: spec.encryptedData is empty`);
+        // Empty is allowed: kubeseal and npm run seal write it with --allow-empty-data.
+        if (!data || typeof data !== "object" || Array.isArray(data)) {
+            problems.push(`${at}: spec.encryptedData is missing (a map of keys to sealed values)`);
         } else {
             for (const [k, v] of Object.entries(data)) {
                 if (typeof v !== "string" || !BASE64.test(v)) problems.push(`${at}: spec.encryptedData.${k} is not base64 sealed data`);
             }
         }
-        const sealedScope = scopeOf(d as SealedSecret);
         const templateName = d.spec?.template?.metadata?.name;
         if (sealedScope === "strict" && templateName !== undefined && templateName !== name) {
             problems.push(`${at}: spec.template.metadata.name "${templateName}" differs from metadata.name "${name}"; a strict SealedSecret only decrypts under its own name`);
         }
-        objects.push({ file: at, object: d as SealedSecret });
+        objects.push({ file: at, object });
     });
     return { objects, problems };
 }

@@ -1,6 +1,6 @@
 /** Pure construction of SealedSecret objects from plaintext values (which never leave memory). */
 import * as crypto from "node:crypto";
-import { SCOPE_ANNOTATIONS, Scope, scopeLabel, sealValue } from "./crypto";
+import { SCOPE_ANNOTATIONS, Scope, scopeLabel, sealValue, unsealValue } from "./crypto";
 import { DNS_LABEL, DNS_SUBDOMAIN, SECRET_KEY } from "../names";
 
 export interface SealedSecret {
@@ -9,7 +9,7 @@ export interface SealedSecret {
     metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
     spec: {
         encryptedData: Record<string, string>;
-        template: { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; type: string };
+        template: { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; type: string; immutable?: boolean };
     };
 }
 
@@ -23,14 +23,27 @@ export interface SealRequest {
     readonly type?: string;
     readonly labels?: Readonly<Record<string, string>>;
     readonly annotations?: Readonly<Record<string, string>>;
+    /** The Secret is immutable once created. @default unset */
+    readonly immutable?: boolean;
+}
+
+/** Annotations kubectl and kubecfg keep a full copy of the object in: sealing them would leak the plaintext (kubeseal strips them too). */
+const LAST_APPLIED = ["kubectl.kubernetes.io/last-applied-configuration", "kubecfg.ksonnet.io/last-applied-configuration"];
+
+/** Pure: the template's annotations as kubeseal writes them: the input's, without last-applied copies, with the scope's annotation and no other scope's. */
+export function templateAnnotations(input: Readonly<Record<string, string>> | undefined, scope: Scope): Record<string, string> {
+    const scopeKeys = Object.keys({ ...SCOPE_ANNOTATIONS["namespace-wide"], ...SCOPE_ANNOTATIONS["cluster-wide"] });
+    const kept = Object.entries(input ?? {}).filter(([k]) => !LAST_APPLIED.includes(k) && !scopeKeys.includes(k));
+    return { ...Object.fromEntries(kept), ...SCOPE_ANNOTATIONS[scope] };
 }
 
 
 /** Everything wrong with a request's names and keys, for one error listing all of it. */
-export function requestProblems(r: { name?: string; namespace?: string; scope: Scope; keys: readonly string[] }): string[] {
+export function requestProblems(r: { name?: string; namespace?: string; scope: Scope; keys: readonly string[]; nameRequired?: boolean }): string[] {
     const problems: string[] = [];
-    if (!r.name) problems.push("--name is required (the Secret's name)");
-    else if (!DNS_SUBDOMAIN.test(r.name)) problems.push(`name "${r.name}" is not a DNS-1123 subdomain (lower case letters, digits, '-' and '.')`);
+    if (!r.name) {
+        if (r.nameRequired !== false) problems.push(`--name is required${r.scope === "strict" ? " with scope strict" : ""} (the Secret's name)`);
+    } else if (!DNS_SUBDOMAIN.test(r.name)) problems.push(`name "${r.name}" is not a DNS-1123 subdomain (lower case letters, digits, '-' and '.')`);
     if (r.namespace === undefined) {
         if (r.scope !== "cluster-wide") problems.push(`--namespace is required with scope ${r.scope}`);
     } else if (!DNS_LABEL.test(r.namespace)) problems.push(`namespace "${r.namespace}" is not a DNS-1123 label (lower case letters, digits and '-', at most 63)`);
@@ -47,6 +60,7 @@ export function sealSecret(publicKey: crypto.KeyObject, r: SealRequest): SealedS
             .map((k) => [k, sealValue(publicKey, label, r.data[k]!)]),
     );
     const annotations = SCOPE_ANNOTATIONS[r.scope];
+    const template = templateAnnotations(r.annotations, r.scope);
     const ns = r.namespace !== undefined ? { namespace: r.namespace } : {};
     return {
         apiVersion: "bitnami.com/v1alpha1",
@@ -59,9 +73,10 @@ export function sealSecret(publicKey: crypto.KeyObject, r: SealRequest): SealedS
                     name: r.name,
                     ...ns,
                     ...(r.labels && Object.keys(r.labels).length > 0 ? { labels: { ...r.labels } } : {}),
-                    ...(r.annotations && Object.keys(r.annotations).length > 0 ? { annotations: { ...r.annotations } } : {}),
+                    ...(Object.keys(template).length > 0 ? { annotations: template } : {}),
                 },
                 type: r.type ?? "Opaque",
+                ...(r.immutable !== undefined ? { immutable: r.immutable } : {}),
             },
         },
     };
@@ -85,8 +100,62 @@ export function mergeSealed(existing: SealedSecret, update: SealedSecret): Seale
         );
     }
     const merged = { ...existing.spec.encryptedData, ...update.spec.encryptedData };
+    // As kubeseal --merge-into: the new labels and annotations join the template's.
+    const t = existing.spec.template;
+    const u = update.spec.template.metadata;
+    const labels = { ...t?.metadata.labels, ...u.labels };
+    const annotations = { ...t?.metadata.annotations, ...u.annotations };
+    const template = {
+        ...(t ?? update.spec.template),
+        metadata: {
+            ...(t ?? update.spec.template).metadata,
+            ...(Object.keys(labels).length > 0 ? { labels } : {}),
+            ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+        },
+    };
     return {
         ...existing,
-        spec: { ...existing.spec, encryptedData: Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]!])) },
+        spec: { ...existing.spec, template, encryptedData: Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]!])) },
+    };
+}
+
+/** A decrypted Secret, as `kubeseal --recovery-unseal` prints it. */
+export interface UnsealedSecret {
+    apiVersion: "v1";
+    kind: "Secret";
+    metadata: SealedSecret["spec"]["template"]["metadata"];
+    type: string;
+    immutable?: boolean;
+    data: Record<string, string>;
+}
+
+/**
+ * Decrypts every value of a SealedSecret with whichever of `keys` opens it, under the label of the
+ * SealedSecret's own name, namespace and scope (as the controller does); throws naming the first
+ * value none of them opens.
+ */
+export function unsealSecret(s: SealedSecret, keys: readonly crypto.KeyObject[]): UnsealedSecret {
+    const scope = scopeOf(s);
+    const label = scopeLabel(scope, s.metadata.namespace ?? "", s.metadata.name);
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries(s.spec.encryptedData)) {
+        const opened = keys.flatMap((key) => {
+            try {
+                return [unsealValue(key, label, v)];
+            } catch {
+                return [];
+            }
+        })[0];
+        if (!opened) throw new Error(`spec.encryptedData.${k} does not decrypt with the given key(s) as ${scope} ${s.metadata.namespace ?? "*"}/${s.metadata.name}: wrong key, or the file was renamed or moved after sealing`);
+        data[k] = opened.toString("base64");
+    }
+    const t = s.spec.template ?? { metadata: { name: s.metadata.name }, type: "Opaque" };
+    return {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { ...t.metadata, name: s.metadata.name, ...(s.metadata.namespace !== undefined ? { namespace: s.metadata.namespace } : {}) },
+        type: t.type ?? "Opaque",
+        ...(t.immutable !== undefined ? { immutable: t.immutable } : {}),
+        data,
     };
 }

@@ -12,6 +12,7 @@ import * as crypto from "node:crypto";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseQuantity } from "../functions";
+import { parseSealedSecretFile } from "../sealing/manifests";
 import { sealSecret } from "../sealing/sealed-secret";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";
 import { K8sObject, renderStack } from "../tools/render";
@@ -102,6 +103,17 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         applyAndReadBack(objects);
     });
 
+    it("faas-cli stack files (test/testdata/faas-cli): their Function CRs, namespaces, HPAs, policies, CronJobs and CE Deployments pass and read back", async () => {
+        const kinds = new Set(["Namespace", "Function", "HorizontalPodAutoscaler", "NetworkPolicy", "CronJob", "Deployment", "Service"]);
+        const ofFunctions = (o: K8sObject) => kinds.has(o.kind) && !["openfaas", "contour", "cert-manager", "sealed-secrets", "openfaas-gitops"].includes(o.metadata.namespace ?? "") || o.kind === "CronJob";
+        for (const file of ["scalars.yml", "envsubst.yml", "environment-file.yml", "anchors.yml", "pro-scaling.yml", "fields.yml", "namespace.yml"]) {
+            const values = { functionsFile: `test/testdata/faas-cli/${file}`, functionsEnv: JSON.stringify({ TAG: "1.0.0", GREETING: "hi" }) };
+            const pro = (await renderStack(raw({ ...values, proLicense: "licence" }, ["proLicense"], "pro"))).filter(ofFunctions);
+            applyAndReadBack(pro);
+            if (!["fields.yml", "namespace.yml", "pro-scaling.yml"].includes(file)) applyAndReadBack((await renderStack(raw(values, [], "ce"))).filter(ofFunctions));
+        }
+    });
+
     it("a sealed secret from the sealing code passes the real SealedSecret CRD schema, in every scope", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-cp-seal-"));
         execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "30", "-subj", "/CN=sealed-secret"], { cwd: dir, stdio: "pipe" });
@@ -114,6 +126,10 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
             const got = JSON.parse(cp.kubectl(["get", "sealedsecret", `api-${scope}`, "-n", "openfaas-fn", "-o", "json"]));
             assert.deepEqual(got.spec.encryptedData, sealed.spec.encryptedData);
         }
+        // What render applies for a cluster-wide seal without a namespace, and an empty one (--allow-empty-data).
+        const clusterWide = parseSealedSecretFile(yaml.dump(sealSecret(pub, { name: "shared", scope: "cluster-wide", data: { k: Buffer.from("v") } })), "f").objects[0]!.object;
+        const empty = sealSecret(pub, { name: "empty", namespace: "openfaas-fn", scope: "strict", data: {} });
+        for (const o of [clusterWide, empty]) cp.kubectl(["apply", "--server-side", "--dry-run=server", "-f", "-"], yaml.dump(o));
     });
 
     it("sealing-key export reads the active key through kubectl into a 0600 file", () => {
@@ -134,6 +150,13 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         assert.ok(out.includes(fs.readFileSync(path.join(dir, "k.pem"), "utf8").trim()));
         assert.ok(out.includes(fs.readFileSync(path.join(dir, "c.pem"), "utf8").trim()));
         assert.equal(fs.statSync(path.join(dir, "out.pem")).mode & 0o777, 0o600);
+        // npm run seal -- --fetch-cert: the same key's certificate, through the Kubernetes API, on stdout alone.
+        const seal = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "sealing", "cli.ts"), "--fetch-cert", "--controller-namespace", "legacy-flux", "--kubeconfig", cp.kubeconfig], { cwd: ROOT, encoding: "utf8" });
+        assert.equal(seal.status, 0, seal.stderr);
+        assert.equal(seal.stdout, fs.readFileSync(path.join(dir, "c.pem"), "utf8"));
+        const elsewhere = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "sealing", "cli.ts"), "--fetch-cert", "--controller-namespace", "kube-system", "--kubeconfig", cp.kubeconfig], { cwd: ROOT, encoding: "utf8" });
+        assert.equal(elsewhere.status, 2);
+        assert.match(elsewhere.stderr, /^seal: no active sealing key .* in namespace kube-system/);
     });
 
     it("rejects an invalid object (the check can fail)", async () => {

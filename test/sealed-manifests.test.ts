@@ -55,16 +55,27 @@ describe("committed SealedSecrets", () => {
         const dir = project({
             "secrets/test/broken.yaml": "kind: SealedSecret\n  bad: [indent\n",
             "secrets/test/plain.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: y}\nstringData: {k: v}\n",
-            "secrets/test/empty.yaml": "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: e}\nspec: {encryptedData: {}}\n",
+            "secrets/test/empty.yaml": "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: e}\nspec: {}\n",
         });
         assert.throws(() => parseConfig(config(dir)), (e: Error) => {
             assert.ok(e instanceof ConfigError);
             assert.match(e.message, /secrets\/test\/broken\.yaml: not valid YAML/);
             assert.match(e.message, /secrets\/test\/plain\.yaml: a plaintext Secret must never be committed/);
-            assert.match(e.message, /secrets\/test\/empty\.yaml: metadata\.namespace is required/);
-            assert.match(e.message, /secrets\/test\/empty\.yaml: spec\.encryptedData is empty/);
+            assert.match(e.message, /secrets\/test\/empty\.yaml: metadata\.namespace is required .*only a cluster-wide SealedSecret may leave it out/);
+            assert.match(e.message, /secrets\/test\/empty\.yaml: spec\.encryptedData is missing/);
             return true;
         });
+    });
+
+    it("what npm run seal and kubeseal write is accepted: a cluster-wide SealedSecret without a namespace goes to openfaas-fn; empty data (--allow-empty-data)", async () => {
+        const clusterWide = yaml.dump(sealSecret(PUBLIC, { name: "shared", scope: "cluster-wide", data: { k: Buffer.from("v") } }));
+        const empty = yaml.dump(sealSecret(PUBLIC, { name: "empty", namespace: "openfaas-fn", scope: "strict", data: {} }));
+        const dir = project({ "secrets/test/shared.yaml": clusterWide, "secrets/test/empty.yaml": empty });
+        const { resources } = await runProgram(config(dir));
+        const shared = one(resources, "kubernetes:bitnami.com/v1alpha1:SealedSecret", "sealed-secrets-openfaas-fn-shared").inputs;
+        assert.equal(shared.metadata.namespace, "openfaas-fn");
+        assert.deepEqual(shared.metadata.annotations, { "sealedsecrets.bitnami.com/cluster-wide": "true" });
+        assert.deepEqual(one(resources, "kubernetes:bitnami.com/v1alpha1:SealedSecret", "sealed-secrets-openfaas-fn-empty").inputs.spec.encryptedData, {});
     });
 
     it("the same SealedSecret in two files is refused", () => {

@@ -9,6 +9,8 @@ import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { runSeal, SealError } from "../sealing/cli";
 import { ensureGoTools, haveGo, toolCacheDir } from "../tools/go-tools";
+import { ensureKubeseal, KUBESEAL_VERSION } from "../tools/kubeseal";
+import { parseSealedSecretFile } from "../sealing/manifests";
 import { ROOT } from "./helpers";
 
 /**
@@ -35,13 +37,15 @@ openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime25
 const KEY = fs.readFileSync(path.join(dir, "key.pem"), "utf8");
 const CERT = path.join(dir, "cert.pem");
 
-/** Runs the real CLI in a child process, as a user would. */
-function cli(args: string[], stdin?: string) {
+/** Runs the real CLI in a child process, as a user would (with the test certificate unless `withCert` is false). */
+function cli(args: string[], stdin?: string, withCert = true) {
     // The loader by absolute URL: the command runs in a scratch directory, as a user's would.
     const tsx = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
-    const r = spawnSync(process.execPath, ["--import", tsx, path.join(ROOT, "sealing", "cli.ts"), "--cert", CERT, ...args], { input: stdin ?? "", encoding: "utf8", cwd: dir });
+    const r = spawnSync(process.execPath, ["--import", tsx, path.join(ROOT, "sealing", "cli.ts"), ...(withCert ? ["--cert", CERT] : []), ...args], { input: stdin ?? "", encoding: "utf8", cwd: dir });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+const r2yaml = (doc: unknown) => yaml.dump(doc);
 
 function sealedDoc(stdout: string): any {
     return yaml.load(stdout);
@@ -67,6 +71,7 @@ describe("sealing: byte-compatible output for every scope", () => {
     it("namespace-wide: any name in the namespace", () => {
         const doc = sealedDoc(cli(["--name", "api", "--namespace", "openfaas-fn", "--scope", "namespace-wide", "--from-literal", "k=v1"]).stdout);
         assert.deepEqual(doc.metadata.annotations, { "sealedsecrets.bitnami.com/namespace-wide": "true" });
+        assert.deepEqual(doc.spec.template.metadata.annotations, { "sealedsecrets.bitnami.com/namespace-wide": "true" }, "copied into the template, as kubeseal does");
         assert.equal(unseal(KEY, "openfaas-fn", doc.spec.encryptedData.k).toString(), "v1");
         assert.throws(() => unseal(KEY, "openfaas", doc.spec.encryptedData.k));
     });
@@ -74,6 +79,9 @@ describe("sealing: byte-compatible output for every scope", () => {
     it("cluster-wide: an empty label, namespace optional", () => {
         const doc = sealedDoc(cli(["--name", "api", "--scope", "cluster-wide", "--from-literal", "k=v2"]).stdout);
         assert.deepEqual(doc.metadata, { name: "api", annotations: { "sealedsecrets.bitnami.com/cluster-wide": "true" } });
+        assert.deepEqual(doc.spec.template.metadata, { name: "api", annotations: { "sealedsecrets.bitnami.com/cluster-wide": "true" } });
+        const rendered = parseSealedSecretFile(r2yaml(doc), "secrets/dev/api.yaml");
+        assert.deepEqual(rendered.problems, [], "our own render takes a cluster-wide seal without a namespace");
         assert.equal(unseal(KEY, "", doc.spec.encryptedData.k).toString(), "v2");
     });
 
@@ -120,10 +128,124 @@ describe("sealing: byte-compatible output for every scope", () => {
         assert.match(clash.stderr, /--merge-into .*merge\.yaml: cannot merge: the file is sealed for openfaas-fn\/m \(strict\)/);
     });
 
-    it("--raw seals one value from stdin", () => {
+    it("--raw seals one value from stdin, without a trailing newline; --name only for strict", () => {
         const r = cli(["--raw", "--name", "api", "--namespace", "openfaas-fn"], "raw-value");
         assert.equal(r.code, 0, r.stderr);
-        assert.equal(unseal(KEY, "openfaas-fn/api", r.stdout.trim()).toString(), "raw-value");
+        assert.match(r.stdout, /^[A-Za-z0-9+/]+=*$/, "only the ciphertext, no newline");
+        assert.equal(unseal(KEY, "openfaas-fn/api", r.stdout).toString(), "raw-value");
+        const nsWide = cli(["--raw", "--scope", "namespace-wide", "-n", "openfaas-fn"], "v");
+        assert.equal(nsWide.code, 0, nsWide.stderr);
+        assert.equal(unseal(KEY, "openfaas-fn", nsWide.stdout).toString(), "v");
+        const clusterWide = cli(["--raw", "--scope", "cluster-wide"], "w");
+        assert.equal(clusterWide.code, 0, clusterWide.stderr);
+        assert.equal(unseal(KEY, "", clusterWide.stdout).toString(), "w");
+        fs.writeFileSync(path.join(dir, "raw-value.txt"), "from a file");
+        const fromFile = cli(["--raw", "--name", "api", "-n", "openfaas-fn", "--from-file", "ignored-key=raw-value.txt"]);
+        assert.equal(unseal(KEY, "openfaas-fn/api", fromFile.stdout).toString(), "from a file");
+        assert.match(cli(["--raw", "-n", "openfaas-fn"], "v").stderr, /--name is required with scope strict/);
+        assert.match(cli(["--raw", "--scope", "namespace-wide"], "v").stderr, /--namespace is required with scope namespace-wide/);
+    });
+});
+
+describe("sealing: kubeseal's flags and input", () => {
+    const secretJson = (metadata: Record<string, unknown>, extra: Record<string, unknown> = {}) => JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata, stringData: { k: "v" }, ...extra });
+
+    it("scope annotations on the input Secret select the scope and reach spec.template; immutable is kept; last-applied copies are not", () => {
+        for (const [annotation, scope, label] of [["sealedsecrets.bitnami.com/namespace-wide", "namespace-wide", "team"], ["sealedsecrets.bitnami.com/cluster-wide", "cluster-wide", ""]] as const) {
+            const input = secretJson(
+                { name: "s", namespace: "team", annotations: { [annotation]: "true", owner: "payments", "kubectl.kubernetes.io/last-applied-configuration": '{"stringData":{"k":"v"}}' } },
+                { immutable: true },
+            );
+            const r = cli([], input);
+            assert.equal(r.code, 0, r.stderr);
+            const doc = sealedDoc(r.stdout);
+            assert.deepEqual(doc.metadata.annotations, { [annotation]: "true" }, scope);
+            assert.deepEqual(doc.spec.template.metadata.annotations, { [annotation]: "true", owner: "payments" }, scope);
+            assert.equal(doc.spec.template.immutable, true);
+            assert.equal(unseal(KEY, label, doc.spec.encryptedData.k).toString(), "v", `${scope} label`);
+            assert.doesNotMatch(r.stdout, /last-applied/);
+        }
+        const overridden = sealedDoc(cli(["--scope", "strict"], secretJson({ name: "s", namespace: "team", annotations: { "sealedsecrets.bitnami.com/cluster-wide": "true" } })).stdout);
+        assert.equal(overridden.metadata.annotations, undefined, "--scope wins over the annotation, as in kubeseal");
+        assert.equal(unseal(KEY, "team/s", overridden.spec.encryptedData.k).toString(), "v");
+    });
+
+    it("output: JSON on stdout by default, -o yaml, and -w/--out files take their format from the extension", () => {
+        const args = ["--name", "o", "-n", "openfaas-fn", "--from-literal", "k=v"];
+        assert.match(cli(args).stdout, /^\{\n  "apiVersion": "bitnami\.com\/v1alpha1",\n/);
+        assert.match(cli([...args, "-o", "yaml"]).stdout, /^apiVersion: bitnami\.com\/v1alpha1\n/);
+        assert.equal(cli([...args, "-w", "o.yaml"]).stdout, "");
+        assert.match(fs.readFileSync(path.join(dir, "o.yaml"), "utf8"), /^apiVersion: /);
+        cli([...args, "--sealed-secret-file", "o.json", "-o", "yaml"]);
+        assert.match(fs.readFileSync(path.join(dir, "o.json"), "utf8"), /^\{/);
+        cli([...args, "--out", "o.out"]);
+        assert.match(fs.readFileSync(path.join(dir, "o.out"), "utf8"), /^\{/, "no extension: --format, else JSON");
+        assert.match(cli([...args, "-w", "a.yaml", "--out", "b.yaml"]).stderr, /give -w\/--sealed-secret-file or --out/);
+    });
+
+    it("-f reads the Secret; --from-file without a key uses the file name; --allow-empty-data seals an empty Secret", () => {
+        fs.writeFileSync(path.join(dir, "in.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: f, namespace: openfaas-fn}\ntype: kubernetes.io/basic-auth\ndata: {password: cGFzcw==}\n");
+        fs.writeFileSync(path.join(dir, "token.txt"), "tok");
+        const r = cli(["-f", "in.yaml", "--from-file", "token.txt"]);
+        assert.equal(r.code, 0, r.stderr);
+        const doc = sealedDoc(r.stdout);
+        assert.equal(doc.spec.template.type, "kubernetes.io/basic-auth");
+        assert.equal(unseal(KEY, "openfaas-fn/f", doc.spec.encryptedData.password).toString(), "pass");
+        assert.equal(unseal(KEY, "openfaas-fn/f", doc.spec.encryptedData["token.txt"]).toString(), "tok");
+        const empty = cli(["--allow-empty-data"], "kind: Secret\nmetadata: {name: e, namespace: n}\n");
+        assert.equal(empty.code, 0, empty.stderr);
+        assert.deepEqual(sealedDoc(empty.stdout).spec.encryptedData, {});
+    });
+
+    it("--merge-into refuses a file of several documents, naming it, and keeps a YAML file YAML", () => {
+        const two = path.join(dir, "two.yaml");
+        fs.writeFileSync(two, cli(["--name", "m", "-n", "n", "--from-literal", "a=1", "-o", "yaml"]).stdout + "---\n" + cli(["--name", "m2", "-n", "n", "--from-literal", "a=1", "-o", "yaml"]).stdout);
+        const r = cli(["--from-literal", "b=2", "--merge-into", two]);
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, new RegExp(`--merge-into ${two.replace(/[.]/g, "\\.")} holds 2 documents; give one SealedSecret per run`));
+        const one = path.join(dir, "one.yaml");
+        cli(["--name", "m", "-n", "n", "--from-literal", "a=1", "-w", one]);
+        assert.equal(cli(["--from-literal", "b=2", "--merge-into", one]).code, 0);
+        assert.match(fs.readFileSync(one, "utf8"), /^apiVersion: /);
+        assert.deepEqual(Object.keys((yaml.load(fs.readFileSync(one, "utf8")) as any).spec.encryptedData), ["a", "b"]);
+    });
+
+    it("--recovery-unseal opens a sealed file with the private key (PEM or a key Secret backup), and only with the right key", () => {
+        const file = path.join(dir, "rec.yaml");
+        cli(["--name", "rec", "-n", "openfaas-fn", "--from-literal", "token=s3cr3t", "--scope", "namespace-wide", "-w", file]);
+        const r = cli(["--recovery-unseal", "--recovery-private-key", "key.pem", "-f", file]);
+        assert.equal(r.code, 0, r.stderr);
+        const secret = JSON.parse(r.stdout);
+        assert.equal(secret.kind, "Secret");
+        assert.equal(Buffer.from(secret.data.token, "base64").toString(), "s3cr3t");
+        const backup = yaml.dump({ apiVersion: "v1", kind: "List", items: [{ apiVersion: "v1", kind: "Secret", data: { "tls.key": Buffer.from(KEY).toString("base64") } }] });
+        fs.writeFileSync(path.join(dir, "backup.yaml"), backup);
+        assert.equal(JSON.parse(cli(["--recovery-unseal", "--recovery-private-key", "ec.key,backup.yaml"], fs.readFileSync(file, "utf8")).stdout).data.token, secret.data.token);
+        const wrong = cli(["--recovery-unseal", "--recovery-private-key", "ec.key", "-f", file]);
+        assert.equal(wrong.code, 2);
+        assert.match(wrong.stderr, /spec\.encryptedData\.token does not decrypt with the given key\(s\) as namespace-wide openfaas-fn\/rec/);
+    });
+
+    it("the default certificate is the stack's, secrets/<stack>/pub-cert.pem; without --stack or --cert it asks", () => {
+        fs.mkdirSync(path.join(dir, "secrets", "prod"), { recursive: true });
+        fs.copyFileSync(CERT, path.join(dir, "secrets", "prod", "pub-cert.pem"));
+        const r = cli(["--stack", "prod", "--name", "d", "-n", "openfaas-fn", "--from-literal", "k=v"], undefined, false);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(unseal(KEY, "openfaas-fn/d", sealedDoc(r.stdout).spec.encryptedData.k).toString(), "v");
+        const none = cli(["--name", "d", "-n", "openfaas-fn", "--from-literal", "k=v"], undefined, false);
+        assert.equal(none.code, 2);
+        assert.match(none.stderr, /which stack's key\? give --stack <name> \(seals with secrets\/<name>\/pub-cert\.pem\) or --cert <file>/);
+        assert.match(cli(["--stack", "staging", "--name", "d", "-n", "x", "--from-literal", "k=v"], undefined, false).stderr, /cannot read certificate secrets\/staging\/pub-cert\.pem: ENOENT/);
+    });
+
+    it("npm run -s seal: stdout holds exactly the output", () => {
+        const npm = (args: string[], input: string) => spawnSync("npm", ["run", "-s", "seal", "--", "--cert", CERT, ...args], { cwd: ROOT, input, encoding: "utf8" });
+        const raw = npm(["--raw", "--name", "api", "-n", "openfaas-fn"], "exact");
+        assert.equal(raw.status, 0, raw.stderr);
+        assert.match(raw.stdout, /^[A-Za-z0-9+/]+={0,2}$/, "the ciphertext and nothing else: no banner, no newline");
+        assert.equal(unseal(KEY, "openfaas-fn/api", raw.stdout).toString(), "exact");
+        const doc = npm(["--name", "api", "-n", "openfaas-fn", "--from-literal", "k=v"], "");
+        assert.equal(doc.stdout, JSON.stringify(JSON.parse(doc.stdout), null, 2) + "\n", "one JSON document and its newline");
     });
 });
 
@@ -139,13 +261,25 @@ describe("sealing: refusals name the problem and exit 2", () => {
         ["strict without namespace", ["--name", "a", "--from-literal", "k=v"], /--namespace is required with scope strict/],
         ["literal without =", ["--name", "a", "--namespace", "n", "--from-literal", "novalue"], /--from-literal expects key=value/],
         ["nothing to seal", ["--name", "a", "--namespace", "n"], /nothing to seal/],
+        ["empty Secret without --allow-empty-data", [], /the Secret has no data, assuming this is an error; to seal it empty, add --allow-empty-data/, "kind: Secret\nmetadata: {name: a, namespace: n}\n"],
+        ["data that is not base64", [], /stdin data\.password: not base64; put plain text under stringData instead/, "kind: Secret\nmetadata: {name: a, namespace: n}\ndata: {password: hunter2!}\n"],
+        ["stringData number", [], /stdin stringData\.port: expected a string, got number 5432; quote the value/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {port: 5432}\n"],
+        ["stringData null", [], /stdin stringData\.empty: expected a string, got null/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {empty: null}\n"],
+        ["two Secrets in one input", [], /stdin holds 2 documents; give one Secret per run/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {k: v}\n---\nkind: Secret\nmetadata: {name: b, namespace: n}\nstringData: {k: v}\n"],
+        ["unknown output format", ["-o", "xml", "--name", "a", "-n", "n", "--from-literal", "k=v"], /--format "xml" is not json or yaml/],
+        ["--re-encrypt needs the controller", ["--re-encrypt"], /--re-encrypt asks the controller .*--recovery-unseal/],
+        ["--rotate needs the controller", ["--rotate"], /--rotate is kubeseal's old name of --re-encrypt/],
+        ["--validate needs the controller", ["--validate"], /--validate asks the controller to decrypt; offline, check a file with --recovery-unseal/],
+        ["--controller-name without --fetch-cert", ["--controller-name", "x", "--from-literal", "k=v"], /--controller-name only matters with --fetch-cert/],
+        ["a certificate URL", ["--cert", "https://example.com/v1/cert.pem", "--name", "a", "-n", "n", "--from-literal", "k=v"], /reads certificates from files only; download it first/],
+        ["--recovery-unseal without a key", ["--recovery-unseal"], /--recovery-unseal needs --recovery-private-key/],
         ["stdin not a Secret", [], /stdin is not a Secret manifest/, "kind: ConfigMap\n"],
         ["manifest contradicts a flag", ["--name", "b"], /--name "b" contradicts the manifest's metadata\.name "a"/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {k: v}\n"],
         ["unknown flag", ["--nmae", "a"], /Unknown option '--nmae'/],
     ];
     for (const [label, args, message, stdin] of cases) {
         it(label, () => {
-            const r = cli(args, stdin);
+            const r = label === "a certificate URL" ? cli(args, stdin, false) : cli(args, stdin);
             assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`);
             assert.match(r.stderr, /^seal: /);
             assert.match(r.stderr, message);
@@ -238,5 +372,72 @@ describe("compatibility with the controller's own crypto package", () => {
             const wrong = decrypt(`${label}x`, doc.spec.encryptedData.k);
             assert.notEqual(wrong.status, 0, `${scope}: a different label must not decrypt`);
         }
+    });
+});
+
+describe("kubeseal v0.36.6 as a peer (built from its Go module)", () => {
+    const available = haveGo() || fs.existsSync(path.join(toolCacheDir("kubeseal", KUBESEAL_VERSION), "kubeseal"));
+    if (!available) console.log("# SKIP kubeseal peer: no `go` on PATH and no cached tools/kubeseal");
+    // kubeseal reads a kubeconfig only for a default namespace; an empty HOME keeps the user's out of it.
+    const kubeseal = (args: string[], input: string) =>
+        spawnSync(ensureKubeseal((l) => console.log(`# ${l}`)), args, { input, encoding: "utf8", cwd: dir, env: { PATH: process.env.PATH, HOME: dir } });
+    const cases: { scope: string; flags: string[]; annotations?: Record<string, string>; label: string }[] = [
+        { scope: "strict", flags: [], label: "openfaas-fn/peer" },
+        { scope: "namespace-wide", flags: ["--scope", "namespace-wide"], label: "openfaas-fn" },
+        { scope: "cluster-wide", flags: ["--scope", "cluster-wide"], label: "" },
+        { scope: "cluster-wide (by annotation)", flags: [], annotations: { "sealedsecrets.bitnami.com/cluster-wide": "true" }, label: "" },
+        { scope: "namespace-wide (by annotation)", flags: [], annotations: { "sealedsecrets.bitnami.com/namespace-wide": "true" }, label: "openfaas-fn" },
+    ];
+    const secret = (annotations?: Record<string, string>) =>
+        JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "peer", namespace: "openfaas-fn", ...(annotations ? { annotations } : {}) }, stringData: { token: "peer-value" } });
+
+    for (const c of cases) {
+        it(`${c.scope}: sealed here, opened by kubeseal --recovery-unseal`, { skip: !available && "no Go toolchain" }, () => {
+            const ours = cli(c.flags, secret(c.annotations));
+            assert.equal(ours.code, 0, ours.stderr);
+            const opened = kubeseal(["--recovery-unseal", "--recovery-private-key", "key.pem"], ours.stdout);
+            assert.equal(opened.status, 0, opened.stderr);
+            const s = JSON.parse(opened.stdout);
+            assert.equal(Buffer.from(s.data.token, "base64").toString(), "peer-value");
+            assert.deepEqual(s.metadata.annotations ?? {}, c.annotations ?? sealedDoc(ours.stdout).spec.template.metadata.annotations ?? {});
+        });
+
+        it(`${c.scope}: sealed by kubeseal, accepted by our render and opened here`, { skip: !available && "no Go toolchain" }, () => {
+            const theirs = kubeseal(["--cert", "cert.pem", ...c.flags], secret(c.annotations));
+            assert.equal(theirs.status, 0, theirs.stderr);
+            const parsed = parseSealedSecretFile(theirs.stdout, "secrets/dev/peer.json");
+            assert.deepEqual(parsed.problems, []);
+            const doc = JSON.parse(theirs.stdout);
+            assert.equal(unseal(KEY, c.label, doc.spec.encryptedData.token).toString(), "peer-value");
+            const opened = cli(["--recovery-unseal", "--recovery-private-key", "key.pem"], theirs.stdout);
+            assert.equal(opened.code, 0, opened.stderr);
+            assert.equal(Buffer.from(JSON.parse(opened.stdout).data.token, "base64").toString(), "peer-value");
+        });
+    }
+
+    it("cluster-wide without a namespace: kubeseal's output is accepted by our render, and ours by kubeseal", { skip: !available && "no Go toolchain" }, () => {
+        const input = JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "shared" }, stringData: { k: "v" } });
+        const theirs = kubeseal(["--cert", "cert.pem", "--scope", "cluster-wide"], input);
+        assert.equal(theirs.status, 0, theirs.stderr);
+        assert.equal(JSON.parse(theirs.stdout).metadata.namespace, undefined);
+        const parsed = parseSealedSecretFile(theirs.stdout, "secrets/dev/shared.json");
+        assert.deepEqual(parsed.problems, []);
+        assert.equal(parsed.objects[0]!.object.metadata.namespace, "openfaas-fn");
+        const ours = cli(["--scope", "cluster-wide"], input);
+        assert.equal(ours.code, 0, ours.stderr);
+        const opened = kubeseal(["--recovery-unseal", "--recovery-private-key", "key.pem"], ours.stdout);
+        assert.equal(opened.status, 0, opened.stderr);
+        assert.equal(JSON.parse(opened.stdout).data.k, Buffer.from("v").toString("base64"));
+    });
+
+    it("--raw: kubeseal's value opens here and ours with kubeseal's own decryption of a one-key SealedSecret", { skip: !available && "no Go toolchain" }, () => {
+        const theirs = kubeseal(["--cert", "cert.pem", "--raw", "--namespace", "openfaas-fn", "--name", "peer"], "raw peer");
+        assert.equal(theirs.status, 0, theirs.stderr);
+        assert.equal(unseal(KEY, "openfaas-fn/peer", theirs.stdout).toString(), "raw peer");
+        const ours = cli(["--raw", "--name", "peer", "-n", "openfaas-fn"], "raw ours");
+        const wrapped = JSON.stringify({ apiVersion: "bitnami.com/v1alpha1", kind: "SealedSecret", metadata: { name: "peer", namespace: "openfaas-fn" }, spec: { encryptedData: { v: ours.stdout }, template: { metadata: { name: "peer", namespace: "openfaas-fn" } } } });
+        const opened = kubeseal(["--recovery-unseal", "--recovery-private-key", "key.pem"], wrapped);
+        assert.equal(opened.status, 0, opened.stderr);
+        assert.equal(Buffer.from(JSON.parse(opened.stdout).data.v, "base64").toString(), "raw ours");
     });
 });

@@ -72,8 +72,18 @@ export function stackFileConfig(stack: string, projectDir = path.resolve(__dirna
         const shipped = fs.readdirSync(path.join(projectDir, "stacks")).map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1]).filter(Boolean);
         throw new Error(`no stack file stacks/Pulumi.${stack}.yaml; stacks: ${shipped.join(", ")}`);
     }
-    const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-    return { ...rawConfigFromMap(stack, doc.config ?? {}), files: projectFiles(projectDir) };
+    const rel = `stacks/Pulumi.${stack}.yaml`;
+    let doc: unknown;
+    try {
+        doc = yaml.load(fs.readFileSync(file, "utf8"), { filename: rel }) ?? {};
+    } catch (e) {
+        throw new Error(`${rel}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    }
+    const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+    if (!isMap(doc)) throw new Error(`${rel}: expected a map with a config: map of openfaas-gitops:<key>: <value>, got ${Array.isArray(doc) ? "a list" : JSON.stringify(doc)}`);
+    const config = doc.config ?? {};
+    if (!isMap(config)) throw new Error(`${rel}: config must be a map of openfaas-gitops:<key>: <value>, got ${JSON.stringify(config)}`);
+    return { ...rawConfigFromMap(stack, config), files: projectFiles(projectDir) };
 }
 
 /** Converts a `config:` map (as in a stack file) to raw engine config; encrypted values are refused. */

@@ -59,9 +59,24 @@ export function objectFileName(o: K8sObject, index: number): string {
     return `${String(index).padStart(3, "0")}-${o.kind.toLowerCase()}-${o.metadata.namespace ? `${o.metadata.namespace}-` : ""}${o.metadata.name}.yaml`;
 }
 
+/** Marks a directory render created, so a later run may replace what it wrote there and nothing else. */
+export const RENDER_MARKER = ".openfaas-gitops-render";
+const RENDERED_FILE = /^\d{3,}-.+\.yaml$/;
+export const USAGE = "usage: npm run render -- --stack <dev|staging|prod> [--out <dir>]";
+
+/**
+ * Writes one file per object into `out`. A new or empty directory becomes render's (marker file); in
+ * a directory it owns, only the files of a previous render are replaced. Anything else is refused:
+ * render never deletes what it did not write (`--out .` once deleted a working tree).
+ */
 export function writeObjects(objects: readonly K8sObject[], out: string): string[] {
-    fs.rmSync(out, { recursive: true, force: true });
+    const existing = fs.existsSync(out) ? fs.readdirSync(out) : [];
+    if (existing.length > 0 && !existing.includes(RENDER_MARKER)) {
+        throw new Error(`--out ${out} is not empty and was not created by render (no ${RENDER_MARKER} in it); give a new or empty directory`);
+    }
     fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, RENDER_MARKER), "Written by npm run render; its *.yaml files are replaced on the next render into this directory.\n");
+    for (const f of existing.filter((f) => RENDERED_FILE.test(f))) fs.rmSync(path.join(out, f));
     return objects.map((o, i) => {
         const file = path.join(out, objectFileName(o, i));
         fs.writeFileSync(file, yaml.dump(o, { noRefs: true, sortKeys: false, lineWidth: -1 }));
@@ -70,9 +85,15 @@ export function writeObjects(objects: readonly K8sObject[], out: string): string
 }
 
 async function main(): Promise<void> {
-    const { values } = parseArgs({ options: { stack: { type: "string" }, out: { type: "string" } } });
+    let values;
+    try {
+        ({ values } = parseArgs({ options: { stack: { type: "string" }, out: { type: "string" } } }));
+    } catch (e) {
+        console.error(`${(e as Error).message}\n${USAGE}`);
+        process.exit(2);
+    }
     if (!values.stack) {
-        console.error("usage: npm run render -- --stack <dev|staging|prod> [--out <dir>]");
+        console.error(USAGE);
         process.exit(2);
     }
     const out = values.out ?? path.join("rendered", values.stack);

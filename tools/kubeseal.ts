@@ -1,0 +1,25 @@
+/**
+ * kubeseal v0.36.6 built from its Go module (tools/kubeseal/go.mod) into the cache outside the
+ * repository: the tests use it as the real peer of `npm run seal`, and `npm run kubeseal -- <args>`
+ * runs it for people without a kubeseal binary.
+ */
+import { execFileSync } from "node:child_process";
+import { ensureGoTools } from "./go-tools";
+
+/** The kubeseal release built; the sealed-secrets controller of the pinned chart is the same version. */
+export const KUBESEAL_VERSION = "v0.36.6";
+
+/** Path of the kubeseal binary, built on first use. */
+export function ensureKubeseal(log?: (line: string) => void): string {
+    // kubeseal reports this version (its main package reads it from a linker flag, "UNKNOWN" otherwise).
+    const { kubeseal } = ensureGoTools("kubeseal", KUBESEAL_VERSION, { kubeseal: "github.com/bitnami-labs/sealed-secrets/cmd/kubeseal" }, { ldflags: `-X main.VERSION=${KUBESEAL_VERSION}`, log });
+    return kubeseal!;
+}
+
+if (require.main === module) {
+    try {
+        execFileSync(ensureKubeseal(), process.argv.slice(2), { stdio: "inherit" });
+    } catch (e) {
+        process.exit((e as { status?: number }).status ?? 1);
+    }
+}
