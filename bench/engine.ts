@@ -11,15 +11,6 @@ import * as yaml from "js-yaml";
 import { installCrds, startControlPlane } from "../tools/controlplane";
 import { startEngineHarness } from "../test/support/engine";
 
-/** `stack export --show-secrets` wraps each secret as {<sig>: <secret sig>, plaintext: <JSON>}. */
-function unwrapSecrets(v: unknown): unknown {
-    if (Array.isArray(v)) return v.map(unwrapSecrets);
-    if (v === null || typeof v !== "object") return v;
-    const o = v as Record<string, unknown>;
-    if (typeof o.plaintext === "string" && "4dabf18193072939515e22adb298388d" in o) return unwrapSecrets(JSON.parse(o.plaintext));
-    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
-}
-
 /** Server-managed fields that an apply must not carry. */
 const SERVER_FIELDS = ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"];
 
@@ -39,13 +30,16 @@ async function main(): Promise<void> {
         const preview = await timed("preview", () => stack.run("preview"), t);
         await timed("first up", () => stack.run("up"), t);
         await timed("no-op up", () => stack.run("up"), t);
+        // The same objects as the cluster holds them (state outputs are the SDK's form, not the API's).
         const state = (await stack.stack.exportStack()).deployment.resources as { type: string; outputs?: Record<string, any> }[];
         objects = state
             .filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh") && r.outputs?.kind)
             .map((r) => {
-                const o = unwrapSecrets(r.outputs) as Record<string, any>;
+                const { apiVersion, kind, metadata } = r.outputs!;
+                const resource = `${kind}.${apiVersion.includes("/") ? `${apiVersion.split("/")[1]}.${apiVersion.split("/")[0]}` : apiVersion}`;
+                const o = JSON.parse(h.cp.kubectl(["get", resource, metadata.name, ...(metadata.namespace ? ["-n", metadata.namespace] : []), "-o", "json"]));
                 delete o.status;
-                for (const f of SERVER_FIELDS) delete o.metadata?.[f];
+                for (const f of SERVER_FIELDS) delete o.metadata[f];
                 return o;
             });
         await timed("destroy", () => stack.run("destroy"), t);
