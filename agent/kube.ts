@@ -15,6 +15,18 @@ function status(e: unknown): number | undefined {
     return (e as { code?: number }).code;
 }
 
+/** An API error with the server's own message (e.g. which verb RBAC forbids), not just "HTTP 403". */
+function describe(e: unknown): string {
+    const body = (e as { body?: unknown }).body;
+    try {
+        const parsed = typeof body === "string" ? (JSON.parse(body) as { message?: string }) : (body as { message?: string } | undefined);
+        if (parsed?.message) return `HTTP ${status(e)}: ${parsed.message}`;
+    } catch {
+        // not JSON: fall back to the error's own message
+    }
+    return (e as Error).message;
+}
+
 export function kubeConfig(file?: string): KubeConfig {
     const kc = new KubeConfig();
     if (file) kc.loadFromFile(file);
@@ -31,6 +43,13 @@ export interface LeaseOptions {
     readonly clock?: () => number;
 }
 
+export interface ElectionEvents {
+    /** Leadership gained (true) or lost (false). */
+    readonly leader?: (leads: boolean) => void;
+    /** An election round failed (the message), or works again after failing (undefined). */
+    readonly error?: (message: string | undefined) => void;
+}
+
 /**
  * Lease-based leader election. The holder renews every third of the lease duration; another
  * candidate takes over only after the lease expired, and every write carries the resourceVersion
@@ -42,8 +61,12 @@ export class LeaseElector {
     private readonly duration: number;
     private readonly clock: () => number;
     private readonly api: CoordinationV1Api;
+    /** The holder seen in the last round. */
+    leader?: string;
+    /** Why the last round failed, if it did. */
+    error?: string;
 
-    constructor(kc: KubeConfig, private readonly o: LeaseOptions, private readonly onChange?: (leader: boolean) => void) {
+    constructor(kc: KubeConfig, private readonly o: LeaseOptions, private readonly events: ElectionEvents = {}) {
         this.api = kc.makeApiClient(CoordinationV1Api);
         this.duration = o.leaseDurationSeconds ?? 15;
         this.clock = o.clock ?? Date.now;
@@ -57,10 +80,19 @@ export class LeaseElector {
     /** One election round: acquires, renews or observes. Resolves whether this candidate leads. */
     async tryAcquireOrRenew(): Promise<boolean> {
         const was = this.isLeader();
-        const leads = await this.round().catch(() => false);
+        let error: string | undefined;
+        const leads = await this.round().catch((e: unknown) => {
+            // A failed round cannot prove leadership: this replica stops leading (and aborts a run).
+            error = `leader election on Lease ${this.o.namespace}/${this.o.name} failed: ${describe(e)}`;
+            return false;
+        });
         const now = this.clock();
         this.leaderUntil = leads ? now + this.duration * 1000 : 0;
-        if (was !== leads) this.onChange?.(leads);
+        if (error !== this.error) {
+            this.error = error;
+            this.events.error?.(error);
+        }
+        if (was !== leads) this.events.leader?.(leads);
         return leads;
     }
 
@@ -84,6 +116,7 @@ export class LeaseElector {
             if (status(e) !== 404) throw e;
             try {
                 await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: this.spec(now, true) } });
+                this.leader = this.o.identity;
                 return true;
             } catch (ce) {
                 if (status(ce) === 409) return false; // another candidate created it first
@@ -93,6 +126,7 @@ export class LeaseElector {
         const holder = lease.spec?.holderIdentity;
         const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
         const expired = !holder || renewed + (lease.spec?.leaseDurationSeconds ?? this.duration) * 1000 < now;
+        this.leader = expired ? undefined : holder;
         if (holder !== this.o.identity && !expired) return false;
         try {
             await this.api.replaceNamespacedLease({
@@ -100,6 +134,7 @@ export class LeaseElector {
                 namespace,
                 body: { metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion }, spec: this.spec(now, holder !== this.o.identity, lease) },
             });
+            this.leader = this.o.identity;
             return true;
         } catch (e) {
             if (status(e) === 409) return false; // someone else wrote in between
@@ -132,7 +167,8 @@ export class LeaseElector {
         } catch {
             // Not releasing only delays the takeover until the lease expires.
         }
-        this.onChange?.(false);
+        this.leader = undefined;
+        this.events.leader?.(false);
     }
 }
 
@@ -176,16 +212,36 @@ export class StatusStore {
         }
     }
 
-    /** Records a Kubernetes Event on the status ConfigMap (`kubectl describe configmap` shows them). */
+    /**
+     * Records a Kubernetes Event on the status ConfigMap (`kubectl describe configmap` shows them).
+     * Repeats are aggregated as Kubernetes' own event recorder does: one Event per (type, reason,
+     * message), named from their hash, whose count, series and lastTimestamp grow with each repeat,
+     * so an outage polled every minute is one Event, not one per poll.
+     */
     async event(e: AgentEvent, now = new Date()): Promise<void> {
+        const message = e.message.slice(0, 1024);
+        const key = crypto.createHash("sha256").update(`${e.type}\0${e.reason}\0${message}`).digest("hex").slice(0, 16);
+        const name = `${this.name}.${key}`;
+        const namespace = this.namespace;
+        let existing;
+        try {
+            existing = await this.core.readNamespacedEvent({ name, namespace });
+        } catch (err) {
+            if (status(err) !== 404) throw err;
+        }
+        if (existing) {
+            const count = (existing.count ?? 1) + 1;
+            await this.core.replaceNamespacedEvent({ name, namespace, body: { ...existing, count, lastTimestamp: now, series: { count, lastObservedTime: new V1MicroTime(now) } } });
+            return;
+        }
         await this.core.createNamespacedEvent({
-            namespace: this.namespace,
+            namespace,
             body: {
-                metadata: { name: `${this.name}.${crypto.randomBytes(6).toString("hex")}`, namespace: this.namespace },
-                involvedObject: { apiVersion: "v1", kind: "ConfigMap", name: this.name, namespace: this.namespace },
+                metadata: { name, namespace },
+                involvedObject: { apiVersion: "v1", kind: "ConfigMap", name: this.name, namespace },
                 type: e.type,
                 reason: e.reason,
-                message: e.message.slice(0, 1024),
+                message,
                 source: { component: this.component },
                 firstTimestamp: now,
                 lastTimestamp: now,

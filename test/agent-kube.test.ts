@@ -76,13 +76,39 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
         assert.equal(await store.load(), undefined);
         const s = emptyStatus(Date.now());
         s.lastAppliedRevision = "e".repeat(40);
-        s.conditions.Ready = { status: true, reason: "Applied", message: "ok", lastTransitionTime: new Date().toISOString() };
+        s.conditions.Ready = { status: "True", reason: "Applied", message: "ok", lastTransitionTime: new Date().toISOString() };
         await store.save(s);
         await store.save(s); // second save replaces
-        assert.deepEqual(await store.load(), s);
-        assert.equal(cp.kubectl(["get", "configmap", "agent-status", "-n", "openfaas-gitops", "-o", "jsonpath={.data.ready} {.data.lastAppliedRevision}"]), `true ${"e".repeat(40)}`);
+        assert.deepEqual(await store.load(), JSON.parse(JSON.stringify(s)));
+        assert.equal(cp.kubectl(["get", "configmap", "agent-status", "-n", "openfaas-gitops", "-o", "jsonpath={.data.ready} {.data.lastAppliedRevision}"]), `True ${"e".repeat(40)}`);
         await store.event({ type: "Warning", reason: "ApplyFailed", message: "boom" });
         const events = JSON.parse(cp.kubectl(["get", "events", "-n", "openfaas-gitops", "--field-selector", "involvedObject.name=agent-status", "-o", "json"]));
         assert.deepEqual(events.items.map((e: any) => `${e.type} ${e.reason} ${e.message}`), ["Warning ApplyFailed boom"]);
+    });
+
+    it("aggregates repeated Events: one Event with a count, series and last timestamp", async () => {
+        const store = new StatusStore(kubeConfig(cp.kubeconfig), "openfaas-gitops", "agent-status-repeat");
+        const outage = { type: "Warning" as const, reason: "SourceUnavailable", message: "cannot reach git@github.com:org/repo.git: Connection refused" };
+        await store.event(outage, new Date("2026-11-24T00:00:00Z"));
+        await store.event(outage, new Date("2026-11-24T00:01:00Z"));
+        await store.event(outage, new Date("2026-11-24T00:02:00Z"));
+        await store.event({ ...outage, reason: "HostKeyMismatch" }, new Date("2026-11-24T00:03:00Z"));
+        const events = JSON.parse(cp.kubectl(["get", "events", "-n", "openfaas-gitops", "--field-selector", "involvedObject.name=agent-status-repeat", "-o", "json"]));
+        const got = events.items.map((e: any) => [e.reason, e.count, e.series?.count, e.firstTimestamp, e.lastTimestamp]).sort();
+        assert.deepEqual(got, [
+            ["HostKeyMismatch", 1, undefined, "2026-11-24T00:03:00Z", "2026-11-24T00:03:00Z"],
+            ["SourceUnavailable", 3, 3, "2026-11-24T00:00:00Z", "2026-11-24T00:02:00Z"],
+        ]);
+    });
+
+    it("a failing election is reported, not swallowed", async () => {
+        const errors: (string | undefined)[] = [];
+        const elector = new LeaseElector(kubeConfig(cp.kubeconfig), { namespace: "no-such-namespace", name: "agent", identity: "agent-z" }, { error: (e) => errors.push(e) });
+        assert.equal(await elector.tryAcquireOrRenew(), false);
+        assert.equal(errors.length, 1);
+        assert.match(errors[0]!, /leader election on Lease no-such-namespace\/agent failed: HTTP 404: namespaces "no-such-namespace" not found/);
+        assert.equal(elector.error, errors[0]);
+        await elector.tryAcquireOrRenew();
+        assert.equal(errors.length, 1, "a repeated error is reported once");
     });
 });
