@@ -259,10 +259,15 @@ export class Reconciler {
         return this.current;
     }
 
-    /** Records facts, derives the conditions and reports the change. */
+    /**
+     * Records facts, derives the conditions and reports the change. A check that changed nothing
+     * but its time is not reported: an unchanged poll does not write the status ConfigMap.
+     */
     private async record(facts: Partial<AgentStatus>, event?: AgentEvent, run?: RunRecord): Promise<void> {
         const history = run ? [run, ...this.current.history].slice(0, 10) : this.current.history;
+        const before = JSON.stringify({ ...this.current, lastCheckedAt: undefined });
         this.current = deriveConditions({ ...this.current, ...facts, history }, this.d.clock());
+        if (!event && !run && JSON.stringify({ ...this.current, lastCheckedAt: undefined }) === before) return;
         await this.d.onChange?.(this.current, event, run);
     }
 

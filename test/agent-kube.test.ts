@@ -1,7 +1,11 @@
 /** The agent's Kubernetes side against the REAL kube-apiserver: Lease election, status ConfigMap, Events. */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LeaseElector, kubeConfig, StatusStore } from "../agent/kube";
+import { kubeConnection } from "../agent/kube-api";
 import { Engine, RunResult } from "../agent/engine";
 import { emptyStatus, Reconciler } from "../agent/reconciler";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
@@ -110,5 +114,28 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
         assert.equal(elector.error, errors[0]);
         await elector.tryAcquireOrRenew();
         assert.equal(errors.length, 1, "a repeated error is reported once");
+    });
+});
+
+describe("agent API connection from a kubeconfig", () => {
+    const write = (text: string) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-kc-"));
+        fs.writeFileSync(path.join(dir, "config"), text);
+        fs.writeFileSync(path.join(dir, "token"), "file-token\n");
+        return path.join(dir, "config");
+    };
+    const config = (user: string) =>
+        `apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster: {server: "https://k.example:6443", certificate-authority-data: ${Buffer.from("CA").toString("base64")}}\nusers:\n- name: u\n  user: ${user}\n`;
+
+    it("reads the current context: server, CA, token file (relative to the file) or client certificate", () => {
+        const c = kubeConnection(write(config("{tokenFile: token}")));
+        assert.deepEqual([c.server, c.ca?.toString(), c.token?.()], ["https://k.example:6443", "CA", "file-token"]);
+        const cert = kubeConnection(write(config(`{client-certificate-data: ${Buffer.from("CERT").toString("base64")}, client-key-data: ${Buffer.from("KEY").toString("base64")}}`)));
+        assert.deepEqual([cert.cert?.toString(), cert.key?.toString(), cert.token], ["CERT", "KEY", undefined]);
+    });
+
+    it("refuses what it cannot do, saying so", () => {
+        assert.throws(() => kubeConnection(write(config("{exec: {command: aws}}"))), /needs an exec or auth-provider plugin; the agent takes a token, token file or client certificate/);
+        assert.throws(() => kubeConnection(write("apiVersion: v1\nkind: Config\n")), /no current-context with a cluster server/);
     });
 });

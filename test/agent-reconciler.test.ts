@@ -67,6 +67,7 @@ function setup(over: Partial<ReconcilerDeps["settings"]> = {}, initial?: AgentSt
     const engine = new EngineDouble();
     const source = new SourceDouble();
     const events: string[] = [];
+    const changes: unknown[] = [];
     let leader = true;
     const r = new Reconciler(
         {
@@ -74,14 +75,15 @@ function setup(over: Partial<ReconcilerDeps["settings"]> = {}, initial?: AgentSt
             engine,
             clock: () => now,
             isLeader: () => leader,
-            onChange: (_s, e) => {
+            onChange: (s, e) => {
+                changes.push(s);
                 if (e) events.push(`${e.type} ${e.reason}`);
             },
             settings: { backoffBaseMs: 30_000, backoffCapMs: 300_000, stalledAfter: 3, driftMode: "correct", ...over },
         },
         initial,
     );
-    return { r, engine, source, events, advance: (ms: number) => (now += ms), setLeader: (v: boolean) => (leader = v) };
+    return { r, engine, source, events, changes, advance: (ms: number) => (now += ms), setLeader: (v: boolean) => (leader = v) };
 }
 
 const B = "b".repeat(40);
@@ -193,6 +195,16 @@ describe("reconcile loop (engine double)", () => {
         assert.deepEqual(await r.sync("poll"), { action: "stalled", reason: "RetriesExhausted" });
         assert.deepEqual([r.status.conditions.Ready.reason, r.status.conditions.Stalled.status], ["RetriesExhausted", "True"]);
         assert.equal(r.status.lastError, "up failed: deployment rejected");
+    });
+
+    it("an unchanged poll updates the last check time without reporting a change", async () => {
+        const { r, advance, changes } = setup();
+        await r.sync("poll");
+        const reported = changes.length;
+        advance(60_000);
+        assert.equal((await r.sync("poll")).action, "up-to-date");
+        assert.equal(r.status.lastCheckedAt, "2026-11-24T00:01:00.000Z");
+        assert.equal(changes.length, reported, "no status write for a poll that found nothing new");
     });
 
     it("conditions are Unknown while a run is in progress", async () => {
