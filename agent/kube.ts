@@ -65,6 +65,8 @@ export class LeaseElector {
     private leaderUntil = 0;
     private timer?: NodeJS.Timeout;
     private stopped = false;
+    /** Leadership as last reported to the events. */
+    private reported = false;
     private readonly duration: number;
     private readonly clock: () => number;
 
@@ -85,7 +87,6 @@ export class LeaseElector {
 
     /** One election round: acquires, renews or observes. Resolves whether this candidate leads. */
     async tryAcquireOrRenew(): Promise<boolean> {
-        const was = this.isLeader();
         let error: string | undefined;
         const leads = await this.round().catch((e: unknown) => {
             error = `leader election on Lease ${this.o.namespace}/${this.o.name} failed: ${describe(e)}`;
@@ -98,8 +99,13 @@ export class LeaseElector {
             this.error = error;
             this.events.error?.(error);
         }
+        // Compared with what was last reported, not with the start of this round: the deadline may
+        // have passed between rounds.
         const now = this.isLeader();
-        if (was !== now) this.events.leader?.(now);
+        if (this.reported !== now) {
+            this.reported = now;
+            this.events.leader?.(now);
+        }
         return now;
     }
 
@@ -177,6 +183,7 @@ export class LeaseElector {
             // Not releasing only delays the takeover until the lease expires.
         }
         this.leader = undefined;
+        this.reported = false;
         this.events.leader?.(false);
     }
 }

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LeaseElector, kubeConfig, StatusStore } from "../agent/kube";
-import { kubeConnection } from "../agent/kube-api";
+import { KubeApi, kubeConnection } from "../agent/kube-api";
 import { Engine, RunResult } from "../agent/engine";
 import { emptyStatus, Reconciler } from "../agent/reconciler";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
@@ -103,6 +103,28 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
             ["HostKeyMismatch", 1, undefined, "2026-11-24T00:03:00Z", "2026-11-24T00:03:00Z"],
             ["SourceUnavailable", 3, 3, "2026-11-24T00:00:00Z", "2026-11-24T00:02:00Z"],
         ]);
+    });
+
+    it("a leader cut off from the apiserver leads until its renew deadline, then stops (and says so)", async () => {
+        /** TEST DOUBLE of a network partition in front of the REAL apiserver: calls fail while `cut`. */
+        class Partition extends KubeApi {
+            cut = false;
+            override get<T>(...args: Parameters<KubeApi["get"]>): Promise<T> {
+                return this.cut ? Promise.reject(new Error("connect ETIMEDOUT")) : super.get<T>(...args);
+            }
+        }
+        let now = Date.now();
+        const api = new Partition(kubeConnection(cp.kubeconfig));
+        const changes: boolean[] = [];
+        const elector = new LeaseElector(api, { namespace: "openfaas-gitops", name: "election-3", identity: "agent-p", clock: () => now }, { leader: (l) => changes.push(l) });
+        assert.equal(await elector.tryAcquireOrRenew(), true);
+        api.cut = true;
+        now += 4_000;
+        assert.equal(await elector.tryAcquireOrRenew(), true, "one failed renewal: the Lease is still ours");
+        assert.match(elector.error!, /connect ETIMEDOUT/);
+        now += 4_000;
+        assert.equal(await elector.tryAcquireOrRenew(), false, "at the renew deadline (8 s of a 12 s lease) it stops leading");
+        assert.deepEqual(changes, [true, false], "the loss is reported (the agent aborts a running update on it)");
     });
 
     it("a failing election is reported, not swallowed", async () => {
