@@ -48,12 +48,15 @@ export const Reason = {
     SourceUnavailable: "SourceUnavailable",
     LeaderElectionFailed: "LeaderElectionFailed",
     Suspended: "Suspended",
+    Resumed: "Resumed",
     Idle: "Idle",
     NotStalled: "NotStalled",
     NotChecked: "NotChecked",
     InSync: "InSync",
     Drifted: "Drifted",
+    DriftDetected: "DriftDetected",
     Corrected: "Corrected",
+    DriftCorrected: "DriftCorrected",
     DriftCheckFailed: "DriftCheckFailed",
 } as const;
 export type ReasonName = (typeof Reason)[keyof typeof Reason];
@@ -403,7 +406,7 @@ export class Reconciler {
                 const resources = [...found.changed];
                 await this.record(
                     { drift: { revision, resources, corrected: false } },
-                    { type: "Warning", reason: "DriftDetected", message: `drift from ${revision}: ${resources.join(", ")}` },
+                    { type: "Warning", reason: Reason.DriftDetected, message: `drift from ${revision}: ${resources.join(", ")}` },
                     { revision, kind: "drift-check", result: "drift", startedAt: at, durationMs: this.d.clock() - started, message: resources.join(", ") },
                 );
                 if (this.d.settings.driftMode === "report") return { action: "drift-reported", resources } as const;
@@ -411,7 +414,7 @@ export class Reconciler {
                 await this.d.engine.correctDrift({ dir, revision, signal: controller.signal, log });
                 await this.record(
                     { drift: { revision, resources, corrected: true } },
-                    { type: "Normal", reason: "DriftCorrected", message: `re-applied ${revision}: ${resources.join(", ")}` },
+                    { type: "Normal", reason: Reason.DriftCorrected, message: `re-applied ${revision}: ${resources.join(", ")}` },
                     { revision, kind: "drift-correct", result: "succeeded", startedAt: new Date(correctStart).toISOString(), durationMs: this.d.clock() - correctStart },
                 );
                 return { action: "drift-corrected", resources } as const;
@@ -451,7 +454,7 @@ export class Reconciler {
     /** Suspends or resumes reconciliation (polls, webhooks, manual syncs and drift checks). */
     async suspend(suspended: boolean): Promise<void> {
         if (suspended === this.current.suspended) return;
-        await this.record({ suspended }, { type: "Normal", reason: suspended ? Reason.Suspended : "Resumed", message: suspended ? "reconciliation suspended" : "reconciliation resumed" });
+        await this.record({ suspended }, { type: "Normal", reason: suspended ? Reason.Suspended : Reason.Resumed, message: suspended ? "reconciliation suspended" : "reconciliation resumed" });
     }
 
     /**
