@@ -77,6 +77,9 @@ async function main(): Promise<void> {
             onChange: async (status, event, run) => {
                 metrics.observe(status, run);
                 if (event) log[event.type === "Warning" ? "warn" : "info"]({ reason: event.reason }, event.message);
+                // While another replica leads, its status is the one that counts; when nobody can
+                // lead (a failing election), any replica reports why.
+                if (!elector.isLeader() && elector.leader !== undefined) return;
                 try {
                     await store.save(status);
                     if (event) await store.event(event);
