@@ -64,6 +64,8 @@ export interface AgentConfig {
     readonly pollIntervalSeconds: number;
     readonly driftIntervalSeconds: number;
     readonly driftMode: "correct" | "report";
+    /** Apply nothing until resumed (agent/README: suspend). */
+    readonly suspend: boolean;
     readonly backendUrl?: string;
     readonly secretsProvider?: string;
     readonly clusterAdmin: boolean;
@@ -484,7 +486,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
 const AGENT_FIELDS: Record<string, "string" | "boolean" | "integer"> = {
     image: "string", repoUrl: "string", branch: "string", projectPath: "string", githubRepository: "string", deployKeyWrite: "boolean",
     webhookHost: "string", pollIntervalSeconds: "integer", driftIntervalSeconds: "integer", driftMode: "string", backendUrl: "string",
-    secretsProvider: "string", clusterAdmin: "boolean",
+    secretsProvider: "string", clusterAdmin: "boolean", suspend: "boolean",
 };
 
 /** A generated-or-supplied token: long enough that guessing it is hopeless, and safe in a header. */
@@ -561,6 +563,7 @@ function readAgent(r: Reader): AgentConfig | undefined {
         pollIntervalSeconds: int("pollIntervalSeconds", 60, 5, 86400),
         driftIntervalSeconds: int("driftIntervalSeconds", 600, 0, 604800),
         driftMode: driftMode as "correct" | "report",
+        suspend: a.suspend === true,
         backendUrl: str("backendUrl"),
         secretsProvider: str("secretsProvider"),
         clusterAdmin: a.clusterAdmin !== false,

@@ -112,6 +112,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               pollIntervalSeconds: cfg.agent.pollIntervalSeconds,
               driftIntervalSeconds: cfg.agent.driftIntervalSeconds,
               driftMode: cfg.agent.driftMode,
+              suspend: cfg.agent.suspend,
               backendUrl: cfg.agent.backendUrl,
               secretsProvider: cfg.agent.secretsProvider,
               engineEnv: cfg.agent.engineEnv,

@@ -74,6 +74,8 @@ export class GitSource {
 
     private classify(e: { stderr?: string; message: string }): SourceError {
         const text = (e.stderr || e.message).trim();
+        // Every line: the cause ("Connection refused") is usually not the last one ("Could not read from remote").
+        const said = text.split("\n").map((l) => l.trim()).filter(Boolean).join("; ");
         if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(text)) {
             return new SourceError(
                 `the SSH host key of ${this.s.repoUrl} is not the one pinned in ${this.s.knownHostsFile} (unknown or changed); refusing to connect. ` +
@@ -82,16 +84,21 @@ export class GitSource {
             );
         }
         if (/Permission denied|Authentication failed|could not read Username|403|401/i.test(text)) {
-            return new SourceError(`access to ${this.s.repoUrl} was refused: check the deploy key (or token) is registered for the repository. git said: ${text.split("\n").pop()}`, "auth");
+            return new SourceError(`access to ${this.s.repoUrl} was refused: check the deploy key (or token) is registered for the repository. git said: ${said}`, "auth");
         }
         if (/Could not resolve|Connection refused|timed out|unable to access|Could not read from remote/i.test(text)) {
-            return new SourceError(`cannot reach ${this.s.repoUrl}: ${text.split("\n").pop()}`, "unreachable");
+            return new SourceError(`cannot reach ${this.s.repoUrl}: ${said}`, "unreachable");
         }
-        return new SourceError(`git failed: ${text.split("\n").slice(-3).join(" ")}`, "git");
+        return new SourceError(`git failed: ${said}`, "git");
     }
 
-    /** The branch head on the remote, without fetching anything (ls-remote). */
-    async head(): Promise<string> {
+    /**
+     * The branch head. Without a hint: ls-remote, nothing fetched. With a push's `after` sha: the
+     * branch is fetched (the checkout needs it anyway) and the sha must be on it; the fetched tip is
+     * returned, which is the sha itself unless the branch moved on since the push.
+     */
+    async head(hint?: string): Promise<string> {
+        if (hint) return this.confirm(hint);
         const out = await this.git(["ls-remote", "--exit-code", this.s.repoUrl, `refs/heads/${this.s.branch}`]).catch((e: SourceError) => {
             if (e.kind === "git") throw new SourceError(`branch ${this.s.branch} does not exist in ${this.s.repoUrl}`, "not-found");
             throw e;
@@ -106,6 +113,17 @@ export class GitSource {
      * detached and removes untracked files (ignored ones, such as node_modules, stay as a cache).
      */
     async checkout(revision: string): Promise<string> {
+        const dir = await this.fetch();
+        await this.git(["cat-file", "-e", `${revision}^{commit}`], dir).catch(() => {
+            throw new SourceError(`revision ${revision} is not on ${this.s.branch} any more (force-pushed?); the next check picks up the new head`, "not-found");
+        });
+        await this.git(["checkout", "--quiet", "--force", "--detach", revision], dir);
+        await this.git(["clean", "-ffdq"], dir);
+        return dir;
+    }
+
+    /** Fetches the branch into the checkout's repository (created on first use); returns its directory. */
+    private async fetch(): Promise<string> {
         const dir = this.checkoutDir;
         if (!fs.existsSync(path.join(dir, ".git"))) {
             fs.mkdirSync(dir, { recursive: true });
@@ -115,12 +133,17 @@ export class GitSource {
             await this.git(["remote", "set-url", "origin", this.s.repoUrl], dir);
         }
         await this.git(["fetch", "--quiet", "--no-tags", "--prune", "origin", `+refs/heads/${this.s.branch}:refs/remotes/origin/${this.s.branch}`], dir);
-        await this.git(["cat-file", "-e", `${revision}^{commit}`], dir).catch(() => {
-            throw new SourceError(`revision ${revision} is not on ${this.s.branch} any more (force-pushed?); the next check picks up the new head`, "not-found");
-        });
-        await this.git(["checkout", "--quiet", "--force", "--detach", revision], dir);
-        await this.git(["clean", "-ffdq"], dir);
         return dir;
+    }
+
+    private async confirm(sha: string): Promise<string> {
+        const dir = await this.fetch();
+        const tip = (await this.git(["rev-parse", `refs/remotes/origin/${this.s.branch}`], dir)).trim();
+        if (tip === sha) return tip;
+        await this.git(["merge-base", "--is-ancestor", sha, tip], dir).catch(() => {
+            throw new SourceError(`the pushed revision ${sha} is not on ${this.s.branch} (force-pushed since?); the next check picks up the branch head`, "not-found");
+        });
+        return tip;
     }
 
     /** Refuses a revision whose commit signature does not verify, when verification is on. */

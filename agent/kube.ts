@@ -7,69 +7,114 @@
  * reads it, and RBAC for it is one namespaced Role.
  */
 import * as crypto from "node:crypto";
-import { CoordinationV1Api, CoreV1Api, KubeConfig, V1Lease, V1MicroTime } from "@kubernetes/client-node";
+import { KubeApi, KubeApiError, kubeConnection, microTime } from "./kube-api";
 import { AgentEvent, AgentStatus } from "./reconciler";
 
-/** The client's HTTP error: `code` is the HTTP status. */
-function status(e: unknown): number | undefined {
-    return (e as { code?: number }).code;
+interface Lease {
+    metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+    spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
 }
 
-export function kubeConfig(file?: string): KubeConfig {
-    const kc = new KubeConfig();
-    if (file) kc.loadFromFile(file);
-    else kc.loadFromDefault();
-    return kc;
+interface KubeEvent {
+    metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+    count?: number;
+    [field: string]: unknown;
+}
+
+/** The HTTP status of an API error, if it is one. */
+function status(e: unknown): number | undefined {
+    return e instanceof KubeApiError ? e.code : undefined;
+}
+
+/** An API error with the server's own message (e.g. which verb RBAC forbids), not just "HTTP 403". */
+function describe(e: unknown): string {
+    const message = e instanceof KubeApiError ? (e.body as { message?: string } | undefined)?.message : undefined;
+    return message ? `HTTP ${status(e)}: ${message}` : (e as Error).message;
+}
+
+/** The API client from a kubeconfig file, else the pod's service account (agent/kube-api.ts). */
+export function kubeConfig(file?: string): KubeApi {
+    return new KubeApi(kubeConnection(file));
 }
 
 export interface LeaseOptions {
     readonly namespace: string;
     readonly name: string;
     readonly identity: string;
-    /** How long a holder stays leader without renewing. @default 15 */
+    /** How long a holder stays leader without renewing. @default 12 */
     readonly leaseDurationSeconds?: number;
     readonly clock?: () => number;
 }
 
+export interface ElectionEvents {
+    /** Leadership gained (true) or lost (false). */
+    readonly leader?: (leads: boolean) => void;
+    /** An election round failed (the message), or works again after failing (undefined). */
+    readonly error?: (message: string | undefined) => void;
+}
+
 /**
- * Lease-based leader election. The holder renews every third of the lease duration; another
+ * Lease-based leader election, timed as client-go's: the holder renews every third of the lease
+ * duration and gives up leading after two thirds without a successful renewal (the renew deadline),
+ * before anyone else may take the Lease; a follower retries every 2 s, so after a leader's crash the
+ * Lease changes hands at most 2 s after it expired (12 s lease: 8 to 14 s after the crash). Another
  * candidate takes over only after the lease expired, and every write carries the resourceVersion
  * it read, so two candidates can never both succeed.
  */
 export class LeaseElector {
     private leaderUntil = 0;
     private timer?: NodeJS.Timeout;
+    private stopped = false;
+    /** Leadership as last reported to the events. */
+    private reported = false;
     private readonly duration: number;
     private readonly clock: () => number;
-    private readonly api: CoordinationV1Api;
 
-    constructor(kc: KubeConfig, private readonly o: LeaseOptions, private readonly onChange?: (leader: boolean) => void) {
-        this.api = kc.makeApiClient(CoordinationV1Api);
-        this.duration = o.leaseDurationSeconds ?? 15;
+    /** The holder seen in the last round. */
+    leader?: string;
+    /** Why the last round failed, if it did. */
+    error?: string;
+
+    constructor(private readonly api: KubeApi, private readonly o: LeaseOptions, private readonly events: ElectionEvents = {}) {
+        this.duration = o.leaseDurationSeconds ?? 12;
         this.clock = o.clock ?? Date.now;
     }
 
-    /** Leader now: renewed within the lease duration. */
+    /** Leader now: renewed within the renew deadline. */
     isLeader(): boolean {
         return this.clock() < this.leaderUntil;
     }
 
     /** One election round: acquires, renews or observes. Resolves whether this candidate leads. */
     async tryAcquireOrRenew(): Promise<boolean> {
-        const was = this.isLeader();
-        const leads = await this.round().catch(() => false);
-        const now = this.clock();
-        this.leaderUntil = leads ? now + this.duration * 1000 : 0;
-        if (was !== leads) this.onChange?.(leads);
-        return leads;
+        let error: string | undefined;
+        const leads = await this.round().catch((e: unknown) => {
+            error = `leader election on Lease ${this.o.namespace}/${this.o.name} failed: ${describe(e)}`;
+            return undefined;
+        });
+        // A failed round changes nothing yet: nobody can take the Lease before it expires, and this
+        // replica stops leading (aborting a run) at the renew deadline, before it does.
+        if (leads !== undefined) this.leaderUntil = leads ? this.clock() + ((this.duration * 1000 * 2) / 3) : 0;
+        if (error !== this.error) {
+            this.error = error;
+            this.events.error?.(error);
+        }
+        // Compared with what was last reported, not with the start of this round: the deadline may
+        // have passed between rounds.
+        const now = this.isLeader();
+        if (this.reported !== now) {
+            this.reported = now;
+            this.events.leader?.(now);
+        }
+        return now;
     }
 
-    private spec(now: number, acquire: boolean, prev?: V1Lease) {
+    private spec(now: number, acquire: boolean, prev?: Lease) {
         return {
             holderIdentity: this.o.identity,
             leaseDurationSeconds: this.duration,
-            acquireTime: acquire ? new V1MicroTime(now) : prev?.spec?.acquireTime,
-            renewTime: new V1MicroTime(now),
+            acquireTime: acquire ? microTime(now) : prev?.spec?.acquireTime,
+            renewTime: microTime(now),
             leaseTransitions: (prev?.spec?.leaseTransitions ?? 0) + (acquire && prev ? 1 : 0),
         };
     }
@@ -77,13 +122,14 @@ export class LeaseElector {
     private async round(): Promise<boolean> {
         const { namespace, name } = this.o;
         const now = this.clock();
-        let lease: V1Lease;
+        let lease: Lease;
         try {
-            lease = await this.api.readNamespacedLease({ name, namespace });
+            lease = await this.api.get<Lease>("leases", namespace, name);
         } catch (e) {
             if (status(e) !== 404) throw e;
             try {
-                await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: this.spec(now, true) } });
+                await this.api.create<Lease>("leases", namespace, { metadata: { name, namespace }, spec: this.spec(now, true) });
+                this.leader = this.o.identity;
                 return true;
             } catch (ce) {
                 if (status(ce) === 409) return false; // another candidate created it first
@@ -93,13 +139,14 @@ export class LeaseElector {
         const holder = lease.spec?.holderIdentity;
         const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
         const expired = !holder || renewed + (lease.spec?.leaseDurationSeconds ?? this.duration) * 1000 < now;
+        this.leader = expired ? undefined : holder;
         if (holder !== this.o.identity && !expired) return false;
         try {
-            await this.api.replaceNamespacedLease({
-                name,
-                namespace,
-                body: { metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion }, spec: this.spec(now, holder !== this.o.identity, lease) },
+            await this.api.replace<Lease>("leases", namespace, name, {
+                metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion },
+                spec: this.spec(now, holder !== this.o.identity, lease),
             });
+            this.leader = this.o.identity;
             return true;
         } catch (e) {
             if (status(e) === 409) return false; // someone else wrote in between
@@ -107,47 +154,48 @@ export class LeaseElector {
         }
     }
 
-    /** Runs election rounds until stopped. */
+    /** Runs election rounds until stopped: renewals every third of the duration, attempts every 2 s. */
     start(): void {
-        const tick = () => void this.tryAcquireOrRenew();
-        tick();
-        this.timer = setInterval(tick, (this.duration * 1000) / 3);
-        this.timer.unref();
+        const tick = async () => {
+            const leads = await this.tryAcquireOrRenew();
+            if (this.stopped) return;
+            this.timer = setTimeout(() => void tick(), leads ? (this.duration * 1000) / 3 : 2000);
+            this.timer.unref();
+        };
+        void tick();
     }
 
     /** Stops renewing and hands the lease back so another replica takes over at once. */
     async stop(): Promise<void> {
-        if (this.timer) clearInterval(this.timer);
+        this.stopped = true;
+        clearTimeout(this.timer);
         if (!this.isLeader()) return;
         this.leaderUntil = 0;
         const { name, namespace } = this.o;
         try {
-            const lease = await this.api.readNamespacedLease({ name, namespace });
+            const lease = await this.api.get<Lease>("leases", namespace, name);
             if (lease.spec?.holderIdentity !== this.o.identity) return;
-            await this.api.replaceNamespacedLease({
-                name,
-                namespace,
-                body: { metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion }, spec: { ...lease.spec, holderIdentity: undefined, renewTime: undefined } },
+            await this.api.replace<Lease>("leases", namespace, name, {
+                metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion },
+                spec: { ...lease.spec, holderIdentity: undefined, renewTime: undefined },
             });
         } catch {
             // Not releasing only delays the takeover until the lease expires.
         }
-        this.onChange?.(false);
+        this.leader = undefined;
+        this.reported = false;
+        this.events.leader?.(false);
     }
 }
 
 /** The status ConfigMap and the Events recorded against it. */
 export class StatusStore {
-    private readonly core: CoreV1Api;
-
-    constructor(kc: KubeConfig, private readonly namespace: string, private readonly name: string, private readonly component = "openfaas-gitops-agent") {
-        this.core = kc.makeApiClient(CoreV1Api);
-    }
+    constructor(private readonly api: KubeApi, private readonly namespace: string, private readonly name: string, private readonly component = "openfaas-gitops-agent") {}
 
     /** The persisted status, if any (so a restarted agent does not re-apply). */
     async load(): Promise<AgentStatus | undefined> {
         try {
-            const cm = await this.core.readNamespacedConfigMap({ name: this.name, namespace: this.namespace });
+            const cm = await this.api.get<{ data?: Record<string, string> }>("configmaps", this.namespace, this.name);
             const text = cm.data?.["status.json"];
             return text ? (JSON.parse(text) as AgentStatus) : undefined;
         } catch (e) {
@@ -169,28 +217,45 @@ export class StatusStore {
         };
         const body = { metadata: { name: this.name, namespace: this.namespace, labels: { "app.kubernetes.io/name": this.component } }, data };
         try {
-            await this.core.replaceNamespacedConfigMap({ name: this.name, namespace: this.namespace, body });
+            await this.api.replace("configmaps", this.namespace, this.name, body);
         } catch (e) {
             if (status(e) !== 404) throw e;
-            await this.core.createNamespacedConfigMap({ namespace: this.namespace, body });
+            await this.api.create("configmaps", this.namespace, body);
         }
     }
 
-    /** Records a Kubernetes Event on the status ConfigMap (`kubectl describe configmap` shows them). */
+    /**
+     * Records a Kubernetes Event on the status ConfigMap (`kubectl describe configmap` shows them).
+     * Repeats are aggregated as Kubernetes' own event recorder does: one Event per (type, reason,
+     * message), named from their hash, whose count, series and lastTimestamp grow with each repeat,
+     * so an outage polled every minute is one Event, not one per poll.
+     */
     async event(e: AgentEvent, now = new Date()): Promise<void> {
-        await this.core.createNamespacedEvent({
-            namespace: this.namespace,
-            body: {
-                metadata: { name: `${this.name}.${crypto.randomBytes(6).toString("hex")}`, namespace: this.namespace },
-                involvedObject: { apiVersion: "v1", kind: "ConfigMap", name: this.name, namespace: this.namespace },
-                type: e.type,
-                reason: e.reason,
-                message: e.message.slice(0, 1024),
-                source: { component: this.component },
-                firstTimestamp: now,
-                lastTimestamp: now,
-                count: 1,
-            },
+        const message = e.message.slice(0, 1024);
+        const key = crypto.createHash("sha256").update(`${e.type}\0${e.reason}\0${message}`).digest("hex").slice(0, 16);
+        const name = `${this.name}.${key}`;
+        const namespace = this.namespace;
+        let existing: KubeEvent | undefined;
+        try {
+            existing = await this.api.get<KubeEvent>("events", namespace, name);
+        } catch (err) {
+            if (status(err) !== 404) throw err;
+        }
+        if (existing) {
+            const count = (existing.count ?? 1) + 1;
+            await this.api.replace<KubeEvent>("events", namespace, name, { ...existing, count, lastTimestamp: now.toISOString(), series: { count, lastObservedTime: microTime(now.getTime()) } });
+            return;
+        }
+        await this.api.create<KubeEvent>("events", namespace, {
+            metadata: { name, namespace },
+            involvedObject: { apiVersion: "v1", kind: "ConfigMap", name: this.name, namespace },
+            type: e.type,
+            reason: e.reason,
+            message,
+            source: { component: this.component },
+            firstTimestamp: now.toISOString(),
+            lastTimestamp: now.toISOString(),
+            count: 1,
         });
     }
 }

@@ -9,7 +9,7 @@ import { prepareDependencies } from "./deps";
 import { GitSource, SourceError } from "./git";
 import { kubeConfig, LeaseElector, StatusStore } from "./kube";
 import { engineEnvironment, PulumiEngine } from "./pulumi-engine";
-import { PermanentError, Reconciler, Trigger } from "./reconciler";
+import { jittered, PermanentError, Reason, Reconciler, Trigger } from "./reconciler";
 import { AgentMetrics, createServer } from "./server";
 import { parseSettings, SettingsError } from "./settings";
 
@@ -31,16 +31,29 @@ async function main(): Promise<void> {
     const kc = kubeConfig(process.env.KUBECONFIG);
     const store = new StatusStore(kc, settings.namespace, settings.statusConfigMap);
     const metrics = new AgentMetrics();
-    const elector = new LeaseElector(kc, { namespace: settings.namespace, name: settings.leaseName, identity: settings.identity }, (leader) =>
-        log.info({ identity: settings.identity }, leader ? "became leader" : "not the leader"),
-    );
+    const elector = new LeaseElector(kc, { namespace: settings.namespace, name: settings.leaseName, identity: settings.identity }, {
+        leader: (leads) => {
+            log.info({ identity: settings.identity }, leads ? "became leader" : "not the leader");
+            if (!leads) reconciler.leadershipLost();
+        },
+        error: (error) => {
+            if (error) log.error({ identity: settings.identity }, error);
+            else log.info({ identity: settings.identity }, "leader election works again");
+            void reconciler.leaderElection(error);
+        },
+    });
     const git = new GitSource(settings);
+    // Retrying cannot make a signature valid or a host key pinned: those stall at once.
+    const permanent = (e: unknown) => {
+        if (e instanceof SourceError && e.kind === "host-key") throw new PermanentError(e.message, Reason.HostKeyMismatch);
+        throw e;
+    };
     const source = {
-        head: () => git.head(),
-        checkout: (rev: string) => git.checkout(rev),
+        head: (hint?: string) => git.head(hint).catch(permanent),
+        checkout: (rev: string) => git.checkout(rev).catch(permanent),
         verify: (rev: string) =>
             git.verify(rev).catch((e: SourceError) => {
-                throw new PermanentError(e.message); // retrying cannot make a signature valid
+                throw new PermanentError(e.message, Reason.VerificationFailed);
             }),
     };
     const engine = new PulumiEngine({
@@ -64,6 +77,9 @@ async function main(): Promise<void> {
             onChange: async (status, event, run) => {
                 metrics.observe(status, run);
                 if (event) log[event.type === "Warning" ? "warn" : "info"]({ reason: event.reason }, event.message);
+                // While another replica leads, its status is the one that counts; when nobody can
+                // lead (a failing election), any replica reports why.
+                if (!elector.isLeader() && elector.leader !== undefined) return;
                 try {
                     await store.save(status);
                     if (event) await store.event(event);
@@ -78,8 +94,10 @@ async function main(): Promise<void> {
         }),
     );
 
-    const sync = (trigger: Trigger) => {
-        void reconciler.sync(trigger).then((d) => {
+    if (settings.suspend) await reconciler.suspend(true);
+
+    const sync = (trigger: Trigger, revision?: string) => {
+        void reconciler.sync(trigger, revision).then((d) => {
             checkedOnce = true;
             log.debug({ trigger, decision: d }, "sync");
         });
@@ -88,25 +106,34 @@ async function main(): Promise<void> {
         status: () => reconciler.status,
         metrics,
         sync,
+        suspend: (on) => void reconciler.suspend(on),
+        election: () => ({ identity: settings.identity, leader: elector.leader }),
         branch: settings.branch,
         webhookSecret: readSecretFile(settings.webhookSecretFile),
         syncToken: readSecretFile(settings.syncTokenFile),
-        ready: () => checkedOnce,
+        notReady: () => elector.error ?? (checkedOnce ? undefined : "the first check of the branch has not finished"),
         log: (msg, fields) => log.info(fields ?? {}, msg),
     });
     server.listen(settings.listenPort, settings.listenHost, () => log.info({ listen: `${settings.listenHost}:${settings.listenPort}` }, "serving webhook, /sync, /metrics and the status page"));
 
     elector.start();
-    const poll = setInterval(() => sync("poll"), settings.pollIntervalMs);
-    const drift = settings.driftIntervalMs > 0 ? setInterval(() => void reconciler.checkDrift(), settings.driftIntervalMs) : undefined;
-    setTimeout(() => sync("poll"), 2000).unref(); // first check once the first election round is done
+    // Jittered, so replicas and agents of several stacks do not poll one git server in step.
+    let poll: NodeJS.Timeout;
+    const schedulePoll = (ms: number) => {
+        poll = setTimeout(() => {
+            sync("poll");
+            schedulePoll(jittered(settings.pollIntervalMs));
+        }, ms);
+    };
+    schedulePoll(2000); // first check once the first election round is done
+    const drift = settings.driftIntervalMs > 0 ? setInterval(() => void reconciler.checkDrift(), jittered(settings.driftIntervalMs)) : undefined;
 
     let stopping = false;
     const shutdown = async (signal: string) => {
         if (stopping) return;
         stopping = true;
         log.info({ signal, graceMs: settings.shutdownGraceMs }, "stopping: no new work; a running update may finish");
-        clearInterval(poll);
+        clearTimeout(poll);
         if (drift) clearInterval(drift);
         const how = await reconciler.stop(settings.shutdownGraceMs);
         log.info({ running: how }, "stopped");

@@ -102,6 +102,7 @@ export function runEngine(req: RunRequest, ctx: EngineRunContext): Promise<RunRe
     // Development runs the agent from TypeScript; the image runs compiled JavaScript.
     const execArgv = RUNNER.endsWith(".ts") ? ["--import", "tsx"] : [];
     const child: ChildProcess = fork(RUNNER, [], { cwd: ctx.cwd, env: { ...ctx.env }, execArgv, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    ctx.log(`${req.op}: engine run started (pid ${child.pid})`);
     const stderr: string[] = [];
     child.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
     child.stdout!.on("data", (d: Buffer) => ctx.log(d.toString().trimEnd()));

@@ -5,10 +5,14 @@
 import * as crypto from "node:crypto";
 import * as http from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { AgentStatus, CONDITIONS, RunRecord, Trigger } from "./reconciler";
+import { AgentStatus, ConditionStatus, ConditionType, CONDITIONS, RunRecord, Trigger } from "./reconciler";
 import { pushVerdict, validSignature } from "./webhook";
 
 const BODY_LIMIT = 1024 * 1024;
+const STATUSES: readonly ConditionStatus[] = ["True", "False", "Unknown"];
+
+/** Which status of each condition is healthy: the page colours by meaning, not by value. */
+const HEALTHY: Record<ConditionType, ConditionStatus> = { Ready: "True", Reconciling: "False", Stalled: "False", DriftDetected: "False" };
 
 /** The agent's Prometheus metrics. */
 export class AgentMetrics {
@@ -25,7 +29,12 @@ export class AgentMetrics {
     private readonly revision = new Gauge({ name: "openfaas_gitops_revision_info", help: "The applied revision (value 1).", labelNames: ["revision"], registers: [this.registry] });
     private readonly drift = new Gauge({ name: "openfaas_gitops_drift_detected", help: "1 while the cluster differs from the applied revision.", registers: [this.registry] });
     private readonly drifted = new Gauge({ name: "openfaas_gitops_drifted_resources", help: "Resources that differ from the applied revision.", registers: [this.registry] });
-    private readonly condition = new Gauge({ name: "openfaas_gitops_condition", help: "Status conditions (1 true, 0 false).", labelNames: ["type"], registers: [this.registry] });
+    private readonly condition = new Gauge({
+        name: "openfaas_gitops_condition",
+        help: "Status conditions, kube-state-metrics style: 1 for the current status of each type, 0 for the others.",
+        labelNames: ["type", "status"],
+        registers: [this.registry],
+    });
     private readonly failures = new Gauge({ name: "openfaas_gitops_consecutive_failures", help: "Consecutive failures of the last attempted revision.", registers: [this.registry] });
 
     observe(status: AgentStatus, run?: RunRecord): void {
@@ -36,10 +45,12 @@ export class AgentMetrics {
         }
         this.revision.reset();
         if (status.lastAppliedRevision) this.revision.set({ revision: status.lastAppliedRevision }, 1);
-        this.drift.set(status.conditions.DriftDetected.status ? 1 : 0);
+        this.drift.set(status.conditions.DriftDetected.status === "True" ? 1 : 0);
         this.drifted.set(status.driftedResources.length);
         this.failures.set(status.failures);
-        for (const c of CONDITIONS) this.condition.set({ type: c }, status.conditions[c].status ? 1 : 0);
+        for (const type of CONDITIONS) {
+            for (const s of STATUSES) this.condition.set({ type, status: s }, status.conditions[type].status === s ? 1 : 0);
+        }
     }
 }
 
@@ -47,12 +58,16 @@ export interface ServerDeps {
     readonly status: () => AgentStatus;
     readonly metrics: AgentMetrics;
     /** Starts a sync now; resolves when it was accepted (not when it finished). */
-    readonly sync: (trigger: Trigger) => void;
+    readonly sync: (trigger: Trigger, revision?: string) => void;
+    /** Suspends (true) or resumes (false) reconciliation. */
+    readonly suspend: (suspended: boolean) => void;
+    /** This replica's identity and the Lease holder it last saw. */
+    readonly election: () => { readonly identity: string; readonly leader?: string };
     readonly branch: string;
     readonly webhookSecret?: string;
     readonly syncToken?: string;
-    /** Ready to serve: settings loaded and the first head check done. */
-    readonly ready: () => boolean;
+    /** Why this replica is not ready, or undefined when it is (first check done, election working). */
+    readonly notReady: () => string | undefined;
     readonly log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -61,43 +76,55 @@ function esc(s: string): string {
 }
 
 /** Pure: the status page. Everything from the status is escaped; nothing is loaded from elsewhere. */
-export function statusPage(s: AgentStatus): string {
+export function statusPage(s: AgentStatus, election: { readonly identity: string; readonly leader?: string }): string {
     const rev = (r?: string) => (r ? `<code>${esc(r.slice(0, 12))}</code>` : "none");
     const conditions = CONDITIONS.map((c) => {
         const v = s.conditions[c];
-        return `<tr><td>${c}</td><td class="${v.status}">${v.status}</td><td>${esc(v.reason)}</td><td>${esc(v.message)}</td><td>${esc(v.lastTransitionTime)}</td></tr>`;
+        const meaning = v.status === "Unknown" ? "unknown" : v.status === HEALTHY[c] ? "good" : "bad";
+        return `<tr><td>${c}</td><td class="${meaning}">${v.status}</td><td>${esc(v.reason)}</td><td>${esc(v.message)}</td><td>${esc(v.lastTransitionTime)}</td></tr>`;
     }).join("");
+    // The current error is the Ready message already; a run's message is shown only when it says something else.
+    const shown = new Set(CONDITIONS.map((c) => s.conditions[c].message));
     const runs = s.history
-        .map((r) => `<tr><td>${rev(r.revision)}</td><td>${esc(r.kind)}</td><td class="${esc(r.result)}">${esc(r.result)}</td><td>${(r.durationMs / 1000).toFixed(1)} s</td><td>${esc(r.startedAt)}</td><td>${esc(r.message ?? "")}</td></tr>`)
+        .map((r) => {
+            const message = r.message && !shown.has(r.message) ? r.message : "";
+            if (message) shown.add(message);
+            const meaning = r.result === "succeeded" || r.result === "no-drift" ? "good" : r.result === "cancelled" ? "unknown" : "bad";
+            return `<tr><td>${rev(r.revision)}</td><td>${esc(r.kind)}</td><td class="${meaning}">${esc(r.result)}</td><td>${(r.durationMs / 1000).toFixed(1)} s</td><td>${esc(r.startedAt)}</td><td>${esc(message)}</td></tr>`;
+        })
         .join("");
+    const leader = election.leader ? `${esc(election.leader)}${election.leader === election.identity ? " (this replica)" : ""}` : "none";
     return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="15"><title>openfaas-gitops agent</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin-bottom:1.5rem}
 td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}th{background:#f3f3f3}
-.true{color:#06603a;font-weight:bold}.false{color:#777}.failed,.drift,.cancelled{color:#a40000;font-weight:bold}.succeeded,.no-drift{color:#06603a}
+.good{color:#06603a;font-weight:bold}.bad{color:#a40000;font-weight:bold}.unknown{color:#8a5a00}
 </style></head><body>
 <h1>openfaas-gitops agent</h1>
-<table><tr><th>branch head</th><td>${rev(s.headRevision)}</td></tr><tr><th>last applied</th><td>${rev(s.lastAppliedRevision)}</td></tr>
+<table><tr><th>leader</th><td>${leader}</td></tr><tr><th>this replica</th><td>${esc(election.identity)}</td></tr>
+<tr><th>last check of the branch</th><td>${esc(s.lastCheckedAt ?? "not yet")}</td></tr><tr><th>suspended</th><td class="${s.suspended ? "bad" : ""}">${s.suspended ? "yes" : "no"}</td></tr>
+<tr><th>branch head</th><td>${rev(s.headRevision)}</td></tr><tr><th>last applied</th><td>${rev(s.lastAppliedRevision)}</td></tr>
 <tr><th>last attempted</th><td>${rev(s.lastAttemptedRevision)}</td></tr><tr><th>consecutive failures</th><td>${s.failures}</td></tr>
-<tr><th>next retry</th><td>${esc(s.nextRetryAt ?? "-")}</td></tr><tr><th>last error</th><td>${esc(s.lastError ?? "-")}</td></tr>
-<tr><th>drifted resources</th><td>${s.driftedResources.map(esc).join("<br>") || "-"}</td></tr></table>
+<tr><th>next retry</th><td>${esc(s.nextRetryAt ?? "-")}</td></tr></table>
 <h2>Conditions</h2><table><tr><th>type</th><th>status</th><th>reason</th><th>message</th><th>since</th></tr>${conditions}</table>
 <h2>Last runs</h2><table><tr><th>revision</th><th>kind</th><th>result</th><th>duration</th><th>started</th><th>message</th></tr>${runs}</table>
-<p>Sync now: <code>curl -X POST -H "Authorization: Bearer $TOKEN" &lt;agent&gt;/sync</code></p>
+<p>Sync now: <code>curl -X POST -H "Authorization: Bearer $TOKEN" &lt;agent&gt;/sync</code> (also <code>/suspend</code>, <code>/resume</code>)</p>
 </body></html>
 `;
 }
 
+/** The body, or undefined when it is over the limit (the rest is not read). */
 function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
     return new Promise((resolve, reject) => {
+        if (Number(req.headers["content-length"] ?? 0) > BODY_LIMIT) return resolve(undefined);
         const chunks: Buffer[] = [];
         let size = 0;
         req.on("data", (c: Buffer) => {
             size += c.length;
             if (size > BODY_LIMIT) {
+                req.pause();
                 resolve(undefined);
-                req.destroy();
             } else chunks.push(c);
         });
         req.on("end", () => resolve(Buffer.concat(chunks)));
@@ -116,18 +143,24 @@ function tokenMatches(expected: string, header: string | undefined): boolean {
 export function createServer(d: ServerDeps): http.Server {
     return http.createServer(async (req, res) => {
         const send = (code: number, body: string, type = "text/plain; charset=utf-8") => {
-            res.writeHead(code, { "Content-Type": type, "Cache-Control": "no-store" });
+            // An unread request body (413) cannot be drained on a kept-alive connection: close it after the answer.
+            const close = req.complete ? {} : { Connection: "close" };
+            res.writeHead(code, { "Content-Type": type, "Cache-Control": "no-store", ...close });
             res.end(body);
         };
+        const authorized = () => d.syncToken !== undefined && tokenMatches(d.syncToken, req.headers.authorization);
         const url = new URL(req.url ?? "/", "http://agent");
         try {
             if (req.method === "GET" && url.pathname === "/healthz") return send(200, "ok\n");
-            if (req.method === "GET" && url.pathname === "/readyz") return d.ready() ? send(200, "ready\n") : send(503, "not ready: the first check of the branch has not finished\n");
+            if (req.method === "GET" && url.pathname === "/readyz") {
+                const why = d.notReady();
+                return why === undefined ? send(200, "ready\n") : send(503, `not ready: ${why}\n`);
+            }
             if (req.method === "GET" && url.pathname === "/metrics") {
                 return send(200, await d.metrics.registry.metrics(), d.metrics.registry.contentType);
             }
             if (req.method === "GET" && url.pathname === "/status.json") return send(200, JSON.stringify(d.status(), null, 2), "application/json");
-            if (req.method === "GET" && url.pathname === "/") return send(200, statusPage(d.status()), "text/html; charset=utf-8");
+            if (req.method === "GET" && url.pathname === "/") return send(200, statusPage(d.status(), d.election()), "text/html; charset=utf-8");
             if (req.method === "POST" && url.pathname === "/webhook") {
                 if (!d.webhookSecret) return send(404, "webhook is off: no webhook secret configured\n");
                 const body = await readBody(req);
@@ -139,14 +172,18 @@ export function createServer(d: ServerDeps): http.Server {
                 const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, body, d.branch);
                 if (!verdict.sync) return send(202, `ignored: ${verdict.reason}\n`);
                 d.log("webhook push: syncing now", { revision: verdict.revision });
-                d.sync("webhook");
+                d.sync("webhook", verdict.revision);
                 return send(202, "sync started\n");
             }
-            if (req.method === "POST" && url.pathname === "/sync") {
-                if (!d.syncToken) return send(404, "sync endpoint is off: no sync token configured\n");
-                if (!tokenMatches(d.syncToken, req.headers.authorization)) return send(401, "missing or bad bearer token\n");
-                d.sync("manual");
-                return send(202, "sync started\n");
+            if (req.method === "POST" && ["/sync", "/suspend", "/resume"].includes(url.pathname)) {
+                if (!d.syncToken) return send(404, `${url.pathname} is off: no sync token configured\n`);
+                if (!authorized()) return send(401, "missing or bad bearer token\n");
+                if (url.pathname === "/sync") {
+                    d.sync("manual");
+                    return send(202, "sync started\n");
+                }
+                d.suspend(url.pathname === "/suspend");
+                return send(200, url.pathname === "/suspend" ? "suspended\n" : "resumed\n");
             }
             return send(404, "not found\n");
         } catch (e) {

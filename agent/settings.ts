@@ -42,6 +42,8 @@ export interface AgentSettings {
     /** Consecutive failures of one revision before it is Stalled. */
     readonly stalledAfter: number;
     readonly shutdownGraceMs: number;
+    /** Start suspended: nothing is applied until resumed (POST /resume) or the setting is dropped. */
+    readonly suspend: boolean;
     /** Pulumi backend URL (PULUMI_BACKEND_URL), e.g. s3://bucket or file:///state. */
     readonly backendUrl?: string;
     /** Pulumi secrets provider of the stack, e.g. passphrase or awskms://... */
@@ -83,6 +85,7 @@ export const FIELDS = {
     backoffCap: { env: "AGENT_BACKOFF_CAP", flag: "backoff-cap", doc: "longest wait between retries, seconds (default 900)" },
     stalledAfter: { env: "AGENT_STALLED_AFTER", flag: "stalled-after", doc: "failures of one revision before Stalled (default 5)" },
     shutdownGrace: { env: "AGENT_SHUTDOWN_GRACE", flag: "shutdown-grace", doc: "seconds a running update may finish after SIGTERM (default 300)" },
+    suspend: { env: "AGENT_SUSPEND", flag: "suspend", doc: "true: apply nothing until resumed (default false)" },
     backendUrl: { env: "PULUMI_BACKEND_URL", flag: "backend-url", doc: "Pulumi state backend" },
     secretsProvider: { env: "AGENT_SECRETS_PROVIDER", flag: "secrets-provider", doc: "Pulumi secrets provider of the stack" },
     namespace: { env: "POD_NAMESPACE", flag: "namespace", doc: "namespace of the Lease, status ConfigMap and Events (default openfaas-gitops)" },
@@ -100,6 +103,9 @@ export class SettingsError extends Error {
 }
 
 const SSH_URL = /^(ssh:\/\/|[\w.-]+@[\w.-]+:)/;
+/** Kubernetes object names (RFC 1123 subdomain), and namespaces (RFC 1123 label). */
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Pure: settings from an environment and argv; throws {@link SettingsError} listing every problem. */
 export function parseSettings(env: Readonly<Record<string, string | undefined>>, argv: readonly string[] = [], fileExists: (p: string) => boolean = fs.existsSync): AgentSettings {
@@ -131,6 +137,11 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         if (v === undefined) return def;
         if (!(values as readonly string[]).includes(v)) problems.push(`${name(f)} = "${v}": expected one of ${values.join(" | ")}`);
         return v as T;
+    };
+    const k8sName = (f: Field, def: string, pattern: RegExp, what: string): string => {
+        const v = raw(f) ?? def;
+        if (!pattern.test(v)) problems.push(`${name(f)} = "${v}": expected ${what} (lower-case letters, digits and '-')`);
+        return v;
     };
     const file = (f: Field): string | undefined => {
         const v = raw(f);
@@ -197,10 +208,11 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         shutdownGraceMs: seconds(FIELDS.shutdownGrace, 300, 0, 3600),
         backendUrl: str(FIELDS.backendUrl),
         secretsProvider: str(FIELDS.secretsProvider),
-        namespace: str(FIELDS.namespace, "openfaas-gitops")!,
+        suspend: oneOf(FIELDS.suspend, ["true", "false"] as const, "false") === "true",
+        namespace: k8sName(FIELDS.namespace, "openfaas-gitops", DNS_LABEL, "a namespace name"),
         identity: str(FIELDS.identity, os.hostname())!,
-        leaseName: str(FIELDS.leaseName, "openfaas-gitops-agent")!,
-        statusConfigMap: str(FIELDS.statusConfigMap, "openfaas-gitops-agent-status")!,
+        leaseName: k8sName(FIELDS.leaseName, "openfaas-gitops-agent", DNS_SUBDOMAIN, "a Lease name"),
+        statusConfigMap: k8sName(FIELDS.statusConfigMap, "openfaas-gitops-agent-status", DNS_SUBDOMAIN, "a ConfigMap name"),
         logLevel: oneOf(FIELDS.logLevel, ["trace", "debug", "info", "warn", "error"] as const, "info"),
     };
     if (problems.length > 0) throw new SettingsError(problems);

@@ -3,7 +3,9 @@ import * as crypto from "node:crypto";
 
 /** Pure: whether `header` (X-Hub-Signature-256, "sha256=<hex>") signs `body` with `secret`. */
 export function validSignature(secret: string, body: Buffer, header: string | undefined): boolean {
-    if (!header || !header.startsWith("sha256=")) return false;
+    // Exactly 64 hex digits: Buffer.from(..., "hex") stops at the first bad character, so a valid
+    // signature with trailing garbage would otherwise pass.
+    if (!header || !/^sha256=[0-9a-f]{64}$/i.test(header)) return false;
     const given = Buffer.from(header.slice("sha256=".length), "hex");
     const expected = crypto.createHmac("sha256", secret).update(body).digest();
     // Equal lengths first: timingSafeEqual throws otherwise, and the length is not secret.
@@ -23,5 +25,7 @@ export function pushVerdict(event: string | undefined, body: Buffer, branch: str
         return { sync: false, reason: "payload is not JSON" };
     }
     if (payload.ref !== `refs/heads/${branch}`) return { sync: false, reason: `push to ${payload.ref ?? "(no ref)"}, following refs/heads/${branch}` };
-    return { sync: true, revision: payload.after };
+    // A deleted branch has an all-zero `after`; anything that is not a sha is no hint.
+    const after = typeof payload.after === "string" && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(payload.after) && !/^0+$/.test(payload.after) ? payload.after : undefined;
+    return { sync: true, revision: after };
 }

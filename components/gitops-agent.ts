@@ -52,6 +52,8 @@ export interface GitOpsAgentArgs {
     readonly driftIntervalSeconds?: number;
     /** @default "correct" */
     readonly driftMode?: "correct" | "report";
+    /** Start suspended: nothing is applied until resumed (POST /resume). @default false */
+    readonly suspend?: boolean;
     /** Pulumi state backend URL. */
     readonly backendUrl?: string;
     /** Pulumi secrets provider of the stack. @default passphrase */
@@ -75,7 +77,8 @@ export function agentRoleSpec(namespace: string) {
         rules: [
             { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
             { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update"] },
-            { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+            // get and update: repeated Events are aggregated into one (count, series), as Kubernetes does.
+            { apiGroups: [""], resources: ["events"], verbs: ["get", "create", "update"] },
         ],
     };
 }
@@ -90,6 +93,7 @@ export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.t
         AGENT_POLL_INTERVAL: String(a.pollIntervalSeconds ?? 60),
         AGENT_DRIFT_INTERVAL: String(a.driftIntervalSeconds ?? 600),
         AGENT_DRIFT_MODE: a.driftMode ?? "correct",
+        AGENT_SUSPEND: String(a.suspend ?? false),
         AGENT_SHUTDOWN_GRACE: String(a.shutdownGraceSeconds ?? 300),
         AGENT_WORK_DIR: WORK_DIR,
         AGENT_LISTEN: `0.0.0.0:${PORT}`,

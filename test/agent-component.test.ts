@@ -14,7 +14,7 @@ describe("GitOpsAgent component", () => {
         assert.deepEqual(agentRoleSpec("ns").rules, [
             { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
             { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update"] },
-            { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+            { apiGroups: [""], resources: ["events"], verbs: ["get", "create", "update"] },
         ]);
         const { resources } = await runProgram(raw({ agent: JSON.stringify(AGENT) }));
         const crb = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").inputs;
@@ -90,6 +90,9 @@ describe("GitOpsAgent component", () => {
         const s = parseSettings({ ...env, POD_NAMESPACE: "ns", POD_NAME: "agent-0" }, [], () => true);
         assert.deepEqual([s.repoUrl, s.stack, s.branch, s.pollIntervalMs, s.driftMode], [AGENT.repoUrl, "prod", "main", 60_000, "correct"]);
         assert.ok(s.webhookSecretFile && s.syncTokenFile && s.sshKeyFile && s.knownHostsFile);
+        assert.equal(s.suspend, false);
+        const suspended = agentDeploymentSpec({ ...AGENT, stack: "prod", suspend: true }, "ns", { git: "g" }, { webhook: false });
+        assert.ok((suspended.spec.template.spec.containers[0]!.env as { name: string; value?: string }[]).some((e) => e.name === "AGENT_SUSPEND" && e.value === "true"));
     });
 
     it("shipped stacks: staging reports drift, prod corrects it behind a webhook", async () => {

@@ -87,7 +87,7 @@ describe("agent end to end with the real engine", { skip: !available && "no Go t
 
     const status = () => JSON.parse(h.cp.kubectl(["get", "configmap", "openfaas-gitops-agent-status", "-n", "openfaas-gitops", "-o", "jsonpath={.data.status\\.json}"])) as {
         lastAppliedRevision?: string;
-        conditions: Record<string, { status: boolean; reason: string }>;
+        conditions: Record<string, { status: string; reason: string }>;
     };
 
     it("applies the branch head with a real up: the platform appears, status and metrics say so", async () => {

@@ -5,8 +5,18 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { GitSource, GitSourceSettings, SourceError } from "../agent/git";
+import { freePort } from "../tools/net";
 import { makeRepo } from "./support/gitrepo";
 import { SSHD, Sshd, startSshd } from "./support/sshd";
+
+const hasSsh = (() => {
+    try {
+        execFileSync("ssh", ["-V"], { stdio: "ignore" });
+        return true;
+    } catch {
+        return false;
+    }
+})();
 
 function settings(over: Partial<GitSourceSettings>): GitSourceSettings {
     return { repoUrl: "", branch: "main", verifySignatures: "off", workDir: fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-")), ...over };
@@ -32,6 +42,23 @@ describe("git source on a real repository", () => {
         assert.equal(fs.existsSync(path.join(dir, "node_modules")), true, "ignored caches stay");
         await src.checkout(first);
         assert.equal(fs.readFileSync(path.join(dir, "a.txt"), "utf8"), "1", "any fetched revision can be checked out (rollback)");
+    });
+
+    it("a push's sha is confirmed by fetching the branch, not by ls-remote", async () => {
+        const repo = makeRepo();
+        const first = repo.commit({ "a.txt": "1" });
+        const src = new GitSource(settings({ repoUrl: `file://${repo.bare}` }));
+        assert.equal(await src.head(first), first);
+        const second = repo.commit({ "a.txt": "2" });
+        assert.equal(await src.head(first), second, "the branch moved on since the push: its tip");
+        await assert.rejects(src.head("0123456789abcdef0123456789abcdef01234567"), (e: SourceError) => e.kind === "not-found" && /is not on main/.test(e.message));
+    });
+
+    it("keeps the cause of a git failure, not just its last line", { skip: !hasSsh && "no ssh client" }, async () => {
+        const port = await freePort(); // nothing listens there
+        // ssh prints the cause first and git's "Could not read from remote repository" last.
+        const src = new GitSource(settings({ repoUrl: `ssh://git@127.0.0.1:${port}/repo.git` }));
+        await assert.rejects(src.head(), (e: SourceError) => e.kind === "unreachable" && /Connection refused.*Could not read from remote repository/.test(e.message));
     });
 
     it("names a missing branch", async () => {

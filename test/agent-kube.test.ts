@@ -1,7 +1,11 @@
 /** The agent's Kubernetes side against the REAL kube-apiserver: Lease election, status ConfigMap, Events. */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LeaseElector, kubeConfig, StatusStore } from "../agent/kube";
+import { KubeApi, kubeConnection } from "../agent/kube-api";
 import { Engine, RunResult } from "../agent/engine";
 import { emptyStatus, Reconciler } from "../agent/reconciler";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
@@ -76,13 +80,84 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
         assert.equal(await store.load(), undefined);
         const s = emptyStatus(Date.now());
         s.lastAppliedRevision = "e".repeat(40);
-        s.conditions.Ready = { status: true, reason: "Applied", message: "ok", lastTransitionTime: new Date().toISOString() };
+        s.conditions.Ready = { status: "True", reason: "Applied", message: "ok", lastTransitionTime: new Date().toISOString() };
         await store.save(s);
         await store.save(s); // second save replaces
-        assert.deepEqual(await store.load(), s);
-        assert.equal(cp.kubectl(["get", "configmap", "agent-status", "-n", "openfaas-gitops", "-o", "jsonpath={.data.ready} {.data.lastAppliedRevision}"]), `true ${"e".repeat(40)}`);
+        assert.deepEqual(await store.load(), JSON.parse(JSON.stringify(s)));
+        assert.equal(cp.kubectl(["get", "configmap", "agent-status", "-n", "openfaas-gitops", "-o", "jsonpath={.data.ready} {.data.lastAppliedRevision}"]), `True ${"e".repeat(40)}`);
         await store.event({ type: "Warning", reason: "ApplyFailed", message: "boom" });
         const events = JSON.parse(cp.kubectl(["get", "events", "-n", "openfaas-gitops", "--field-selector", "involvedObject.name=agent-status", "-o", "json"]));
         assert.deepEqual(events.items.map((e: any) => `${e.type} ${e.reason} ${e.message}`), ["Warning ApplyFailed boom"]);
+    });
+
+    it("aggregates repeated Events: one Event with a count, series and last timestamp", async () => {
+        const store = new StatusStore(kubeConfig(cp.kubeconfig), "openfaas-gitops", "agent-status-repeat");
+        const outage = { type: "Warning" as const, reason: "SourceUnavailable", message: "cannot reach git@github.com:org/repo.git: Connection refused" };
+        await store.event(outage, new Date("2026-11-24T00:00:00Z"));
+        await store.event(outage, new Date("2026-11-24T00:01:00Z"));
+        await store.event(outage, new Date("2026-11-24T00:02:00Z"));
+        await store.event({ ...outage, reason: "HostKeyMismatch" }, new Date("2026-11-24T00:03:00Z"));
+        const events = JSON.parse(cp.kubectl(["get", "events", "-n", "openfaas-gitops", "--field-selector", "involvedObject.name=agent-status-repeat", "-o", "json"]));
+        const got = events.items.map((e: any) => [e.reason, e.count, e.series?.count, e.firstTimestamp, e.lastTimestamp]).sort();
+        assert.deepEqual(got, [
+            ["HostKeyMismatch", 1, undefined, "2026-11-24T00:03:00Z", "2026-11-24T00:03:00Z"],
+            ["SourceUnavailable", 3, 3, "2026-11-24T00:00:00Z", "2026-11-24T00:02:00Z"],
+        ]);
+    });
+
+    it("a leader cut off from the apiserver leads until its renew deadline, then stops (and says so)", async () => {
+        /** TEST DOUBLE of a network partition in front of the REAL apiserver: calls fail while `cut`. */
+        class Partition extends KubeApi {
+            cut = false;
+            override get<T>(...args: Parameters<KubeApi["get"]>): Promise<T> {
+                return this.cut ? Promise.reject(new Error("connect ETIMEDOUT")) : super.get<T>(...args);
+            }
+        }
+        let now = Date.now();
+        const api = new Partition(kubeConnection(cp.kubeconfig));
+        const changes: boolean[] = [];
+        const elector = new LeaseElector(api, { namespace: "openfaas-gitops", name: "election-3", identity: "agent-p", clock: () => now }, { leader: (l) => changes.push(l) });
+        assert.equal(await elector.tryAcquireOrRenew(), true);
+        api.cut = true;
+        now += 4_000;
+        assert.equal(await elector.tryAcquireOrRenew(), true, "one failed renewal: the Lease is still ours");
+        assert.match(elector.error!, /connect ETIMEDOUT/);
+        now += 4_000;
+        assert.equal(await elector.tryAcquireOrRenew(), false, "at the renew deadline (8 s of a 12 s lease) it stops leading");
+        assert.deepEqual(changes, [true, false], "the loss is reported (the agent aborts a running update on it)");
+    });
+
+    it("a failing election is reported, not swallowed", async () => {
+        const errors: (string | undefined)[] = [];
+        const elector = new LeaseElector(kubeConfig(cp.kubeconfig), { namespace: "no-such-namespace", name: "agent", identity: "agent-z" }, { error: (e) => errors.push(e) });
+        assert.equal(await elector.tryAcquireOrRenew(), false);
+        assert.equal(errors.length, 1);
+        assert.match(errors[0]!, /leader election on Lease no-such-namespace\/agent failed: HTTP 404: namespaces "no-such-namespace" not found/);
+        assert.equal(elector.error, errors[0]);
+        await elector.tryAcquireOrRenew();
+        assert.equal(errors.length, 1, "a repeated error is reported once");
+    });
+});
+
+describe("agent API connection from a kubeconfig", () => {
+    const write = (text: string) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-kc-"));
+        fs.writeFileSync(path.join(dir, "config"), text);
+        fs.writeFileSync(path.join(dir, "token"), "file-token\n");
+        return path.join(dir, "config");
+    };
+    const config = (user: string) =>
+        `apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster: {server: "https://k.example:6443", certificate-authority-data: ${Buffer.from("CA").toString("base64")}}\nusers:\n- name: u\n  user: ${user}\n`;
+
+    it("reads the current context: server, CA, token file (relative to the file) or client certificate", () => {
+        const c = kubeConnection(write(config("{tokenFile: token}")));
+        assert.deepEqual([c.server, c.ca?.toString(), c.token?.()], ["https://k.example:6443", "CA", "file-token"]);
+        const cert = kubeConnection(write(config(`{client-certificate-data: ${Buffer.from("CERT").toString("base64")}, client-key-data: ${Buffer.from("KEY").toString("base64")}}`)));
+        assert.deepEqual([cert.cert?.toString(), cert.key?.toString(), cert.token], ["CERT", "KEY", undefined]);
+    });
+
+    it("refuses what it cannot do, saying so", () => {
+        assert.throws(() => kubeConnection(write(config("{exec: {command: aws}}"))), /needs an exec or auth-provider plugin; the agent takes a token, token file or client certificate/);
+        assert.throws(() => kubeConnection(write("apiVersion: v1\nkind: Config\n")), /no current-context with a cluster server/);
     });
 });

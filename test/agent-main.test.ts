@@ -71,7 +71,7 @@ describe("npm run agent", { skip: !available && "no Go toolchain and no cached b
         });
         assert.match(lastError, /package-lock\.json is missing/);
         const events = cp.kubectl(["get", "events", "-n", "openfaas-gitops", "-o", "jsonpath={.items[*].reason}"]);
-        assert.match(events, /Applying/);
+        assert.match(events, /Progressing/);
         assert.match(events, /ApplyFailed/);
         const status = (await (await fetch(`${base}/status.json`)).json()) as { conditions: { Ready: { reason: string } } };
         assert.equal(status.conditions.Ready.reason, "ApplyFailed");

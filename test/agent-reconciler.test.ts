@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { Engine, RunContext, RunResult } from "../agent/engine";
-import { AgentStatus, backoffDelay, PermanentError, Reconciler, ReconcilerDeps, Source } from "../agent/reconciler";
+import { AgentStatus, backoffDelay, fromPersisted, jittered, PermanentError, Reason, Reconciler, ReconcilerDeps, Source } from "../agent/reconciler";
 
 /**
  * TEST DOUBLE for the engine (the Pulumi CLI cannot run on these machines): records what it was
@@ -45,9 +45,13 @@ class EngineDouble implements Engine {
 class SourceDouble implements Source {
     headRev = "a".repeat(40);
     unreachable = false;
+    hostKeyChanged = false;
     badSignature = false;
-    async head() {
-        if (this.unreachable) throw new Error("cannot reach git@github.com:org/repo.git");
+    readonly hints: (string | undefined)[] = [];
+    async head(hint?: string) {
+        this.hints.push(hint);
+        if (this.hostKeyChanged) throw new PermanentError("the SSH host key of git@github.com:org/repo.git is not the one pinned", Reason.HostKeyMismatch);
+        if (this.unreachable) throw new Error("cannot reach git@github.com:org/repo.git: connection refused");
         return this.headRev;
     }
     async checkout() {
@@ -63,6 +67,7 @@ function setup(over: Partial<ReconcilerDeps["settings"]> = {}, initial?: AgentSt
     const engine = new EngineDouble();
     const source = new SourceDouble();
     const events: string[] = [];
+    const changes: unknown[] = [];
     let leader = true;
     const r = new Reconciler(
         {
@@ -70,14 +75,15 @@ function setup(over: Partial<ReconcilerDeps["settings"]> = {}, initial?: AgentSt
             engine,
             clock: () => now,
             isLeader: () => leader,
-            onChange: (_s, e) => {
+            onChange: (s, e) => {
+                changes.push(s);
                 if (e) events.push(`${e.type} ${e.reason}`);
             },
             settings: { backoffBaseMs: 30_000, backoffCapMs: 300_000, stalledAfter: 3, driftMode: "correct", ...over },
         },
         initial,
     );
-    return { r, engine, source, events, advance: (ms: number) => (now += ms), setLeader: (v: boolean) => (leader = v) };
+    return { r, engine, source, events, changes, advance: (ms: number) => (now += ms), setLeader: (v: boolean) => (leader = v) };
 }
 
 const B = "b".repeat(40);
@@ -91,8 +97,8 @@ describe("reconcile loop (engine double)", () => {
         assert.equal((await r.sync("webhook")).action, "up-to-date");
         assert.deepEqual(engine.calls, [`up ${"a".repeat(40)}`]);
         assert.equal(r.status.lastAppliedRevision, "a".repeat(40));
-        assert.equal(r.status.conditions.Ready.status, true);
-        assert.deepEqual(events, ["Normal Applying", "Normal Applied"]);
+        assert.equal(r.status.conditions.Ready.status, "True");
+        assert.deepEqual(events, ["Normal Progressing", "Normal Applied"]);
         assert.equal(r.status.history[0]!.result, "succeeded");
     });
 
@@ -111,8 +117,8 @@ describe("reconcile loop (engine double)", () => {
         advance(1);
         const f3 = await r.sync("poll");
         assert.deepEqual([f3.action, (f3 as any).stalled], ["failed", true]);
-        assert.equal(r.status.conditions.Stalled.status, true);
-        assert.equal(r.status.conditions.Ready.status, false);
+        assert.equal(r.status.conditions.Stalled.status, "True");
+        assert.equal(r.status.conditions.Ready.status, "False");
         advance(10_000_000);
         assert.equal((await r.sync("poll")).action, "stalled", "a stalled revision is not retried by polls");
         assert.equal(engine.calls.length, 3);
@@ -120,7 +126,7 @@ describe("reconcile loop (engine double)", () => {
         engine.failUp = false;
         source.headRev = B;
         assert.equal((await r.sync("webhook")).action, "applied", "a new revision clears Stalled");
-        assert.equal(r.status.conditions.Stalled.status, false);
+        assert.equal(r.status.conditions.Stalled.status, "False");
         assert.equal(r.status.failures, 0);
         assert.equal(r.status.lastAppliedRevision, B);
     });
@@ -150,7 +156,8 @@ describe("reconcile loop (engine double)", () => {
         const d = await r.sync("poll");
         assert.deepEqual([d.action, (d as any).stalled], ["failed", true]);
         assert.deepEqual(engine.calls, []);
-        assert.match(r.status.conditions.Stalled.message, /no valid signature/);
+        assert.equal(r.status.conditions.Stalled.reason, "VerificationFailed");
+        assert.match(r.status.conditions.Ready.message, /no valid signature/);
     });
 
     it("reports an unreachable source without touching the applied state", async () => {
@@ -160,6 +167,134 @@ describe("reconcile loop (engine double)", () => {
         assert.equal((await r.sync("poll")).action, "source-error");
         assert.equal(r.status.conditions.Ready.reason, "SourceUnavailable");
         assert.equal(events.at(-1), "Warning SourceUnavailable");
+    });
+
+    it("recovery clears Ready and lastError on every path: up to date, waiting and stalled", async () => {
+        const { r, engine, source, advance } = setup({ stalledAfter: 2 });
+        await r.sync("poll");
+        source.unreachable = true;
+        await r.sync("poll");
+        assert.equal(r.status.lastError, "cannot reach git@github.com:org/repo.git: connection refused");
+        source.unreachable = false;
+        assert.equal((await r.sync("poll")).action, "up-to-date");
+        assert.deepEqual([r.status.conditions.Ready.status, r.status.conditions.Ready.reason, r.status.lastError], ["True", "Applied", undefined]);
+
+        source.headRev = B;
+        engine.failUp = true;
+        await r.sync("poll");
+        source.unreachable = true;
+        await r.sync("poll");
+        source.unreachable = false;
+        assert.equal((await r.sync("poll")).action, "waiting");
+        assert.deepEqual([r.status.conditions.Ready.reason, r.status.lastError], ["ApplyFailed", "up failed: deployment rejected"], "waiting shows the apply error, not the gone source error");
+        advance(30_000);
+        await r.sync("poll");
+        source.unreachable = true;
+        await r.sync("poll");
+        source.unreachable = false;
+        assert.deepEqual(await r.sync("poll"), { action: "stalled", reason: "RetriesExhausted" });
+        assert.deepEqual([r.status.conditions.Ready.reason, r.status.conditions.Stalled.status], ["RetriesExhausted", "True"]);
+        assert.equal(r.status.lastError, "up failed: deployment rejected");
+    });
+
+    it("an unchanged poll updates the last check time without reporting a change", async () => {
+        const { r, advance, changes } = setup();
+        await r.sync("poll");
+        const reported = changes.length;
+        advance(60_000);
+        assert.equal((await r.sync("poll")).action, "up-to-date");
+        assert.equal(r.status.lastCheckedAt, "2026-11-24T00:01:00.000Z");
+        assert.equal(changes.length, reported, "no status write for a poll that found nothing new");
+    });
+
+    it("conditions are Unknown while a run is in progress", async () => {
+        const { r, engine } = setup();
+        engine.block = true;
+        const run = r.sync("poll");
+        await new Promise((res) => setImmediate(res));
+        assert.deepEqual([r.status.conditions.Ready.status, r.status.conditions.Reconciling.status, r.status.conditions.Reconciling.reason], ["Unknown", "True", "Progressing"]);
+        engine.finish();
+        await run;
+        assert.deepEqual([r.status.conditions.Ready.status, r.status.conditions.Reconciling.status], ["True", "False"]);
+    });
+
+    it("a changed host key stalls at once: polls stop asking the server until a manual sync", async () => {
+        const { r, source, events } = setup();
+        await r.sync("poll");
+        source.hostKeyChanged = true;
+        assert.deepEqual(await r.sync("poll"), { action: "source-error", error: "the SSH host key of git@github.com:org/repo.git is not the one pinned", stalled: true });
+        assert.deepEqual([r.status.conditions.Stalled.status, r.status.conditions.Stalled.reason, r.status.conditions.Ready.reason], ["True", "HostKeyMismatch", "HostKeyMismatch"]);
+        assert.equal(events.at(-1), "Warning HostKeyMismatch");
+        const asked = source.hints.length;
+        assert.deepEqual(await r.sync("poll"), { action: "stalled", reason: "HostKeyMismatch" });
+        assert.deepEqual(await r.sync("webhook"), { action: "stalled", reason: "HostKeyMismatch" });
+        assert.equal(source.hints.length, asked, "retrying cannot fix a host key: the server is not asked again");
+        source.hostKeyChanged = false; // known_hosts fixed
+        assert.equal((await r.sync("manual")).action, "applied");
+        assert.deepEqual([r.status.conditions.Stalled.status, r.status.conditions.Ready.status], ["False", "True"]);
+    });
+
+    it("a leader that loses its Lease mid-update aborts the run; it is not a failure", async () => {
+        const { r, engine, setLeader } = setup();
+        engine.block = true;
+        const run = r.sync("poll");
+        await new Promise((res) => setImmediate(res));
+        setLeader(false);
+        r.leadershipLost();
+        assert.deepEqual(await run, { action: "cancelled", revision: "a".repeat(40), reason: "leadership was lost" });
+        assert.equal(r.status.failures, 0);
+        assert.equal(r.status.history[0]!.result, "cancelled");
+        assert.equal((await r.sync("poll")).action, "not-leader");
+    });
+
+    it("merges triggers: at most one sync waits behind the running one, with the newest push hint", async () => {
+        const { r, engine, source } = setup();
+        engine.block = true;
+        const first = r.sync("poll");
+        await new Promise((res) => setImmediate(res));
+        source.headRev = B;
+        const queued = Array.from({ length: 200 }, (_, i) => r.sync("webhook", i === 199 ? B : C));
+        engine.block = false;
+        engine.finish();
+        await first;
+        const decisions = await Promise.all(queued);
+        assert.ok(decisions.every((d) => d === decisions[0]), "every merged trigger gets the one sync's decision");
+        assert.deepEqual(engine.calls, [`up ${"a".repeat(40)}`, `up ${B}`]);
+        assert.deepEqual(source.hints, [undefined, B], "two head checks, the second with the newest push's sha");
+    });
+
+    it("suspended: nothing runs until resumed", async () => {
+        const { r, engine } = setup();
+        await r.suspend(true);
+        assert.equal((await r.sync("poll")).action, "suspended");
+        assert.equal((await r.sync("manual")).action, "suspended");
+        assert.equal((await r.checkDrift()).action, "suspended");
+        assert.equal(r.status.conditions.Reconciling.reason, "Suspended");
+        assert.deepEqual(engine.calls, []);
+        await r.suspend(false);
+        assert.equal((await r.sync("poll")).action, "applied");
+    });
+
+    it("reads a status persisted in the old boolean format: facts kept, conditions derived afresh", () => {
+        const old = {
+            headRevision: B, lastAppliedRevision: "a".repeat(40), lastAttemptedRevision: B, failures: 5, lastError: "up failed",
+            driftedResources: [], history: [],
+            conditions: {
+                Ready: { status: false, reason: "ApplyFailed", message: "up failed", lastTransitionTime: "2026-01-01T00:00:00.000Z" },
+                Reconciling: { status: false, reason: "Idle", message: "", lastTransitionTime: "2026-01-01T00:00:00.000Z" },
+                Stalled: { status: true, reason: "RetriesExhausted", message: "x", lastTransitionTime: "2026-01-01T00:00:00.000Z" },
+                DriftDetected: { status: false, reason: "NotChecked", message: "", lastTransitionTime: "2026-01-01T00:00:00.000Z" },
+            },
+        };
+        const s = fromPersisted(old, Date.parse("2026-11-24T00:00:00Z"));
+        assert.deepEqual([s.stalledReason, s.applyError, s.lastAppliedRevision], ["RetriesExhausted", "up failed", "a".repeat(40)]);
+        assert.deepEqual(Object.values(s.conditions).map((c) => c.status), ["False", "False", "True", "Unknown"]);
+        const { r, engine, source } = setup({}, JSON.parse(JSON.stringify(old)));
+        source.headRev = B;
+        return r.sync("poll").then((d) => {
+            assert.deepEqual(d, { action: "stalled", reason: "RetriesExhausted" }, "an upgraded agent does not retry a stalled revision");
+            assert.deepEqual(engine.calls, []);
+        });
     });
 
     it("only the leader runs", async () => {
@@ -204,6 +339,10 @@ describe("reconcile loop (engine double)", () => {
         assert.equal(r.status.history[0]!.revision, "11".padStart(40, "0"));
     });
 
+    it("poll jitter stays within 10% of the interval", () => {
+        assert.deepEqual([0, 0.5, 0.999999].map((r) => jittered(60_000, () => r)), [54_000, 60_000, 66_000]);
+    });
+
     it("backoff delays", () => {
         assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, 30, 300)), [30, 60, 120, 240, 300, 300]);
     });
@@ -218,7 +357,7 @@ describe("drift", () => {
         const d = await r.checkDrift();
         assert.deepEqual(d, { action: "drift-corrected", resources: ["kubernetes:apps/v1:Deployment::openfaas-fn/nodeinfo (deleted)"] });
         assert.deepEqual(engine.calls.slice(-2), [`drift ${"a".repeat(40)}`, `correct ${"a".repeat(40)}`]);
-        assert.equal(r.status.conditions.DriftDetected.status, false);
+        assert.equal(r.status.conditions.DriftDetected.status, "False");
         assert.equal(r.status.conditions.DriftDetected.reason, "Corrected");
         assert.ok(events.includes("Warning DriftDetected") && events.includes("Normal DriftCorrected"));
         assert.deepEqual(r.status.history.slice(0, 2).map((h) => `${h.kind} ${h.result}`), ["drift-correct succeeded", "drift-check drift"]);
@@ -230,7 +369,7 @@ describe("drift", () => {
         engine.drift = ["openfaas-fn/nodeinfo"];
         assert.deepEqual(await r.checkDrift(), { action: "drift-reported", resources: ["openfaas-fn/nodeinfo"] });
         assert.equal(engine.calls.filter((c) => c.startsWith("up")).length, 1);
-        assert.equal(r.status.conditions.DriftDetected.status, true);
+        assert.equal(r.status.conditions.DriftDetected.status, "True");
         assert.deepEqual(r.status.driftedResources, ["openfaas-fn/nodeinfo"]);
     });
 
@@ -260,7 +399,7 @@ describe("SIGTERM", () => {
         const run = r.sync("poll");
         await new Promise((res) => setImmediate(res));
         assert.equal(await r.stop(20), "cancelled");
-        assert.deepEqual(await run, { action: "cancelled", revision: "a".repeat(40) });
+        assert.deepEqual(await run, { action: "cancelled", revision: "a".repeat(40), reason: "the shutdown grace period elapsed" });
         assert.equal(r.status.failures, 0, "a cancelled update is not a failure");
         assert.equal(r.status.history[0]!.result, "cancelled");
         assert.equal(r.status.lastAppliedRevision, undefined);

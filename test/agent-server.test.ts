@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { AgentMetrics, createServer, statusPage } from "../agent/server";
-import { emptyStatus, Trigger } from "../agent/reconciler";
+import { emptyStatus, fromPersisted, Trigger } from "../agent/reconciler";
 import { validSignature } from "../agent/webhook";
 
 const SECRET = "webhook-secret-123";
@@ -11,13 +11,23 @@ const TOKEN = "sync-token-456";
 
 describe("agent HTTP server (real HTTP on loopback)", () => {
     const syncs: Trigger[] = [];
+    const revisions: (string | undefined)[] = [];
+    const suspends: boolean[] = [];
+    let electionError: string | undefined;
     const status = emptyStatus(Date.parse("2026-11-24T00:00:00Z"));
     const metrics = new AgentMetrics();
     let base = "";
     let ready = false;
     const server = createServer({
-        status: () => status, metrics, sync: (t) => syncs.push(t), branch: "main",
-        webhookSecret: SECRET, syncToken: TOKEN, ready: () => ready, log: () => {},
+        status: () => status, metrics, branch: "main",
+        sync: (t, rev) => {
+            syncs.push(t);
+            revisions.push(rev);
+        },
+        suspend: (on) => suspends.push(on),
+        election: () => ({ identity: "agent-a", leader: "agent-a" }),
+        webhookSecret: SECRET, syncToken: TOKEN, log: () => {},
+        notReady: () => electionError ?? (ready ? undefined : "the first check of the branch has not finished"),
     });
     before(async () => {
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
@@ -36,6 +46,28 @@ describe("agent HTTP server (real HTTP on loopback)", () => {
         assert.equal(res.status, 202);
         assert.equal(await res.text(), "sync started\n");
         assert.deepEqual(syncs, ["webhook"]);
+        assert.deepEqual(revisions.at(-1), "f".repeat(40), "the payload's after sha is handed on");
+    });
+
+    it("a signature with trailing garbage is refused", async () => {
+        syncs.length = 0;
+        const body = push("refs/heads/main");
+        assert.equal((await hook(body, { "X-Hub-Signature-256": sign(body) + "zz" })).status, 401);
+        assert.equal((await hook(body, { "X-Hub-Signature-256": sign(body) + "00" })).status, 401);
+        assert.deepEqual(syncs, []);
+    });
+
+    it("an oversized body gets a 413 answer, not a reset connection", async () => {
+        const big = "x".repeat(1024 * 1024 + 1);
+        const res = await hook(big, { "X-Hub-Signature-256": sign(big) });
+        assert.equal(res.status, 413);
+        assert.equal(await res.text(), "payload too large\n");
+        // Chunked (no Content-Length): the limit is found while reading.
+        const chunked = await fetch(`${base}/webhook`, {
+            method: "POST", duplex: "half", headers: { "X-GitHub-Event": "push", "X-Hub-Signature-256": sign(big) },
+            body: new ReadableStream({ start(c) { for (let i = 0; i < 17; i++) c.enqueue(new TextEncoder().encode("y".repeat(64 * 1024))); c.close(); } }),
+        } as RequestInit);
+        assert.equal(chunked.status, 413);
     });
 
     it("an invalid or missing signature gets 401 and nothing else", async () => {
@@ -68,11 +100,23 @@ describe("agent HTTP server (real HTTP on loopback)", () => {
         assert.deepEqual(syncs, ["manual"]);
     });
 
+    it("POST /suspend and /resume need the bearer token", async () => {
+        assert.equal((await fetch(`${base}/suspend`, { method: "POST" })).status, 401);
+        const auth = { Authorization: `Bearer ${TOKEN}` };
+        assert.equal(await (await fetch(`${base}/suspend`, { method: "POST", headers: auth })).text(), "suspended\n");
+        assert.equal(await (await fetch(`${base}/resume`, { method: "POST", headers: auth })).text(), "resumed\n");
+        assert.deepEqual(suspends, [true, false]);
+    });
+
     it("health, readiness, metrics and the status page", async () => {
         assert.equal((await fetch(`${base}/healthz`)).status, 200);
         assert.equal((await fetch(`${base}/readyz`)).status, 503);
         ready = true;
         assert.equal((await fetch(`${base}/readyz`)).status, 200);
+        electionError = "leader election on Lease openfaas-gitops/x failed: HTTP 403: leases is forbidden";
+        const notReady = await fetch(`${base}/readyz`);
+        assert.deepEqual([notReady.status, await notReady.text()], [503, `not ready: ${electionError}\n`]);
+        electionError = undefined;
         status.lastAppliedRevision = "a".repeat(40);
         metrics.observe(status, { revision: "a".repeat(40), kind: "apply", result: "succeeded", startedAt: "2026-11-24T00:00:00.000Z", durationMs: 4200 });
         const m = await (await fetch(`${base}/metrics`)).text();
@@ -81,18 +125,34 @@ describe("agent HTTP server (real HTTP on loopback)", () => {
         assert.match(m, /openfaas_gitops_last_success_timestamp_seconds 1795478404\.2/);
         assert.match(m, new RegExp(`openfaas_gitops_revision_info\\{revision="${"a".repeat(40)}"\\} 1`));
         assert.match(m, /openfaas_gitops_drift_detected 0/);
+        assert.match(m, /openfaas_gitops_condition\{type="DriftDetected",status="Unknown"\} 1/);
+        assert.match(m, /openfaas_gitops_condition\{type="DriftDetected",status="True"\} 0/);
         const page = await fetch(`${base}/`);
         assert.match(page.headers.get("content-type")!, /text\/html/);
         const html = await page.text();
         assert.match(html, /last applied<\/th><td><code>aaaaaaaaaaaa<\/code>/);
+        assert.match(html, /leader<\/th><td>agent-a \(this replica\)/);
         assert.doesNotMatch(html, /<script|src=|href=/, "no scripts or external assets");
         assert.equal((await fetch(`${base}/nope`)).status, 404);
     });
 
     it("the status page escapes what it shows", () => {
         const s = emptyStatus(0);
-        s.lastError = "<img src=x onerror=alert(1)>";
-        assert.match(statusPage(s), /&lt;img src=x onerror=alert\(1\)&gt;/);
+        s.lastAppliedRevision = "<img src=x onerror=alert(1)>";
+        assert.match(statusPage(s, { identity: "<b>" }), /&lt;img src=x o/);
+        assert.match(statusPage(s, { identity: "<b>" }), /this replica<\/th><td>&lt;b&gt;/);
+    });
+
+    it("the status page colours by meaning and shows each error once", () => {
+        const error = "cannot reach git@github.com:org/repo.git: ssh: connect to host github.com port 22: Connection refused";
+        const s = fromPersisted({ lastAttemptedRevision: "b".repeat(40), failures: 5, applyError: error, stalledReason: "RetriesExhausted",
+            history: [{ revision: "b".repeat(40), kind: "apply", result: "failed", startedAt: "2026-11-24T00:00:00.000Z", durationMs: 10, message: error }] }, 0);
+        const html = statusPage(s, { identity: "agent-a", leader: "agent-b" });
+        assert.match(html, /<td>Stalled<\/td><td class="bad">True<\/td>/, "Stalled=True is bad, not green");
+        assert.match(html, /<td>Ready<\/td><td class="bad">False<\/td>/);
+        assert.match(html, /<td>DriftDetected<\/td><td class="unknown">Unknown<\/td>/);
+        assert.equal(html.split("Connection refused").length - 1, 1);
+        assert.match(html, /leader<\/th><td>agent-b<\/td>/);
     });
 
     it("signature check is an HMAC-SHA256 over the exact body", () => {

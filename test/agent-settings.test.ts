@@ -26,6 +26,17 @@ describe("agent settings", () => {
         assert.equal(s.verifySignatures, "off");
         assert.equal(s.listenPort, 8080);
         assert.equal(s.stalledAfter, 5);
+        assert.equal(s.suspend, false);
+        assert.equal(parseSettings({ ...base, AGENT_SUSPEND: "true" }, [], exists).suspend, true);
+    });
+
+    it("Kubernetes names are checked before the agent talks to the apiserver", () => {
+        assert.deepEqual(problems({ ...base, AGENT_LEASE_NAME: "Agent_Lease", AGENT_STATUS_CONFIGMAP: "-x", POD_NAMESPACE: "a.b", AGENT_SUSPEND: "yes" }), [
+            'AGENT_SUSPEND (--suspend) = "yes": expected one of true | false',
+            'POD_NAMESPACE (--namespace) = "a.b": expected a namespace name (lower-case letters, digits and \'-\')',
+            'AGENT_LEASE_NAME (--lease-name) = "Agent_Lease": expected a Lease name (lower-case letters, digits and \'-\')',
+            'AGENT_STATUS_CONFIGMAP (--status-configmap) = "-x": expected a ConfigMap name (lower-case letters, digits and \'-\')',
+        ]);
     });
 
     it("flags override the environment", () => {

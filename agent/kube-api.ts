@@ -1,0 +1,131 @@
+/**
+ * The few Kubernetes API calls the agent makes (get, create and replace of a Lease, a ConfigMap and
+ * Events) on node:https. @kubernetes/client-node costs about 90 MiB of RSS for these (bench/agent.ts),
+ * most of the agent's footprint.
+ */
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as yaml from "js-yaml";
+
+/** An API error: `code` is the HTTP status, `body` the server's Status object (its `message` says why). */
+export class KubeApiError extends Error {
+    constructor(message: string, readonly code: number, readonly body: unknown) {
+        super(message);
+        this.name = "KubeApiError";
+    }
+}
+
+export interface KubeConnection {
+    readonly server: string;
+    readonly ca?: Buffer;
+    readonly cert?: Buffer;
+    readonly key?: Buffer;
+    /** Read on every request: projected service-account tokens rotate. */
+    readonly token?: () => string;
+}
+
+const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+interface KubeconfigFile {
+    "current-context"?: string;
+    contexts?: { name: string; context: { cluster: string; user: string } }[];
+    clusters?: { name: string; cluster: Record<string, string> }[];
+    users?: { name: string; user?: Record<string, string> }[];
+}
+
+/**
+ * The connection from a kubeconfig file (its current context: token, token file or client
+ * certificate; exec plugins are not supported), else the pod's service account, else ~/.kube/config.
+ */
+export function kubeConnection(file?: string): KubeConnection {
+    const host = process.env.KUBERNETES_SERVICE_HOST;
+    if (!file && host && fs.existsSync(path.join(SERVICE_ACCOUNT, "token"))) {
+        return {
+            server: `https://${host.includes(":") ? `[${host}]` : host}:${process.env.KUBERNETES_SERVICE_PORT ?? "443"}`,
+            ca: fs.readFileSync(path.join(SERVICE_ACCOUNT, "ca.crt")),
+            token: () => fs.readFileSync(path.join(SERVICE_ACCOUNT, "token"), "utf8").trim(),
+        };
+    }
+    const where = file ?? path.join(os.homedir(), ".kube", "config");
+    const cfg = yaml.load(fs.readFileSync(where, "utf8")) as KubeconfigFile;
+    const context = cfg.contexts?.find((c) => c.name === cfg["current-context"])?.context;
+    const cluster = cfg.clusters?.find((c) => c.name === context?.cluster)?.cluster;
+    if (!context || !cluster?.server) throw new Error(`${where}: no current-context with a cluster server`);
+    const user = cfg.users?.find((u) => u.name === context.user)?.user ?? {};
+    if (user.exec || user["auth-provider"]) throw new Error(`${where}: user ${context.user} needs an exec or auth-provider plugin; the agent takes a token, token file or client certificate`);
+    const data = (inline?: string, file?: string) => (inline ? Buffer.from(inline, "base64") : file ? fs.readFileSync(path.resolve(path.dirname(where), file)) : undefined);
+    const token = user.token;
+    const tokenFile = user.tokenFile;
+    return {
+        server: cluster.server,
+        ca: data(cluster["certificate-authority-data"], cluster["certificate-authority"]),
+        cert: data(user["client-certificate-data"], user["client-certificate"]),
+        key: data(user["client-key-data"], user["client-key"]),
+        token: token ? () => token : tokenFile ? () => fs.readFileSync(path.resolve(path.dirname(where), tokenFile), "utf8").trim() : undefined,
+    };
+}
+
+type Kind = "leases" | "configmaps" | "events";
+
+/** JSON over HTTPS to the apiserver, one kept-alive connection. */
+export class KubeApi {
+    private readonly agent: https.Agent;
+
+    constructor(private readonly c: KubeConnection) {
+        this.agent = new https.Agent({ keepAlive: true, ca: c.ca, cert: c.cert, key: c.key });
+    }
+
+    private url(kind: Kind, namespace: string, name?: string): string {
+        const group = kind === "leases" ? "/apis/coordination.k8s.io/v1" : "/api/v1";
+        return `${this.c.server.replace(/\/$/, "")}${group}/namespaces/${encodeURIComponent(namespace)}/${kind}${name ? `/${encodeURIComponent(name)}` : ""}`;
+    }
+
+    private request<T>(method: "GET" | "POST" | "PUT", url: string, body?: unknown): Promise<T> {
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        const token = this.c.token?.();
+        const headers: Record<string, string> = { Accept: "application/json" };
+        if (payload !== undefined) Object.assign(headers, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(payload)) });
+        if (token) headers.Authorization = `Bearer ${token}`;
+        return new Promise<T>((resolve, reject) => {
+            const req = https.request(url, { method, agent: this.agent, headers, timeout: 30_000 }, (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("end", () => {
+                    const text = Buffer.concat(chunks).toString("utf8");
+                    let parsed: unknown = text;
+                    try {
+                        parsed = text ? JSON.parse(text) : undefined;
+                    } catch {
+                        // not JSON (a proxy's error page): kept as text
+                    }
+                    const code = res.statusCode ?? 0;
+                    if (code >= 200 && code < 300) resolve(parsed as T);
+                    else reject(new KubeApiError(`HTTP ${code} from ${method} ${url}`, code, parsed));
+                });
+                res.on("error", reject);
+            });
+            req.on("timeout", () => req.destroy(new Error(`no answer in 30 s from ${method} ${url}`)));
+            req.on("error", reject);
+            req.end(payload);
+        });
+    }
+
+    get<T>(kind: Kind, namespace: string, name: string): Promise<T> {
+        return this.request("GET", this.url(kind, namespace, name));
+    }
+
+    create<T>(kind: Kind, namespace: string, body: T): Promise<T> {
+        return this.request("POST", this.url(kind, namespace), body);
+    }
+
+    replace<T>(kind: Kind, namespace: string, name: string, body: T): Promise<T> {
+        return this.request("PUT", this.url(kind, namespace, name), body);
+    }
+}
+
+/** A MicroTime as the apiserver writes it: RFC 3339 with six fractional digits. */
+export function microTime(ms: number): string {
+    return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
