@@ -53,7 +53,10 @@ export interface LockHolder {
 
 /** Pure: the holders named in a lock error (the DIY backends name them; the Pulumi Cloud does not). */
 export function lockHolders(message: string): LockHolder[] {
-    return [...message.matchAll(/created by \S*?@(\S+) \(pid (\d+)\)/g)].map((m) => ({ host: m[1]!, pid: Number(m[2]) }));
+    // The engine's error repeats the CLI's output, so the same lock can be named more than once.
+    const seen = new Map<string, LockHolder>();
+    for (const m of message.matchAll(/created by \S*?@(\S+) \(pid (\d+)\)/g)) seen.set(`${m[1]}:${m[2]}`, { host: m[1]!, pid: Number(m[2]) });
+    return [...seen.values()];
 }
 
 function processAlive(pid: number): boolean {

@@ -36,7 +36,9 @@ async function main(): Promise<void> {
             .filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh") && r.outputs?.kind)
             .map((r) => {
                 const { apiVersion, kind, metadata } = r.outputs!;
-                const resource = `${kind}.${apiVersion.includes("/") ? `${apiVersion.split("/")[1]}.${apiVersion.split("/")[0]}` : apiVersion}`;
+                // kubectl's fully qualified form: Kind.version.group, or the bare Kind in the core group.
+                const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+                const resource = group ? `${kind}.${version}.${group}` : kind;
                 const o = JSON.parse(h.cp.kubectl(["get", resource, metadata.name, ...(metadata.namespace ? ["-n", metadata.namespace] : []), "-o", "json"]));
                 delete o.status;
                 for (const f of SERVER_FIELDS) delete o.metadata[f];

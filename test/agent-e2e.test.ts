@@ -19,18 +19,10 @@ import { freePort } from "../tools/net";
 import { EngineHarness, projectCopy, startEngineHarness } from "./support/engine";
 import { makeRepo, Repo } from "./support/gitrepo";
 import { ROOT } from "./helpers";
+import { until } from "./support/wait";
 
 const available = engineAvailable() && controlPlaneAvailable();
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 180_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-        const v = await Promise.resolve().then(fn).catch(() => undefined);
-        if (v !== undefined) return v;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 500));
-    }
-}
 
 describe("agent end to end with the real engine", { skip: !available && "no Go toolchain and no cached engine" }, () => {
     let h: EngineHarness;

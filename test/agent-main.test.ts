@@ -13,20 +13,12 @@ import { after, before, describe, it } from "node:test";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
 import { makeRepo } from "./support/gitrepo";
 import { ROOT } from "./helpers";
+import { until } from "./support/wait";
 
 const available = controlPlaneAvailable();
 if (!available) console.log("# SKIP agent process test: no `go` on PATH to build kube-apiserver and etcd, and none cached");
 
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-        const v = await fn().catch(() => undefined);
-        if (v !== undefined) return v;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 200));
-    }
-}
 
 describe("npm run agent", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
     let cp: ControlPlane;

@@ -23,8 +23,8 @@ describe("lock ownership (pure)", () => {
     const message = "the stack is currently locked by 2 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n" +
         "  file:///s/.pulumi/locks/organization/p/dev/1.json: created by root@agent-7d9f (pid 4242) at 2026-11-25T10:00:00Z\n" +
         "  file:///s/.pulumi/locks/organization/p/dev/2.json: created by root@agent-7d9f (pid 4343) at 2026-11-25T10:00:01Z";
-    it("reads every holder of a DIY backend's lock error", () => {
-        assert.deepEqual(lockHolders(message), [{ host: "agent-7d9f", pid: 4242 }, { host: "agent-7d9f", pid: 4343 }]);
+    it("reads every holder of a DIY backend's lock error, each once", () => {
+        assert.deepEqual(lockHolders(message + "\n" + message), [{ host: "agent-7d9f", pid: 4242 }, { host: "agent-7d9f", pid: 4343 }]);
     });
     it("breaks a lock only when every holder is this host and no longer running", () => {
         const dead = () => false;
@@ -73,7 +73,7 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         await h?.stop();
     });
 
-    it("recovers from an update killed mid-way: its own dead lock is removed, pending operations cleared", async () => {
+    it("recovers from an update killed mid-way: its own dead lock is removed and the update finishes", async () => {
         const killed = engine.up(ctx).then(() => "finished", (e: Error) => e.message);
         // Kill the CLI like an OOM kill would, once the update is under way.
         let cli: number[] = [];
@@ -92,7 +92,6 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         const r = await engine.up(ctx);
         assert.ok((r.changes.create ?? 0) > 0, JSON.stringify(r.changes));
         assert.ok(logs.some((l) => /removing the lock and retrying once/.test(l)), logs.join("\n"));
-        assert.ok(logs.some((l) => /clearing \d+ pending operation\(s\) of an interrupted update/.test(l)), logs.join("\n"));
         assert.match(h.cp.kubectl(["get", "deployment", "nodeinfo", "-n", "openfaas-fn", "-o", "name"]), /nodeinfo/);
     });
 
