@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./components/charts";
 import { applyOverrides, FunctionDef, parseStackYml } from "./functions";
 import { isManifestFile, parseSealedSecretFile, SealedSecretFile } from "./sealing/manifests";
-import { DNS_SUBDOMAIN } from "./names";
+import { DNS_LABEL, DNS_SUBDOMAIN } from "./names";
 
 /** The Pulumi project name, which is also the config namespace of every key below. */
 export const PROJECT = "openfaas-gitops";
@@ -44,12 +44,14 @@ export const CONFIG_KEYS = {
     agentSyncToken: "string",
     agentWebhookSecret: "string",
     agentEngineEnv: "string",
+    flux: "object",
+    fluxWebhookSecret: "string",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 /** Keys whose value must be stored encrypted (`pulumi config set --secret`). */
 export const SECRET_CONFIG_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
-    "adminPassword", "proLicense", "sealingKeyPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret", "agentEngineEnv",
+    "adminPassword", "proLicense", "sealingKeyPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret", "agentEngineEnv", "fluxWebhookSecret",
 ]);
 
 /** The reconcile agent's settings from the `agent` map (README, "The reconcile agent"). */
@@ -75,6 +77,19 @@ export interface AgentConfig {
     readonly webhookSecret?: pulumi.Output<string>;
     /** Backend and secrets-provider credentials for the agent's engine. */
     readonly engineEnv?: pulumi.Output<Record<string, string>>;
+}
+
+/** Flux's settings from the `flux` map (README, "Flux"); the repository and deploy key are the agent's. */
+export interface FluxConfig {
+    readonly namespace: string;
+    /** GitRepository fetch interval, a Flux duration (e.g. 1m, 30s, 1h). */
+    readonly interval: string;
+    readonly kustomizeController: boolean;
+    readonly helmController: boolean;
+    /** Host of the GitHub push Receiver; undefined: no Receiver. */
+    readonly webhookHost?: string;
+    /** Bring-your-own Receiver token; undefined means generate one (with a webhook host). */
+    readonly webhookSecret?: pulumi.Output<string>;
 }
 
 /** The validated configuration of one stack: everything environment-specific, in one typed object. */
@@ -115,6 +130,8 @@ export interface PlatformConfig {
     readonly functions: readonly FunctionDef[];
     /** The reconcile agent; undefined when the stack has no `agent` map. */
     readonly agent?: AgentConfig;
+    /** Flux; undefined when the stack has no `flux` map. */
+    readonly flux?: FluxConfig;
 }
 
 /** One thing wrong with a stack's configuration. */
@@ -460,6 +477,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
     const networkPolicies = r.bool("networkPolicies", true);
     const functions = readFunctions(r, raw, proLicense !== undefined || r.get("proLicense") !== undefined);
     const agent = readAgent(r);
+    const flux = readFlux(r, agent);
 
     r.unknownKeys();
     if (r.problems.length > 0) throw new ConfigError(raw.stack, r.problems);
@@ -478,6 +496,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
         networkPolicies,
         functions,
         agent,
+        flux,
     };
 }
 
@@ -568,6 +587,47 @@ function readAgent(r: Reader): AgentConfig | undefined {
         syncToken,
         webhookSecret,
         engineEnv,
+    };
+}
+
+const FLUX_FIELDS: Record<string, "string" | "boolean"> = {
+    namespace: "string", interval: "string", kustomizeController: "boolean", helmController: "boolean", webhookHost: "string",
+};
+/** A Flux duration as its CRDs accept it (Go's time.ParseDuration units, no fractions). */
+const FLUX_DURATION = /^([0-9]+(ms|s|m|h))+$/;
+
+/** Reads the `flux` map and its secret `fluxWebhookSecret`; Flux follows the agent's repository with the agent's deploy key. */
+function readFlux(r: Reader, agent: AgentConfig | undefined): FluxConfig | undefined {
+    const f = r.object("flux");
+    const webhookSecret = r.secret("fluxWebhookSecret", checkToken);
+    if (!f) {
+        if (webhookSecret) r.problem("fluxWebhookSecret", "is used only with the flux map and flux.webhookHost; add them or unset fluxWebhookSecret");
+        return undefined;
+    }
+    if (!agent) r.problem("flux", "needs the agent map: Flux follows agent.repoUrl and agent.branch with the agent's deploy key; add openfaas-gitops:agent");
+    const key = (field: string) => `flux.${field}`;
+    for (const [field, v] of Object.entries(f)) {
+        const t = FLUX_FIELDS[field];
+        if (!t) r.problem(key(field), `unknown field; expected ${Object.keys(FLUX_FIELDS).join(", ")}`, JSON.stringify(v));
+        else if (typeof v !== t) r.problem(key(field), `expected a ${t}`, JSON.stringify(v));
+    }
+    const str = (field: string) => (typeof f[field] === "string" && f[field] !== "" ? (f[field] as string) : undefined);
+    const namespace = str("namespace") ?? "flux-system";
+    if (!DNS_LABEL.test(namespace)) r.problem(key("namespace"), "expected a namespace name (DNS-1123 label)", namespace);
+    const interval = str("interval") ?? "1m";
+    if (!FLUX_DURATION.test(interval)) r.problem(key("interval"), "expected a Flux duration such as 30s, 1m or 1h", interval);
+    const webhookHost = str("webhookHost");
+    if (webhookHost && !DNS_SUBDOMAIN.test(webhookHost)) r.problem(key("webhookHost"), "expected a DNS name in lower case", webhookHost);
+    // One host per certificate: the agent's Ingress and Flux's live in different namespaces, each with its own TLS Secret.
+    if (webhookHost && webhookHost === agent?.webhookHost) r.problem(key("webhookHost"), "must differ from agent.webhookHost (each Ingress gets its own certificate); use another host, or unset agent.webhookHost since the Receiver replaces the agent's webhook", webhookHost);
+    if (webhookSecret && !webhookHost) r.problem("fluxWebhookSecret", "is used only with flux.webhookHost (the Receiver is off without it); set flux.webhookHost or unset fluxWebhookSecret");
+    return {
+        namespace,
+        interval,
+        kustomizeController: f.kustomizeController === true,
+        helmController: f.helmController === true,
+        webhookHost,
+        webhookSecret,
     };
 }
 

@@ -55,7 +55,9 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
 
     it("serves the real CRDs of every chart", () => {
         const crds = cp.kubectl(["get", "crd", "-o", "name"]);
-        for (const name of ["functions.openfaas.com", "sealedsecrets.bitnami.com", "clusterissuers.cert-manager.io", "httpproxies.projectcontour.io"]) {
+        for (const name of ["functions.openfaas.com", "sealedsecrets.bitnami.com", "clusterissuers.cert-manager.io", "httpproxies.projectcontour.io",
+            "gitrepositories.source.toolkit.fluxcd.io", "receivers.notification.toolkit.fluxcd.io", "providers.notification.toolkit.fluxcd.io", "alerts.notification.toolkit.fluxcd.io",
+            "imagerepositories.image.toolkit.fluxcd.io", "imagepolicies.image.toolkit.fluxcd.io", "imageupdateautomations.image.toolkit.fluxcd.io"]) {
             assert.match(crds, new RegExp(`customresourcedefinition.apiextensions.k8s.io/${name.replace(/\./g, "\\.")}`));
         }
     });
@@ -101,6 +103,18 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         const objects = await renderStack(raw({ proLicense: "licence", functions: JSON.stringify({ sentimentanalysis: { autoscaling: { maxReplicas: 10 } } }) }, ["proLicense"], "pro"));
         assert.equal(objects.filter((o) => o.kind === "Function").length, 3);
         applyAndReadBack(objects);
+    });
+
+    it("Flux: the objects of every shipped stack with Flux, and of a variant with every part on, pass the real Flux CRDs", async () => {
+        const ofFlux = (o: K8sObject) => o.apiVersion.includes(".fluxcd.io/") || o.metadata.namespace === "flux-system" || o.metadata.name === "flux-system";
+        const kinds = (objects: K8sObject[]) => objects.filter(ofFlux).map((o) => o.kind).sort();
+        // The stack tests above applied these already; here: that they were there to apply.
+        assert.deepEqual(kinds(await renderStack(stackFileConfig("prod"))), ["GitRepository", "Ingress", "Namespace", "Receiver", "Secret", "Secret"]);
+        assert.deepEqual(kinds(await renderStack(stackFileConfig("staging"))), ["GitRepository", "Namespace", "Secret"]);
+        const agent = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "https://github.com/acme/platform.git", branch: "release" });
+        const full = (await renderStack(raw({ agent, flux: JSON.stringify({ interval: "30s", webhookHost: "flux.example.com" }) }, [], "flux"))).filter(ofFlux);
+        assert.deepEqual(kinds(full), ["GitRepository", "Ingress", "Namespace", "Receiver", "Secret"]);
+        applyAndReadBack(full);
     });
 
     it("faas-cli stack files (test/testdata/faas-cli): their Function CRs, namespaces, HPAs, policies, CronJobs and CE Deployments pass and read back", async () => {

@@ -1,0 +1,192 @@
+import * as crypto from "node:crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { ChartSource, chartLocation } from "./charts";
+
+/** API versions of the Flux v2.8 CRDs (../shared/upstream/crds/flux.yaml) this component declares. */
+export const FLUX_API = {
+    source: "source.toolkit.fluxcd.io/v1",
+    notification: "notification.toolkit.fluxcd.io/v1",
+    notificationProvider: "notification.toolkit.fluxcd.io/v1beta3",
+} as const;
+
+/** Name of the GitRepository (and of its credentials Secret): the agent's Flux source mode reads it. */
+export const FLUX_SOURCE_NAME = "openfaas-gitops";
+const RECEIVER_NAME = "github-push";
+/** notification-controller's receiver Service in the flux2 chart (templates/notification-controller-webhook-service.yaml). */
+const RECEIVER_SERVICE = "webhook-receiver";
+const LABELS = { "app.kubernetes.io/part-of": "openfaas-gitops", "app.kubernetes.io/component": "flux" };
+
+/** Arguments for {@link Flux}. */
+export interface FluxArgs {
+    /** Namespace of the controllers and of every Flux object. @default "flux-system" */
+    readonly namespace?: string;
+    /** Where the flux2 chart comes from. */
+    readonly chart: ChartSource;
+    /** Run kustomize-controller (this platform applies with Pulumi, so off unless a stack uses Kustomizations). @default false */
+    readonly kustomizeController?: boolean;
+    /** Run helm-controller (charts are Pulumi Helm charts here, so off unless a stack uses HelmReleases). @default false */
+    readonly helmController?: boolean;
+    /** The repository this program lives in: ssh URL (git@host:org/repo.git or ssh://) or https://. */
+    readonly repoUrl: string;
+    /** @default "main" */
+    readonly branch?: string;
+    /** How often source-controller fetches without a webhook, as a Flux duration. @default "1m" */
+    readonly interval?: string;
+    /** Deploy key (OpenSSH private key) for ssh URLs: the agent's, so one key is registered on the repository. */
+    readonly deployKey: pulumi.Input<string>;
+    /** Pinned known_hosts for ssh URLs (an unknown host key fails the fetch). */
+    readonly knownHosts: string;
+    /** Public host of the GitHub push Receiver, routed through Contour; enables the Receiver. @default no Receiver */
+    readonly webhookHost?: string;
+    /** Bring-your-own Receiver token (the GitHub webhook secret). @default generated (`@pulumi/random`) */
+    readonly webhookSecret?: pulumi.Input<string>;
+    /** IngressClass of the Receiver's Ingress. @default "contour" */
+    readonly ingressClass?: string;
+    /** ClusterIssuer for the webhook host's certificate. @default none (plain HTTP) */
+    readonly tlsIssuer?: string;
+}
+
+/** Pure: chart values: source and notification controllers always, image automation for tag commits, the rest on request. */
+export function fluxValues(args: Pick<FluxArgs, "kustomizeController" | "helmController">): Record<string, unknown> {
+    return {
+        installCRDs: true,
+        sourceController: { create: true },
+        notificationController: { create: true },
+        imageReflectionController: { create: true },
+        imageAutomationController: { create: true },
+        kustomizeController: { create: args.kustomizeController ?? false },
+        helmController: { create: args.helmController ?? false },
+    };
+}
+
+/** True for URLs that source-controller fetches over ssh (and so needs the deploy key and known_hosts). */
+export function isSshUrl(url: string): boolean {
+    return url.startsWith("ssh://") || /^[\w.-]+@[\w.-]+:/.test(url);
+}
+
+/**
+ * Pure: the URL as source-controller wants it. It takes only `ssh://` for ssh, so the scp-like
+ * `git@github.com:org/repo.git` that git (and the agent) accept becomes `ssh://git@github.com/org/repo.git`.
+ */
+export function fluxGitUrl(url: string): string {
+    const scp = /^([\w.-]+@[\w.-]+):(?!\/\/)(.+)$/.exec(url);
+    return scp && !url.startsWith("ssh://") ? `ssh://${scp[1]}/${scp[2]!.replace(/^\//, "")}` : url;
+}
+
+/** Pure: the GitRepository that follows this program's repository. */
+export function gitRepositorySpec(namespace: string, a: Pick<FluxArgs, "repoUrl" | "branch" | "interval">) {
+    return {
+        apiVersion: FLUX_API.source,
+        kind: "GitRepository" as const,
+        metadata: { name: FLUX_SOURCE_NAME, namespace, labels: LABELS },
+        spec: {
+            url: fluxGitUrl(a.repoUrl),
+            ref: { branch: a.branch ?? "main" },
+            interval: a.interval ?? "1m",
+            ...(isSshUrl(a.repoUrl) ? { secretRef: { name: FLUX_SOURCE_NAME } } : {}),
+        },
+    };
+}
+
+/** Pure: the Receiver that turns a GitHub push (or ping) into an immediate fetch of the GitRepository. */
+export function receiverSpec(namespace: string, tokenSecret: string) {
+    return {
+        apiVersion: FLUX_API.notification,
+        kind: "Receiver" as const,
+        metadata: { name: RECEIVER_NAME, namespace, labels: LABELS },
+        spec: {
+            type: "github",
+            events: ["ping", "push"],
+            secretRef: { name: tokenSecret },
+            resources: [{ apiVersion: FLUX_API.source, kind: "GitRepository", name: FLUX_SOURCE_NAME }],
+        },
+    };
+}
+
+/**
+ * Pure: the path notification-controller serves a Receiver on (its `status.webhookPath`):
+ * `/hook/` + hex sha256 of token + name + namespace, so the URL is known before the controller runs.
+ */
+export function receiverPath(token: string, namespace: string, name = RECEIVER_NAME): string {
+    return `/hook/${crypto.createHash("sha256").update(token + name + namespace).digest("hex")}`;
+}
+
+/** Pure: the Ingress that lets GitHub reach only the receiver paths, through Contour. */
+export function receiverIngressSpec(namespace: string, host: string, ingressClass: string, tlsIssuer?: string) {
+    return {
+        apiVersion: "networking.k8s.io/v1" as const,
+        kind: "Ingress" as const,
+        metadata: { name: "flux-webhook-receiver", namespace, labels: LABELS, ...(tlsIssuer ? { annotations: { "cert-manager.io/cluster-issuer": tlsIssuer } } : {}) },
+        spec: {
+            ingressClassName: ingressClass,
+            rules: [{ host, http: { paths: [{ path: "/hook/", pathType: "Prefix", backend: { service: { name: RECEIVER_SERVICE, port: { name: "http" } } } }] } }],
+            ...(tlsIssuer ? { tls: [{ hosts: [host], secretName: "flux-webhook-receiver-tls" }] } : {}),
+        },
+    };
+}
+
+/**
+ * Flux v2 from the community flux2 chart, with the GitRepository of this program's repository and,
+ * with a webhook host, the GitHub push Receiver exposed through Contour.
+ */
+export class Flux extends pulumi.ComponentResource {
+    /** Namespace of the Flux objects. */
+    public readonly namespace: pulumi.Output<string>;
+    /** Name of the GitRepository the agent follows. */
+    public readonly sourceName: pulumi.Output<string>;
+    /** URL to configure as the repository's push webhook (undefined without a webhook host). */
+    public readonly webhookUrl: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: FluxArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("openfaas-gitops:platform:Flux", name, { ...args, deployKey: undefined, webhookSecret: undefined }, opts);
+        const ns = args.namespace ?? "flux-system";
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: LABELS } }, { parent: this });
+        const inNs = { parent: this, dependsOn: [namespace] };
+        // The CRDs come with the chart: the Flux objects wait for it.
+        const chart = new k8s.helm.v4.Chart(
+            `${name}-chart`,
+            { ...chartLocation(args.chart), name: "flux2", namespace: ns, values: fluxValues(args) },
+            inNs,
+        );
+        const afterChart = { parent: this, dependsOn: [namespace, chart] };
+
+        const ssh = isSshUrl(args.repoUrl);
+        const credentials = ssh
+            ? [new k8s.core.v1.Secret(
+                  `${name}-git`,
+                  {
+                      metadata: { name: FLUX_SOURCE_NAME, namespace: ns, labels: LABELS },
+                      type: "Opaque",
+                      // The keys source-controller reads for ssh: identity and known_hosts.
+                      stringData: { identity: pulumi.secret(args.deployKey), known_hosts: args.knownHosts },
+                  },
+                  inNs,
+              )]
+            : [];
+        const source = new k8s.apiextensions.CustomResource(`${name}-source`, gitRepositorySpec(ns, args), { ...afterChart, dependsOn: [namespace, chart, ...credentials] });
+
+        let webhookUrl: pulumi.Output<string | undefined> = pulumi.output(undefined);
+        if (args.webhookHost !== undefined) {
+            const token = args.webhookSecret !== undefined
+                ? pulumi.secret(args.webhookSecret)
+                : new random.RandomPassword(`${name}-webhook-token`, { length: 40, special: false }, { parent: this }).result;
+            const tokenSecret = new k8s.core.v1.Secret(
+                `${name}-webhook-token`,
+                { metadata: { name: "github-receiver-token", namespace: ns, labels: LABELS }, type: "Opaque", stringData: { token } },
+                inNs,
+            );
+            new k8s.apiextensions.CustomResource(`${name}-receiver`, receiverSpec(ns, "github-receiver-token"), { ...afterChart, dependsOn: [namespace, chart, tokenSecret, source] });
+            new k8s.networking.v1.Ingress(`${name}-webhook`, receiverIngressSpec(ns, args.webhookHost, args.ingressClass ?? "contour", args.tlsIssuer), afterChart);
+            const scheme = args.tlsIssuer ? "https" : "http";
+            // The path is a hash of the token, not the token, so the URL is not a secret.
+            webhookUrl = pulumi.unsecret(pulumi.output(token).apply((t) => `${scheme}://${args.webhookHost}${receiverPath(t, ns)}`));
+        }
+
+        this.namespace = pulumi.output(ns);
+        this.sourceName = pulumi.output(FLUX_SOURCE_NAME);
+        this.webhookUrl = webhookUrl;
+        this.registerOutputs({ namespace: this.namespace, sourceName: this.sourceName, webhookUrl: this.webhookUrl });
+    }
+}

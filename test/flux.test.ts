@@ -1,0 +1,162 @@
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, parseConfig } from "../config";
+import { fluxGitUrl, fluxValues, gitRepositorySpec, isSshUrl, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
+import { GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
+import { chartInputs, one, raw, runProgram, runStack } from "./helpers";
+
+const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", branch: "release" });
+
+function problems(values: Record<string, string>, secretKeys: string[] = []): string {
+    try {
+        parseConfig(raw(values, secretKeys));
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, String(e));
+        return e.message;
+    }
+    assert.fail("accepted");
+}
+
+/** Resolves an output under the mock engine (its value is known there). */
+function value<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply(resolve));
+}
+
+describe("flux spec functions", () => {
+    it("turns on source, notification and the image controllers; kustomize and helm only when asked", () => {
+        const v = fluxValues({}) as Record<string, { create: boolean }>;
+        assert.equal(v.sourceController!.create, true);
+        assert.equal(v.notificationController!.create, true);
+        assert.equal(v.imageReflectionController!.create, true);
+        assert.equal(v.imageAutomationController!.create, true);
+        assert.equal(v.kustomizeController!.create, false);
+        assert.equal(v.helmController!.create, false);
+        const asked = fluxValues({ kustomizeController: true, helmController: true }) as Record<string, { create: boolean }>;
+        assert.equal(asked.kustomizeController!.create, true);
+        assert.equal(asked.helmController!.create, true);
+    });
+
+    it("rewrites scp-like ssh URLs to ssh:// (the only ssh form source-controller takes) and keeps the others", () => {
+        assert.equal(fluxGitUrl("git@github.com:acme/platform.git"), "ssh://git@github.com/acme/platform.git");
+        assert.equal(fluxGitUrl("ssh://git@github.com/acme/platform.git"), "ssh://git@github.com/acme/platform.git");
+        assert.equal(fluxGitUrl("https://github.com/acme/platform.git"), "https://github.com/acme/platform.git");
+        assert.equal(isSshUrl("git@github.com:acme/platform.git"), true);
+        assert.equal(isSshUrl("https://github.com/acme/platform.git"), false);
+    });
+
+    it("the GitRepository follows the branch on an interval, with credentials only for ssh", () => {
+        const ssh = gitRepositorySpec("flux-system", { repoUrl: "git@github.com:acme/platform.git" });
+        assert.deepEqual(ssh.spec, { url: "ssh://git@github.com/acme/platform.git", ref: { branch: "main" }, interval: "1m", secretRef: { name: "openfaas-gitops" } });
+        const https = gitRepositorySpec("flux", { repoUrl: "https://github.com/acme/platform.git", branch: "release", interval: "30s" });
+        assert.deepEqual(https.spec, { url: "https://github.com/acme/platform.git", ref: { branch: "release" }, interval: "30s" });
+        assert.equal(https.metadata.namespace, "flux");
+    });
+
+    it("the Receiver takes GitHub pushes for the GitRepository", () => {
+        const r = receiverSpec("flux-system", "github-receiver-token");
+        assert.deepEqual(r.spec, {
+            type: "github",
+            events: ["ping", "push"],
+            secretRef: { name: "github-receiver-token" },
+            resources: [{ apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", name: "openfaas-gitops" }],
+        });
+    });
+
+    it("the receiver path is notification-controller's /hook/sha256(token+name+namespace)", () => {
+        // A fixed vector, computed independently with: printf %s 'tokengithub-pushflux-system' | sha256sum
+        assert.equal(receiverPath("token", "flux-system"), "/hook/5d69f146cedb44afbde84895472ee4ab47873f753566a6e38988dd62dccf32b4");
+        assert.notEqual(receiverPath("token", "flux-system"), receiverPath("token", "other"));
+    });
+
+    it("the Ingress routes only /hook/ to the chart's webhook-receiver Service, with TLS when an issuer is set", () => {
+        const plain = receiverIngressSpec("flux-system", "flux.example.com", "contour");
+        assert.deepEqual(plain.spec.rules[0]!.http.paths, [{ path: "/hook/", pathType: "Prefix", backend: { service: { name: "webhook-receiver", port: { name: "http" } } } }]);
+        assert.equal("tls" in plain.spec, false);
+        const tls = receiverIngressSpec("flux-system", "flux.example.com", "contour", "letsencrypt-prod");
+        assert.deepEqual(tls.spec.tls, [{ hosts: ["flux.example.com"], secretName: "flux-webhook-receiver-tls" }]);
+        assert.equal(tls.metadata.annotations?.["cert-manager.io/cluster-issuer"], "letsencrypt-prod");
+    });
+});
+
+describe("flux config", () => {
+    it("is off without the flux map", () => {
+        assert.equal(parseConfig(raw({ agent: AGENT })).flux, undefined);
+    });
+
+    it("defaults: flux-system, 1m, no Receiver, kustomize and helm off", () => {
+        const f = parseConfig(raw({ agent: AGENT, flux: "{}" })).flux!;
+        assert.deepEqual({ ...f }, { namespace: "flux-system", interval: "1m", kustomizeController: false, helmController: false, webhookHost: undefined, webhookSecret: undefined });
+    });
+
+    it("refuses bad input naming the key", () => {
+        assert.match(problems({ flux: "{}" }), /openfaas-gitops:flux: needs the agent map/);
+        assert.match(problems({ agent: AGENT, flux: JSON.stringify({ interval: "1 minute" }) }), /openfaas-gitops:flux\.interval = "1 minute": expected a Flux duration/);
+        assert.match(problems({ agent: AGENT, flux: JSON.stringify({ intervall: "1m" }) }), /openfaas-gitops:flux\.intervall = .*unknown field/);
+        assert.match(problems({ agent: AGENT, flux: JSON.stringify({ helmController: "yes" }) }), /openfaas-gitops:flux\.helmController = "\\"yes\\"": expected a boolean/);
+        assert.match(problems({ agent: AGENT, flux: JSON.stringify({ namespace: "Flux_System" }) }), /openfaas-gitops:flux\.namespace = "Flux_System": expected a namespace name/);
+        assert.match(problems({ agent: AGENT, flux: JSON.stringify({ webhookHost: "https://x" }) }), /openfaas-gitops:flux\.webhookHost = "https:\/\/x": expected a DNS name/);
+        const same = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", webhookHost: "hooks.example.com" });
+        assert.match(problems({ agent: same, flux: JSON.stringify({ webhookHost: "hooks.example.com" }) }), /flux\.webhookHost = "hooks\.example\.com": must differ from agent\.webhookHost/);
+    });
+
+    it("fluxWebhookSecret: secret only, long enough, and only with flux.webhookHost", () => {
+        const token = "t".repeat(30);
+        assert.match(problems({ agent: AGENT, flux: JSON.stringify({ webhookHost: "flux.example.com" }), fluxWebhookSecret: token }), /fluxWebhookSecret = "\[plaintext value hidden\]": must be a secret/);
+        assert.match(problems({ agent: AGENT, flux: JSON.stringify({ webhookHost: "flux.example.com" }), fluxWebhookSecret: "short" }, ["fluxWebhookSecret"]), /fluxWebhookSecret = "\[secret\]": expected at least 24/);
+        assert.match(problems({ agent: AGENT, flux: "{}", fluxWebhookSecret: token }, ["fluxWebhookSecret"]), /fluxWebhookSecret: is used only with flux\.webhookHost/);
+        assert.match(problems({ fluxWebhookSecret: token }, ["fluxWebhookSecret"]), /fluxWebhookSecret: is used only with the flux map/);
+    });
+});
+
+describe("Flux component under the mock engine", () => {
+    it("installs the pinned flux2 chart and declares the GitRepository with the agent's key and known_hosts", async () => {
+        const { resources, outputs } = await runProgram(raw({ agent: AGENT, flux: JSON.stringify({ interval: "5m" }) }));
+        const chart = chartInputs(resources, "flux");
+        assert.equal(chart.chart, "flux2");
+        assert.equal(chart.version, "2.18.3");
+        assert.equal(chart.namespace, "flux-system");
+        assert.equal(chart.repositoryOpts.repo, "https://fluxcd-community.github.io/helm-charts");
+
+        const repo = one(resources, "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository");
+        assert.deepEqual(repo.inputs.spec, { url: "ssh://git@github.com/acme/platform.git", ref: { branch: "release" }, interval: "5m", secretRef: { name: "openfaas-gitops" } });
+        assert.match(repo.urn, /openfaas-gitops:platform:Flux\$kubernetes:source\.toolkit\.fluxcd\.io\/v1:GitRepository::flux-source$/);
+
+        const secret = one(resources, "kubernetes:core/v1:Secret", "flux-git");
+        assert.equal(secret.inputs.metadata.namespace, "flux-system");
+        assert.equal(secret.inputs.stringData.known_hosts, GITHUB_KNOWN_HOSTS);
+        // The same key the agent mounts: one deploy key registered on the repository.
+        const agentSecret = one(resources, "kubernetes:core/v1:Secret", "agent-git");
+        assert.equal(secret.inputs.stringData.identity, agentSecret.inputs.stringData.identity);
+        assert.ok(secret.secretPaths.includes("stringData.identity") || secret.secretPaths.includes("stringData"), `identity is not secret: ${secret.secretPaths}`);
+
+        assert.equal(resources.filter((r) => r.type.includes("notification.toolkit.fluxcd.io")).length, 0, "no Receiver without a webhook host");
+        assert.equal(await value(outputs.fluxWebhookUrl), undefined);
+    });
+
+    it("with a webhook host: token Secret, Receiver, Ingress and the webhook URL", async () => {
+        const token = "r".repeat(32);
+        const { resources, outputs } = await runProgram(raw({ agent: AGENT, flux: JSON.stringify({ webhookHost: "flux.example.com" }), fluxWebhookSecret: token }, ["fluxWebhookSecret"]));
+        one(resources, "kubernetes:notification.toolkit.fluxcd.io/v1:Receiver");
+        const tokenSecret = one(resources, "kubernetes:core/v1:Secret", "flux-webhook-token");
+        assert.equal(tokenSecret.inputs.stringData.token, token);
+        assert.equal(one(resources, "kubernetes:networking.k8s.io/v1:Ingress", "flux-webhook").inputs.spec.rules[0].host, "flux.example.com");
+        assert.equal(await value(outputs.fluxWebhookUrl), `http://flux.example.com${receiverPath(token, "flux-system")}`);
+    });
+
+    it("generates the Receiver token when none is supplied", async () => {
+        const { resources } = await runProgram(raw({ agent: AGENT, flux: JSON.stringify({ webhookHost: "flux.example.com" }) }));
+        one(resources, "random:index/randomPassword:RandomPassword", "flux-webhook-token");
+    });
+
+    it("shipped stacks: prod has Flux with a Receiver over TLS, staging without, dev none", async () => {
+        const prod = await runStack("prod");
+        assert.equal(one(prod.resources, "kubernetes:networking.k8s.io/v1:Ingress", "flux-webhook").inputs.spec.tls[0].hosts[0], "flux.example.com");
+        assert.match((await value(prod.outputs.fluxWebhookUrl))!, /^https:\/\/flux\.example\.com\/hook\/[0-9a-f]{64}$/);
+        const staging = await runStack("staging");
+        one(staging.resources, "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository");
+        assert.equal(staging.resources.filter((r) => r.type.endsWith(":Receiver")).length, 0);
+        const dev = await runStack("dev");
+        assert.equal(dev.resources.filter((r) => r.type.includes("fluxcd.io")).length, 0);
+    });
+});
