@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./components/charts";
+import { FluxNotification, githubRepositoryAddress, NOTIFICATION_TYPES } from "./components/flux";
 import { applyOverrides, FunctionDef, parseStackYml } from "./functions";
 import { isManifestFile, parseSealedSecretFile, SealedSecretFile } from "./sealing/manifests";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "./names";
@@ -46,12 +47,13 @@ export const CONFIG_KEYS = {
     agentEngineEnv: "string",
     flux: "object",
     fluxWebhookSecret: "string",
+    fluxNotificationSecrets: "string",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 /** Keys whose value must be stored encrypted (`pulumi config set --secret`). */
 export const SECRET_CONFIG_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
-    "adminPassword", "proLicense", "sealingKeyPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret", "agentEngineEnv", "fluxWebhookSecret",
+    "adminPassword", "proLicense", "sealingKeyPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret", "agentEngineEnv", "fluxWebhookSecret", "fluxNotificationSecrets",
 ]);
 
 /** The reconcile agent's settings from the `agent` map (README, "The reconcile agent"). */
@@ -90,6 +92,8 @@ export interface FluxConfig {
     readonly webhookHost?: string;
     /** Bring-your-own Receiver token; undefined means generate one (with a webhook host). */
     readonly webhookSecret?: pulumi.Output<string>;
+    /** Provider + Alert pairs, each with its credential from `fluxNotificationSecrets`. */
+    readonly notifications: readonly FluxNotification[];
 }
 
 /** The validated configuration of one stack: everything environment-specific, in one typed object. */
@@ -590,9 +594,10 @@ function readAgent(r: Reader): AgentConfig | undefined {
     };
 }
 
-const FLUX_FIELDS: Record<string, "string" | "boolean"> = {
-    namespace: "string", interval: "string", kustomizeController: "boolean", helmController: "boolean", webhookHost: "string",
+const FLUX_FIELDS: Record<string, "string" | "boolean" | "list"> = {
+    namespace: "string", interval: "string", kustomizeController: "boolean", helmController: "boolean", webhookHost: "string", notifications: "list",
 };
+const NOTIFICATION_FIELDS = ["name", "type", "channel", "severity"];
 /** A Flux duration as its CRDs accept it (Go's time.ParseDuration units, no fractions). */
 const FLUX_DURATION = /^([0-9]+(ms|s|m|h))+$/;
 
@@ -602,6 +607,7 @@ function readFlux(r: Reader, agent: AgentConfig | undefined): FluxConfig | undef
     const webhookSecret = r.secret("fluxWebhookSecret", checkToken);
     if (!f) {
         if (webhookSecret) r.problem("fluxWebhookSecret", "is used only with the flux map and flux.webhookHost; add them or unset fluxWebhookSecret");
+        if (r.get("fluxNotificationSecrets") !== undefined) r.problem("fluxNotificationSecrets", "is used only with the flux map and flux.notifications; add them or unset fluxNotificationSecrets");
         return undefined;
     }
     if (!agent) r.problem("flux", "needs the agent map: Flux follows agent.repoUrl and agent.branch with the agent's deploy key; add openfaas-gitops:agent");
@@ -609,9 +615,10 @@ function readFlux(r: Reader, agent: AgentConfig | undefined): FluxConfig | undef
     for (const [field, v] of Object.entries(f)) {
         const t = FLUX_FIELDS[field];
         if (!t) r.problem(key(field), `unknown field; expected ${Object.keys(FLUX_FIELDS).join(", ")}`, JSON.stringify(v));
-        else if (typeof v !== t) r.problem(key(field), `expected a ${t}`, JSON.stringify(v));
+        else if (t === "list" ? !Array.isArray(v) : typeof v !== t) r.problem(key(field), `expected a ${t}`, JSON.stringify(v));
     }
     const str = (field: string) => (typeof f[field] === "string" && f[field] !== "" ? (f[field] as string) : undefined);
+    const notifications = readNotifications(r, Array.isArray(f.notifications) ? f.notifications : [], agent?.repoUrl);
     const namespace = str("namespace") ?? "flux-system";
     if (!DNS_LABEL.test(namespace)) r.problem(key("namespace"), "expected a namespace name (DNS-1123 label)", namespace);
     const interval = str("interval") ?? "1m";
@@ -628,7 +635,62 @@ function readFlux(r: Reader, agent: AgentConfig | undefined): FluxConfig | undef
         helmController: f.helmController === true,
         webhookHost,
         webhookSecret,
+        notifications,
     };
+}
+
+/**
+ * Reads `flux.notifications` and their credentials from the secret `fluxNotificationSecrets`, a JSON
+ * object of notification name to webhook URL (or, for `github`, a token allowed to set commit statuses).
+ */
+function readNotifications(r: Reader, list: unknown[], repoUrl: string | undefined): FluxNotification[] {
+    const secretsRaw = r.get("fluxNotificationSecrets");
+    const secretsOk = r.secret("fluxNotificationSecrets") !== undefined;
+    let secrets: Record<string, unknown> = {};
+    if (secretsRaw !== undefined && secretsOk) {
+        let parsed: unknown;
+        try {
+            parsed = JSON.parse(secretsRaw);
+        } catch {
+            parsed = undefined;
+        }
+        if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) secrets = parsed as Record<string, unknown>;
+        else r.problem("fluxNotificationSecrets", 'expected a JSON object of notification name to webhook URL or token, e.g. {"ops-slack":"https://hooks.slack.com/services/..."}', secretsRaw);
+    }
+    const out: FluxNotification[] = [];
+    const names = new Set<string>();
+    list.forEach((item, i) => {
+        const at = (field?: string) => `flux.notifications[${i}]${field ? `.${field}` : ""}`;
+        if (!item || typeof item !== "object" || Array.isArray(item)) {
+            r.problem(at(), "expected a map with name and type", JSON.stringify(item));
+            return;
+        }
+        const n = item as Record<string, unknown>;
+        for (const field of Object.keys(n)) if (!NOTIFICATION_FIELDS.includes(field)) r.problem(at(field), `unknown field; expected ${NOTIFICATION_FIELDS.join(", ")}`, JSON.stringify(n[field]));
+        const name = typeof n.name === "string" ? n.name : "";
+        if (!DNS_LABEL.test(name)) r.problem(at("name"), "required: a DNS-1123 label naming the Provider and Alert, e.g. ops-slack", JSON.stringify(n.name));
+        else if (names.has(name)) r.problem(at("name"), "another notification has this name", name);
+        names.add(name);
+        const type = n.type as FluxNotification["type"];
+        if (!(NOTIFICATION_TYPES as readonly unknown[]).includes(type)) r.problem(at("type"), `expected one of ${NOTIFICATION_TYPES.join(" | ")}`, JSON.stringify(n.type));
+        if (n.channel !== undefined && (type !== "slack" || typeof n.channel !== "string")) r.problem(at("channel"), "a channel name (string) applies to slack only", JSON.stringify(n.channel));
+        const severity = n.severity ?? "info";
+        if (severity !== "info" && severity !== "error") r.problem(at("severity"), "expected info (everything) | error (failures only)", JSON.stringify(n.severity));
+        if (type === "github" && repoUrl && !githubRepositoryAddress(repoUrl)) r.problem(at("type"), `github commit status needs agent.repoUrl on github.com, not ${repoUrl}`, "github");
+        const secret = secrets[name];
+        if (secretsOk || secretsRaw === undefined) {
+            if (typeof secret !== "string" || secret === "") {
+                r.problem("fluxNotificationSecrets", `has no ${type === "github" ? "token" : "webhook URL"} for notification ${name}; run: pulumi config set --secret --path 'fluxNotificationSecrets.${name}' <value>`);
+            } else if (type !== "github" && !/^https:\/\/\S+$/.test(secret)) {
+                r.problem("fluxNotificationSecrets", `the value for ${name} must be the https:// webhook URL of the ${type} channel`, "[secret]");
+            }
+        }
+        out.push({ name, type, channel: typeof n.channel === "string" ? n.channel : undefined, severity: severity as "info" | "error", secret: pulumi.secret(typeof secret === "string" ? secret : "") });
+    });
+    for (const extra of Object.keys(secrets).filter((k) => !names.has(k))) {
+        r.problem("fluxNotificationSecrets", `has a value for ${extra}, which is no entry of flux.notifications; remove it or add the notification`);
+    }
+    return out;
 }
 
 /** Reads every SealedSecret manifest under `sealedSecretsDir`; a malformed file is a problem naming its path. */

@@ -136,6 +136,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               knownHosts: GITHUB_KNOWN_HOSTS,
               webhookHost: cfg.flux.webhookHost,
               webhookSecret: cfg.flux.webhookSecret,
+              notifications: cfg.flux.notifications,
               ingressClass: INGRESS_CLASS,
               tlsIssuer,
           }, onCluster())

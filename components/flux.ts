@@ -18,6 +18,26 @@ const RECEIVER_NAME = "github-push";
 const RECEIVER_SERVICE = "webhook-receiver";
 const LABELS = { "app.kubernetes.io/part-of": "openfaas-gitops", "app.kubernetes.io/component": "flux" };
 
+/** The notification targets a stack can configure (Flux Provider types). */
+export const NOTIFICATION_TYPES = ["slack", "msteams", "discord", "generic", "github"] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+/** One Provider + Alert pair. */
+export interface FluxNotification {
+    /** Name of the Provider and the Alert (DNS-1123 label). */
+    readonly name: string;
+    readonly type: NotificationType;
+    /** Slack channel, e.g. "#ops". @default the webhook's own channel */
+    readonly channel?: string;
+    /** "error" sends failures only. @default "info" (everything) */
+    readonly severity?: "info" | "error";
+    /** The webhook URL, or for `github` a token that may set commit statuses. */
+    readonly secret: pulumi.Input<string>;
+}
+
+/** The kinds whose events the Alerts forward: the Flux objects this component declares. */
+export const ALERT_EVENT_SOURCES = ["GitRepository", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation"] as const;
+
 /** Arguments for {@link Flux}. */
 export interface FluxArgs {
     /** Namespace of the controllers and of every Flux object. @default "flux-system" */
@@ -46,6 +66,8 @@ export interface FluxArgs {
     readonly ingressClass?: string;
     /** ClusterIssuer for the webhook host's certificate. @default none (plain HTTP) */
     readonly tlsIssuer?: string;
+    /** Provider + Alert pairs. @default none */
+    readonly notifications?: readonly FluxNotification[];
 }
 
 /** Pure: chart values: source and notification controllers always, image automation for tag commits, the rest on request. */
@@ -86,6 +108,51 @@ export function gitRepositorySpec(namespace: string, a: Pick<FluxArgs, "repoUrl"
             ref: { branch: a.branch ?? "main" },
             interval: a.interval ?? "1m",
             ...(isSshUrl(a.repoUrl) ? { secretRef: { name: FLUX_SOURCE_NAME } } : {}),
+        },
+    };
+}
+
+/**
+ * Pure: the https address of a GitHub repository from its git URL (what a `github` Provider wants),
+ * or undefined when the URL is not on github.com.
+ */
+export function githubRepositoryAddress(url: string): string | undefined {
+    const m = /^(?:ssh:\/\/)?(?:[\w.-]+@)?github\.com[:/]([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(url.replace(/^https:\/\//, ""));
+    return m ? `https://github.com/${m[1]}/${m[2]}` : undefined;
+}
+
+/** Pure: the Secret key a Provider reads its credential from: a token for commit statuses, else the webhook address. */
+export function notificationSecretKey(type: NotificationType): "token" | "address" {
+    return type === "github" ? "token" : "address";
+}
+
+/** Pure: a Provider; the credential stays in the Secret named after it. */
+export function providerSpec(namespace: string, n: Omit<FluxNotification, "secret">, repoUrl: string) {
+    const address = n.type === "github" ? githubRepositoryAddress(repoUrl) : undefined;
+    if (n.type === "github" && !address) throw new Error(`notification ${n.name}: GitHub commit status needs a github.com repository, not ${repoUrl}`);
+    return {
+        apiVersion: FLUX_API.notificationProvider,
+        kind: "Provider" as const,
+        metadata: { name: n.name, namespace, labels: LABELS },
+        spec: {
+            type: n.type,
+            ...(n.channel ? { channel: n.channel } : {}),
+            ...(address ? { address } : {}),
+            secretRef: { name: `notify-${n.name}` },
+        },
+    };
+}
+
+/** Pure: the Alert that sends the events of every Flux object here to a Provider. */
+export function alertSpec(namespace: string, n: Pick<FluxNotification, "name" | "severity">) {
+    return {
+        apiVersion: FLUX_API.notificationProvider,
+        kind: "Alert" as const,
+        metadata: { name: n.name, namespace, labels: LABELS },
+        spec: {
+            providerRef: { name: n.name },
+            eventSeverity: n.severity ?? "info",
+            eventSources: ALERT_EVENT_SOURCES.map((kind) => ({ kind, name: "*" })),
         },
     };
 }
@@ -140,7 +207,8 @@ export class Flux extends pulumi.ComponentResource {
     public readonly webhookUrl: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: FluxArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:platform:Flux", name, { ...args, deployKey: undefined, webhookSecret: undefined }, opts);
+        // Credentials stay out of the component's recorded inputs.
+        super("openfaas-gitops:platform:Flux", name, { ...args, deployKey: undefined, webhookSecret: undefined, notifications: args.notifications?.map((n) => ({ ...n, secret: undefined })) }, opts);
         const ns = args.namespace ?? "flux-system";
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: LABELS } }, { parent: this });
         const inNs = { parent: this, dependsOn: [namespace] };
@@ -182,6 +250,16 @@ export class Flux extends pulumi.ComponentResource {
             const scheme = args.tlsIssuer ? "https" : "http";
             // The path is a hash of the token, not the token, so the URL is not a secret.
             webhookUrl = pulumi.unsecret(pulumi.output(token).apply((t) => `${scheme}://${args.webhookHost}${receiverPath(t, ns)}`));
+        }
+
+        for (const n of args.notifications ?? []) {
+            const secret = new k8s.core.v1.Secret(
+                `${name}-notify-${n.name}`,
+                { metadata: { name: `notify-${n.name}`, namespace: ns, labels: LABELS }, type: "Opaque", stringData: { [notificationSecretKey(n.type)]: pulumi.secret(n.secret) } },
+                inNs,
+            );
+            const provider = new k8s.apiextensions.CustomResource(`${name}-provider-${n.name}`, providerSpec(ns, n, args.repoUrl), { ...afterChart, dependsOn: [namespace, chart, secret] });
+            new k8s.apiextensions.CustomResource(`${name}-alert-${n.name}`, alertSpec(ns, n), { ...afterChart, dependsOn: [namespace, chart, provider] });
         }
 
         this.namespace = pulumi.output(ns);

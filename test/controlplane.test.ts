@@ -112,8 +112,17 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         assert.deepEqual(kinds(await renderStack(stackFileConfig("prod"))), ["GitRepository", "Ingress", "Namespace", "Receiver", "Secret", "Secret"]);
         assert.deepEqual(kinds(await renderStack(stackFileConfig("staging"))), ["GitRepository", "Namespace", "Secret"]);
         const agent = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "https://github.com/acme/platform.git", branch: "release" });
-        const full = (await renderStack(raw({ agent, flux: JSON.stringify({ interval: "30s", webhookHost: "flux.example.com" }) }, [], "flux"))).filter(ofFlux);
-        assert.deepEqual(kinds(full), ["GitRepository", "Ingress", "Namespace", "Receiver", "Secret"]);
+        const notifications = [
+            { name: "ops-slack", type: "slack", channel: "#ops" }, { name: "teams", type: "msteams", severity: "error" }, { name: "discord", type: "discord" },
+            { name: "hook", type: "generic" }, { name: "commit-status", type: "github" },
+        ];
+        const credentials = { "ops-slack": "https://hooks.slack.com/services/x", teams: "https://example.webhook.office.com/x", discord: "https://discord.com/api/webhooks/x", hook: "https://hooks.example.com/flux", "commit-status": "ghp_x" };
+        const full = (await renderStack(raw({
+            agent,
+            flux: JSON.stringify({ interval: "30s", webhookHost: "flux.example.com", notifications }),
+            fluxNotificationSecrets: JSON.stringify(credentials),
+        }, ["fluxNotificationSecrets"], "flux"))).filter(ofFlux);
+        assert.deepEqual(kinds(full), ["Alert", "Alert", "Alert", "Alert", "Alert", "GitRepository", "Ingress", "Namespace", "Provider", "Provider", "Provider", "Provider", "Provider", "Receiver", ...Array(6).fill("Secret")]);
         applyAndReadBack(full);
     });
 

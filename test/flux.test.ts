@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfig } from "../config";
-import { fluxGitUrl, fluxValues, gitRepositorySpec, isSshUrl, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
+import { alertSpec, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
 import { GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
 import { chartInputs, one, raw, runProgram, runStack } from "./helpers";
 
@@ -79,6 +79,36 @@ describe("flux spec functions", () => {
     });
 });
 
+describe("notification spec functions", () => {
+    it("derives the GitHub repository address from every git URL form, and nothing off github.com", () => {
+        for (const url of ["git@github.com:acme/platform.git", "ssh://git@github.com/acme/platform.git", "https://github.com/acme/platform.git", "https://github.com/acme/platform"]) {
+            assert.equal(githubRepositoryAddress(url), "https://github.com/acme/platform", url);
+        }
+        assert.equal(githubRepositoryAddress("git@gitlab.com:acme/platform.git"), undefined);
+    });
+
+    it("a Provider per type, its credential only in the Secret it names", () => {
+        const repo = "git@github.com:acme/platform.git";
+        assert.deepEqual(providerSpec("flux-system", { name: "ops", type: "slack", channel: "#ops" }, repo).spec, { type: "slack", channel: "#ops", secretRef: { name: "notify-ops" } });
+        for (const type of ["msteams", "discord", "generic"] as const) {
+            assert.deepEqual(providerSpec("flux-system", { name: "n", type }, repo).spec, { type, secretRef: { name: "notify-n" } });
+        }
+        const gh = providerSpec("flux-system", { name: "status", type: "github" }, repo);
+        assert.deepEqual(gh.spec, { type: "github", address: "https://github.com/acme/platform", secretRef: { name: "notify-status" } });
+        assert.equal(gh.apiVersion, "notification.toolkit.fluxcd.io/v1beta3");
+        assert.throws(() => providerSpec("flux-system", { name: "status", type: "github" }, "git@gitlab.com:a/b.git"), /github\.com repository/);
+        assert.deepEqual([...NOTIFICATION_TYPES], ["slack", "msteams", "discord", "generic", "github"]);
+    });
+
+    it("an Alert forwards every Flux object's events at its severity", () => {
+        const a = alertSpec("flux-system", { name: "ops" });
+        assert.deepEqual(a.spec.providerRef, { name: "ops" });
+        assert.equal(a.spec.eventSeverity, "info");
+        assert.deepEqual(a.spec.eventSources.map((e) => `${e.kind}/${e.name}`), ["GitRepository/*", "ImageRepository/*", "ImagePolicy/*", "ImageUpdateAutomation/*"]);
+        assert.equal(alertSpec("flux-system", { name: "pager", severity: "error" }).spec.eventSeverity, "error");
+    });
+});
+
 describe("flux config", () => {
     it("is off without the flux map", () => {
         assert.equal(parseConfig(raw({ agent: AGENT })).flux, undefined);
@@ -86,7 +116,7 @@ describe("flux config", () => {
 
     it("defaults: flux-system, 1m, no Receiver, kustomize and helm off", () => {
         const f = parseConfig(raw({ agent: AGENT, flux: "{}" })).flux!;
-        assert.deepEqual({ ...f }, { namespace: "flux-system", interval: "1m", kustomizeController: false, helmController: false, webhookHost: undefined, webhookSecret: undefined });
+        assert.deepEqual({ ...f }, { namespace: "flux-system", interval: "1m", kustomizeController: false, helmController: false, webhookHost: undefined, webhookSecret: undefined, notifications: [] });
     });
 
     it("refuses bad input naming the key", () => {
@@ -106,6 +136,46 @@ describe("flux config", () => {
         assert.match(problems({ agent: AGENT, flux: JSON.stringify({ webhookHost: "flux.example.com" }), fluxWebhookSecret: "short" }, ["fluxWebhookSecret"]), /fluxWebhookSecret = "\[secret\]": expected at least 24/);
         assert.match(problems({ agent: AGENT, flux: "{}", fluxWebhookSecret: token }, ["fluxWebhookSecret"]), /fluxWebhookSecret: is used only with flux\.webhookHost/);
         assert.match(problems({ fluxWebhookSecret: token }, ["fluxWebhookSecret"]), /fluxWebhookSecret: is used only with the flux map/);
+    });
+});
+
+describe("flux notification config", () => {
+    const flux = (notifications: unknown) => JSON.stringify({ notifications });
+    const secrets = (o: Record<string, string>) => JSON.stringify(o);
+
+    it("reads each notification with its credential", () => {
+        const f = parseConfig(raw({
+            agent: AGENT,
+            flux: flux([{ name: "ops", type: "slack", channel: "#ops" }, { name: "status", type: "github", severity: "error" }]),
+            fluxNotificationSecrets: secrets({ ops: "https://hooks.slack.com/services/x", status: "ghp_token" }),
+        }, ["fluxNotificationSecrets"])).flux!;
+        assert.deepEqual(f.notifications.map((n) => ({ ...n, secret: undefined })), [
+            { name: "ops", type: "slack", channel: "#ops", severity: "info", secret: undefined },
+            { name: "status", type: "github", channel: undefined, severity: "error", secret: undefined },
+        ]);
+    });
+
+    it("refuses bad notifications naming the key, never echoing a credential", () => {
+        const bad = problems({
+            agent: AGENT,
+            flux: flux([{ name: "Ops", type: "slack" }, { name: "t", type: "teams" }, { name: "d", type: "discord", channel: "#x" }, { name: "s", type: "slack", severity: "warn" }, { name: "s", type: "slack", colour: 1 }]),
+            fluxNotificationSecrets: secrets({ Ops: "https://a", t: "https://b", d: "http://plain-and-secret-looking", s: "https://c", extra: "https://d" }),
+        }, ["fluxNotificationSecrets"]);
+        assert.match(bad, /flux\.notifications\[0\]\.name = "\\"Ops\\"": required: a DNS-1123 label/);
+        assert.match(bad, /flux\.notifications\[1\]\.type = "\\"teams\\"": expected one of slack \| msteams \| discord \| generic \| github/);
+        assert.match(bad, /flux\.notifications\[2\]\.channel = .*applies to slack only/);
+        assert.match(bad, /fluxNotificationSecrets = "\[secret\]": the value for d must be the https:\/\/ webhook URL/);
+        assert.match(bad, /flux\.notifications\[3\]\.severity = "\\"warn\\"": expected info/);
+        assert.match(bad, /flux\.notifications\[4\]\.name = "s": another notification has this name/);
+        assert.match(bad, /flux\.notifications\[4\]\.colour = "1": unknown field/);
+        assert.match(bad, /fluxNotificationSecrets: has a value for extra/);
+        assert.doesNotMatch(bad, /plain-and-secret-looking/);
+        assert.match(problems({ agent: AGENT, flux: flux([{ name: "ops", type: "slack" }]) }), /fluxNotificationSecrets: has no webhook URL for notification ops; run: pulumi config set --secret --path 'fluxNotificationSecrets\.ops'/);
+        assert.match(problems({ agent: AGENT, flux: flux([{ name: "ops", type: "slack" }]), fluxNotificationSecrets: secrets({ ops: "https://x" }) }), /fluxNotificationSecrets = "\[plaintext value hidden\]": must be a secret/);
+        assert.match(problems({ agent: AGENT, flux: flux("ops") }), /flux\.notifications = "\\"ops\\"": expected a list/);
+        const gitlab = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@gitlab.com:acme/platform.git" });
+        assert.match(problems({ agent: gitlab, flux: flux([{ name: "status", type: "github" }]), fluxNotificationSecrets: secrets({ status: "tok" }) }, ["fluxNotificationSecrets"]), /flux\.notifications\[0\]\.type = "github": github commit status needs agent\.repoUrl on github\.com/);
+        assert.match(problems({ fluxNotificationSecrets: secrets({ a: "https://x" }) }, ["fluxNotificationSecrets"]), /fluxNotificationSecrets: is used only with the flux map/);
     });
 });
 
@@ -142,6 +212,22 @@ describe("Flux component under the mock engine", () => {
         assert.equal(tokenSecret.inputs.stringData.token, token);
         assert.equal(one(resources, "kubernetes:networking.k8s.io/v1:Ingress", "flux-webhook").inputs.spec.rules[0].host, "flux.example.com");
         assert.equal(await value(outputs.fluxWebhookUrl), `http://flux.example.com${receiverPath(token, "flux-system")}`);
+    });
+
+    it("a Secret, Provider and Alert per notification, the credential only in the Secret and marked secret", async () => {
+        const { resources } = await runProgram(raw({
+            agent: AGENT,
+            flux: JSON.stringify({ notifications: [{ name: "ops", type: "slack" }, { name: "status", type: "github" }] }),
+            fluxNotificationSecrets: JSON.stringify({ ops: "https://hooks.slack.com/services/x", status: "ghp_token" }),
+        }, ["fluxNotificationSecrets"]));
+        const slack = one(resources, "kubernetes:core/v1:Secret", "flux-notify-ops");
+        assert.deepEqual(slack.inputs.stringData, { address: "https://hooks.slack.com/services/x" });
+        assert.ok(slack.secretPaths.some((p) => p.startsWith("stringData")), "the address is marked secret");
+        assert.deepEqual(one(resources, "kubernetes:core/v1:Secret", "flux-notify-status").inputs.stringData, { token: "ghp_token" });
+        assert.equal(one(resources, "kubernetes:notification.toolkit.fluxcd.io/v1beta3:Provider", "flux-provider-status").inputs.spec.address, "https://github.com/acme/platform");
+        assert.equal(one(resources, "kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert", "flux-alert-ops").inputs.spec.providerRef.name, "ops");
+        const component = one(resources, "openfaas-gitops:platform:Flux");
+        assert.doesNotMatch(JSON.stringify(component.inputs), /ghp_token|hooks\.slack\.com/, "credentials are not in the component's recorded inputs");
     });
 
     it("generates the Receiver token when none is supplied", async () => {
