@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./components/charts";
-import { FluxNotification, githubRepositoryAddress, NOTIFICATION_TYPES } from "./components/flux";
+import { FluxNotification, githubRepositoryAddress, isSshUrl, NOTIFICATION_TYPES, setterMarker } from "./components/flux";
 import { applyOverrides, FunctionDef, parseStackYml } from "./functions";
 import { isManifestFile, parseSealedSecretFile, SealedSecretFile } from "./sealing/manifests";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "./names";
@@ -94,6 +94,8 @@ export interface FluxConfig {
     readonly webhookSecret?: pulumi.Output<string>;
     /** Provider + Alert pairs, each with its credential from `fluxNotificationSecrets`. */
     readonly notifications: readonly FluxNotification[];
+    /** Image automation; undefined when off. `path` is the functions file's directory in the repository. */
+    readonly imageAutomation?: { readonly path: string };
 }
 
 /** The validated configuration of one stack: everything environment-specific, in one typed object. */
@@ -481,7 +483,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
     const networkPolicies = r.bool("networkPolicies", true);
     const functions = readFunctions(r, raw, proLicense !== undefined || r.get("proLicense") !== undefined);
     const agent = readAgent(r);
-    const flux = readFlux(r, agent);
+    const flux = readFlux(r, agent, raw, functions);
 
     r.unknownKeys();
     if (r.problems.length > 0) throw new ConfigError(raw.stack, r.problems);
@@ -596,13 +598,14 @@ function readAgent(r: Reader): AgentConfig | undefined {
 
 const FLUX_FIELDS: Record<string, "string" | "boolean" | "list"> = {
     namespace: "string", interval: "string", kustomizeController: "boolean", helmController: "boolean", webhookHost: "string", notifications: "list",
+    imageAutomation: "boolean",
 };
 const NOTIFICATION_FIELDS = ["name", "type", "channel", "severity"];
 /** A Flux duration as its CRDs accept it (Go's time.ParseDuration units, no fractions). */
 const FLUX_DURATION = /^([0-9]+(ms|s|m|h))+$/;
 
 /** Reads the `flux` map and its secret `fluxWebhookSecret`; Flux follows the agent's repository with the agent's deploy key. */
-function readFlux(r: Reader, agent: AgentConfig | undefined): FluxConfig | undefined {
+function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConfig, functions: readonly FunctionDef[]): FluxConfig | undefined {
     const f = r.object("flux");
     const webhookSecret = r.secret("fluxWebhookSecret", checkToken);
     if (!f) {
@@ -628,6 +631,15 @@ function readFlux(r: Reader, agent: AgentConfig | undefined): FluxConfig | undef
     // One host per certificate: the agent's Ingress and Flux's live in different namespaces, each with its own TLS Secret.
     if (webhookHost && webhookHost === agent?.webhookHost) r.problem(key("webhookHost"), "must differ from agent.webhookHost (each Ingress gets its own certificate); use another host, or unset agent.webhookHost since the Receiver replaces the agent's webhook", webhookHost);
     if (webhookSecret && !webhookHost) r.problem("fluxWebhookSecret", "is used only with flux.webhookHost (the Receiver is off without it); set flux.webhookHost or unset fluxWebhookSecret");
+    let imageAutomation: FluxConfig["imageAutomation"];
+    if (f.imageAutomation === true) {
+        // Pushing needs the deploy key (with write access); a token for https pushes is not modelled.
+        if (agent && !isSshUrl(agent.repoUrl)) r.problem(key("imageAutomation"), `pushes tag commits with the deploy key, so agent.repoUrl must be an ssh URL, not ${agent.repoUrl}`, "true");
+        const file = r.string("functionsFile", "functions/stack.yml");
+        checkSetterMarkers(r, raw, file, namespace, functions);
+        const dir = path.posix.join(agent?.projectPath ?? ".", path.posix.dirname(file));
+        imageAutomation = { path: dir === "." ? "./" : `./${dir}` };
+    }
     return {
         namespace,
         interval,
@@ -636,7 +648,29 @@ function readFlux(r: Reader, agent: AgentConfig | undefined): FluxConfig | undef
         webhookHost,
         webhookSecret,
         notifications,
+        imageAutomation,
     };
+}
+
+/**
+ * Each function with an imagePolicy must carry Flux's setter marker on its image line, or the
+ * automation would never update it: `image: <ref> # {"$imagepolicy": "<flux namespace>:<function>"}`.
+ */
+function checkSetterMarkers(r: Reader, raw: RawConfig, file: string, namespace: string, functions: readonly FunctionDef[]): void {
+    let text: string;
+    try {
+        text = (raw.files ?? projectFiles(process.cwd())).read(file);
+    } catch {
+        return; // readFunctions reported it
+    }
+    const lines = text.split("\n");
+    for (const fn of functions.filter((f) => f.imagePolicy)) {
+        const marker = setterMarker(namespace, fn.name);
+        const marked = lines.filter((l) => /^\s*image:\s*\S+\s+#/.test(l) && l.trimEnd().endsWith(marker));
+        if (marked.length !== 1) {
+            r.at(`${file} functions.${fn.name}.image`, `${marked.length === 0 ? "has no" : "has more than one"} Flux setter marker; end the image line with ${marker} (flux.imageAutomation commits new tags only on marked lines)`);
+        }
+    }
 }
 
 /**

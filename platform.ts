@@ -108,7 +108,8 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               syncToken: cfg.agent.syncToken,
               webhookSecret: cfg.agent.webhookSecret,
               github: cfg.agent.githubRepository ? { repository: cfg.agent.githubRepository } : undefined,
-              deployKeyWrite: cfg.agent.deployKeyWrite,
+              // Write access only for image automation, which pushes tag commits with this key.
+              deployKeyWrite: cfg.agent.deployKeyWrite || cfg.flux?.imageAutomation !== undefined,
               webhookHost: cfg.agent.webhookHost,
               ingressClass: INGRESS_CLASS,
               tlsIssuer,
@@ -137,6 +138,10 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               webhookHost: cfg.flux.webhookHost,
               webhookSecret: cfg.flux.webhookSecret,
               notifications: cfg.flux.notifications,
+              imageAutomation: cfg.flux.imageAutomation && {
+                  path: cfg.flux.imageAutomation.path,
+                  images: cfg.functions.flatMap((f) => (f.imagePolicy ? [{ name: f.name, image: f.image, policy: f.imagePolicy }] : [])),
+              },
               ingressClass: INGRESS_CLASS,
               tlsIssuer,
           }, onCluster())

@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import type { ImagePolicyDef } from "../functions";
 import { ChartSource, chartLocation } from "./charts";
 
 /** API versions of the Flux v2.8 CRDs (../shared/upstream/crds/flux.yaml) this component declares. */
@@ -9,7 +10,13 @@ export const FLUX_API = {
     source: "source.toolkit.fluxcd.io/v1",
     notification: "notification.toolkit.fluxcd.io/v1",
     notificationProvider: "notification.toolkit.fluxcd.io/v1beta3",
+    image: "image.toolkit.fluxcd.io/v1",
 } as const;
+
+/** How often the image objects scan registries and the automation looks for new tags to commit. */
+export const IMAGE_SCAN_INTERVAL = "5m";
+/** Author of the tag commits (Flux's documented bot identity). */
+export const IMAGE_COMMIT_AUTHOR = { name: "fluxcdbot", email: "fluxcdbot@users.noreply.github.com" };
 
 /** Name of the GitRepository (and of its credentials Secret): the agent's Flux source mode reads it. */
 export const FLUX_SOURCE_NAME = "openfaas-gitops";
@@ -37,6 +44,22 @@ export interface FluxNotification {
 
 /** The kinds whose events the Alerts forward: the Flux objects this component declares. */
 export const ALERT_EVENT_SOURCES = ["GitRepository", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation"] as const;
+
+/** One image Flux may update: the function (or other workload) it belongs to, its current reference and the policy. */
+export interface AutomatedImage {
+    /** Name of the ImageRepository and ImagePolicy; the setter marker names it. */
+    readonly name: string;
+    /** Current image reference, e.g. ghcr.io/openfaas/nodeinfo:0.2.0. */
+    readonly image: string;
+    readonly policy: ImagePolicyDef;
+}
+
+/** Image automation: which images, and the directory of the YAML files carrying their setter markers. */
+export interface ImageAutomationArgs {
+    readonly images: readonly AutomatedImage[];
+    /** Directory of the files to update, relative to the repository root, e.g. "./functions". */
+    readonly path: string;
+}
 
 /** Arguments for {@link Flux}. */
 export interface FluxArgs {
@@ -68,6 +91,8 @@ export interface FluxArgs {
     readonly tlsIssuer?: string;
     /** Provider + Alert pairs. @default none */
     readonly notifications?: readonly FluxNotification[];
+    /** ImageRepository + ImagePolicy per image and the ImageUpdateAutomation that pushes new tags. @default off */
+    readonly imageAutomation?: ImageAutomationArgs;
 }
 
 /** Pure: chart values: source and notification controllers always, image automation for tag commits, the rest on request. */
@@ -153,6 +178,72 @@ export function alertSpec(namespace: string, n: Pick<FluxNotification, "name" | 
             providerRef: { name: n.name },
             eventSeverity: n.severity ?? "info",
             eventSources: ALERT_EVENT_SOURCES.map((kind) => ({ kind, name: "*" })),
+        },
+    };
+}
+
+/**
+ * Pure: the setter marker Flux's image-automation-controller looks for at the end of a YAML line,
+ * `image: <ref> # {"$imagepolicy": "<namespace>:<policy>"}` (fluxcd.io image-update guide); it rewrites
+ * the whole reference on that line to the policy's latest image.
+ */
+export function setterMarker(namespace: string, policy: string): string {
+    return `# {"$imagepolicy": "${namespace}:${policy}"}`;
+}
+
+/** Pure: the repository part of an image reference (tag and digest dropped), what an ImageRepository scans. */
+export function imageRepository(image: string): string {
+    const noDigest = image.split("@")[0]!;
+    const slash = noDigest.lastIndexOf("/");
+    const colon = noDigest.lastIndexOf(":");
+    return colon > slash ? noDigest.slice(0, colon) : noDigest;
+}
+
+/** Pure: the ImageRepository that lists an image's tags. */
+export function imageRepositorySpec(namespace: string, img: Pick<AutomatedImage, "name" | "image">) {
+    return {
+        apiVersion: FLUX_API.image,
+        kind: "ImageRepository" as const,
+        metadata: { name: img.name, namespace, labels: LABELS },
+        spec: { image: imageRepository(img.image), interval: IMAGE_SCAN_INTERVAL },
+    };
+}
+
+/** Pure: the ImagePolicy that picks the latest allowed tag. */
+export function imagePolicySpec(namespace: string, img: Pick<AutomatedImage, "name" | "policy">) {
+    const p = img.policy;
+    return {
+        apiVersion: FLUX_API.image,
+        kind: "ImagePolicy" as const,
+        metadata: { name: img.name, namespace, labels: LABELS },
+        spec: {
+            imageRepositoryRef: { name: img.name },
+            ...("semver" in p
+                ? { policy: { semver: { range: p.semver } } }
+                : {
+                      filterTags: { pattern: p.pattern, ...(p.extract ? { extract: p.extract } : {}) },
+                      policy: { [p.order]: { order: "asc" } },
+                  }),
+        },
+    };
+}
+
+/** Pure: the one ImageUpdateAutomation: checks out the branch, rewrites the marked lines under `path`, pushes to the same branch. */
+export function imageUpdateAutomationSpec(namespace: string, a: { branch?: string; path: string }) {
+    const branch = a.branch ?? "main";
+    return {
+        apiVersion: FLUX_API.image,
+        kind: "ImageUpdateAutomation" as const,
+        metadata: { name: FLUX_SOURCE_NAME, namespace, labels: LABELS },
+        spec: {
+            interval: IMAGE_SCAN_INTERVAL,
+            sourceRef: { kind: "GitRepository", name: FLUX_SOURCE_NAME },
+            git: {
+                checkout: { ref: { branch } },
+                commit: { author: IMAGE_COMMIT_AUTHOR },
+                push: { branch },
+            },
+            update: { path: a.path, strategy: "Setters" },
         },
     };
 }
@@ -260,6 +351,14 @@ export class Flux extends pulumi.ComponentResource {
             );
             const provider = new k8s.apiextensions.CustomResource(`${name}-provider-${n.name}`, providerSpec(ns, n, args.repoUrl), { ...afterChart, dependsOn: [namespace, chart, secret] });
             new k8s.apiextensions.CustomResource(`${name}-alert-${n.name}`, alertSpec(ns, n), { ...afterChart, dependsOn: [namespace, chart, provider] });
+        }
+
+        if (args.imageAutomation) {
+            for (const img of args.imageAutomation.images) {
+                const repo = new k8s.apiextensions.CustomResource(`${name}-image-${img.name}`, imageRepositorySpec(ns, img), afterChart);
+                new k8s.apiextensions.CustomResource(`${name}-policy-${img.name}`, imagePolicySpec(ns, img), { ...afterChart, dependsOn: [namespace, chart, repo] });
+            }
+            new k8s.apiextensions.CustomResource(`${name}-image-update`, imageUpdateAutomationSpec(ns, { branch: args.branch, path: args.imageAutomation.path }), { ...afterChart, dependsOn: [namespace, chart, source] });
         }
 
         this.namespace = pulumi.output(ns);

@@ -109,9 +109,9 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         const ofFlux = (o: K8sObject) => o.apiVersion.includes(".fluxcd.io/") || o.metadata.namespace === "flux-system" || o.metadata.name === "flux-system";
         const kinds = (objects: K8sObject[]) => objects.filter(ofFlux).map((o) => o.kind).sort();
         // The stack tests above applied these already; here: that they were there to apply.
-        assert.deepEqual(kinds(await renderStack(stackFileConfig("prod"))), ["GitRepository", "Ingress", "Namespace", "Receiver", "Secret", "Secret"]);
+        assert.deepEqual(kinds(await renderStack(stackFileConfig("prod"))), ["GitRepository", "ImagePolicy", "ImageRepository", "ImageUpdateAutomation", "Ingress", "Namespace", "Receiver", "Secret", "Secret"]);
         assert.deepEqual(kinds(await renderStack(stackFileConfig("staging"))), ["GitRepository", "Namespace", "Secret"]);
-        const agent = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "https://github.com/acme/platform.git", branch: "release" });
+        const agent = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", branch: "release" });
         const notifications = [
             { name: "ops-slack", type: "slack", channel: "#ops" }, { name: "teams", type: "msteams", severity: "error" }, { name: "discord", type: "discord" },
             { name: "hook", type: "generic" }, { name: "commit-status", type: "github" },
@@ -119,10 +119,13 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         const credentials = { "ops-slack": "https://hooks.slack.com/services/x", teams: "https://example.webhook.office.com/x", discord: "https://discord.com/api/webhooks/x", hook: "https://hooks.example.com/flux", "commit-status": "ghp_x" };
         const full = (await renderStack(raw({
             agent,
-            flux: JSON.stringify({ interval: "30s", webhookHost: "flux.example.com", notifications }),
+            flux: JSON.stringify({ interval: "30s", webhookHost: "flux.example.com", notifications, imageAutomation: true }),
             fluxNotificationSecrets: JSON.stringify(credentials),
+            // Both policy kinds: a tag pattern with extraction as well as the shipped semver range.
+            functionsFile: "test/testdata/flux/marked.yml",
         }, ["fluxNotificationSecrets"], "flux"))).filter(ofFlux);
-        assert.deepEqual(kinds(full), ["Alert", "Alert", "Alert", "Alert", "Alert", "GitRepository", "Ingress", "Namespace", "Provider", "Provider", "Provider", "Provider", "Provider", "Receiver", ...Array(6).fill("Secret")]);
+        assert.deepEqual(kinds(full), ["Alert", "Alert", "Alert", "Alert", "Alert", "GitRepository", "ImagePolicy", "ImagePolicy", "ImageRepository", "ImageRepository", "ImageUpdateAutomation", "Ingress", "Namespace",
+            "Provider", "Provider", "Provider", "Provider", "Provider", "Receiver", ...Array(7).fill("Secret")]);
         applyAndReadBack(full);
     });
 

@@ -2,9 +2,13 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfig } from "../config";
-import { alertSpec, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
+import { alertSpec, imagePolicySpec, imageRepository, imageRepositorySpec, imageUpdateAutomationSpec, setterMarker, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
 import { GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
-import { chartInputs, one, raw, runProgram, runStack } from "./helpers";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { projectFiles } from "../config";
+import { chartInputs, one, raw, ROOT, runProgram, runStack } from "./helpers";
 
 const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", branch: "release" });
 
@@ -109,6 +113,39 @@ describe("notification spec functions", () => {
     });
 });
 
+describe("image automation spec functions", () => {
+    it("the setter marker is the one Flux's image-automation documents", () => {
+        assert.equal(setterMarker("flux-system", "nodeinfo"), '# {"$imagepolicy": "flux-system:nodeinfo"}');
+    });
+
+    it("an ImageRepository scans the image without its tag or digest (registry ports kept)", () => {
+        assert.equal(imageRepository("ghcr.io/openfaas/nodeinfo:0.2.0"), "ghcr.io/openfaas/nodeinfo");
+        assert.equal(imageRepository("registry.local:5000/acme/fn:1.0.0"), "registry.local:5000/acme/fn");
+        assert.equal(imageRepository("registry.local:5000/acme/fn"), "registry.local:5000/acme/fn");
+        assert.equal(imageRepository("ghcr.io/acme/fn:1.0.0@sha256:" + "a".repeat(64)), "ghcr.io/acme/fn");
+        assert.deepEqual(imageRepositorySpec("flux-system", { name: "nodeinfo", image: "ghcr.io/openfaas/nodeinfo:0.2.0" }).spec, { image: "ghcr.io/openfaas/nodeinfo", interval: "5m" });
+    });
+
+    it("an ImagePolicy from a semver range or a tag pattern", () => {
+        assert.deepEqual(imagePolicySpec("flux-system", { name: "a", policy: { semver: ">=1.0.0 <2.0.0" } }).spec, { imageRepositoryRef: { name: "a" }, policy: { semver: { range: ">=1.0.0 <2.0.0" } } });
+        assert.deepEqual(imagePolicySpec("flux-system", { name: "b", policy: { pattern: "^main-(?P<ts>[0-9]+)$", extract: "$ts", order: "numerical" } }).spec, {
+            imageRepositoryRef: { name: "b" },
+            filterTags: { pattern: "^main-(?P<ts>[0-9]+)$", extract: "$ts" },
+            policy: { numerical: { order: "asc" } },
+        });
+        assert.deepEqual(imagePolicySpec("flux-system", { name: "c", policy: { pattern: "^v", order: "alphabetical" } }).spec.policy, { alphabetical: { order: "asc" } });
+    });
+
+    it("one ImageUpdateAutomation: checkout and push the branch, Setters under the functions directory", () => {
+        assert.deepEqual(imageUpdateAutomationSpec("flux-system", { branch: "release", path: "./functions" }).spec, {
+            interval: "5m",
+            sourceRef: { kind: "GitRepository", name: "openfaas-gitops" },
+            git: { checkout: { ref: { branch: "release" } }, commit: { author: { name: "fluxcdbot", email: "fluxcdbot@users.noreply.github.com" } }, push: { branch: "release" } },
+            update: { path: "./functions", strategy: "Setters" },
+        });
+    });
+});
+
 describe("flux config", () => {
     it("is off without the flux map", () => {
         assert.equal(parseConfig(raw({ agent: AGENT })).flux, undefined);
@@ -116,7 +153,7 @@ describe("flux config", () => {
 
     it("defaults: flux-system, 1m, no Receiver, kustomize and helm off", () => {
         const f = parseConfig(raw({ agent: AGENT, flux: "{}" })).flux!;
-        assert.deepEqual({ ...f }, { namespace: "flux-system", interval: "1m", kustomizeController: false, helmController: false, webhookHost: undefined, webhookSecret: undefined, notifications: [] });
+        assert.deepEqual({ ...f }, { namespace: "flux-system", interval: "1m", kustomizeController: false, helmController: false, webhookHost: undefined, webhookSecret: undefined, notifications: [], imageAutomation: undefined });
     });
 
     it("refuses bad input naming the key", () => {
@@ -179,6 +216,68 @@ describe("flux notification config", () => {
     });
 });
 
+describe("image automation config", () => {
+    const on = JSON.stringify({ imageAutomation: true });
+
+    it("reads the functions directory and the opted-in functions' policies", () => {
+        const cfg = parseConfig(raw({ agent: AGENT, flux: on }));
+        assert.deepEqual(cfg.flux!.imageAutomation, { path: "./functions" });
+        assert.deepEqual(cfg.functions.find((f) => f.name === "nodeinfo")!.imagePolicy, { semver: ">=0.2.0 <1.0.0" });
+        assert.equal(cfg.functions.find((f) => f.name === "certinfo")!.imagePolicy, undefined);
+        const nested = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", projectPath: "platform" });
+        assert.deepEqual(parseConfig(raw({ agent: nested, flux: on })).flux!.imageAutomation, { path: "./platform/functions" });
+        assert.equal(parseConfig(raw({ agent: AGENT, flux: "{}" })).flux!.imageAutomation, undefined);
+    });
+
+    it("refuses an unmarked opted-in function, a marker for another namespace, and https repositories", () => {
+        assert.match(problems({ agent: AGENT, flux: on, functionsFile: "test/testdata/flux/unmarked.yml" }),
+            /test\/testdata\/flux\/unmarked\.yml functions\.hello\.image: has no Flux setter marker; end the image line with # \{"\$imagepolicy": "flux-system:hello"\}/);
+        assert.match(problems({ agent: AGENT, flux: JSON.stringify({ imageAutomation: true, namespace: "flux" }) }), /functions\.nodeinfo\.image: has no Flux setter marker; end the image line with # \{"\$imagepolicy": "flux:nodeinfo"\}/);
+        const https = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "https://github.com/acme/platform.git" });
+        assert.match(problems({ agent: https, flux: on }), /flux\.imageAutomation = "true": pushes tag commits with the deploy key, so agent\.repoUrl must be an ssh URL/);
+    });
+
+    it("refuses bad imagePolicy fields in the functions file, located by function", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-flux-"));
+        try {
+            fs.writeFileSync(path.join(dir, "stack.yml"), [
+                "version: 1.0", "provider: {name: openfaas}", "functions:",
+                "  a: {image: 'x/a:1', imagePolicy: {semver: '1.x', pattern: '^v'}}",
+                "  b: {image: 'x/b:1', imagePolicy: {pattern: '(unclosed'}}",
+                "  c: {image: 'x/c:1', imagePolicy: {pattern: '^v', order: newest, colour: 1}}",
+                "  d: {image: 'x/d:1', imagePolicy: latest}",
+            ].join("\n"));
+            // The config takes project-relative paths; a relative path out to the temporary directory is one.
+            const rel = path.relative(ROOT, path.join(dir, "stack.yml"));
+            const msg = problems({ functionsFile: rel });
+            assert.match(msg, /functions\.a\.imagePolicy: .*exactly one of semver and pattern/);
+            assert.match(msg, /functions\.b\.imagePolicy\.pattern: not a regular expression/);
+            assert.match(msg, /functions\.c\.imagePolicy\.order: expected numerical \| alphabetical, got "newest"/);
+            assert.match(msg, /functions\.c\.imagePolicy\.colour: unknown field/);
+            assert.match(msg, /functions\.d\.imagePolicy: expected a map with semver/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("a tag commit made as image-automation-controller makes it (the marked line rewritten) deploys the new tag", async () => {
+        // The controller replaces the image reference on each line carrying the policy's marker with
+        // the policy's latest image, leaving the marker in place; here a copy of the project's file is
+        // rewritten the same way and the program reads it back.
+        const file = fs.readFileSync(path.join(ROOT, "functions", "stack.yml"), "utf8");
+        const marker = setterMarker("flux-system", "nodeinfo");
+        const updated = file.split("\n").map((l) => (l.trimEnd().endsWith(marker) ? l.replace(/image:\s*\S+/, "image: ghcr.io/openfaas/nodeinfo:0.3.1") : l)).join("\n");
+        assert.notEqual(updated, file);
+        const files = projectFiles(ROOT);
+        const rawCfg = { ...raw({ agent: AGENT, flux: JSON.stringify({ imageAutomation: true }) }), files: { ...files, read: (rel: string) => (rel === "functions/stack.yml" ? updated : files.read(rel)) } };
+        const cfg = parseConfig(rawCfg);
+        assert.equal(cfg.functions.find((f) => f.name === "nodeinfo")!.image, "ghcr.io/openfaas/nodeinfo:0.3.1");
+        const { resources } = await runProgram(rawCfg);
+        const deployment = resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.inputs.metadata?.name === "nodeinfo")!;
+        assert.equal(deployment.inputs.spec.template.spec.containers[0].image, "ghcr.io/openfaas/nodeinfo:0.3.1");
+    });
+});
+
 describe("Flux component under the mock engine", () => {
     it("installs the pinned flux2 chart and declares the GitRepository with the agent's key and known_hosts", async () => {
         const { resources, outputs } = await runProgram(raw({ agent: AGENT, flux: JSON.stringify({ interval: "5m" }) }));
@@ -228,6 +327,17 @@ describe("Flux component under the mock engine", () => {
         assert.equal(one(resources, "kubernetes:notification.toolkit.fluxcd.io/v1beta3:Alert", "flux-alert-ops").inputs.spec.providerRef.name, "ops");
         const component = one(resources, "openfaas-gitops:platform:Flux");
         assert.doesNotMatch(JSON.stringify(component.inputs), /ghp_token|hooks\.slack\.com/, "credentials are not in the component's recorded inputs");
+    });
+
+    it("image automation: ImageRepository + ImagePolicy per opted-in function, one ImageUpdateAutomation, and a deploy key with write access", async () => {
+        const gh = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", githubRepository: "platform" });
+        const { resources } = await runProgram(raw({ agent: gh, flux: JSON.stringify({ imageAutomation: true }) }));
+        assert.deepEqual(resources.filter((r) => r.type.includes("image.toolkit.fluxcd.io")).map((r) => r.name).sort(), ["flux-image-nodeinfo", "flux-image-update", "flux-policy-nodeinfo"]);
+        assert.equal(one(resources, "kubernetes:image.toolkit.fluxcd.io/v1:ImageRepository").inputs.spec.image, "ghcr.io/openfaas/nodeinfo");
+        assert.equal(one(resources, "github:index/repositoryDeployKey:RepositoryDeployKey").inputs.readOnly, false);
+        const readOnly = await runProgram(raw({ agent: gh, flux: "{}" }));
+        assert.equal(one(readOnly.resources, "github:index/repositoryDeployKey:RepositoryDeployKey").inputs.readOnly, true);
+        assert.equal(readOnly.resources.filter((r) => r.type.includes("image.toolkit.fluxcd.io")).length, 0);
     });
 
     it("generates the Receiver token when none is supplied", async () => {
