@@ -286,8 +286,9 @@ export function receiverIngressSpec(namespace: string, host: string, ingressClas
 }
 
 /**
- * Flux v2 from the community flux2 chart, with the GitRepository of this program's repository and,
- * with a webhook host, the GitHub push Receiver exposed through Contour.
+ * Flux v2 from the community flux2 chart, with the GitRepository of this program's repository; with a
+ * webhook host, the GitHub push Receiver exposed through Contour; a Provider + Alert per notification;
+ * and, with image automation, the image objects and the ImageUpdateAutomation that pushes new tags.
  */
 export class Flux extends pulumi.ComponentResource {
     /** Namespace of the Flux objects. */
