@@ -137,6 +137,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               knownHosts: GITHUB_KNOWN_HOSTS,
               webhookHost: cfg.flux.webhookHost,
               webhookSecret: cfg.flux.webhookSecret,
+              github: cfg.agent.githubRepository ? { repository: cfg.agent.githubRepository } : undefined,
               notifications: cfg.flux.notifications,
               imageAutomation: cfg.flux.imageAutomation && {
                   path: cfg.flux.imageAutomation.path,

@@ -1,4 +1,5 @@
 import * as crypto from "node:crypto";
+import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -85,6 +86,8 @@ export interface FluxArgs {
     readonly webhookHost?: string;
     /** Bring-your-own Receiver token (the GitHub webhook secret). @default generated (`@pulumi/random`) */
     readonly webhookSecret?: pulumi.Input<string>;
+    /** Register the Receiver as this GitHub repository's push webhook (`@pulumi/github`). @default off */
+    readonly github?: { readonly repository: string };
     /** IngressClass of the Receiver's Ingress. @default "contour" */
     readonly ingressClass?: string;
     /** ClusterIssuer for the webhook host's certificate. @default none (plain HTTP) */
@@ -342,6 +345,13 @@ export class Flux extends pulumi.ComponentResource {
             const scheme = args.tlsIssuer ? "https" : "http";
             // The path is a hash of the token, not the token, so the URL is not a secret.
             webhookUrl = pulumi.unsecret(pulumi.output(token).apply((t) => `${scheme}://${args.webhookHost}${receiverPath(t, ns)}`));
+            if (args.github) {
+                new github.RepositoryWebhook(
+                    `${name}-webhook`,
+                    { repository: args.github.repository, events: ["push"], active: true, configuration: { url: webhookUrl.apply((u) => u!), contentType: "json", secret: token, insecureSsl: false } },
+                    { parent: this },
+                );
+            }
         }
 
         for (const n of args.notifications ?? []) {

@@ -340,6 +340,18 @@ describe("Flux component under the mock engine", () => {
         assert.equal(readOnly.resources.filter((r) => r.type.includes("image.toolkit.fluxcd.io")).length, 0);
     });
 
+    it("with agent.githubRepository, registers the Receiver as the repository's push webhook with its token", async () => {
+        const gh = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", githubRepository: "platform" });
+        const token = "w".repeat(32);
+        const { resources } = await runProgram(raw({ agent: gh, flux: JSON.stringify({ webhookHost: "flux.example.com" }), fluxWebhookSecret: token }, ["fluxWebhookSecret"]));
+        const hook = one(resources, "github:index/repositoryWebhook:RepositoryWebhook", "flux-webhook");
+        assert.equal(hook.inputs.repository, "platform");
+        assert.deepEqual(hook.inputs.events, ["push"]);
+        assert.equal(hook.inputs.configuration.url, `http://flux.example.com${receiverPath(token, "flux-system")}`);
+        assert.equal(hook.inputs.configuration.secret, token);
+        assert.ok(hook.secretPaths.some((p) => p.startsWith("configuration")), "the token is marked secret");
+    });
+
     it("generates the Receiver token when none is supplied", async () => {
         const { resources } = await runProgram(raw({ agent: AGENT, flux: JSON.stringify({ webhookHost: "flux.example.com" }) }));
         one(resources, "random:index/randomPassword:RandomPassword", "flux-webhook-token");
