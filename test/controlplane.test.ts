@@ -109,7 +109,7 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         const ofFlux = (o: K8sObject) => o.apiVersion.includes(".fluxcd.io/") || o.metadata.namespace === "flux-system" || o.metadata.name === "flux-system";
         const kinds = (objects: K8sObject[]) => objects.filter(ofFlux).map((o) => o.kind).sort();
         // The stack tests above applied these already; here: that they were there to apply.
-        assert.deepEqual(kinds(await renderStack(stackFileConfig("prod"))), ["GitRepository", "ImagePolicy", "ImageRepository", "ImageUpdateAutomation", "Ingress", "Namespace", "Receiver", "Secret", "Secret"]);
+        assert.deepEqual(kinds(await renderStack(stackFileConfig("prod"))), ["GitRepository", "ImagePolicy", "ImageRepository", "ImageUpdateAutomation", "Namespace", "Secret"]);
         assert.deepEqual(kinds(await renderStack(stackFileConfig("staging"))), ["GitRepository", "Namespace", "Secret"]);
         const agent = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", branch: "release" });
         const notifications = [

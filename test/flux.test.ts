@@ -357,13 +357,14 @@ describe("Flux component under the mock engine", () => {
         one(resources, "random:index/randomPassword:RandomPassword", "flux-webhook-token");
     });
 
-    it("shipped stacks: prod has Flux with a Receiver over TLS, staging without, dev none", async () => {
+    it("shipped stacks: prod has Flux with image automation, staging without, dev none", async () => {
         const prod = await runStack("prod");
-        assert.equal(one(prod.resources, "kubernetes:networking.k8s.io/v1:Ingress", "flux-webhook").inputs.spec.tls[0].hosts[0], "flux.example.com");
-        assert.match((await value(prod.outputs.fluxWebhookUrl))!, /^https:\/\/flux\.example\.com\/hook\/[0-9a-f]{64}$/);
+        one(prod.resources, "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository");
+        one(prod.resources, "kubernetes:image.toolkit.fluxcd.io/v1:ImageUpdateAutomation");
+        assert.equal(prod.resources.filter((r) => r.type.endsWith(":Receiver")).length, 0, "the Receiver is opt-in: its host is the user's");
         const staging = await runStack("staging");
         one(staging.resources, "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository");
-        assert.equal(staging.resources.filter((r) => r.type.endsWith(":Receiver")).length, 0);
+        assert.equal(staging.resources.filter((r) => r.type.includes("image.toolkit.fluxcd.io")).length, 0);
         const dev = await runStack("dev");
         assert.equal(dev.resources.filter((r) => r.type.includes("fluxcd.io")).length, 0);
     });
