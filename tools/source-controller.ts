@@ -50,17 +50,19 @@ export async function startSourceController(kubeconfig: string, opts: { namespac
         storageUrl: `http://${addr}`,
         log: () => out,
         running: () => child.exitCode === null && child.signalCode === null,
-        stop: () =>
-            new Promise<void>((resolve) => {
-                if (child.exitCode !== null || child.signalCode !== null) return resolve();
-                const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-                child.once("exit", () => {
-                    clearTimeout(timer);
-                    // A directory of our own goes with the process; a given one may outlive it (restart tests).
-                    if (!opts.storageDir) fs.rmSync(storage, { recursive: true, force: true });
-                    resolve();
+        stop: async () => {
+            if (child.exitCode === null && child.signalCode === null) {
+                await new Promise<void>((resolve) => {
+                    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+                    child.once("exit", () => {
+                        clearTimeout(timer);
+                        resolve();
+                    });
+                    child.kill("SIGTERM");
                 });
-                child.kill("SIGTERM");
-            }),
+            }
+            // A directory of our own goes with the process; a given one may outlive it (restart tests).
+            if (!opts.storageDir) fs.rmSync(storage, { recursive: true, force: true });
+        },
     };
 }
