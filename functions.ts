@@ -59,7 +59,14 @@ export interface FunctionDef {
     readonly replicas?: number;
     readonly autoscaling?: Autoscaling;
     readonly schedules: readonly Schedule[];
+    /** Which new tags Flux image automation may commit for this function; undefined: the image is not automated. */
+    readonly imagePolicy?: ImagePolicyDef;
 }
+
+/** The `imagePolicy` extension: a semver range, or a tag pattern whose (extracted) value orders the tags. */
+export type ImagePolicyDef =
+    | { readonly semver: string }
+    | { readonly pattern: string; readonly extract?: string; readonly order: "numerical" | "alphabetical" };
 
 /** One problem: where it is (`<file> functions.<name>.<field>` or a config key) and what is expected. */
 export interface FunctionProblem {
@@ -110,7 +117,7 @@ const FUNCTION_FIELDS = new Set([
     // faas-cli build-time fields: accepted so the same file still builds with faas-cli, unused here.
     "lang", "handler", "build_args", "build_options", "build_secrets", "skip_build", "platforms",
     // Extensions of this project; faas-cli ignores them.
-    "autoscaling", "schedules",
+    "autoscaling", "schedules", "imagePolicy",
 ]);
 const TOP_FIELDS = new Set(["version", "provider", "functions", "configuration"]);
 /** Top-level keys faas-cli ignores, used as holders of YAML anchors (as in docker-compose). */
@@ -216,6 +223,38 @@ function autoscaling(p: Problems, where: string, v: unknown, base?: Autoscaling)
     if (min !== undefined && min > max) p.add(where, `minReplicas ${min} is greater than maxReplicas ${max}`);
     if (cpu === undefined && memory === undefined) p.add(where, "needs at least one metric: cpuUtilization or memoryAverage");
     return min === undefined ? undefined : { minReplicas: min, maxReplicas: max, cpuUtilization: cpu, memoryAverage: memory };
+}
+
+const IMAGE_POLICY_FIELDS = new Set(["semver", "pattern", "extract", "order"]);
+
+function imagePolicy(p: Problems, where: string, v: unknown): ImagePolicyDef | undefined {
+    const expected = "expected a map with semver (a range, e.g. \">=1.0.0 <2.0.0\") or pattern (a tag regex), optionally extract (e.g. $ts) and order (numerical | alphabetical)";
+    if (!isObj(v)) {
+        p.add(where, expected);
+        return undefined;
+    }
+    for (const k of Object.keys(v)) if (!IMAGE_POLICY_FIELDS.has(k)) p.add(`${where}.${k}`, `unknown field; expected ${[...IMAGE_POLICY_FIELDS].join(", ")}`);
+    if ((v.semver === undefined) === (v.pattern === undefined)) {
+        p.add(where, `${expected}: exactly one of semver and pattern`);
+        return undefined;
+    }
+    if (v.semver !== undefined) {
+        if (typeof v.semver !== "string" || v.semver.trim() === "") p.add(`${where}.semver`, "expected a semver range string, e.g. \">=1.0.0 <2.0.0\" or \"1.x\"");
+        if (v.extract !== undefined || v.order !== undefined) p.add(where, "extract and order go with pattern, not semver");
+        return typeof v.semver === "string" ? { semver: v.semver } : undefined;
+    }
+    const pattern = typeof v.pattern === "string" ? v.pattern : "";
+    try {
+        // Flux takes Go regexps; JS spells named groups (?<n>) where Go also accepts (?P<n>).
+        new RegExp(pattern.replace(/\(\?P</g, "(?<"));
+    } catch (e) {
+        p.add(`${where}.pattern`, `not a regular expression (${(e as Error).message})`);
+    }
+    if (pattern === "") p.add(`${where}.pattern`, "expected a regular expression matching the tags to consider");
+    if (v.extract !== undefined && typeof v.extract !== "string") p.add(`${where}.extract`, "expected a string such as $ts naming a capture group");
+    const order = v.order ?? "numerical";
+    if (order !== "numerical" && order !== "alphabetical") p.add(`${where}.order`, `expected numerical | alphabetical, got ${JSON.stringify(v.order)}`);
+    return { pattern, extract: typeof v.extract === "string" ? v.extract : undefined, order: order === "alphabetical" ? "alphabetical" : "numerical" };
 }
 
 const SCHEDULE_FIELDS = new Set(["name", "cron", "payload", "async"]);
@@ -435,6 +474,7 @@ export function parseStackYml(text: string, file: string, ctx: StackYmlContext =
             namespace,
             autoscaling: scaling,
             schedules: schedules(p, `${at}.schedules`, def.schedules),
+            ...(def.imagePolicy === undefined ? {} : { imagePolicy: imagePolicy(p, `${at}.imagePolicy`, def.imagePolicy) }),
         });
     }
     return { functions: out, problems: p.list };

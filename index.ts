@@ -12,3 +12,4 @@ export const namespaces = platform.namespaces;
 export const agentDeployPublicKey = platform.agentDeployPublicKey;
 export const agentWebhookUrl = platform.agentWebhookUrl;
 export const agentSyncToken = platform.agentSyncToken;
+export const fluxWebhookUrl = platform.fluxWebhookUrl;

@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
 import { CertManager } from "./components/cert-manager";
 import { OpenFaaSFunction } from "./components/function";
-import { GitOpsAgent } from "./components/gitops-agent";
+import { Flux } from "./components/flux";
+import { GitOpsAgent, GITHUB_KNOWN_HOSTS } from "./components/gitops-agent";
 import { NetworkPolicies } from "./components/network-policies";
 import { FunctionSchedule } from "./components/schedule";
 import { Contour, INGRESS_CLASS } from "./components/contour";
@@ -25,6 +26,8 @@ export interface PlatformOutputs {
     readonly agentWebhookUrl: pulumi.Output<string | undefined>;
     /** Secret: bearer token for the agent's POST /sync. */
     readonly agentSyncToken: pulumi.Output<string | undefined>;
+    /** URL to configure as the repository's push webhook for Flux's Receiver (with `flux.webhookHost`). */
+    readonly fluxWebhookUrl: pulumi.Output<string | undefined>;
 }
 
 /** Declares the whole platform from a validated config. Only composition here: the objects are built in components/. */
@@ -105,7 +108,8 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               syncToken: cfg.agent.syncToken,
               webhookSecret: cfg.agent.webhookSecret,
               github: cfg.agent.githubRepository ? { repository: cfg.agent.githubRepository } : undefined,
-              deployKeyWrite: cfg.agent.deployKeyWrite,
+              // Write access only for image automation, which pushes tag commits with this key.
+              deployKeyWrite: cfg.agent.deployKeyWrite || cfg.flux?.imageAutomation !== undefined,
               webhookHost: cfg.agent.webhookHost,
               ingressClass: INGRESS_CLASS,
               tlsIssuer,
@@ -120,7 +124,33 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
           }, onCluster())
         : undefined;
 
+    // config.ts refuses a flux map without the agent map: Flux follows the agent's repository with its key.
+    const flux = cfg.flux && cfg.agent && agent
+        ? new Flux("flux", {
+              namespace: cfg.flux.namespace,
+              chart: cfg.charts.flux2,
+              kustomizeController: cfg.flux.kustomizeController,
+              helmController: cfg.flux.helmController,
+              repoUrl: cfg.agent.repoUrl,
+              branch: cfg.agent.branch,
+              interval: cfg.flux.interval,
+              deployKey: agent.deployKey,
+              knownHosts: GITHUB_KNOWN_HOSTS,
+              webhookHost: cfg.flux.webhookHost,
+              webhookSecret: cfg.flux.webhookSecret,
+              github: cfg.agent.githubRepository ? { repository: cfg.agent.githubRepository } : undefined,
+              notifications: cfg.flux.notifications,
+              imageAutomation: cfg.flux.imageAutomation && {
+                  path: cfg.flux.imageAutomation.path,
+                  images: cfg.functions.flatMap((f) => (f.imagePolicy ? [{ name: f.name, image: f.image, policy: f.imagePolicy }] : [])),
+              },
+              ingressClass: INGRESS_CLASS,
+              tlsIssuer,
+          }, onCluster())
+        : undefined;
+
     return {
+        fluxWebhookUrl: flux?.webhookUrl ?? pulumi.output(undefined),
         agentDeployPublicKey: agent?.deployPublicKey ?? pulumi.output(undefined),
         agentWebhookUrl: agent?.webhookUrl ?? pulumi.output(undefined),
         agentSyncToken: agent?.syncToken ?? pulumi.secret(undefined),

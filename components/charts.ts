@@ -22,6 +22,7 @@ export const CHARTS = {
     "sealed-secrets": { chart: "sealed-secrets", repo: "https://bitnami-labs.github.io/sealed-secrets", version: "2.18.5" },
     contour: { chart: "contour", repo: "https://projectcontour.github.io/helm-charts/", version: "0.7.0" },
     "cert-manager": { chart: "cert-manager", repo: "https://charts.jetstack.io", version: "v1.21.1" },
+    flux2: { chart: "flux2", repo: "https://fluxcd-community.github.io/helm-charts", version: "2.18.3" },
 } as const satisfies Record<string, ChartSource>;
 
 export type ChartName = keyof typeof CHARTS;

@@ -190,6 +190,8 @@ export class GitOpsAgent extends pulumi.ComponentResource {
     public readonly webhookUrl: pulumi.Output<string | undefined>;
     /** Bearer token for POST /sync (secret). */
     public readonly syncToken: pulumi.Output<string>;
+    /** The deploy key's private half (secret), for Flux's GitRepository: one key registered on the repository. */
+    public readonly deployKey: pulumi.Output<string>;
 
     constructor(name: string, args: GitOpsAgentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:agent:GitOpsAgent", name, {}, opts);
@@ -293,6 +295,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
         this.deployPublicKey = publicKey;
         this.webhookUrl = pulumi.output(url);
         this.syncToken = pulumi.secret(syncToken);
-        this.registerOutputs({ deployPublicKey: this.deployPublicKey, webhookUrl: this.webhookUrl, syncToken: this.syncToken });
+        this.deployKey = pulumi.secret(privateKey);
+        this.registerOutputs({ deployPublicKey: this.deployPublicKey, webhookUrl: this.webhookUrl, syncToken: this.syncToken, deployKey: this.deployKey });
     }
 }

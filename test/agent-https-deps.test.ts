@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import { AddressInfo } from "node:net";
@@ -9,12 +9,13 @@ import { after, before, describe, it } from "node:test";
 import { lockfileHash, prepareDependencies } from "../agent/deps";
 import { GitSource, SourceError } from "../agent/git";
 import { makeRepo } from "./support/gitrepo";
+import { serveGit } from "../tools/git-http";
 
 const TOKEN = "ghp_test-token-0123456789";
 
 /**
  * A real HTTPS git server: Node's https module in front of git's own smart-HTTP CGI
- * (`git http-backend`), accepting only `Authorization: Basic x-access-token:<TOKEN>`.
+ * (tools/git-http.ts), accepting only `Authorization: Basic x-access-token:<TOKEN>`.
  */
 function gitHttpsServer(root: string, cert: { key: string; cert: string }): https.Server {
     return https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
@@ -24,34 +25,7 @@ function gitHttpsServer(root: string, cert: { key: string; cert: string }): http
             res.end();
             return;
         }
-        const url = new URL(req.url!, "https://git");
-        const cgi = spawn("git", ["http-backend"], {
-            env: {
-                PATH: process.env.PATH, GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: "1", REQUEST_METHOD: req.method!,
-                PATH_INFO: url.pathname, QUERY_STRING: url.search.slice(1), CONTENT_TYPE: req.headers["content-type"] ?? "",
-                REMOTE_USER: "agent", REMOTE_ADDR: "127.0.0.1", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null",
-            },
-        });
-        req.pipe(cgi.stdin);
-        let head = Buffer.alloc(0);
-        let headersSent = false;
-        cgi.stdout.on("data", (chunk: Buffer) => {
-            if (headersSent) return void res.write(chunk);
-            head = Buffer.concat([head, chunk]);
-            const end = head.indexOf("\r\n\r\n");
-            if (end < 0) return;
-            const headers: Record<string, string> = {};
-            let status = 200;
-            for (const line of head.subarray(0, end).toString().split("\r\n")) {
-                const [k, ...v] = line.split(":");
-                if (k!.toLowerCase() === "status") status = parseInt(v.join(":"), 10);
-                else headers[k!] = v.join(":").trim();
-            }
-            res.writeHead(status, headers);
-            headersSent = true;
-            res.write(head.subarray(end + 4));
-        });
-        cgi.stdout.on("end", () => res.end());
+        serveGit(root, req, res, "agent");
     });
 }
 

@@ -55,7 +55,9 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
 
     it("serves the real CRDs of every chart", () => {
         const crds = cp.kubectl(["get", "crd", "-o", "name"]);
-        for (const name of ["functions.openfaas.com", "sealedsecrets.bitnami.com", "clusterissuers.cert-manager.io", "httpproxies.projectcontour.io"]) {
+        for (const name of ["functions.openfaas.com", "sealedsecrets.bitnami.com", "clusterissuers.cert-manager.io", "httpproxies.projectcontour.io",
+            "gitrepositories.source.toolkit.fluxcd.io", "receivers.notification.toolkit.fluxcd.io", "providers.notification.toolkit.fluxcd.io", "alerts.notification.toolkit.fluxcd.io",
+            "imagerepositories.image.toolkit.fluxcd.io", "imagepolicies.image.toolkit.fluxcd.io", "imageupdateautomations.image.toolkit.fluxcd.io"]) {
             assert.match(crds, new RegExp(`customresourcedefinition.apiextensions.k8s.io/${name.replace(/\./g, "\\.")}`));
         }
     });
@@ -101,6 +103,30 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         const objects = await renderStack(raw({ proLicense: "licence", functions: JSON.stringify({ sentimentanalysis: { autoscaling: { maxReplicas: 10 } } }) }, ["proLicense"], "pro"));
         assert.equal(objects.filter((o) => o.kind === "Function").length, 3);
         applyAndReadBack(objects);
+    });
+
+    it("Flux: the objects of every shipped stack with Flux, and of a variant with every part on, pass the real Flux CRDs", async () => {
+        const ofFlux = (o: K8sObject) => o.apiVersion.includes(".fluxcd.io/") || o.metadata.namespace === "flux-system" || o.metadata.name === "flux-system";
+        const kinds = (objects: K8sObject[]) => objects.filter(ofFlux).map((o) => o.kind).sort();
+        // The stack tests above applied these already; here: that they were there to apply.
+        assert.deepEqual(kinds(await renderStack(stackFileConfig("prod"))), ["GitRepository", "ImagePolicy", "ImageRepository", "ImageUpdateAutomation", "Namespace", "Secret"]);
+        assert.deepEqual(kinds(await renderStack(stackFileConfig("staging"))), ["GitRepository", "Namespace", "Secret"]);
+        const agent = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", branch: "release" });
+        const notifications = [
+            { name: "ops-slack", type: "slack", channel: "#ops" }, { name: "teams", type: "msteams", severity: "error" }, { name: "discord", type: "discord" },
+            { name: "hook", type: "generic" }, { name: "commit-status", type: "github" },
+        ];
+        const credentials = { "ops-slack": "https://hooks.slack.com/services/x", teams: "https://example.webhook.office.com/x", discord: "https://discord.com/api/webhooks/x", hook: "https://hooks.example.com/flux", "commit-status": "ghp_x" };
+        const full = (await renderStack(raw({
+            agent,
+            flux: JSON.stringify({ interval: "30s", webhookHost: "flux.example.com", notifications, imageAutomation: true }),
+            fluxNotificationSecrets: JSON.stringify(credentials),
+            // Both policy kinds: a tag pattern with extraction as well as the shipped semver range.
+            functionsFile: "test/testdata/flux/marked.yml",
+        }, ["fluxNotificationSecrets"], "flux"))).filter(ofFlux);
+        assert.deepEqual(kinds(full), ["Alert", "Alert", "Alert", "Alert", "Alert", "GitRepository", "ImagePolicy", "ImagePolicy", "ImageRepository", "ImageRepository", "ImageUpdateAutomation", "Ingress", "Namespace",
+            "Provider", "Provider", "Provider", "Provider", "Provider", "Receiver", ...Array(7).fill("Secret")]);
+        applyAndReadBack(full);
     });
 
     it("faas-cli stack files (test/testdata/faas-cli): their Function CRs, namespaces, HPAs, policies, CronJobs and CE Deployments pass and read back", async () => {
