@@ -50,6 +50,19 @@ function pidsOf(match: (args: string[]) => boolean): number[] {
     });
 }
 
+/** Pids of every process below `pid` (children first found through /proc/<pid>/stat's parent field). */
+function descendantsOf(pid: number): number[] {
+    const parentOf = (p: string) => {
+        try {
+            return Number(fs.readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+        } catch {
+            return -1;
+        }
+    };
+    const children = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p) && parentOf(p) === pid).map(Number);
+    return children.flatMap((c) => [...descendantsOf(c), c]);
+}
+
 /** The Pulumi CLI running an update for the Automation API. */
 const isCliUpdate = (args: string[]) => path.basename(args[0] ?? "") === "pulumi" && args.includes("up") && args.includes("auto.inline");
 
@@ -83,7 +96,8 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
             if (ns) cli = pidsOf(isCliUpdate);
         }
         assert.ok(cli.length > 0, "the update never started");
-        for (const pid of cli) process.kill(pid, "SIGKILL");
+        // The whole run dies, as in an OOM-killed pod: the CLI and the provider plugins it started.
+        for (const pid of cli) for (const p of [...descendantsOf(pid), pid]) process.kill(p, "SIGKILL");
         assert.notEqual(await killed, "finished");
         const state = path.join(h.env.PULUMI_BACKEND_URL!.replace("file://", ""), ".pulumi", "locks");
         assert.ok(fs.readdirSync(state, { recursive: true }).some((f) => String(f).endsWith(".json")), "the killed update left its lock");
