@@ -432,11 +432,6 @@ export class Reconciler {
         });
     }
 
-    /** Whether a run is in progress. */
-    get busy(): boolean {
-        return this.running !== undefined;
-    }
-
     /**
      * The Lease was lost (not renewed in time, or taken): another replica may start updating, so a
      * running update is aborted at once rather than racing it.

@@ -57,7 +57,7 @@ export class AgentMetrics {
 export interface ServerDeps {
     readonly status: () => AgentStatus;
     readonly metrics: AgentMetrics;
-    /** Starts a sync now; resolves when it was accepted (not when it finished). */
+    /** Starts a sync in the background and returns at once: the caller answers 202 before it runs. */
     readonly sync: (trigger: Trigger, revision?: string) => void;
     /** Suspends (true) or resumes (false) reconciliation. */
     readonly suspend: (suspended: boolean) => void;

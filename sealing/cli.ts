@@ -67,7 +67,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"
 const CONTROLLER_ONLY: Partial<Record<keyof Values, string>> = {
     "re-encrypt":
         "--re-encrypt asks the controller to re-seal with its newest key; this platform's key does not rotate (keyrenewperiod 0), so there is nothing to re-encrypt. To move secrets to another key: npm run -s seal -- --recovery-unseal --recovery-private-key old-key.pem -f <file> | npm run -s seal -- --stack <stack> -w <file>",
-    rotate: "--rotate is kubeseal's old name of --re-encrypt, which needs the controller; see --re-encrypt in the README",
+    rotate: "--rotate is kubeseal's old name of --re-encrypt, which needs the controller; see --re-encrypt in docs/sealing.md",
     validate:
         "--validate asks the controller to decrypt; offline, check a file with --recovery-unseal --recovery-private-key <key.pem> (npm run sealing-key -- export gives the key), or apply it and read the SealedSecret's status",
 };
@@ -80,7 +80,7 @@ function readFileOr(file: string, what: string): Buffer {
     }
 }
 
-/** The sealing certificate: --cert, else the stack's committed one (README "Sealed secrets"). */
+/** The sealing certificate: --cert, else the stack's committed one (docs/sealing.md). */
 function certificatePath(values: Values): string {
     if (values.cert) {
         if (/^https?:\/\//.test(values.cert)) throw new SealError(`--cert ${values.cert}: this command reads certificates from files only; download it first (curl -o pub-cert.pem ${values.cert}) or use --stack`);
@@ -195,7 +195,7 @@ function parse(argv: string[]): Values {
     try {
         return parseArgs({ args: argv, options: OPTIONS, strict: true }).values;
     } catch (e) {
-        throw new SealError(`${(e as Error).message}; see the usage at the top of sealing/cli.ts or the README ("Sealed secrets")`);
+        throw new SealError(`${(e as Error).message}; see the usage at the top of sealing/cli.ts or docs/sealing.md`);
     }
 }
 

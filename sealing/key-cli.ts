@@ -131,7 +131,7 @@ export function runSealingKey(argv: string[]): string {
     const [command, ...rest] = argv;
     if (command === "export") return exportKey(rest);
     if (command === "import") return importKey(rest);
-    throw new KeyError(`expected export or import, got ${command === undefined ? "nothing" : `"${command}"`}; see the README, "Disaster recovery"`);
+    throw new KeyError(`expected export or import, got ${command === undefined ? "nothing" : `"${command}"`}; see docs/sealing.md, "Disaster recovery"`);
 }
 
 if (require.main === module) {

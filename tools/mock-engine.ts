@@ -1,8 +1,9 @@
 /**
- * TEST DOUBLE for the Pulumi engine and its providers (DESIGN.md section 6): this machine cannot
- * run the Pulumi CLI or provider plugins, so the program is evaluated under the SDK's mock
- * monitor. The program itself (config parsing, components, spec functions) runs for real; only
- * resource registration is answered here. Generated credentials come back as obvious
+ * TEST DOUBLE for the Pulumi engine and its providers: the program is evaluated under the SDK's
+ * mock monitor, so it runs in seconds with no CLI or plugin built (and the random, tls and github
+ * plugins cannot be built on the test machines at all; test/engine.test.ts runs the real engine).
+ * The program itself (config parsing, components, spec functions) runs for real; only resource
+ * registration is answered here. Generated credentials come back as obvious
  * placeholders, never as anything that could be mistaken for a real secret.
  *
  * Used by the unit tests, `npm run render` and the benchmarks.

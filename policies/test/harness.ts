@@ -1,7 +1,9 @@
 /**
  * Runs policies directly, the way the Pulumi engine's analyzer would call them: each resource
  * through every validateResource, the whole stack through every validateStack, with a policy
- * config file's enforcement levels and properties applied. No engine is involved (DESIGN.md §6).
+ * config file's enforcement levels and properties applied. No engine is involved: the policies are
+ * plain functions, so their cases are tested without the Pulumi CLI; test/engine.test.ts runs the
+ * same pack through the real CLI.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -1,5 +1,7 @@
 /**
- * TEST HARNESS for a control plane with no kubelet, scheduler or controllers (DESIGN.md section 6).
+ * TEST HARNESS for a control plane with no kubelet, scheduler or controllers: the test machines run
+ * a real kube-apiserver and etcd but no container runtime, so no Pod ever runs and no controller
+ * ever acts.
  * Registered by the tests around the program, never by the program itself:
  * - nothing ever becomes ready, so the provider must not await readiness (`skipAwait`);
  * - nothing garbage-collects, so deletes must not wait for dependents (`background` propagation);
