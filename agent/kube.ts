@@ -1,6 +1,8 @@
 /**
- * The agent's Kubernetes side: leader election on a coordination.k8s.io/v1 Lease (two replicas
- * never run updates at once), the status ConfigMap, and Events.
+ * The agent's Kubernetes side: leader election on a coordination.k8s.io/v1 Lease (only the holder
+ * starts updates; a holder that loses it aborts its run at the renew deadline, before another
+ * replica may take the Lease, and the state backend's lock refuses an update that would still
+ * overlap), the status ConfigMap, and Events.
  *
  * Status lives in a ConfigMap rather than a CRD: it needs no cluster-scoped install before the
  * agent can report (the agent may be what installs everything else), every kubectl and dashboard
