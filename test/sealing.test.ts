@@ -14,8 +14,9 @@ import { parseSealedSecretFile } from "../sealing/manifests";
 import { ROOT } from "./helpers";
 
 /**
- * An independent decryption written from the format description (shared/upstream/README.md), not
- * from sealing/crypto.ts: RSA-OAEP SHA-256 with the scope label, then AES-256-GCM, zero nonce.
+ * An independent decryption written from the controller's format (sealed-secrets' pkg/crypto,
+ * unchanged since v0.7), not from sealing/crypto.ts: a 2-byte length of the RSA ciphertext, RSA-OAEP
+ * SHA-256 with the scope label of a 32-byte AES key, then AES-256-GCM with a zero nonce.
  */
 function unseal(privateKeyPem: string, label: string, b64: string): Buffer {
     const blob = Buffer.from(b64, "base64");
