@@ -83,3 +83,11 @@ export function postEvent(url: string, event: FluxEvent): Promise<number> {
         req.end(body);
     });
 }
+
+/**
+ * Sends the Flux events of one agent event, in order. A failure is reported to `onError` and never
+ * thrown: a notification outage must not hold up or fail an apply.
+ */
+export async function sendFluxEvents(url: string, e: AgentEvent, o: Parameters<typeof fluxEvents>[1], onError: (error: Error, event: FluxEvent) => void): Promise<void> {
+    for (const fe of fluxEvents(e, o)) await postEvent(url, fe).catch((err: Error) => onError(err, fe));
+}

@@ -77,7 +77,7 @@ export interface FluxSourceOptions {
     readonly name: string;
     /** The checkout directory and the downloaded artifact live here. */
     readonly workDir: string;
-    /** Called when the watch sees a new artifact revision. */
+    /** Called when the watch sees a new artifact. */
     readonly onRevision?: (revision: string) => void;
     readonly log?: (line: string) => void;
 }
@@ -94,7 +94,7 @@ export class FluxSource {
     private readonly where: string;
     private latest?: GitRepositoryObject;
     private readonly stopping = new AbortController();
-    private seenRevision?: string;
+    private seenArtifact?: string;
 
     constructor(private readonly api: KubeApi, private readonly o: FluxSourceOptions) {
         this.checkoutDir = path.join(o.workDir, "checkout");
@@ -106,12 +106,14 @@ export class FluxSource {
         return `${GIT_REPOSITORY_API}/namespaces/${encodeURIComponent(this.o.namespace)}/gitrepositories`;
     }
 
+    /** A new artifact (a new revision, or the same one rebuilt, e.g. after source-controller lost its storage) triggers a sync. */
     private observe(obj: GitRepositoryObject): void {
         this.latest = obj;
-        const revision = obj.status?.artifact?.revision;
-        if (revision && revision !== this.seenRevision) {
-            this.seenRevision = revision;
-            this.o.onRevision?.(revision);
+        const a = obj.status?.artifact;
+        const key = a ? `${a.revision} ${a.digest} ${a.url}` : undefined;
+        if (a && key !== this.seenArtifact) {
+            this.seenArtifact = key;
+            this.o.onRevision?.(a.revision);
         }
     }
 

@@ -9,7 +9,7 @@ import { prepareDependencies } from "./deps";
 import { GitSource, SourceError } from "./git";
 import { kubeConfig, LeaseElector, StatusStore } from "./kube";
 import { engineEnvironment, PulumiEngine } from "./pulumi-engine";
-import { fluxEvents, postEvent } from "./flux-events";
+import { sendFluxEvents } from "./flux-events";
 import { FluxSource } from "./flux-source";
 import { jittered, PermanentError, Reason, Reconciler, Source, Trigger } from "./reconciler";
 import { AgentMetrics, createServer } from "./server";
@@ -81,9 +81,8 @@ async function main(): Promise<void> {
                 }
                 const events = settings.flux?.eventsUrl;
                 if (event && events) {
-                    for (const fe of fluxEvents(event, { ...settings.flux!, revision: run?.revision, instance: settings.identity, at: new Date() })) {
-                        await postEvent(events, fe).catch((e: Error) => log.warn({ error: e.message, reason: fe.reason }, "could not send the Flux event to notification-controller"));
-                    }
+                    await sendFluxEvents(events, event, { ...settings.flux!, revision: run?.revision, instance: settings.identity, at: new Date() }, (e, fe) =>
+                        log.warn({ error: e.message, reason: fe.reason }, "could not send the Flux event to notification-controller"));
                 }
             },
         },
