@@ -24,8 +24,8 @@ describe("agent settings", () => {
         assert.equal(parseSettings(base, [], exists).flux, undefined, "git mode is the default");
         assert.deepEqual(problems({ AGENT_SOURCE: "kustomize", AGENT_STACK: "prod" }), ['AGENT_SOURCE (--source) = "kustomize": expected one of git | flux']);
         assert.deepEqual(problems({ AGENT_SOURCE: "flux", AGENT_STACK: "prod", AGENT_FLUX_SOURCE: "Bad_Name", AGENT_FLUX_EVENTS_URL: "notification-controller" }), [
-            'AGENT_FLUX_SOURCE (--flux-source) = "Bad_Name": expected a GitRepository name (lower-case letters, digits and \'-\')',
             'AGENT_FLUX_EVENTS_URL (--flux-events-url) = "notification-controller": expected an http(s) URL or off',
+            'AGENT_FLUX_SOURCE (--flux-source) = "Bad_Name": expected a GitRepository name (lower-case letters, digits and \'-\')',
         ]);
     });
 
