@@ -73,6 +73,8 @@ export interface AgentConfig {
     readonly backendUrl?: string;
     readonly secretsProvider?: string;
     readonly clusterAdmin: boolean;
+    /** Where the agent takes revisions from: its own git client, or Flux's GitRepository artifact. @default flux with the flux map, else git */
+    readonly source: "git" | "flux";
     /** Bring-your-own deploy key (OpenSSH private key). */
     readonly deployKey?: pulumi.Output<string>;
     /** Bring-your-own bearer token of POST /sync; undefined means generate one. */
@@ -484,7 +486,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
     const charts = readCharts(r);
     const networkPolicies = r.bool("networkPolicies", true);
     const functions = readFunctions(r, raw, proLicense !== undefined || r.get("proLicense") !== undefined);
-    const agent = readAgent(r);
+    const agent = readAgent(r, r.get("flux") !== undefined);
     const flux = readFlux(r, agent, raw, functions);
 
     r.unknownKeys();
@@ -511,7 +513,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
 const AGENT_FIELDS: Record<string, "string" | "boolean" | "integer"> = {
     image: "string", repoUrl: "string", branch: "string", projectPath: "string", githubRepository: "string", deployKeyWrite: "boolean",
     webhookHost: "string", pollIntervalSeconds: "integer", driftIntervalSeconds: "integer", driftMode: "string", backendUrl: "string",
-    secretsProvider: "string", clusterAdmin: "boolean", suspend: "boolean",
+    secretsProvider: "string", clusterAdmin: "boolean", suspend: "boolean", source: "string",
 };
 
 /** A generated-or-supplied token: long enough that guessing it is hopeless, and safe in a header. */
@@ -520,7 +522,7 @@ function checkToken(v: string): string | undefined {
 }
 
 /** Reads the `agent` map and its secrets `agentDeployKey`, `agentSyncToken`, `agentWebhookSecret` and `agentEngineEnv`. */
-function readAgent(r: Reader): AgentConfig | undefined {
+function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     const a = r.object("agent");
     const deployKey = r.secret("agentDeployKey", (v) => (/^-----BEGIN OPENSSH PRIVATE KEY-----/.test(v.trim()) ? undefined : "expected an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----)"));
     const syncToken = r.secret("agentSyncToken", checkToken);
@@ -575,6 +577,9 @@ function readAgent(r: Reader): AgentConfig | undefined {
     const webhookHost = str("webhookHost");
     if (webhookHost && !DNS_SUBDOMAIN.test(webhookHost)) r.problem(key("webhookHost"), "expected a DNS name in lower case", webhookHost);
     if (webhookSecret && !webhookHost) r.problem("agentWebhookSecret", "is used only with agent.webhookHost (the webhook is off without it); set agent.webhookHost or unset agentWebhookSecret");
+    const source = a.source ?? (fluxOn ? "flux" : "git");
+    if (source !== "git" && source !== "flux") r.problem(key("source"), "expected git | flux", String(source));
+    else if (source === "flux" && !fluxOn) r.problem(key("source"), "flux needs the flux map (Flux's GitRepository is the source); add openfaas-gitops:flux or set agent.source to git", source);
     const driftMode = a.driftMode ?? "correct";
     if (driftMode !== "correct" && driftMode !== "report") r.problem(key("driftMode"), "expected correct | report", String(driftMode));
     return {
@@ -592,6 +597,7 @@ function readAgent(r: Reader): AgentConfig | undefined {
         backendUrl: str("backendUrl"),
         secretsProvider: str("secretsProvider"),
         clusterAdmin: a.clusterAdmin !== false,
+        source: source as "git" | "flux",
         deployKey,
         syncToken,
         webhookSecret,

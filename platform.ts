@@ -3,8 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
 import { CertManager } from "./components/cert-manager";
 import { OpenFaaSFunction } from "./components/function";
-import { Flux } from "./components/flux";
-import { GitOpsAgent, GITHUB_KNOWN_HOSTS } from "./components/gitops-agent";
+import { Flux, FLUX_SOURCE_NAME } from "./components/flux";
+import { AGENT_NAMESPACE, AGENT_POD_SELECTOR, AGENT_SERVICE_ACCOUNT, GitOpsAgent, GITHUB_KNOWN_HOSTS } from "./components/gitops-agent";
 import { NetworkPolicies } from "./components/network-policies";
 import { FunctionSchedule } from "./components/schedule";
 import { Contour, INGRESS_CLASS } from "./components/contour";
@@ -97,9 +97,11 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions, moreFunctionNamespaces: ns.moreFunctions }, onCluster());
     }
 
+    const fluxAgent = cfg.flux && cfg.agent?.source === "flux";
     const agent = cfg.agent
         ? new GitOpsAgent("agent", {
               image: cfg.agent.image,
+              flux: fluxAgent ? { namespace: cfg.flux!.namespace, gitRepository: FLUX_SOURCE_NAME } : undefined,
               repoUrl: cfg.agent.repoUrl,
               branch: cfg.agent.branch,
               projectPath: cfg.agent.projectPath,
@@ -146,6 +148,8 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               },
               ingressClass: INGRESS_CLASS,
               tlsIssuer,
+              agent: fluxAgent ? { namespace: AGENT_NAMESPACE, serviceAccount: AGENT_SERVICE_ACCOUNT, podLabels: AGENT_POD_SELECTOR } : undefined,
+              networkPolicies: cfg.networkPolicies,
           }, onCluster())
         : undefined;
 

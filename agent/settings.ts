@@ -13,6 +13,8 @@ export type SignatureMode = "off" | "ssh" | "gpg";
 /** Where revisions come from: the agent's own git client, or Flux's GitRepository artifact. */
 export type SourceMode = "git" | "flux";
 export const SOURCE_MODES: readonly SourceMode[] = ["git", "flux"];
+/** The GitRepository the Flux component declares for this program's repository. */
+export const DEFAULT_FLUX_SOURCE = "openfaas-gitops";
 
 export interface AgentSettings {
     readonly source: SourceMode;
@@ -200,7 +202,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         const namespace = k8sName(FIELDS.fluxNamespace, "flux-system", DNS_LABEL, "a namespace name");
         const events = str(FIELDS.fluxEventsUrl, eventsUrl(namespace))!;
         if (events !== "off" && !/^https?:\/\/[^/]+/.test(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = "${events}": expected an http(s) URL or off`);
-        flux = { namespace, name: k8sName(FIELDS.fluxSource, "openfaas-gitops", DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
+        flux = { namespace, name: k8sName(FIELDS.fluxSource, DEFAULT_FLUX_SOURCE, DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
     }
     const settings: AgentSettings = {
         source,

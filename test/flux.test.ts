@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfig } from "../config";
-import { alertSpec, imagePolicySpec, imageRepository, imageRepositorySpec, imageUpdateAutomationSpec, setterMarker, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
+import { agentAccessSpecs, alertSpec, fluxNetworkPolicySpecs, imagePolicySpec, imageRepository, imageRepositorySpec, imageUpdateAutomationSpec, setterMarker, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
 import { GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -110,6 +110,47 @@ describe("notification spec functions", () => {
         assert.equal(a.spec.eventSeverity, "info");
         assert.deepEqual(a.spec.eventSources.map((e) => `${e.kind}/${e.name}`), ["GitRepository/*", "ImageRepository/*", "ImagePolicy/*", "ImageUpdateAutomation/*"]);
         assert.equal(alertSpec("flux-system", { name: "pager", severity: "error" }).spec.eventSeverity, "error");
+    });
+});
+
+describe("the agent's access to Flux", () => {
+    const agent = { namespace: "openfaas-gitops", serviceAccount: "openfaas-gitops-agent", podLabels: { "app.kubernetes.io/name": "openfaas-gitops-agent" } };
+
+    it("the agent may get, list and watch GitRepositories in the Flux namespace, nothing else", () => {
+        const { role, binding } = agentAccessSpecs("flux-system", agent);
+        assert.deepEqual(role.rules, [{ apiGroups: ["source.toolkit.fluxcd.io"], resources: ["gitrepositories"], verbs: ["get", "list", "watch"] }]);
+        assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "openfaas-gitops-agent", namespace: "openfaas-gitops" }]);
+        assert.equal(binding.roleRef.name, role.metadata.name);
+    });
+
+    it("network policies: controllers among themselves, metrics, the Receiver port, and the agent's pods to storage and events only", () => {
+        const specs = fluxNetworkPolicySpecs("flux-system", agent);
+        assert.deepEqual(specs.map((p) => p.metadata.name), ["allow-flux-controllers", "allow-scraping", "allow-webhooks", "allow-openfaas-gitops-agent"]);
+        const forAgent = specs[3]!.spec;
+        assert.deepEqual(forAgent.podSelector, { matchExpressions: [{ key: "app", operator: "In", values: ["source-controller", "notification-controller"] }] });
+        assert.deepEqual(forAgent.ingress, [{
+            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "openfaas-gitops" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "openfaas-gitops-agent" } } }],
+            ports: [{ protocol: "TCP", port: "http" }],
+        }]);
+        // The named port is the one the chart gives both controllers' 9090 (their Services' port 80 targets it).
+        for (const controller of ["source-controller", "notification-controller"]) {
+            const text = fs.readFileSync(path.join(ROOT, "..", "shared", "upstream", "charts", "flux2", "templates", `${controller}.yaml`), "utf8");
+            assert.match(text, /containerPort: 9090\n\s+name: http\n/, controller);
+            assert.match(text, new RegExp(`app: ${controller}`));
+        }
+        assert.equal(fluxNetworkPolicySpecs("flux-system").length, 3, "no agent rule without the agent");
+    });
+
+    it("the agent's events reach every Alert: they name the GitRepository, a kind each Alert selects", () => {
+        assert.ok(alertSpec("flux-system", { name: "status" }).spec.eventSources.some((s) => s.kind === "GitRepository" && s.name === "*"));
+    });
+
+    it("a stack with Flux and network policies declares the agent's Role, binding and policies in the Flux namespace", async () => {
+        const { resources } = await runProgram(raw({ agent: JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git" }), flux: JSON.stringify({ namespace: "flux" }) }));
+        assert.equal(one(resources, "kubernetes:rbac.authorization.k8s.io/v1:Role", "flux-agent-role").inputs.metadata.namespace, "flux");
+        assert.equal(resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.inputs.metadata.namespace === "flux").length, 4);
+        const gitOnly = await runProgram(raw({ agent: JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", source: "git" }), flux: JSON.stringify({}), networkPolicies: "false" }));
+        assert.equal(gitOnly.resources.filter((r) => r.inputs.metadata?.namespace === "flux-system" && /Role|NetworkPolicy/.test(r.type)).length, 0);
     });
 });
 
