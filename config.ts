@@ -4,7 +4,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./components/charts";
 import { FluxNotification, githubRepositoryAddress, isSshUrl, NOTIFICATION_TYPES, setterMarker } from "./components/flux";
-import { applyOverrides, FunctionDef, parseStackYml } from "./functions";
+import { applyOverrides, FunctionDef, INVOKER_FILE, INVOKER_IMAGE_POLICY, Invoker, parseInvokerYml, parseStackYml } from "./functions";
 import { isManifestFile, parseSealedSecretFile, SealedSecretFile } from "./sealing/manifests";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "./names";
 
@@ -138,6 +138,8 @@ export interface PlatformConfig {
     readonly networkPolicies: boolean;
     /** The functions of `functionsFile` with this stack's overrides applied (schedules emptied when off). */
     readonly functions: readonly FunctionDef[];
+    /** The cron jobs' invoke image, from {@link INVOKER_FILE}. */
+    readonly invoker: Invoker;
     /** The reconcile agent; undefined when the stack has no `agent` map. */
     readonly agent?: AgentConfig;
     /** Flux; undefined when the stack has no `flux` map. */
@@ -486,6 +488,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
     const charts = readCharts(r);
     const networkPolicies = r.bool("networkPolicies", true);
     const functions = readFunctions(r, raw, proLicense !== undefined || r.get("proLicense") !== undefined);
+    const invoker = readInvoker(r, raw);
     const agent = readAgent(r, r.get("flux") !== undefined);
     const flux = readFlux(r, agent, raw, functions);
 
@@ -505,9 +508,24 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
         charts,
         networkPolicies,
         functions,
+        invoker: invoker ?? { image: "", imagePolicy: { semver: "" } },
         agent,
         flux,
     };
+}
+
+/** Reads {@link INVOKER_FILE}, the cron jobs' invoke image (a file so Flux's setters can update it). */
+function readInvoker(r: Reader, raw: RawConfig): Invoker | undefined {
+    let text: string;
+    try {
+        text = (raw.files ?? projectFiles(process.cwd())).read(INVOKER_FILE);
+    } catch (e) {
+        r.at(INVOKER_FILE, `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); it holds the image the schedules run (image: and imagePolicy:)`);
+        return undefined;
+    }
+    const parsed = parseInvokerYml(text, INVOKER_FILE);
+    for (const p of parsed.problems) r.at(p.where, p.what);
+    return parsed.invoker;
 }
 
 const AGENT_FIELDS: Record<string, "string" | "boolean" | "integer"> = {
@@ -646,6 +664,7 @@ function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConfig, fun
         if (agent && !isSshUrl(agent.repoUrl)) r.problem(key("imageAutomation"), `pushes tag commits with the deploy key, so agent.repoUrl must be an ssh URL, not ${agent.repoUrl}`, "true");
         const file = r.string("functionsFile", "functions/stack.yml");
         checkSetterMarkers(r, raw, file, namespace, functions);
+        checkSetterMarkers(r, raw, INVOKER_FILE, namespace, [{ name: INVOKER_IMAGE_POLICY, imagePolicy: { semver: "" } }], "");
         const dir = path.posix.join(agent?.projectPath ?? ".", path.posix.dirname(file));
         imageAutomation = { path: dir === "." ? "./" : `./${dir}` };
     }
@@ -665,7 +684,7 @@ function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConfig, fun
  * Each function with an imagePolicy must carry Flux's setter marker on its image line, or the
  * automation would never update it: `image: <ref> # {"$imagepolicy": "<flux namespace>:<function>"}`.
  */
-function checkSetterMarkers(r: Reader, raw: RawConfig, file: string, namespace: string, functions: readonly FunctionDef[]): void {
+function checkSetterMarkers(r: Reader, raw: RawConfig, file: string, namespace: string, functions: readonly Pick<FunctionDef, "name" | "imagePolicy">[], at = "functions."): void {
     let text: string;
     try {
         text = (raw.files ?? projectFiles(process.cwd())).read(file);
@@ -677,7 +696,7 @@ function checkSetterMarkers(r: Reader, raw: RawConfig, file: string, namespace: 
         const marker = setterMarker(namespace, fn.name);
         const marked = lines.filter((l) => /^\s*image:\s*\S+\s+#/.test(l) && l.trimEnd().endsWith(marker));
         if (marked.length !== 1) {
-            r.at(`${file} functions.${fn.name}.image`, `${marked.length === 0 ? "has no" : "has more than one"} Flux setter marker; end the image line with ${marker} (flux.imageAutomation commits new tags only on marked lines)`);
+            r.at(`${file} ${at}${at ? `${fn.name}.` : ""}image`, `${marked.length === 0 ? "has no" : "has more than one"} Flux setter marker; end the image line with ${marker} (flux.imageAutomation commits new tags only on marked lines)`);
         }
     }
 }

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
+import { INVOKER_IMAGE_POLICY } from "./functions";
 import { CertManager } from "./components/cert-manager";
 import { OpenFaaSFunction } from "./components/function";
 import { Flux, FLUX_SOURCE_NAME } from "./components/flux";
@@ -89,7 +90,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         const namespace = fn.namespace ? ns.moreFunctions[fn.namespace]! : ns.names.functions;
         new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace, pro }, onCluster({ dependsOn: [openfaas] }));
         for (const schedule of fn.schedules) {
-            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, functionNamespace: fn.namespace, schedule, namespace: ns.names.core }, onCluster({ dependsOn: [openfaas] }));
+            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, functionNamespace: fn.namespace, schedule, namespace: ns.names.core, image: cfg.invoker.image }, onCluster({ dependsOn: [openfaas] }));
         }
     }
 
@@ -144,7 +145,10 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               notifications: cfg.flux.notifications,
               imageAutomation: cfg.flux.imageAutomation && {
                   path: cfg.flux.imageAutomation.path,
-                  images: cfg.functions.flatMap((f) => (f.imagePolicy ? [{ name: f.name, image: f.image, policy: f.imagePolicy }] : [])),
+                  images: [
+                      ...cfg.functions.flatMap((f) => (f.imagePolicy ? [{ name: f.name, image: f.image, policy: f.imagePolicy }] : [])),
+                      { name: INVOKER_IMAGE_POLICY, image: cfg.invoker.image, policy: cfg.invoker.imagePolicy },
+                  ],
               },
               ingressClass: INGRESS_CLASS,
               tlsIssuer,

@@ -66,7 +66,7 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
     let reconciler: Reconciler;
     let storageDir: string;
     let storagePort: number;
-    const applied: { revision: string; nodeinfo: string }[] = [];
+    const applied: { revision: string; nodeinfo: string; invoker: string }[] = [];
     const received: FluxEvent[] = [];
     let tamperedBytes = Buffer.alloc(0);
 
@@ -75,7 +75,8 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
         up: async ({ dir, revision }) => {
             const { resources } = await runProgram(stackFileConfig("dev", dir));
             const d = resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.inputs.metadata?.name === "nodeinfo");
-            applied.push({ revision, nodeinfo: d!.inputs.spec.template.spec.containers[0].image });
+            const cron = resources.find((r) => r.type === "kubernetes:batch/v1:CronJob");
+            applied.push({ revision, nodeinfo: d!.inputs.spec.template.spec.containers[0].image, invoker: cron!.inputs.spec.jobTemplate.spec.template.spec.containers[0].image });
             return { changes: { same: resources.length }, changed: [] };
         },
         detectDrift: async () => ({ changes: {}, changed: [] }),
@@ -141,7 +142,7 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
         const revision = `main@sha1:${first}`;
         const status = await appliedRevision(revision);
         assert.equal(gitRepository().status.artifact.revision, revision);
-        assert.deepEqual(applied, [{ revision, nodeinfo: "ghcr.io/openfaas/nodeinfo:0.2.0" }]);
+        assert.deepEqual(applied, [{ revision, nodeinfo: "ghcr.io/openfaas/nodeinfo:0.2.0", invoker: "curlimages/curl:8.11.1" }]);
         assert.equal(status.conditions.Ready.status, "True");
         assert.match(status.conditions.Ready.message, new RegExp(`revision main@sha1:${first.slice(0, 12)} is applied`));
         // Sent right after the status is recorded.
@@ -152,12 +153,14 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
         ]);
     });
 
-    it("image automation: a new tag committed on the marked line, as the controller writes it, is deployed", async () => {
-        const file = "functions/stack.yml";
-        const text = fs.readFileSync(path.join(repo.work, file), "utf8");
-        const next = repo.commit({ [file]: setImage(text, '# {"$imagepolicy": "flux-system:nodeinfo"}', "ghcr.io/openfaas/nodeinfo:0.3.0") }, "nodeinfo 0.3.0");
+    it("image automation: new tags committed on the marked lines, as the controller writes them, are deployed (a function and the cron jobs' invoker)", async () => {
+        const read = (file: string) => fs.readFileSync(path.join(repo.work, file), "utf8");
+        const next = repo.commit({
+            "functions/stack.yml": setImage(read("functions/stack.yml"), '# {"$imagepolicy": "flux-system:nodeinfo"}', "ghcr.io/openfaas/nodeinfo:0.3.0"),
+            "functions/invoker.yml": setImage(read("functions/invoker.yml"), '# {"$imagepolicy": "flux-system:cron-invoker"}', "curlimages/curl:8.12.0"),
+        }, "Update images");
         await appliedRevision(`main@sha1:${next}`);
-        assert.deepEqual(applied.at(-1), { revision: `main@sha1:${next}`, nodeinfo: "ghcr.io/openfaas/nodeinfo:0.3.0" });
+        assert.deepEqual(applied.at(-1), { revision: `main@sha1:${next}`, nodeinfo: "ghcr.io/openfaas/nodeinfo:0.3.0", invoker: "curlimages/curl:8.12.0" });
     });
 
     it("an artifact whose bytes do not match the advertised digest is refused: Stalled, nothing applied", async () => {

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfig } from "../config";
 import { agentAccessSpecs, alertSpec, fluxNetworkPolicySpecs, imagePolicySpec, imageRepository, imageRepositorySpec, imageUpdateAutomationSpec, setterMarker, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
 import { GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
+import { INVOKER_FILE, INVOKER_IMAGE_POLICY, parseInvokerYml } from "../functions";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -151,6 +152,37 @@ describe("the agent's access to Flux", () => {
         assert.equal(resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.inputs.metadata.namespace === "flux").length, 4);
         const gitOnly = await runProgram(raw({ agent: JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", source: "git" }), flux: JSON.stringify({}), networkPolicies: "false" }));
         assert.equal(gitOnly.resources.filter((r) => r.inputs.metadata?.namespace === "flux-system" && /Role|NetworkPolicy/.test(r.type)).length, 0);
+    });
+});
+
+describe("the cron jobs' invoke image", () => {
+    it("lives in functions/invoker.yml on a line with Flux's setter marker, so image automation can update it", () => {
+        const text = fs.readFileSync(path.join(ROOT, INVOKER_FILE), "utf8");
+        const line = text.split("\n").find((l) => l.startsWith("image:"))!;
+        assert.equal(line, `image: curlimages/curl:8.11.1 ${setterMarker("flux-system", INVOKER_IMAGE_POLICY)}`);
+        assert.deepEqual(parseInvokerYml(text, INVOKER_FILE), { invoker: { image: "curlimages/curl:8.11.1", imagePolicy: { semver: ">=8.11.1 <9.0.0" } }, problems: [] });
+    });
+
+    it("a bad invoker file is refused with the file and field named", () => {
+        const where = (text: string) => parseInvokerYml(text, "f.yml").problems.map((p) => p.where);
+        assert.deepEqual(where("image: curlimages/curl:latest\nimagePolicy: {semver: '>=8'}\n"), ["f.yml image"]);
+        assert.deepEqual(where("image: curlimages/curl:8.11.1\nimagePolicy: {semver: '>=8'}\ntag: x\n"), ["f.yml tag"]);
+        assert.deepEqual(where("image: curlimages/curl:8.11.1\n"), ["f.yml imagePolicy"]);
+    });
+
+    it("the CronJobs run it, and with image automation it gets its ImageRepository and ImagePolicy", async () => {
+        const { resources } = await runStack("prod");
+        const cron = resources.find((r) => r.type === "kubernetes:batch/v1:CronJob")!;
+        assert.equal(cron.inputs.spec.jobTemplate.spec.template.spec.containers[0].image, "curlimages/curl:8.11.1");
+        assert.equal(one(resources, "kubernetes:image.toolkit.fluxcd.io/v1:ImageRepository", "flux-image-cron-invoker").inputs.spec.image, "curlimages/curl");
+        assert.deepEqual(one(resources, "kubernetes:image.toolkit.fluxcd.io/v1:ImagePolicy", "flux-policy-cron-invoker").inputs.spec.policy, { semver: { range: ">=8.11.1 <9.0.0" } });
+    });
+
+    it("image automation refuses an invoker line without the marker", () => {
+        const files = projectFiles(ROOT);
+        const unmarked = files.read(INVOKER_FILE).replace(/ # \{"\$imagepolicy".*$/m, "");
+        const rawCfg = { ...raw({ agent: AGENT, flux: JSON.stringify({ imageAutomation: true }) }), files: { ...files, read: (rel: string) => (rel === INVOKER_FILE ? unmarked : files.read(rel)) } };
+        assert.throws(() => parseConfig(rawCfg), /functions\/invoker\.yml image.*has no Flux setter marker; end the image line with # \{"\$imagepolicy": "flux-system:cron-invoker"\}/s);
     });
 });
 
@@ -373,8 +405,8 @@ describe("Flux component under the mock engine", () => {
     it("image automation: ImageRepository + ImagePolicy per opted-in function, one ImageUpdateAutomation, and a deploy key with write access", async () => {
         const gh = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", githubRepository: "platform" });
         const { resources } = await runProgram(raw({ agent: gh, flux: JSON.stringify({ imageAutomation: true }) }));
-        assert.deepEqual(resources.filter((r) => r.type.includes("image.toolkit.fluxcd.io")).map((r) => r.name).sort(), ["flux-image-nodeinfo", "flux-image-update", "flux-policy-nodeinfo"]);
-        assert.equal(one(resources, "kubernetes:image.toolkit.fluxcd.io/v1:ImageRepository").inputs.spec.image, "ghcr.io/openfaas/nodeinfo");
+        assert.deepEqual(resources.filter((r) => r.type.includes("image.toolkit.fluxcd.io")).map((r) => r.name).sort(), ["flux-image-cron-invoker", "flux-image-nodeinfo", "flux-image-update", "flux-policy-cron-invoker", "flux-policy-nodeinfo"]);
+        assert.equal(one(resources, "kubernetes:image.toolkit.fluxcd.io/v1:ImageRepository", "flux-image-nodeinfo").inputs.spec.image, "ghcr.io/openfaas/nodeinfo");
         assert.equal(one(resources, "github:index/repositoryDeployKey:RepositoryDeployKey").inputs.readOnly, false);
         const readOnly = await runProgram(raw({ agent: gh, flux: "{}" }));
         assert.equal(one(readOnly.resources, "github:index/repositoryDeployKey:RepositoryDeployKey").inputs.readOnly, true);
