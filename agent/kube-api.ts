@@ -150,7 +150,16 @@ export class KubeApi {
                     while ((nl = buffered.indexOf("\n")) >= 0) {
                         const line = buffered.slice(0, nl).trim();
                         buffered = buffered.slice(nl + 1);
-                        if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
+                        if (!line) continue;
+                        let event: WatchEvent<T>;
+                        try {
+                            event = JSON.parse(line) as WatchEvent<T>;
+                        } catch {
+                            // A cut or garbled stream: end this watch; the caller lists again.
+                            req.destroy(new Error(`watch ${url} sent a line that is not JSON`));
+                            return;
+                        }
+                        onEvent(event);
                     }
                 });
                 res.on("end", () => resolve());
