@@ -137,10 +137,11 @@ export class FluxSource {
                         else this.latest = undefined;
                     }
                     let expired = false;
-                    await this.api.watch<GitRepositoryObject & { code?: number; metadata?: { resourceVersion?: string } }>(
+                    await this.api.watch<GitRepositoryObject>(
                         this.collection,
                         { fieldSelector: `metadata.name=${this.o.name}`, resourceVersion: rv, timeoutSeconds: "300" },
-                        (e: WatchEvent<GitRepositoryObject & { code?: number }>) => {
+                        (e: WatchEvent<GitRepositoryObject>) => {
+                            // An ERROR carries a Status, usually 410 Gone (the resourceVersion is too old): list again.
                             if (e.type === "ERROR") {
                                 expired = true;
                                 return;
