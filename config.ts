@@ -4,7 +4,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./components/charts";
 import { FluxNotification, githubRepositoryAddress, isSshUrl, NOTIFICATION_TYPES, setterMarker } from "./components/flux";
-import { applyOverrides, FunctionDef, parseStackYml } from "./functions";
+import { applyOverrides, FunctionDef, INVOKER_FILE, INVOKER_IMAGE_POLICY, Invoker, parseInvokerYml, parseStackYml } from "./functions";
 import { isManifestFile, parseSealedSecretFile, SealedSecretFile } from "./sealing/manifests";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "./names";
 
@@ -73,6 +73,8 @@ export interface AgentConfig {
     readonly backendUrl?: string;
     readonly secretsProvider?: string;
     readonly clusterAdmin: boolean;
+    /** Where the agent takes revisions from: its own git client, or Flux's GitRepository artifact. @default flux with the flux map, else git */
+    readonly source: "git" | "flux";
     /** Bring-your-own deploy key (OpenSSH private key). */
     readonly deployKey?: pulumi.Output<string>;
     /** Bring-your-own bearer token of POST /sync; undefined means generate one. */
@@ -136,6 +138,8 @@ export interface PlatformConfig {
     readonly networkPolicies: boolean;
     /** The functions of `functionsFile` with this stack's overrides applied (schedules emptied when off). */
     readonly functions: readonly FunctionDef[];
+    /** The cron jobs' invoke image, from {@link INVOKER_FILE}. */
+    readonly invoker: Invoker;
     /** The reconcile agent; undefined when the stack has no `agent` map. */
     readonly agent?: AgentConfig;
     /** Flux; undefined when the stack has no `flux` map. */
@@ -484,7 +488,8 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
     const charts = readCharts(r);
     const networkPolicies = r.bool("networkPolicies", true);
     const functions = readFunctions(r, raw, proLicense !== undefined || r.get("proLicense") !== undefined);
-    const agent = readAgent(r);
+    const invoker = readInvoker(r, raw);
+    const agent = readAgent(r, r.get("flux") !== undefined);
     const flux = readFlux(r, agent, raw, functions);
 
     r.unknownKeys();
@@ -503,15 +508,30 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
         charts,
         networkPolicies,
         functions,
+        invoker: invoker ?? { image: "", imagePolicy: { semver: "" } },
         agent,
         flux,
     };
 }
 
+/** Reads {@link INVOKER_FILE}, the cron jobs' invoke image (a file so Flux's setters can update it). */
+function readInvoker(r: Reader, raw: RawConfig): Invoker | undefined {
+    let text: string;
+    try {
+        text = (raw.files ?? projectFiles(process.cwd())).read(INVOKER_FILE);
+    } catch (e) {
+        r.at(INVOKER_FILE, `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); it holds the image the schedules run (image: and imagePolicy:)`);
+        return undefined;
+    }
+    const parsed = parseInvokerYml(text, INVOKER_FILE);
+    for (const p of parsed.problems) r.at(p.where, p.what);
+    return parsed.invoker;
+}
+
 const AGENT_FIELDS: Record<string, "string" | "boolean" | "integer"> = {
     image: "string", repoUrl: "string", branch: "string", projectPath: "string", githubRepository: "string", deployKeyWrite: "boolean",
     webhookHost: "string", pollIntervalSeconds: "integer", driftIntervalSeconds: "integer", driftMode: "string", backendUrl: "string",
-    secretsProvider: "string", clusterAdmin: "boolean", suspend: "boolean",
+    secretsProvider: "string", clusterAdmin: "boolean", suspend: "boolean", source: "string",
 };
 
 /** A generated-or-supplied token: long enough that guessing it is hopeless, and safe in a header. */
@@ -520,7 +540,7 @@ function checkToken(v: string): string | undefined {
 }
 
 /** Reads the `agent` map and its secrets `agentDeployKey`, `agentSyncToken`, `agentWebhookSecret` and `agentEngineEnv`. */
-function readAgent(r: Reader): AgentConfig | undefined {
+function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     const a = r.object("agent");
     const deployKey = r.secret("agentDeployKey", (v) => (/^-----BEGIN OPENSSH PRIVATE KEY-----/.test(v.trim()) ? undefined : "expected an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----)"));
     const syncToken = r.secret("agentSyncToken", checkToken);
@@ -575,6 +595,9 @@ function readAgent(r: Reader): AgentConfig | undefined {
     const webhookHost = str("webhookHost");
     if (webhookHost && !DNS_SUBDOMAIN.test(webhookHost)) r.problem(key("webhookHost"), "expected a DNS name in lower case", webhookHost);
     if (webhookSecret && !webhookHost) r.problem("agentWebhookSecret", "is used only with agent.webhookHost (the webhook is off without it); set agent.webhookHost or unset agentWebhookSecret");
+    const source = a.source ?? (fluxOn ? "flux" : "git");
+    if (source !== "git" && source !== "flux") r.problem(key("source"), "expected git | flux", String(source));
+    else if (source === "flux" && !fluxOn) r.problem(key("source"), "flux needs the flux map (Flux's GitRepository is the source); add openfaas-gitops:flux or set agent.source to git", source);
     const driftMode = a.driftMode ?? "correct";
     if (driftMode !== "correct" && driftMode !== "report") r.problem(key("driftMode"), "expected correct | report", String(driftMode));
     return {
@@ -592,6 +615,7 @@ function readAgent(r: Reader): AgentConfig | undefined {
         backendUrl: str("backendUrl"),
         secretsProvider: str("secretsProvider"),
         clusterAdmin: a.clusterAdmin !== false,
+        source: source as "git" | "flux",
         deployKey,
         syncToken,
         webhookSecret,
@@ -640,6 +664,7 @@ function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConfig, fun
         if (agent && !isSshUrl(agent.repoUrl)) r.problem(key("imageAutomation"), `pushes tag commits with the deploy key, so agent.repoUrl must be an ssh URL, not ${agent.repoUrl}`, "true");
         const file = r.string("functionsFile", "functions/stack.yml");
         checkSetterMarkers(r, raw, file, namespace, functions);
+        checkSetterMarkers(r, raw, INVOKER_FILE, namespace, [{ name: INVOKER_IMAGE_POLICY, imagePolicy: { semver: "" } }], "");
         const dir = path.posix.join(agent?.projectPath ?? ".", path.posix.dirname(file));
         imageAutomation = { path: dir === "." ? "./" : `./${dir}` };
     }
@@ -659,7 +684,7 @@ function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConfig, fun
  * Each function with an imagePolicy must carry Flux's setter marker on its image line, or the
  * automation would never update it: `image: <ref> # {"$imagepolicy": "<flux namespace>:<function>"}`.
  */
-function checkSetterMarkers(r: Reader, raw: RawConfig, file: string, namespace: string, functions: readonly FunctionDef[]): void {
+function checkSetterMarkers(r: Reader, raw: RawConfig, file: string, namespace: string, functions: readonly Pick<FunctionDef, "name" | "imagePolicy">[], at = "functions."): void {
     let text: string;
     try {
         text = (raw.files ?? projectFiles(process.cwd())).read(file);
@@ -671,7 +696,7 @@ function checkSetterMarkers(r: Reader, raw: RawConfig, file: string, namespace: 
         const marker = setterMarker(namespace, fn.name);
         const marked = lines.filter((l) => /^\s*image:\s*\S+\s+#/.test(l) && l.trimEnd().endsWith(marker));
         if (marked.length !== 1) {
-            r.at(`${file} functions.${fn.name}.image`, `${marked.length === 0 ? "has no" : "has more than one"} Flux setter marker; end the image line with ${marker} (flux.imageAutomation commits new tags only on marked lines)`);
+            r.at(`${file} ${at}${at ? `${fn.name}.` : ""}image`, `${marked.length === 0 ? "has no" : "has more than one"} Flux setter marker; end the image line with ${marker} (flux.imageAutomation commits new tags only on marked lines)`);
         }
     }
 }

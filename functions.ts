@@ -257,6 +257,37 @@ function imagePolicy(p: Problems, where: string, v: unknown): ImagePolicyDef | u
     return { pattern, extract: typeof v.extract === "string" ? v.extract : undefined, order: order === "alphabetical" ? "alphabetical" : "numerical" };
 }
 
+/** The file holding the cron jobs' invoke image, where Flux's setters can rewrite it; its ImagePolicy's name. */
+export const INVOKER_FILE = "functions/invoker.yml";
+export const INVOKER_IMAGE_POLICY = "cron-invoker";
+
+/** The image scheduled invocations run, and how Flux may update it. */
+export interface Invoker {
+    readonly image: string;
+    readonly imagePolicy: ImagePolicyDef;
+}
+
+/** Pure: the invoker file (`image:` and `imagePolicy:`), or what is wrong with it. */
+export function parseInvokerYml(text: string, file: string): { invoker?: Invoker; problems: FunctionProblem[] } {
+    const p = new Problems(`${file} `);
+    let doc: unknown;
+    try {
+        doc = yaml.load(text);
+    } catch (e) {
+        p.add("", `not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+        return { problems: p.list };
+    }
+    if (!isObj(doc)) {
+        p.add("", "expected a map with image and imagePolicy");
+        return { problems: p.list };
+    }
+    for (const k of Object.keys(doc)) if (k !== "image" && k !== "imagePolicy") p.add(k, "unknown field; expected image, imagePolicy");
+    const image = typeof doc.image === "string" ? doc.image : "";
+    if (!/:[^:/]+$|@sha256:/.test(image) || /:latest$/.test(image)) p.add("image", `expected a pinned image reference (a version tag or digest, not latest), got ${JSON.stringify(doc.image)}`);
+    const policy = imagePolicy(p, "imagePolicy", doc.imagePolicy);
+    return { invoker: policy && p.list.length === 0 ? { image, imagePolicy: policy } : undefined, problems: p.list };
+}
+
 const SCHEDULE_FIELDS = new Set(["name", "cron", "payload", "async"]);
 
 function schedules(p: Problems, where: string, v: unknown): Schedule[] {

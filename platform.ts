@@ -1,10 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
+import { INVOKER_IMAGE_POLICY } from "./functions";
 import { CertManager } from "./components/cert-manager";
 import { OpenFaaSFunction } from "./components/function";
-import { Flux } from "./components/flux";
-import { GitOpsAgent, GITHUB_KNOWN_HOSTS } from "./components/gitops-agent";
+import { Flux, FLUX_SOURCE_NAME } from "./components/flux";
+import { AGENT_NAMESPACE, AGENT_POD_SELECTOR, AGENT_SERVICE_ACCOUNT, GitOpsAgent, GITHUB_KNOWN_HOSTS } from "./components/gitops-agent";
 import { NetworkPolicies } from "./components/network-policies";
 import { FunctionSchedule } from "./components/schedule";
 import { Contour, INGRESS_CLASS } from "./components/contour";
@@ -89,7 +90,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         const namespace = fn.namespace ? ns.moreFunctions[fn.namespace]! : ns.names.functions;
         new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace, pro }, onCluster({ dependsOn: [openfaas] }));
         for (const schedule of fn.schedules) {
-            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, functionNamespace: fn.namespace, schedule, namespace: ns.names.core }, onCluster({ dependsOn: [openfaas] }));
+            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, functionNamespace: fn.namespace, schedule, namespace: ns.names.core, image: cfg.invoker.image }, onCluster({ dependsOn: [openfaas] }));
         }
     }
 
@@ -97,9 +98,11 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions, moreFunctionNamespaces: ns.moreFunctions }, onCluster());
     }
 
+    const fluxAgent = cfg.flux && cfg.agent?.source === "flux";
     const agent = cfg.agent
         ? new GitOpsAgent("agent", {
               image: cfg.agent.image,
+              flux: fluxAgent ? { namespace: cfg.flux!.namespace, gitRepository: FLUX_SOURCE_NAME } : undefined,
               repoUrl: cfg.agent.repoUrl,
               branch: cfg.agent.branch,
               projectPath: cfg.agent.projectPath,
@@ -142,10 +145,15 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               notifications: cfg.flux.notifications,
               imageAutomation: cfg.flux.imageAutomation && {
                   path: cfg.flux.imageAutomation.path,
-                  images: cfg.functions.flatMap((f) => (f.imagePolicy ? [{ name: f.name, image: f.image, policy: f.imagePolicy }] : [])),
+                  images: [
+                      ...cfg.functions.flatMap((f) => (f.imagePolicy ? [{ name: f.name, image: f.image, policy: f.imagePolicy }] : [])),
+                      { name: INVOKER_IMAGE_POLICY, image: cfg.invoker.image, policy: cfg.invoker.imagePolicy },
+                  ],
               },
               ingressClass: INGRESS_CLASS,
               tlsIssuer,
+              agent: fluxAgent ? { namespace: AGENT_NAMESPACE, serviceAccount: AGENT_SERVICE_ACCOUNT, podLabels: AGENT_POD_SELECTOR } : undefined,
+              networkPolicies: cfg.networkPolicies,
           }, onCluster())
         : undefined;
 

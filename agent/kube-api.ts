@@ -1,6 +1,6 @@
 /**
  * The few Kubernetes API calls the agent makes (get, create and replace of a Lease, a ConfigMap and
- * Events) on node:https. @kubernetes/client-node costs about 90 MiB of RSS for these (bench/agent.ts),
+ * Events; get and watch of Flux's GitRepository) on node:https. @kubernetes/client-node costs about 90 MiB of RSS for these (bench/agent.ts),
  * most of the agent's footprint.
  */
 import * as fs from "node:fs";
@@ -69,6 +69,12 @@ export function kubeConnection(file?: string): KubeConnection {
 
 type Kind = "leases" | "configmaps" | "events";
 
+/** One line of a watch stream. An ERROR event carries a Status object (410: the resourceVersion is too old). */
+export interface WatchEvent<T> {
+    readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+    readonly object: T;
+}
+
 /** JSON over HTTPS to the apiserver, one kept-alive connection. */
 export class KubeApi {
     private readonly agent: https.Agent;
@@ -109,6 +115,58 @@ export class KubeApi {
             req.on("timeout", () => req.destroy(new Error(`no answer in 30 s from ${method} ${url}`)));
             req.on("error", reject);
             req.end(payload);
+        });
+    }
+
+    /** GET of an API path, e.g. `/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/x`. */
+    getPath<T>(apiPath: string): Promise<T> {
+        return this.request("GET", `${this.c.server.replace(/\/$/, "")}${apiPath}`);
+    }
+
+    /**
+     * Watches the collection at `apiPath` from `resourceVersion` (`?watch=1`): `onEvent` gets each
+     * event as it arrives. Resolves when the server closes the stream (it does after
+     * `timeoutSeconds`), rejects on a connection error or a non-200 answer; the caller re-lists and
+     * watches again, as client-go's reflector does.
+     */
+    watch<T>(apiPath: string, query: Record<string, string>, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+        const qs = new URLSearchParams({ ...query, watch: "1", allowWatchBookmarks: "true" }).toString();
+        const url = `${this.c.server.replace(/\/$/, "")}${apiPath}?${qs}`;
+        const token = this.c.token?.();
+        const headers: Record<string, string> = { Accept: "application/json" };
+        if (token) headers.Authorization = `Bearer ${token}`;
+        return new Promise<void>((resolve, reject) => {
+            // Its own connection: a long-lived stream must not hold up the kept-alive one.
+            const req = https.request(url, { method: "GET", ca: this.c.ca, cert: this.c.cert, key: this.c.key, headers, signal }, (res) => {
+                if (res.statusCode !== 200) {
+                    res.resume();
+                    return reject(new KubeApiError(`HTTP ${res.statusCode} from watch ${url}`, res.statusCode ?? 0, undefined));
+                }
+                let buffered = "";
+                res.setEncoding("utf8");
+                res.on("data", (chunk: string) => {
+                    buffered += chunk;
+                    let nl: number;
+                    while ((nl = buffered.indexOf("\n")) >= 0) {
+                        const line = buffered.slice(0, nl).trim();
+                        buffered = buffered.slice(nl + 1);
+                        if (!line) continue;
+                        let event: WatchEvent<T>;
+                        try {
+                            event = JSON.parse(line) as WatchEvent<T>;
+                        } catch {
+                            // A cut or garbled stream: end this watch; the caller lists again.
+                            req.destroy(new Error(`watch ${url} sent a line that is not JSON`));
+                            return;
+                        }
+                        onEvent(event);
+                    }
+                });
+                res.on("end", () => resolve());
+                res.on("error", reject);
+            });
+            req.on("error", (e) => (signal.aborted ? resolve() : reject(e)));
+            req.end();
         });
     }
 

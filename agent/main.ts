@@ -9,9 +9,11 @@ import { prepareDependencies } from "./deps";
 import { GitSource, SourceError } from "./git";
 import { kubeConfig, LeaseElector, StatusStore } from "./kube";
 import { engineEnvironment, PulumiEngine } from "./pulumi-engine";
-import { jittered, PermanentError, Reason, Reconciler, Trigger } from "./reconciler";
+import { sendFluxEvents } from "./flux-events";
+import { FluxSource } from "./flux-source";
+import { jittered, PermanentError, Reason, Reconciler, Source, Trigger } from "./reconciler";
 import { AgentMetrics, createServer } from "./server";
-import { parseSettings, SettingsError } from "./settings";
+import { AgentSettings, parseSettings, SettingsError } from "./settings";
 
 function readSecretFile(file?: string): string | undefined {
     return file ? fs.readFileSync(file, "utf8").trim() : undefined;
@@ -26,7 +28,7 @@ async function main(): Promise<void> {
         process.exit(e instanceof SettingsError ? 2 : 1);
     }
     const log = pino({ level: settings.logLevel, base: { component: "openfaas-gitops-agent", stack: settings.stack } });
-    log.info({ repo: settings.repoUrl, branch: settings.branch, path: settings.projectPath }, "starting");
+    log.info(settings.flux ? { source: "flux", gitRepository: `${settings.flux.namespace}/${settings.flux.name}`, path: settings.projectPath } : { source: "git", repo: settings.repoUrl, branch: settings.branch, path: settings.projectPath }, "starting");
 
     const kc = kubeConfig(process.env.KUBECONFIG);
     const store = new StatusStore(kc, settings.namespace, settings.statusConfigMap);
@@ -42,20 +44,11 @@ async function main(): Promise<void> {
             void reconciler.leaderElection(error);
         },
     });
-    const git = new GitSource(settings);
-    // Retrying cannot make a signature valid or a host key pinned: those stall at once.
-    const permanent = (e: unknown) => {
-        if (e instanceof SourceError && e.kind === "host-key") throw new PermanentError(e.message, Reason.HostKeyMismatch);
-        throw e;
-    };
-    const source = {
-        head: (hint?: string) => git.head(hint).catch(permanent),
-        checkout: (rev: string) => git.checkout(rev).catch(permanent),
-        verify: (rev: string) =>
-            git.verify(rev).catch((e: SourceError) => {
-                throw new PermanentError(e.message, Reason.VerificationFailed);
-            }),
-    };
+    // Flux mode: source-controller fetches; a change of its artifact triggers a sync at once.
+    const flux = settings.flux
+        ? new FluxSource(kc, { ...settings.flux, workDir: settings.workDir, onRevision: (revision) => sync("watch", revision), log: (line) => log.warn(line) })
+        : undefined;
+    const source: Source = flux ?? gitSource(settings);
     const engine = new PulumiEngine({
         stack: settings.stack,
         projectPath: settings.projectPath,
@@ -85,6 +78,11 @@ async function main(): Promise<void> {
                     if (event) await store.event(event);
                 } catch (e) {
                     log.warn({ error: (e as Error).message }, "could not write the status ConfigMap or Event");
+                }
+                const events = settings.flux?.eventsUrl;
+                if (event && events) {
+                    await sendFluxEvents(events, event, { ...settings.flux!, revision: run?.revision, instance: settings.identity, at: new Date() }, (e, fe) =>
+                        log.warn({ error: e.message, reason: fe.reason }, "could not send the Flux event to notification-controller"));
                 }
             },
         },
@@ -117,7 +115,10 @@ async function main(): Promise<void> {
     server.listen(settings.listenPort, settings.listenHost, () => log.info({ listen: `${settings.listenHost}:${settings.listenPort}` }, "serving webhook, /sync, /metrics and the status page"));
 
     elector.start();
-    // Jittered, so replicas and agents of several stacks do not poll one git server in step.
+    flux?.start();
+    // Jittered, so replicas and agents of several stacks do not poll one git server in step. In flux
+    // mode the check reads the watched GitRepository (no request): it retries after a backoff and
+    // catches anything the watch missed.
     let poll: NodeJS.Timeout;
     const schedulePoll = (ms: number) => {
         poll = setTimeout(() => {
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
         stopping = true;
         log.info({ signal, graceMs: settings.shutdownGraceMs }, "stopping: no new work; a running update may finish");
         clearTimeout(poll);
+        flux?.stop();
         if (drift) clearInterval(drift);
         const how = await reconciler.stop(settings.shutdownGraceMs);
         log.info({ running: how }, "stopped");
@@ -143,6 +145,23 @@ async function main(): Promise<void> {
     };
     process.on("SIGTERM", () => void shutdown("SIGTERM"));
     process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/** The built-in git source; retrying cannot make a signature valid or a host key pinned: those stall at once. */
+function gitSource(settings: AgentSettings): Source {
+    const git = new GitSource(settings);
+    const permanent = (e: unknown) => {
+        if (e instanceof SourceError && e.kind === "host-key") throw new PermanentError(e.message, Reason.HostKeyMismatch);
+        throw e;
+    };
+    return {
+        head: (hint?: string) => git.head(hint).catch(permanent),
+        checkout: (rev: string) => git.checkout(rev).catch(permanent),
+        verify: (rev: string) =>
+            git.verify(rev).catch((e: SourceError) => {
+                throw new PermanentError(e.message, Reason.VerificationFailed);
+            }),
+    };
 }
 
 void main();

@@ -9,7 +9,8 @@
  */
 import { Engine, hasChanges, RunResult } from "./engine";
 
-export type Trigger = "poll" | "webhook" | "manual";
+/** What started a sync: a timer, a push webhook, a person, or a change seen on a Kubernetes watch (Flux source). */
+export type Trigger = "poll" | "webhook" | "manual" | "watch";
 export type RunKind = "apply" | "drift-check" | "drift-correct";
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "drift" | "no-drift";
 
@@ -44,6 +45,7 @@ export const Reason = {
     Cancelled: "Cancelled",
     RetriesExhausted: "RetriesExhausted",
     VerificationFailed: "VerificationFailed",
+    DigestMismatch: "DigestMismatch",
     HostKeyMismatch: "HostKeyMismatch",
     SourceUnavailable: "SourceUnavailable",
     LeaderElectionFailed: "LeaderElectionFailed",
@@ -149,7 +151,8 @@ export function jittered(ms: number, random: () => number = Math.random): number
     return Math.round(ms * (0.9 + 0.2 * random()));
 }
 
-const short = (r?: string) => (r ?? "").slice(0, 12);
+/** A revision for messages: its hash cut to 12 digits, a Flux revision keeping its ref (`main@sha1:0123456789ab`). */
+export const short = (r?: string) => (r ?? "").replace(/([0-9a-f]{12})[0-9a-f]+$/, "$1");
 
 type Verdict = readonly [ConditionStatus, ReasonName, string];
 
@@ -173,6 +176,8 @@ function stalled(s: AgentStatus): Verdict {
             return ["True", s.stalledReason, "the git server's host key is not the pinned one; retrying cannot fix that. Fix known_hosts, then sync manually or restart the agent"];
         case Reason.VerificationFailed:
             return ["True", s.stalledReason, `revision ${short(s.lastAttemptedRevision)} does not verify; waiting for a new revision`];
+        case Reason.DigestMismatch:
+            return ["True", s.stalledReason, `the artifact of ${short(s.lastAttemptedRevision)} does not have the digest Flux advertised; nothing of it was applied; waiting for a new artifact`];
         default:
             return ["True", s.stalledReason, `revision ${short(s.lastAttemptedRevision)} failed ${s.failures} time(s); waiting for a new revision or a manual sync`];
     }
@@ -242,6 +247,12 @@ export class PermanentError extends Error {
     }
 }
 
+/**
+ * The source cannot be reached right now (e.g. source-controller's artifact server is down): not a
+ * failure of the revision, so no backoff or Stalled; the source is reported unavailable and the next
+ * check tries again.
+ */
+export class SourceUnavailableError extends Error {}
 
 export class Reconciler {
     private current: AgentStatus;
@@ -363,6 +374,10 @@ export class Reconciler {
         } catch (e) {
             const error = (e as Error).message;
             const runBase = { revision, kind: "apply" as const, startedAt: new Date(started).toISOString(), durationMs: this.d.clock() - started, message: error };
+            if (e instanceof SourceUnavailableError) {
+                await this.record({ running: undefined, sourceError: { reason: Reason.SourceUnavailable, message: error } }, { type: "Warning", reason: Reason.SourceUnavailable, message: error });
+                return { action: "source-error", error, stalled: false };
+            }
             if (controller.signal.aborted) {
                 const why = (controller.signal.reason as Error).message;
                 await this.record({ running: undefined }, { type: "Warning", reason: Reason.Cancelled, message: `update of ${revision} cancelled: ${why}; it is retried by the next leader` }, { ...runBase, message: why, result: "cancelled" });

@@ -6,12 +6,21 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import { parseArgs } from "node:util";
+import { eventsUrl } from "./flux-events";
 
 export type DriftMode = "correct" | "report";
 export type SignatureMode = "off" | "ssh" | "gpg";
+/** Where revisions come from: the agent's own git client, or Flux's GitRepository artifact. */
+export type SourceMode = "git" | "flux";
+export const SOURCE_MODES: readonly SourceMode[] = ["git", "flux"];
+/** The GitRepository the Flux component declares for this program's repository. */
+export const DEFAULT_FLUX_SOURCE = "openfaas-gitops";
 
 export interface AgentSettings {
-    /** git URL: ssh (`git@host:org/repo.git`, `ssh://...`) or `https://...`. */
+    readonly source: SourceMode;
+    /** flux mode: the GitRepository to follow, and notification-controller's event endpoint (undefined: no events). */
+    readonly flux?: { readonly namespace: string; readonly name: string; readonly eventsUrl?: string };
+    /** git mode: git URL: ssh (`git@host:org/repo.git`, `ssh://...`) or `https://...`. */
     readonly repoUrl: string;
     readonly branch: string;
     /** Directory of the Pulumi project inside the repository. */
@@ -63,6 +72,10 @@ interface Field {
 }
 
 export const FIELDS = {
+    source: { env: "AGENT_SOURCE", flag: "source", doc: "git | flux: the agent's own git client, or Flux's GitRepository artifact (default git)" },
+    fluxNamespace: { env: "AGENT_FLUX_NAMESPACE", flag: "flux-namespace", doc: "flux mode: namespace of the GitRepository and of Flux (default flux-system)" },
+    fluxSource: { env: "AGENT_FLUX_SOURCE", flag: "flux-source", doc: "flux mode: name of the GitRepository (default openfaas-gitops)" },
+    fluxEventsUrl: { env: "AGENT_FLUX_EVENTS_URL", flag: "flux-events-url", doc: "flux mode: notification-controller's event endpoint, or off (default http://notification-controller.<flux namespace>.svc.cluster.local./)" },
     repoUrl: { env: "AGENT_REPO_URL", flag: "repo-url", doc: "git URL of the repository (required)" },
     branch: { env: "AGENT_BRANCH", flag: "branch", doc: "branch to follow (default main)" },
     projectPath: { env: "AGENT_PROJECT_PATH", flag: "project-path", doc: "Pulumi project directory in the repository (default .)" },
@@ -149,9 +162,11 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         return v;
     };
 
+    const source = oneOf(FIELDS.source, SOURCE_MODES, "git");
     const repoUrl = raw(FIELDS.repoUrl);
-    if (repoUrl === undefined) problems.push(`${name(FIELDS.repoUrl)} is required`);
-    else if (!SSH_URL.test(repoUrl) && !/^https:\/\//.test(repoUrl) && !/^file:\/\//.test(repoUrl)) {
+    if (repoUrl === undefined) {
+        if (source === "git") problems.push(`${name(FIELDS.repoUrl)} is required`);
+    } else if (!SSH_URL.test(repoUrl) && !/^https:\/\//.test(repoUrl) && !/^file:\/\//.test(repoUrl)) {
         problems.push(`${name(FIELDS.repoUrl)} = "${repoUrl}": expected an ssh URL (git@host:org/repo.git, ssh://...) or https://...`);
     }
     const stack = raw(FIELDS.stack);
@@ -182,7 +197,16 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         if (!/^\d+$/.test(stalledRaw) || Number(stalledRaw) < 1 || Number(stalledRaw) > 100) problems.push(`${name(FIELDS.stalledAfter)} = "${stalledRaw}": expected a whole number from 1 to 100`);
         else stalledAfter = Number(stalledRaw);
     }
+    let flux: AgentSettings["flux"];
+    if (source === "flux") {
+        const namespace = k8sName(FIELDS.fluxNamespace, "flux-system", DNS_LABEL, "a namespace name");
+        const events = str(FIELDS.fluxEventsUrl, eventsUrl(namespace))!;
+        if (events !== "off" && !/^https?:\/\/[^/]+/.test(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = "${events}": expected an http(s) URL or off`);
+        flux = { namespace, name: k8sName(FIELDS.fluxSource, DEFAULT_FLUX_SOURCE, DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
+    }
     const settings: AgentSettings = {
+        source,
+        flux,
         repoUrl: repoUrl ?? "",
         branch: str(FIELDS.branch, "main")!,
         projectPath: str(FIELDS.projectPath, ".")!,

@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ImagePolicyDef } from "../functions";
+import { DEFAULT_FLUX_SOURCE } from "../agent/settings";
 import { ChartSource, chartLocation } from "./charts";
 
 /** API versions of the Flux v2.8 CRDs (../shared/upstream/crds/flux.yaml) this component declares. */
@@ -20,7 +21,7 @@ export const IMAGE_SCAN_INTERVAL = "5m";
 export const IMAGE_COMMIT_AUTHOR = { name: "fluxcdbot", email: "fluxcdbot@users.noreply.github.com" };
 
 /** Name of the GitRepository (and of its credentials Secret): the agent's Flux source mode reads it. */
-export const FLUX_SOURCE_NAME = "openfaas-gitops";
+export const FLUX_SOURCE_NAME = DEFAULT_FLUX_SOURCE;
 const RECEIVER_NAME = "github-push";
 /** notification-controller's receiver Service in the flux2 chart (templates/notification-controller-webhook-service.yaml). */
 const RECEIVER_SERVICE = "webhook-receiver";
@@ -96,6 +97,64 @@ export interface FluxArgs {
     readonly notifications?: readonly FluxNotification[];
     /** ImageRepository + ImagePolicy per image and the ImageUpdateAutomation that pushes new tags. @default off */
     readonly imageAutomation?: ImageAutomationArgs;
+    /** The reconcile agent in flux mode: it may read and watch the GitRepository. @default none */
+    readonly agent?: FluxAgentAccess;
+    /** Isolate the Flux namespace's ingress as Flux's own install does, letting the agent in. @default false */
+    readonly networkPolicies?: boolean;
+}
+
+/** The agent that follows the GitRepository: its namespace, ServiceAccount and pod labels. */
+export interface FluxAgentAccess {
+    readonly namespace: string;
+    readonly serviceAccount: string;
+    readonly podLabels: Readonly<Record<string, string>>;
+}
+
+/** Pure: the Role and RoleBinding that let the agent get, list and watch the GitRepository (its status carries the artifact). */
+export function agentAccessSpecs(namespace: string, agent: FluxAgentAccess) {
+    const name = "openfaas-gitops-agent";
+    return {
+        role: {
+            apiVersion: "rbac.authorization.k8s.io/v1" as const,
+            kind: "Role" as const,
+            metadata: { name, namespace, labels: LABELS },
+            rules: [{ apiGroups: ["source.toolkit.fluxcd.io"], resources: ["gitrepositories"], verbs: ["get", "list", "watch"] }],
+        },
+        binding: {
+            apiVersion: "rbac.authorization.k8s.io/v1" as const,
+            kind: "RoleBinding" as const,
+            metadata: { name, namespace, labels: LABELS },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+            subjects: [{ kind: "ServiceAccount", name: agent.serviceAccount, namespace: agent.namespace }],
+        },
+    };
+}
+
+/**
+ * Pure: ingress isolation of the Flux namespace, as `flux install` ships it, plus the agent. The
+ * controllers reach each other (artifact downloads, events); metrics (8080) are scraped from
+ * anywhere; the Receiver's port (9292) takes GitHub's pushes through Contour's Envoy; and the agent's
+ * pods reach the two ports they use: source-controller's artifact storage and notification-controller's
+ * event endpoint, both the container port named `http` (9090; Service port 80) in the flux2 chart.
+ */
+export function fluxNetworkPolicySpecs(namespace: string, agent?: FluxAgentAccess) {
+    const policy = (name: string, podSelector: object, ingress: object[]) => ({
+        apiVersion: "networking.k8s.io/v1" as const,
+        kind: "NetworkPolicy" as const,
+        metadata: { name, namespace, labels: LABELS },
+        spec: { podSelector, policyTypes: ["Ingress"], ingress },
+    });
+    return [
+        policy("allow-flux-controllers", {}, [{ from: [{ podSelector: {} }] }]),
+        policy("allow-scraping", {}, [{ from: [{ namespaceSelector: {} }], ports: [{ protocol: "TCP", port: 8080 }] }]),
+        policy("allow-webhooks", { matchLabels: { app: "notification-controller" } }, [{ from: [{ namespaceSelector: {} }], ports: [{ protocol: "TCP", port: "http-webhook" }] }]),
+        ...(agent
+            ? [policy("allow-openfaas-gitops-agent", { matchExpressions: [{ key: "app", operator: "In", values: ["source-controller", "notification-controller"] }] }, [{
+                  from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": agent.namespace } }, podSelector: { matchLabels: { ...agent.podLabels } } }],
+                  ports: [{ protocol: "TCP", port: "http" }],
+              }])]
+            : []),
+    ];
 }
 
 /** Pure: chart values: source and notification controllers always, image automation for tag commits, the rest on request. */
@@ -370,6 +429,15 @@ export class Flux extends pulumi.ComponentResource {
                 new k8s.apiextensions.CustomResource(`${name}-policy-${img.name}`, imagePolicySpec(ns, img), { ...afterChart, dependsOn: [namespace, chart, repo] });
             }
             new k8s.apiextensions.CustomResource(`${name}-image-update`, imageUpdateAutomationSpec(ns, { branch: args.branch, path: args.imageAutomation.path }), { ...afterChart, dependsOn: [namespace, chart, source] });
+        }
+
+        if (args.agent) {
+            const access = agentAccessSpecs(ns, args.agent);
+            const role = new k8s.rbac.v1.Role(`${name}-agent-role`, access.role, inNs);
+            new k8s.rbac.v1.RoleBinding(`${name}-agent-rolebinding`, access.binding, { parent: this, dependsOn: [namespace, role] });
+        }
+        if (args.networkPolicies) {
+            for (const spec of fluxNetworkPolicySpecs(ns, args.agent)) new k8s.networking.v1.NetworkPolicy(`${name}-${spec.metadata.name}`, spec, inNs);
         }
 
         this.namespace = pulumi.output(ns);

@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
+import { FIELDS } from "../agent/settings";
 
 /**
  * GitHub's published SSH host key for github.com (ed25519; OpenSSH prefers it). Pinned: the agent
@@ -20,6 +21,11 @@ export interface GitOpsAgentArgs {
     readonly namespace?: string;
     /** Agent image (agent/Dockerfile), pinned. */
     readonly image: string;
+    /**
+     * Follow Flux's GitRepository instead of fetching with git: the agent downloads and verifies its
+     * artifacts and reports results to notification-controller. @default off (the agent's own git source)
+     */
+    readonly flux?: { readonly namespace: string; readonly gitRepository: string };
     /** Repository to follow (ssh or https URL). */
     readonly repoUrl: string;
     /** @default "main" */
@@ -67,6 +73,10 @@ export interface GitOpsAgentArgs {
 }
 
 const LABELS = { "app.kubernetes.io/name": "openfaas-gitops-agent", "app.kubernetes.io/part-of": "openfaas-gitops" };
+/** The agent's pods and its ServiceAccount, for other namespaces' NetworkPolicies and RoleBindings. */
+export const AGENT_POD_SELECTOR = { "app.kubernetes.io/name": LABELS["app.kubernetes.io/name"] } as const;
+export const AGENT_SERVICE_ACCOUNT = "openfaas-gitops-agent";
+export const AGENT_NAMESPACE = "openfaas-gitops";
 
 /** Pure: the agent's own bookkeeping permissions in its namespace (Lease, status ConfigMap, Events). */
 export function agentRoleSpec(namespace: string) {
@@ -83,26 +93,33 @@ export function agentRoleSpec(namespace: string) {
     };
 }
 
-/** Pure: the agent's environment (agent/settings.ts reads exactly these). */
+/**
+ * Pure: the agent's environment, named by agent/settings.ts's FIELDS (the one home of the names).
+ * In flux mode the git settings are left out: source-controller fetches, the agent runs no git or ssh.
+ */
 export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.types.input.core.v1.EnvVar[] {
+    const git = a.flux === undefined;
     const env: Record<string, string | undefined> = {
-        AGENT_REPO_URL: a.repoUrl,
-        AGENT_BRANCH: a.branch ?? "main",
-        AGENT_PROJECT_PATH: a.projectPath ?? ".",
-        AGENT_STACK: a.stack,
-        AGENT_POLL_INTERVAL: String(a.pollIntervalSeconds ?? 60),
-        AGENT_DRIFT_INTERVAL: String(a.driftIntervalSeconds ?? 600),
-        AGENT_DRIFT_MODE: a.driftMode ?? "correct",
-        AGENT_SUSPEND: String(a.suspend ?? false),
-        AGENT_SHUTDOWN_GRACE: String(a.shutdownGraceSeconds ?? 300),
-        AGENT_WORK_DIR: WORK_DIR,
-        AGENT_LISTEN: `0.0.0.0:${PORT}`,
-        AGENT_SSH_KEY_FILE: `${SECRETS_DIR}/git/identity`,
-        AGENT_KNOWN_HOSTS_FILE: `${SECRETS_DIR}/known-hosts/known_hosts`,
-        AGENT_SYNC_TOKEN_FILE: `${SECRETS_DIR}/git/sync-token`,
-        AGENT_WEBHOOK_SECRET_FILE: files.webhook ? `${SECRETS_DIR}/git/webhook-secret` : undefined,
-        PULUMI_BACKEND_URL: a.backendUrl,
-        AGENT_SECRETS_PROVIDER: a.secretsProvider,
+        [FIELDS.source.env]: git ? "git" : "flux",
+        [FIELDS.fluxNamespace.env]: a.flux?.namespace,
+        [FIELDS.fluxSource.env]: a.flux?.gitRepository,
+        [FIELDS.repoUrl.env]: git ? a.repoUrl : undefined,
+        [FIELDS.branch.env]: git ? a.branch ?? "main" : undefined,
+        [FIELDS.projectPath.env]: a.projectPath ?? ".",
+        [FIELDS.stack.env]: a.stack,
+        [FIELDS.pollInterval.env]: String(a.pollIntervalSeconds ?? 60),
+        [FIELDS.driftInterval.env]: String(a.driftIntervalSeconds ?? 600),
+        [FIELDS.driftMode.env]: a.driftMode ?? "correct",
+        [FIELDS.suspend.env]: String(a.suspend ?? false),
+        [FIELDS.shutdownGrace.env]: String(a.shutdownGraceSeconds ?? 300),
+        [FIELDS.workDir.env]: WORK_DIR,
+        [FIELDS.listen.env]: `0.0.0.0:${PORT}`,
+        [FIELDS.sshKeyFile.env]: git ? `${SECRETS_DIR}/git/identity` : undefined,
+        [FIELDS.knownHostsFile.env]: git ? `${SECRETS_DIR}/known-hosts/known_hosts` : undefined,
+        [FIELDS.syncTokenFile.env]: `${SECRETS_DIR}/git/sync-token`,
+        [FIELDS.webhookSecretFile.env]: files.webhook ? `${SECRETS_DIR}/git/webhook-secret` : undefined,
+        [FIELDS.backendUrl.env]: a.backendUrl,
+        [FIELDS.secretsProvider.env]: a.secretsProvider,
         PULUMI_HOME: `${WORK_DIR}/.pulumi`,
         HOME: WORK_DIR,
     };
@@ -110,8 +127,8 @@ export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.t
         ...Object.entries(env)
             .filter((e): e is [string, string] => e[1] !== undefined)
             .map(([name, value]) => ({ name, value })),
-        { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-        { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        { name: FIELDS.namespace.env, valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+        { name: FIELDS.identity.env, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     ];
 }
 
@@ -195,7 +212,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
 
     constructor(name: string, args: GitOpsAgentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:agent:GitOpsAgent", name, {}, opts);
-        const ns = args.namespace ?? "openfaas-gitops";
+        const ns = args.namespace ?? AGENT_NAMESPACE;
         const child = { parent: this };
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: LABELS } }, child);
         const inNs = { parent: this, dependsOn: [namespace] };

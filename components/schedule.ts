@@ -4,11 +4,6 @@ import { Schedule, scheduleJobName } from "../functions";
 import { envVar } from "./function";
 import { BASIC_AUTH_SECRET, gatewayUrl } from "./openfaas";
 
-/**
- * Image that makes the call. curl rather than faas-cli: one HTTP request needs no login state, and
- * today's faas-cli image has ENTRYPOINT faas-cli, which the 2018 `./faas-cli` args no longer fit.
- */
-export const INVOKER_IMAGE = "curlimages/curl:8.11.1";
 /** History limits of the 2018 guide's cron job. */
 export const HISTORY = { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 3 } as const;
 
@@ -17,7 +12,7 @@ export const HISTORY = { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 
  * Everything variable reaches the shell as environment, never spliced into the script. A function
  * in its own namespace is invoked as `<fn>.<namespace>`, the gateway's route to it.
  */
-export function cronJobSpec(args: { fn: string; functionNamespace?: string; schedule: Schedule; namespace: pulumi.Input<string>; gatewayUrl: string }) {
+export function cronJobSpec(args: { fn: string; functionNamespace?: string; schedule: Schedule; namespace: pulumi.Input<string>; gatewayUrl: string; image: string }) {
     const { fn, schedule } = args;
     const route = args.functionNamespace ? `${fn}.${args.functionNamespace}` : fn;
     const fromSecret = (key: string) => ({ valueFrom: { secretKeyRef: { name: BASIC_AUTH_SECRET, key } } });
@@ -40,7 +35,7 @@ export function cronJobSpec(args: { fn: string; functionNamespace?: string; sche
                             containers: [
                                 {
                                     name: "invoke",
-                                    image: INVOKER_IMAGE,
+                                    image: args.image,
                                     command: ["/bin/sh", "-c"],
                                     args: ['printf %s "$PAYLOAD" | curl -fsS --retry 3 --retry-all-errors -u "$GATEWAY_USER:$GATEWAY_PASSWORD" --data-binary @- "$GATEWAY_URL/$ROUTE/$FUNCTION"'],
                                     env: [
@@ -72,6 +67,12 @@ export interface FunctionScheduleArgs {
     readonly schedule: Schedule;
     /** Namespace of the gateway and its `basic-auth` Secret, where the CronJob runs. */
     readonly namespace: pulumi.Input<string>;
+    /**
+     * Image that makes the call (functions/invoker.yml, where Flux's setters can update it): curl
+     * rather than faas-cli, as one HTTP request needs no login state and today's faas-cli image has
+     * ENTRYPOINT faas-cli, which the 2018 `./faas-cli` args no longer fit.
+     */
+    readonly image: string;
     /** In-cluster gateway URL. @default http://gateway.<namespace>:8080 */
     readonly gatewayUrl?: string;
 }
@@ -81,7 +82,7 @@ export class FunctionSchedule extends pulumi.ComponentResource {
     constructor(name: string, args: FunctionScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:functions:Schedule", name, {}, opts);
         const spec = pulumi.output(args.namespace).apply((ns) =>
-            cronJobSpec({ fn: args.fn, functionNamespace: args.functionNamespace, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? gatewayUrl({ namespace: ns }) }),
+            cronJobSpec({ fn: args.fn, functionNamespace: args.functionNamespace, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? gatewayUrl({ namespace: ns }), image: args.image }),
         );
         new k8s.batch.v1.CronJob(`${name}-cronjob`, { metadata: spec.metadata, spec: spec.spec }, { parent: this });
         this.registerOutputs({});

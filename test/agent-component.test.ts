@@ -95,6 +95,30 @@ describe("GitOpsAgent component", () => {
         assert.ok((suspended.spec.template.spec.containers[0]!.env as { name: string; value?: string }[]).some((e) => e.name === "AGENT_SUSPEND" && e.value === "true"));
     });
 
+    it("flux mode: the environment selects the GitRepository and carries no git or ssh settings; settings.ts parses it", () => {
+        const d = agentDeploymentSpec({ ...AGENT, stack: "prod", flux: { namespace: "flux", gitRepository: "openfaas-gitops" } }, "ns", { git: "g" }, { webhook: false });
+        const vars = d.spec.template.spec.containers[0]!.env as { name: string; value?: string }[];
+        const env = Object.fromEntries(vars.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+        for (const gitOnly of ["AGENT_REPO_URL", "AGENT_BRANCH", "AGENT_SSH_KEY_FILE", "AGENT_KNOWN_HOSTS_FILE"]) assert.equal(env[gitOnly], undefined, gitOnly);
+        const s = parseSettings({ ...env, POD_NAMESPACE: "ns", POD_NAME: "agent-0" }, [], () => true);
+        assert.equal(s.source, "flux");
+        assert.deepEqual(s.flux, { namespace: "flux", name: "openfaas-gitops", eventsUrl: "http://notification-controller.flux.svc.cluster.local./" });
+        assert.equal(s.sshKeyFile, undefined);
+    });
+
+    it("agent.source: flux by default with the flux map, git without it or when asked; flux without the map is refused", async () => {
+        const flux = JSON.stringify({});
+        const envOf = async (values: Record<string, string>) => {
+            const { resources } = await runProgram(raw(values));
+            return (one(resources, "kubernetes:apps/v1:Deployment", "agent-deployment").inputs.spec.template.spec.containers[0].env as { name: string; value?: string }[]).find((e) => e.name === "AGENT_SOURCE")?.value;
+        };
+        assert.equal(await envOf({ agent: JSON.stringify(AGENT), flux }), "flux");
+        assert.equal(await envOf({ agent: JSON.stringify({ ...AGENT, source: "git" }), flux }), "git");
+        assert.equal(await envOf({ agent: JSON.stringify(AGENT) }), "git");
+        assert.throws(() => parseConfig(raw({ agent: JSON.stringify({ ...AGENT, source: "flux" }) })), /agent\.source.*flux needs the flux map/);
+        assert.throws(() => parseConfig(raw({ agent: JSON.stringify({ ...AGENT, source: "oci" }) })), /agent\.source.*expected git \| flux/);
+    });
+
     it("shipped stacks: staging reports drift, prod corrects it behind a webhook", async () => {
         const staging = parseConfig((await import("../tools/mock-engine")).stackFileConfig("staging")).agent!;
         assert.equal(staging.driftMode, "report");

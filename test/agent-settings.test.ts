@@ -16,6 +16,19 @@ function problems(env: Record<string, string>, argv: string[] = [], fileExists: 
 }
 
 describe("agent settings", () => {
+    it("flux mode: no repository or ssh settings needed; the GitRepository and the event endpoint default to the Flux component's", () => {
+        const s = parseSettings({ AGENT_SOURCE: "flux", AGENT_STACK: "prod" }, [], exists);
+        assert.equal(s.source, "flux");
+        assert.deepEqual(s.flux, { namespace: "flux-system", name: "openfaas-gitops", eventsUrl: "http://notification-controller.flux-system.svc.cluster.local./" });
+        assert.equal(parseSettings({ AGENT_SOURCE: "flux", AGENT_STACK: "prod", AGENT_FLUX_NAMESPACE: "flux", AGENT_FLUX_EVENTS_URL: "off" }, [], exists).flux?.eventsUrl, undefined);
+        assert.equal(parseSettings(base, [], exists).flux, undefined, "git mode is the default");
+        assert.deepEqual(problems({ AGENT_SOURCE: "kustomize", AGENT_STACK: "prod" }), ['AGENT_SOURCE (--source) = "kustomize": expected one of git | flux']);
+        assert.deepEqual(problems({ AGENT_SOURCE: "flux", AGENT_STACK: "prod", AGENT_FLUX_SOURCE: "Bad_Name", AGENT_FLUX_EVENTS_URL: "notification-controller" }), [
+            'AGENT_FLUX_EVENTS_URL (--flux-events-url) = "notification-controller": expected an http(s) URL or off',
+            'AGENT_FLUX_SOURCE (--flux-source) = "Bad_Name": expected a GitRepository name (lower-case letters, digits and \'-\')',
+        ]);
+    });
+
     it("defaults", () => {
         const s = parseSettings(base, [], exists);
         assert.equal(s.branch, "main");

@@ -2,8 +2,9 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfig } from "../config";
-import { alertSpec, imagePolicySpec, imageRepository, imageRepositorySpec, imageUpdateAutomationSpec, setterMarker, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
+import { agentAccessSpecs, alertSpec, fluxNetworkPolicySpecs, imagePolicySpec, imageRepository, imageRepositorySpec, imageUpdateAutomationSpec, setterMarker, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
 import { GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
+import { INVOKER_FILE, INVOKER_IMAGE_POLICY, parseInvokerYml } from "../functions";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -110,6 +111,78 @@ describe("notification spec functions", () => {
         assert.equal(a.spec.eventSeverity, "info");
         assert.deepEqual(a.spec.eventSources.map((e) => `${e.kind}/${e.name}`), ["GitRepository/*", "ImageRepository/*", "ImagePolicy/*", "ImageUpdateAutomation/*"]);
         assert.equal(alertSpec("flux-system", { name: "pager", severity: "error" }).spec.eventSeverity, "error");
+    });
+});
+
+describe("the agent's access to Flux", () => {
+    const agent = { namespace: "openfaas-gitops", serviceAccount: "openfaas-gitops-agent", podLabels: { "app.kubernetes.io/name": "openfaas-gitops-agent" } };
+
+    it("the agent may get, list and watch GitRepositories in the Flux namespace, nothing else", () => {
+        const { role, binding } = agentAccessSpecs("flux-system", agent);
+        assert.deepEqual(role.rules, [{ apiGroups: ["source.toolkit.fluxcd.io"], resources: ["gitrepositories"], verbs: ["get", "list", "watch"] }]);
+        assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "openfaas-gitops-agent", namespace: "openfaas-gitops" }]);
+        assert.equal(binding.roleRef.name, role.metadata.name);
+    });
+
+    it("network policies: controllers among themselves, metrics, the Receiver port, and the agent's pods to storage and events only", () => {
+        const specs = fluxNetworkPolicySpecs("flux-system", agent);
+        assert.deepEqual(specs.map((p) => p.metadata.name), ["allow-flux-controllers", "allow-scraping", "allow-webhooks", "allow-openfaas-gitops-agent"]);
+        const forAgent = specs[3]!.spec;
+        assert.deepEqual(forAgent.podSelector, { matchExpressions: [{ key: "app", operator: "In", values: ["source-controller", "notification-controller"] }] });
+        assert.deepEqual(forAgent.ingress, [{
+            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "openfaas-gitops" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "openfaas-gitops-agent" } } }],
+            ports: [{ protocol: "TCP", port: "http" }],
+        }]);
+        // The named port is the one the chart gives both controllers' 9090 (their Services' port 80 targets it).
+        for (const controller of ["source-controller", "notification-controller"]) {
+            const text = fs.readFileSync(path.join(ROOT, "..", "shared", "upstream", "charts", "flux2", "templates", `${controller}.yaml`), "utf8");
+            assert.match(text, /containerPort: 9090\n\s+name: http\n/, controller);
+            assert.match(text, new RegExp(`app: ${controller}`));
+        }
+        assert.equal(fluxNetworkPolicySpecs("flux-system").length, 3, "no agent rule without the agent");
+    });
+
+    it("the agent's events reach every Alert: they name the GitRepository, a kind each Alert selects", () => {
+        assert.ok(alertSpec("flux-system", { name: "status" }).spec.eventSources.some((s) => s.kind === "GitRepository" && s.name === "*"));
+    });
+
+    it("a stack with Flux and network policies declares the agent's Role, binding and policies in the Flux namespace", async () => {
+        const { resources } = await runProgram(raw({ agent: JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git" }), flux: JSON.stringify({ namespace: "flux" }) }));
+        assert.equal(one(resources, "kubernetes:rbac.authorization.k8s.io/v1:Role", "flux-agent-role").inputs.metadata.namespace, "flux");
+        assert.equal(resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.inputs.metadata.namespace === "flux").length, 4);
+        const gitOnly = await runProgram(raw({ agent: JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", source: "git" }), flux: JSON.stringify({}), networkPolicies: "false" }));
+        assert.equal(gitOnly.resources.filter((r) => r.inputs.metadata?.namespace === "flux-system" && /Role|NetworkPolicy/.test(r.type)).length, 0);
+    });
+});
+
+describe("the cron jobs' invoke image", () => {
+    it("lives in functions/invoker.yml on a line with Flux's setter marker, so image automation can update it", () => {
+        const text = fs.readFileSync(path.join(ROOT, INVOKER_FILE), "utf8");
+        const line = text.split("\n").find((l) => l.startsWith("image:"))!;
+        assert.equal(line, `image: curlimages/curl:8.11.1 ${setterMarker("flux-system", INVOKER_IMAGE_POLICY)}`);
+        assert.deepEqual(parseInvokerYml(text, INVOKER_FILE), { invoker: { image: "curlimages/curl:8.11.1", imagePolicy: { semver: ">=8.11.1 <9.0.0" } }, problems: [] });
+    });
+
+    it("a bad invoker file is refused with the file and field named", () => {
+        const where = (text: string) => parseInvokerYml(text, "f.yml").problems.map((p) => p.where);
+        assert.deepEqual(where("image: curlimages/curl:latest\nimagePolicy: {semver: '>=8'}\n"), ["f.yml image"]);
+        assert.deepEqual(where("image: curlimages/curl:8.11.1\nimagePolicy: {semver: '>=8'}\ntag: x\n"), ["f.yml tag"]);
+        assert.deepEqual(where("image: curlimages/curl:8.11.1\n"), ["f.yml imagePolicy"]);
+    });
+
+    it("the CronJobs run it, and with image automation it gets its ImageRepository and ImagePolicy", async () => {
+        const { resources } = await runStack("prod");
+        const cron = resources.find((r) => r.type === "kubernetes:batch/v1:CronJob")!;
+        assert.equal(cron.inputs.spec.jobTemplate.spec.template.spec.containers[0].image, "curlimages/curl:8.11.1");
+        assert.equal(one(resources, "kubernetes:image.toolkit.fluxcd.io/v1:ImageRepository", "flux-image-cron-invoker").inputs.spec.image, "curlimages/curl");
+        assert.deepEqual(one(resources, "kubernetes:image.toolkit.fluxcd.io/v1:ImagePolicy", "flux-policy-cron-invoker").inputs.spec.policy, { semver: { range: ">=8.11.1 <9.0.0" } });
+    });
+
+    it("image automation refuses an invoker line without the marker", () => {
+        const files = projectFiles(ROOT);
+        const unmarked = files.read(INVOKER_FILE).replace(/ # \{"\$imagepolicy".*$/m, "");
+        const rawCfg = { ...raw({ agent: AGENT, flux: JSON.stringify({ imageAutomation: true }) }), files: { ...files, read: (rel: string) => (rel === INVOKER_FILE ? unmarked : files.read(rel)) } };
+        assert.throws(() => parseConfig(rawCfg), /functions\/invoker\.yml image.*has no Flux setter marker; end the image line with # \{"\$imagepolicy": "flux-system:cron-invoker"\}/s);
     });
 });
 
@@ -332,8 +405,8 @@ describe("Flux component under the mock engine", () => {
     it("image automation: ImageRepository + ImagePolicy per opted-in function, one ImageUpdateAutomation, and a deploy key with write access", async () => {
         const gh = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", githubRepository: "platform" });
         const { resources } = await runProgram(raw({ agent: gh, flux: JSON.stringify({ imageAutomation: true }) }));
-        assert.deepEqual(resources.filter((r) => r.type.includes("image.toolkit.fluxcd.io")).map((r) => r.name).sort(), ["flux-image-nodeinfo", "flux-image-update", "flux-policy-nodeinfo"]);
-        assert.equal(one(resources, "kubernetes:image.toolkit.fluxcd.io/v1:ImageRepository").inputs.spec.image, "ghcr.io/openfaas/nodeinfo");
+        assert.deepEqual(resources.filter((r) => r.type.includes("image.toolkit.fluxcd.io")).map((r) => r.name).sort(), ["flux-image-cron-invoker", "flux-image-nodeinfo", "flux-image-update", "flux-policy-cron-invoker", "flux-policy-nodeinfo"]);
+        assert.equal(one(resources, "kubernetes:image.toolkit.fluxcd.io/v1:ImageRepository", "flux-image-nodeinfo").inputs.spec.image, "ghcr.io/openfaas/nodeinfo");
         assert.equal(one(resources, "github:index/repositoryDeployKey:RepositoryDeployKey").inputs.readOnly, false);
         const readOnly = await runProgram(raw({ agent: gh, flux: "{}" }));
         assert.equal(one(readOnly.resources, "github:index/repositoryDeployKey:RepositoryDeployKey").inputs.readOnly, true);

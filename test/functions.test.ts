@@ -7,7 +7,7 @@ import { parseConfig } from "../config";
 import { FUNCTION_PROBE, functionCrSpec, functionDeploymentSpec, functionHpaSpec, functionServiceSpec } from "../components/function";
 import { namespaceSpecs } from "../components/namespaces";
 import { networkPolicySpecs } from "../components/network-policies";
-import { cronJobSpec, INVOKER_IMAGE } from "../components/schedule";
+import { cronJobSpec } from "../components/schedule";
 import { applyOverrides, FunctionDef, parseQuantity, parseStackYml } from "../functions";
 import { stackFileConfig } from "../tools/mock-engine";
 import { one, raw, ROOT, runProgram, runStack, SHARED, STACKS } from "./helpers";
@@ -95,7 +95,7 @@ describe("the 2018 example functions", () => {
             { name: "output", value: "verbose" },
         ]);
         assert.deepEqual(fn.schedules, [{ name: "every-minute", cron: "*/1 * * * *", payload: "verbose", async: false }]);
-        const cj = cronJobSpec({ fn: "nodeinfo", schedule: fn.schedules[0]!, namespace: "openfaas", gatewayUrl: "http://gateway.openfaas:8080" });
+        const cj = cronJobSpec({ fn: "nodeinfo", schedule: fn.schedules[0]!, namespace: "openfaas", gatewayUrl: "http://gateway.openfaas:8080", image: "curlimages/curl:8.11.1" });
         assert.equal(cj.apiVersion, "batch/v1");
         assert.equal(cj.metadata.name, "nodeinfo-every-minute");
         assert.equal(cj.metadata.namespace, "openfaas");
@@ -106,7 +106,7 @@ describe("the 2018 example functions", () => {
         const pod = cj.spec.jobTemplate.spec.template.spec;
         assert.equal(pod.restartPolicy, "OnFailure");
         const c = pod.containers[0]!;
-        assert.equal(c.image, INVOKER_IMAGE);
+        assert.equal(c.image, "curlimages/curl:8.11.1");
         assert.deepEqual(c.command, ["/bin/sh", "-c"]);
         const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
         assert.equal(env.GATEWAY_URL, "http://gateway.openfaas:8080");
@@ -116,7 +116,7 @@ describe("the 2018 example functions", () => {
         assert.deepEqual(env.GATEWAY_USER, { secretKeyRef: { name: "basic-auth", key: "basic-auth-user" } });
         assert.deepEqual(env.GATEWAY_PASSWORD, { secretKeyRef: { name: "basic-auth", key: "basic-auth-password" } });
         assert.doesNotMatch(c.args[0]!, /verbose|nodeinfo/, "values reach the shell as environment only");
-        const asyncJob = cronJobSpec({ fn: "nodeinfo", schedule: { ...fn.schedules[0]!, async: true }, namespace: "openfaas", gatewayUrl: "x" });
+        const asyncJob = cronJobSpec({ fn: "nodeinfo", schedule: { ...fn.schedules[0]!, async: true }, namespace: "openfaas", gatewayUrl: "x", image: "curlimages/curl:8.11.1" });
         assert.equal(asyncJob.spec.jobTemplate.spec.template.spec.containers[0]!.env.find((e: any) => e.name === "ROUTE")!.value, "async-function");
     });
 
@@ -272,7 +272,8 @@ describe("every shipped stack declares the example workloads", () => {
             const hpa = one(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs;
             assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "sentimentanalysis" });
             assert.equal(one(resources, "kubernetes:batch/v1:CronJob").inputs.metadata.name, "nodeinfo-every-minute");
-            const policies = resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+            // The platform's own; the Flux namespace's (with the flux map) are tested in test/flux.test.ts.
+            const policies = resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.inputs.metadata.namespace !== "flux-system");
             assert.equal(policies.length, cfg.networkPolicies ? 2 : 0);
         });
     }

@@ -11,11 +11,11 @@ import { sealSecret } from "../sealing/sealed-secret";
 import { valueOf } from "../tools/mock-engine";
 import { one, ROOT, runProgram } from "./helpers";
 
-/** A scratch project: the real functions file plus the given files under secrets/<stack>/. */
+/** A scratch project: the real functions files plus the given files under secrets/<stack>/. */
 function project(files: Record<string, string>): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-proj-"));
     fs.mkdirSync(path.join(dir, "functions"));
-    fs.copyFileSync(path.join(ROOT, "functions", "stack.yml"), path.join(dir, "functions", "stack.yml"));
+    for (const f of ["stack.yml", "invoker.yml"]) fs.copyFileSync(path.join(ROOT, "functions", f), path.join(dir, "functions", f));
     for (const [rel, text] of Object.entries(files)) {
         fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         fs.writeFileSync(path.join(dir, rel), text);

@@ -1,0 +1,139 @@
+/**
+ * The agent process in flux mode end to end with the REAL engine and the REAL Flux
+ * source-controller: a commit to a real git repository (served by `git http-backend`) becomes a
+ * GitRepository artifact; the agent, started as deployed with AGENT_SOURCE=flux (no repository URL,
+ * no git credentials), watches it, verifies and extracts the artifact and applies it with a real
+ * `up` (CLI + provider built from their Go modules) against the real kube-apiserver. Status,
+ * metrics and the Flux events it posts name Flux's revision. A local HTTP server stands in for
+ * notification-controller's event endpoint (a TEST DOUBLE that only records; the payloads' schema is
+ * checked against Flux's own type in test/agent-flux-events.test.ts).
+ */
+import { strict as assert } from "node:assert";
+import { ChildProcess, spawn } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as yaml from "js-yaml";
+import type { FluxEvent } from "../agent/flux-events";
+import { gitRepositorySpec } from "../components/flux";
+import { controlPlaneAvailable } from "../tools/controlplane";
+import { engineAvailable } from "../tools/engine";
+import { serveGit } from "../tools/git-http";
+import { freePort } from "../tools/net";
+import { SourceController, startSourceController } from "../tools/source-controller";
+import { EngineHarness, projectCopy, startEngineHarness } from "./support/engine";
+import { makeRepo, Repo } from "./support/gitrepo";
+import { ROOT } from "./helpers";
+import { until } from "./support/wait";
+
+const available = engineAvailable() && controlPlaneAvailable();
+
+describe("agent in flux mode end to end with the real engine and source-controller", { skip: !available && "no Go toolchain and no cached engine" }, () => {
+    let h: EngineHarness;
+    let sc: SourceController;
+    let git: http.Server;
+    let notifications: http.Server;
+    let agent: ChildProcess;
+    let repo: Repo;
+    let logs = "";
+    let base = "";
+    const received: FluxEvent[] = [];
+    const STACK = "dev";
+    let stackFile = "";
+
+    before(async () => {
+        h = await startEngineHarness((l) => console.log(`# ${l}`));
+        h.cp.kubectl(["create", "namespace", "openfaas-gitops"]);
+        h.cp.kubectl(["create", "namespace", "flux-system"]);
+        const stack = await h.stack(STACK, "dev", { secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem"] });
+        repo = makeRepo();
+        projectCopy(repo.work);
+        fs.appendFileSync(path.join(repo.work, ".gitignore"), "node_modules\nseen-env.json\n");
+        stackFile = fs.readFileSync(stack.configFile, "utf8");
+        repo.commit({ [`stacks/Pulumi.${STACK}.yaml`]: stackFile }, "platform");
+
+        git = http.createServer((req, res) => serveGit(path.dirname(repo.bare), req, res));
+        notifications = http.createServer((req, res) => {
+            let body = "";
+            req.on("data", (c) => (body += c));
+            req.on("end", () => {
+                received.push(JSON.parse(body) as FluxEvent);
+                res.writeHead(202).end();
+            });
+        });
+        for (const s of [git, notifications]) await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+        sc = await startSourceController(h.cp.kubeconfig);
+        const url = `http://127.0.0.1:${(git.address() as AddressInfo).port}/remote.git`;
+        h.cp.kubectl(["apply", "--server-side", "-f", "-"], yaml.dump(gitRepositorySpec("flux-system", { repoUrl: url, branch: "main", interval: "5s" })));
+
+        const work = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-flux-e2e-"));
+        // The dependency cache as a previous run leaves it (npm ci itself is tested in agent-https-deps).
+        const checkout = path.join(work, "state", "checkout");
+        fs.mkdirSync(checkout, { recursive: true });
+        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(checkout, "node_modules"));
+        const lockHash = crypto.createHash("sha256").update(fs.readFileSync(path.join(ROOT, "package-lock.json"))).digest("hex");
+        fs.writeFileSync(path.join(ROOT, "node_modules", ".openfaas-gitops-deps.sha256"), lockHash + "\n");
+        const port = await freePort();
+        base = `http://127.0.0.1:${port}`;
+        agent = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "agent", "main.ts")], {
+            cwd: ROOT,
+            env: {
+                ...h.env, HOME: work,
+                AGENT_SOURCE: "flux", AGENT_FLUX_NAMESPACE: "flux-system", AGENT_FLUX_SOURCE: "openfaas-gitops",
+                AGENT_FLUX_EVENTS_URL: `http://127.0.0.1:${(notifications.address() as AddressInfo).port}/`,
+                AGENT_STACK: STACK, AGENT_WORK_DIR: path.join(work, "state"), AGENT_SECRETS_PROVIDER: "passphrase",
+                AGENT_LISTEN: `127.0.0.1:${port}`, AGENT_POLL_INTERVAL: "3600",
+                POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-flux-e2e", AGENT_DRIFT_INTERVAL: "0",
+            },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        agent.stdout!.on("data", (d) => (logs += d));
+        agent.stderr!.on("data", (d) => (logs += d));
+    });
+    after(async () => {
+        if (agent && agent.exitCode === null) {
+            const exited = new Promise((r) => agent.once("exit", r));
+            agent.kill("SIGTERM");
+            await exited;
+        }
+        await sc?.stop();
+        for (const s of [git, notifications]) s?.close();
+        await h?.stop();
+    });
+
+    const status = () => JSON.parse(h.cp.kubectl(["get", "configmap", "openfaas-gitops-agent-status", "-n", "openfaas-gitops", "-o", "jsonpath={.data.status\\.json}"])) as {
+        lastAppliedRevision?: string;
+        conditions: Record<string, { status: string; reason: string; message: string }>;
+    };
+
+    it("applies the GitRepository's artifact with a real up: the platform appears; status, metrics and Flux events name Flux's revision", async () => {
+        const artifact = await until("the artifact", () => JSON.parse(h.cp.kubectl(["-n", "flux-system", "get", "gitrepository", "openfaas-gitops", "-o", "json"])).status?.artifact as { revision: string } | undefined);
+        const revision = artifact.revision;
+        assert.match(revision, /^main@sha1:[0-9a-f]{40}$/);
+        await until("the apply", () => (status().lastAppliedRevision === revision ? true : undefined), 600_000).catch((e) => assert.fail(`${e}\n${logs.slice(-4000)}`));
+        assert.equal(status().conditions.Ready!.reason, "Applied", logs);
+        assert.match(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "name"]), /gateway/);
+        assert.match(h.cp.kubectl(["get", "deployment", "nodeinfo", "-n", "openfaas-fn", "-o", "name"]), /nodeinfo/);
+        const metrics = await (await fetch(`${base}/metrics`)).text();
+        assert.match(metrics, new RegExp(`openfaas_gitops_revision_info\\{revision="${revision}"\\} 1`));
+        await until("the Applied events", () => (received.filter((e) => e.reason === "Applied").length >= 2 ? true : undefined), 10_000);
+        const applied = received.filter((e) => e.reason === "Applied");
+        assert.deepEqual(applied.map((e) => e.metadata), [
+            { "source.toolkit.fluxcd.io/revision": revision },
+            { "source.toolkit.fluxcd.io/revision": revision, "source.toolkit.fluxcd.io/commit_status": "update" },
+        ]);
+        assert.ok(!/git ls-remote|known_hosts/.test(logs), "no git work in flux mode");
+    });
+
+    it("applies the next commit's artifact when source-controller publishes it (no sync request: the watch)", async () => {
+        const doc = yaml.load(stackFile) as { config: Record<string, unknown> };
+        doc.config["openfaas-gitops:gatewayReplicas"] = 2;
+        const head = repo.commit({ [`stacks/Pulumi.${STACK}.yaml`]: yaml.dump(doc) }, "two gateways");
+        await until("the second apply", () => (status().lastAppliedRevision === `main@sha1:${head}` ? true : undefined), 600_000).catch((e) => assert.fail(`${e}\n${logs.slice(-4000)}`));
+        assert.equal(JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"])).spec.replicas, 2);
+    });
+});
