@@ -74,7 +74,7 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
     const STACK = "agent-dev";
 
     before(async () => {
-        h = await startEngineHarness((l) => console.log(`# ${l}`));
+        h = await startEngineHarness({ log: (l) => console.log(`# ${l}`) });
         await h.stack(STACK, "dev", { secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem"] });
         // The harness's project copy is the checkout: the harness index.ts, the stack file, node_modules.
         const dir = h.projectDir;
