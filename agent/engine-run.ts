@@ -66,10 +66,11 @@ function send(m: RunMessage): Promise<void> {
 }
 
 /**
- * An update killed mid-way leaves pending operations in the state, and the CLI refuses to go on
- * until they are resolved. Clearing them is safe here: a create it had started is adopted by the
+ * An update killed mid-way leaves pending operations in the state. The CLI goes on with a warning
+ * but keeps them, on every update, until an interactive `pulumi refresh` resolves them, and an agent
+ * has no one to answer it. Clearing them is safe here: a create it had started is adopted by the
  * next apply (server-side apply upserts an object that already exists), and an update or delete is
- * planned again from the program.
+ * planned again from the program. (`importStack` drops them; the CLI does that on every import.)
  */
 async function clearPendingOperations(stack: automation.Stack): Promise<void> {
     const state = await stack.exportStack();

@@ -35,7 +35,7 @@ describe("agent end to end with the real engine", { skip: !available && "no Go t
     let stackFile = "";
 
     before(async () => {
-        h = await startEngineHarness((l) => console.log(`# ${l}`));
+        h = await startEngineHarness({ log: (l) => console.log(`# ${l}`) });
         h.cp.kubectl(["create", "namespace", "openfaas-gitops"]);
         // The stack's encrypted config as `pulumi config set --secret` leaves it; committed with the project.
         const stack = await h.stack(STACK, "dev", { secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem"] });

@@ -15,7 +15,7 @@ import { engineEnvironment, locksAreOwnAndDead, lockHolders, PulumiEngine } from
 import { RunContext } from "../agent/engine";
 import { controlPlaneAvailable } from "../tools/controlplane";
 import { engineAvailable } from "../tools/engine";
-import { EngineHarness, startEngineHarness } from "./support/engine";
+import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
 
 const available = engineAvailable() && controlPlaneAvailable();
 
@@ -70,12 +70,13 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
     let h: EngineHarness;
     let engine: PulumiEngine;
     let ctx: RunContext;
+    let stack: TestStack;
     const logs: string[] = [];
     const STACK = "agent-dev";
 
     before(async () => {
-        h = await startEngineHarness((l) => console.log(`# ${l}`));
-        await h.stack(STACK, "dev", { secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem"] });
+        h = await startEngineHarness({ log: (l) => console.log(`# ${l}`) });
+        stack = await h.stack(STACK, "dev", { secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem"] });
         // The harness's project copy is the checkout: the harness index.ts, the stack file, node_modules.
         const dir = h.projectDir;
         const agentEnv = { ...process.env, ...h.env, AGENT_PLANTED_SECRET: "must-not-reach-the-program" };
@@ -129,6 +130,25 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         assert.equal(replicas("sentimentanalysis"), 4);
         assert.match(h.cp.kubectl(["get", "deployment", "certinfo", "-n", "openfaas-fn", "-o", "name"]), /certinfo/);
         assert.deepEqual((await engine.detectDrift(ctx)).changed, []);
+    });
+
+    it("clears the pending operations an interrupted update left, then applies", async () => {
+        // What a run killed between starting a create and recording it leaves: a pending create.
+        // Written into the state file directly (`pulumi stack import` would drop it), so it is certain.
+        const stacksDir = path.join(h.env.PULUMI_BACKEND_URL!.replace("file://", ""), ".pulumi", "stacks");
+        const file = (fs.readdirSync(stacksDir, { recursive: true }) as string[]).map((f) => path.join(stacksDir, f)).find((f) => f.endsWith(`${STACK}.json`))!;
+        const checkpoint = JSON.parse(fs.readFileSync(file, "utf8"));
+        const nodeinfo = checkpoint.checkpoint.latest.resources.find((r: { urn: string }) => r.urn.endsWith("::fn-nodeinfo-deployment"));
+        checkpoint.checkpoint.latest.pending_operations = [{ resource: nodeinfo, type: "creating" }];
+        fs.writeFileSync(file, JSON.stringify(checkpoint));
+        assert.equal(((await stack.stack.exportStack()).deployment as { pending_operations?: unknown[] }).pending_operations?.length, 1);
+        logs.length = 0;
+        await engine.up(ctx);
+        assert.ok(logs.some((l) => /recovering: clearing 1 pending operation\(s\) of an interrupted update: creating fn-nodeinfo-deployment/.test(l)), logs.join("\n"));
+        // Left in place, the CLI warns on every update and keeps them until an interactive refresh.
+        assert.ok(!logs.some((l) => /pending operations from previous deployment/.test(l)), logs.join("\n"));
+        assert.deepEqual(((await stack.stack.exportStack()).deployment as { pending_operations?: unknown[] }).pending_operations ?? [], []);
+        assert.match(h.cp.kubectl(["get", "deployment", "nodeinfo", "-n", "openfaas-fn", "-o", "name"]), /nodeinfo/);
     });
 
     it("leaves a lock held by another replica alone and says why", async () => {

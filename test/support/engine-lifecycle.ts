@@ -1,0 +1,105 @@
+/**
+ * One stack's whole life through the REAL Pulumi engine (CLI + kubernetes provider built from their
+ * Go modules) against its own REAL control plane, with the REAL upstream charts: preview, up, a
+ * second preview with and without refresh (zero changes), one config change, destroy. Each stack is
+ * its own test file (test/engine-<stack>.test.ts) so the runner can run them side by side.
+ */
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { engineAvailable } from "../../tools/engine";
+import { controlPlaneAvailable } from "../../tools/controlplane";
+import { EngineHarness, startEngineHarness, TestCredentials, TestStack } from "./engine";
+import { HARNESS_ANNOTATIONS } from "./no-kubelet";
+
+export const engineTestsAvailable = engineAvailable() && controlPlaneAvailable();
+export const SKIP_REASON = !engineTestsAvailable && "no Go toolchain and no cached engine";
+
+export const BASE: (keyof TestCredentials)[] = ["adminPassword", "sealingKeyPem", "sealingCertPem"];
+export const AGENT: (keyof TestCredentials)[] = [...BASE, "agentDeployKey", "agentSyncToken"];
+
+export interface Variant {
+    readonly name: string;
+    readonly from: string;
+    readonly secrets: (keyof TestCredentials)[];
+    readonly pro?: boolean;
+}
+
+/** `type::name` of every step of one operation, in order. */
+const stepsOf = (changed: readonly string[], op: string) => changed.filter((c) => c.endsWith(` (${op})`)).map((c) => c.slice(0, -` (${op})`.length));
+
+/** The lifecycle tests of one stack. */
+export function describeLifecycle(v: Variant): void {
+    describe(`real engine: ${v.name} stack`, { skip: SKIP_REASON }, () => {
+        let h: EngineHarness;
+        let s: TestStack;
+        let planned: string[] = [];
+
+        before(async () => {
+            h = await startEngineHarness({ log: (l) => console.log(`# ${l}`), checkpoints: false });
+            s = await h.stack(v.name, v.from, { secrets: v.secrets });
+            if (v.pro) await s.stack.setConfig("openfaas-gitops:proLicense", { value: "test-licence-not-a-real-one", secret: true });
+        });
+        after(async () => {
+            await h?.stop();
+        });
+
+        it("preview shows only creates", async () => {
+            const r = await s.run("preview");
+            assert.deepEqual(Object.keys(r.changes), ["create"], r.log.join("\n"));
+            planned = [...r.changed].sort();
+            assert.ok(planned.length > 100, `expected the whole platform, got ${planned.length} resources`);
+        });
+
+        it("up creates what the preview showed, and the objects are on the apiserver", async () => {
+            const r = await s.run("up");
+            // A remote component (helm v4 Chart) has no outputs step in an update; everything else matches the plan.
+            assert.deepEqual([...r.changed].sort(), planned.filter((c) => !c.startsWith("kubernetes:helm.sh/v4:Chart::")));
+            const gw = JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"]));
+            for (const [k, val] of Object.entries(HARNESS_ANNOTATIONS)) assert.equal(gw.metadata.annotations[k], val);
+            const fns = h.cp.kubectl(["get", v.pro ? "functions.openfaas.com" : "deployments", "-n", "openfaas-fn", "-o", "name"]);
+            assert.match(fns, /nodeinfo/);
+            const outputs = await s.stack.outputs();
+            assert.equal(typeof outputs.gatewayUrl?.value, "string");
+            assert.equal(outputs.adminPassword?.secret, true);
+        });
+
+        it("a second preview, with and without refresh, shows zero changes", async () => {
+            const plain = await s.run("preview");
+            assert.deepEqual(plain.changed, [], plain.log.join("\n"));
+            const refreshed = await s.run("drift-check");
+            assert.deepEqual(refreshed.changed, [], refreshed.log.join("\n"));
+        });
+
+        it("no admission webhook reaches the apiserver: it never calls off loopback", () => {
+            for (const kind of ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]) {
+                for (const item of JSON.parse(h.cp.kubectl(["get", kind, "-o", "json"])).items) {
+                    assert.deepEqual(item.webhooks ?? [], [], `${kind} ${item.metadata.name} has webhooks`);
+                }
+            }
+            const log = fs.readFileSync(path.join(h.cp.dir, "kube-apiserver.log"), "utf8");
+            assert.doesNotMatch(log, /failed calling webhook|Internal error occurred: failed calling/);
+        });
+
+        it("one config change (gatewayReplicas) updates the gateway and nothing else", async () => {
+            await s.stack.setConfig("openfaas-gitops:gatewayReplicas", { value: "3" });
+            const r = await s.run("up");
+            assert.deepEqual(r.changed, ["kubernetes:apps/v1:Deployment::openfaas-chart:openfaas/gateway (update)"], r.log.join("\n"));
+            const gw = JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"]));
+            assert.equal(gw.spec.replicas, 3);
+        });
+
+        it("destroy removes everything, namespaces last", async () => {
+            const r = await s.run("destroy");
+            const deleted = stepsOf(r.changed, "delete");
+            const lastNamespaced = Math.max(...deleted.map((d, i) => (/^kubernetes:/.test(d) && !/:(Namespace|ClusterRole|ClusterRoleBinding|CustomResourceDefinition|ClusterIssuer|ValidatingWebhookConfiguration|MutatingWebhookConfiguration|IngressClass)::/.test(d) ? i : -1)));
+            const firstNamespace = deleted.findIndex((d) => d.startsWith("kubernetes:core/v1:Namespace::"));
+            assert.ok(firstNamespace > lastNamespaced, `a Namespace was deleted before an object inside it:\n${deleted.join("\n")}`);
+            const left = ((await s.stack.exportStack()).deployment.resources ?? []) as { urn: string }[];
+            assert.deepEqual(left.map((res) => res.urn), []);
+            const inOpenfaas = h.cp.kubectl(["get", "deployments,services,secrets,configmaps", "-n", "openfaas", "-o", "name", "--ignore-not-found"]);
+            assert.deepEqual(inOpenfaas.split("\n").filter((l) => l && !/kube-root-ca/.test(l)), []);
+        });
+    });
+}
