@@ -46,7 +46,7 @@ describe("agent in flux mode end to end with the real engine and source-controll
     let stackFile = "";
 
     before(async () => {
-        h = await startEngineHarness((l) => console.log(`# ${l}`));
+        h = await startEngineHarness({ log: (l) => console.log(`# ${l}`) });
         h.cp.kubectl(["create", "namespace", "openfaas-gitops"]);
         h.cp.kubectl(["create", "namespace", "flux-system"]);
         const stack = await h.stack(STACK, "dev", { secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem"] });
