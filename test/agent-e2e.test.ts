@@ -6,7 +6,6 @@
  * own index.ts (test/support/engine.ts projectCopy); the agent runs exactly as deployed.
  */
 import { strict as assert } from "node:assert";
-import { ChildProcess, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -15,10 +14,9 @@ import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { controlPlaneAvailable } from "../tools/controlplane";
 import { engineAvailable } from "../tools/engine";
-import { freePort } from "../tools/net";
 import { EngineHarness, projectCopy, startEngineHarness } from "./support/engine";
 import { makeRepo, Repo } from "./support/gitrepo";
-import { ROOT } from "./helpers";
+import { AgentProcess, startAgent } from "./support/agent-process";
 import { until } from "./support/wait";
 
 const available = engineAvailable() && controlPlaneAvailable();
@@ -26,9 +24,8 @@ const available = engineAvailable() && controlPlaneAvailable();
 
 describe("agent end to end with the real engine", { skip: !available && "no Go toolchain and no cached engine" }, () => {
     let h: EngineHarness;
-    let agent: ChildProcess;
+    let agent: AgentProcess;
     let repo: Repo;
-    let logs = "";
     let base = "";
     const STACK = "dev";
     const token = crypto.randomBytes(16).toString("hex");
@@ -45,35 +42,18 @@ describe("agent end to end with the real engine", { skip: !available && "no Go t
         fs.appendFileSync(path.join(repo.work, ".gitignore"), "node_modules\nseen-env.json\n");
         repo.commit({ [`stacks/Pulumi.${STACK}.yaml`]: stackFile }, "platform");
 
-        const work = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-e2e-"));
-        // The dependency cache as a previous run leaves it (npm ci itself is tested in agent-https-deps).
-        const checkout = path.join(work, "state", "checkout");
-        fs.mkdirSync(checkout, { recursive: true });
-        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(checkout, "node_modules"));
-        const lockHash = crypto.createHash("sha256").update(fs.readFileSync(path.join(ROOT, "package-lock.json"))).digest("hex");
-        fs.writeFileSync(path.join(ROOT, "node_modules", ".openfaas-gitops-deps.sha256"), lockHash + "\n");
-        fs.writeFileSync(path.join(work, "token"), token);
-        const port = await freePort();
-        base = `http://127.0.0.1:${port}`;
-        agent = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "agent", "main.ts")], {
-            cwd: ROOT,
-            env: {
-                ...h.env, HOME: work,
-                AGENT_REPO_URL: `file://${repo.bare}`, AGENT_STACK: STACK, AGENT_WORK_DIR: path.join(work, "state"), AGENT_SECRETS_PROVIDER: "passphrase",
-                AGENT_LISTEN: `127.0.0.1:${port}`, AGENT_SYNC_TOKEN_FILE: path.join(work, "token"), AGENT_POLL_INTERVAL: "3600",
-                POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-e2e", AGENT_DRIFT_INTERVAL: "0",
-            },
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        agent.stdout!.on("data", (d) => (logs += d));
-        agent.stderr!.on("data", (d) => (logs += d));
+        const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-e2e-")), "token");
+        fs.writeFileSync(tokenFile, token);
+        agent = await startAgent({
+            ...h.env,
+            AGENT_REPO_URL: `file://${repo.bare}`, AGENT_STACK: STACK, AGENT_SECRETS_PROVIDER: "passphrase",
+            AGENT_SYNC_TOKEN_FILE: tokenFile, AGENT_POLL_INTERVAL: "3600",
+            POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-e2e", AGENT_DRIFT_INTERVAL: "0",
+        }, { dependencyCache: true });
+        base = agent.base;
     });
     after(async () => {
-        if (agent && agent.exitCode === null) {
-            const exited = new Promise((r) => agent.once("exit", r));
-            agent.kill("SIGTERM");
-            await exited;
-        }
+        await agent?.stop();
         await h?.stop();
     });
 
@@ -85,7 +65,7 @@ describe("agent end to end with the real engine", { skip: !available && "no Go t
     it("applies the branch head with a real up: the platform appears, status and metrics say so", async () => {
         const head = repo.commit({ "README.md": "platform\n" }, "touch");
         await until("the first apply", () => (status().lastAppliedRevision === head ? true : undefined));
-        assert.equal(status().conditions.Ready!.reason, "Applied", logs);
+        assert.equal(status().conditions.Ready!.reason, "Applied", agent.logs());
         assert.match(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "name"]), /gateway/);
         assert.match(h.cp.kubectl(["get", "deployment", "nodeinfo", "-n", "openfaas-fn", "-o", "name"]), /nodeinfo/);
         const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -101,6 +81,6 @@ describe("agent end to end with the real engine", { skip: !available && "no Go t
         assert.equal((await fetch(`${base}/sync`, { method: "POST", headers: { Authorization: `Bearer ${token}` } })).status, 202);
         await until("the second apply", () => (status().lastAppliedRevision === head ? true : undefined));
         assert.equal(JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"])).spec.replicas, 2);
-        assert.match(logs, /gateway/);
+        assert.match(agent.logs(), /gateway/);
     });
 });

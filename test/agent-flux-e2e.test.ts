@@ -9,12 +9,9 @@
  * checked against Flux's own type in test/agent-flux-events.test.ts).
  */
 import { strict as assert } from "node:assert";
-import { ChildProcess, spawn } from "node:child_process";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
@@ -23,11 +20,10 @@ import { gitRepositorySpec } from "../components/flux";
 import { controlPlaneAvailable } from "../tools/controlplane";
 import { engineAvailable } from "../tools/engine";
 import { serveGit } from "../tools/git-http";
-import { freePort } from "../tools/net";
 import { SourceController, startSourceController } from "../tools/source-controller";
 import { EngineHarness, projectCopy, startEngineHarness } from "./support/engine";
 import { makeRepo, Repo } from "./support/gitrepo";
-import { ROOT } from "./helpers";
+import { AgentProcess, startAgent } from "./support/agent-process";
 import { until } from "./support/wait";
 
 const available = engineAvailable() && controlPlaneAvailable();
@@ -37,9 +33,8 @@ describe("agent in flux mode end to end with the real engine and source-controll
     let sc: SourceController;
     let git: http.Server;
     let notifications: http.Server;
-    let agent: ChildProcess;
+    let agent: AgentProcess;
     let repo: Repo;
-    let logs = "";
     let base = "";
     const received: FluxEvent[] = [];
     const STACK = "dev";
@@ -70,36 +65,18 @@ describe("agent in flux mode end to end with the real engine and source-controll
         const url = `http://127.0.0.1:${(git.address() as AddressInfo).port}/remote.git`;
         h.cp.kubectl(["apply", "--server-side", "-f", "-"], yaml.dump(gitRepositorySpec("flux-system", { repoUrl: url, branch: "main", interval: "5s" })));
 
-        const work = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-flux-e2e-"));
-        // The dependency cache as a previous run leaves it (npm ci itself is tested in agent-https-deps).
-        const checkout = path.join(work, "state", "checkout");
-        fs.mkdirSync(checkout, { recursive: true });
-        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(checkout, "node_modules"));
-        const lockHash = crypto.createHash("sha256").update(fs.readFileSync(path.join(ROOT, "package-lock.json"))).digest("hex");
-        fs.writeFileSync(path.join(ROOT, "node_modules", ".openfaas-gitops-deps.sha256"), lockHash + "\n");
-        const port = await freePort();
-        base = `http://127.0.0.1:${port}`;
-        agent = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "agent", "main.ts")], {
-            cwd: ROOT,
-            env: {
-                ...h.env, HOME: work,
-                AGENT_SOURCE: "flux", AGENT_FLUX_NAMESPACE: "flux-system", AGENT_FLUX_SOURCE: "openfaas-gitops",
-                AGENT_FLUX_EVENTS_URL: `http://127.0.0.1:${(notifications.address() as AddressInfo).port}/`,
-                AGENT_STACK: STACK, AGENT_WORK_DIR: path.join(work, "state"), AGENT_SECRETS_PROVIDER: "passphrase",
-                AGENT_LISTEN: `127.0.0.1:${port}`, AGENT_POLL_INTERVAL: "3600",
-                POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-flux-e2e", AGENT_DRIFT_INTERVAL: "0",
-            },
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        agent.stdout!.on("data", (d) => (logs += d));
-        agent.stderr!.on("data", (d) => (logs += d));
+        agent = await startAgent({
+            ...h.env,
+            AGENT_SOURCE: "flux", AGENT_FLUX_NAMESPACE: "flux-system", AGENT_FLUX_SOURCE: "openfaas-gitops",
+            AGENT_FLUX_EVENTS_URL: `http://127.0.0.1:${(notifications.address() as AddressInfo).port}/`,
+            AGENT_STACK: STACK, AGENT_SECRETS_PROVIDER: "passphrase",
+            AGENT_POLL_INTERVAL: "3600",
+            POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-flux-e2e", AGENT_DRIFT_INTERVAL: "0",
+        }, { dependencyCache: true });
+        base = agent.base;
     });
     after(async () => {
-        if (agent && agent.exitCode === null) {
-            const exited = new Promise((r) => agent.once("exit", r));
-            agent.kill("SIGTERM");
-            await exited;
-        }
+        await agent?.stop();
         await sc?.stop();
         for (const s of [git, notifications]) s?.close();
         await h?.stop();
@@ -114,8 +91,8 @@ describe("agent in flux mode end to end with the real engine and source-controll
         const artifact = await until("the artifact", () => JSON.parse(h.cp.kubectl(["-n", "flux-system", "get", "gitrepository", "openfaas-gitops", "-o", "json"])).status?.artifact as { revision: string } | undefined);
         const revision = artifact.revision;
         assert.match(revision, /^main@sha1:[0-9a-f]{40}$/);
-        await until("the apply", () => (status().lastAppliedRevision === revision ? true : undefined), 600_000).catch((e) => assert.fail(`${e}\n${logs.slice(-4000)}`));
-        assert.equal(status().conditions.Ready!.reason, "Applied", logs);
+        await until("the apply", () => (status().lastAppliedRevision === revision ? true : undefined), 600_000).catch((e) => assert.fail(`${e}\n${agent.logs().slice(-4000)}`));
+        assert.equal(status().conditions.Ready!.reason, "Applied", agent.logs());
         assert.match(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "name"]), /gateway/);
         assert.match(h.cp.kubectl(["get", "deployment", "nodeinfo", "-n", "openfaas-fn", "-o", "name"]), /nodeinfo/);
         const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -126,14 +103,14 @@ describe("agent in flux mode end to end with the real engine and source-controll
             { "source.toolkit.fluxcd.io/revision": revision },
             { "source.toolkit.fluxcd.io/revision": revision, "source.toolkit.fluxcd.io/commit_status": "update" },
         ]);
-        assert.ok(!/git ls-remote|known_hosts/.test(logs), "no git work in flux mode");
+        assert.ok(!/git ls-remote|known_hosts/.test(agent.logs()), "no git work in flux mode");
     });
 
     it("applies the next commit's artifact when source-controller publishes it (no sync request: the watch)", async () => {
         const doc = yaml.load(stackFile) as { config: Record<string, unknown> };
         doc.config["openfaas-gitops:gatewayReplicas"] = 2;
         const head = repo.commit({ [`stacks/Pulumi.${STACK}.yaml`]: yaml.dump(doc) }, "two gateways");
-        await until("the second apply", () => (status().lastAppliedRevision === `main@sha1:${head}` ? true : undefined), 600_000).catch((e) => assert.fail(`${e}\n${logs.slice(-4000)}`));
+        await until("the second apply", () => (status().lastAppliedRevision === `main@sha1:${head}` ? true : undefined), 600_000).catch((e) => assert.fail(`${e}\n${agent.logs().slice(-4000)}`));
         assert.equal(JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"])).spec.replicas, 2);
     });
 });

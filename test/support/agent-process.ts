@@ -1,0 +1,69 @@
+/**
+ * The agent as a process, started the way its image starts it (agent/main.ts, settings from the
+ * environment), for the tests that run it whole: npm run agent, and the two end-to-end tests.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { freePort } from "../../tools/net";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+export interface AgentProcess {
+    readonly child: ChildProcess;
+    /** Its HTTP address (AGENT_LISTEN on a free loopback port). */
+    readonly base: string;
+    /** Its home directory; AGENT_WORK_DIR is `<work>/state`. */
+    readonly work: string;
+    /** Everything it wrote to stdout and stderr so far. */
+    logs(): string;
+    /** Sends `signal` and resolves with the exit code once it has exited. */
+    stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * The dependency cache as a previous run leaves it: the checkout's node_modules is this project's
+ * (npm ci itself is tested in agent-https-deps). The agent keeps its hash marker inside
+ * node_modules, so the marker is written into this project's node_modules.
+ */
+function seedDependencyCache(stateDir: string): void {
+    const checkout = path.join(stateDir, "checkout");
+    fs.mkdirSync(checkout, { recursive: true });
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(checkout, "node_modules"));
+    const lockHash = crypto.createHash("sha256").update(fs.readFileSync(path.join(ROOT, "package-lock.json"))).digest("hex");
+    fs.writeFileSync(path.join(ROOT, "node_modules", ".openfaas-gitops-deps.sha256"), lockHash + "\n");
+}
+
+/**
+ * Starts the agent with `env` (its settings; PATH is this process's unless given) in a home of its
+ * own (HOME, AGENT_WORK_DIR under it, AGENT_LISTEN on a free loopback port) and, with
+ * `dependencyCache`, this project's node_modules already installed in its checkout.
+ */
+export async function startAgent(env: Record<string, string | undefined>, opts: { dependencyCache?: boolean } = {}): Promise<AgentProcess> {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-"));
+    const stateDir = path.join(work, "state");
+    if (opts.dependencyCache) seedDependencyCache(stateDir);
+    const port = await freePort();
+    let logs = "";
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "agent", "main.ts")], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, ...env, HOME: work, AGENT_WORK_DIR: stateDir, AGENT_LISTEN: `127.0.0.1:${port}` },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout!.on("data", (d) => (logs += d));
+    child.stderr!.on("data", (d) => (logs += d));
+    return {
+        child,
+        base: `http://127.0.0.1:${port}`,
+        work,
+        logs: () => logs,
+        async stop(signal = "SIGTERM") {
+            if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+            const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+            child.kill(signal);
+            return exited;
+        },
+    };
+}
