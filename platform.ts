@@ -47,9 +47,10 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         key: cfg.sealedSecrets.key,
         certValidityDays: cfg.sealedSecrets.certValidityDays,
         manifests: cfg.sealedSecrets.manifests.map((m) => m.object),
+        namespaces: ns.byName,
     }, onCluster());
 
-    new Contour("contour", {
+    const contour = new Contour("contour", {
         namespace: ns.names.contour,
         chart: cfg.charts.contour,
         serviceType: cfg.ingress.envoyServiceType,
@@ -58,13 +59,15 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
     }, onCluster());
 
     const tlsIssuer = cfg.tls.issuer === "none" ? undefined : cfg.tls.issuer;
-    new CertManager("cert-manager", {
+    const certManager = new CertManager("cert-manager", {
         namespace: ns.names.certManager,
         chart: cfg.charts["cert-manager"],
         issuer: tlsIssuer,
         acmeEmail: cfg.tls.acmeEmail,
-        ingressClass: INGRESS_CLASS,
+        ingressClass: contour.ingressClass,
     }, onCluster());
+    // The issuer's output, not its name: an Ingress with TLS then waits for its ClusterIssuer.
+    const issuerName = tlsIssuer ? certManager.issuerName.apply((n) => n ?? tlsIssuer) : undefined;
 
     const openfaas = new OpenFaaS("openfaas", {
         namespace: ns.names.core,
@@ -77,9 +80,9 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         adminPassword: cfg.openfaas.adminPassword,
         basicAuthFromSealedSecret: cfg.openfaas.basicAuthFromSealedSecret,
         proLicense: cfg.openfaas.proLicense,
-        ingressClass: INGRESS_CLASS,
+        ingressClass: contour.ingressClass,
         domain: cfg.ingress.domain,
-        tlsIssuer,
+        tlsIssuer: issuerName,
     }, onCluster({ dependsOn: cfg.openfaas.basicAuthFromSealedSecret ? [sealed] : [] }));
 
     const pro = cfg.openfaas.proLicense !== undefined;

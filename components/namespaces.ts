@@ -84,9 +84,11 @@ export class PlatformNamespaces extends pulumi.ComponentResource {
     public readonly names: { readonly [K in keyof NamespaceNames]: pulumi.Output<string> };
     /** The extra function namespaces by name, resolved once each exists. */
     public readonly moreFunctions: Readonly<Record<string, pulumi.Output<string>>>;
+    /** Every namespace declared here, by its name: for objects that name a namespace as written (SealedSecret manifests). */
+    public readonly byName: Readonly<Record<string, pulumi.Output<string>>>;
 
     constructor(name: string, args: PlatformNamespacesArgs = {}, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:platform:Namespaces", name, {}, opts);
+        super("openfaas-gitops:platform:Namespaces", name, args, opts);
         const names = namespaceNames(args);
         const specs = namespaceSpecs(args);
         const create = (key: keyof NamespaceNames) =>
@@ -101,6 +103,10 @@ export class PlatformNamespaces extends pulumi.ComponentResource {
         this.moreFunctions = Object.fromEntries(
             (args.moreFunctionNamespaces ?? []).map((ns) => [ns, new k8s.core.v1.Namespace(`${name}-${ns}`, functionNamespaceSpec(ns), { parent: this }).metadata.name]),
         );
+        this.byName = {
+            ...Object.fromEntries((Object.keys(names) as (keyof NamespaceNames)[]).map((key) => [names[key], this.names[key]])),
+            ...this.moreFunctions,
+        };
         this.registerOutputs({ names: this.names, moreFunctions: this.moreFunctions });
     }
 }

@@ -79,7 +79,7 @@ export interface FunctionScheduleArgs {
 /** A scheduled invocation of a function (the 2018 guide's cron job, on `batch/v1`). */
 export class FunctionSchedule extends pulumi.ComponentResource {
     constructor(name: string, args: FunctionScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:functions:Schedule", name, {}, opts);
+        super("openfaas-gitops:functions:Schedule", name, args, opts);
         const spec = pulumi.output(args.namespace).apply((ns) =>
             cronJobSpec({ fn: args.fn, functionNamespace: args.functionNamespace, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? gatewayUrl({ namespace: ns }) }),
         );
