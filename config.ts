@@ -1,12 +1,15 @@
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./components/charts";
+import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "./model/charts";
 import { FluxNotification, githubRepositoryAddress, isSshUrl, NOTIFICATION_TYPES, setterMarker } from "./components/flux";
-import { applyOverrides, FunctionDef, parseStackYml } from "./functions";
+import { applyOverrides } from "./config/functions";
+import { parseStackYml } from "./config/stack-yml/parse";
+import { FunctionDef } from "./model/function";
+import { imageProblem } from "./policies/shared/image";
+import { keyPairProblems } from "./model/sealing-key";
 import { isManifestFile, parseSealedSecretFile, SealedSecretFile } from "./sealing/manifests";
-import { DNS_LABEL, DNS_SUBDOMAIN } from "./names";
+import { DNS_LABEL, DNS_SUBDOMAIN } from "./model/names";
 
 /** The Pulumi project name, which is also the config namespace of every key below. */
 export const PROJECT = "openfaas-gitops";
@@ -400,29 +403,11 @@ function readCharts(r: Reader): Record<ChartName, ChartSource> {
     return charts;
 }
 
-/** Checks a bring-your-own sealing key pair: PEM, RSA of at least 2048 bits, matching, not expired. */
+/** Checks a bring-your-own sealing key pair (model/sealing-key.ts has the rule). */
 function checkSealingKey(r: Reader, keyPem: string, certPem: string, now: Date): void {
-    let key: crypto.KeyObject | undefined;
-    try {
-        key = crypto.createPrivateKey(keyPem);
-    } catch {
-        r.problem("sealingKeyPem", "expected a PEM private key (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)", keyPem);
-    }
-    if (key && (key.asymmetricKeyType !== "rsa" || (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)) {
-        r.problem("sealingKeyPem", "expected an RSA key of at least 2048 bits (sealed-secrets uses RSA-OAEP)", keyPem);
-        key = undefined;
-    }
-    let cert: crypto.X509Certificate | undefined;
-    try {
-        cert = new crypto.X509Certificate(certPem);
-    } catch {
-        r.problem("sealingCertPem", "expected a PEM certificate (-----BEGIN CERTIFICATE-----)", certPem.slice(0, 40) + "...");
-    }
-    if (cert && new Date(cert.validTo) < now) {
-        r.problem("sealingCertPem", `certificate expired on ${cert.validTo}; kubeseal refuses expired certificates, issue a new one for the same key`, cert.subject);
-    }
-    if (key && cert && !cert.checkPrivateKey(key)) {
-        r.problem("sealingCertPem", "the certificate does not belong to sealingKeyPem; supply the pair exported from the same controller key", cert.subject);
+    for (const p of keyPairProblems(keyPem, certPem, now)) {
+        if (p.part === "key") r.problem("sealingKeyPem", p.expected, keyPem);
+        else r.problem("sealingCertPem", p.expected, certPem.slice(0, 40) + "...");
     }
 }
 
@@ -565,7 +550,7 @@ function readAgent(r: Reader): AgentConfig | undefined {
     };
     const image = str("image");
     if (!image) r.problem(key("image"), "required: the agent image built from agent/Dockerfile, pinned, e.g. ghcr.io/acme/openfaas-gitops-agent:0.1.0");
-    else if (!/:[^:/]+$|@sha256:/.test(image) || /:latest$/.test(image)) r.problem(key("image"), "pin a version tag or digest (not latest)", image);
+    else if (imageProblem(image)) r.problem(key("image"), `${imageProblem(image)}; pin a version tag or a digest (@sha256:...)`, image);
     const repoUrl = str("repoUrl");
     if (!repoUrl) r.problem(key("repoUrl"), "required: the git URL the agent follows, e.g. git@github.com:acme/platform.git");
     else if (!/^(ssh:\/\/|[\w.-]+@[\w.-]+:|https:\/\/)/.test(repoUrl)) r.problem(key("repoUrl"), "expected an ssh URL (git@host:org/repo.git) or https://...", repoUrl);
@@ -767,7 +752,7 @@ function readFunctions(r: Reader, raw: RawConfig, pro: boolean): FunctionDef[] {
     }
     const parsed = parseStackYml(text, file, { env, readFile: (rel) => files.read(rel) });
     const applied = applyOverrides(parsed.functions, overrides, { pro, schedules, file, configKey: r.fq("functions") });
-    for (const p of [...parsed.problems, ...applied.problems]) r.at(p.where, p.what);
+    for (const p of [...parsed.problems, ...applied.problems]) r.at(p.key, p.expected);
     return applied.functions;
 }
 

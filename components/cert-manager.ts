@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ChartSource, chartLocation } from "./charts";
+import { ChartSource } from "../model/charts";
+import { chartLocation } from "./charts";
 
 /** Let's Encrypt ACME v2 directories (v1 was switched off in 2021). */
 export const ACME_SERVERS = {

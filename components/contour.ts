@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ChartSource, chartLocation } from "./charts";
+import { ChartSource } from "../model/charts";
+import { chartLocation } from "./charts";
 
 /** IngressClass that the gateway ingress and cert-manager's http01 solver route through. */
 export const INGRESS_CLASS = "contour";

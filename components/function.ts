@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { FunctionDef, fixedReplicas, SCALE } from "../functions";
+import { FunctionDef, fixedReplicas, SCALE } from "../model/function";
 
 /** Label faas-netes (CE) lists and routes functions by. */
 export const FUNCTION_LABEL = "faas_function";

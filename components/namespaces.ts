@@ -1,32 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_NAMESPACES, NamespaceNames } from "../model/platform";
 
 /** Label the 2018 network policies key on: namespaces whose pods may call functions. */
 export const ROLE_LABEL = { role: "openfaas-system" } as const;
 /** Label the 2018 network policies key on: namespaces whose pods may call the gateway. */
 export const ACCESS_LABEL = { access: "openfaas-system" } as const;
-
-/** Names of the platform's namespaces. */
-export interface NamespaceNames {
-    /** Gateway and core services. @default "openfaas" */
-    readonly core: string;
-    /** Where functions run. @default "openfaas-fn" */
-    readonly functions: string;
-    /** Contour and Envoy. @default "contour" */
-    readonly contour: string;
-    /** cert-manager. @default "cert-manager" */
-    readonly certManager: string;
-    /** The sealed-secrets controller and its sealing key. @default "sealed-secrets" */
-    readonly sealedSecrets: string;
-}
-
-export const DEFAULT_NAMESPACES: NamespaceNames = {
-    core: "openfaas",
-    functions: "openfaas-fn",
-    contour: "contour",
-    certManager: "cert-manager",
-    sealedSecrets: "sealed-secrets",
-};
 
 /** Arguments for {@link PlatformNamespaces}. */
 export interface PlatformNamespacesArgs {

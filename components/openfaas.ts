@@ -1,10 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ChartSource, chartLocation } from "./charts";
+import { BASIC_AUTH_KEYS, BASIC_AUTH_SECRET } from "../model/platform";
+import { ChartSource } from "../model/charts";
+import { chartLocation } from "./charts";
 
-/** Secret the chart mounts into every core component (created here: the chart's generator runs in a Helm hook). */
-export const BASIC_AUTH_SECRET = "basic-auth";
 /** Secret OpenFaaS Pro reads its licence from. */
 export const LICENSE_SECRET = "openfaas-license";
 /** Gateway Service name and port, fixed by the chart. */
@@ -75,7 +75,7 @@ export function openfaasValues(args: {
     };
 }
 
-/** Pure: the `basic-auth` Secret with the keys the gateway and faas-cli expect. */
+/** Pure: the `basic-auth` Secret with the keys the gateway and faas-cli expect (created here: the chart's generator runs in a Helm hook). */
 export function basicAuthSecretSpec(
     namespace: pulumi.Input<string>,
     user: pulumi.Input<string>,
@@ -86,7 +86,7 @@ export function basicAuthSecretSpec(
         kind: "Secret",
         metadata: { name: BASIC_AUTH_SECRET, namespace },
         type: "Opaque",
-        stringData: { "basic-auth-user": user, "basic-auth-password": password },
+        stringData: { [BASIC_AUTH_KEYS.user]: user, [BASIC_AUTH_KEYS.password]: password },
     };
 }
 

@@ -1,8 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { Schedule, scheduleJobName } from "../functions";
+import { Schedule, scheduleJobName } from "../model/function";
+import { BASIC_AUTH_KEYS, BASIC_AUTH_SECRET } from "../model/platform";
 import { envVar } from "./function";
-import { BASIC_AUTH_SECRET, gatewayUrl } from "./openfaas";
+import { gatewayUrl } from "./openfaas";
 
 /**
  * Image that makes the call. curl rather than faas-cli: one HTTP request needs no login state, and
@@ -48,8 +49,8 @@ export function cronJobSpec(args: { fn: string; functionNamespace?: string; sche
                                         { name: "ROUTE", value: schedule.async ? "async-function" : "function" },
                                         { name: "FUNCTION", value: route },
                                         envVar("PAYLOAD", schedule.payload),
-                                        { name: "GATEWAY_USER", ...fromSecret("basic-auth-user") },
-                                        { name: "GATEWAY_PASSWORD", ...fromSecret("basic-auth-password") },
+                                        { name: "GATEWAY_USER", ...fromSecret(BASIC_AUTH_KEYS.user) },
+                                        { name: "GATEWAY_PASSWORD", ...fromSecret(BASIC_AUTH_KEYS.password) },
                                     ],
                                     resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "32Mi" } },
                                     securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },

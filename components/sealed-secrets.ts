@@ -1,11 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { ACTIVE_KEY_LABEL } from "../model/sealing-key";
 import { SealedSecret } from "../sealing/sealed-secret";
-import { ChartSource, chartLocation } from "./charts";
+import { ChartSource } from "../model/charts";
+import { chartLocation } from "./charts";
 
-/** Label that makes the controller load a Secret as its active sealing key. */
-export const ACTIVE_KEY_LABEL = { "sealedsecrets.bitnami.com/sealed-secrets-key": "active" } as const;
 /** Controller name kubeseal looks for by default, so `kubeseal --controller-namespace <ns>` just works. */
 export const CONTROLLER_NAME = "sealed-secrets-controller";
 /** Name of the Secret holding the sealing key; fixed so export/import and DR can find it. */

@@ -1,8 +1,8 @@
 /** Reads the committed SealedSecret manifests (`secrets/*.yaml`). Pure: text in, objects or problems out. */
 import * as yaml from "js-yaml";
 import { SealedSecret, scopeOf } from "./sealed-secret";
-import { DEFAULT_NAMESPACES } from "../components/namespaces";
-import { DNS_SUBDOMAIN } from "../names";
+import { DNS_SUBDOMAIN } from "../model/names";
+import { DEFAULT_NAMESPACES } from "../model/platform";
 
 /** Where a cluster-wide SealedSecret without a namespace is applied: the function namespace, where function secrets are mounted from. */
 export const CLUSTER_WIDE_DEFAULT_NAMESPACE = DEFAULT_NAMESPACES.functions;

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { CONFIG_KEYS, ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../config";
-import { CHARTS } from "../components/charts";
+import { CHARTS } from "../model/charts";
 import { stackFileConfig } from "../tools/mock-engine";
 import { raw, ROOT, STACKS } from "./helpers";
 
@@ -223,7 +223,7 @@ describe("bring-your-own sealing key", () => {
     });
 
     it("refuses a certificate of another key", () => {
-        assertRejects({ sealingKeyPem: a.key, sealingCertPem: b.cert }, "sealingCertPem", /does not belong to sealingKeyPem/, ["sealingKeyPem"]);
+        assertRejects({ sealingKeyPem: a.key, sealingCertPem: b.cert }, "sealingCertPem", /does not belong to the private key/, ["sealingKeyPem"]);
     });
 
     it("refuses garbage and expired certificates, never echoing the key", () => {

@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
-import { cronProblem } from "../cron";
+import { cronProblem } from "../policies/shared/cron";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, startControlPlane } from "../tools/controlplane";
 
 /** [schedule, accepted by Kubernetes (robfig/cron v3 standard parser, no TZ)] */

@@ -1,0 +1,61 @@
+/**
+ * The functions of a stack: the functions file with this stack's `functions` overrides (replicas,
+ * autoscaling, schedules off) and the edition's limits applied.
+ */
+import { Autoscaling, checkCommunityEdition, FunctionDef, scheduleNameProblem } from "../model/function";
+import { Problem, Problems } from "../model/problem";
+import { isObj, readAutoscaling, readInt } from "./stack-yml/fields";
+
+const OVERRIDE_FIELDS = new Set(["replicas", "autoscaling", "schedules"]);
+
+/**
+ * Pure: applies per-stack overrides and the edition's limits. Problems are reported under the
+ * config key (`openfaas-gitops:functions.<name>...`) or the file, whichever the fix belongs in.
+ */
+export function applyOverrides(
+    fns: readonly FunctionDef[],
+    overrides: Readonly<Record<string, unknown>>,
+    opts: { pro: boolean; schedules: boolean; file: string; configKey: string },
+): { functions: FunctionDef[]; problems: Problem[] } {
+    const p = new Problems();
+    const byName = new Map(fns.map((f) => [f.name, f]));
+    for (const name of Object.keys(overrides)) {
+        if (!byName.has(name)) p.add(`${opts.configKey}.${name}`, `no function "${name}" in ${opts.file}; known: ${[...byName.keys()].join(", ") || "none"}`);
+    }
+    const out = fns.map((f): FunctionDef => {
+        const at = `${opts.configKey}.${f.name}`;
+        const o = overrides[f.name];
+        let fn = f;
+        if (o !== undefined) {
+            if (!isObj(o)) {
+                p.add(at, "expected a map with replicas, autoscaling and/or schedules");
+            } else {
+                for (const k of Object.keys(o)) if (!OVERRIDE_FIELDS.has(k)) p.add(`${at}.${k}`, `unknown field; expected ${[...OVERRIDE_FIELDS].join(", ")}`);
+                let scaling: Autoscaling | undefined = f.autoscaling;
+                if (o.autoscaling === false) scaling = undefined;
+                else if (o.autoscaling !== undefined) scaling = readAutoscaling(p, `${at}.autoscaling`, o.autoscaling, f.autoscaling);
+                let replicas = scaling ? undefined : f.replicas;
+                if (o.replicas !== undefined) {
+                    replicas = readInt(p, `${at}.replicas`, o.replicas, 1, 1000);
+                    if (scaling) p.add(`${at}.replicas`, "conflicts with autoscaling: the HPA owns the replica count; set autoscaling: false or drop replicas");
+                }
+                if (o.schedules !== undefined && o.schedules !== false) p.add(`${at}.schedules`, "only false is allowed here (turns this function's schedules off in this stack); define schedules in the stack file");
+                fn = { ...f, replicas, autoscaling: scaling, schedules: o.schedules === false ? [] : f.schedules };
+            }
+        }
+        return opts.schedules ? fn : { ...fn, schedules: [] };
+    });
+
+    for (const f of out) {
+        const where = `${opts.file} functions.${f.name}`;
+        if (f.autoscaling?.cpuUtilization !== undefined && !f.requests.cpu) {
+            p.add(`${where}.requests.cpu`, "required with autoscaling.cpuUtilization: the HPA measures CPU as a percentage of the request");
+        }
+        for (const s of f.schedules) {
+            const tooLong = scheduleNameProblem(f.name, s.name);
+            if (tooLong) p.add(`${where}.schedules`, tooLong);
+        }
+    }
+    if (!opts.pro) checkCommunityEdition(p, opts.file, out);
+    return { functions: out, problems: p.list };
+}

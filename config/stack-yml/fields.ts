@@ -1,0 +1,167 @@
+/**
+ * Readers of the function fields that both the functions file and the per-stack `functions`
+ * overrides carry (autoscaling, schedules) or that stack.yml alone has. Each takes the raw YAML value,
+ * reports problems under its location and returns the typed value.
+ */
+import { cronProblem } from "../../policies/shared/cron";
+import { Autoscaling, ImagePolicyDef, Resources, Schedule } from "../../model/function";
+import { DNS_LABEL } from "../../model/names";
+import { Problems } from "../../model/problem";
+import { parseQuantity } from "../../model/quantity";
+
+export type Obj = Record<string, unknown>;
+export const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+
+
+export function stringMap(p: Problems, where: string, v: unknown, check?: (k: string, v: string) => string | undefined): Record<string, string> {
+    if (v === undefined || v === null) return {};
+    if (!isObj(v)) {
+        p.add(where, "expected a map of names to values");
+        return {};
+    }
+    const out: Record<string, string> = {};
+    for (const [k, raw] of Object.entries(v)) {
+        if (isObj(raw) || Array.isArray(raw)) {
+            p.add(`${where}.${k}`, "expected a single value (a string, number or boolean as written), not a map or list");
+            continue;
+        }
+        // As yaml.v3 fills a Go string: the scalar's text, and "" for an empty value or null.
+        const s = raw === null ? "" : String(raw);
+        const err = check?.(k, s);
+        if (err) p.add(`${where}.${k}`, err);
+        out[k] = s;
+    }
+    return out;
+}
+
+export function readResources(p: Problems, where: string, v: unknown): Resources {
+    if (v === undefined || v === null) return {};
+    if (!isObj(v)) {
+        p.add(where, "expected a map with cpu and/or memory");
+        return {};
+    }
+    const out: { cpu?: string; memory?: string } = {};
+    for (const [k, raw] of Object.entries(v)) {
+        if (k !== "cpu" && k !== "memory") {
+            p.add(`${where}.${k}`, "unknown field; expected cpu or memory");
+            continue;
+        }
+        if (raw === null || raw === "") continue;
+        const s = String(raw);
+        if (parseQuantity(s) === undefined) p.add(`${where}.${k}`, `"${s}" is not a Kubernetes quantity (e.g. ${k === "cpu" ? "100m or 0.5" : "128Mi or 1Gi"})`);
+        out[k] = s;
+    }
+    return out;
+}
+
+export function stringList(p: Problems, where: string, v: unknown, check: (s: string) => string | undefined): string[] {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+        p.add(where, "expected a list");
+        return [];
+    }
+    return v.map((item, i) => {
+        const s = String(item);
+        const err = typeof item === "string" ? check(s) : "expected a string";
+        if (err) p.add(`${where}[${i}]`, err);
+        return s;
+    });
+}
+
+export function readInt(p: Problems, where: string, v: unknown, min: number, max: number): number | undefined {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+        p.add(where, `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+        return undefined;
+    }
+    return v;
+}
+
+const AUTOSCALING_FIELDS = new Set(["minReplicas", "maxReplicas", "cpuUtilization", "memoryAverage"]);
+
+export function readAutoscaling(p: Problems, where: string, v: unknown, base?: Autoscaling): Autoscaling | undefined {
+    if (!isObj(v)) {
+        p.add(where, "expected a map with minReplicas, maxReplicas, cpuUtilization and/or memoryAverage");
+        return undefined;
+    }
+    for (const k of Object.keys(v)) if (!AUTOSCALING_FIELDS.has(k)) p.add(`${where}.${k}`, `unknown field; expected ${[...AUTOSCALING_FIELDS].join(", ")}`);
+    const min = v.minReplicas !== undefined ? readInt(p, `${where}.minReplicas`, v.minReplicas, 1, 1000) : (base?.minReplicas ?? 1);
+    const max = v.maxReplicas !== undefined ? readInt(p, `${where}.maxReplicas`, v.maxReplicas, 1, 1000) : base?.maxReplicas;
+    const cpu = v.cpuUtilization !== undefined ? readInt(p, `${where}.cpuUtilization`, v.cpuUtilization, 1, 1000) : base?.cpuUtilization;
+    let memory = base?.memoryAverage;
+    if (v.memoryAverage !== undefined) {
+        memory = String(v.memoryAverage);
+        if (parseQuantity(memory) === undefined) p.add(`${where}.memoryAverage`, `"${memory}" is not a Kubernetes quantity (e.g. 400Mi)`);
+    }
+    if (max === undefined) {
+        if (v.maxReplicas === undefined) p.add(`${where}.maxReplicas`, "required");
+        return undefined;
+    }
+    if (min !== undefined && min > max) p.add(where, `minReplicas ${min} is greater than maxReplicas ${max}`);
+    if (cpu === undefined && memory === undefined) p.add(where, "needs at least one metric: cpuUtilization or memoryAverage");
+    return min === undefined ? undefined : { minReplicas: min, maxReplicas: max, cpuUtilization: cpu, memoryAverage: memory };
+}
+
+const IMAGE_POLICY_FIELDS = new Set(["semver", "pattern", "extract", "order"]);
+
+export function readImagePolicy(p: Problems, where: string, v: unknown): ImagePolicyDef | undefined {
+    const expected = "expected a map with semver (a range, e.g. \">=1.0.0 <2.0.0\") or pattern (a tag regex), optionally extract (e.g. $ts) and order (numerical | alphabetical)";
+    if (!isObj(v)) {
+        p.add(where, expected);
+        return undefined;
+    }
+    for (const k of Object.keys(v)) if (!IMAGE_POLICY_FIELDS.has(k)) p.add(`${where}.${k}`, `unknown field; expected ${[...IMAGE_POLICY_FIELDS].join(", ")}`);
+    if ((v.semver === undefined) === (v.pattern === undefined)) {
+        p.add(where, `${expected}: exactly one of semver and pattern`);
+        return undefined;
+    }
+    if (v.semver !== undefined) {
+        if (typeof v.semver !== "string" || v.semver.trim() === "") p.add(`${where}.semver`, "expected a semver range string, e.g. \">=1.0.0 <2.0.0\" or \"1.x\"");
+        if (v.extract !== undefined || v.order !== undefined) p.add(where, "extract and order go with pattern, not semver");
+        return typeof v.semver === "string" ? { semver: v.semver } : undefined;
+    }
+    const pattern = typeof v.pattern === "string" ? v.pattern : "";
+    try {
+        // Flux takes Go regexps; JS spells named groups (?<n>) where Go also accepts (?P<n>).
+        new RegExp(pattern.replace(/\(\?P</g, "(?<"));
+    } catch (e) {
+        p.add(`${where}.pattern`, `not a regular expression (${(e as Error).message})`);
+    }
+    if (pattern === "") p.add(`${where}.pattern`, "expected a regular expression matching the tags to consider");
+    if (v.extract !== undefined && typeof v.extract !== "string") p.add(`${where}.extract`, "expected a string such as $ts naming a capture group");
+    const order = v.order ?? "numerical";
+    if (order !== "numerical" && order !== "alphabetical") p.add(`${where}.order`, `expected numerical | alphabetical, got ${JSON.stringify(v.order)}`);
+    return { pattern, extract: typeof v.extract === "string" ? v.extract : undefined, order: order === "alphabetical" ? "alphabetical" : "numerical" };
+}
+
+const SCHEDULE_FIELDS = new Set(["name", "cron", "payload", "async"]);
+
+export function readSchedules(p: Problems, where: string, v: unknown): Schedule[] {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+        p.add(where, "expected a list of {name, cron, payload, async}");
+        return [];
+    }
+    const seen = new Set<string>();
+    return v.flatMap((s, i): Schedule[] => {
+        const at = `${where}[${i}]`;
+        if (!isObj(s)) {
+            p.add(at, "expected a map with name, cron, payload and async");
+            return [];
+        }
+        for (const k of Object.keys(s)) if (!SCHEDULE_FIELDS.has(k)) p.add(`${at}.${k}`, `unknown field; expected ${[...SCHEDULE_FIELDS].join(", ")}`);
+        const name = s.name === undefined ? "cron" : String(s.name);
+        if (!DNS_LABEL.test(name) || name.length > 30) p.add(`${at}.name`, `"${name}" must be a DNS-1123 label of at most 30 characters`);
+        if (seen.has(name)) p.add(`${at}.name`, `duplicate schedule name "${name}"`);
+        seen.add(name);
+        if (typeof s.cron !== "string") {
+            p.add(`${at}.cron`, "required: a cron expression such as \"*/5 * * * *\"");
+            return [];
+        }
+        const cronErr = cronProblem(s.cron);
+        if (cronErr) p.add(`${at}.cron`, `"${s.cron}": ${cronErr}`);
+        if (s.async !== undefined && typeof s.async !== "boolean") p.add(`${at}.async`, "expected true or false");
+        if (s.payload !== undefined && typeof s.payload !== "string") p.add(`${at}.payload`, "expected a string");
+        return [{ name, cron: s.cron, payload: s.payload === undefined ? "" : String(s.payload), async: s.async === true }];
+    });
+}
+
