@@ -37,7 +37,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
     // moves them (deleting that provider) at the next one: noise in the first real change's diff.
     const kubernetes = new k8s.Provider("kubernetes", {});
     const onCluster = (opts: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ ...opts, providers: [kubernetes] });
-    // Functions with a namespace of their own (Pro; config.ts refuses it in CE) get it declared here.
+    // Functions with a namespace of their own (Pro; config/ refuses it in CE) get it declared here.
     const moreFunctionNamespaces = [...new Set(cfg.functions.flatMap((f) => (f.namespace ? [f.namespace] : [])))].sort();
     const ns = new PlatformNamespaces("platform", { moreFunctionNamespaces }, onCluster());
 
@@ -127,7 +127,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
           }, onCluster())
         : undefined;
 
-    // config.ts refuses a flux map without the agent map: Flux follows the agent's repository with its key.
+    // config/flux.ts refuses a flux map without the agent map: Flux follows the agent's repository with its key.
     const flux = cfg.flux && cfg.agent && agent
         ? new Flux("flux", {
               namespace: cfg.flux.namespace,

@@ -4,7 +4,10 @@
  */
 import { Autoscaling, checkCommunityEdition, FunctionDef, scheduleNameProblem } from "../model/function";
 import { Problem, Problems } from "../model/problem";
+import { projectFiles, RawConfig } from "./files";
+import { Reader } from "./reader";
 import { isObj, readAutoscaling, readInt } from "./stack-yml/fields";
+import { parseStackYml } from "./stack-yml/parse";
 
 const OVERRIDE_FIELDS = new Set(["replicas", "autoscaling", "schedules"]);
 
@@ -58,4 +61,36 @@ export function applyOverrides(
     }
     if (!opts.pro) checkCommunityEdition(p, opts.file, out);
     return { functions: out, problems: p.list };
+}
+
+/** Reads `functionsFile` and applies the `functions` overrides and the `schedules` switch. */
+export function readFunctions(r: Reader, raw: RawConfig, pro: boolean): FunctionDef[] {
+    const file = r.string("functionsFile", "functions/stack.yml");
+    const overrides = r.object("functions") ?? {};
+    const schedules = r.bool("schedules", true);
+    const env = readFunctionsEnv(r);
+    const files = raw.files ?? projectFiles(process.cwd());
+    let text: string;
+    try {
+        text = files.read(file);
+    } catch (e) {
+        r.problem("functionsFile", `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a path relative to the project root`, file);
+        return [];
+    }
+    const parsed = parseStackYml(text, file, { env, readFile: (rel) => files.read(rel) });
+    const applied = applyOverrides(parsed.functions, overrides, { pro, schedules, file, configKey: r.fq("functions") });
+    r.addAll([...parsed.problems, ...applied.problems]);
+    return applied.functions;
+}
+
+/** Reads `functionsEnv`, the values of `${VAR}` in the functions file: a map of names to strings. */
+function readFunctionsEnv(r: Reader): Record<string, string> {
+    const given = r.object("functionsEnv") ?? {};
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(given)) {
+        if (!/^[A-Za-z0-9_]+$/.test(name)) r.problem(`functionsEnv.${name}`, "expected a variable name of letters, digits and _ (what ${NAME} can refer to)");
+        else if (typeof value !== "string") r.problem(`functionsEnv.${name}`, "expected a string; quote numbers and booleans so they are substituted as written", JSON.stringify(value));
+        else env[name] = value;
+    }
+    return env;
 }

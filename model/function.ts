@@ -28,7 +28,7 @@ export interface Autoscaling {
 export interface Schedule {
     /** Unique within the function; names the CronJob `<function>-<name>`. */
     readonly name: string;
-    /** A CronJob schedule: five fields, or a descriptor such as @hourly or @every 5m (see cron.ts). */
+    /** A CronJob schedule: five fields, or a descriptor such as @hourly or @every 5m (see policies/shared/cron.ts). */
     readonly cron: string;
     /** Request body. @default "" */
     readonly payload: string;

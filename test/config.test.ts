@@ -84,7 +84,7 @@ describe("defaults", () => {
         assert.deepEqual(cfg.charts, CHARTS);
     });
 
-    it("Pulumi.yaml declares every non-secret scalar key with the type and default config.ts uses", () => {
+    it("Pulumi.yaml declares every non-secret scalar key with the type and default config/ uses", () => {
         const project = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
             config: Record<string, { type: string; default: unknown; secret?: boolean }>;
         };

@@ -1,5 +1,5 @@
 /**
- * The schedule check (cron.ts, used by functions.ts and the policy pack) against the REAL
+ * The schedule check (policies/shared/cron.ts, used by the stack.yml reader and the policy pack) against the REAL
  * kube-apiserver: for every expression of the table, a CronJob with that schedule is sent with
  * server-side dry-run, and the program and the apiserver must both accept it or both refuse it.
  */

@@ -20,7 +20,7 @@ import { one, raw, ROOT, runProgram } from "./helpers";
 
 const DATA = "test/testdata/faas-cli";
 
-/** Problems and functions of a test stack file, read as config.ts reads it (project files, functionsEnv). */
+/** Problems and functions of a test stack file, read as config/ reads it (project files, functionsEnv). */
 function parse(file: string, env: Record<string, string> = {}, text?: string) {
     const rel = `${DATA}/${file}`;
     return parseStackYml(text ?? fs.readFileSync(path.join(ROOT, rel), "utf8"), rel, { env, readFile: (p) => fs.readFileSync(path.join(ROOT, p), "utf8") });

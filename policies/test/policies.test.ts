@@ -99,7 +99,7 @@ describe("policies, each with passing and failing cases", () => {
         const cj = (spec: Record<string, unknown>): Res => ({ type: "kubernetes:batch/v1:CronJob", props: { metadata: { name: "c", namespace: "openfaas" }, spec } });
         assert.deepEqual(await messages(cronJobs, [cj({ schedule: "*/1 * * * *", concurrencyPolicy: "Forbid" })]), []);
         assert.deepEqual(await messages(cronJobs, [cj({ schedule: "@hourly", concurrencyPolicy: "Replace" })]), []);
-        // The same check as the program's (cron.ts): what the apiserver accepts, names and @every included.
+        // The same check as the program's (policies/shared/cron.ts): what the apiserver accepts, names and @every included.
         assert.deepEqual(await messages(cronJobs, [cj({ schedule: "0 9 * * MON-FRI", concurrencyPolicy: "Forbid" }), cj({ schedule: "@every 5m", concurrencyPolicy: "Forbid" })]), []);
         assert.deepEqual(await messages(cronJobs, [cj({ schedule: "*/0 * * * *", concurrencyPolicy: "Forbid" })]), ['CronJob openfaas/c: schedule "*/0 * * * *": Constraint error, cannot repeat at every 0 time.']);
         assert.deepEqual(await messages(cronJobs, [cj({ schedule: "every minute" })]), [
