@@ -4,12 +4,42 @@ import { DNS_SUBDOMAIN } from "../model/names";
 import { imageProblem } from "../policies/shared/image";
 import { checkToken } from "./checks";
 import { Reader } from "./reader";
+import { schemaProblems, Schema } from "./schema";
 import { AgentConfig } from "./types";
 
-const AGENT_FIELDS: Record<string, "string" | "boolean" | "integer"> = {
-    image: "string", repoUrl: "string", branch: "string", projectPath: "string", githubRepository: "string", deployKeyWrite: "boolean",
-    webhookHost: "string", pollIntervalSeconds: "integer", driftIntervalSeconds: "integer", driftMode: "string", backendUrl: "string",
-    secretsProvider: "string", clusterAdmin: "boolean", suspend: "boolean",
+/** The `agent` map. Defaults are applied in {@link readAgent}; rules across fields and secrets are code there. */
+export const AGENT_SCHEMA: Schema = {
+    type: "object",
+    expected: "expected a map (YAML object in the stack file)",
+    required: ["image", "repoUrl"],
+    additionalProperties: false,
+    properties: {
+        image: {
+            type: "string",
+            minLength: 1,
+            description: "the agent image built from agent/Dockerfile, pinned, e.g. ghcr.io/acme/openfaas-gitops-agent:0.1.0",
+            expected: "required: the agent image built from agent/Dockerfile, pinned, e.g. ghcr.io/acme/openfaas-gitops-agent:0.1.0",
+        },
+        repoUrl: {
+            type: "string",
+            minLength: 1,
+            pattern: "^(ssh://|[\\w.-]+@[\\w.-]+:|https://)",
+            description: "the git URL the agent follows, e.g. git@github.com:acme/platform.git",
+            expected: "expected an ssh URL (git@host:org/repo.git) or https://...",
+        },
+        branch: { type: "string" },
+        projectPath: { type: "string" },
+        githubRepository: { type: "string", pattern: "^[A-Za-z0-9_.-]+$", expected: "expected the repository name only (the owner comes from github:owner)" },
+        deployKeyWrite: { type: "boolean" },
+        webhookHost: { type: "string", pattern: DNS_SUBDOMAIN.source, expected: "expected a DNS name in lower case" },
+        pollIntervalSeconds: { type: "integer", minimum: 5, maximum: 86400 },
+        driftIntervalSeconds: { type: "integer", minimum: 0, maximum: 604800 },
+        driftMode: { type: "string", enum: ["correct", "report"], expected: "expected correct | report" },
+        backendUrl: { type: "string" },
+        secretsProvider: { type: "string" },
+        clusterAdmin: { type: "boolean" },
+        suspend: { type: "boolean" },
+    },
 };
 
 /** Reads the `agent` map and its secrets `agentDeployKey`, `agentSyncToken`, `agentWebhookSecret` and `agentEngineEnv`. */
@@ -40,51 +70,33 @@ export function readAgent(r: Reader): AgentConfig | undefined {
         }
         return undefined;
     }
-    const key = (f: string) => `agent.${f}`;
-    for (const [f, v] of Object.entries(a)) {
-        const t = AGENT_FIELDS[f];
-        if (!t) r.problem(key(f), `unknown field; expected ${Object.keys(AGENT_FIELDS).join(", ")}`, JSON.stringify(v));
-        else if (t === "integer" ? !Number.isInteger(v) : typeof v !== t) r.problem(key(f), `expected ${t === "integer" ? "an integer" : `a ${t}`}`, JSON.stringify(v));
-    }
-    const str = (f: string) => (typeof a[f] === "string" && a[f] !== "" ? (a[f] as string) : undefined);
-    const int = (f: string, def: number, min: number, max: number) => {
-        const v = a[f];
-        if (v === undefined) return def;
-        if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
-            if (Number.isInteger(v)) r.problem(key(f), `expected an integer from ${min} to ${max}`, String(v));
-            return def;
-        }
-        return v as number;
-    };
+    const invalid = new Set(r.addAll(schemaProblems(AGENT_SCHEMA, a, r.fq("agent"))).map((p) => p.key));
+    // A field with a problem reads as unset, so the rules below never pile onto it.
+    const field = <T>(f: string, type: "string" | "number" | "boolean"): T | undefined =>
+        typeof a[f] === type && a[f] !== "" && !invalid.has(r.fq(`agent.${f}`)) ? (a[f] as T) : undefined;
+    const str = (f: string) => field<string>(f, "string");
     const image = str("image");
-    if (!image) r.problem(key("image"), "required: the agent image built from agent/Dockerfile, pinned, e.g. ghcr.io/acme/openfaas-gitops-agent:0.1.0");
-    else if (imageProblem(image)) r.problem(key("image"), `${imageProblem(image)}; pin a version tag or a digest (@sha256:...)`, image);
+    if (image && imageProblem(image)) r.problem("agent.image", `${imageProblem(image)}; pin a version tag or a digest (@sha256:...)`, image);
     const repoUrl = str("repoUrl");
-    if (!repoUrl) r.problem(key("repoUrl"), "required: the git URL the agent follows, e.g. git@github.com:acme/platform.git");
-    else if (!/^(ssh:\/\/|[\w.-]+@[\w.-]+:|https:\/\/)/.test(repoUrl)) r.problem(key("repoUrl"), "expected an ssh URL (git@host:org/repo.git) or https://...", repoUrl);
     const githubRepository = str("githubRepository");
-    if (githubRepository && !/^[A-Za-z0-9_.-]+$/.test(githubRepository)) r.problem(key("githubRepository"), "expected the repository name only (the owner comes from github:owner)", githubRepository);
     if (githubRepository && deployKey) r.problem("agentDeployKey", "cannot be registered on GitHub by this program (it needs the public half); register it yourself and unset agent.githubRepository, or unset agentDeployKey to have one generated and registered");
     const webhookHost = str("webhookHost");
-    if (webhookHost && !DNS_SUBDOMAIN.test(webhookHost)) r.problem(key("webhookHost"), "expected a DNS name in lower case", webhookHost);
     if (webhookSecret && !webhookHost) r.problem("agentWebhookSecret", "is used only with agent.webhookHost (the webhook is off without it); set agent.webhookHost or unset agentWebhookSecret");
-    const driftMode = a.driftMode ?? "correct";
-    if (driftMode !== "correct" && driftMode !== "report") r.problem(key("driftMode"), "expected correct | report", String(driftMode));
     return {
         image: image ?? "",
         repoUrl: repoUrl ?? "",
         branch: str("branch") ?? "main",
         projectPath: str("projectPath") ?? ".",
         githubRepository,
-        deployKeyWrite: a.deployKeyWrite === true,
+        deployKeyWrite: field<boolean>("deployKeyWrite", "boolean") === true,
         webhookHost,
-        pollIntervalSeconds: int("pollIntervalSeconds", 60, 5, 86400),
-        driftIntervalSeconds: int("driftIntervalSeconds", 600, 0, 604800),
-        driftMode: driftMode as "correct" | "report",
-        suspend: a.suspend === true,
+        pollIntervalSeconds: field<number>("pollIntervalSeconds", "number") ?? 60,
+        driftIntervalSeconds: field<number>("driftIntervalSeconds", "number") ?? 600,
+        driftMode: str("driftMode") === "report" ? "report" : "correct",
+        suspend: field<boolean>("suspend", "boolean") === true,
         backendUrl: str("backendUrl"),
         secretsProvider: str("secretsProvider"),
-        clusterAdmin: a.clusterAdmin !== false,
+        clusterAdmin: field<boolean>("clusterAdmin", "boolean") !== false,
         deployKey,
         syncToken,
         webhookSecret,

@@ -1,44 +1,45 @@
 /** The `charts` map: per-stack overrides of the pinned chart sources (model/charts.ts). */
 import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "../model/charts";
 import { Reader } from "./reader";
+import { schemaProblems, Schema } from "./schema";
 
-const EXACT_VERSION = /^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
+const NON_EMPTY = { type: "string", minLength: 1, expected: "expected a non-empty string" } as const;
 
-/** Reads the `charts` override map: `{ <chart>: { repo?, version?, path? } }`. */
+/** One chart's override: where it comes from instead of the pin. */
+const SOURCE_SCHEMA: Schema = {
+    type: "object",
+    expected: "expected a map with repo, version and/or path",
+    unknown: "unknown field; expected repo, version or path",
+    additionalProperties: false,
+    properties: {
+        repo: { ...NON_EMPTY, pattern: "^(https|oci)://\\S+$", expected: "expected an https:// or oci:// chart repository URL" },
+        // semver, not a regex: an exact version (a leading v allowed, as cert-manager tags its charts); never a range.
+        version: { ...NON_EMPTY, format: "exact-version", expected: "expected an exact chart version such as 1.2.3 (ranges are not allowed: every apply must render the same objects)" },
+        path: NON_EMPTY,
+    },
+};
+
+/** The `charts` map: `{ <chart>: { repo?, version?, path? } }`. */
+export const CHARTS_SCHEMA: Schema = {
+    type: "object",
+    unknown: `unknown chart; expected one of ${CHART_NAMES.join(", ")}`,
+    additionalProperties: false,
+    properties: Object.fromEntries(CHART_NAMES.map((name) => [name, SOURCE_SCHEMA])),
+};
+
+/** Reads the `charts` override map over the pins; a field with a problem keeps the pinned value. */
 export function readCharts(r: Reader): Record<ChartName, ChartSource> {
     const charts: Record<ChartName, ChartSource> = { ...CHARTS };
     const given = r.object("charts");
     if (!given) return charts;
-    for (const [name, override] of Object.entries(given)) {
-        const key = `charts.${name}`;
-        if (!(CHART_NAMES as string[]).includes(name)) {
-            r.problem(key, `unknown chart; expected one of ${CHART_NAMES.join(", ")}`, JSON.stringify(override));
-            continue;
-        }
-        if (override === null || typeof override !== "object" || Array.isArray(override)) {
-            r.problem(key, "expected a map with repo, version and/or path", JSON.stringify(override));
-            continue;
-        }
-        const src: { -readonly [K in keyof ChartSource]: ChartSource[K] } = { ...charts[name as ChartName] };
-        for (const [field, value] of Object.entries(override as Record<string, unknown>)) {
-            const fkey = `${key}.${field}`;
-            if (typeof value !== "string" || value === "") {
-                r.problem(fkey, "expected a non-empty string", JSON.stringify(value));
-                continue;
-            }
-            if (field === "repo") {
-                if (!/^(https|oci):\/\/\S+$/.test(value)) r.problem(fkey, "expected an https:// or oci:// chart repository URL", value);
-                src.repo = value;
-            } else if (field === "version") {
-                if (!EXACT_VERSION.test(value)) r.problem(fkey, "expected an exact chart version such as 1.2.3 (ranges are not allowed: every apply must render the same objects)", value);
-                src.version = value;
-            } else if (field === "path") {
-                src.path = value;
-            } else {
-                r.problem(fkey, "unknown field; expected repo, version or path", value);
-            }
-        }
-        charts[name as ChartName] = src;
+    const invalid = new Set(r.addAll(schemaProblems(CHARTS_SCHEMA, given, r.fq("charts"))).map((p) => p.key));
+    for (const name of CHART_NAMES) {
+        const override = given[name];
+        if (override === null || typeof override !== "object" || Array.isArray(override)) continue;
+        const fields = Object.entries(override as Record<string, unknown>).filter(
+            ([field, value]) => typeof value === "string" && !invalid.has(r.fq(`charts.${name}.${field}`)),
+        );
+        charts[name] = { ...charts[name], ...Object.fromEntries(fields) };
     }
     return charts;
 }

@@ -7,15 +7,40 @@ import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/names";
 import { checkToken } from "./checks";
 import { projectFiles, RawConfig } from "./files";
 import { Reader } from "./reader";
+import { schemaProblems, Schema } from "./schema";
 import { AgentConfig, FluxConfig } from "./types";
 
-const FLUX_FIELDS: Record<string, "string" | "boolean" | "list"> = {
-    namespace: "string", interval: "string", kustomizeController: "boolean", helmController: "boolean", webhookHost: "string", notifications: "list",
-    imageAutomation: "boolean",
-};
-const NOTIFICATION_FIELDS = ["name", "type", "channel", "severity"];
 /** A Flux duration as its CRDs accept it (Go's time.ParseDuration units, no fractions). */
 const FLUX_DURATION = /^([0-9]+(ms|s|m|h))+$/;
+
+/** One entry of `flux.notifications`; which fields go with which type is code in {@link readNotifications}. */
+const NOTIFICATION_SCHEMA: Schema = {
+    type: "object",
+    expected: "expected a map with name and type",
+    required: ["name", "type"],
+    additionalProperties: false,
+    properties: {
+        name: { type: "string", pattern: DNS_LABEL.source, description: "a DNS-1123 label naming the Provider and Alert, e.g. ops-slack", expected: "expected a DNS-1123 label naming the Provider and Alert, e.g. ops-slack" },
+        type: { enum: [...NOTIFICATION_TYPES], description: `one of ${NOTIFICATION_TYPES.join(" | ")}` },
+        channel: { type: "string", expected: "a channel name (string) applies to slack only" },
+        severity: { enum: ["info", "error"], expected: "expected info (everything) | error (failures only)" },
+    },
+};
+
+/** The `flux` map. Defaults are applied in {@link readFlux}; rules across fields, the agent and the secrets are code there. */
+export const FLUX_SCHEMA: Schema = {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+        namespace: { type: "string", pattern: DNS_LABEL.source, expected: "expected a namespace name (DNS-1123 label)" },
+        interval: { type: "string", pattern: FLUX_DURATION.source, expected: "expected a Flux duration such as 30s, 1m or 1h" },
+        kustomizeController: { type: "boolean" },
+        helmController: { type: "boolean" },
+        webhookHost: { type: "string", pattern: DNS_SUBDOMAIN.source, expected: "expected a DNS name in lower case" },
+        notifications: { type: "array", items: NOTIFICATION_SCHEMA },
+        imageAutomation: { type: "boolean" },
+    },
+};
 
 /** Reads the `flux` map and its secret `fluxWebhookSecret`; Flux follows the agent's repository with the agent's deploy key. */
 export function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConfig, functions: readonly FunctionDef[]): FluxConfig | undefined {
@@ -28,19 +53,13 @@ export function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConf
     }
     if (!agent) r.problem("flux", "needs the agent map: Flux follows agent.repoUrl and agent.branch with the agent's deploy key; add openfaas-gitops:agent");
     const key = (field: string) => `flux.${field}`;
-    for (const [field, v] of Object.entries(f)) {
-        const t = FLUX_FIELDS[field];
-        if (!t) r.problem(key(field), `unknown field; expected ${Object.keys(FLUX_FIELDS).join(", ")}`, JSON.stringify(v));
-        else if (t === "list" ? !Array.isArray(v) : typeof v !== t) r.problem(key(field), `expected a ${t}`, JSON.stringify(v));
-    }
-    const str = (field: string) => (typeof f[field] === "string" && f[field] !== "" ? (f[field] as string) : undefined);
-    const notifications = readNotifications(r, Array.isArray(f.notifications) ? f.notifications : [], agent?.repoUrl);
+    const invalid = new Set(r.addAll(schemaProblems(FLUX_SCHEMA, f, r.fq("flux"))).map((p) => p.key));
+    // A field with a problem reads as unset, so the rules below never pile onto it.
+    const str = (field: string) => (typeof f[field] === "string" && f[field] !== "" && !invalid.has(r.fq(key(field))) ? (f[field] as string) : undefined);
+    const notifications = readNotifications(r, Array.isArray(f.notifications) ? f.notifications : [], agent?.repoUrl, invalid);
     const namespace = str("namespace") ?? "flux-system";
-    if (!DNS_LABEL.test(namespace)) r.problem(key("namespace"), "expected a namespace name (DNS-1123 label)", namespace);
     const interval = str("interval") ?? "1m";
-    if (!FLUX_DURATION.test(interval)) r.problem(key("interval"), "expected a Flux duration such as 30s, 1m or 1h", interval);
     const webhookHost = str("webhookHost");
-    if (webhookHost && !DNS_SUBDOMAIN.test(webhookHost)) r.problem(key("webhookHost"), "expected a DNS name in lower case", webhookHost);
     // One host per certificate: the agent's Ingress and Flux's live in different namespaces, each with its own TLS Secret.
     if (webhookHost && webhookHost === agent?.webhookHost) r.problem(key("webhookHost"), "must differ from agent.webhookHost (each Ingress gets its own certificate); use another host, or unset agent.webhookHost since the Receiver replaces the agent's webhook", webhookHost);
     if (webhookSecret && !webhookHost) r.problem("fluxWebhookSecret", "is used only with flux.webhookHost (the Receiver is off without it); set flux.webhookHost or unset fluxWebhookSecret");
@@ -90,7 +109,7 @@ function checkSetterMarkers(r: Reader, raw: RawConfig, file: string, namespace: 
  * Reads `flux.notifications` and their credentials from the secret `fluxNotificationSecrets`, a JSON
  * object of notification name to webhook URL (or, for `github`, a token allowed to set commit statuses).
  */
-function readNotifications(r: Reader, list: unknown[], repoUrl: string | undefined): FluxNotification[] {
+function readNotifications(r: Reader, list: unknown[], repoUrl: string | undefined, invalid: ReadonlySet<string>): FluxNotification[] {
     const secretsRaw = r.get("fluxNotificationSecrets");
     const secretsOk = r.secret("fluxNotificationSecrets") !== undefined;
     let secrets: Record<string, unknown> = {};
@@ -108,21 +127,14 @@ function readNotifications(r: Reader, list: unknown[], repoUrl: string | undefin
     const names = new Set<string>();
     list.forEach((item, i) => {
         const at = (field?: string) => `flux.notifications[${i}]${field ? `.${field}` : ""}`;
-        if (!item || typeof item !== "object" || Array.isArray(item)) {
-            r.problem(at(), "expected a map with name and type", JSON.stringify(item));
-            return;
-        }
+        if (!item || typeof item !== "object" || Array.isArray(item)) return; // the schema reported it
         const n = item as Record<string, unknown>;
-        for (const field of Object.keys(n)) if (!NOTIFICATION_FIELDS.includes(field)) r.problem(at(field), `unknown field; expected ${NOTIFICATION_FIELDS.join(", ")}`, JSON.stringify(n[field]));
         const name = typeof n.name === "string" ? n.name : "";
-        if (!DNS_LABEL.test(name)) r.problem(at("name"), "required: a DNS-1123 label naming the Provider and Alert, e.g. ops-slack", JSON.stringify(n.name));
-        else if (names.has(name)) r.problem(at("name"), "another notification has this name", name);
+        if (!invalid.has(r.fq(at("name"))) && names.has(name)) r.problem(at("name"), "another notification has this name", name);
         names.add(name);
         const type = n.type as FluxNotification["type"];
-        if (!(NOTIFICATION_TYPES as readonly unknown[]).includes(type)) r.problem(at("type"), `expected one of ${NOTIFICATION_TYPES.join(" | ")}`, JSON.stringify(n.type));
-        if (n.channel !== undefined && (type !== "slack" || typeof n.channel !== "string")) r.problem(at("channel"), "a channel name (string) applies to slack only", JSON.stringify(n.channel));
-        const severity = n.severity ?? "info";
-        if (severity !== "info" && severity !== "error") r.problem(at("severity"), "expected info (everything) | error (failures only)", JSON.stringify(n.severity));
+        if (typeof n.channel === "string" && type !== "slack") r.problem(at("channel"), "a channel name (string) applies to slack only", JSON.stringify(n.channel));
+        const severity = n.severity === "error" ? "error" : "info";
         if (type === "github" && repoUrl && !githubRepositoryAddress(repoUrl)) r.problem(at("type"), `github commit status needs agent.repoUrl on github.com, not ${repoUrl}`, "github");
         const secret = secrets[name];
         if (secretsOk || secretsRaw === undefined) {
@@ -132,7 +144,7 @@ function readNotifications(r: Reader, list: unknown[], repoUrl: string | undefin
                 r.problem("fluxNotificationSecrets", `the value for ${name} must be the https:// webhook URL of the ${type} channel`, "[secret]");
             }
         }
-        out.push({ name, type, channel: typeof n.channel === "string" ? n.channel : undefined, severity: severity as "info" | "error", secret: pulumi.secret(typeof secret === "string" ? secret : "") });
+        out.push({ name, type, channel: typeof n.channel === "string" ? n.channel : undefined, severity, secret: pulumi.secret(typeof secret === "string" ? secret : "") });
     });
     for (const extra of Object.keys(secrets).filter((k) => !names.has(k))) {
         r.problem("fluxNotificationSecrets", `has a value for ${extra}, which is no entry of flux.notifications; remove it or add the notification`);

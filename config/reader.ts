@@ -29,8 +29,9 @@ export class Reader {
     }
 
     /** Problems found by a reader of a file (functions file, SealedSecret manifests), as they are. */
-    addAll(problems: readonly Problem[]): void {
+    addAll(problems: readonly Problem[]): readonly Problem[] {
         this.problems.push(...problems);
+        return problems;
     }
 
     problem(key: string, expected: string, value?: string): void {

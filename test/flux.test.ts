@@ -198,11 +198,11 @@ describe("flux notification config", () => {
             flux: flux([{ name: "Ops", type: "slack" }, { name: "t", type: "teams" }, { name: "d", type: "discord", channel: "#x" }, { name: "s", type: "slack", severity: "warn" }, { name: "s", type: "slack", colour: 1 }]),
             fluxNotificationSecrets: secrets({ Ops: "https://a", t: "https://b", d: "http://plain-and-secret-looking", s: "https://c", extra: "https://d" }),
         }, ["fluxNotificationSecrets"]);
-        assert.match(bad, /flux\.notifications\[0\]\.name = "\\"Ops\\"": required: a DNS-1123 label/);
-        assert.match(bad, /flux\.notifications\[1\]\.type = "\\"teams\\"": expected one of slack \| msteams \| discord \| generic \| github/);
+        assert.match(bad, /flux\.notifications\[0\]\.name = "Ops": expected a DNS-1123 label/);
+        assert.match(bad, /flux\.notifications\[1\]\.type = "teams": expected one of slack \| msteams \| discord \| generic \| github/);
         assert.match(bad, /flux\.notifications\[2\]\.channel = .*applies to slack only/);
         assert.match(bad, /fluxNotificationSecrets = "\[secret\]": the value for d must be the https:\/\/ webhook URL/);
-        assert.match(bad, /flux\.notifications\[3\]\.severity = "\\"warn\\"": expected info/);
+        assert.match(bad, /flux\.notifications\[3\]\.severity = "warn": expected info/);
         assert.match(bad, /flux\.notifications\[4\]\.name = "s": another notification has this name/);
         assert.match(bad, /flux\.notifications\[4\]\.colour = "1": unknown field/);
         assert.match(bad, /fluxNotificationSecrets: has a value for extra/);
