@@ -6,10 +6,22 @@ import { Autoscaling, checkCommunityEdition, FunctionDef, scheduleNameProblem } 
 import { Problem, Problems } from "../model/problem";
 import { projectFiles, RawConfig } from "./files";
 import { Reader } from "./reader";
-import { isObj, readAutoscaling, readInt } from "./stack-yml/fields";
+import { schemaProblems, Schema } from "./schema";
+import { isObj, readAutoscaling } from "./stack-yml/fields";
 import { parseStackYml } from "./stack-yml/parse";
 
-const OVERRIDE_FIELDS = new Set(["replicas", "autoscaling", "schedules"]);
+/** One function's entry of the `functions` override map; which function exists and what conflicts is code in {@link applyOverrides}. */
+const OVERRIDE_SCHEMA: Schema = {
+    type: "object",
+    expected: "expected a map with replicas, autoscaling and/or schedules",
+    additionalProperties: false,
+    properties: {
+        replicas: { type: "integer", minimum: 1, maximum: 1000 },
+        // false switches the file's autoscaling off; a map changes it (checked by readAutoscaling, which merges it).
+        autoscaling: { type: ["boolean", "object"], not: { const: true }, expected: "expected false (off) or a map with minReplicas, maxReplicas, cpuUtilization and/or memoryAverage" },
+        schedules: { const: false, expected: "only false is allowed here (turns this function's schedules off in this stack); define schedules in the stack file" },
+    },
+};
 
 /**
  * Pure: applies per-stack overrides and the edition's limits. Problems are reported under the
@@ -30,19 +42,18 @@ export function applyOverrides(
         const o = overrides[f.name];
         let fn = f;
         if (o !== undefined) {
-            if (!isObj(o)) {
-                p.add(at, "expected a map with replicas, autoscaling and/or schedules");
-            } else {
-                for (const k of Object.keys(o)) if (!OVERRIDE_FIELDS.has(k)) p.add(`${at}.${k}`, `unknown field; expected ${[...OVERRIDE_FIELDS].join(", ")}`);
+            const problems = schemaProblems(OVERRIDE_SCHEMA, o, at);
+            p.addAll(problems);
+            const bad = (field: string) => problems.some((q) => q.key === `${at}.${field}`);
+            if (isObj(o) && !problems.some((q) => q.key === at)) {
                 let scaling: Autoscaling | undefined = f.autoscaling;
                 if (o.autoscaling === false) scaling = undefined;
-                else if (o.autoscaling !== undefined) scaling = readAutoscaling(p, `${at}.autoscaling`, o.autoscaling, f.autoscaling);
+                else if (isObj(o.autoscaling)) scaling = readAutoscaling(p, `${at}.autoscaling`, o.autoscaling, f.autoscaling);
                 let replicas = scaling ? undefined : f.replicas;
-                if (o.replicas !== undefined) {
-                    replicas = readInt(p, `${at}.replicas`, o.replicas, 1, 1000);
+                if (o.replicas !== undefined && !bad("replicas")) {
+                    replicas = o.replicas as number;
                     if (scaling) p.add(`${at}.replicas`, "conflicts with autoscaling: the HPA owns the replica count; set autoscaling: false or drop replicas");
                 }
-                if (o.schedules !== undefined && o.schedules !== false) p.add(`${at}.schedules`, "only false is allowed here (turns this function's schedules off in this stack); define schedules in the stack file");
                 fn = { ...f, replicas, autoscaling: scaling, schedules: o.schedules === false ? [] : f.schedules };
             }
         }

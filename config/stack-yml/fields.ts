@@ -8,6 +8,7 @@ import { Autoscaling, ImagePolicyDef, Resources, Schedule } from "../../model/fu
 import { DNS_LABEL } from "../../model/names";
 import { Problems } from "../../model/problem";
 import { parseQuantity } from "../../model/quantity";
+import { schemaProblems, Schema } from "../schema";
 
 export type Obj = Record<string, unknown>;
 export const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -68,37 +69,42 @@ export function stringList(p: Problems, where: string, v: unknown, check: (s: st
     });
 }
 
-export function readInt(p: Problems, where: string, v: unknown, min: number, max: number): number | undefined {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-        p.add(where, `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-        return undefined;
-    }
-    return v;
-}
+const REPLICAS = { type: "integer", minimum: 1, maximum: 1000 } as const;
 
-const AUTOSCALING_FIELDS = new Set(["minReplicas", "maxReplicas", "cpuUtilization", "memoryAverage"]);
+/** `autoscaling`, in the functions file and in a stack's override; the metric and range rules are code in {@link readAutoscaling}. */
+export const AUTOSCALING_SCHEMA: Schema = {
+    type: "object",
+    expected: "expected a map with minReplicas, maxReplicas, cpuUtilization and/or memoryAverage",
+    additionalProperties: false,
+    properties: {
+        minReplicas: REPLICAS,
+        maxReplicas: REPLICAS,
+        cpuUtilization: { type: "integer", minimum: 1, maximum: 1000 },
+        memoryAverage: { type: ["string", "number"] },
+    },
+};
 
 export function readAutoscaling(p: Problems, where: string, v: unknown, base?: Autoscaling): Autoscaling | undefined {
-    if (!isObj(v)) {
-        p.add(where, "expected a map with minReplicas, maxReplicas, cpuUtilization and/or memoryAverage");
-        return undefined;
-    }
-    for (const k of Object.keys(v)) if (!AUTOSCALING_FIELDS.has(k)) p.add(`${where}.${k}`, `unknown field; expected ${[...AUTOSCALING_FIELDS].join(", ")}`);
-    const min = v.minReplicas !== undefined ? readInt(p, `${where}.minReplicas`, v.minReplicas, 1, 1000) : (base?.minReplicas ?? 1);
-    const max = v.maxReplicas !== undefined ? readInt(p, `${where}.maxReplicas`, v.maxReplicas, 1, 1000) : base?.maxReplicas;
-    const cpu = v.cpuUtilization !== undefined ? readInt(p, `${where}.cpuUtilization`, v.cpuUtilization, 1, 1000) : base?.cpuUtilization;
+    const problems = schemaProblems(AUTOSCALING_SCHEMA, v, where);
+    p.addAll(problems);
+    if (!isObj(v) || problems.some((q) => q.key === where)) return undefined;
+    const ok = (field: string) => v[field] !== undefined && !problems.some((q) => q.key === `${where}.${field}`);
+    if (problems.some((q) => /\.(minReplicas|maxReplicas|cpuUtilization)$/.test(q.key))) return undefined;
+    const min = ok("minReplicas") ? (v.minReplicas as number) : (base?.minReplicas ?? 1);
+    const max = ok("maxReplicas") ? (v.maxReplicas as number) : base?.maxReplicas;
+    const cpu = ok("cpuUtilization") ? (v.cpuUtilization as number) : base?.cpuUtilization;
     let memory = base?.memoryAverage;
     if (v.memoryAverage !== undefined) {
         memory = String(v.memoryAverage);
         if (parseQuantity(memory) === undefined) p.add(`${where}.memoryAverage`, `"${memory}" is not a Kubernetes quantity (e.g. 400Mi)`);
     }
     if (max === undefined) {
-        if (v.maxReplicas === undefined) p.add(`${where}.maxReplicas`, "required");
+        p.add(`${where}.maxReplicas`, "required: the most replicas the HPA may run");
         return undefined;
     }
-    if (min !== undefined && min > max) p.add(where, `minReplicas ${min} is greater than maxReplicas ${max}`);
+    if (min > max) p.add(where, `minReplicas ${min} is greater than maxReplicas ${max}`);
     if (cpu === undefined && memory === undefined) p.add(where, "needs at least one metric: cpuUtilization or memoryAverage");
-    return min === undefined ? undefined : { minReplicas: min, maxReplicas: max, cpuUtilization: cpu, memoryAverage: memory };
+    return { minReplicas: min, maxReplicas: max, cpuUtilization: cpu, memoryAverage: memory };
 }
 
 const IMAGE_POLICY_FIELDS = new Set(["semver", "pattern", "extract", "order"]);
@@ -133,35 +139,38 @@ export function readImagePolicy(p: Problems, where: string, v: unknown): ImagePo
     return { pattern, extract: typeof v.extract === "string" ? v.extract : undefined, order: order === "alphabetical" ? "alphabetical" : "numerical" };
 }
 
-const SCHEDULE_FIELDS = new Set(["name", "cron", "payload", "async"]);
+/** One entry of `schedules`; the cron dialect and unique names are code in {@link readSchedules}. */
+const SCHEDULE_SCHEMA: Schema = {
+    type: "object",
+    expected: "expected a map with name, cron, payload and async",
+    required: ["cron"],
+    additionalProperties: false,
+    properties: {
+        name: { type: ["string", "number"] },
+        cron: { type: "string", description: "a cron expression such as \"*/5 * * * *\"", expected: "required: a cron expression such as \"*/5 * * * *\"" },
+        payload: { type: "string" },
+        async: { type: "boolean" },
+    },
+};
+
+/** `schedules`: a list of scheduled invocations. */
+export const SCHEDULES_SCHEMA: Schema = { type: "array", expected: "expected a list of {name, cron, payload, async}", items: SCHEDULE_SCHEMA };
 
 export function readSchedules(p: Problems, where: string, v: unknown): Schedule[] {
     if (v === undefined || v === null) return [];
-    if (!Array.isArray(v)) {
-        p.add(where, "expected a list of {name, cron, payload, async}");
-        return [];
-    }
+    const problems = schemaProblems(SCHEDULES_SCHEMA, v, where);
+    p.addAll(problems);
+    if (!Array.isArray(v)) return [];
     const seen = new Set<string>();
     return v.flatMap((s, i): Schedule[] => {
         const at = `${where}[${i}]`;
-        if (!isObj(s)) {
-            p.add(at, "expected a map with name, cron, payload and async");
-            return [];
-        }
-        for (const k of Object.keys(s)) if (!SCHEDULE_FIELDS.has(k)) p.add(`${at}.${k}`, `unknown field; expected ${[...SCHEDULE_FIELDS].join(", ")}`);
+        if (!isObj(s) || typeof s.cron !== "string") return [];
         const name = s.name === undefined ? "cron" : String(s.name);
         if (!DNS_LABEL.test(name) || name.length > 30) p.add(`${at}.name`, `"${name}" must be a DNS-1123 label of at most 30 characters`);
         if (seen.has(name)) p.add(`${at}.name`, `duplicate schedule name "${name}"`);
         seen.add(name);
-        if (typeof s.cron !== "string") {
-            p.add(`${at}.cron`, "required: a cron expression such as \"*/5 * * * *\"");
-            return [];
-        }
         const cronErr = cronProblem(s.cron);
         if (cronErr) p.add(`${at}.cron`, `"${s.cron}": ${cronErr}`);
-        if (s.async !== undefined && typeof s.async !== "boolean") p.add(`${at}.async`, "expected true or false");
-        if (s.payload !== undefined && typeof s.payload !== "string") p.add(`${at}.payload`, "expected a string");
-        return [{ name, cron: s.cron, payload: s.payload === undefined ? "" : String(s.payload), async: s.async === true }];
+        return [{ name, cron: s.cron, payload: typeof s.payload === "string" ? s.payload : "", async: s.async === true }];
     });
 }
-
