@@ -87,14 +87,13 @@ export const AUTOSCALING_SCHEMA: Schema = {
 export function readAutoscaling(p: Problems, where: string, v: unknown, base?: Autoscaling): Autoscaling | undefined {
     const problems = schemaProblems(AUTOSCALING_SCHEMA, v, where);
     p.addAll(problems);
-    if (!isObj(v) || problems.some((q) => q.key === where)) return undefined;
-    const ok = (field: string) => v[field] !== undefined && !problems.some((q) => q.key === `${where}.${field}`);
-    if (problems.some((q) => /\.(minReplicas|maxReplicas|cpuUtilization)$/.test(q.key))) return undefined;
-    const min = ok("minReplicas") ? (v.minReplicas as number) : (base?.minReplicas ?? 1);
-    const max = ok("maxReplicas") ? (v.maxReplicas as number) : base?.maxReplicas;
-    const cpu = ok("cpuUtilization") ? (v.cpuUtilization as number) : base?.cpuUtilization;
+    // Replica counts and the CPU target must be right before the rules across them mean anything.
+    if (!isObj(v) || problems.some((q) => q.key === where || /\.(minReplicas|maxReplicas|cpuUtilization)$/.test(q.key))) return undefined;
+    const min = (v.minReplicas as number | undefined) ?? base?.minReplicas ?? 1;
+    const max = (v.maxReplicas as number | undefined) ?? base?.maxReplicas;
+    const cpu = (v.cpuUtilization as number | undefined) ?? base?.cpuUtilization;
     let memory = base?.memoryAverage;
-    if (v.memoryAverage !== undefined) {
+    if (v.memoryAverage !== undefined && !problems.some((q) => q.key === `${where}.memoryAverage`)) {
         memory = String(v.memoryAverage);
         if (parseQuantity(memory) === undefined) p.add(`${where}.memoryAverage`, `"${memory}" is not a Kubernetes quantity (e.g. 400Mi)`);
     }
