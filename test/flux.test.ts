@@ -252,9 +252,9 @@ describe("image automation config", () => {
             const msg = problems({ functionsFile: rel });
             assert.match(msg, /functions\.a\.imagePolicy: .*exactly one of semver and pattern/);
             assert.match(msg, /functions\.b\.imagePolicy\.pattern: not a regular expression/);
-            assert.match(msg, /functions\.c\.imagePolicy\.order: expected numerical \| alphabetical, got "newest"/);
-            assert.match(msg, /functions\.c\.imagePolicy\.colour: unknown field/);
-            assert.match(msg, /functions\.d\.imagePolicy: expected a map with semver/);
+            assert.match(msg, /functions\.c\.imagePolicy\.order = "newest": expected numerical \| alphabetical/);
+            assert.match(msg, /functions\.c\.imagePolicy\.colour = "1": unknown field/);
+            assert.match(msg, /functions\.d\.imagePolicy = "\\"latest\\"": expected a map with semver/);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

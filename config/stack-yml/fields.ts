@@ -106,21 +106,30 @@ export function readAutoscaling(p: Problems, where: string, v: unknown, base?: A
     return { minReplicas: min, maxReplicas: max, cpuUtilization: cpu, memoryAverage: memory };
 }
 
-const IMAGE_POLICY_FIELDS = new Set(["semver", "pattern", "extract", "order"]);
+const IMAGE_POLICY_SHAPE = "expected a map with semver (a range, e.g. \">=1.0.0 <2.0.0\") or pattern (a tag regex), optionally extract (e.g. $ts) and order (numerical | alphabetical)";
+
+/** The `imagePolicy` extension; which fields go together and the pattern's syntax are code in {@link readImagePolicy}. */
+export const IMAGE_POLICY_SCHEMA: Schema = {
+    type: "object",
+    expected: IMAGE_POLICY_SHAPE,
+    additionalProperties: false,
+    properties: {
+        semver: { type: "string", pattern: "\\S", expected: "expected a semver range string, e.g. \">=1.0.0 <2.0.0\" or \"1.x\"" },
+        pattern: { type: "string", minLength: 1, expected: "expected a regular expression matching the tags to consider" },
+        extract: { type: "string", expected: "expected a string such as $ts naming a capture group" },
+        order: { enum: ["numerical", "alphabetical"], expected: "expected numerical | alphabetical" },
+    },
+};
 
 export function readImagePolicy(p: Problems, where: string, v: unknown): ImagePolicyDef | undefined {
-    const expected = "expected a map with semver (a range, e.g. \">=1.0.0 <2.0.0\") or pattern (a tag regex), optionally extract (e.g. $ts) and order (numerical | alphabetical)";
-    if (!isObj(v)) {
-        p.add(where, expected);
-        return undefined;
-    }
-    for (const k of Object.keys(v)) if (!IMAGE_POLICY_FIELDS.has(k)) p.add(`${where}.${k}`, `unknown field; expected ${[...IMAGE_POLICY_FIELDS].join(", ")}`);
+    const problems = schemaProblems(IMAGE_POLICY_SCHEMA, v, where);
+    p.addAll(problems);
+    if (!isObj(v) || problems.some((q) => q.key === where)) return undefined;
     if ((v.semver === undefined) === (v.pattern === undefined)) {
-        p.add(where, `${expected}: exactly one of semver and pattern`);
+        p.add(where, `${IMAGE_POLICY_SHAPE}: exactly one of semver and pattern`);
         return undefined;
     }
     if (v.semver !== undefined) {
-        if (typeof v.semver !== "string" || v.semver.trim() === "") p.add(`${where}.semver`, "expected a semver range string, e.g. \">=1.0.0 <2.0.0\" or \"1.x\"");
         if (v.extract !== undefined || v.order !== undefined) p.add(where, "extract and order go with pattern, not semver");
         return typeof v.semver === "string" ? { semver: v.semver } : undefined;
     }
@@ -131,11 +140,7 @@ export function readImagePolicy(p: Problems, where: string, v: unknown): ImagePo
     } catch (e) {
         p.add(`${where}.pattern`, `not a regular expression (${(e as Error).message})`);
     }
-    if (pattern === "") p.add(`${where}.pattern`, "expected a regular expression matching the tags to consider");
-    if (v.extract !== undefined && typeof v.extract !== "string") p.add(`${where}.extract`, "expected a string such as $ts naming a capture group");
-    const order = v.order ?? "numerical";
-    if (order !== "numerical" && order !== "alphabetical") p.add(`${where}.order`, `expected numerical | alphabetical, got ${JSON.stringify(v.order)}`);
-    return { pattern, extract: typeof v.extract === "string" ? v.extract : undefined, order: order === "alphabetical" ? "alphabetical" : "numerical" };
+    return { pattern, extract: typeof v.extract === "string" ? v.extract : undefined, order: v.order === "alphabetical" ? "alphabetical" : "numerical" };
 }
 
 /** One entry of `schedules`; the cron dialect and unique names are code in {@link readSchedules}. */
