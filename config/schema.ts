@@ -35,17 +35,19 @@ function shown(value: unknown, asJson: boolean): string {
 
 function problemOf(e: ErrorObject, at: string): Problem {
     const parent = (e.parentSchema ?? {}) as Schema;
-    const key = at + keyOf(e.instancePath);
+    // A prefix ending in a space is a file name: the path inside it follows without a leading dot.
+    const join = (suffix: string) => (at.endsWith(" ") ? at + suffix.replace(/^\./, "") : at + suffix);
+    const key = join(keyOf(e.instancePath));
     switch (e.keyword) {
         case "additionalProperties": {
             const field = (e.params as { additionalProperty: string }).additionalProperty;
             const known = Object.keys((parent.properties as object | undefined) ?? {}).join(", ");
-            return { key: `${key}.${field}`, value: JSON.stringify((e.data as Record<string, unknown>)[field]), expected: parent.unknown ?? `unknown field; expected ${known}` };
+            return { key: join(`${keyOf(e.instancePath)}.${field}`), value: JSON.stringify((e.data as Record<string, unknown>)[field]), expected: parent.unknown ?? `unknown field; expected ${known}` };
         }
         case "required": {
             const field = (e.params as { missingProperty: string }).missingProperty;
             const what = ((parent.properties as Record<string, Schema> | undefined)?.[field]?.description) ?? "a value";
-            return { key: `${key}.${field}`, expected: `required: ${what}` };
+            return { key: join(`${keyOf(e.instancePath)}.${field}`), expected: `required: ${what}` };
         }
         case "type": {
             // A map or list says its shape (its `expected`); a scalar says its type (its `expected` is about a well-typed value).
@@ -65,7 +67,7 @@ function problemOf(e: ErrorObject, at: string): Problem {
 
 const compiled = new WeakMap<Schema, ReturnType<typeof ajv.compile>>();
 
-/** Pure: every problem of `value` against `schema`, keyed under `at` (e.g. `openfaas-gitops:agent`). */
+/** Pure: every problem of `value` against `schema`, keyed under `at` (a config key such as `openfaas-gitops:agent`, or `<file> `). */
 export function schemaProblems(schema: Schema, value: unknown, at: string): Problem[] {
     let validate = compiled.get(schema);
     if (!validate) compiled.set(schema, (validate = ajv.compile(schema)));

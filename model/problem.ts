@@ -22,7 +22,7 @@ export class Problems {
         this.list.push({ key: this.prefix + key, expected, ...(value === undefined ? {} : { value }) });
     }
 
-    /** Takes over problems found elsewhere, as they are. */
+    /** Takes over problems found elsewhere (keys already complete), as they are. */
     addAll(problems: readonly Problem[]): void {
         this.list.push(...problems);
     }

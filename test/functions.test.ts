@@ -173,7 +173,7 @@ describe("the 2018 example functions", () => {
 
 describe("stack.yml validation", () => {
     it("names the file, function and field of every problem", () => {
-        assertProblem(fnYml("  f:\n    image: x/y:1\n    imagee: z\n"), /^stack\.yml functions\.f\.imagee: unknown field$/);
+        assertProblem(fnYml("  f:\n    image: x/y:1\n    imagee: z\n"), /^stack\.yml functions\.f\.imagee: unknown field; expected one of faas-cli's \(image, /);
         assertProblem(fnYml("  Bad_Name:\n    image: x/y:1\n"), /^stack\.yml functions\.Bad_Name: function name "Bad_Name" must be a DNS-1123 label/);
         assertProblem(fnYml("  f:\n    environment: {a: b}\n"), /^stack\.yml functions\.f\.image: required/);
         assertProblem(fnYml("  f:\n    image: x/y:1\n    limits: {cpu: 2 cores}\n"), /functions\.f\.limits\.cpu: "2 cores" is not a Kubernetes quantity/);

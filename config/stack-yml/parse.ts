@@ -11,19 +11,44 @@ import { Problem, Problems } from "../../model/problem";
 import { parseQuantity } from "../../model/quantity";
 import { substitute } from "./envsubst";
 import { AS_WRITTEN_SCHEMA, nodeSelectorOf, yamlBool } from "./faas-cli";
+import { schemaProblems, Schema } from "../schema";
 import { isObj, readAutoscaling, readImagePolicy, readResources, readSchedules, stringList, stringMap } from "./fields";
 
-const FUNCTION_FIELDS = new Set([
+const FUNCTION_FIELDS = [
     "image", "environment", "environment_file", "labels", "annotations", "limits", "requests", "secrets",
     "readonly_root_filesystem", "readOnlyRootFilesystem", "constraints", "fprocess", "namespace",
     // faas-cli build-time fields: accepted so the same file still builds with faas-cli, unused here.
     "lang", "handler", "build_args", "build_options", "build_secrets", "skip_build", "platforms",
     // Extensions of this project; faas-cli ignores them.
     "autoscaling", "schedules", "imagePolicy",
-]);
-const TOP_FIELDS = new Set(["version", "provider", "functions", "configuration"]);
-/** Top-level keys faas-cli ignores, used as holders of YAML anchors (as in docker-compose). */
-const EXTENSION_KEY = /^x-/;
+];
+const TOP_FIELDS = ["version", "provider", "functions", "configuration"];
+
+/**
+ * The shape of a stack file: which fields exist where. Each field's value is read (as faas-cli reads
+ * it, from the document as written) by the code below; the extensions have schemas of their own in fields.ts.
+ */
+export const STACK_YML_SCHEMA: Schema = {
+    type: "object",
+    unknown: `unknown top-level field; expected ${TOP_FIELDS.join(", ")} or an x- extension key`,
+    properties: {
+        ...Object.fromEntries(TOP_FIELDS.map((f) => [f, {}])),
+        // A functions value that is no map is reported by the code, which stops there.
+        functions: {
+            type: ["object", "null"],
+            additionalProperties: {
+                type: "object",
+                expected: "expected a map with at least `image`",
+                unknown: `unknown field; expected one of faas-cli's (${FUNCTION_FIELDS.filter((f) => !["autoscaling", "schedules", "imagePolicy"].includes(f)).join(", ")}) or this project's autoscaling, schedules, imagePolicy`,
+                additionalProperties: false,
+                properties: Object.fromEntries(FUNCTION_FIELDS.map((f) => [f, {}])),
+            },
+        },
+    },
+    // Top-level keys faas-cli ignores, used as holders of YAML anchors (as in docker-compose).
+    patternProperties: { "^x-": {} },
+    additionalProperties: false,
+};
 /** The only stack file version faas-cli accepts (go-sdk stack.ValidSchemaVersions). */
 const STACK_VERSION = "1.0";
 
@@ -122,9 +147,7 @@ export function parseStackYml(text: string, file: string, ctx: StackYmlContext =
     if ("error" in loaded) return { functions: [], problems: [{ key: file, expected: loaded.error }] };
     const { typed: doc, written } = loaded;
     if (!isObj(doc) || !isObj(written)) return { functions: [], problems: [{ key: file, expected: "expected a map with `provider` and `functions`" }] };
-    for (const k of Object.keys(doc)) {
-        if (!TOP_FIELDS.has(k) && !EXTENSION_KEY.test(k)) p.add(k, `unknown top-level field; expected ${[...TOP_FIELDS].join(", ")} or an x- extension key`);
-    }
+    if (isObj(doc.functions) || doc.functions === undefined || doc.functions === null) p.addAll(schemaProblems(STACK_YML_SCHEMA, doc, `${file} `));
     if (written.version !== undefined && written.version !== STACK_VERSION) p.add("version", `"${written.version}": faas-cli accepts only version ${STACK_VERSION}`);
     if (doc.provider !== undefined && (!isObj(doc.provider) || doc.provider.name !== "openfaas")) p.add("provider.name", 'expected "openfaas"');
     const fns = doc.functions;
@@ -137,11 +160,7 @@ export function parseStackYml(text: string, file: string, ctx: StackYmlContext =
         const at = `functions.${name}`;
         if (!DNS_LABEL.test(name)) p.add(at, `function name "${name}" must be a DNS-1123 label: lower case letters, digits and '-', at most 63 characters`);
         const w = writtenFns[name];
-        if (!isObj(def) || !isObj(w)) {
-            p.add(at, "expected a map with at least `image`");
-            continue;
-        }
-        for (const k of Object.keys(def)) if (!FUNCTION_FIELDS.has(k)) p.add(`${at}.${k}`, "unknown field");
+        if (!isObj(def) || !isObj(w)) continue; // the schema reported it
         if (typeof w.image !== "string" || w.image.trim() === "") p.add(`${at}.image`, "required: the container image, e.g. ghcr.io/org/fn:1.0.0");
         if (w.readonly_root_filesystem !== undefined && w.readOnlyRootFilesystem !== undefined) {
             p.add(`${at}.readOnlyRootFilesystem`, "set either readonly_root_filesystem (faas-cli's spelling) or readOnlyRootFilesystem, not both");
