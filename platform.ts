@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
-import { INVOKER_IMAGE_POLICY } from "./functions";
+import { INVOKER_IMAGE_POLICY } from "./config/invoker";
 import { CertManager } from "./components/cert-manager";
 import { OpenFaaSFunction } from "./components/function";
 import { Flux, FLUX_SOURCE_NAME } from "./components/flux";
@@ -38,7 +38,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
     // moves them (deleting that provider) at the next one: noise in the first real change's diff.
     const kubernetes = new k8s.Provider("kubernetes", {});
     const onCluster = (opts: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ ...opts, providers: [kubernetes] });
-    // Functions with a namespace of their own (Pro; config.ts refuses it in CE) get it declared here.
+    // Functions with a namespace of their own (Pro; config/ refuses it in CE) get it declared here.
     const moreFunctionNamespaces = [...new Set(cfg.functions.flatMap((f) => (f.namespace ? [f.namespace] : [])))].sort();
     const ns = new PlatformNamespaces("platform", { moreFunctionNamespaces }, onCluster());
 
@@ -48,9 +48,10 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         key: cfg.sealedSecrets.key,
         certValidityDays: cfg.sealedSecrets.certValidityDays,
         manifests: cfg.sealedSecrets.manifests.map((m) => m.object),
+        namespaces: ns.byName,
     }, onCluster());
 
-    new Contour("contour", {
+    const contour = new Contour("contour", {
         namespace: ns.names.contour,
         chart: cfg.charts.contour,
         serviceType: cfg.ingress.envoyServiceType,
@@ -59,13 +60,15 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
     }, onCluster());
 
     const tlsIssuer = cfg.tls.issuer === "none" ? undefined : cfg.tls.issuer;
-    new CertManager("cert-manager", {
+    const certManager = new CertManager("cert-manager", {
         namespace: ns.names.certManager,
         chart: cfg.charts["cert-manager"],
         issuer: tlsIssuer,
         acmeEmail: cfg.tls.acmeEmail,
-        ingressClass: INGRESS_CLASS,
+        ingressClass: contour.ingressClass,
     }, onCluster());
+    // The issuer's output, not its name: an Ingress with TLS then waits for its ClusterIssuer.
+    const issuerName = tlsIssuer ? certManager.issuerName.apply((n) => n ?? tlsIssuer) : undefined;
 
     const openfaas = new OpenFaaS("openfaas", {
         namespace: ns.names.core,
@@ -78,9 +81,9 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
         adminPassword: cfg.openfaas.adminPassword,
         basicAuthFromSealedSecret: cfg.openfaas.basicAuthFromSealedSecret,
         proLicense: cfg.openfaas.proLicense,
-        ingressClass: INGRESS_CLASS,
+        ingressClass: contour.ingressClass,
         domain: cfg.ingress.domain,
-        tlsIssuer,
+        tlsIssuer: issuerName,
     }, onCluster({ dependsOn: cfg.openfaas.basicAuthFromSealedSecret ? [sealed] : [] }));
 
     const pro = cfg.openfaas.proLicense !== undefined;
@@ -127,7 +130,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
           }, onCluster())
         : undefined;
 
-    // config.ts refuses a flux map without the agent map: Flux follows the agent's repository with its key.
+    // config/flux.ts refuses a flux map without the agent map: Flux follows the agent's repository with its key.
     const flux = cfg.flux && cfg.agent && agent
         ? new Flux("flux", {
               namespace: cfg.flux.namespace,

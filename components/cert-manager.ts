@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ChartSource, chartLocation } from "./charts";
+import { ChartSource } from "../model/charts";
+import { chartLocation } from "./charts";
 
 /** Let's Encrypt ACME v2 directories (v1 was switched off in 2021). */
 export const ACME_SERVERS = {
@@ -19,8 +20,8 @@ export interface CertManagerArgs {
     readonly issuer?: AcmeIssuerName;
     /** ACME account e-mail; required with `issuer`. */
     readonly acmeEmail?: string;
-    /** IngressClass the http01 solver answers challenges through. */
-    readonly ingressClass: string;
+    /** IngressClass the http01 solver answers challenges through (Contour's `ingressClass` output). */
+    readonly ingressClass: pulumi.Input<string>;
 }
 
 /** Pure: chart values; cert-manager installs its CRDs only when asked to. */
@@ -29,7 +30,7 @@ export function certManagerValues(): Record<string, unknown> {
 }
 
 /** Pure: an ACME v2 ClusterIssuer solving http01 through the given IngressClass. */
-export function clusterIssuerSpec(issuer: AcmeIssuerName, email: string, ingressClass: string) {
+export function clusterIssuerSpec(issuer: AcmeIssuerName, email: string, ingressClass: pulumi.Input<string>) {
     return {
         apiVersion: "cert-manager.io/v1",
         kind: "ClusterIssuer",
@@ -47,13 +48,13 @@ export function clusterIssuerSpec(issuer: AcmeIssuerName, email: string, ingress
 
 /** cert-manager and, with TLS on, the Let's Encrypt ClusterIssuer the gateway ingress names. */
 export class CertManager extends pulumi.ComponentResource {
-    /** Name of the ClusterIssuer, or undefined when TLS is off. */
+    /** Name of the ClusterIssuer, or undefined when TLS is off; resolves once the ClusterIssuer exists. */
     public readonly issuerName: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: CertManagerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:platform:CertManager", name, {}, opts);
+        super("openfaas-gitops:platform:CertManager", name, args, opts);
         if (args.issuer && !args.acmeEmail) {
-            throw new Error(`CertManager ${name}: acmeEmail is required with issuer ${args.issuer} (Let's Encrypt needs an account e-mail)`);
+            throw new pulumi.ResourceError(`CertManager ${name}: acmeEmail is required with issuer ${args.issuer} (Let's Encrypt needs an account e-mail)`, this);
         }
         const chart = new k8s.helm.v4.Chart(
             `${name}-chart`,

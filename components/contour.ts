@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ChartSource, chartLocation } from "./charts";
+import { ChartSource } from "../model/charts";
+import { chartLocation } from "./charts";
 
 /** IngressClass that the gateway ingress and cert-manager's http01 solver route through. */
 export const INGRESS_CLASS = "contour";
@@ -41,13 +42,14 @@ export class Contour extends pulumi.ComponentResource {
     public readonly ingressClass: pulumi.Output<string>;
 
     constructor(name: string, args: ContourArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:platform:Contour", name, {}, opts);
-        new k8s.helm.v4.Chart(
+        super("openfaas-gitops:platform:Contour", name, args, opts);
+        const chart = new k8s.helm.v4.Chart(
             `${name}-chart`,
             { ...chartLocation(args.chart), name: "contour", namespace: args.namespace, values: contourValues(args) },
             { parent: this },
         );
-        this.ingressClass = pulumi.output(INGRESS_CLASS);
+        // Resolved once the chart (which creates the IngressClass) is in: an Ingress naming it waits for it.
+        this.ingressClass = chart.resources.apply(() => INGRESS_CLASS);
         this.registerOutputs({ ingressClass: this.ingressClass });
     }
 }

@@ -3,9 +3,10 @@ import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { ImagePolicyDef } from "../functions";
+import type { ImagePolicyDef } from "../model/function";
 import { DEFAULT_FLUX_SOURCE } from "../agent/settings";
-import { ChartSource, chartLocation } from "./charts";
+import { ChartSource } from "../model/charts";
+import { chartLocation } from "./charts";
 
 /** API versions of the Flux v2.8 CRDs (../shared/upstream/crds/flux.yaml) this component declares. */
 export const FLUX_API = {

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { FunctionDef, fixedReplicas, SCALE } from "../functions";
+import { FunctionDef, fixedReplicas, SCALE } from "../model/function";
 
 /** Label faas-netes (CE) lists and routes functions by. */
 export const FUNCTION_LABEL = "faas_function";
@@ -181,7 +181,7 @@ export interface OpenFaaSFunctionArgs {
 /** One OpenFaaS function: its workload (CE Deployment + Service, or Pro Function) and optional HPA. */
 export class OpenFaaSFunction extends pulumi.ComponentResource {
     constructor(name: string, args: OpenFaaSFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:functions:Function", name, {}, opts);
+        super("openfaas-gitops:functions:Function", name, args, opts);
         const { fn, namespace } = args;
         const workload: pulumi.Resource[] = [];
         if (args.pro) {

@@ -1,32 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_NAMESPACES, NamespaceNames } from "../model/platform";
 
 /** Label the 2018 network policies key on: namespaces whose pods may call functions. */
 export const ROLE_LABEL = { role: "openfaas-system" } as const;
 /** Label the 2018 network policies key on: namespaces whose pods may call the gateway. */
 export const ACCESS_LABEL = { access: "openfaas-system" } as const;
-
-/** Names of the platform's namespaces. */
-export interface NamespaceNames {
-    /** Gateway and core services. @default "openfaas" */
-    readonly core: string;
-    /** Where functions run. @default "openfaas-fn" */
-    readonly functions: string;
-    /** Contour and Envoy. @default "contour" */
-    readonly contour: string;
-    /** cert-manager. @default "cert-manager" */
-    readonly certManager: string;
-    /** The sealed-secrets controller and its sealing key. @default "sealed-secrets" */
-    readonly sealedSecrets: string;
-}
-
-export const DEFAULT_NAMESPACES: NamespaceNames = {
-    core: "openfaas",
-    functions: "openfaas-fn",
-    contour: "contour",
-    certManager: "cert-manager",
-    sealedSecrets: "sealed-secrets",
-};
 
 /** Arguments for {@link PlatformNamespaces}. */
 export interface PlatformNamespacesArgs {
@@ -84,9 +63,11 @@ export class PlatformNamespaces extends pulumi.ComponentResource {
     public readonly names: { readonly [K in keyof NamespaceNames]: pulumi.Output<string> };
     /** The extra function namespaces by name, resolved once each exists. */
     public readonly moreFunctions: Readonly<Record<string, pulumi.Output<string>>>;
+    /** Every namespace declared here, by its name: for objects that name a namespace as written (SealedSecret manifests). */
+    public readonly byName: Readonly<Record<string, pulumi.Output<string>>>;
 
     constructor(name: string, args: PlatformNamespacesArgs = {}, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:platform:Namespaces", name, {}, opts);
+        super("openfaas-gitops:platform:Namespaces", name, args, opts);
         const names = namespaceNames(args);
         const specs = namespaceSpecs(args);
         const create = (key: keyof NamespaceNames) =>
@@ -101,6 +82,10 @@ export class PlatformNamespaces extends pulumi.ComponentResource {
         this.moreFunctions = Object.fromEntries(
             (args.moreFunctionNamespaces ?? []).map((ns) => [ns, new k8s.core.v1.Namespace(`${name}-${ns}`, functionNamespaceSpec(ns), { parent: this }).metadata.name]),
         );
+        this.byName = {
+            ...Object.fromEntries((Object.keys(names) as (keyof NamespaceNames)[]).map((key) => [names[key], this.names[key]])),
+            ...this.moreFunctions,
+        };
         this.registerOutputs({ names: this.names, moreFunctions: this.moreFunctions });
     }
 }

@@ -40,7 +40,7 @@ export function networkPolicySpecs(args: NetworkPoliciesArgs) {
 /** NetworkPolicies isolating the core and function namespaces. */
 export class NetworkPolicies extends pulumi.ComponentResource {
     constructor(name: string, args: NetworkPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:platform:NetworkPolicies", name, {}, opts);
+        super("openfaas-gitops:platform:NetworkPolicies", name, args, opts);
         networkPolicySpecs(args).forEach((spec, i) => {
             // The platform's two keep the names they had before function namespaces existed; the others are named by namespace.
             const child = i < 2 ? `${name}-${spec.metadata.name}` : `${name}-${Object.keys(args.moreFunctionNamespaces!)[i - 2]}-${spec.metadata.name}`;

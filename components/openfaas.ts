@@ -1,10 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ChartSource, chartLocation } from "./charts";
+import { BASIC_AUTH_KEYS, BASIC_AUTH_SECRET } from "../model/platform";
+import { ChartSource } from "../model/charts";
+import { chartLocation } from "./charts";
 
-/** Secret the chart mounts into every core component (created here: the chart's generator runs in a Helm hook). */
-export const BASIC_AUTH_SECRET = "basic-auth";
 /** Secret OpenFaaS Pro reads its licence from. */
 export const LICENSE_SECRET = "openfaas-license";
 /** Gateway Service name and port, fixed by the chart. */
@@ -37,12 +37,15 @@ export interface OpenFaaSArgs {
     readonly basicAuthFromSealedSecret?: boolean;
     /** OpenFaaS Pro licence; switches on Pro mode and the Function operator. @default Community Edition */
     readonly proLicense?: pulumi.Input<string>;
-    /** IngressClass of the gateway Ingress. */
-    readonly ingressClass: string;
+    /** IngressClass of the gateway Ingress (Contour's `ingressClass` output). */
+    readonly ingressClass: pulumi.Input<string>;
     /** Public host of the gateway. @default no host rule: any host reaching Envoy */
     readonly domain?: string;
-    /** ClusterIssuer that signs the gateway certificate; TLS is off when undefined. @default undefined */
-    readonly tlsIssuer?: string;
+    /**
+     * ClusterIssuer that signs the gateway certificate (CertManager's `issuerName` output, so the
+     * Ingress waits for its issuer); TLS is off when undefined. @default undefined
+     */
+    readonly tlsIssuer?: pulumi.Input<string>;
 }
 
 /** Pure: chart values. */
@@ -72,7 +75,7 @@ export function openfaasValues(args: {
     };
 }
 
-/** Pure: the `basic-auth` Secret with the keys the gateway and faas-cli expect. */
+/** Pure: the `basic-auth` Secret with the keys the gateway and faas-cli expect (created here: the chart's generator runs in a Helm hook). */
 export function basicAuthSecretSpec(
     namespace: pulumi.Input<string>,
     user: pulumi.Input<string>,
@@ -83,16 +86,16 @@ export function basicAuthSecretSpec(
         kind: "Secret",
         metadata: { name: BASIC_AUTH_SECRET, namespace },
         type: "Opaque",
-        stringData: { "basic-auth-user": user, "basic-auth-password": password },
+        stringData: { [BASIC_AUTH_KEYS.user]: user, [BASIC_AUTH_KEYS.password]: password },
     };
 }
 
 /** Pure: the gateway Ingress: routed by Contour, TLS from cert-manager when an issuer is set. */
 export function gatewayIngressSpec(args: {
     namespace: pulumi.Input<string>;
-    ingressClass: string;
+    ingressClass: pulumi.Input<string>;
     domain?: string;
-    tlsIssuer?: string;
+    tlsIssuer?: pulumi.Input<string>;
 }): k8s.types.input.networking.v1.Ingress {
     const tls = args.domain !== undefined && args.tlsIssuer !== undefined;
     return {
@@ -129,9 +132,9 @@ export function gatewayIngressSpec(args: {
 }
 
 /** Pure: where users reach the gateway. */
-export function gatewayUrl(args: { namespace: string; domain?: string; tlsIssuer?: string }): string {
+export function gatewayUrl(args: { namespace: string; domain?: string; tls?: boolean }): string {
     if (args.domain === undefined) return `http://${GATEWAY_SERVICE.name}.${args.namespace}:${GATEWAY_SERVICE.port}`;
-    return `${args.tlsIssuer ? "https" : "http"}://${args.domain}`;
+    return `${args.tls ? "https" : "http"}://${args.domain}`;
 }
 
 /** OpenFaaS (faas-netes chart) with basic auth owned by Pulumi and a Contour ingress for the gateway. */
@@ -143,7 +146,8 @@ export class OpenFaaS extends pulumi.ComponentResource {
     public readonly gatewayUrl: pulumi.Output<string>;
 
     constructor(name: string, args: OpenFaaSArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:platform:OpenFaaS", name, {}, opts);
+        // The credentials are left out: they belong to the Secrets below and nowhere else in state.
+        super("openfaas-gitops:platform:OpenFaaS", name, { ...args, adminPassword: undefined, proLicense: undefined }, opts);
         const user = args.adminUser ?? "admin";
         const dependsOn: pulumi.Resource[] = [];
         let password: pulumi.Output<string> | undefined;
@@ -190,7 +194,7 @@ export class OpenFaaS extends pulumi.ComponentResource {
 
         this.adminUser = pulumi.output(args.basicAuthFromSealedSecret ? undefined : user);
         this.adminPassword = pulumi.secret(password);
-        this.gatewayUrl = pulumi.output(args.namespace).apply((namespace) => gatewayUrl({ namespace, domain: args.domain, tlsIssuer: args.tlsIssuer }));
+        this.gatewayUrl = pulumi.output(args.namespace).apply((namespace) => gatewayUrl({ namespace, domain: args.domain, tls: args.tlsIssuer !== undefined }));
         this.registerOutputs({ adminUser: this.adminUser, adminPassword: this.adminPassword, gatewayUrl: this.gatewayUrl });
     }
 }

@@ -1,8 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { Schedule, scheduleJobName } from "../functions";
+import { Schedule, scheduleJobName } from "../model/function";
+import { BASIC_AUTH_KEYS, BASIC_AUTH_SECRET } from "../model/platform";
 import { envVar } from "./function";
-import { BASIC_AUTH_SECRET, gatewayUrl } from "./openfaas";
+import { gatewayUrl } from "./openfaas";
 
 /** History limits of the 2018 guide's cron job. */
 export const HISTORY = { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 3 } as const;
@@ -43,8 +44,8 @@ export function cronJobSpec(args: { fn: string; functionNamespace?: string; sche
                                         { name: "ROUTE", value: schedule.async ? "async-function" : "function" },
                                         { name: "FUNCTION", value: route },
                                         envVar("PAYLOAD", schedule.payload),
-                                        { name: "GATEWAY_USER", ...fromSecret("basic-auth-user") },
-                                        { name: "GATEWAY_PASSWORD", ...fromSecret("basic-auth-password") },
+                                        { name: "GATEWAY_USER", ...fromSecret(BASIC_AUTH_KEYS.user) },
+                                        { name: "GATEWAY_PASSWORD", ...fromSecret(BASIC_AUTH_KEYS.password) },
                                     ],
                                     resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "32Mi" } },
                                     securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
@@ -80,7 +81,7 @@ export interface FunctionScheduleArgs {
 /** A scheduled invocation of a function (the 2018 guide's cron job, on `batch/v1`). */
 export class FunctionSchedule extends pulumi.ComponentResource {
     constructor(name: string, args: FunctionScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:functions:Schedule", name, {}, opts);
+        super("openfaas-gitops:functions:Schedule", name, args, opts);
         const spec = pulumi.output(args.namespace).apply((ns) =>
             cronJobSpec({ fn: args.fn, functionNamespace: args.functionNamespace, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? gatewayUrl({ namespace: ns }), image: args.image }),
         );

@@ -1,11 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { ACTIVE_KEY_LABEL } from "../model/sealing-key";
 import { SealedSecret } from "../sealing/sealed-secret";
-import { ChartSource, chartLocation } from "./charts";
+import { ChartSource } from "../model/charts";
+import { chartLocation } from "./charts";
 
-/** Label that makes the controller load a Secret as its active sealing key. */
-export const ACTIVE_KEY_LABEL = { "sealedsecrets.bitnami.com/sealed-secrets-key": "active" } as const;
 /** Controller name kubeseal looks for by default, so `kubeseal --controller-namespace <ns>` just works. */
 export const CONTROLLER_NAME = "sealed-secrets-controller";
 /** Name of the Secret holding the sealing key; fixed so export/import and DR can find it. */
@@ -26,6 +26,12 @@ export interface SealedSecretsArgs {
     readonly certValidityDays?: number;
     /** Committed SealedSecrets to apply once the controller (and its CRD) is installed. @default [] */
     readonly manifests?: readonly SealedSecret[];
+    /**
+     * Namespaces the program declares, by name, as outputs of their Namespace resources: a SealedSecret
+     * targeting one of them takes its namespace from the output, so it waits for the Namespace too.
+     * @default {} (SealedSecrets then depend on the controller chart only)
+     */
+    readonly namespaces?: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /**
@@ -64,7 +70,8 @@ export class SealedSecrets extends pulumi.ComponentResource {
     public readonly certPem: pulumi.Output<string>;
 
     constructor(name: string, args: SealedSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:platform:SealedSecrets", name, {}, opts);
+        // The private key is left out: it belongs to the key Secret below (as a secret) and nowhere else in state.
+        super("openfaas-gitops:platform:SealedSecrets", name, { ...args, key: args.key && { certPem: args.key.certPem } }, opts);
 
         let keyPem: pulumi.Input<string>;
         let certPem: pulumi.Input<string>;
@@ -98,7 +105,12 @@ export class SealedSecrets extends pulumi.ComponentResource {
             { parent: this, dependsOn: [secret] },
         );
         for (const m of args.manifests ?? []) {
-            new k8s.apiextensions.CustomResource(`${name}-${m.metadata.namespace}-${m.metadata.name}`, m, { parent: this, dependsOn: [chart] });
+            const namespace = (m.metadata.namespace && args.namespaces?.[m.metadata.namespace]) || m.metadata.namespace;
+            new k8s.apiextensions.CustomResource(
+                `${name}-${m.metadata.namespace}-${m.metadata.name}`,
+                { ...m, metadata: { ...m.metadata, namespace } },
+                { parent: this, dependsOn: [chart] },
+            );
         }
 
         this.certPem = pulumi.output(certPem);

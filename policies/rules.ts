@@ -2,11 +2,18 @@
  * The policy definitions, importable without starting a pack (constructing a PolicyPack starts its
  * gRPC server). index.ts wires them into the pack; the tests call them directly.
  * Every message names the resource and the fix.
+ *
+ * Self-contained: nothing here imports from outside policies/, so `pulumi policy publish` (which packs
+ * this directory alone with npm pack) works. The rules the program shares with the pack live in
+ * ./shared and the program imports them from there.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { cronProblem } from "../cron";
+import { cronProblem } from "./shared/cron";
+import { imageProblem } from "./shared/image";
+
+export { imageProblem };
 
 type Props = Record<string, any>;
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;
@@ -41,15 +48,6 @@ function containers(type: string, props: Props): Props[] {
     return [];
 }
 
-/** Pure: why an image reference is not pinned, or undefined when it has a tag other than latest or a digest. */
-export function imageProblem(image: string): string | undefined {
-    if (/@sha256:[0-9a-f]{64}$/.test(image)) return undefined;
-    const last = image.slice(image.lastIndexOf("/") + 1);
-    const tag = last.includes(":") ? last.slice(last.indexOf(":") + 1) : undefined;
-    if (tag === undefined) return "has no tag, so every pull may bring a different image";
-    if (tag === "latest") return "uses the tag latest, so every pull may bring a different image";
-    return undefined;
-}
 
 export const functionResources: ResourceValidationPolicy = {
     name: "function-resources",
@@ -231,15 +229,22 @@ export function plaintextLiterals(projectDir: string): Set<string> {
     return out;
 }
 
-/** Pure: the policy over a given set of literals (the pack passes the project's). */
-export function noSecretLiterals(literals: () => ReadonlySet<string>): ResourceValidationPolicy {
+/** Policy config of no-secret-literals. */
+export interface NoSecretLiteralsConfig {
+    /** The program's directory (with Pulumi.yaml), absolute or relative to the pack's directory. @default ".." (the pack inside the program's repository) */
+    readonly projectDir: string;
+}
+
+/** Pure: the policy over the literals of a project directory (the pack passes the project's). */
+export function noSecretLiterals(literals: (projectDir: string) => ReadonlySet<string>): ResourceValidationPolicy {
     return {
         name: "no-secret-literals",
         description: "No Kubernetes Secret holds a value written in plain text in the program or a stack file.",
         enforcementLevel: "mandatory",
+        configSchema: { properties: { projectDir: { type: "string", default: ".." } } },
         validateResource: (args, report) => {
             if (args.type !== SECRET) return;
-            const known = literals();
+            const known = literals(args.getConfig<NoSecretLiteralsConfig>().projectDir);
             const data: Record<string, unknown> = { ...(args.props.stringData ?? {}) };
             for (const [k, v] of Object.entries(args.props.data ?? {})) if (typeof v === "string") data[k] = Buffer.from(v, "base64").toString("utf8");
             for (const [k, v] of Object.entries(data)) {
@@ -264,9 +269,27 @@ export const deployKeyReadOnly: ResourceValidationPolicy = {
     },
 };
 
-/** Every policy of the pack, the literal scan rooted at the program next to `policies/`. */
-export function allPolicies(projectDir = path.resolve(__dirname, "..")): Policy[] {
-    let cache: Set<string> | undefined;
+/**
+ * The literals of the program the pack guards. A published pack runs away from the program, so the
+ * directory comes from policy config (`no-secret-literals.projectDir`); one without Pulumi.yaml is an
+ * error naming the fix rather than a scan of the wrong tree.
+ */
+function projectLiterals(projectDir: string): Set<string> {
+    const dir = path.resolve(__dirname, projectDir);
+    if (!fs.existsSync(path.join(dir, "Pulumi.yaml"))) {
+        throw new Error(`no-secret-literals: ${dir} holds no Pulumi.yaml; set the policy config no-secret-literals.projectDir to the program's directory`);
+    }
+    return plaintextLiterals(dir);
+}
+
+/** Every policy of the pack; `projectDir` (tests) overrides the policy config of the literal scan. */
+export function allPolicies(projectDir?: string): Policy[] {
+    const cache = new Map<string, Set<string>>();
+    const literals = (configured: string) => {
+        const dir = projectDir ?? configured;
+        if (!cache.has(dir)) cache.set(dir, projectLiterals(dir));
+        return cache.get(dir)!;
+    };
     return [
         functionResources,
         pinnedImages,
@@ -276,7 +299,7 @@ export function allPolicies(projectDir = path.resolve(__dirname, "..")): Policy[
         hpaSanity,
         cronJobs,
         acmeV2,
-        noSecretLiterals(() => (cache ??= plaintextLiterals(projectDir))),
+        noSecretLiterals(literals),
         deployKeyReadOnly,
     ];
 }

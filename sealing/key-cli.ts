@@ -10,8 +10,8 @@ import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
+import { keyPairProblems, SEALING_KEY_LABEL } from "../model/sealing-key";
 
-const KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key";
 
 export class KeyError extends Error {
     constructor(message: string, public readonly exitCode = 2) {
@@ -34,19 +34,11 @@ export function splitPem(text: string): { privateKey?: string; certificate?: str
     return { privateKey: block(/PRIVATE KEY/), certificate: block(/CERTIFICATE/) };
 }
 
-/** Checks that a key and certificate belong together and can seal; returns the certificate's end date. */
+/** Checks that a key and certificate can seal together (model/sealing-key.ts has the rule); returns the certificate's end date. */
 export function checkPair(privateKey: string, certificate: string): string {
-    let key: crypto.KeyObject;
-    let cert: crypto.X509Certificate;
-    try {
-        key = crypto.createPrivateKey(privateKey);
-        cert = new crypto.X509Certificate(certificate);
-    } catch (e) {
-        throw new KeyError(`the bundle does not hold a readable private key and certificate: ${(e as Error).message}`);
-    }
-    if (key.asymmetricKeyType !== "rsa") throw new KeyError(`the key is ${key.asymmetricKeyType}; sealed-secrets keys are RSA`);
-    if (!cert.checkPrivateKey(key)) throw new KeyError("the certificate does not belong to the private key");
-    return cert.validTo;
+    const problems = keyPairProblems(privateKey, certificate);
+    if (problems.length > 0) throw new KeyError(`the bundle cannot be a sealing key: ${problems.map((p) => p.expected).join("; ")}`);
+    return new crypto.X509Certificate(certificate).validTo;
 }
 
 /** Where the controller's keys are: a namespace, and optionally a kubeconfig and context. */
@@ -65,7 +57,7 @@ export function activeSealingKeys(at: KeyLocation): SecretItem[] {
     const kubectlArgs = [
         ...(at.kubeconfig ? ["--kubeconfig", at.kubeconfig] : []),
         ...(at.context ? ["--context", at.context] : []),
-        "get", "secrets", "-n", at.namespace, "-l", `${KEY_LABEL}=active`, "-o", "json",
+        "get", "secrets", "-n", at.namespace, "-l", `${SEALING_KEY_LABEL}=active`, "-o", "json",
     ];
     let listed: { items: SecretItem[] };
     try {
@@ -75,7 +67,7 @@ export function activeSealingKeys(at: KeyLocation): SecretItem[] {
     }
     const keys = listed.items.filter((s) => s.data?.["tls.key"] && s.data["tls.crt"]);
     if (keys.length === 0) {
-        throw new KeyError(`no active sealing key (label ${KEY_LABEL}=active) in namespace ${at.namespace}; the 2018 guide's controller ran in namespace flux, kubeseal's default is kube-system: pass --namespace (npm run seal: --controller-namespace)`);
+        throw new KeyError(`no active sealing key (label ${SEALING_KEY_LABEL}=active) in namespace ${at.namespace}; the 2018 guide's controller ran in namespace flux, kubeseal's default is kube-system: pass --namespace (npm run seal: --controller-namespace)`);
     }
     return keys.sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""));
 }

@@ -1,8 +1,9 @@
 /** Reads the committed SealedSecret manifests (`secrets/*.yaml`). Pure: text in, objects or problems out. */
 import * as yaml from "js-yaml";
 import { SealedSecret, scopeOf } from "./sealed-secret";
-import { DEFAULT_NAMESPACES } from "../components/namespaces";
-import { DNS_SUBDOMAIN } from "../names";
+import { DNS_SUBDOMAIN } from "../model/names";
+import { DEFAULT_NAMESPACES } from "../model/platform";
+import { Problem, Problems } from "../model/problem";
 
 /** Where a cluster-wide SealedSecret without a namespace is applied: the function namespace, where function secrets are mounted from. */
 export const CLUSTER_WIDE_DEFAULT_NAMESPACE = DEFAULT_NAMESPACES.functions;
@@ -21,29 +22,29 @@ export function isManifestFile(name: string): boolean {
 }
 
 /** Pure: the SealedSecrets of one file (YAML, possibly several documents, or JSON), and what is wrong with it. */
-export function parseSealedSecretFile(text: string, file: string): { objects: SealedSecretFile[]; problems: string[] } {
+export function parseSealedSecretFile(text: string, file: string): { objects: SealedSecretFile[]; problems: Problem[] } {
     let docs: unknown[];
     try {
         docs = yaml.loadAll(text).filter((d) => d !== null && d !== undefined);
     } catch (e) {
-        return { objects: [], problems: [`${file}: not valid YAML: ${(e as Error).message.split("\n")[0]}`] };
+        return { objects: [], problems: [{ key: file, expected: `not valid YAML: ${(e as Error).message.split("\n")[0]}` }] };
     }
     const objects: SealedSecretFile[] = [];
-    const problems: string[] = [];
+    const problems = new Problems();
     docs.forEach((doc, i) => {
         const at = docs.length > 1 ? `${file} (document ${i + 1})` : file;
         const d = doc as Omit<Partial<SealedSecret>, "kind" | "apiVersion"> & { kind?: string; apiVersion?: string };
         if (d?.kind === "Secret") {
-            problems.push(`${at}: a plaintext Secret must never be committed; seal it (npm run -s seal -- --stack <stack> -f ${file} -w ${file}) and rotate the values it exposed`);
+            problems.add(at, `a plaintext Secret must never be committed; seal it (npm run -s seal -- --stack <stack> -f ${file} -w ${file}) and rotate the values it exposed`);
             return;
         }
         if (d?.apiVersion !== "bitnami.com/v1alpha1" || d?.kind !== "SealedSecret") {
-            problems.push(`${at}: expected apiVersion bitnami.com/v1alpha1 and kind SealedSecret`);
+            problems.add(at, `expected apiVersion bitnami.com/v1alpha1 and kind SealedSecret`);
             return;
         }
         const name = d.metadata?.name;
         const namespace = d.metadata?.namespace;
-        if (typeof name !== "string" || !DNS_SUBDOMAIN.test(name)) problems.push(`${at}: metadata.name ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
+        if (typeof name !== "string" || !DNS_SUBDOMAIN.test(name)) problems.add(at, `metadata.name ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
         const sealedScope = scopeOf(d as SealedSecret);
         let object = d as SealedSecret;
         if (sealedScope === "cluster-wide" && (namespace === undefined || namespace === "")) {
@@ -51,22 +52,22 @@ export function parseSealedSecretFile(text: string, file: string): { objects: Se
             // any); applied from here, one goes where functions read their secrets.
             object = { ...object, metadata: { ...object.metadata, namespace: CLUSTER_WIDE_DEFAULT_NAMESPACE } };
         } else if (typeof namespace !== "string" || namespace === "") {
-            problems.push(`${at}: metadata.namespace is required (the namespace the Secret is created in; only a cluster-wide SealedSecret may leave it out)`);
+            problems.add(at, `metadata.namespace is required (the namespace the Secret is created in; only a cluster-wide SealedSecret may leave it out)`);
         }
         const data = d.spec?.encryptedData;
         // Empty is allowed: kubeseal and npm run seal write it with --allow-empty-data.
         if (!data || typeof data !== "object" || Array.isArray(data)) {
-            problems.push(`${at}: spec.encryptedData is missing (a map of keys to sealed values)`);
+            problems.add(at, `spec.encryptedData is missing (a map of keys to sealed values)`);
         } else {
             for (const [k, v] of Object.entries(data)) {
-                if (typeof v !== "string" || !BASE64.test(v)) problems.push(`${at}: spec.encryptedData.${k} is not base64 sealed data`);
+                if (typeof v !== "string" || !BASE64.test(v)) problems.add(at, `spec.encryptedData.${k} is not base64 sealed data`);
             }
         }
         const templateName = d.spec?.template?.metadata?.name;
         if (sealedScope === "strict" && templateName !== undefined && templateName !== name) {
-            problems.push(`${at}: spec.template.metadata.name "${templateName}" differs from metadata.name "${name}"; a strict SealedSecret only decrypts under its own name`);
+            problems.add(at, `spec.template.metadata.name "${templateName}" differs from metadata.name "${name}"; a strict SealedSecret only decrypts under its own name`);
         }
         objects.push({ file: at, object });
     });
-    return { objects, problems };
+    return { objects, problems: problems.list };
 }

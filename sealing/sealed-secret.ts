@@ -1,7 +1,7 @@
 /** Pure construction of SealedSecret objects from plaintext values (which never leave memory). */
 import * as crypto from "node:crypto";
 import { SCOPE_ANNOTATIONS, Scope, scopeLabel, sealValue, unsealValue } from "./crypto";
-import { DNS_LABEL, DNS_SUBDOMAIN, SECRET_KEY } from "../names";
+import { DNS_LABEL, DNS_SUBDOMAIN, SECRET_KEY } from "../model/names";
 
 export interface SealedSecret {
     apiVersion: "bitnami.com/v1alpha1";

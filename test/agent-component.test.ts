@@ -139,7 +139,7 @@ describe("agent config validation", () => {
     };
     it("names each bad field", () => {
         const m = problems({ agent: JSON.stringify({ image: "x/agent:latest", repoUrl: "ftp://x", pollIntervalSeconds: "60", driftMode: "fix", sshKey: "x" }) });
-        assert.match(m, /openfaas-gitops:agent\.image = "x\/agent:latest": pin a version tag or digest/);
+        assert.match(m, /openfaas-gitops:agent\.image = "x\/agent:latest": uses the tag latest, so every pull may bring a different image; pin a version tag or a digest/);
         assert.match(m, /openfaas-gitops:agent\.repoUrl = "ftp:\/\/x": expected an ssh URL/);
         assert.match(m, /openfaas-gitops:agent\.pollIntervalSeconds = "\\"60\\"": expected an integer/);
         assert.match(m, /openfaas-gitops:agent\.driftMode = "fix": expected correct \| report/);

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import Ajv from "ajv";
 import * as yaml from "js-yaml";
-import { CHART_NAMES, CHARTS } from "../components/charts";
+import { CHART_NAMES, CHARTS } from "../model/charts";
 import { runProgram, raw, runStack, SHARED, STACKS } from "./helpers";
 
 const UPSTREAM = path.join(SHARED, "upstream", "chart-values");

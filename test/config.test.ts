@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { CONFIG_KEYS, ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../config";
-import { CHARTS } from "../components/charts";
+import { CHARTS } from "../model/charts";
 import { stackFileConfig } from "../tools/mock-engine";
 import { raw, ROOT, STACKS } from "./helpers";
 
@@ -84,7 +84,7 @@ describe("defaults", () => {
         assert.deepEqual(cfg.charts, CHARTS);
     });
 
-    it("Pulumi.yaml declares every non-secret scalar key with the type and default config.ts uses", () => {
+    it("Pulumi.yaml declares every non-secret scalar key with the type and default config/ uses", () => {
         const project = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
             config: Record<string, { type: string; default: unknown; secret?: boolean }>;
         };
@@ -227,7 +227,7 @@ describe("bring-your-own sealing key", () => {
     });
 
     it("refuses a certificate of another key", () => {
-        assertRejects({ sealingKeyPem: a.key, sealingCertPem: b.cert }, "sealingCertPem", /does not belong to sealingKeyPem/, ["sealingKeyPem"]);
+        assertRejects({ sealingKeyPem: a.key, sealingCertPem: b.cert }, "sealingCertPem", /does not belong to the private key/, ["sealingKeyPem"]);
     });
 
     it("refuses garbage and expired certificates, never echoing the key", () => {

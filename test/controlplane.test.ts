@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseQuantity } from "../functions";
+import { parseQuantity } from "../model/quantity";
 import { parseSealedSecretFile } from "../sealing/manifests";
 import { sealSecret } from "../sealing/sealed-secret";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";

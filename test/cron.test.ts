@@ -1,12 +1,12 @@
 /**
- * The schedule check (cron.ts, used by functions.ts and the policy pack) against the REAL
+ * The schedule check (policies/shared/cron.ts, used by the stack.yml reader and the policy pack) against the REAL
  * kube-apiserver: for every expression of the table, a CronJob with that schedule is sent with
  * server-side dry-run, and the program and the apiserver must both accept it or both refuse it.
  */
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
-import { cronProblem } from "../cron";
+import { cronProblem } from "../policies/shared/cron";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, startControlPlane } from "../tools/controlplane";
 
 /** [schedule, accepted by Kubernetes (robfig/cron v3 standard parser, no TZ)] */

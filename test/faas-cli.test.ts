@@ -10,15 +10,17 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { functionCrSpec, functionDeploymentSpec } from "../components/function";
 import { parseConfig } from "../config";
-import { substitute } from "../envsubst";
-import { nodeSelectorOf, yamlBool } from "../faas-cli";
-import { applyOverrides, FunctionDef, parseStackYml } from "../functions";
+import { applyOverrides } from "../config/functions";
+import { substitute } from "../config/stack-yml/envsubst";
+import { nodeSelectorOf, yamlBool } from "../config/stack-yml/faas-cli";
+import { parseStackYml } from "../config/stack-yml/parse";
+import { FunctionDef } from "../model/function";
 import { DeclaredResource } from "../tools/mock-engine";
 import { one, raw, ROOT, runProgram } from "./helpers";
 
 const DATA = "test/testdata/faas-cli";
 
-/** Problems and functions of a test stack file, read as config.ts reads it (project files, functionsEnv). */
+/** Problems and functions of a test stack file, read as config/ reads it (project files, functionsEnv). */
 function parse(file: string, env: Record<string, string> = {}, text?: string) {
     const rel = `${DATA}/${file}`;
     return parseStackYml(text ?? fs.readFileSync(path.join(ROOT, rel), "utf8"), rel, { env, readFile: (p) => fs.readFileSync(path.join(ROOT, p), "utf8") });
@@ -75,7 +77,7 @@ describe("faas-cli fidelity: the Function CR carries what faas-cli generate writ
 
     it("an unset variable without a default is refused, naming it, the file and the line", () => {
         const { problems } = parse("envsubst.yml", { GREETING: "hello" });
-        assert.deepEqual(problems.map((p) => `${p.where}: ${p.what}`), [
+        assert.deepEqual(problems.map((p) => `${p.key}: ${p.expected}`), [
             `${DATA}/envsubst.yml line 6: \${TAG} is not set: add TAG to the functionsEnv config map (pulumi config set --path 'functionsEnv.TAG' <value>), or give a default: \${TAG:-<default>}`,
         ]);
         assert.throws(
@@ -158,7 +160,7 @@ describe("what faas-cli accepts but this platform cannot honour is refused with 
     const problems = (text: string, pro = false) => {
         const parsed = parseStackYml(text, "stack.yml");
         const applied = applyOverrides(parsed.functions, {}, { pro, schedules: true, file: "stack.yml", configKey: "openfaas-gitops:functions" });
-        return [...parsed.problems, ...applied.problems].map((p) => `${p.where}: ${p.what}`);
+        return [...parsed.problems, ...applied.problems].map((p) => `${p.key}: ${p.expected}`);
     };
     const f = (body: string) => `provider: {name: openfaas}\nfunctions:\n  f:\n    image: x/y:1\n${body}`;
 
@@ -187,7 +189,7 @@ describe("what faas-cli accepts but this platform cannot honour is refused with 
 
     it("environment_file: missing, outside the project, not a map, unknown fields", () => {
         const ctx = { readFile: (p: string) => fs.readFileSync(path.join(ROOT, p), "utf8") };
-        const msgs = (files: string) => parseStackYml(f(`    environment_file: ${files}\n`), `${DATA}/x.yml`, ctx).problems.map((p) => `${p.where}: ${p.what}`);
+        const msgs = (files: string) => parseStackYml(f(`    environment_file: ${files}\n`), `${DATA}/x.yml`, ctx).problems.map((p) => `${p.key}: ${p.expected}`);
         assert.match(msgs("[env/none.yml]")[0]!, /environment_file\[0\]: test\/testdata\/faas-cli\/env\/none\.yml: cannot read it \(ENOENT\)/);
         assert.match(msgs("[../../../../etc/passwd]")[0]!, /environment_file\[0\]: "\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd" is outside the project/);
         assert.match(msgs("[/etc/passwd]")[0]!, /is outside the project/);

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfig } from "../config";
 import { agentAccessSpecs, alertSpec, fluxNetworkPolicySpecs, imagePolicySpec, imageRepository, imageRepositorySpec, imageUpdateAutomationSpec, setterMarker, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
 import { GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
-import { INVOKER_FILE, INVOKER_IMAGE_POLICY, parseInvokerYml } from "../functions";
+import { INVOKER_FILE, INVOKER_IMAGE_POLICY, parseInvokerYml } from "../config/invoker";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -164,7 +164,7 @@ describe("the cron jobs' invoke image", () => {
     });
 
     it("a bad invoker file is refused with the file and field named", () => {
-        const where = (text: string) => parseInvokerYml(text, "f.yml").problems.map((p) => p.where);
+        const where = (text: string) => parseInvokerYml(text, "f.yml").problems.map((p) => p.key);
         assert.deepEqual(where("image: curlimages/curl:latest\nimagePolicy: {semver: '>=8'}\n"), ["f.yml image"]);
         assert.deepEqual(where("image: curlimages/curl:8.11.1\nimagePolicy: {semver: '>=8'}\ntag: x\n"), ["f.yml tag"]);
         assert.deepEqual(where("image: curlimages/curl:8.11.1\n"), ["f.yml imagePolicy"]);
@@ -271,11 +271,11 @@ describe("flux notification config", () => {
             flux: flux([{ name: "Ops", type: "slack" }, { name: "t", type: "teams" }, { name: "d", type: "discord", channel: "#x" }, { name: "s", type: "slack", severity: "warn" }, { name: "s", type: "slack", colour: 1 }]),
             fluxNotificationSecrets: secrets({ Ops: "https://a", t: "https://b", d: "http://plain-and-secret-looking", s: "https://c", extra: "https://d" }),
         }, ["fluxNotificationSecrets"]);
-        assert.match(bad, /flux\.notifications\[0\]\.name = "\\"Ops\\"": required: a DNS-1123 label/);
-        assert.match(bad, /flux\.notifications\[1\]\.type = "\\"teams\\"": expected one of slack \| msteams \| discord \| generic \| github/);
+        assert.match(bad, /flux\.notifications\[0\]\.name = "Ops": expected a DNS-1123 label/);
+        assert.match(bad, /flux\.notifications\[1\]\.type = "teams": expected one of slack \| msteams \| discord \| generic \| github/);
         assert.match(bad, /flux\.notifications\[2\]\.channel = .*applies to slack only/);
         assert.match(bad, /fluxNotificationSecrets = "\[secret\]": the value for d must be the https:\/\/ webhook URL/);
-        assert.match(bad, /flux\.notifications\[3\]\.severity = "\\"warn\\"": expected info/);
+        assert.match(bad, /flux\.notifications\[3\]\.severity = "warn": expected info/);
         assert.match(bad, /flux\.notifications\[4\]\.name = "s": another notification has this name/);
         assert.match(bad, /flux\.notifications\[4\]\.colour = "1": unknown field/);
         assert.match(bad, /fluxNotificationSecrets: has a value for extra/);
@@ -325,9 +325,9 @@ describe("image automation config", () => {
             const msg = problems({ functionsFile: rel });
             assert.match(msg, /functions\.a\.imagePolicy: .*exactly one of semver and pattern/);
             assert.match(msg, /functions\.b\.imagePolicy\.pattern: not a regular expression/);
-            assert.match(msg, /functions\.c\.imagePolicy\.order: expected numerical \| alphabetical, got "newest"/);
-            assert.match(msg, /functions\.c\.imagePolicy\.colour: unknown field/);
-            assert.match(msg, /functions\.d\.imagePolicy: expected a map with semver/);
+            assert.match(msg, /functions\.c\.imagePolicy\.order = "newest": expected numerical \| alphabetical/);
+            assert.match(msg, /functions\.c\.imagePolicy\.colour = "1": unknown field/);
+            assert.match(msg, /functions\.d\.imagePolicy = "\\"latest\\"": expected a map with semver/);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

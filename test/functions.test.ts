@@ -8,7 +8,10 @@ import { FUNCTION_PROBE, functionCrSpec, functionDeploymentSpec, functionHpaSpec
 import { namespaceSpecs } from "../components/namespaces";
 import { networkPolicySpecs } from "../components/network-policies";
 import { cronJobSpec } from "../components/schedule";
-import { applyOverrides, FunctionDef, parseQuantity, parseStackYml } from "../functions";
+import { applyOverrides } from "../config/functions";
+import { parseStackYml } from "../config/stack-yml/parse";
+import { FunctionDef } from "../model/function";
+import { parseQuantity } from "../model/quantity";
 import { stackFileConfig } from "../tools/mock-engine";
 import { one, raw, ROOT, runProgram, runStack, SHARED, STACKS } from "./helpers";
 
@@ -24,7 +27,7 @@ function example(): Map<string, FunctionDef> {
 function problemsOf(text: string, opts: { pro?: boolean; overrides?: Record<string, unknown> } = {}): string[] {
     const parsed = parseStackYml(text, "stack.yml");
     const applied = applyOverrides(parsed.functions, opts.overrides ?? {}, { pro: opts.pro ?? false, schedules: true, file: "stack.yml", configKey: "openfaas-gitops:functions" });
-    return [...parsed.problems, ...applied.problems].map((p) => `${p.where}: ${p.what}`);
+    return [...parsed.problems, ...applied.problems].map((p) => `${p.key}: ${p.expected}`);
 }
 
 function assertProblem(text: string, expected: RegExp, opts?: Parameters<typeof problemsOf>[1]) {
@@ -170,7 +173,7 @@ describe("the 2018 example functions", () => {
 
 describe("stack.yml validation", () => {
     it("names the file, function and field of every problem", () => {
-        assertProblem(fnYml("  f:\n    image: x/y:1\n    imagee: z\n"), /^stack\.yml functions\.f\.imagee: unknown field$/);
+        assertProblem(fnYml("  f:\n    image: x/y:1\n    imagee: z\n"), /^stack\.yml functions\.f\.imagee: unknown field; expected one of faas-cli's \(image, /);
         assertProblem(fnYml("  Bad_Name:\n    image: x/y:1\n"), /^stack\.yml functions\.Bad_Name: function name "Bad_Name" must be a DNS-1123 label/);
         assertProblem(fnYml("  f:\n    environment: {a: b}\n"), /^stack\.yml functions\.f\.image: required/);
         assertProblem(fnYml("  f:\n    image: x/y:1\n    limits: {cpu: 2 cores}\n"), /functions\.f\.limits\.cpu: "2 cores" is not a Kubernetes quantity/);
@@ -246,7 +249,7 @@ describe("per-stack overrides", () => {
     });
 
     it("refuse unknown functions and fields, and replicas next to an HPA", () => {
-        const msgs = (o: Record<string, unknown>) => apply(o).problems.map((p) => `${p.where}: ${p.what}`);
+        const msgs = (o: Record<string, unknown>) => apply(o).problems.map((p) => `${p.key}: ${p.expected}`);
         assert.match(msgs({ g: {} })[0]!, /^openfaas-gitops:functions\.g: no function "g" in s; known: f/);
         assert.match(msgs({ f: { replica: 2 } })[0]!, /^openfaas-gitops:functions\.f\.replica: unknown field/);
         assert.match(msgs({ f: { replicas: 2 } })[0]!, /^openfaas-gitops:functions\.f\.replicas: conflicts with autoscaling/);

@@ -6,7 +6,8 @@ import { ACME_SERVERS, clusterIssuerSpec } from "../components/cert-manager";
 import { contourValues } from "../components/contour";
 import { namespaceSpecs } from "../components/namespaces";
 import { gatewayIngressSpec, gatewayUrl, openfaasValues } from "../components/openfaas";
-import { ACTIVE_KEY_LABEL, KEY_SECRET_NAME } from "../components/sealed-secrets";
+import { KEY_SECRET_NAME } from "../components/sealed-secrets";
+import { ACTIVE_KEY_LABEL } from "../model/sealing-key";
 import { PLACEHOLDER, stackFileConfig, valueOf } from "../tools/mock-engine";
 import { chartInputs, one, raw, runProgram, runStack, STACKS } from "./helpers";
 

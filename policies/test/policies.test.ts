@@ -99,7 +99,7 @@ describe("policies, each with passing and failing cases", () => {
         const cj = (spec: Record<string, unknown>): Res => ({ type: "kubernetes:batch/v1:CronJob", props: { metadata: { name: "c", namespace: "openfaas" }, spec } });
         assert.deepEqual(await messages(cronJobs, [cj({ schedule: "*/1 * * * *", concurrencyPolicy: "Forbid" })]), []);
         assert.deepEqual(await messages(cronJobs, [cj({ schedule: "@hourly", concurrencyPolicy: "Replace" })]), []);
-        // The same check as the program's (cron.ts): what the apiserver accepts, names and @every included.
+        // The same check as the program's (policies/shared/cron.ts): what the apiserver accepts, names and @every included.
         assert.deepEqual(await messages(cronJobs, [cj({ schedule: "0 9 * * MON-FRI", concurrencyPolicy: "Forbid" }), cj({ schedule: "@every 5m", concurrencyPolicy: "Forbid" })]), []);
         assert.deepEqual(await messages(cronJobs, [cj({ schedule: "*/0 * * * *", concurrencyPolicy: "Forbid" })]), ['CronJob openfaas/c: schedule "*/0 * * * *": Constraint error, cannot repeat at every 0 time.']);
         assert.deepEqual(await messages(cronJobs, [cj({ schedule: "every minute" })]), [
@@ -127,6 +127,28 @@ describe("policies, each with passing and failing cases", () => {
         assert.deepEqual(await messages(policy, [secret("generated-0123456789")]), []);
         assert.match((await messages(policy, [secret("hunter2-hunter2")]))[0]!, /^Secret n\/s: token is a plaintext literal from the program or a stack file/);
         assert.equal((await messages(policy, [secret("hunter2-hunter2", true)])).length, 1, "base64 data is decoded before the check");
+    });
+
+    it("the pack is self-contained: nothing it publishes imports from outside policies/ (pulumi policy publish packs the directory alone)", () => {
+        const pack = path.resolve(__dirname, "..");
+        const published: string[] = JSON.parse(fs.readFileSync(path.join(pack, "package.json"), "utf8")).files;
+        const sources = published.flatMap((entry) =>
+            entry.endsWith("/") ? fs.readdirSync(path.join(pack, entry)).map((f) => path.join(entry, f)) : [entry],
+        ).filter((f) => f.endsWith(".ts"));
+        for (const file of sources) {
+            for (const m of fs.readFileSync(path.join(pack, file), "utf8").matchAll(/from "(\.[^"]*)"/g)) {
+                assert.ok(path.resolve(pack, path.dirname(file), m[1]!).startsWith(pack + path.sep), `${file} imports ${m[1]}, outside policies/`);
+            }
+        }
+        assert.ok(sources.includes("rules.ts") && sources.includes(path.join("shared", "cron.ts")));
+    });
+
+    it("no-secret-literals finds the program through policy config, and names a directory without Pulumi.yaml", async () => {
+        const secret: Res = { type: "kubernetes:core/v1:Secret", props: { metadata: { name: "s", namespace: "n" }, stringData: { token: "generated-0123456789" } } };
+        const pack = allPolicies().filter((p) => p.name === "no-secret-literals");
+        assert.deepEqual(await evaluate(pack, [secret]), [], "the default (..) is the program around the pack");
+        const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-nopulumi-"));
+        await assert.rejects(evaluate(pack, [secret], { "no-secret-literals": { projectDir: elsewhere } }), /holds no Pulumi\.yaml; set the policy config no-secret-literals\.projectDir/);
     });
 
     it("the literal scan reads the program's string literals and plaintext stack values", () => {

@@ -82,10 +82,14 @@ export function describeLifecycle(v: Variant): void {
             assert.doesNotMatch(log, /failed calling webhook|Internal error occurred: failed calling/);
         });
 
-        it("one config change (gatewayReplicas) updates the gateway and nothing else", async () => {
+        it("one config change (gatewayReplicas) updates the gateway, and the OpenFaaS component's recorded inputs, and nothing else", async () => {
             await s.stack.setConfig("openfaas-gitops:gatewayReplicas", { value: "3" });
             const r = await s.run("up");
-            assert.deepEqual(r.changed, ["kubernetes:apps/v1:Deployment::openfaas-chart:openfaas/gateway (update)"], r.log.join("\n"));
+            // Components record their args in state, so the component that took the value shows it changed too.
+            assert.deepEqual([...r.changed].sort(), [
+                "kubernetes:apps/v1:Deployment::openfaas-chart:openfaas/gateway (update)",
+                "openfaas-gitops:platform:OpenFaaS::openfaas (update)",
+            ], r.log.join("\n"));
             const gw = JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"]));
             assert.equal(gw.spec.replicas, 3);
         });

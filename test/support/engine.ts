@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { PROJECT } from "../../config";
-import { CHART_NAMES } from "../../components/charts";
+import { CHART_NAMES } from "../../model/charts";
 import { ControlPlane, installCrds, startControlPlane } from "../../tools/controlplane";
 import { EngineBinaries, ensureEngine } from "../../tools/engine";
 import { RunResult } from "../../agent/engine";

@@ -10,3 +10,7 @@ export const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 export const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 /** A key of a Secret's or ConfigMap's data. */
 export const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+/** An environment variable name as Kubernetes accepts it in a container's env. */
+export const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+/** Longest CronJob name: the controller appends an 11-character suffix to name its Jobs (63 in all). */
+export const MAX_CRONJOB_NAME = 52;

@@ -1,6 +1,6 @@
 /**
  * How faas-cli 0.18.12 reads a stack.yml (go-sdk `stack`, gopkg.in/yaml.v3 into Go structs), where
- * that differs from a plain YAML load. Pure helpers for functions.ts.
+ * that differs from a plain YAML load. Pure helpers for parse.ts.
  */
 import * as yaml from "js-yaml";
 

@@ -1,0 +1,109 @@
+/** The `agent` map and the agent's secrets: the reconcile agent's settings. */
+import * as pulumi from "@pulumi/pulumi";
+import { DNS_SUBDOMAIN } from "../model/names";
+import { imageProblem } from "../policies/shared/image";
+import { checkToken } from "./checks";
+import { Reader } from "./reader";
+import { schemaProblems, Schema } from "./schema";
+import { AgentConfig } from "./types";
+
+/** The `agent` map. Defaults are applied in {@link readAgent}; rules across fields and secrets are code there. */
+export const AGENT_SCHEMA: Schema = {
+    type: "object",
+    expected: "expected a map (YAML object in the stack file)",
+    required: ["image", "repoUrl"],
+    additionalProperties: false,
+    properties: {
+        image: {
+            type: "string",
+            minLength: 1,
+            description: "the agent image built from agent/Dockerfile, pinned, e.g. ghcr.io/acme/openfaas-gitops-agent:0.1.0",
+            expected: "required: the agent image built from agent/Dockerfile, pinned, e.g. ghcr.io/acme/openfaas-gitops-agent:0.1.0",
+        },
+        repoUrl: {
+            type: "string",
+            minLength: 1,
+            pattern: "^(ssh://|[\\w.-]+@[\\w.-]+:|https://)",
+            description: "the git URL the agent follows, e.g. git@github.com:acme/platform.git",
+            expected: "expected an ssh URL (git@host:org/repo.git) or https://...",
+        },
+        branch: { type: "string" },
+        projectPath: { type: "string" },
+        githubRepository: { type: "string", pattern: "^[A-Za-z0-9_.-]+$", expected: "expected the repository name only (the owner comes from github:owner)" },
+        deployKeyWrite: { type: "boolean" },
+        webhookHost: { type: "string", pattern: DNS_SUBDOMAIN.source, expected: "expected a DNS name in lower case" },
+        pollIntervalSeconds: { type: "integer", minimum: 5, maximum: 86400 },
+        driftIntervalSeconds: { type: "integer", minimum: 0, maximum: 604800 },
+        driftMode: { type: "string", enum: ["correct", "report"], expected: "expected correct | report" },
+        backendUrl: { type: "string" },
+        secretsProvider: { type: "string" },
+        clusterAdmin: { type: "boolean" },
+        suspend: { type: "boolean" },
+        source: { type: "string", enum: ["git", "flux"], expected: "expected git | flux" },
+    },
+};
+
+/** Reads the `agent` map and its secrets `agentDeployKey`, `agentSyncToken`, `agentWebhookSecret` and `agentEngineEnv`. */
+export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
+    const a = r.object("agent");
+    const deployKey = r.secret("agentDeployKey", (v) => (/^-----BEGIN OPENSSH PRIVATE KEY-----/.test(v.trim()) ? undefined : "expected an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----)"));
+    const syncToken = r.secret("agentSyncToken", checkToken);
+    const webhookSecret = r.secret("agentWebhookSecret", checkToken);
+    let engineEnv: pulumi.Output<Record<string, string>> | undefined;
+    const envRaw = r.get("agentEngineEnv");
+    const envSecret = r.secret("agentEngineEnv");
+    if (envRaw !== undefined && envSecret) {
+        let parsed: unknown;
+        try {
+            parsed = JSON.parse(envRaw);
+        } catch {
+            parsed = undefined;
+        }
+        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed) || !Object.entries(parsed).every(([k, v]) => /^[A-Z_][A-Z0-9_]*$/.test(k) && typeof v === "string")) {
+            r.problem("agentEngineEnv", 'expected a JSON object of environment variables, e.g. {"PULUMI_CONFIG_PASSPHRASE":"..."}', envRaw);
+        } else {
+            engineEnv = pulumi.secret(parsed as Record<string, string>);
+        }
+    }
+    if (!a) {
+        if (deployKey || syncToken || webhookSecret || engineEnv) {
+            r.problem("agent", "agentDeployKey, agentSyncToken, agentWebhookSecret and agentEngineEnv need the agent map; add openfaas-gitops:agent with at least image and repoUrl");
+        }
+        return undefined;
+    }
+    const invalid = new Set(r.addAll(schemaProblems(AGENT_SCHEMA, a, r.fq("agent"))).map((p) => p.key));
+    // A field with a problem reads as unset, so the rules below never pile onto it.
+    const field = <T>(f: string, type: "string" | "number" | "boolean"): T | undefined =>
+        typeof a[f] === type && a[f] !== "" && !invalid.has(r.fq(`agent.${f}`)) ? (a[f] as T) : undefined;
+    const str = (f: string) => field<string>(f, "string");
+    const image = str("image");
+    if (image && imageProblem(image)) r.problem("agent.image", `${imageProblem(image)}; pin a version tag or a digest (@sha256:...)`, image);
+    const repoUrl = str("repoUrl");
+    const githubRepository = str("githubRepository");
+    if (githubRepository && deployKey) r.problem("agentDeployKey", "cannot be registered on GitHub by this program (it needs the public half); register it yourself and unset agent.githubRepository, or unset agentDeployKey to have one generated and registered");
+    const webhookHost = str("webhookHost");
+    if (webhookSecret && !webhookHost) r.problem("agentWebhookSecret", "is used only with agent.webhookHost (the webhook is off without it); set agent.webhookHost or unset agentWebhookSecret");
+    const source = str("source") ?? (fluxOn ? "flux" : "git");
+    if (source === "flux" && !fluxOn) r.problem("agent.source", "flux needs the flux map (Flux's GitRepository is the source); add openfaas-gitops:flux or set agent.source to git", source);
+    return {
+        image: image ?? "",
+        repoUrl: repoUrl ?? "",
+        branch: str("branch") ?? "main",
+        projectPath: str("projectPath") ?? ".",
+        githubRepository,
+        deployKeyWrite: field<boolean>("deployKeyWrite", "boolean") === true,
+        webhookHost,
+        pollIntervalSeconds: field<number>("pollIntervalSeconds", "number") ?? 60,
+        driftIntervalSeconds: field<number>("driftIntervalSeconds", "number") ?? 600,
+        driftMode: str("driftMode") === "report" ? "report" : "correct",
+        suspend: field<boolean>("suspend", "boolean") === true,
+        backendUrl: str("backendUrl"),
+        secretsProvider: str("secretsProvider"),
+        clusterAdmin: field<boolean>("clusterAdmin", "boolean") !== false,
+        source: source === "flux" ? "flux" : "git",
+        deployKey,
+        syncToken,
+        webhookSecret,
+        engineEnv,
+    };
+}

@@ -1,0 +1,45 @@
+/** The `charts` map: per-stack overrides of the pinned chart sources (model/charts.ts). */
+import { CHARTS, CHART_NAMES, ChartName, ChartSource } from "../model/charts";
+import { Reader } from "./reader";
+import { schemaProblems, Schema } from "./schema";
+
+const NON_EMPTY = { type: "string", minLength: 1, expected: "expected a non-empty string" } as const;
+
+/** One chart's override: where it comes from instead of the pin. */
+const SOURCE_SCHEMA: Schema = {
+    type: "object",
+    expected: "expected a map with repo, version and/or path",
+    unknown: "unknown field; expected repo, version or path",
+    additionalProperties: false,
+    properties: {
+        repo: { ...NON_EMPTY, pattern: "^(https|oci)://\\S+$", expected: "expected an https:// or oci:// chart repository URL" },
+        // semver, not a regex: an exact version (a leading v allowed, as cert-manager tags its charts); never a range.
+        version: { ...NON_EMPTY, format: "exact-version", expected: "expected an exact chart version such as 1.2.3 (ranges are not allowed: every apply must render the same objects)" },
+        path: NON_EMPTY,
+    },
+};
+
+/** The `charts` map: `{ <chart>: { repo?, version?, path? } }`. */
+export const CHARTS_SCHEMA: Schema = {
+    type: "object",
+    unknown: `unknown chart; expected one of ${CHART_NAMES.join(", ")}`,
+    additionalProperties: false,
+    properties: Object.fromEntries(CHART_NAMES.map((name) => [name, SOURCE_SCHEMA])),
+};
+
+/** Reads the `charts` override map over the pins; a field with a problem keeps the pinned value. */
+export function readCharts(r: Reader): Record<ChartName, ChartSource> {
+    const charts: Record<ChartName, ChartSource> = { ...CHARTS };
+    const given = r.object("charts");
+    if (!given) return charts;
+    const invalid = new Set(r.addAll(schemaProblems(CHARTS_SCHEMA, given, r.fq("charts"))).map((p) => p.key));
+    for (const name of CHART_NAMES) {
+        const override = given[name];
+        if (override === null || typeof override !== "object" || Array.isArray(override)) continue;
+        const fields = Object.entries(override as Record<string, unknown>).filter(
+            ([field, value]) => typeof value === "string" && !invalid.has(r.fq(`charts.${name}.${field}`)),
+        );
+        charts[name] = { ...charts[name], ...Object.fromEntries(fields) };
+    }
+    return charts;
+}

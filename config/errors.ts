@@ -1,0 +1,21 @@
+/** The error a bad stack configuration throws: every problem at once, in the one problem shape. */
+import * as pulumi from "@pulumi/pulumi";
+import { formatProblem, Problem } from "../model/problem";
+
+/** One thing wrong with a stack's configuration: a fully qualified key (`openfaas-gitops:gatewayReplicas`) or a place in a file. */
+export type ConfigProblem = Problem;
+
+/**
+ * Thrown before any resource is declared; lists every problem at once. A `RunError`, so the engine
+ * prints the message alone, without a stack trace. The stack is `stackName`: a field named `stack`
+ * would shadow `Error.stack`, and the engine would print that field instead of the message.
+ */
+export class ConfigError extends pulumi.RunError {
+    constructor(public readonly stackName: string, public readonly problems: readonly ConfigProblem[]) {
+        super(
+            `Stack "${stackName}" has ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}; nothing was created:\n` +
+                problems.map((p) => `  - ${formatProblem(p)}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
