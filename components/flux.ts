@@ -132,36 +132,36 @@ export function agentAccessSpecs(namespace: string, agent: FluxAgentAccess) {
 }
 
 /**
- * Pure: ingress isolation of the Flux namespace, as `flux install` ships it, plus the agent. The
- * controllers reach each other (artifact downloads, events); metrics (8080) are scraped from
- * anywhere; the Receiver's port (9292) takes GitHub's pushes through Contour's Envoy; and the agent's
- * pods reach the two ports they use: source-controller's artifact storage and notification-controller's
- * event endpoint, both the container port named `http` (9090; Service port 80) in the flux2 chart.
+ * Pure: the one rule the agent needs on top of the chart's own policies (`policies.create`, the set
+ * `flux install` ships: ingress only from within the namespace, metrics on 8080 and the Receiver's
+ * port from anywhere): the agent's pods reach the two ports they use, source-controller's artifact
+ * storage and notification-controller's event endpoint, both the container port named `http`
+ * (9090; Service port 80) in the flux2 chart.
  */
-export function fluxNetworkPolicySpecs(namespace: string, agent?: FluxAgentAccess) {
-    const policy = (name: string, podSelector: object, ingress: object[]) => ({
+export function fluxAgentNetworkPolicySpec(namespace: string, agent: FluxAgentAccess) {
+    return {
         apiVersion: "networking.k8s.io/v1" as const,
         kind: "NetworkPolicy" as const,
-        metadata: { name, namespace, labels: LABELS },
-        spec: { podSelector, policyTypes: ["Ingress"], ingress },
-    });
-    return [
-        policy("allow-flux-controllers", {}, [{ from: [{ podSelector: {} }] }]),
-        policy("allow-scraping", {}, [{ from: [{ namespaceSelector: {} }], ports: [{ protocol: "TCP", port: 8080 }] }]),
-        policy("allow-webhooks", { matchLabels: { app: "notification-controller" } }, [{ from: [{ namespaceSelector: {} }], ports: [{ protocol: "TCP", port: "http-webhook" }] }]),
-        ...(agent
-            ? [policy("allow-openfaas-gitops-agent", { matchExpressions: [{ key: "app", operator: "In", values: ["source-controller", "notification-controller"] }] }, [{
-                  from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": agent.namespace } }, podSelector: { matchLabels: { ...agent.podLabels } } }],
-                  ports: [{ protocol: "TCP", port: "http" }],
-              }])]
-            : []),
-    ];
+        metadata: { name: "allow-openfaas-gitops-agent", namespace, labels: LABELS },
+        spec: {
+            podSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["source-controller", "notification-controller"] }] },
+            policyTypes: ["Ingress"],
+            ingress: [{
+                from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": agent.namespace } }, podSelector: { matchLabels: { ...agent.podLabels } } }],
+                ports: [{ protocol: "TCP", port: "http" }],
+            }],
+        },
+    };
 }
 
-/** Pure: chart values: source and notification controllers always, image automation for tag commits, the rest on request. */
-export function fluxValues(args: Pick<FluxArgs, "kustomizeController" | "helmController">): Record<string, unknown> {
+/**
+ * Pure: chart values: source and notification controllers always, image automation for tag commits,
+ * the rest on request; the chart's own network policies follow the stack's `networkPolicies`.
+ */
+export function fluxValues(args: Pick<FluxArgs, "kustomizeController" | "helmController" | "networkPolicies">): Record<string, unknown> {
     return {
         installCRDs: true,
+        policies: { create: args.networkPolicies === true },
         sourceController: { create: true },
         notificationController: { create: true },
         imageReflectionController: { create: true },
@@ -437,8 +437,9 @@ export class Flux extends pulumi.ComponentResource {
             const role = new k8s.rbac.v1.Role(`${name}-agent-role`, access.role, inNs);
             new k8s.rbac.v1.RoleBinding(`${name}-agent-rolebinding`, access.binding, { parent: this, dependsOn: [namespace, role] });
         }
-        if (args.networkPolicies) {
-            for (const spec of fluxNetworkPolicySpecs(ns, args.agent)) new k8s.networking.v1.NetworkPolicy(`${name}-${spec.metadata.name}`, spec, inNs);
+        if (args.networkPolicies && args.agent) {
+            const spec = fluxAgentNetworkPolicySpec(ns, args.agent);
+            new k8s.networking.v1.NetworkPolicy(`${name}-${spec.metadata.name}`, spec, { ...inNs, dependsOn: [namespace, chart] });
         }
 
         this.namespace = pulumi.output(ns);

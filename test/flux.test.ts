@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfig } from "../config";
-import { agentAccessSpecs, alertSpec, fluxNetworkPolicySpecs, imagePolicySpec, imageRepository, imageRepositorySpec, imageUpdateAutomationSpec, setterMarker, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
+import { agentAccessSpecs, alertSpec, fluxAgentNetworkPolicySpec, imagePolicySpec, imageRepository, imageRepositorySpec, imageUpdateAutomationSpec, setterMarker, fluxGitUrl, fluxValues, githubRepositoryAddress, gitRepositorySpec, isSshUrl, NOTIFICATION_TYPES, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
 import { GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
 import { INVOKER_FILE, INVOKER_IMAGE_POLICY, parseInvokerYml } from "../config/invoker";
 import * as fs from "node:fs";
@@ -40,6 +40,9 @@ describe("flux spec functions", () => {
         const asked = fluxValues({ kustomizeController: true, helmController: true }) as Record<string, { create: boolean }>;
         assert.equal(asked.kustomizeController!.create, true);
         assert.equal(asked.helmController!.create, true);
+        // The chart's own network policies (flux install's set) follow the stack's networkPolicies.
+        assert.deepEqual((fluxValues({ networkPolicies: true }) as Record<string, unknown>).policies, { create: true });
+        assert.deepEqual((fluxValues({ networkPolicies: false }) as Record<string, unknown>).policies, { create: false });
     });
 
     it("rewrites scp-like ssh URLs to ssh:// (the only ssh form source-controller takes) and keeps the others", () => {
@@ -124,22 +127,24 @@ describe("the agent's access to Flux", () => {
         assert.equal(binding.roleRef.name, role.metadata.name);
     });
 
-    it("network policies: controllers among themselves, metrics, the Receiver port, and the agent's pods to storage and events only", () => {
-        const specs = fluxNetworkPolicySpecs("flux-system", agent);
-        assert.deepEqual(specs.map((p) => p.metadata.name), ["allow-flux-controllers", "allow-scraping", "allow-webhooks", "allow-openfaas-gitops-agent"]);
-        const forAgent = specs[3]!.spec;
-        assert.deepEqual(forAgent.podSelector, { matchExpressions: [{ key: "app", operator: "In", values: ["source-controller", "notification-controller"] }] });
-        assert.deepEqual(forAgent.ingress, [{
+    it("network policies: the chart's own set, plus the agent's pods to storage and events only (no object declared twice)", () => {
+        const forAgent = fluxAgentNetworkPolicySpec("flux-system", agent);
+        assert.deepEqual(forAgent.spec.podSelector, { matchExpressions: [{ key: "app", operator: "In", values: ["source-controller", "notification-controller"] }] });
+        assert.deepEqual(forAgent.spec.ingress, [{
             from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "openfaas-gitops" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "openfaas-gitops-agent" } } }],
             ports: [{ protocol: "TCP", port: "http" }],
         }]);
         // The named port is the one the chart gives both controllers' 9090 (their Services' port 80 targets it).
+        const chartDir = path.join(ROOT, "..", "shared", "upstream", "charts", "flux2");
         for (const controller of ["source-controller", "notification-controller"]) {
-            const text = fs.readFileSync(path.join(ROOT, "..", "shared", "upstream", "charts", "flux2", "templates", `${controller}.yaml`), "utf8");
+            const text = fs.readFileSync(path.join(chartDir, "templates", `${controller}.yaml`), "utf8");
             assert.match(text, /containerPort: 9090\n\s+name: http\n/, controller);
             assert.match(text, new RegExp(`app: ${controller}`));
         }
-        assert.equal(fluxNetworkPolicySpecs("flux-system").length, 3, "no agent rule without the agent");
+        // Declaring a policy the chart also renders is a server-side apply conflict on the first up.
+        const chartPolicies = [...fs.readFileSync(path.join(chartDir, "templates", "policies.yaml"), "utf8").matchAll(/^  name: (\S+)$/gm)].map((m) => m[1]);
+        assert.deepEqual(chartPolicies, ["allow-egress", "allow-scraping", "allow-webhooks"]);
+        assert.ok(!chartPolicies.includes(forAgent.metadata.name));
     });
 
     it("the agent's events reach every Alert: they name the GitRepository, a kind each Alert selects", () => {
@@ -149,7 +154,9 @@ describe("the agent's access to Flux", () => {
     it("a stack with Flux and network policies declares the agent's Role, binding and policies in the Flux namespace", async () => {
         const { resources } = await runProgram(raw({ agent: JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git" }), flux: JSON.stringify({ namespace: "flux" }) }));
         assert.equal(one(resources, "kubernetes:rbac.authorization.k8s.io/v1:Role", "flux-agent-role").inputs.metadata.namespace, "flux");
-        assert.equal(resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.inputs.metadata.namespace === "flux").length, 4);
+        // The chart renders flux install's policies; the program adds the agent's one.
+        assert.deepEqual(resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.inputs.metadata.namespace === "flux").map((r) => r.inputs.metadata.name), ["allow-openfaas-gitops-agent"]);
+        assert.deepEqual(one(resources, "kubernetes:helm.sh/v4:Chart", "flux-chart").inputs.values.policies, { create: true });
         const gitOnly = await runProgram(raw({ agent: JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", source: "git" }), flux: JSON.stringify({}), networkPolicies: "false" }));
         assert.equal(gitOnly.resources.filter((r) => r.inputs.metadata?.namespace === "flux-system" && /Role|NetworkPolicy/.test(r.type)).length, 0);
     });
