@@ -17,10 +17,11 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { AgentEvent, Reason } from "./reconciler";
+// Used inside functions only: settings.ts imports this module too.
+import { AGENT_DEFAULTS } from "./settings";
 
 /** The API group of the involved object (GitRepository): the prefix of every metadata key. */
 export const SOURCE_GROUP = "source.toolkit.fluxcd.io";
-export const REPORTING_CONTROLLER = "openfaas-gitops-agent";
 
 /** Flux's event (fluxcd/pkg/apis/event/v1beta1), as JSON. */
 export interface FluxEvent {
@@ -54,7 +55,7 @@ export function fluxEvents(e: AgentEvent, o: { readonly namespace: string; reado
         timestamp: o.at.toISOString().replace(/\.\d{3}Z$/, "Z"),
         message: e.message.slice(0, MAX_MESSAGE),
         reason: e.reason,
-        reportingController: REPORTING_CONTROLLER,
+        reportingController: AGENT_DEFAULTS.name,
         ...(o.instance ? { reportingInstance: o.instance } : {}),
     };
     if (!o.revision) return [base];

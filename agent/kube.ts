@@ -11,6 +11,7 @@
 import * as crypto from "node:crypto";
 import { KubeApi, KubeApiError, kubeConnection, microTime } from "./kube-api";
 import { AgentEvent, AgentStatus } from "./reconciler";
+import { AGENT_DEFAULTS } from "./settings";
 
 interface Lease {
     metadata?: { name?: string; namespace?: string; resourceVersion?: string };
@@ -192,7 +193,7 @@ export class LeaseElector {
 
 /** The status ConfigMap and the Events recorded against it. */
 export class StatusStore {
-    constructor(private readonly api: KubeApi, private readonly namespace: string, private readonly name: string, private readonly component = "openfaas-gitops-agent") {}
+    constructor(private readonly api: KubeApi, private readonly namespace: string, private readonly name: string, private readonly component = AGENT_DEFAULTS.name) {}
 
     /** The persisted status, if any (so a restarted agent does not re-apply). */
     async load(): Promise<AgentStatus | undefined> {

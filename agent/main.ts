@@ -13,7 +13,7 @@ import { sendFluxEvents } from "./flux-events";
 import { FluxSource } from "./flux-source";
 import { jittered, PermanentError, Reason, Reconciler, Source, Trigger } from "./reconciler";
 import { AgentMetrics, createServer } from "./server";
-import { AgentSettings, parseSettings, SettingsError } from "./settings";
+import { AGENT_DEFAULTS, AgentSettings, parseSettings, SettingsError } from "./settings";
 
 function readSecretFile(file?: string): string | undefined {
     return file ? fs.readFileSync(file, "utf8").trim() : undefined;
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
         process.stderr.write(`${(e as Error).message}\n`);
         process.exit(e instanceof SettingsError ? 2 : 1);
     }
-    const log = pino({ level: settings.logLevel, base: { component: "openfaas-gitops-agent", stack: settings.stack } });
+    const log = pino({ level: settings.logLevel, base: { component: AGENT_DEFAULTS.name, stack: settings.stack } });
     log.info(settings.flux ? { source: "flux", gitRepository: `${settings.flux.namespace}/${settings.flux.name}`, path: settings.projectPath } : { source: "git", repo: settings.repoUrl, branch: settings.branch, path: settings.projectPath }, "starting");
 
     const kc = kubeConfig(process.env.KUBECONFIG);

@@ -13,8 +13,29 @@ export type SignatureMode = "off" | "ssh" | "gpg";
 /** Where revisions come from: the agent's own git client, or Flux's GitRepository artifact. */
 export type SourceMode = "git" | "flux";
 export const SOURCE_MODES: readonly SourceMode[] = ["git", "flux"];
-/** The GitRepository the Flux component declares for this program's repository. */
-export const DEFAULT_FLUX_SOURCE = "openfaas-gitops";
+/**
+ * The agent's names and defaults, written once: the settings below default to them, and the
+ * component that deploys the agent (components/gitops-agent.ts) and the stack config's `agent` map
+ * (config/agent.ts) import them from here, never the other way.
+ */
+export const AGENT_DEFAULTS = {
+    /** Its Lease, ServiceAccount, Role, Deployment, Service and the prefix of its other objects. */
+    name: "openfaas-gitops-agent",
+    namespace: "openfaas-gitops",
+    statusConfigMap: "openfaas-gitops-agent-status",
+    workDir: "/var/lib/openfaas-gitops-agent",
+    port: 8080,
+    branch: "main",
+    projectPath: ".",
+    pollIntervalSeconds: 60,
+    driftIntervalSeconds: 600,
+    driftMode: "correct" as DriftMode,
+    shutdownGraceSeconds: 300,
+    fluxNamespace: "flux-system",
+    /** The GitRepository the Flux component declares for this program's repository. */
+    fluxSource: "openfaas-gitops",
+} as const;
+const D = AGENT_DEFAULTS;
 
 export interface AgentSettings {
     readonly source: SourceMode;
@@ -73,14 +94,14 @@ interface Field {
 
 export const FIELDS = {
     source: { env: "AGENT_SOURCE", flag: "source", doc: "git | flux: the agent's own git client, or Flux's GitRepository artifact (default git)" },
-    fluxNamespace: { env: "AGENT_FLUX_NAMESPACE", flag: "flux-namespace", doc: "flux mode: namespace of the GitRepository and of Flux (default flux-system)" },
-    fluxSource: { env: "AGENT_FLUX_SOURCE", flag: "flux-source", doc: "flux mode: name of the GitRepository (default openfaas-gitops)" },
+    fluxNamespace: { env: "AGENT_FLUX_NAMESPACE", flag: "flux-namespace", doc: `flux mode: namespace of the GitRepository and of Flux (default ${D.fluxNamespace})` },
+    fluxSource: { env: "AGENT_FLUX_SOURCE", flag: "flux-source", doc: `flux mode: name of the GitRepository (default ${D.fluxSource})` },
     fluxEventsUrl: { env: "AGENT_FLUX_EVENTS_URL", flag: "flux-events-url", doc: "flux mode: notification-controller's event endpoint, or off (default http://notification-controller.<flux namespace>.svc.cluster.local./)" },
     repoUrl: { env: "AGENT_REPO_URL", flag: "repo-url", doc: "git URL of the repository (required)" },
-    branch: { env: "AGENT_BRANCH", flag: "branch", doc: "branch to follow (default main)" },
-    projectPath: { env: "AGENT_PROJECT_PATH", flag: "project-path", doc: "Pulumi project directory in the repository (default .)" },
+    branch: { env: "AGENT_BRANCH", flag: "branch", doc: `branch to follow (default ${D.branch})` },
+    projectPath: { env: "AGENT_PROJECT_PATH", flag: "project-path", doc: `Pulumi project directory in the repository (default ${D.projectPath})` },
     stack: { env: "AGENT_STACK", flag: "stack", doc: "stack to apply (required)" },
-    pollInterval: { env: "AGENT_POLL_INTERVAL", flag: "poll-interval", doc: "seconds between checks of the branch head (default 60)" },
+    pollInterval: { env: "AGENT_POLL_INTERVAL", flag: "poll-interval", doc: `seconds between checks of the branch head (default ${D.pollIntervalSeconds})` },
     sshKeyFile: { env: "AGENT_SSH_KEY_FILE", flag: "ssh-key-file", doc: "private deploy key (required for ssh URLs)" },
     knownHostsFile: { env: "AGENT_KNOWN_HOSTS_FILE", flag: "known-hosts-file", doc: "pinned known_hosts (required for ssh URLs)" },
     httpsTokenFile: { env: "AGENT_HTTPS_TOKEN_FILE", flag: "https-token-file", doc: "file holding a token for https URLs" },
@@ -88,23 +109,23 @@ export const FIELDS = {
     verifySignatures: { env: "AGENT_VERIFY_SIGNATURES", flag: "verify-signatures", doc: "off | ssh | gpg (default off)" },
     allowedSignersFile: { env: "AGENT_ALLOWED_SIGNERS_FILE", flag: "allowed-signers-file", doc: "allowed SSH signers (with verify-signatures ssh)" },
     gpgHome: { env: "AGENT_GPG_HOME", flag: "gpg-home", doc: "GNUPGHOME with trusted keys (with verify-signatures gpg)" },
-    workDir: { env: "AGENT_WORK_DIR", flag: "work-dir", doc: "checkout and cache directory (default /var/lib/openfaas-gitops-agent)" },
+    workDir: { env: "AGENT_WORK_DIR", flag: "work-dir", doc: `checkout and cache directory (default ${D.workDir})` },
     webhookSecretFile: { env: "AGENT_WEBHOOK_SECRET_FILE", flag: "webhook-secret-file", doc: "GitHub webhook secret; without it the webhook is off" },
     syncTokenFile: { env: "AGENT_SYNC_TOKEN_FILE", flag: "sync-token-file", doc: "bearer token for POST /sync; without it /sync is off" },
-    listen: { env: "AGENT_LISTEN", flag: "listen", doc: "host:port of the HTTP server (default 0.0.0.0:8080)" },
-    driftInterval: { env: "AGENT_DRIFT_INTERVAL", flag: "drift-interval", doc: "seconds between drift checks, 0 = off (default 600)" },
-    driftMode: { env: "AGENT_DRIFT_MODE", flag: "drift-mode", doc: "correct | report (default correct)" },
+    listen: { env: "AGENT_LISTEN", flag: "listen", doc: `host:port of the HTTP server (default 0.0.0.0:${D.port})` },
+    driftInterval: { env: "AGENT_DRIFT_INTERVAL", flag: "drift-interval", doc: `seconds between drift checks, 0 = off (default ${D.driftIntervalSeconds})` },
+    driftMode: { env: "AGENT_DRIFT_MODE", flag: "drift-mode", doc: `correct | report (default ${D.driftMode})` },
     backoffBase: { env: "AGENT_BACKOFF_BASE", flag: "backoff-base", doc: "seconds before the first retry of a failed revision (default 30)" },
     backoffCap: { env: "AGENT_BACKOFF_CAP", flag: "backoff-cap", doc: "longest wait between retries, seconds (default 900)" },
     stalledAfter: { env: "AGENT_STALLED_AFTER", flag: "stalled-after", doc: "failures of one revision before Stalled (default 5)" },
-    shutdownGrace: { env: "AGENT_SHUTDOWN_GRACE", flag: "shutdown-grace", doc: "seconds a running update may finish after SIGTERM (default 300)" },
+    shutdownGrace: { env: "AGENT_SHUTDOWN_GRACE", flag: "shutdown-grace", doc: `seconds a running update may finish after SIGTERM (default ${D.shutdownGraceSeconds})` },
     suspend: { env: "AGENT_SUSPEND", flag: "suspend", doc: "true: apply nothing until resumed (default false)" },
     backendUrl: { env: "PULUMI_BACKEND_URL", flag: "backend-url", doc: "Pulumi state backend" },
     secretsProvider: { env: "AGENT_SECRETS_PROVIDER", flag: "secrets-provider", doc: "Pulumi secrets provider of the stack" },
-    namespace: { env: "POD_NAMESPACE", flag: "namespace", doc: "namespace of the Lease, status ConfigMap and Events (default openfaas-gitops)" },
+    namespace: { env: "POD_NAMESPACE", flag: "namespace", doc: `namespace of the Lease, status ConfigMap and Events (default ${D.namespace})` },
     identity: { env: "POD_NAME", flag: "identity", doc: "leader-election identity (default the host name)" },
-    leaseName: { env: "AGENT_LEASE_NAME", flag: "lease-name", doc: "Lease name (default openfaas-gitops-agent)" },
-    statusConfigMap: { env: "AGENT_STATUS_CONFIGMAP", flag: "status-configmap", doc: "status ConfigMap name (default openfaas-gitops-agent-status)" },
+    leaseName: { env: "AGENT_LEASE_NAME", flag: "lease-name", doc: `Lease name (default ${D.name})` },
+    statusConfigMap: { env: "AGENT_STATUS_CONFIGMAP", flag: "status-configmap", doc: `status ConfigMap name (default ${D.statusConfigMap})` },
     logLevel: { env: "AGENT_LOG_LEVEL", flag: "log-level", doc: "trace | debug | info | warn | error (default info)" },
 } as const satisfies Record<string, Field>;
 
@@ -184,7 +205,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     if (verifySignatures === "ssh" && !allowedSignersFile) problems.push(`${name(FIELDS.allowedSignersFile)} is required with verify-signatures ssh`);
     if (verifySignatures === "gpg" && !gpgHome) problems.push(`${name(FIELDS.gpgHome)} is required with verify-signatures gpg`);
 
-    const listen = str(FIELDS.listen, "0.0.0.0:8080")!;
+    const listen = str(FIELDS.listen, `0.0.0.0:${D.port}`)!;
     const m = /^(.*):(\d+)$/.exec(listen);
     if (!m || Number(m[2]) > 65535) problems.push(`${name(FIELDS.listen)} = "${listen}": expected host:port, e.g. 0.0.0.0:8080`);
 
@@ -199,19 +220,19 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     }
     let flux: AgentSettings["flux"];
     if (source === "flux") {
-        const namespace = k8sName(FIELDS.fluxNamespace, "flux-system", DNS_LABEL, "a namespace name");
+        const namespace = k8sName(FIELDS.fluxNamespace, D.fluxNamespace, DNS_LABEL, "a namespace name");
         const events = str(FIELDS.fluxEventsUrl, eventsUrl(namespace))!;
         if (events !== "off" && !/^https?:\/\/[^/]+/.test(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = "${events}": expected an http(s) URL or off`);
-        flux = { namespace, name: k8sName(FIELDS.fluxSource, DEFAULT_FLUX_SOURCE, DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
+        flux = { namespace, name: k8sName(FIELDS.fluxSource, D.fluxSource, DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
     }
     const settings: AgentSettings = {
         source,
         flux,
         repoUrl: repoUrl ?? "",
-        branch: str(FIELDS.branch, "main")!,
-        projectPath: str(FIELDS.projectPath, ".")!,
+        branch: str(FIELDS.branch, D.branch)!,
+        projectPath: str(FIELDS.projectPath, D.projectPath)!,
         stack: stack ?? "",
-        pollIntervalMs: seconds(FIELDS.pollInterval, 60, 5, 86400),
+        pollIntervalMs: seconds(FIELDS.pollInterval, D.pollIntervalSeconds, 5, 86400),
         sshKeyFile,
         knownHostsFile,
         httpsTokenFile,
@@ -219,24 +240,24 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         verifySignatures,
         allowedSignersFile,
         gpgHome,
-        workDir: str(FIELDS.workDir, "/var/lib/openfaas-gitops-agent")!,
+        workDir: str(FIELDS.workDir, D.workDir)!,
         webhookSecretFile: file(FIELDS.webhookSecretFile),
         syncTokenFile: file(FIELDS.syncTokenFile),
         listenHost: m?.[1] ?? "0.0.0.0",
-        listenPort: m ? Number(m[2]) : 8080,
-        driftIntervalMs: seconds(FIELDS.driftInterval, 600, 0, 604800),
-        driftMode: oneOf(FIELDS.driftMode, ["correct", "report"] as const, "correct"),
+        listenPort: m ? Number(m[2]) : D.port,
+        driftIntervalMs: seconds(FIELDS.driftInterval, D.driftIntervalSeconds, 0, 604800),
+        driftMode: oneOf(FIELDS.driftMode, ["correct", "report"] as const, D.driftMode),
         backoffBaseMs,
         backoffCapMs,
         stalledAfter,
-        shutdownGraceMs: seconds(FIELDS.shutdownGrace, 300, 0, 3600),
+        shutdownGraceMs: seconds(FIELDS.shutdownGrace, D.shutdownGraceSeconds, 0, 3600),
         backendUrl: str(FIELDS.backendUrl),
         secretsProvider: str(FIELDS.secretsProvider),
         suspend: oneOf(FIELDS.suspend, ["true", "false"] as const, "false") === "true",
-        namespace: k8sName(FIELDS.namespace, "openfaas-gitops", DNS_LABEL, "a namespace name"),
+        namespace: k8sName(FIELDS.namespace, D.namespace, DNS_LABEL, "a namespace name"),
         identity: str(FIELDS.identity, os.hostname())!,
-        leaseName: k8sName(FIELDS.leaseName, "openfaas-gitops-agent", DNS_SUBDOMAIN, "a Lease name"),
-        statusConfigMap: k8sName(FIELDS.statusConfigMap, "openfaas-gitops-agent-status", DNS_SUBDOMAIN, "a ConfigMap name"),
+        leaseName: k8sName(FIELDS.leaseName, D.name, DNS_SUBDOMAIN, "a Lease name"),
+        statusConfigMap: k8sName(FIELDS.statusConfigMap, D.statusConfigMap, DNS_SUBDOMAIN, "a ConfigMap name"),
         logLevel: oneOf(FIELDS.logLevel, ["trace", "debug", "info", "warn", "error"] as const, "info"),
     };
     if (problems.length > 0) throw new SettingsError(problems);

@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ImagePolicyDef } from "../model/function";
-import { DEFAULT_FLUX_SOURCE } from "../agent/settings";
+import { AGENT_DEFAULTS } from "../agent/settings";
 import { ChartSource } from "../model/charts";
 import { chartLocation } from "./charts";
 
@@ -22,7 +22,7 @@ export const IMAGE_SCAN_INTERVAL = "5m";
 export const IMAGE_COMMIT_AUTHOR = { name: "fluxcdbot", email: "fluxcdbot@users.noreply.github.com" };
 
 /** Name of the GitRepository (and of its credentials Secret): the agent's Flux source mode reads it. */
-export const FLUX_SOURCE_NAME = DEFAULT_FLUX_SOURCE;
+export const FLUX_SOURCE_NAME = AGENT_DEFAULTS.fluxSource;
 const RECEIVER_NAME = "github-push";
 /** notification-controller's receiver Service in the flux2 chart (templates/notification-controller-webhook-service.yaml). */
 const RECEIVER_SERVICE = "webhook-receiver";
@@ -66,7 +66,7 @@ export interface ImageAutomationArgs {
 
 /** Arguments for {@link Flux}. */
 export interface FluxArgs {
-    /** Namespace of the controllers and of every Flux object. @default "flux-system" */
+    /** Namespace of the controllers and of every Flux object. @default AGENT_DEFAULTS.fluxNamespace (flux-system) */
     readonly namespace?: string;
     /** Where the flux2 chart comes from. */
     readonly chart: ChartSource;
@@ -113,7 +113,7 @@ export interface FluxAgentAccess {
 
 /** Pure: the Role and RoleBinding that let the agent get, list and watch the GitRepository (its status carries the artifact). */
 export function agentAccessSpecs(namespace: string, agent: FluxAgentAccess) {
-    const name = "openfaas-gitops-agent";
+    const name = agent.serviceAccount;
     return {
         role: {
             apiVersion: "rbac.authorization.k8s.io/v1" as const,
@@ -364,7 +364,7 @@ export class Flux extends pulumi.ComponentResource {
     constructor(name: string, args: FluxArgs, opts?: pulumi.ComponentResourceOptions) {
         // Credentials stay out of the component's recorded inputs.
         super("openfaas-gitops:platform:Flux", name, { ...args, deployKey: undefined, webhookSecret: undefined, notifications: args.notifications?.map((n) => ({ ...n, secret: undefined })) }, opts);
-        const ns = args.namespace ?? "flux-system";
+        const ns = args.namespace ?? AGENT_DEFAULTS.fluxNamespace;
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: LABELS } }, { parent: this });
         const inNs = { parent: this, dependsOn: [namespace] };
         // The CRDs come with the chart: the Flux objects wait for it.

@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { FIELDS } from "../agent/settings";
+import { AGENT_DEFAULTS, FIELDS } from "../agent/settings";
 
 /**
  * GitHub's published SSH host key for github.com (ed25519; OpenSSH prefers it). Pinned: the agent
@@ -11,13 +11,12 @@ import { FIELDS } from "../agent/settings";
  */
 export const GITHUB_KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
 
-const PORT = 8080;
-const SECRETS_DIR = "/etc/openfaas-gitops-agent";
-const WORK_DIR = "/var/lib/openfaas-gitops-agent";
+const { name: NAME, port: PORT, workDir: WORK_DIR } = AGENT_DEFAULTS;
+const SECRETS_DIR = `/etc/${NAME}`;
 
 /** Arguments for {@link GitOpsAgent}. */
 export interface GitOpsAgentArgs {
-    /** Namespace of the agent. @default "openfaas-gitops" */
+    /** Namespace of the agent. @default AGENT_DEFAULTS.namespace */
     readonly namespace?: string;
     /** Agent image (agent/Dockerfile), pinned. */
     readonly image: string;
@@ -28,9 +27,9 @@ export interface GitOpsAgentArgs {
     readonly flux?: { readonly namespace: string; readonly gitRepository: string };
     /** Repository to follow (ssh or https URL). */
     readonly repoUrl: string;
-    /** @default "main" */
+    /** @default AGENT_DEFAULTS.branch */
     readonly branch?: string;
-    /** Pulumi project directory in the repository. @default "." */
+    /** Pulumi project directory in the repository. @default AGENT_DEFAULTS.projectPath */
     readonly projectPath?: string;
     /** Stack the agent applies. */
     readonly stack: string;
@@ -52,11 +51,11 @@ export interface GitOpsAgentArgs {
     readonly ingressClass?: string;
     /** ClusterIssuer for the webhook host's certificate. @default none (plain HTTP) */
     readonly tlsIssuer?: string;
-    /** @default 60 */
+    /** @default AGENT_DEFAULTS.pollIntervalSeconds */
     readonly pollIntervalSeconds?: number;
-    /** 0 turns drift checks off. @default 600 */
+    /** 0 turns drift checks off. @default AGENT_DEFAULTS.driftIntervalSeconds */
     readonly driftIntervalSeconds?: number;
-    /** @default "correct" */
+    /** @default AGENT_DEFAULTS.driftMode */
     readonly driftMode?: "correct" | "report";
     /** Start suspended: nothing is applied until resumed (POST /resume). @default false */
     readonly suspend?: boolean;
@@ -68,22 +67,22 @@ export interface GitOpsAgentArgs {
     readonly engineEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Bind cluster-admin: the agent applies the whole platform, CRDs and RBAC included. @default true */
     readonly clusterAdmin?: boolean;
-    /** Seconds a running update may finish after SIGTERM. @default 300 */
+    /** Seconds a running update may finish after SIGTERM. @default AGENT_DEFAULTS.shutdownGraceSeconds */
     readonly shutdownGraceSeconds?: number;
 }
 
-const LABELS = { "app.kubernetes.io/name": "openfaas-gitops-agent", "app.kubernetes.io/part-of": "openfaas-gitops" };
+const LABELS = { "app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "openfaas-gitops" };
 /** The agent's pods and its ServiceAccount, for other namespaces' NetworkPolicies and RoleBindings. */
 export const AGENT_POD_SELECTOR = { "app.kubernetes.io/name": LABELS["app.kubernetes.io/name"] } as const;
-export const AGENT_SERVICE_ACCOUNT = "openfaas-gitops-agent";
-export const AGENT_NAMESPACE = "openfaas-gitops";
+export const AGENT_SERVICE_ACCOUNT = NAME;
+export const AGENT_NAMESPACE = AGENT_DEFAULTS.namespace;
 
 /** Pure: the agent's own bookkeeping permissions in its namespace (Lease, status ConfigMap, Events). */
 export function agentRoleSpec(namespace: string) {
     return {
         apiVersion: "rbac.authorization.k8s.io/v1" as const,
         kind: "Role" as const,
-        metadata: { name: "openfaas-gitops-agent", namespace, labels: LABELS },
+        metadata: { name: NAME, namespace, labels: LABELS },
         rules: [
             { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
             { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update"] },
@@ -104,14 +103,14 @@ export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.t
         [FIELDS.fluxNamespace.env]: a.flux?.namespace,
         [FIELDS.fluxSource.env]: a.flux?.gitRepository,
         [FIELDS.repoUrl.env]: git ? a.repoUrl : undefined,
-        [FIELDS.branch.env]: git ? a.branch ?? "main" : undefined,
-        [FIELDS.projectPath.env]: a.projectPath ?? ".",
+        [FIELDS.branch.env]: git ? a.branch ?? AGENT_DEFAULTS.branch : undefined,
+        [FIELDS.projectPath.env]: a.projectPath ?? AGENT_DEFAULTS.projectPath,
         [FIELDS.stack.env]: a.stack,
-        [FIELDS.pollInterval.env]: String(a.pollIntervalSeconds ?? 60),
-        [FIELDS.driftInterval.env]: String(a.driftIntervalSeconds ?? 600),
-        [FIELDS.driftMode.env]: a.driftMode ?? "correct",
+        [FIELDS.pollInterval.env]: String(a.pollIntervalSeconds ?? AGENT_DEFAULTS.pollIntervalSeconds),
+        [FIELDS.driftInterval.env]: String(a.driftIntervalSeconds ?? AGENT_DEFAULTS.driftIntervalSeconds),
+        [FIELDS.driftMode.env]: a.driftMode ?? AGENT_DEFAULTS.driftMode,
         [FIELDS.suspend.env]: String(a.suspend ?? false),
-        [FIELDS.shutdownGrace.env]: String(a.shutdownGraceSeconds ?? 300),
+        [FIELDS.shutdownGrace.env]: String(a.shutdownGraceSeconds ?? AGENT_DEFAULTS.shutdownGraceSeconds),
         [FIELDS.workDir.env]: WORK_DIR,
         [FIELDS.listen.env]: `0.0.0.0:${PORT}`,
         [FIELDS.sshKeyFile.env]: git ? `${SECRETS_DIR}/git/identity` : undefined,
@@ -134,11 +133,11 @@ export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.t
 
 /** Pure: the Deployment: non-root, read-only root filesystem, probes, bounded resources. */
 export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secrets: { git: string; engine?: string }, files: { webhook: boolean }) {
-    const grace = a.shutdownGraceSeconds ?? 300;
+    const grace = a.shutdownGraceSeconds ?? AGENT_DEFAULTS.shutdownGraceSeconds;
     return {
         apiVersion: "apps/v1" as const,
         kind: "Deployment" as const,
-        metadata: { name: "openfaas-gitops-agent", namespace, labels: LABELS },
+        metadata: { name: NAME, namespace, labels: LABELS },
         spec: {
             // One replica does the work; a second would only wait on the Lease. Recreate avoids two during rollouts.
             replicas: 1,
@@ -147,7 +146,7 @@ export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secre
             template: {
                 metadata: { labels: LABELS },
                 spec: {
-                    serviceAccountName: "openfaas-gitops-agent",
+                    serviceAccountName: NAME,
                     terminationGracePeriodSeconds: grace + 30,
                     securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
                     containers: [
@@ -171,7 +170,7 @@ export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secre
                     ],
                     volumes: [
                         { name: "git", secret: { secretName: secrets.git, defaultMode: 0o400 } },
-                        { name: "known-hosts", configMap: { name: "openfaas-gitops-agent-known-hosts" } },
+                        { name: "known-hosts", configMap: { name: `${NAME}-known-hosts` } },
                         { name: "work", emptyDir: {} },
                         { name: "tmp", emptyDir: {} },
                     ],
@@ -186,11 +185,11 @@ export function agentIngressSpec(namespace: string, host: string, ingressClass: 
     return {
         apiVersion: "networking.k8s.io/v1" as const,
         kind: "Ingress" as const,
-        metadata: { name: "openfaas-gitops-agent-webhook", namespace, labels: LABELS, ...(tlsIssuer ? { annotations: { "cert-manager.io/cluster-issuer": tlsIssuer } } : {}) },
+        metadata: { name: `${NAME}-webhook`, namespace, labels: LABELS, ...(tlsIssuer ? { annotations: { "cert-manager.io/cluster-issuer": tlsIssuer } } : {}) },
         spec: {
             ingressClassName: ingressClass,
-            rules: [{ host, http: { paths: [{ path: "/webhook", pathType: "Exact", backend: { service: { name: "openfaas-gitops-agent", port: { name: "http" } } } }] } }],
-            ...(tlsIssuer ? { tls: [{ hosts: [host], secretName: "openfaas-gitops-agent-webhook-tls" }] } : {}),
+            rules: [{ host, http: { paths: [{ path: "/webhook", pathType: "Exact", backend: { service: { name: NAME, port: { name: "http" } } } }] } }],
+            ...(tlsIssuer ? { tls: [{ hosts: [host], secretName: `${NAME}-webhook-tls` }] } : {}),
         },
     };
 }
@@ -211,20 +210,21 @@ export class GitOpsAgent extends pulumi.ComponentResource {
     public readonly deployKey: pulumi.Output<string>;
 
     constructor(name: string, args: GitOpsAgentArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:agent:GitOpsAgent", name, {}, opts);
+        // Its inputs are recorded in state without the credentials (a bring-your-own key, token, secret or engine credentials).
+        super("openfaas-gitops:agent:GitOpsAgent", name, { ...args, deployKey: undefined, syncToken: undefined, webhookSecret: undefined, engineEnv: undefined }, opts);
         const ns = args.namespace ?? AGENT_NAMESPACE;
         const child = { parent: this };
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: LABELS } }, child);
         const inNs = { parent: this, dependsOn: [namespace] };
 
-        new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: "openfaas-gitops-agent", namespace: ns, labels: LABELS } }, inNs);
+        new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: NAME, namespace: ns, labels: LABELS } }, inNs);
         new k8s.rbac.v1.Role(`${name}-role`, agentRoleSpec(ns), inNs);
         new k8s.rbac.v1.RoleBinding(
             `${name}-rolebinding`,
             {
-                metadata: { name: "openfaas-gitops-agent", namespace: ns, labels: LABELS },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "openfaas-gitops-agent" },
-                subjects: [{ kind: "ServiceAccount", name: "openfaas-gitops-agent", namespace: ns }],
+                metadata: { name: NAME, namespace: ns, labels: LABELS },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: NAME },
+                subjects: [{ kind: "ServiceAccount", name: NAME, namespace: ns }],
             },
             inNs,
         );
@@ -232,9 +232,9 @@ export class GitOpsAgent extends pulumi.ComponentResource {
             new k8s.rbac.v1.ClusterRoleBinding(
                 `${name}-cluster-admin`,
                 {
-                    metadata: { name: "openfaas-gitops-agent", labels: LABELS },
+                    metadata: { name: NAME, labels: LABELS },
                     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
-                    subjects: [{ kind: "ServiceAccount", name: "openfaas-gitops-agent", namespace: ns }],
+                    subjects: [{ kind: "ServiceAccount", name: NAME, namespace: ns }],
                 },
                 inNs,
             );
@@ -258,7 +258,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
         const gitSecret = new k8s.core.v1.Secret(
             `${name}-git`,
             {
-                metadata: { name: "openfaas-gitops-agent-git", namespace: ns, labels: LABELS },
+                metadata: { name: `${NAME}-git`, namespace: ns, labels: LABELS },
                 type: "Opaque",
                 stringData: {
                     identity: privateKey,
@@ -271,22 +271,22 @@ export class GitOpsAgent extends pulumi.ComponentResource {
         // Host keys are public: a ConfigMap, so only credentials live in the Secret.
         const knownHosts = new k8s.core.v1.ConfigMap(
             `${name}-known-hosts`,
-            { metadata: { name: "openfaas-gitops-agent-known-hosts", namespace: ns, labels: LABELS }, data: { known_hosts: args.knownHosts ?? GITHUB_KNOWN_HOSTS } },
+            { metadata: { name: `${NAME}-known-hosts`, namespace: ns, labels: LABELS }, data: { known_hosts: args.knownHosts ?? GITHUB_KNOWN_HOSTS } },
             inNs,
         );
         const engineSecret = args.engineEnv
-            ? new k8s.core.v1.Secret(`${name}-engine`, { metadata: { name: "openfaas-gitops-agent-engine", namespace: ns, labels: LABELS }, type: "Opaque", stringData: pulumi.secret(args.engineEnv) }, inNs)
+            ? new k8s.core.v1.Secret(`${name}-engine`, { metadata: { name: `${NAME}-engine`, namespace: ns, labels: LABELS }, type: "Opaque", stringData: pulumi.secret(args.engineEnv) }, inNs)
             : undefined;
 
         new k8s.apps.v1.Deployment(
             `${name}-deployment`,
-            agentDeploymentSpec(args, ns, { git: "openfaas-gitops-agent-git", engine: engineSecret ? "openfaas-gitops-agent-engine" : undefined }, { webhook }),
+            agentDeploymentSpec(args, ns, { git: `${NAME}-git`, engine: engineSecret ? `${NAME}-engine` : undefined }, { webhook }),
             { parent: this, dependsOn: [namespace, gitSecret, knownHosts, ...(engineSecret ? [engineSecret] : [])] },
         );
         new k8s.core.v1.Service(
             `${name}-service`,
             {
-                metadata: { name: "openfaas-gitops-agent", namespace: ns, labels: LABELS },
+                metadata: { name: NAME, namespace: ns, labels: LABELS },
                 spec: { selector: { "app.kubernetes.io/name": LABELS["app.kubernetes.io/name"] }, ports: [{ name: "http", port: PORT, targetPort: "http" }] },
             },
             inNs,

@@ -1,5 +1,6 @@
 /** The `agent` map and the agent's secrets: the reconcile agent's settings. */
 import * as pulumi from "@pulumi/pulumi";
+import { AGENT_DEFAULTS } from "../agent/settings";
 import { DNS_SUBDOMAIN } from "../model/names";
 import { imageProblem } from "../policies/shared/image";
 import { checkToken } from "./checks";
@@ -88,14 +89,14 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     return {
         image: image ?? "",
         repoUrl: repoUrl ?? "",
-        branch: str("branch") ?? "main",
-        projectPath: str("projectPath") ?? ".",
+        branch: str("branch") ?? AGENT_DEFAULTS.branch,
+        projectPath: str("projectPath") ?? AGENT_DEFAULTS.projectPath,
         githubRepository,
         deployKeyWrite: field<boolean>("deployKeyWrite", "boolean") === true,
         webhookHost,
-        pollIntervalSeconds: field<number>("pollIntervalSeconds", "number") ?? 60,
-        driftIntervalSeconds: field<number>("driftIntervalSeconds", "number") ?? 600,
-        driftMode: str("driftMode") === "report" ? "report" : "correct",
+        pollIntervalSeconds: field<number>("pollIntervalSeconds", "number") ?? AGENT_DEFAULTS.pollIntervalSeconds,
+        driftIntervalSeconds: field<number>("driftIntervalSeconds", "number") ?? AGENT_DEFAULTS.driftIntervalSeconds,
+        driftMode: (str("driftMode") as "correct" | "report" | undefined) ?? AGENT_DEFAULTS.driftMode,
         suspend: field<boolean>("suspend", "boolean") === true,
         backendUrl: str("backendUrl"),
         secretsProvider: str("secretsProvider"),

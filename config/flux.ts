@@ -1,6 +1,7 @@
 /** The `flux` map, its notifications and secrets, and the setter markers image automation needs in the functions file. */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { AGENT_DEFAULTS } from "../agent/settings";
 import { FluxNotification, githubRepositoryAddress, isSshUrl, NOTIFICATION_TYPES, setterMarker } from "../components/flux";
 import { FunctionDef } from "../model/function";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/names";
@@ -58,7 +59,7 @@ export function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConf
     // A field with a problem reads as unset, so the rules below never pile onto it.
     const str = (field: string) => (typeof f[field] === "string" && f[field] !== "" && !invalid.has(r.fq(key(field))) ? (f[field] as string) : undefined);
     const notifications = readNotifications(r, Array.isArray(f.notifications) ? f.notifications : [], agent?.repoUrl, invalid);
-    const namespace = str("namespace") ?? "flux-system";
+    const namespace = str("namespace") ?? AGENT_DEFAULTS.fluxNamespace;
     const interval = str("interval") ?? "1m";
     const webhookHost = str("webhookHost");
     // One host per certificate: the agent's Ingress and Flux's live in different namespaces, each with its own TLS Secret.
