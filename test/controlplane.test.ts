@@ -120,8 +120,8 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         const ofFlux = (o: K8sObject) => o.apiVersion.includes(".fluxcd.io/") || o.metadata.namespace === "flux-system" || o.metadata.name === "flux-system";
         const kinds = (objects: K8sObject[]) => objects.filter(ofFlux).map((o) => o.kind).sort();
         // The stack tests above applied these already; here: that they were there to apply.
-        assert.deepEqual(kinds(await renderStack(stackFileConfig("prod"))), ["GitRepository", "ImagePolicy", "ImagePolicy", "ImageRepository", "ImageRepository", "ImageUpdateAutomation", "Namespace", ...Array(4).fill("NetworkPolicy"), "Role", "RoleBinding", "Secret"]);
-        assert.deepEqual(kinds(await renderStack(stackFileConfig("staging"))), ["GitRepository", "Namespace", ...Array(4).fill("NetworkPolicy"), "Role", "RoleBinding", "Secret"]);
+        assert.deepEqual(kinds(await renderStack(stackFileConfig("prod"))), ["GitRepository", "ImagePolicy", "ImagePolicy", "ImageRepository", "ImageRepository", "ImageUpdateAutomation", "Namespace", "NetworkPolicy", "Role", "RoleBinding", "Secret"]);
+        assert.deepEqual(kinds(await renderStack(stackFileConfig("staging"))), ["GitRepository", "Namespace", "NetworkPolicy", "Role", "RoleBinding", "Secret"]);
         const agent = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", branch: "release" });
         const notifications = [
             { name: "ops-slack", type: "slack", channel: "#ops" }, { name: "teams", type: "msteams", severity: "error" }, { name: "discord", type: "discord" },
@@ -136,7 +136,7 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
             functionsFile: "test/testdata/flux/marked.yml",
         }, ["fluxNotificationSecrets"], "flux"))).filter(ofFlux);
         assert.deepEqual(kinds(full), ["Alert", "Alert", "Alert", "Alert", "Alert", "GitRepository", "ImagePolicy", "ImagePolicy", "ImagePolicy", "ImageRepository", "ImageRepository", "ImageRepository", "ImageUpdateAutomation", "Ingress", "Namespace",
-            ...Array(4).fill("NetworkPolicy"), "Provider", "Provider", "Provider", "Provider", "Provider", "Receiver", "Role", "RoleBinding", ...Array(7).fill("Secret")]);
+            "NetworkPolicy", "Provider", "Provider", "Provider", "Provider", "Provider", "Receiver", "Role", "RoleBinding", ...Array(7).fill("Secret")]);
         applyAndReadBack(full);
     });
 
