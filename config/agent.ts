@@ -50,22 +50,11 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     const deployKey = r.secret("agentDeployKey", (v) => (/^-----BEGIN OPENSSH PRIVATE KEY-----/.test(v.trim()) ? undefined : "expected an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----)"));
     const syncToken = r.secret("agentSyncToken", checkToken);
     const webhookSecret = r.secret("agentWebhookSecret", checkToken);
-    let engineEnv: pulumi.Output<Record<string, string>> | undefined;
-    const envRaw = r.get("agentEngineEnv");
-    const envSecret = r.secret("agentEngineEnv");
-    if (envRaw !== undefined && envSecret) {
-        let parsed: unknown;
-        try {
-            parsed = JSON.parse(envRaw);
-        } catch {
-            parsed = undefined;
-        }
-        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed) || !Object.entries(parsed).every(([k, v]) => /^[A-Z_][A-Z0-9_]*$/.test(k) && typeof v === "string")) {
-            r.problem("agentEngineEnv", 'expected a JSON object of environment variables, e.g. {"PULUMI_CONFIG_PASSPHRASE":"..."}', envRaw);
-        } else {
-            engineEnv = pulumi.secret(parsed as Record<string, string>);
-        }
-    }
+    const ENV_EXPECTED = 'expected a JSON object of environment variables, e.g. {"PULUMI_CONFIG_PASSPHRASE":"..."}';
+    const envMap = r.secretObject("agentEngineEnv", ENV_EXPECTED);
+    const envOk = envMap && Object.entries(envMap).every(([k, v]) => /^[A-Z_][A-Z0-9_]*$/.test(k) && typeof v === "string");
+    if (envMap && !envOk) r.problem("agentEngineEnv", ENV_EXPECTED, r.get("agentEngineEnv"));
+    const engineEnv = envOk ? pulumi.secret(envMap as Record<string, string>) : undefined;
     if (!a) {
         if (deployKey || syncToken || webhookSecret || engineEnv) {
             r.problem("agent", "agentDeployKey, agentSyncToken, agentWebhookSecret and agentEngineEnv need the agent map; add openfaas-gitops:agent with at least image and repoUrl");

@@ -113,19 +113,9 @@ function checkSetterMarkers(r: Reader, raw: RawConfig, file: string, namespace: 
  * object of notification name to webhook URL (or, for `github`, a token allowed to set commit statuses).
  */
 function readNotifications(r: Reader, list: unknown[], repoUrl: string | undefined, invalid: ReadonlySet<string>): FluxNotification[] {
-    const secretsRaw = r.get("fluxNotificationSecrets");
-    const secretsOk = r.secret("fluxNotificationSecrets") !== undefined;
-    let secrets: Record<string, unknown> = {};
-    if (secretsRaw !== undefined && secretsOk) {
-        let parsed: unknown;
-        try {
-            parsed = JSON.parse(secretsRaw);
-        } catch {
-            parsed = undefined;
-        }
-        if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) secrets = parsed as Record<string, unknown>;
-        else r.problem("fluxNotificationSecrets", 'expected a JSON object of notification name to webhook URL or token, e.g. {"ops-slack":"https://hooks.slack.com/services/..."}', secretsRaw);
-    }
+    const secretsSet = r.get("fluxNotificationSecrets") !== undefined;
+    const parsed = r.secretObject("fluxNotificationSecrets", 'expected a JSON object of notification name to webhook URL or token, e.g. {"ops-slack":"https://hooks.slack.com/services/..."}');
+    const secrets = parsed ?? {};
     const out: FluxNotification[] = [];
     const names = new Set<string>();
     list.forEach((item, i) => {
@@ -140,7 +130,8 @@ function readNotifications(r: Reader, list: unknown[], repoUrl: string | undefin
         const severity = n.severity === "error" ? "error" : "info";
         if (type === "github" && repoUrl && !githubRepositoryAddress(repoUrl)) r.problem(at("type"), `github commit status needs agent.repoUrl on github.com, not ${repoUrl}`, "github");
         const secret = secrets[name];
-        if (secretsOk || secretsRaw === undefined) {
+        // A missing credential is reported per notification, unless the whole value was already refused.
+        if (parsed || !secretsSet) {
             if (typeof secret !== "string" || secret === "") {
                 r.problem("fluxNotificationSecrets", `has no ${type === "github" ? "token" : "webhook URL"} for notification ${name}; run: pulumi config set --secret --path 'fluxNotificationSecrets.${name}' <value>`);
             } else if (type !== "github" && !/^https:\/\/\S+$/.test(secret)) {

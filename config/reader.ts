@@ -108,6 +108,24 @@ export class Reader {
         return pulumi.secret(v);
     }
 
+    /**
+     * A secret holding a JSON object (credentials by name): the object, or undefined when unset, not
+     * stored as a secret, or not a JSON object (then reported with `expected`, the value hidden).
+     */
+    secretObject(key: ConfigKey, expected: string): Record<string, unknown> | undefined {
+        if (this.secret(key) === undefined) return undefined;
+        const raw = this.get(key)!;
+        let parsed: unknown;
+        try {
+            parsed = JSON.parse(raw);
+        } catch {
+            parsed = undefined;
+        }
+        if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+        this.problem(key, expected, raw);
+        return undefined;
+    }
+
     /** A structured value (YAML map in the stack file, JSON over the wire). */
     object(key: ConfigKey): Record<string, unknown> | undefined {
         const v = this.get(key);

@@ -148,6 +148,10 @@ describe("agent config validation", () => {
     });
     it("secrets: engine env must be a JSON object of variables; a BYO key cannot be registered on GitHub", () => {
         assert.match(problems({ agent: JSON.stringify(AGENT), agentEngineEnv: "passphrase" }, ["agentEngineEnv"]), /openfaas-gitops:agentEngineEnv = "\[secret\]": expected a JSON object/);
+        for (const bad of [JSON.stringify({ lower_case: "x" }), JSON.stringify({ PULUMI_CONFIG_PASSPHRASE: 1 }), "[]"]) {
+            assert.match(problems({ agent: JSON.stringify(AGENT), agentEngineEnv: bad }, ["agentEngineEnv"]), /openfaas-gitops:agentEngineEnv = "\[secret\]": expected a JSON object of environment variables/, bad);
+        }
+        assert.equal(problems({ agent: JSON.stringify(AGENT), agentEngineEnv: JSON.stringify({ PULUMI_CONFIG_PASSPHRASE: "p" }) }, ["agentEngineEnv"]), "");
         const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----";
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, githubRepository: "r" }), agentDeployKey: key }, ["agentDeployKey"]), /openfaas-gitops:agentDeployKey: cannot be registered on GitHub/);
         assert.match(problems({ agentEngineEnv: "{}" }, ["agentEngineEnv"]), /need the agent map/);

@@ -15,7 +15,6 @@ import { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
-import type { FluxEvent } from "../agent/flux-events";
 import { gitRepositorySpec } from "../components/flux";
 import { controlPlaneAvailable } from "../tools/controlplane";
 import { engineAvailable } from "../tools/engine";
@@ -24,6 +23,7 @@ import { SourceController, startSourceController } from "../tools/source-control
 import { EngineHarness, projectCopy, startEngineHarness } from "./support/engine";
 import { makeRepo, Repo } from "./support/gitrepo";
 import { AgentProcess, startAgent } from "./support/agent-process";
+import { EventsRecorder, startEventsRecorder } from "./support/flux-events-recorder";
 import { until } from "./support/wait";
 
 const available = engineAvailable() && controlPlaneAvailable();
@@ -32,11 +32,10 @@ describe("agent in flux mode end to end with the real engine and source-controll
     let h: EngineHarness;
     let sc: SourceController;
     let git: http.Server;
-    let notifications: http.Server;
+    let notifications: EventsRecorder;
     let agent: AgentProcess;
     let repo: Repo;
     let base = "";
-    const received: FluxEvent[] = [];
     const STACK = "dev";
     let stackFile = "";
 
@@ -52,15 +51,8 @@ describe("agent in flux mode end to end with the real engine and source-controll
         repo.commit({ [`stacks/Pulumi.${STACK}.yaml`]: stackFile }, "platform");
 
         git = http.createServer((req, res) => serveGit(path.dirname(repo.bare), req, res));
-        notifications = http.createServer((req, res) => {
-            let body = "";
-            req.on("data", (c) => (body += c));
-            req.on("end", () => {
-                received.push(JSON.parse(body) as FluxEvent);
-                res.writeHead(202).end();
-            });
-        });
-        for (const s of [git, notifications]) await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+        notifications = await startEventsRecorder();
+        await new Promise<void>((r) => git.listen(0, "127.0.0.1", () => r()));
         sc = await startSourceController(h.cp.kubeconfig);
         const url = `http://127.0.0.1:${(git.address() as AddressInfo).port}/remote.git`;
         h.cp.kubectl(["apply", "--server-side", "-f", "-"], yaml.dump(gitRepositorySpec("flux-system", { repoUrl: url, branch: "main", interval: "5s" })));
@@ -68,7 +60,7 @@ describe("agent in flux mode end to end with the real engine and source-controll
         agent = await startAgent({
             ...h.env,
             AGENT_SOURCE: "flux", AGENT_FLUX_NAMESPACE: "flux-system", AGENT_FLUX_SOURCE: "openfaas-gitops",
-            AGENT_FLUX_EVENTS_URL: `http://127.0.0.1:${(notifications.address() as AddressInfo).port}/`,
+            AGENT_FLUX_EVENTS_URL: notifications.url,
             AGENT_STACK: STACK, AGENT_SECRETS_PROVIDER: "passphrase",
             AGENT_POLL_INTERVAL: "3600",
             POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-flux-e2e", AGENT_DRIFT_INTERVAL: "0",
@@ -78,7 +70,8 @@ describe("agent in flux mode end to end with the real engine and source-controll
     after(async () => {
         await agent?.stop();
         await sc?.stop();
-        for (const s of [git, notifications]) s?.close();
+        git?.close();
+        notifications?.close();
         await h?.stop();
     });
 
@@ -97,8 +90,8 @@ describe("agent in flux mode end to end with the real engine and source-controll
         assert.match(h.cp.kubectl(["get", "deployment", "nodeinfo", "-n", "openfaas-fn", "-o", "name"]), /nodeinfo/);
         const metrics = await (await fetch(`${base}/metrics`)).text();
         assert.match(metrics, new RegExp(`openfaas_gitops_revision_info\\{revision="${revision}"\\} 1`));
-        await until("the Applied events", () => (received.filter((e) => e.reason === "Applied").length >= 2 ? true : undefined), 10_000);
-        const applied = received.filter((e) => e.reason === "Applied");
+        await until("the Applied events", () => (notifications.received.filter((e) => e.reason === "Applied").length >= 2 ? true : undefined), 10_000);
+        const applied = notifications.received.filter((e) => e.reason === "Applied");
         assert.deepEqual(applied.map((e) => e.metadata), [
             { "source.toolkit.fluxcd.io/revision": revision },
             { "source.toolkit.fluxcd.io/revision": revision, "source.toolkit.fluxcd.io/commit_status": "update" },

@@ -21,7 +21,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { Engine } from "../agent/engine";
-import { FluxEvent, sendFluxEvents } from "../agent/flux-events";
+import { sendFluxEvents } from "../agent/flux-events";
 import { FluxSource } from "../agent/flux-source";
 import { kubeConfig } from "../agent/kube";
 import { Reason, Reconciler } from "../agent/reconciler";
@@ -34,6 +34,7 @@ import { freePort } from "../tools/net";
 import { SourceController, startSourceController } from "../tools/source-controller";
 import { makeRepo, Repo } from "./support/gitrepo";
 import { ROOT, runProgram } from "./helpers";
+import { EventsRecorder, startEventsRecorder } from "./support/flux-events-recorder";
 import { until } from "./support/wait";
 
 const available = controlPlaneAvailable();
@@ -60,14 +61,13 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
     let sc: SourceController;
     let git: http.Server;
     let tampered: http.Server;
-    let notifications: http.Server;
+    let notifications: EventsRecorder;
     let repo: Repo;
     let source: FluxSource;
     let reconciler: Reconciler;
     let storageDir: string;
     let storagePort: number;
     const applied: { revision: string; nodeinfo: string; invoker: string }[] = [];
-    const received: FluxEvent[] = [];
     let tamperedBytes = Buffer.alloc(0);
 
     /** TEST DOUBLE of the engine interface: runs the program on the extracted artifact under the mock engine. */
@@ -96,21 +96,13 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
         repo = makeRepo("main");
         git = http.createServer((req, res) => serveGit(path.dirname(repo.bare), req, res));
         tampered = http.createServer((_req, res) => res.end(tamperedBytes));
-        notifications = http.createServer((req, res) => {
-            let body = "";
-            req.on("data", (c) => (body += c));
-            req.on("end", () => {
-                received.push(JSON.parse(body) as FluxEvent);
-                res.writeHead(202).end();
-            });
-        });
-        for (const s of [git, tampered, notifications]) await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+        notifications = await startEventsRecorder();
+        for (const s of [git, tampered]) await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
         storageDir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-sc-storage-"));
         storagePort = await freePort();
         await startSc();
 
         const work = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-flux-"));
-        const eventsUrl = `http://127.0.0.1:${(notifications.address() as AddressInfo).port}/`;
         source = new FluxSource(kubeConfig(cp.kubeconfig), { namespace: NS, name: NAME, workDir: work, onRevision: () => void reconciler.sync("watch") });
         reconciler = new Reconciler({
             source,
@@ -120,7 +112,7 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
             settings: { backoffBaseMs: 1000, backoffCapMs: 1000, stalledAfter: 5, driftMode: "correct" },
             // As agent/main.ts sends them.
             onChange: async (_status, event, run) => {
-                if (event) await sendFluxEvents(eventsUrl, event, { namespace: NS, name: NAME, revision: run?.revision, instance: "test", at: new Date() }, (e) => assert.fail(e));
+                if (event) await sendFluxEvents(notifications.url, event, { namespace: NS, name: NAME, revision: run?.revision, instance: "test", at: new Date() }, (e) => assert.fail(e));
             },
         });
         source.start();
@@ -128,7 +120,8 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
     after(async () => {
         source?.stop();
         await sc?.stop();
-        for (const s of [git, tampered, notifications]) s?.close();
+        for (const s of [git, tampered]) s?.close();
+        notifications?.close();
         await cp?.stop();
         if (storageDir) fs.rmSync(storageDir, { recursive: true, force: true });
     });
@@ -146,7 +139,7 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
         assert.equal(status.conditions.Ready.status, "True");
         assert.match(status.conditions.Ready.message, new RegExp(`revision main@sha1:${first.slice(0, 12)} is applied`));
         // Sent right after the status is recorded.
-        const sent = await until("the Applied events", () => { const a = received.filter((e) => e.reason === Reason.Applied); return a.length >= 2 ? a : undefined; }, 10_000);
+        const sent = await until("the Applied events", () => { const a = notifications.received.filter((e) => e.reason === Reason.Applied); return a.length >= 2 ? a : undefined; }, 10_000);
         assert.deepEqual(sent.map((e) => e.metadata), [
             { "source.toolkit.fluxcd.io/revision": revision },
             { "source.toolkit.fluxcd.io/revision": revision, "source.toolkit.fluxcd.io/commit_status": "update" },
@@ -182,7 +175,7 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
         assert.equal(status.conditions.Ready.reason, Reason.DigestMismatch);
         assert.match(status.conditions.Ready.message, new RegExp(`not the ${good.digest} that the GitRepository's status advertises; refusing`));
         assert.equal(status.conditions.Stalled.status, "True");
-        assert.ok(received.some((e) => e.reason === Reason.DigestMismatch && e.severity === "error" && e.metadata?.["source.toolkit.fluxcd.io/revision"] === revision));
+        assert.ok(notifications.received.some((e) => e.reason === Reason.DigestMismatch && e.severity === "error" && e.metadata?.["source.toolkit.fluxcd.io/revision"] === revision));
     });
 
     it("source-controller down is a source error, and when it is back the agent recovers and applies the head", async () => {
@@ -208,8 +201,8 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
 
     it("every event the agent sent decodes with Flux's own Event type", () => {
         const { "flux-event": bin } = ensureGoTools("flux-event", "v0.27.2", { "flux-event": "." });
-        const seen = execFileSync(bin!, [], { input: received.map((e) => JSON.stringify(e)).join("\n"), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] }).trim().split("\n");
-        assert.equal(seen.length, received.length);
-        assert.ok(received.length >= 6);
+        const seen = execFileSync(bin!, [], { input: notifications.received.map((e) => JSON.stringify(e)).join("\n"), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] }).trim().split("\n");
+        assert.equal(seen.length, notifications.received.length);
+        assert.ok(notifications.received.length >= 6);
     });
 });
