@@ -39,15 +39,13 @@ describe("lock ownership (pure)", () => {
     });
 });
 
-/** Pids of running processes whose arguments satisfy `match`. */
-function pidsOf(match: (args: string[]) => boolean): number[] {
-    return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((p) => {
-        try {
-            return match(fs.readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0")) ? [Number(p)] : [];
-        } catch {
-            return [];
-        }
-    });
+/** Whether a process's arguments satisfy `match`. */
+function argsMatch(pid: number, match: (args: string[]) => boolean): boolean {
+    try {
+        return match(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0"));
+    } catch {
+        return false;
+    }
 }
 
 /** Pids of every process below `pid` (children first found through /proc/<pid>/stat's parent field). */
@@ -89,12 +87,13 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
 
     it("recovers from an update killed mid-way: its own dead lock is removed and the update finishes", async () => {
         const killed = engine.up(ctx).then(() => "finished", (e: Error) => e.message);
-        // Kill the CLI like an OOM kill would, once the update is under way.
+        // Kill the CLI like an OOM kill would, once the update is under way: this run's CLI only
+        // (a descendant of this process), never the engines other test files run beside it.
         let cli: number[] = [];
         for (let i = 0; i < 400 && cli.length === 0; i++) {
             await new Promise((r) => setTimeout(r, 50));
             const ns = (() => { try { return h.cp.kubectl(["get", "ns", "openfaas", "-o", "name"]); } catch { return ""; } })();
-            if (ns) cli = pidsOf(isCliUpdate);
+            if (ns) cli = descendantsOf(process.pid).filter((p) => argsMatch(p, isCliUpdate));
         }
         assert.ok(cli.length > 0, "the update never started");
         // The whole run dies, as in an OOM-killed pod: the CLI and the provider plugins it started.
