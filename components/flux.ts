@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ImagePolicyDef } from "../model/function";
+import { FluxNotification, githubRepositoryAddress, isSshUrl, NotificationType } from "../model/flux";
 import { AGENT_DEFAULTS } from "../agent/settings";
 import { ChartSource } from "../model/charts";
 import { chartLocation } from "./charts";
@@ -29,21 +30,6 @@ const RECEIVER_SERVICE = "webhook-receiver";
 const LABELS = { "app.kubernetes.io/part-of": "openfaas-gitops", "app.kubernetes.io/component": "flux" };
 
 /** The notification targets a stack can configure (Flux Provider types). */
-export const NOTIFICATION_TYPES = ["slack", "msteams", "discord", "generic", "github"] as const;
-export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
-
-/** One Provider + Alert pair. */
-export interface FluxNotification {
-    /** Name of the Provider and the Alert (DNS-1123 label). */
-    readonly name: string;
-    readonly type: NotificationType;
-    /** Slack channel, e.g. "#ops". @default the webhook's own channel */
-    readonly channel?: string;
-    /** "error" sends failures only. @default "info" (everything) */
-    readonly severity?: "info" | "error";
-    /** The webhook URL, or for `github` a token that may set commit statuses. */
-    readonly secret: pulumi.Input<string>;
-}
 
 /** The kinds whose events the Alerts forward: the Flux objects this component declares. */
 export const ALERT_EVENT_SOURCES = ["GitRepository", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation"] as const;
@@ -171,10 +157,6 @@ export function fluxValues(args: Pick<FluxArgs, "kustomizeController" | "helmCon
     };
 }
 
-/** True for URLs that source-controller fetches over ssh (and so needs the deploy key and known_hosts). */
-export function isSshUrl(url: string): boolean {
-    return url.startsWith("ssh://") || /^[\w.-]+@[\w.-]+:/.test(url);
-}
 
 /**
  * Pure: the URL as source-controller wants it. It takes only `ssh://` for ssh, so the scp-like
@@ -200,14 +182,6 @@ export function gitRepositorySpec(namespace: string, a: Pick<FluxArgs, "repoUrl"
     };
 }
 
-/**
- * Pure: the https address of a GitHub repository from its git URL (what a `github` Provider wants),
- * or undefined when the URL is not on github.com.
- */
-export function githubRepositoryAddress(url: string): string | undefined {
-    const m = /^(?:ssh:\/\/)?(?:[\w.-]+@)?github\.com[:/]([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(url.replace(/^https:\/\//, ""));
-    return m ? `https://github.com/${m[1]}/${m[2]}` : undefined;
-}
 
 /** Pure: the Secret key a Provider reads its credential from: a token for commit statuses, else the webhook address. */
 export function notificationSecretKey(type: NotificationType): "token" | "address" {
@@ -245,14 +219,6 @@ export function alertSpec(namespace: string, n: Pick<FluxNotification, "name" | 
     };
 }
 
-/**
- * Pure: the setter marker Flux's image-automation-controller looks for at the end of a YAML line,
- * `image: <ref> # {"$imagepolicy": "<namespace>:<policy>"}` (fluxcd.io image-update guide); it rewrites
- * the whole reference on that line to the policy's latest image.
- */
-export function setterMarker(namespace: string, policy: string): string {
-    return `# {"$imagepolicy": "${namespace}:${policy}"}`;
-}
 
 /** Pure: the repository part of an image reference (tag and digest dropped), what an ImageRepository scans. */
 export function imageRepository(image: string): string {

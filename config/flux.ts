@@ -2,7 +2,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { AGENT_DEFAULTS } from "../agent/settings";
-import { FluxNotification, githubRepositoryAddress, isSshUrl, NOTIFICATION_TYPES, setterMarker } from "../components/flux";
+import { FluxNotification, githubRepositoryAddress, isSshUrl, NOTIFICATION_TYPES, setterMarker } from "../model/flux";
 import { FunctionDef } from "../model/function";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/names";
 import { checkToken } from "./checks";

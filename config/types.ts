@@ -1,6 +1,6 @@
 /** The typed model of a validated stack configuration: what config/ produces and platform.ts consumes. */
 import * as pulumi from "@pulumi/pulumi";
-import type { FluxNotification } from "../components/flux";
+import type { FluxNotification } from "../model/flux";
 import { ChartName, ChartSource } from "../model/charts";
 import { FunctionDef } from "../model/function";
 import { SealedSecretFile } from "../sealing/manifests";
