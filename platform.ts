@@ -8,7 +8,7 @@ import { Flux, FLUX_SOURCE_NAME } from "./components/flux";
 import { AGENT_NAMESPACE, AGENT_POD_SELECTOR, AGENT_SERVICE_ACCOUNT, GitOpsAgent, GITHUB_KNOWN_HOSTS } from "./components/gitops-agent";
 import { NetworkPolicies } from "./components/network-policies";
 import { FunctionSchedule } from "./components/schedule";
-import { Contour, INGRESS_CLASS } from "./components/contour";
+import { Contour } from "./components/contour";
 import { PlatformNamespaces } from "./components/namespaces";
 import { OpenFaaS } from "./components/openfaas";
 import { SealedSecrets } from "./components/sealed-secrets";
@@ -117,8 +117,8 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               // Write access only for image automation, which pushes tag commits with this key.
               deployKeyWrite: cfg.agent.deployKeyWrite || cfg.flux?.imageAutomation !== undefined,
               webhookHost: cfg.agent.webhookHost,
-              ingressClass: INGRESS_CLASS,
-              tlsIssuer,
+              ingressClass: contour.ingressClass,
+              tlsIssuer: issuerName,
               pollIntervalSeconds: cfg.agent.pollIntervalSeconds,
               driftIntervalSeconds: cfg.agent.driftIntervalSeconds,
               driftMode: cfg.agent.driftMode,
@@ -153,8 +153,8 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
                       { name: INVOKER_IMAGE_POLICY, image: cfg.invoker.image, policy: cfg.invoker.imagePolicy },
                   ],
               },
-              ingressClass: INGRESS_CLASS,
-              tlsIssuer,
+              ingressClass: contour.ingressClass,
+              tlsIssuer: issuerName,
               agent: fluxAgent ? { namespace: AGENT_NAMESPACE, serviceAccount: AGENT_SERVICE_ACCOUNT, podLabels: AGENT_POD_SELECTOR } : undefined,
               networkPolicies: cfg.networkPolicies,
           }, onCluster())

@@ -77,9 +77,9 @@ export interface FluxArgs {
     /** Register the Receiver as this GitHub repository's push webhook (`@pulumi/github`). @default off */
     readonly github?: { readonly repository: string };
     /** IngressClass of the Receiver's Ingress. @default "contour" */
-    readonly ingressClass?: string;
+    readonly ingressClass?: pulumi.Input<string>;
     /** ClusterIssuer for the webhook host's certificate. @default none (plain HTTP) */
-    readonly tlsIssuer?: string;
+    readonly tlsIssuer?: pulumi.Input<string>;
     /** Provider + Alert pairs. @default none */
     readonly notifications?: readonly FluxNotification[];
     /** ImageRepository + ImagePolicy per image and the ImageUpdateAutomation that pushes new tags. @default off */
@@ -301,7 +301,7 @@ export function receiverPath(token: string, namespace: string, name = RECEIVER_N
 }
 
 /** Pure: the Ingress that lets GitHub reach only the receiver paths, through Contour. */
-export function receiverIngressSpec(namespace: string, host: string, ingressClass: string, tlsIssuer?: string) {
+export function receiverIngressSpec(namespace: string, host: string, ingressClass: pulumi.Input<string>, tlsIssuer?: pulumi.Input<string>) {
     return {
         apiVersion: "networking.k8s.io/v1" as const,
         kind: "Ingress" as const,

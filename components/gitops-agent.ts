@@ -48,9 +48,9 @@ export interface GitOpsAgentArgs {
     /** Public host for the webhook, routed through Contour; enables the webhook. @default no webhook */
     readonly webhookHost?: string;
     /** IngressClass for the webhook Ingress. @default "contour" */
-    readonly ingressClass?: string;
+    readonly ingressClass?: pulumi.Input<string>;
     /** ClusterIssuer for the webhook host's certificate. @default none (plain HTTP) */
-    readonly tlsIssuer?: string;
+    readonly tlsIssuer?: pulumi.Input<string>;
     /** @default AGENT_DEFAULTS.pollIntervalSeconds */
     readonly pollIntervalSeconds?: number;
     /** 0 turns drift checks off. @default AGENT_DEFAULTS.driftIntervalSeconds */
@@ -181,7 +181,7 @@ export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secre
 }
 
 /** Pure: the Ingress that lets GitHub reach only /webhook, through Contour. */
-export function agentIngressSpec(namespace: string, host: string, ingressClass: string, tlsIssuer?: string) {
+export function agentIngressSpec(namespace: string, host: string, ingressClass: pulumi.Input<string>, tlsIssuer?: pulumi.Input<string>) {
     return {
         apiVersion: "networking.k8s.io/v1" as const,
         kind: "Ingress" as const,

@@ -60,6 +60,12 @@ export function describeLifecycle(v: Variant): void {
             for (const [k, val] of Object.entries(HARNESS_ANNOTATIONS)) assert.equal(gw.metadata.annotations[k], val);
             const fns = h.cp.kubectl(["get", v.pro ? "functions.openfaas.com" : "deployments", "-n", "openfaas-fn", "-o", "name"]);
             assert.match(fns, /nodeinfo/);
+            // Every Ingress with TLS waits for its ClusterIssuer: it takes the issuer's name from the issuer.
+            const state = (await s.stack.exportStack()).deployment.resources as { urn: string; type: string; inputs?: { spec?: { tls?: unknown } }; dependencies?: string[] }[];
+            const issuer = state.find((r) => r.type === "kubernetes:cert-manager.io/v1:ClusterIssuer");
+            const withTls = state.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:Ingress" && r.inputs?.spec?.tls);
+            if (issuer) assert.ok(withTls.length > 0, "a stack with an issuer has Ingresses with TLS");
+            for (const ing of withTls) assert.ok(issuer && ing.dependencies?.includes(issuer.urn), `${ing.urn} does not depend on its ClusterIssuer`);
             const outputs = await s.stack.outputs();
             assert.equal(typeof outputs.gatewayUrl?.value, "string");
             assert.equal(outputs.adminPassword?.secret, true);
