@@ -12,6 +12,7 @@ import { engineAvailable } from "../../tools/engine";
 import { controlPlaneAvailable } from "../../tools/controlplane";
 import { EngineHarness, startEngineHarness, TestCredentials, TestStack } from "./engine";
 import { HARNESS_ANNOTATIONS } from "./no-kubelet";
+import { describeStep } from "../../agent/engine-run";
 
 export const engineTestsAvailable = engineAvailable() && controlPlaneAvailable();
 export const SKIP_REASON = !engineTestsAvailable && "no Go toolchain and no cached engine";
@@ -100,12 +101,21 @@ export function describeLifecycle(v: Variant): void {
             assert.equal(gw.spec.replicas, 3);
         });
 
-        it("destroy removes everything, namespaces last", async () => {
+        it("destroy removes everything, each namespace after everything inside it", async () => {
+            // Where each resource lives, from the state before the destroy, by its `type::name` step.
+            type Res = { urn: string; type: string; outputs?: { metadata?: { name?: string; namespace?: string } } };
+            const before = ((await s.stack.exportStack()).deployment.resources ?? []) as Res[];
+            const step = (res: Res) => describeStep(res.urn, "delete").slice(0, -" (delete)".length);
+            const namespaceOf = new Map(before.map((res) => [step(res), res.outputs?.metadata?.namespace]));
+            const namespaceNamed = new Map(before.filter((res) => res.type === "kubernetes:core/v1:Namespace").map((res) => [step(res), res.outputs?.metadata?.name]));
             const r = await s.run("destroy");
             const deleted = stepsOf(r.changed, "delete");
-            const lastNamespaced = Math.max(...deleted.map((d, i) => (/^kubernetes:/.test(d) && !/:(Namespace|ClusterRole|ClusterRoleBinding|CustomResourceDefinition|ClusterIssuer|ValidatingWebhookConfiguration|MutatingWebhookConfiguration|IngressClass)::/.test(d) ? i : -1)));
-            const firstNamespace = deleted.findIndex((d) => d.startsWith("kubernetes:core/v1:Namespace::"));
-            assert.ok(firstNamespace > lastNamespaced, `a Namespace was deleted before an object inside it:\n${deleted.join("\n")}`);
+            const namespaces = deleted.flatMap((d, i) => (namespaceNamed.has(d) ? [{ name: namespaceNamed.get(d)!, at: i }] : []));
+            assert.equal(namespaces.length, namespaceNamed.size, "every Namespace deleted");
+            for (const ns of namespaces) {
+                const after = deleted.slice(ns.at + 1).filter((d) => namespaceOf.get(d) === ns.name);
+                assert.deepEqual(after, [], `Namespace ${ns.name} was deleted before objects inside it`);
+            }
             const left = ((await s.stack.exportStack()).deployment.resources ?? []) as { urn: string }[];
             assert.deepEqual(left.map((res) => res.urn), []);
             const inOpenfaas = h.cp.kubectl(["get", "deployments,services,secrets,configmaps", "-n", "openfaas", "-o", "name", "--ignore-not-found"]);
