@@ -30,6 +30,31 @@ function shq(s: string): string {
     return `'${s.replace(/'/g, "'\\''")}'`;
 }
 
+/**
+ * Names what a failed git command means, from everything git (and ssh) printed. Every line is kept:
+ * the cause ("Connection refused") is usually not the last one ("Could not read from remote").
+ * HTTP statuses are matched only as git prints them, never as bare digits: a port such as 40347
+ * in the URL is not a 403.
+ */
+export function classifyGitFailure(output: string, s: Pick<GitSourceSettings, "repoUrl" | "knownHostsFile">): SourceError {
+    const text = output.trim();
+    const said = text.split("\n").map((l) => l.trim()).filter(Boolean).join("; ");
+    if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(text)) {
+        return new SourceError(
+            `the SSH host key of ${s.repoUrl} is not the one pinned in ${s.knownHostsFile} (unknown or changed); refusing to connect. ` +
+                "If the server really changed its key, put its published key in the known_hosts setting; never disable the check.",
+            "host-key",
+        );
+    }
+    if (/Permission denied|Authentication failed|could not read Username|returned error: 40[13]\b/i.test(text)) {
+        return new SourceError(`access to ${s.repoUrl} was refused: check the deploy key (or token) is registered for the repository. git said: ${said}`, "auth");
+    }
+    if (/Could not resolve|Connection refused|timed out|unable to access|Could not read from remote/i.test(text)) {
+        return new SourceError(`cannot reach ${s.repoUrl}: ${said}`, "unreachable");
+    }
+    return new SourceError(`git failed: ${said}`, "git");
+}
+
 export class GitSource {
     /** The working tree the engine runs in. */
     readonly checkoutDir: string;
@@ -68,28 +93,8 @@ export class GitSource {
             const { stdout } = await run("git", args, { cwd, env: this.env(), maxBuffer: 16 * 1024 * 1024, timeout: 300_000 });
             return stdout;
         } catch (e) {
-            throw this.classify(e as { stderr?: string; message: string });
+            throw classifyGitFailure((e as { stderr?: string; message: string }).stderr || (e as Error).message, this.s);
         }
-    }
-
-    private classify(e: { stderr?: string; message: string }): SourceError {
-        const text = (e.stderr || e.message).trim();
-        // Every line: the cause ("Connection refused") is usually not the last one ("Could not read from remote").
-        const said = text.split("\n").map((l) => l.trim()).filter(Boolean).join("; ");
-        if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(text)) {
-            return new SourceError(
-                `the SSH host key of ${this.s.repoUrl} is not the one pinned in ${this.s.knownHostsFile} (unknown or changed); refusing to connect. ` +
-                    "If the server really changed its key, put its published key in the known_hosts setting; never disable the check.",
-                "host-key",
-            );
-        }
-        if (/Permission denied|Authentication failed|could not read Username|403|401/i.test(text)) {
-            return new SourceError(`access to ${this.s.repoUrl} was refused: check the deploy key (or token) is registered for the repository. git said: ${said}`, "auth");
-        }
-        if (/Could not resolve|Connection refused|timed out|unable to access|Could not read from remote/i.test(text)) {
-            return new SourceError(`cannot reach ${this.s.repoUrl}: ${said}`, "unreachable");
-        }
-        return new SourceError(`git failed: ${said}`, "git");
     }
 
     /**

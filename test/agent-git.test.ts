@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { GitSource, GitSourceSettings, SourceError } from "../agent/git";
+import { classifyGitFailure, GitSource, GitSourceSettings, SourceError } from "../agent/git";
 import { freePort } from "../tools/net";
 import { makeRepo } from "./support/gitrepo";
 import { SSHD, Sshd, startSshd } from "./support/sshd";
@@ -59,6 +59,19 @@ describe("git source on a real repository", () => {
         // ssh prints the cause first and git's "Could not read from remote repository" last.
         const src = new GitSource(settings({ repoUrl: `ssh://git@127.0.0.1:${port}/repo.git` }));
         await assert.rejects(src.head(), (e: SourceError) => e.kind === "unreachable" && /Connection refused.*Could not read from remote repository/.test(e.message));
+    });
+
+    it("classifies what git printed; digits in a URL (a port such as 40347) are not an HTTP status", () => {
+        const s = { repoUrl: "ssh://git@127.0.0.1:40347/repo.git", knownHostsFile: "/kh" };
+        const kind = (out: string) => classifyGitFailure(out, s).kind;
+        // The output of a failed run on CI: the port held "403" and the failure was taken for a refusal.
+        assert.equal(kind("ssh: connect to host 127.0.0.1 port 40347: Connection refused\nfatal: Could not read from remote repository."), "unreachable");
+        assert.equal(kind("ssh: connect to host 10.4.0.1 port 40101: Connection timed out\nfatal: Could not read from remote repository."), "unreachable");
+        assert.equal(kind("fatal: unable to access 'https://h:4030/r.git/': The requested URL returned error: 403"), "auth");
+        assert.equal(kind("remote: Invalid username or password.\nfatal: Authentication failed for 'https://h/r.git/'"), "auth");
+        assert.equal(kind("git@127.0.0.1: Permission denied (publickey).\nfatal: Could not read from remote repository."), "auth");
+        assert.equal(kind("Host key verification failed.\nfatal: Could not read from remote repository."), "host-key");
+        assert.equal(kind("fatal: bad object 4031"), "git");
     });
 
     it("names a missing branch", async () => {
