@@ -8,7 +8,7 @@ import pino from "pino";
 import { prepareDependencies } from "./deps";
 import { GitSource, SourceError } from "./git";
 import { kubeConfig, LeaseElector, StatusStore } from "./kube";
-import { engineEnvironment, PulumiEngine } from "./pulumi-engine";
+import { engineEnvironment, linkPreinstalledPlugins, PulumiEngine, pulumiHome } from "./pulumi-engine";
 import { sendFluxEvents } from "./flux-events";
 import { FluxSource } from "./flux-source";
 import { jittered, PermanentError, Reason, Reconciler, Source, Trigger } from "./reconciler";
@@ -49,12 +49,14 @@ async function main(): Promise<void> {
         ? new FluxSource(kc, { ...settings.flux, workDir: settings.workDir, onRevision: (revision) => sync("watch", revision), log: (line) => log.warn(line) })
         : undefined;
     const source: Source = flux ?? gitSource(settings);
+    const engineEnv = engineEnvironment(process.env, settings.backendUrl);
+    if (settings.pulumiPlugins) log.info(linkPreinstalledPlugins(settings.pulumiPlugins, pulumiHome(engineEnv)));
     const engine = new PulumiEngine({
         stack: settings.stack,
         projectPath: settings.projectPath,
         backendUrl: settings.backendUrl,
         secretsProvider: settings.secretsProvider,
-        env: engineEnvironment(process.env, settings.backendUrl),
+        env: engineEnv,
     });
     const engineLog = (line: string) => log.info({ engine: true }, line);
     let checkedOnce = false;

@@ -4,6 +4,7 @@
  * agent down. The decisions are in reconciler.ts, tested without the CLI; this stays thin.
  */
 import { ChildProcess, fork } from "node:child_process";
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Engine, RunContext, RunResult } from "./engine";
@@ -42,7 +43,33 @@ export function engineEnvironment(agentEnv: Readonly<Record<string, string | und
     if (backendUrl) env.PULUMI_BACKEND_URL = backendUrl;
     env.PULUMI_K8S_ENABLE_PATCH_FORCE = "true";
     env.PULUMI_SKIP_UPDATE_CHECK = "true";
+    // The CLI logs every run in detail under PULUMI_HOME/logs (about 2 MB a run for this platform)
+    // and keeps up to 500 MB by default: on the pod's work volume that is ephemeral storage the
+    // kubelet counts. The last few dozen runs are enough for `pulumi logs share`.
+    env.PULUMI_LOG_ROTATION_MAX_TOTAL_MB = "64";
     return env;
+}
+
+/** The CLI's home for an engine environment: PULUMI_HOME, else ~/.pulumi as the CLI defaults. */
+export function pulumiHome(env: Readonly<Record<string, string | undefined>>): string {
+    return env.PULUMI_HOME ?? path.join(env.HOME ?? os.homedir(), ".pulumi");
+}
+
+/**
+ * Makes the image's preinstalled plugins the CLI's plugin cache. PULUMI_HOME must be writable (a
+ * stack selection writes there, and the CLI its own logs), so the Deployment puts it on the work
+ * volume, which hides whatever the image had there; a link from it to the image's plugin
+ * directory lets every run find its provider without a download (and air-gapped clusters work).
+ * A plugins directory already in PULUMI_HOME is the operator's and is left alone.
+ */
+export function linkPreinstalledPlugins(plugins: string, home: string): string {
+    const target = path.join(home, "plugins");
+    const current = fs.lstatSync(target, { throwIfNoEntry: false });
+    if (current?.isSymbolicLink() && path.resolve(home, fs.readlinkSync(target)) === path.resolve(plugins)) return `plugins: ${target} -> ${plugins}`;
+    if (current) return `plugins: ${target} already exists; it is used instead of ${plugins}`;
+    fs.mkdirSync(home, { recursive: true });
+    fs.symlinkSync(path.resolve(plugins), target);
+    return `plugins: ${target} -> ${plugins}`;
 }
 
 /** A lock named in a backend's "currently locked" error: `user@host (pid N)`. */

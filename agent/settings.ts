@@ -78,6 +78,8 @@ export interface AgentSettings {
     readonly backendUrl?: string;
     /** Pulumi secrets provider of the stack, e.g. passphrase or awskms://... */
     readonly secretsProvider?: string;
+    /** Preinstalled Pulumi plugins (the image's), linked as $PULUMI_HOME/plugins: runs never download one. */
+    readonly pulumiPlugins?: string;
     readonly namespace: string;
     readonly identity: string;
     readonly leaseName: string;
@@ -122,6 +124,7 @@ export const FIELDS = {
     suspend: { env: "AGENT_SUSPEND", flag: "suspend", doc: "true: apply nothing until resumed (default false)" },
     backendUrl: { env: "PULUMI_BACKEND_URL", flag: "backend-url", doc: "Pulumi state backend" },
     secretsProvider: { env: "AGENT_SECRETS_PROVIDER", flag: "secrets-provider", doc: "Pulumi secrets provider of the stack" },
+    pulumiPlugins: { env: "AGENT_PULUMI_PLUGINS", flag: "pulumi-plugins", doc: "directory of preinstalled Pulumi plugins, linked as $PULUMI_HOME/plugins (the image sets it)" },
     namespace: { env: "POD_NAMESPACE", flag: "namespace", doc: `namespace of the Lease, status ConfigMap and Events (default ${D.namespace})` },
     identity: { env: "POD_NAME", flag: "identity", doc: "leader-election identity (default the host name)" },
     leaseName: { env: "AGENT_LEASE_NAME", flag: "lease-name", doc: `Lease name (default ${D.name})` },
@@ -253,6 +256,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         shutdownGraceMs: seconds(FIELDS.shutdownGrace, D.shutdownGraceSeconds, 0, 3600),
         backendUrl: str(FIELDS.backendUrl),
         secretsProvider: str(FIELDS.secretsProvider),
+        pulumiPlugins: file(FIELDS.pulumiPlugins),
         suspend: oneOf(FIELDS.suspend, ["true", "false"] as const, "false") === "true",
         namespace: k8sName(FIELDS.namespace, D.namespace, DNS_LABEL, "a namespace name"),
         identity: str(FIELDS.identity, os.hostname())!,

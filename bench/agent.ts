@@ -14,6 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { makeRepo, Repo } from "../test/support/gitrepo";
 import { ControlPlane, startControlPlane } from "../tools/controlplane";
+import { AGENT_DEFAULTS } from "../agent/settings";
 import { freePort } from "../tools/net";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -85,7 +86,7 @@ async function webhook(agent: Agent, sha: string): Promise<void> {
 
 async function leaseHolder(cp: ControlPlane): Promise<string | undefined> {
     try {
-        return JSON.parse(cp.kubectl(["get", "lease", "openfaas-gitops-agent", "-n", "openfaas-gitops", "-o", "json"])).spec.holderIdentity;
+        return JSON.parse(cp.kubectl(["get", "lease", AGENT_DEFAULTS.name, "-n", AGENT_DEFAULTS.namespace, "-o", "json"])).spec.holderIdentity;
     } catch {
         return undefined;
     }
@@ -95,8 +96,8 @@ async function measure(cp: ControlPlane, compiled: boolean): Promise<Record<stri
     const repo = makeRepo();
     const lock = JSON.stringify({ name: "bench", version: "1.0.0", lockfileVersion: 3, requires: true, packages: { "": { name: "bench", version: "1.0.0" } } });
     repo.commit({ "Pulumi.yaml": "name: bench\nruntime: nodejs\n", "package.json": '{"name":"bench","version":"1.0.0"}', "package-lock.json": lock, ".gitignore": "node_modules/\n", "a.txt": "0" });
-    cp.kubectl(["delete", "lease", "openfaas-gitops-agent", "-n", "openfaas-gitops", "--ignore-not-found"]);
-    cp.kubectl(["delete", "configmap", "openfaas-gitops-agent-status", "-n", "openfaas-gitops", "--ignore-not-found"]);
+    cp.kubectl(["delete", "lease", AGENT_DEFAULTS.name, "-n", AGENT_DEFAULTS.namespace, "--ignore-not-found"]);
+    cp.kubectl(["delete", "configmap", AGENT_DEFAULTS.statusConfigMap, "-n", AGENT_DEFAULTS.namespace, "--ignore-not-found"]);
     const a = await startAgent(cp, repo, "bench-a", compiled);
     const pid = a.proc.pid!;
     // First revision: dependencies installed (cached from then on), the engine run fails (no backend).

@@ -11,10 +11,12 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { engineEnvironment, locksAreOwnAndDead, lockHolders, PulumiEngine } from "../agent/pulumi-engine";
+import { execFileSync } from "node:child_process";
+import * as os from "node:os";
+import { engineEnvironment, linkPreinstalledPlugins, locksAreOwnAndDead, lockHolders, PulumiEngine, pulumiHome } from "../agent/pulumi-engine";
 import { RunContext } from "../agent/engine";
 import { controlPlaneAvailable } from "../tools/controlplane";
-import { engineAvailable } from "../tools/engine";
+import { engineAvailable, ensureEngine, KUBERNETES_PROVIDER_VERSION } from "../tools/engine";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
 
 const available = engineAvailable() && controlPlaneAvailable();
@@ -35,7 +37,41 @@ describe("lock ownership (pure)", () => {
     });
     it("hands the engine the allowlisted variables and nothing else", () => {
         const env = engineEnvironment({ PATH: "/bin", HOME: "/h", PULUMI_CONFIG_PASSPHRASE: "p", AWS_REGION: "eu", AGENT_REPO_URL: "git@x", GITHUB_TOKEN: "t", KUBERNETES_SERVICE_HOST: "10.0.0.1" }, "s3://b");
-        assert.deepEqual(Object.keys(env).sort(), ["AWS_REGION", "HOME", "KUBERNETES_SERVICE_HOST", "PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_K8S_ENABLE_PATCH_FORCE", "PULUMI_SKIP_UPDATE_CHECK"]);
+        assert.deepEqual(Object.keys(env).sort(), ["AWS_REGION", "HOME", "KUBERNETES_SERVICE_HOST", "PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_K8S_ENABLE_PATCH_FORCE", "PULUMI_LOG_ROTATION_MAX_TOTAL_MB", "PULUMI_SKIP_UPDATE_CHECK"]);
+    });
+});
+
+describe("the image's preinstalled plugins", { skip: !engineAvailable() && "no Go toolchain and no cached engine" }, () => {
+    // The image's layout: /opt/pulumi-home/plugins/resource-kubernetes-v<version>/pulumi-resource-kubernetes.
+    const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "ofg-plugins-"));
+    const imagePlugins = (provider: string) => {
+        const dir = path.join(tmp(), "plugins");
+        fs.mkdirSync(path.join(dir, `resource-kubernetes-v${KUBERNETES_PROVIDER_VERSION}`), { recursive: true });
+        fs.symlinkSync(provider, path.join(dir, `resource-kubernetes-v${KUBERNETES_PROVIDER_VERSION}`, "pulumi-resource-kubernetes"));
+        return dir;
+    };
+
+    it("are linked into a PULUMI_HOME on the work volume, and the real CLI runs the provider from there", () => {
+        const { pulumi, provider } = ensureEngine();
+        const plugins = imagePlugins(provider);
+        const home = path.join(tmp(), "work", ".pulumi");
+        assert.equal(pulumiHome({ PULUMI_HOME: home, HOME: "/elsewhere" }), home);
+        assert.equal(pulumiHome({ HOME: "/w" }), "/w/.pulumi", "the CLI's own default");
+        assert.equal(linkPreinstalledPlugins(plugins, home), `plugins: ${home}/plugins -> ${plugins}`);
+        assert.equal(linkPreinstalledPlugins(plugins, home), `plugins: ${home}/plugins -> ${plugins}`, "a restart finds its link");
+        // No provider on PATH: without the link the CLI would try to download it (off this machine).
+        const schema = JSON.parse(execFileSync(pulumi, ["package", "get-schema", `kubernetes@${KUBERNETES_PROVIDER_VERSION}`], {
+            env: { PATH: "/usr/bin:/bin", HOME: path.dirname(home), PULUMI_HOME: home, PULUMI_SKIP_UPDATE_CHECK: "true" },
+            maxBuffer: 64 * 1024 * 1024,
+        }).toString());
+        assert.equal(schema.version, KUBERNETES_PROVIDER_VERSION);
+    });
+
+    it("leave a plugins directory the operator put in PULUMI_HOME alone", () => {
+        const home = tmp();
+        fs.mkdirSync(path.join(home, "plugins"));
+        assert.match(linkPreinstalledPlugins(tmp(), home), /already exists; it is used instead of/);
+        assert.ok(fs.lstatSync(path.join(home, "plugins")).isDirectory());
     });
 });
 

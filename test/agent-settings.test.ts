@@ -72,6 +72,7 @@ describe("agent settings", () => {
     it("an ssh URL needs the deploy key and a pinned known_hosts; files must exist", () => {
         assert.deepEqual(problems({ AGENT_REPO_URL: "ssh://git@host/r.git", AGENT_STACK: "dev" }).map((p) => p.split(" ")[0]), ["AGENT_SSH_KEY_FILE", "AGENT_KNOWN_HOSTS_FILE"]);
         assert.deepEqual(problems(base, [], (f) => f !== "/kh"), ['AGENT_KNOWN_HOSTS_FILE (--known-hosts-file) = "/kh": no such file']);
+        assert.deepEqual(problems({ ...base, AGENT_PULUMI_PLUGINS: "/opt/p" }, [], (f) => f !== "/opt/p"), ['AGENT_PULUMI_PLUGINS (--pulumi-plugins) = "/opt/p": no such file']);
     });
 
     it("https with a token file", () => {
