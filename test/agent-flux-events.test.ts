@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import { eventsUrl, FluxEvent, fluxEvents, SOURCE_GROUP } from "../agent/flux-events";
 import { artifactOf, digestProblem, parseDigest } from "../agent/flux-source";
 import { Reason, short } from "../agent/reconciler";
-import { ensureGoTools, haveGo, toolCacheDir } from "../tools/go-tools";
+import { ensureSmallTool, smallToolAvailable } from "../tools/go-tools";
 
 const REV = `main@sha1:${"ab12".repeat(10)}`;
 const at = new Date("2026-11-25T10:00:00.123Z");
@@ -83,12 +83,12 @@ describe("Flux artifact checks (pure)", () => {
     });
 });
 
-const goTool = haveGo() || fs.existsSync(path.join(toolCacheDir("flux-event", "v0.27.2"), "flux-event"));
+const goTool = smallToolAvailable("flux-event");
 
 describe("Flux events decoded by Flux's own Event type", { skip: !goTool && "no `go` on PATH and no cached tools/flux-event" }, () => {
     const decode = (events: readonly unknown[]) => {
-        const { "flux-event": bin } = ensureGoTools("flux-event", "v0.27.2", { "flux-event": "." });
-        return execFileSync(bin!, [], { input: events.map((e) => JSON.stringify(e)).join("\n"), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] })
+        const bin = ensureSmallTool("flux-event");
+        return execFileSync(bin, [], { input: events.map((e) => JSON.stringify(e)).join("\n"), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] })
             .trim().split("\n").map((l) => JSON.parse(l) as { kind: string; severity: string; reason: string; revision: string; commitStatus: boolean });
     };
 

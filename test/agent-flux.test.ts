@@ -28,7 +28,7 @@ import { Reason, Reconciler } from "../agent/reconciler";
 import { gitRepositorySpec } from "../components/flux";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";
 import { serveGit } from "../tools/git-http";
-import { ensureGoTools } from "../tools/go-tools";
+import { ensureSmallTool } from "../tools/go-tools";
 import { stackFileConfig } from "../tools/mock-engine";
 import { freePort } from "../tools/net";
 import { SourceController, startSourceController } from "../tools/source-controller";
@@ -200,8 +200,8 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
     });
 
     it("every event the agent sent decodes with Flux's own Event type", () => {
-        const { "flux-event": bin } = ensureGoTools("flux-event", "v0.27.2", { "flux-event": "." });
-        const seen = execFileSync(bin!, [], { input: notifications.received.map((e) => JSON.stringify(e)).join("\n"), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] }).trim().split("\n");
+        const bin = ensureSmallTool("flux-event");
+        const seen = execFileSync(bin, [], { input: notifications.received.map((e) => JSON.stringify(e)).join("\n"), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] }).trim().split("\n");
         assert.equal(seen.length, notifications.received.length);
         assert.ok(notifications.received.length >= 6);
     });

@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { runSeal, SealError } from "../sealing/cli";
-import { ensureGoTools, haveGo, toolCacheDir } from "../tools/go-tools";
+import { ensureSmallTool, haveGo, smallToolAvailable, toolCacheDir } from "../tools/go-tools";
 import { ensureKubeseal, KUBESEAL_VERSION } from "../tools/kubeseal";
 import { parseSealedSecretFile } from "../sealing/manifests";
 import { ROOT } from "./helpers";
@@ -357,13 +357,13 @@ describe("sealing-key import", () => {
 describe("compatibility with the controller's own crypto package", () => {
     // tools/sealcompat decrypts with github.com/bitnami-labs/sealed-secrets/pkg/crypto.HybridDecrypt
     // at v0.36.6, the controller version of the pinned chart, built through the Go module proxy.
-    const available = haveGo() || fs.existsSync(path.join(toolCacheDir("sealcompat", "v0.36.6"), "sealcompat"));
+    const available = smallToolAvailable("sealcompat");
     if (!available) console.log("# SKIP controller-crypto compatibility: no `go` on PATH and no cached tools/sealcompat");
 
     it("the controller decrypts what npm run seal produced, for every scope, and only under its label", { skip: !available && "no Go toolchain" }, () => {
-        const { sealcompat } = ensureGoTools("sealcompat", "v0.36.6", { sealcompat: "." });
+        const sealcompat = ensureSmallTool("sealcompat");
         const keyFile = path.join(dir, "key.pem");
-        const decrypt = (label: string, b64: string) => spawnSync(sealcompat!, [keyFile, label], { input: b64, encoding: "utf8" });
+        const decrypt = (label: string, b64: string) => spawnSync(sealcompat, [keyFile, label], { input: b64, encoding: "utf8" });
         const scopes: [string, string][] = [["strict", "openfaas-fn/api"], ["namespace-wide", "openfaas-fn"], ["cluster-wide", ""]];
         for (const [scope, label] of scopes) {
             const doc = sealedDoc(cli(["--name", "api", "--namespace", "openfaas-fn", "--scope", scope, "--from-literal", `k=value for ${scope}`]).stdout);
