@@ -6,8 +6,6 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { describe, it } from "node:test";
 import { eventsUrl, FluxEvent, fluxEvents, SOURCE_GROUP } from "../agent/flux-events";
 import { artifactOf, digestProblem, parseDigest } from "../agent/flux-source";
