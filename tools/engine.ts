@@ -27,7 +27,9 @@ export interface EngineBinaries {
 
 /** The provider's main package embeds the module's generated schema; copy it beside main.go (gitignored). */
 function copyProviderSchema(moduleDir: string): void {
-    const dir = execFileSync("go", ["list", "-m", "-f", "{{.Dir}}", PROVIDER_MODULE], { cwd: moduleDir, encoding: "utf8" }).trim();
+    // `go mod download` fetches the module on a cold machine (`go list -m` would print no directory) and names its directory.
+    const { Dir: dir } = JSON.parse(execFileSync("go", ["mod", "download", "-json", PROVIDER_MODULE], { cwd: moduleDir, encoding: "utf8" })) as { Dir?: string };
+    if (!dir) throw new Error(`go mod download ${PROVIDER_MODULE} gave no directory; is the Go module proxy reachable?`);
     for (const f of ["schema.json", "terraform-mapping.json"]) {
         fs.copyFileSync(path.join(dir, "cmd", "pulumi-resource-kubernetes", f), path.join(moduleDir, f));
         fs.chmodSync(path.join(moduleDir, f), 0o644);
