@@ -5,7 +5,7 @@ import { INVOKER_IMAGE_POLICY } from "./config/invoker";
 import { CertManager } from "./components/cert-manager";
 import { OpenFaaSFunction } from "./components/function";
 import { Flux, FLUX_SOURCE_NAME } from "./components/flux";
-import { AGENT_NAMESPACE, AGENT_POD_SELECTOR, AGENT_SERVICE_ACCOUNT, GitOpsAgent, GITHUB_KNOWN_HOSTS } from "./components/gitops-agent";
+import { AGENT_NAMESPACE, AGENT_POD_SELECTOR, AGENT_SERVICE_ACCOUNT, GitOpsAgent } from "./components/gitops-agent";
 import { NetworkPolicies } from "./components/network-policies";
 import { FunctionSchedule } from "./components/schedule";
 import { Contour } from "./components/contour";
@@ -109,6 +109,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               repoUrl: cfg.agent.repoUrl,
               branch: cfg.agent.branch,
               projectPath: cfg.agent.projectPath,
+              knownHosts: cfg.agent.knownHosts,
               stack: cfg.stack,
               deployKey: cfg.agent.deployKey,
               syncToken: cfg.agent.syncToken,
@@ -141,7 +142,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               branch: cfg.agent.branch,
               interval: cfg.flux.interval,
               deployKey: agent.deployKey,
-              knownHosts: GITHUB_KNOWN_HOSTS,
+              knownHosts: cfg.agent.knownHosts,
               webhookHost: cfg.flux.webhookHost,
               webhookSecret: cfg.flux.webhookSecret,
               github: cfg.agent.githubRepository ? { repository: cfg.agent.githubRepository } : undefined,

@@ -9,7 +9,6 @@ import { AGENT_DEFAULTS, FIELDS } from "../agent/settings";
  * GitHub's published SSH host key for github.com (ed25519; OpenSSH prefers it). Pinned: the agent
  * refuses any other key, so a spoofed or changed host is an error, never trusted on first use.
  */
-export const GITHUB_KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
 
 const { name: NAME, port: PORT, workDir: WORK_DIR } = AGENT_DEFAULTS;
 const SECRETS_DIR = `/etc/${NAME}`;
@@ -33,8 +32,8 @@ export interface GitOpsAgentArgs {
     readonly projectPath?: string;
     /** Stack the agent applies. */
     readonly stack: string;
-    /** Pinned known_hosts for ssh URLs. @default {@link GITHUB_KNOWN_HOSTS} */
-    readonly knownHosts?: string;
+    /** Pinned known_hosts of the repository's SSH server (config/agent.ts: GitHub's by default). */
+    readonly knownHosts: string;
     /** Bring-your-own deploy key (OpenSSH private key). @default generated ED25519 (`@pulumi/tls`) */
     readonly deployKey?: pulumi.Input<string>;
     /** Bring-your-own bearer token of POST /sync. @default generated (`@pulumi/random`) */
@@ -133,6 +132,7 @@ export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.t
 
 /** Pure: the Deployment: non-root, read-only root filesystem, probes, bounded resources. */
 export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secrets: { git: string; engine?: string }, files: { webhook: boolean }) {
+    const git = a.flux === undefined;
     const grace = a.shutdownGraceSeconds ?? AGENT_DEFAULTS.shutdownGraceSeconds;
     return {
         apiVersion: "apps/v1" as const,
@@ -162,7 +162,7 @@ export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secre
                             securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
                             volumeMounts: [
                                 { name: "git", mountPath: `${SECRETS_DIR}/git`, readOnly: true },
-                                { name: "known-hosts", mountPath: `${SECRETS_DIR}/known-hosts`, readOnly: true },
+                                ...(git ? [{ name: "known-hosts", mountPath: `${SECRETS_DIR}/known-hosts`, readOnly: true }] : []),
                                 { name: "work", mountPath: WORK_DIR },
                                 { name: "tmp", mountPath: "/tmp" },
                             ],
@@ -170,7 +170,7 @@ export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secre
                     ],
                     volumes: [
                         { name: "git", secret: { secretName: secrets.git, defaultMode: 0o400 } },
-                        { name: "known-hosts", configMap: { name: `${NAME}-known-hosts` } },
+                        ...(git ? [{ name: "known-hosts", configMap: { name: `${NAME}-known-hosts` } }] : []),
                         { name: "work", emptyDir: {} },
                         { name: "tmp", emptyDir: {} },
                     ],
@@ -197,7 +197,8 @@ export function agentIngressSpec(namespace: string, host: string, ingressClass: 
 /**
  * The reconcile agent: namespace, RBAC, its git Secret (deploy key, generated webhook secret and
  * sync token), the pinned known_hosts (ConfigMap), the Deployment and Service, and optionally the GitHub deploy key,
- * the webhook and the Ingress that routes it.
+ * the webhook and the Ingress that routes it. In flux mode the deploy key is still made here (Flux
+ * fetches with it, see `deployKey`), but the agent's pod holds neither it nor the known_hosts.
  */
 export class GitOpsAgent extends pulumi.ComponentResource {
     /** Public half of the deploy key: add it to the repository when GitHub integration is off. */
@@ -251,6 +252,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
             publicKey = key.publicKeyOpenssh;
         }
         const webhook = args.webhookHost !== undefined;
+        const git = args.flux === undefined;
         const generated = (what: string) => new random.RandomPassword(`${name}-${what}`, { length: 40, special: false }, child).result;
         const webhookSecret = webhook ? (args.webhookSecret !== undefined ? pulumi.secret(args.webhookSecret) : generated("webhook-secret")) : undefined;
         const syncToken = args.syncToken !== undefined ? pulumi.secret(args.syncToken) : generated("sync-token");
@@ -261,7 +263,8 @@ export class GitOpsAgent extends pulumi.ComponentResource {
                 metadata: { name: `${NAME}-git`, namespace: ns, labels: LABELS },
                 type: "Opaque",
                 stringData: {
-                    identity: privateKey,
+                    // In flux mode source-controller fetches with the key (Flux's own Secret); the agent never holds it.
+                    ...(git ? { identity: privateKey } : {}),
                     "sync-token": syncToken,
                     ...(webhookSecret ? { "webhook-secret": webhookSecret } : {}),
                 },
@@ -269,11 +272,9 @@ export class GitOpsAgent extends pulumi.ComponentResource {
             inNs,
         );
         // Host keys are public: a ConfigMap, so only credentials live in the Secret.
-        const knownHosts = new k8s.core.v1.ConfigMap(
-            `${name}-known-hosts`,
-            { metadata: { name: `${NAME}-known-hosts`, namespace: ns, labels: LABELS }, data: { known_hosts: args.knownHosts ?? GITHUB_KNOWN_HOSTS } },
-            inNs,
-        );
+        const knownHosts = git
+            ? new k8s.core.v1.ConfigMap(`${name}-known-hosts`, { metadata: { name: `${NAME}-known-hosts`, namespace: ns, labels: LABELS }, data: { known_hosts: args.knownHosts } }, inNs)
+            : undefined;
         const engineSecret = args.engineEnv
             ? new k8s.core.v1.Secret(`${name}-engine`, { metadata: { name: `${NAME}-engine`, namespace: ns, labels: LABELS }, type: "Opaque", stringData: pulumi.secret(args.engineEnv) }, inNs)
             : undefined;
@@ -281,7 +282,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
         new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             agentDeploymentSpec(args, ns, { git: `${NAME}-git`, engine: engineSecret ? `${NAME}-engine` : undefined }, { webhook }),
-            { parent: this, dependsOn: [namespace, gitSecret, knownHosts, ...(engineSecret ? [engineSecret] : [])] },
+            { parent: this, dependsOn: [namespace, gitSecret, ...(knownHosts ? [knownHosts] : []), ...(engineSecret ? [engineSecret] : [])] },
         );
         new k8s.core.v1.Service(
             `${name}-service`,

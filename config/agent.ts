@@ -1,6 +1,7 @@
 /** The `agent` map and the agent's secrets: the reconcile agent's settings. */
 import * as pulumi from "@pulumi/pulumi";
 import { AGENT_DEFAULTS } from "../agent/settings";
+import { GITHUB_KNOWN_HOSTS, knownHostsName, knownHostsProblem, sshHost } from "../model/git";
 import { DNS_SUBDOMAIN } from "../model/names";
 import { imageProblem } from "../policies/shared/image";
 import { checkToken } from "./checks";
@@ -30,6 +31,7 @@ export const AGENT_SCHEMA: Schema = {
         },
         branch: { type: "string" },
         projectPath: { type: "string" },
+        knownHosts: { type: "string", minLength: 1, description: "known_hosts lines pinning the git server's SSH host keys (default: GitHub's, for github.com)" },
         githubRepository: { type: "string", pattern: "^[A-Za-z0-9_.-]+$", expected: "expected the repository name only (the owner comes from github:owner)" },
         deployKeyWrite: { type: "boolean" },
         webhookHost: { type: "string", pattern: DNS_SUBDOMAIN.source, expected: "expected a DNS name in lower case" },
@@ -69,6 +71,7 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     const image = str("image");
     if (image && imageProblem(image)) r.problem("agent.image", `${imageProblem(image)}; pin a version tag or a digest (@sha256:...)`, image);
     const repoUrl = str("repoUrl");
+    const knownHosts = readKnownHosts(r, repoUrl, str("knownHosts"));
     const githubRepository = str("githubRepository");
     if (githubRepository && deployKey) r.problem("agentDeployKey", "cannot be registered on GitHub by this program (it needs the public half); register it yourself and unset agent.githubRepository, or unset agentDeployKey to have one generated and registered");
     const webhookHost = str("webhookHost");
@@ -80,6 +83,7 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
         repoUrl: repoUrl ?? "",
         branch: str("branch") ?? AGENT_DEFAULTS.branch,
         projectPath: str("projectPath") ?? AGENT_DEFAULTS.projectPath,
+        knownHosts,
         githubRepository,
         deployKeyWrite: field<boolean>("deployKeyWrite", "boolean") === true,
         webhookHost,
@@ -96,4 +100,26 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
         webhookSecret,
         engineEnv,
     };
+}
+
+/**
+ * The pinned host keys of an ssh repoUrl (the agent and Flux connect with them and nothing else):
+ * `agent.knownHosts`, or GitHub's published key for github.com. Any other host must have its keys
+ * given, since a key taken on first use is no pin at all.
+ */
+function readKnownHosts(r: Reader, repoUrl: string | undefined, given: string | undefined): string {
+    const ssh = repoUrl ? sshHost(repoUrl) : undefined;
+    if (!ssh) {
+        if (given !== undefined && repoUrl) r.problem("agent.knownHosts", `is used only with an ssh repoUrl, not ${repoUrl}; unset it`);
+        return GITHUB_KNOWN_HOSTS;
+    }
+    if (given === undefined) {
+        if (knownHostsName(ssh) !== "github.com") {
+            r.problem("agent.knownHosts", `required for the ssh repoUrl on ${knownHostsName(ssh)}: host keys are pinned, never trusted on first use; give the server's published host keys as known_hosts lines (compare ssh-keyscan ${ssh.port ? `-p ${ssh.port} ` : ""}${ssh.host} with what the server's operator publishes)`);
+        }
+        return GITHUB_KNOWN_HOSTS;
+    }
+    const problem = knownHostsProblem(given, ssh);
+    if (problem) r.problem("agent.knownHosts", problem);
+    return given.endsWith("\n") ? given : `${given}\n`;
 }

@@ -72,6 +72,10 @@ export function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConf
         const file = r.string("functionsFile", "functions/stack.yml");
         checkSetterMarkers(r, raw, file, namespace, functions);
         checkSetterMarkers(r, raw, INVOKER_FILE, namespace, [{ name: INVOKER_IMAGE_POLICY, imagePolicy: { semver: "" } }], "");
+        // The invoke image's ImageRepository and ImagePolicy take this name, and so would the function's.
+        if (functions.some((fn) => fn.imagePolicy && fn.name === INVOKER_IMAGE_POLICY)) {
+            r.at(`${file} functions.${INVOKER_IMAGE_POLICY}.imagePolicy`, `the name ${INVOKER_IMAGE_POLICY} is taken by the cron jobs' invoke image (${INVOKER_FILE}); rename the function`);
+        }
         const dir = path.posix.join(agent?.projectPath ?? ".", path.posix.dirname(file));
         imageAutomation = { path: dir === "." ? "./" : `./${dir}` };
     }

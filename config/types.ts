@@ -13,6 +13,8 @@ export interface AgentConfig {
     readonly repoUrl: string;
     readonly branch: string;
     readonly projectPath: string;
+    /** Pinned SSH host keys of the repository's server (known_hosts lines); GitHub's by default. */
+    readonly knownHosts: string;
     readonly githubRepository?: string;
     readonly deployKeyWrite: boolean;
     readonly webhookHost?: string;

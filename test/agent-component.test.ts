@@ -2,12 +2,15 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig } from "../config";
-import { agentDeploymentSpec, agentRoleSpec, GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
+import { agentDeploymentSpec, agentRoleSpec } from "../components/gitops-agent";
+import { GITHUB_KNOWN_HOSTS } from "../model/git";
 import { parseSettings } from "../agent/settings";
 import { PLACEHOLDER, valueOf } from "../tools/mock-engine";
 import { one, raw, runProgram, runStack } from "./helpers";
 
 const AGENT = { image: "ghcr.io/acme/openfaas-gitops-agent:0.1.0", repoUrl: "git@github.com:acme/platform.git" };
+/** The component's args for the same agent (the config fills in the pinned host keys). */
+const AGENT_ARGS = { ...AGENT, knownHosts: GITHUB_KNOWN_HOSTS };
 
 describe("GitOpsAgent component", () => {
     it("RBAC: its own Role covers only Lease, status ConfigMap and Events; cluster-admin is bound for applying the platform", async () => {
@@ -72,7 +75,7 @@ describe("GitOpsAgent component", () => {
     });
 
     it("Deployment: non-root, read-only root, probes, bounded resources, grace for a running update", () => {
-        const d = agentDeploymentSpec({ ...AGENT, stack: "prod" }, "openfaas-gitops", { git: "g" }, { webhook: false });
+        const d = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod" }, "openfaas-gitops", { git: "g" }, { webhook: false });
         const pod = d.spec.template.spec;
         assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } });
         const c = pod.containers[0]!;
@@ -85,18 +88,18 @@ describe("GitOpsAgent component", () => {
     });
 
     it("the Deployment's environment is a valid agent configuration (settings.ts parses it)", () => {
-        const d = agentDeploymentSpec({ ...AGENT, stack: "prod", webhookHost: "h.example.com" }, "ns", { git: "g" }, { webhook: true });
+        const d = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod", webhookHost: "h.example.com" }, "ns", { git: "g" }, { webhook: true });
         const env = Object.fromEntries((d.spec.template.spec.containers[0]!.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
         const s = parseSettings({ ...env, POD_NAMESPACE: "ns", POD_NAME: "agent-0" }, [], () => true);
         assert.deepEqual([s.repoUrl, s.stack, s.branch, s.pollIntervalMs, s.driftMode], [AGENT.repoUrl, "prod", "main", 60_000, "correct"]);
         assert.ok(s.webhookSecretFile && s.syncTokenFile && s.sshKeyFile && s.knownHostsFile);
         assert.equal(s.suspend, false);
-        const suspended = agentDeploymentSpec({ ...AGENT, stack: "prod", suspend: true }, "ns", { git: "g" }, { webhook: false });
+        const suspended = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod", suspend: true }, "ns", { git: "g" }, { webhook: false });
         assert.ok((suspended.spec.template.spec.containers[0]!.env as { name: string; value?: string }[]).some((e) => e.name === "AGENT_SUSPEND" && e.value === "true"));
     });
 
     it("flux mode: the environment selects the GitRepository and carries no git or ssh settings; settings.ts parses it", () => {
-        const d = agentDeploymentSpec({ ...AGENT, stack: "prod", flux: { namespace: "flux", gitRepository: "openfaas-gitops" } }, "ns", { git: "g" }, { webhook: false });
+        const d = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod", flux: { namespace: "flux", gitRepository: "openfaas-gitops" } }, "ns", { git: "g" }, { webhook: false });
         const vars = d.spec.template.spec.containers[0]!.env as { name: string; value?: string }[];
         const env = Object.fromEntries(vars.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
         for (const gitOnly of ["AGENT_REPO_URL", "AGENT_BRANCH", "AGENT_SSH_KEY_FILE", "AGENT_KNOWN_HOSTS_FILE"]) assert.equal(env[gitOnly], undefined, gitOnly);
@@ -104,6 +107,8 @@ describe("GitOpsAgent component", () => {
         assert.equal(s.source, "flux");
         assert.deepEqual(s.flux, { namespace: "flux", name: "openfaas-gitops", eventsUrl: "http://notification-controller.flux.svc.cluster.local./" });
         assert.equal(s.sshKeyFile, undefined);
+        // No host keys mounted either: the agent connects to no git server.
+        assert.deepEqual(d.spec.template.spec.volumes.map((v) => v.name), ["git", "work", "tmp"]);
     });
 
     it("agent.source: flux by default with the flux map, git without it or when asked; flux without the map is refused", async () => {
@@ -155,5 +160,25 @@ describe("agent config validation", () => {
         const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----";
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, githubRepository: "r" }), agentDeployKey: key }, ["agentDeployKey"]), /openfaas-gitops:agentDeployKey: cannot be registered on GitHub/);
         assert.match(problems({ agentEngineEnv: "{}" }, ["agentEngineEnv"]), /need the agent map/);
+    });
+
+    it("ssh host keys: GitHub's by default; any other server's must be given, valid and for its host; https takes none", async () => {
+        const GITLAB = "gitlab.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAfuCHKVTjquxvt6CM6tdG4SLp1Btn/nOeHHE5UOzRdf";
+        const gitlab = { ...AGENT, repoUrl: "git@gitlab.com:acme/platform.git" };
+        assert.match(problems({ agent: JSON.stringify(gitlab) }), /openfaas-gitops:agent\.knownHosts: required for the ssh repoUrl on gitlab\.com: host keys are pinned, never trusted on first use/);
+        assert.match(problems({ agent: JSON.stringify({ ...gitlab, knownHosts: GITHUB_KNOWN_HOSTS }) }), /agent\.knownHosts: has no key for gitlab\.com, the host of agent\.repoUrl/);
+        assert.match(problems({ agent: JSON.stringify({ ...gitlab, knownHosts: "gitlab.com AAAA" }) }), /agent\.knownHosts: line 1 is not a known_hosts line/);
+        // Another port is named [host]:port in known_hosts, as ssh looks it up.
+        const onPort = { ...AGENT, repoUrl: "ssh://git@git.example.com:2222/acme/platform.git" };
+        assert.match(problems({ agent: JSON.stringify({ ...onPort, knownHosts: GITLAB.replace("gitlab.com", "git.example.com") }) }), /has no key for \[git\.example\.com\]:2222/);
+        assert.equal(problems({ agent: JSON.stringify({ ...onPort, knownHosts: GITLAB.replace("gitlab.com", "[git.example.com]:2222") }) }), "");
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, repoUrl: "https://github.com/acme/platform.git", knownHosts: GITLAB }) }), /agent\.knownHosts: is used only with an ssh repoUrl/);
+
+        // Given keys reach the client that connects: the agent (git mode) or source-controller (with Flux).
+        const withKeys = { ...gitlab, knownHosts: `# GitLab.com, published\n${GITLAB}` };
+        const git = await runProgram(raw({ agent: JSON.stringify(withKeys) }));
+        assert.equal(one(git.resources, "kubernetes:core/v1:ConfigMap", "agent-known-hosts").inputs.data.known_hosts, `# GitLab.com, published\n${GITLAB}\n`);
+        const flux = await runProgram(raw({ agent: JSON.stringify(withKeys), flux: "{}" }));
+        assert.equal(one(flux.resources, "kubernetes:core/v1:Secret", "flux-git").inputs.stringData.known_hosts, `# GitLab.com, published\n${GITLAB}\n`);
     });
 });

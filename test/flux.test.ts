@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseConfig } from "../config";
 import { agentAccessSpecs, alertSpec, fluxAgentNetworkPolicySpec, imagePolicySpec, imageRepository, imageRepositorySpec, imageUpdateAutomationSpec, fluxGitUrl, fluxValues, gitRepositorySpec, providerSpec, receiverIngressSpec, receiverPath, receiverSpec } from "../components/flux";
 import { NOTIFICATION_TYPES, githubRepositoryAddress, isSshUrl, setterMarker } from "../model/flux";
-import { GITHUB_KNOWN_HOSTS } from "../components/gitops-agent";
+import { GITHUB_KNOWN_HOSTS } from "../model/git";
+import { PLACEHOLDER } from "../tools/mock-engine";
 import { INVOKER_FILE, INVOKER_IMAGE_POLICY, parseInvokerYml } from "../config/invoker";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -318,6 +319,23 @@ describe("image automation config", () => {
         assert.match(problems({ agent: https, flux: on }), /flux\.imageAutomation = "true": pushes tag commits with the deploy key, so agent\.repoUrl must be an ssh URL/);
     });
 
+    it("refuses a function named like the invoke image's policy", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-flux-"));
+        try {
+            fs.writeFileSync(path.join(dir, "stack.yml"), [
+                "version: 1.0", "provider: {name: openfaas}", "functions:",
+                `  ${INVOKER_IMAGE_POLICY}:`,
+                `    image: x/c:1.0.0 ${setterMarker("flux-system", INVOKER_IMAGE_POLICY)}`,
+                "    imagePolicy: {semver: '1.x'}",
+            ].join("\n"));
+            const rel = path.relative(ROOT, path.join(dir, "stack.yml"));
+            assert.match(problems({ agent: AGENT, flux: on, functionsFile: rel }),
+                new RegExp(`functions\\.${INVOKER_IMAGE_POLICY}\\.imagePolicy: the name ${INVOKER_IMAGE_POLICY} is taken by the cron jobs' invoke image \\(functions/invoker\\.yml\\); rename the function`));
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     it("refuses bad imagePolicy fields in the functions file, located by function", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-flux-"));
         try {
@@ -375,9 +393,11 @@ describe("Flux component under the mock engine", () => {
         const secret = one(resources, "kubernetes:core/v1:Secret", "flux-git");
         assert.equal(secret.inputs.metadata.namespace, "flux-system");
         assert.equal(secret.inputs.stringData.known_hosts, GITHUB_KNOWN_HOSTS);
-        // The same key the agent mounts: one deploy key registered on the repository.
-        const agentSecret = one(resources, "kubernetes:core/v1:Secret", "agent-git");
-        assert.equal(secret.inputs.stringData.identity, agentSecret.inputs.stringData.identity);
+        // The agent's deploy key (one key registered on the repository), held by Flux only: in flux
+        // mode the agent runs no git, so its pod has neither the key nor known_hosts.
+        assert.equal(secret.inputs.stringData.identity, `${PLACEHOLDER}:private-key:agent-deploy-key`);
+        assert.deepEqual(Object.keys(one(resources, "kubernetes:core/v1:Secret", "agent-git").inputs.stringData), ["sync-token"]);
+        assert.equal(resources.filter((r) => r.name === "agent-known-hosts").length, 0);
         assert.ok(secret.secretPaths.includes("stringData.identity") || secret.secretPaths.includes("stringData"), `identity is not secret: ${secret.secretPaths}`);
 
         assert.equal(resources.filter((r) => r.type.includes("notification.toolkit.fluxcd.io")).length, 0, "no Receiver without a webhook host");
