@@ -9,7 +9,7 @@
  * and exits after `done` or `failed`. A `cancel` message asks the engine to stop gracefully.
  */
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
+import { createRequire, enableCompileCache } from "node:module";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import type * as automation from "@pulumi/pulumi/automation";
@@ -125,6 +125,9 @@ async function run(req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
 }
 
 if (require.main === module) {
+    // Every run is a fresh process loading the Automation API, the SDKs and the program: V8's code
+    // cache on disk (in TMPDIR) saves about 0.4 s of CPU a run once warm.
+    enableCompileCache();
     const controller = new AbortController();
     process.on("message", (m: RunRequest | { kind: "cancel" }) => {
         if ("kind" in m) {

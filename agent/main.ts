@@ -59,6 +59,7 @@ async function main(): Promise<void> {
         env: engineEnv,
     });
     const engineLog = (line: string) => log.info({ engine: true }, line);
+    let fluxEventsSent: Promise<void> = Promise.resolve();
     let checkedOnce = false;
     const reconciler = new Reconciler(
         {
@@ -83,8 +84,11 @@ async function main(): Promise<void> {
                 }
                 const events = settings.flux?.eventsUrl;
                 if (event && events) {
-                    await sendFluxEvents(events, event, { ...settings.flux!, revision: run?.revision, instance: settings.identity, at: new Date() }, (e, fe) =>
-                        log.warn({ error: e.message, reason: fe.reason }, "could not send the Flux event to notification-controller"));
+                    // In order, but never awaited here: a notification-controller that does not answer
+                    // (15 s a request) must not hold up the next sync.
+                    const o = { ...settings.flux!, revision: run?.revision, instance: settings.identity, at: new Date() };
+                    fluxEventsSent = fluxEventsSent.then(() => sendFluxEvents(events, event, o, (e, fe) =>
+                        log.warn({ error: e.message, reason: fe.reason }, "could not send the Flux event to notification-controller")));
                 }
             },
         },
