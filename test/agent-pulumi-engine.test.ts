@@ -152,7 +152,8 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
     });
 
     it("reports and corrects drift of fields the program sets, and only those", async () => {
-        assert.deepEqual((await engine.detectDrift(ctx)).changed, [], "no drift right after an apply");
+        // No drift right after an apply is each stack's lifecycle (test/support/engine-lifecycle.ts),
+        // through the same runner; here, drift that is there.
         h.cp.kubectl(["scale", "deployment", "nodeinfo", "-n", "openfaas-fn", "--replicas=2"]);
         // Replicas of an HPA-scaled function are the HPA's, not the program's.
         h.cp.kubectl(["scale", "deployment", "sentimentanalysis", "-n", "openfaas-fn", "--replicas=4"]);

@@ -21,28 +21,8 @@ describe("engine versions", () => {
     });
 });
 
-describe("real engine: a bad stack config", { skip: SKIP_REASON }, () => {
-    let h: EngineHarness;
-    before(async () => {
-        h = await startEngineHarness({ checkpoints: false });
-    });
-    after(async () => {
-        await h?.stop();
-    });
-
-    it("fails with the readable message listing every problem, and creates nothing", async () => {
-        const s = await h.stack("bad", "prod", { extra: { gatewayReplicas: 0, acmeEmail: "not-an-email" } });
-        const err = await s.run("up").then(() => assert.fail("a bad config was applied"), (e: Error) => e.message);
-        assert.match(err, /Stack "bad" has 2 configuration problems; nothing was created:/);
-        assert.match(err, /openfaas-gitops:gatewayReplicas = "0": expected an integer from 1 to 20/);
-        assert.match(err, /openfaas-gitops:acmeEmail = "not-an-email": expected an e-mail address/);
-        assert.doesNotMatch(err, /problems: \[|\[object Object\]|at parseConfig/);
-        const left = ((await s.stack.exportStack()).deployment.resources ?? []) as { type: string }[];
-        assert.deepEqual(left.map((r) => r.type).filter((t) => t !== "pulumi:pulumi:Stack"), []);
-    });
-});
-
-describe("real engine: the policy pack, run by the CLI", { skip: SKIP_REASON }, () => {
+// One control plane for both: a bad config creates nothing, and the policy stacks only fail or preview.
+describe("real engine: a stack's config and policy", { skip: SKIP_REASON }, () => {
     let h: EngineHarness;
     const policy = { policyPacks: [path.join(__dirname, "..", "policies", "analyzer.sh")], policyPackConfigs: [path.join(__dirname, "..", "policies", "config", "prod.json")] };
     before(async () => {
@@ -52,7 +32,18 @@ describe("real engine: the policy pack, run by the CLI", { skip: SKIP_REASON }, 
         await h?.stop();
     });
 
-    it("a mandatory violation fails the update, and the violating object is never created", async () => {
+    it("a bad stack config fails with the readable message listing every problem, and creates nothing", async () => {
+        const s = await h.stack("bad", "prod", { extra: { gatewayReplicas: 0, acmeEmail: "not-an-email" } });
+        const err = await s.run("up").then(() => assert.fail("a bad config was applied"), (e: Error) => e.message);
+        assert.match(err, /Stack "bad" has 2 configuration problems; nothing was created:/);
+        assert.match(err, /openfaas-gitops:gatewayReplicas = "0": expected an integer from 1 to 20/);
+        assert.match(err, /openfaas-gitops:acmeEmail = "not-an-email": expected an e-mail address/);
+        assert.doesNotMatch(err, /problems: \[|\[object Object\]|at parseConfig/);
+        const left = ((await s.stack.exportStack()).deployment.resources ?? []) as { type: string }[];
+        assert.deepEqual(left.map((r) => r.type).filter((t) => t !== "pulumi:pulumi:Stack"), []);
+    });
+
+    it("the policy pack, run by the CLI: a mandatory violation fails the update, and the violating object is never created", async () => {
         const s = await h.stack("policy-bad", "prod", { secrets: [...AGENT, "agentWebhookSecret"], extra: { functionsFile: "test/data/latest-image.stack.yml" } });
         const err = await s.run("up", policy).then(() => assert.fail("the update passed a mandatory policy"), (e: Error) => e.message);
         assert.match(err, /pinned-images/);
@@ -60,7 +51,7 @@ describe("real engine: the policy pack, run by the CLI", { skip: SKIP_REASON }, 
         assert.equal(h.cp.kubectl(["get", "deployments", "-n", "openfaas-fn", "-o", "name", "--ignore-not-found"]).trim(), "");
     });
 
-    it("the shipped prod stack passes its policy config", async () => {
+    it("the policy pack, run by the CLI: the shipped prod stack passes its policy config", async () => {
         const s = await h.stack("policy-ok", "prod", { secrets: [...AGENT, "agentWebhookSecret"] });
         const r = await s.run("preview", policy);
         assert.doesNotMatch(r.log.join("\n"), /mandatory/);
