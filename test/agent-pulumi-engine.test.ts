@@ -11,7 +11,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as os from "node:os";
 import { engineEnvironment, linkPreinstalledPlugins, locksAreOwnAndDead, lockHolders, PulumiEngine, pulumiHome } from "../agent/pulumi-engine";
 import { RunContext } from "../agent/engine";
@@ -59,12 +59,20 @@ describe("the image's preinstalled plugins", { skip: !engineAvailable() && "no G
         assert.equal(pulumiHome({ HOME: "/w" }), "/w/.pulumi", "the CLI's own default");
         assert.equal(linkPreinstalledPlugins(plugins, home), `plugins: ${home}/plugins -> ${plugins}`);
         assert.equal(linkPreinstalledPlugins(plugins, home), `plugins: ${home}/plugins -> ${plugins}`, "a restart finds its link");
-        // No provider on PATH: without the link the CLI would try to download it (off this machine).
-        const schema = JSON.parse(execFileSync(pulumi, ["package", "get-schema", `kubernetes@${KUBERNETES_PROVIDER_VERSION}`], {
-            env: { PATH: "/usr/bin:/bin", HOME: path.dirname(home), PULUMI_HOME: home, PULUMI_SKIP_UPDATE_CHECK: "true" },
+        // No provider on PATH, and a plugin the CLI does not find it would download: pointed at a closed
+        // loopback port here, so a test never leaves this machine and a missing link fails fast.
+        const getSchema = (pulumiHome: string) => spawnSync(pulumi, ["package", "get-schema", `kubernetes@${KUBERNETES_PROVIDER_VERSION}`], {
+            env: {
+                PATH: "/usr/bin:/bin", HOME: path.dirname(pulumiHome), PULUMI_HOME: pulumiHome, PULUMI_SKIP_UPDATE_CHECK: "true",
+                PULUMI_DISABLE_REGISTRY_RESOLVE: "true", PULUMI_PLUGIN_DOWNLOAD_URL_OVERRIDES: ".*=http://127.0.0.1:9/",
+            },
             maxBuffer: 64 * 1024 * 1024,
-        }).toString());
-        assert.equal(schema.version, KUBERNETES_PROVIDER_VERSION);
+            encoding: "utf8",
+        });
+        assert.equal(JSON.parse(getSchema(home).stdout).version, KUBERNETES_PROVIDER_VERSION);
+        const unlinked = getSchema(path.join(tmp(), ".pulumi"));
+        assert.notEqual(unlinked.status, 0);
+        assert.match(unlinked.stdout + unlinked.stderr, /127\.0\.0\.1:9\/pulumi-resource-kubernetes/, "without the link the CLI goes for a download");
     });
 
     it("leave a plugins directory the operator put in PULUMI_HOME alone", () => {
