@@ -50,7 +50,15 @@ async function main(): Promise<void> {
         : undefined;
     const source: Source = flux ?? gitSource(settings);
     const engineEnv = engineEnvironment(process.env, settings.backendUrl);
-    if (settings.pulumiPlugins) log.info(linkPreinstalledPlugins(settings.pulumiPlugins, pulumiHome(engineEnv)));
+    if (settings.pulumiPlugins) {
+        try {
+            log.info(linkPreinstalledPlugins(settings.pulumiPlugins, pulumiHome(engineEnv)));
+        } catch (e) {
+            // Without the link every run would download its plugins, and fail where that is impossible.
+            log.error({ error: (e as Error).message }, `cannot link ${settings.pulumiPlugins} as the engine's plugin directory`);
+            process.exit(1);
+        }
+    }
     const engine = new PulumiEngine({
         stack: settings.stack,
         projectPath: settings.projectPath,

@@ -2,7 +2,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { AGENT_DEFAULTS } from "../agent/settings";
-import { FluxNotification, githubRepositoryAddress, isSshUrl, NOTIFICATION_TYPES, setterMarker } from "../model/flux";
+import { FluxNotification, githubRepositoryAddress, NOTIFICATION_TYPES, setterMarker } from "../model/flux";
+import { isSshUrl } from "../model/git";
 import { FunctionDef } from "../model/function";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/names";
 import { checkToken } from "./checks";

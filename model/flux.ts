@@ -20,11 +20,6 @@ export interface FluxNotification {
     readonly secret: pulumi.Input<string>;
 }
 
-/** True for URLs that source-controller fetches over ssh (and so needs the deploy key and known_hosts). */
-export function isSshUrl(url: string): boolean {
-    return url.startsWith("ssh://") || /^[\w.-]+@[\w.-]+:/.test(url);
-}
-
 /**
  * Pure: the https address of a GitHub repository from its git URL (what a `github` Provider wants),
  * or undefined when the URL is not on github.com.

@@ -17,6 +17,11 @@ export function sshHost(url: string): { readonly host: string; readonly port?: n
     return scp ? { host: scp[1]! } : undefined;
 }
 
+/** True for URLs fetched over ssh (so with the deploy key and the pinned known_hosts). */
+export function isSshUrl(url: string): boolean {
+    return sshHost(url) !== undefined;
+}
+
 /** How known_hosts names a host: `host`, or `[host]:port` for another port. */
 export function knownHostsName(h: { readonly host: string; readonly port?: number }): string {
     return h.port ? `[${h.host}]:${h.port}` : h.host;
