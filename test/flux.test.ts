@@ -300,6 +300,16 @@ describe("flux notification config", () => {
 
 describe("image automation config", () => {
     const on = JSON.stringify({ imageAutomation: true });
+    /** A temporary stack.yml with these function lines, passed to `check` by a project-relative path (what the config takes). */
+    const withStackFile = (functionLines: string[], check: (rel: string) => void) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-flux-"));
+        try {
+            fs.writeFileSync(path.join(dir, "stack.yml"), ["version: 1.0", "provider: {name: openfaas}", "functions:", ...functionLines].join("\n"));
+            check(path.relative(ROOT, path.join(dir, "stack.yml")));
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    };
 
     it("reads the functions directory and the opted-in functions' policies", () => {
         const cfg = parseConfig(raw({ agent: AGENT, flux: on }));
@@ -320,43 +330,30 @@ describe("image automation config", () => {
     });
 
     it("refuses a function named like the invoke image's policy", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-flux-"));
-        try {
-            fs.writeFileSync(path.join(dir, "stack.yml"), [
-                "version: 1.0", "provider: {name: openfaas}", "functions:",
-                `  ${INVOKER_IMAGE_POLICY}:`,
-                `    image: x/c:1.0.0 ${setterMarker("flux-system", INVOKER_IMAGE_POLICY)}`,
-                "    imagePolicy: {semver: '1.x'}",
-            ].join("\n"));
-            const rel = path.relative(ROOT, path.join(dir, "stack.yml"));
+        withStackFile([
+            `  ${INVOKER_IMAGE_POLICY}:`,
+            `    image: x/c:1.0.0 ${setterMarker("flux-system", INVOKER_IMAGE_POLICY)}`,
+            "    imagePolicy: {semver: '1.x'}",
+        ], (rel) => {
             assert.match(problems({ agent: AGENT, flux: on, functionsFile: rel }),
                 new RegExp(`functions\\.${INVOKER_IMAGE_POLICY}\\.imagePolicy: the name ${INVOKER_IMAGE_POLICY} is taken by the cron jobs' invoke image \\(functions/invoker\\.yml\\); rename the function`));
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
+        });
     });
 
     it("refuses bad imagePolicy fields in the functions file, located by function", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-flux-"));
-        try {
-            fs.writeFileSync(path.join(dir, "stack.yml"), [
-                "version: 1.0", "provider: {name: openfaas}", "functions:",
-                "  a: {image: 'x/a:1', imagePolicy: {semver: '1.x', pattern: '^v'}}",
-                "  b: {image: 'x/b:1', imagePolicy: {pattern: '(unclosed'}}",
-                "  c: {image: 'x/c:1', imagePolicy: {pattern: '^v', order: newest, colour: 1}}",
-                "  d: {image: 'x/d:1', imagePolicy: latest}",
-            ].join("\n"));
-            // The config takes project-relative paths; a relative path out to the temporary directory is one.
-            const rel = path.relative(ROOT, path.join(dir, "stack.yml"));
+        withStackFile([
+            "  a: {image: 'x/a:1', imagePolicy: {semver: '1.x', pattern: '^v'}}",
+            "  b: {image: 'x/b:1', imagePolicy: {pattern: '(unclosed'}}",
+            "  c: {image: 'x/c:1', imagePolicy: {pattern: '^v', order: newest, colour: 1}}",
+            "  d: {image: 'x/d:1', imagePolicy: latest}",
+        ], (rel) => {
             const msg = problems({ functionsFile: rel });
             assert.match(msg, /functions\.a\.imagePolicy: .*exactly one of semver and pattern/);
             assert.match(msg, /functions\.b\.imagePolicy\.pattern: not a regular expression/);
             assert.match(msg, /functions\.c\.imagePolicy\.order = "newest": expected numerical \| alphabetical/);
             assert.match(msg, /functions\.c\.imagePolicy\.colour = "1": unknown field/);
             assert.match(msg, /functions\.d\.imagePolicy = "\\"latest\\"": expected a map with semver/);
-        } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-        }
+        });
     });
 
     it("a tag commit made as image-automation-controller makes it (the marked line rewritten) deploys the new tag", async () => {

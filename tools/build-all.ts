@@ -15,15 +15,15 @@ import { ensureKubeseal } from "./kubeseal";
 import { ensureSourceController } from "./source-controller";
 
 const log = (line: string) => console.log(line);
+const ENGINE = "the Pulumi CLI and kubernetes provider";
 const STEPS: Record<string, () => unknown> = {
-    "the Pulumi CLI and kubernetes provider": () => ensureEngine(log),
+    [ENGINE]: () => ensureEngine(log),
     "kube-apiserver and etcd": () => ensureBinaries(log),
     "Flux source-controller": () => ensureSourceController(log),
     kubeseal: () => ensureKubeseal(log),
     ...Object.fromEntries(Object.keys(SMALL_TOOLS).map((name) => [name, () => ensureSmallTool(name as SmallTool, log)])),
 };
-const [engine, ...rest] = Object.keys(STEPS);
-const LANES = [[engine!], rest];
+const LANES = [[ENGINE], Object.keys(STEPS).filter((step) => step !== ENGINE)];
 
 /** Runs one step in a child process; resolves with its name if it failed. */
 function runStep(step: string): Promise<string | undefined> {
