@@ -31,23 +31,35 @@ export const ENGINE_ENV_ALLOWED = /^(PULUMI_CONFIG_PASSPHRASE(_FILE)?|PULUMI_ACC
 const ENGINE_ENV_BASE = /^(PATH|HOME|TMPDIR|LANG|TZ|SSL_CERT_FILE|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|KUBERNETES_SERVICE_HOST|KUBERNETES_SERVICE_PORT|KUBECONFIG|PULUMI_HOME)$/;
 
 /**
- * Pure: the exact environment of an engine run, from the agent's own. Everything else in the pod
- * (the agent's settings, tokens of other tools) never reaches the program, the CLI or a provider.
- * Server-side apply conflicts are forced: git is the source of truth for every field the program
- * sets, so a `kubectl scale` of a field the program owns is corrected; fields the program leaves
- * out (replicas under an HPA) are never applied, so never taken back.
+ * How the agent runs the engine, on top of the allowlisted environment:
+ * - server-side apply conflicts are forced: git is the source of truth for every field the program
+ *   sets, so a `kubectl scale` of a field the program owns is corrected; fields the program leaves
+ *   out (replicas under an HPA) are never applied, so never taken back;
+ * - resource references are off: the program uses no resource a remote component returns (a chart's
+ *   `resources` is only waited on), and with references on the SDK fetches the whole state of every
+ *   chart object back into the program, CRD schemas included (measured: 3 of about 20 CPU-seconds of
+ *   a dev stack's operation);
+ * - the CLI logs every run in detail under PULUMI_HOME/logs (about 2 MB a run for this platform) and
+ *   keeps up to 500 MB by default: on the pod's work volume that is ephemeral storage the kubelet
+ *   counts. The last few dozen runs are enough for `pulumi logs share`.
+ */
+export const ENGINE_SETTINGS: Readonly<Record<string, string>> = {
+    PULUMI_K8S_ENABLE_PATCH_FORCE: "true",
+    PULUMI_DISABLE_RESOURCE_REFERENCES: "true",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_LOG_ROTATION_MAX_TOTAL_MB: "64",
+};
+
+/**
+ * Pure: the exact environment of an engine run, from the agent's own: the allowlisted variables and
+ * {@link ENGINE_SETTINGS}. Everything else in the pod (the agent's settings, tokens of other tools)
+ * never reaches the program, the CLI or a provider.
  */
 export function engineEnvironment(agentEnv: Readonly<Record<string, string | undefined>>, backendUrl?: string): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(agentEnv)) if (v !== undefined && (ENGINE_ENV_ALLOWED.test(k) || ENGINE_ENV_BASE.test(k))) env[k] = v;
     if (backendUrl) env.PULUMI_BACKEND_URL = backendUrl;
-    env.PULUMI_K8S_ENABLE_PATCH_FORCE = "true";
-    env.PULUMI_SKIP_UPDATE_CHECK = "true";
-    // The CLI logs every run in detail under PULUMI_HOME/logs (about 2 MB a run for this platform)
-    // and keeps up to 500 MB by default: on the pod's work volume that is ephemeral storage the
-    // kubelet counts. The last few dozen runs are enough for `pulumi logs share`.
-    env.PULUMI_LOG_ROTATION_MAX_TOTAL_MB = "64";
-    return env;
+    return { ...env, ...ENGINE_SETTINGS };
 }
 
 /** The CLI's home for an engine environment: PULUMI_HOME, else ~/.pulumi as the CLI defaults. */

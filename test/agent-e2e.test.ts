@@ -1,35 +1,55 @@
 /**
- * The agent process end to end with the REAL engine: a commit to a real git repository is picked
- * up, applied by a real `up` (CLI + provider built from their Go modules) against the real
- * kube-apiserver, and the objects appear; a second commit changes one value and is applied too.
- * Status, Events and metrics say so. The committed project registers the no-kubelet harness in its
- * own index.ts (test/support/engine.ts projectCopy); the agent runs exactly as deployed.
+ * The agent process end to end with the REAL engine (CLI + provider built from their Go modules)
+ * against the real kube-apiserver, in both of its source modes on one stack, as an operator moving
+ * an agent from git to Flux would:
+ * - git mode: a commit to a real git repository is picked up and applied by a real `up`, and the
+ *   objects appear; a second commit changing one value is applied after `POST /sync`;
+ * - then the agent is restarted in flux mode (AGENT_SOURCE=flux: no repository URL, no git
+ *   credentials) on the same stack, state and cluster: the REAL Flux source-controller turns the
+ *   same repository (served by `git http-backend`) into a GitRepository artifact, which the agent
+ *   verifies, extracts and applies; the next commit's artifact is applied through the watch alone.
+ * Status, Events, metrics and the Flux events it posts say so. A local HTTP server stands in for
+ * notification-controller's event endpoint (a TEST DOUBLE that only records; the payloads' schema is
+ * checked against Flux's own type in test/agent-flux-events.test.ts). The committed project
+ * registers the no-kubelet harness in its own index.ts (test/support/engine.ts projectCopy); the
+ * agent runs exactly as deployed.
  */
 import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
+import { gitRepositorySpec } from "../components/flux";
 import { controlPlaneAvailable } from "../tools/controlplane";
 import { engineAvailable } from "../tools/engine";
+import { serveGit } from "../tools/git-http";
+import { SourceController, startSourceController } from "../tools/source-controller";
 import { EngineHarness, projectCopy, startEngineHarness } from "./support/engine";
 import { makeRepo, Repo } from "./support/gitrepo";
 import { AgentProcess, startAgent } from "./support/agent-process";
+import { EventsRecorder, startEventsRecorder } from "./support/flux-events-recorder";
 import { until } from "./support/wait";
 
 const available = engineAvailable() && controlPlaneAvailable();
 
-
-describe("agent end to end with the real engine", { skip: !available && "no Go toolchain and no cached engine" }, () => {
+describe("agent end to end with the real engine: git mode, then flux mode on the same stack", { skip: !available && "no Go toolchain and no cached engine" }, () => {
     let h: EngineHarness;
-    let agent: AgentProcess;
+    let agent: AgentProcess | undefined;
     let repo: Repo;
-    let base = "";
+    let sc: SourceController | undefined;
+    let git: http.Server | undefined;
+    let notifications: EventsRecorder | undefined;
     const STACK = "dev";
     const token = crypto.randomBytes(16).toString("hex");
     let stackFile = "";
+    /** The last commit pushed. */
+    let head = "";
+    // The agent's settings in both modes: one stack, one namespace, no periodic work of its own.
+    let common: Record<string, string> = {};
 
     before(async () => {
         h = await startEngineHarness({ log: (l) => console.log(`# ${l}`) });
@@ -41,19 +61,13 @@ describe("agent end to end with the real engine", { skip: !available && "no Go t
         projectCopy(repo.work);
         fs.appendFileSync(path.join(repo.work, ".gitignore"), "node_modules\nseen-env.json\n");
         repo.commit({ [`stacks/Pulumi.${STACK}.yaml`]: stackFile }, "platform");
-
-        const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-e2e-")), "token");
-        fs.writeFileSync(tokenFile, token);
-        agent = await startAgent({
-            ...h.env,
-            AGENT_REPO_URL: `file://${repo.bare}`, AGENT_STACK: STACK, AGENT_SECRETS_PROVIDER: "passphrase",
-            AGENT_SYNC_TOKEN_FILE: tokenFile, AGENT_POLL_INTERVAL: "3600",
-            POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-e2e", AGENT_DRIFT_INTERVAL: "0",
-        }, { dependencyCache: true });
-        base = agent.base;
+        common = { ...h.env, AGENT_STACK: STACK, AGENT_SECRETS_PROVIDER: "passphrase", AGENT_POLL_INTERVAL: "3600", AGENT_DRIFT_INTERVAL: "0", POD_NAMESPACE: "openfaas-gitops" };
     });
     after(async () => {
         await agent?.stop();
+        await sc?.stop();
+        git?.close();
+        notifications?.close();
         await h?.stop();
     });
 
@@ -61,26 +75,74 @@ describe("agent end to end with the real engine", { skip: !available && "no Go t
         lastAppliedRevision?: string;
         conditions: Record<string, { status: string; reason: string }>;
     };
+    const gatewayReplicas = () => JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"])).spec.replicas as number;
+    /** Commits the stack file with `gatewayReplicas` set; returns the commit. */
+    const commitGatewayReplicas = (n: number) => {
+        const doc = yaml.load(stackFile) as { config: Record<string, unknown> };
+        doc.config["openfaas-gitops:gatewayReplicas"] = n;
+        return repo.commit({ [`stacks/Pulumi.${STACK}.yaml`]: yaml.dump(doc) }, `${n} gateways`);
+    };
+    const applied = (revision: string) => until(`${revision} applied`, () => (status().lastAppliedRevision === revision ? true : undefined), 600_000).catch((e) => assert.fail(`${e}\n${agent?.logs().slice(-4000)}`));
 
-    it("applies the branch head with a real up: the platform appears, status and metrics say so", async () => {
-        const head = repo.commit({ "README.md": "platform\n" }, "touch");
-        await until("the first apply", () => (status().lastAppliedRevision === head ? true : undefined));
+    it("git mode: applies the branch head with a real up: the platform appears, status and metrics say so", async () => {
+        const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-e2e-")), "token");
+        fs.writeFileSync(tokenFile, token);
+        agent = await startAgent({ ...common, AGENT_REPO_URL: `file://${repo.bare}`, AGENT_SYNC_TOKEN_FILE: tokenFile, POD_NAME: "agent-e2e-git" }, { dependencyCache: true });
+        head = repo.commit({ "README.md": "platform\n" }, "touch");
+        await applied(head);
         assert.equal(status().conditions.Ready!.reason, "Applied", agent.logs());
         assert.match(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "name"]), /gateway/);
         assert.match(h.cp.kubectl(["get", "deployment", "nodeinfo", "-n", "openfaas-fn", "-o", "name"]), /nodeinfo/);
-        const metrics = await (await fetch(`${base}/metrics`)).text();
+        const metrics = await (await fetch(`${agent.base}/metrics`)).text();
         assert.match(metrics, /openfaas_gitops_runs_total\{kind="apply",result="succeeded"\} 1/);
         assert.match(metrics, new RegExp(`openfaas_gitops_revision_info\\{revision="${head}"\\} 1`));
         assert.match(h.cp.kubectl(["get", "events", "-n", "openfaas-gitops", "-o", "jsonpath={.items[*].reason}"]), /Applied/);
     });
 
-    it("applies the next commit's change when asked to sync", async () => {
-        const doc = yaml.load(stackFile) as { config: Record<string, unknown> };
-        doc.config["openfaas-gitops:gatewayReplicas"] = 2;
-        const head = repo.commit({ [`stacks/Pulumi.${STACK}.yaml`]: yaml.dump(doc) }, "two gateways");
-        assert.equal((await fetch(`${base}/sync`, { method: "POST", headers: { Authorization: `Bearer ${token}` } })).status, 202);
-        await until("the second apply", () => (status().lastAppliedRevision === head ? true : undefined));
-        assert.equal(JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"])).spec.replicas, 2);
-        assert.match(agent.logs(), /gateway/);
+    it("git mode: applies the next commit's change when asked to sync", async () => {
+        head = commitGatewayReplicas(2);
+        assert.equal((await fetch(`${agent!.base}/sync`, { method: "POST", headers: { Authorization: `Bearer ${token}` } })).status, 202);
+        await applied(head);
+        assert.equal(gatewayReplicas(), 2);
+        assert.match(agent!.logs(), /gateway/);
+    });
+
+    it("flux mode on the same stack: applies the GitRepository's artifact with a real up; status, metrics and Flux events name Flux's revision", async () => {
+        assert.equal(await agent!.stop(), 0, "the git-mode agent stops cleanly, releasing its Lease");
+        h.cp.kubectl(["create", "namespace", "flux-system"]);
+        const server = http.createServer((req, res) => serveGit(path.dirname(repo.bare), req, res));
+        git = server;
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        notifications = await startEventsRecorder();
+        sc = await startSourceController(h.cp.kubeconfig);
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/remote.git`;
+        h.cp.kubectl(["apply", "--server-side", "-f", "-"], yaml.dump(gitRepositorySpec("flux-system", { repoUrl: url, branch: "main", interval: "5s" })));
+        agent = await startAgent({
+            ...common,
+            AGENT_SOURCE: "flux", AGENT_FLUX_NAMESPACE: "flux-system", AGENT_FLUX_SOURCE: "openfaas-gitops", AGENT_FLUX_EVENTS_URL: notifications.url,
+            POD_NAME: "agent-e2e-flux",
+        }, { dependencyCache: true });
+
+        const artifact = await until("the artifact", () => JSON.parse(h.cp.kubectl(["-n", "flux-system", "get", "gitrepository", "openfaas-gitops", "-o", "json"])).status?.artifact as { revision: string } | undefined);
+        const revision = artifact.revision;
+        assert.equal(revision, `main@sha1:${head}`);
+        await applied(revision);
+        assert.equal(status().conditions.Ready!.reason, "Applied", agent.logs());
+        assert.equal(gatewayReplicas(), 2, "the same commit in flux mode changes nothing");
+        const metrics = await (await fetch(`${agent.base}/metrics`)).text();
+        assert.match(metrics, new RegExp(`openfaas_gitops_revision_info\\{revision="${revision}"\\} 1`));
+        const recorder = notifications;
+        await until("the Applied events", () => (recorder.received.filter((e) => e.reason === "Applied").length >= 2 ? true : undefined), 10_000);
+        assert.deepEqual(recorder.received.filter((e) => e.reason === "Applied").map((e) => e.metadata), [
+            { "source.toolkit.fluxcd.io/revision": revision },
+            { "source.toolkit.fluxcd.io/revision": revision, "source.toolkit.fluxcd.io/commit_status": "update" },
+        ]);
+        assert.ok(!/git ls-remote|known_hosts/.test(agent.logs()), "no git work in flux mode");
+    });
+
+    it("flux mode: applies the next commit's artifact when source-controller publishes it (no sync request: the watch)", async () => {
+        head = commitGatewayReplicas(3);
+        await applied(`main@sha1:${head}`);
+        assert.equal(gatewayReplicas(), 3);
     });
 });

@@ -5,7 +5,7 @@
  * applies exactly that revision.
  *
  * The engine is the TEST DOUBLE of the engine interface (the real engine run is
- * test/agent-e2e.test.ts, for the git source): it runs this program for real, on the extracted
+ * test/agent-e2e.test.ts, for both sources): it runs this program for real, on the extracted
  * artifact, under tools/mock-engine.ts (itself a double of the Pulumi engine) and records which
  * image the nodeinfo Deployment would get. Notification-controller cannot be built here: a local
  * HTTP server stands in for its event endpoint (a TEST DOUBLE that only records the POSTs), and the

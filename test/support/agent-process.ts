@@ -1,6 +1,6 @@
 /**
  * The agent as a process, started the way its image starts it (agent/main.ts, settings from the
- * environment), for the tests that run it whole: npm run agent, and the two end-to-end tests.
+ * environment), for the tests that run it whole: npm run agent, and the end-to-end test.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as crypto from "node:crypto";

@@ -25,6 +25,16 @@ export interface Variant {
     readonly from: string;
     readonly secrets: (keyof TestCredentials)[];
     readonly pro?: boolean;
+    /** Runs the first preview with the policy pack under this stack's policy config (policies/config/<from>.json), as the PR workflow does. */
+    readonly policy?: boolean;
+    /** Runs the engine as a plain `pulumi up` from a workstation (the bootstrap), not with the agent's settings. */
+    readonly workstation?: boolean;
+}
+
+/** The policy pack as the CLI runs it without the Node language host, under a stack's policy config. */
+export function policyRun(config: string): { policyPacks: string[]; policyPackConfigs: string[] } {
+    const policies = path.join(__dirname, "..", "..", "policies");
+    return { policyPacks: [path.join(policies, "analyzer.sh")], policyPackConfigs: [path.join(policies, "config", `${config}.json`)] };
 }
 
 /** `type::name` of every step of one operation, in order. */
@@ -32,13 +42,13 @@ const stepsOf = (changed: readonly string[], op: string) => changed.filter((c) =
 
 /** The lifecycle tests of one stack. */
 export function describeLifecycle(v: Variant): void {
-    describe(`real engine: ${v.name} stack`, { skip: SKIP_REASON }, () => {
+    describe(`real engine: ${v.name} stack${v.workstation ? " (as a plain pulumi up from a workstation)" : ""}`, { skip: SKIP_REASON }, () => {
         let h: EngineHarness;
         let s: TestStack;
         let planned: string[] = [];
 
         before(async () => {
-            h = await startEngineHarness({ log: (l) => console.log(`# ${l}`), checkpoints: false });
+            h = await startEngineHarness({ log: (l) => console.log(`# ${l}`), checkpoints: false, agentSettings: !v.workstation });
             s = await h.stack(v.name, v.from, { secrets: v.secrets });
             if (v.pro) await s.stack.setConfig("openfaas-gitops:proLicense", { value: "test-licence-not-a-real-one", secret: true });
         });
@@ -46,9 +56,13 @@ export function describeLifecycle(v: Variant): void {
             await h?.stop();
         });
 
-        it("preview shows only creates", async () => {
-            const r = await s.run("preview");
+        it(v.policy ? "preview shows only creates, and the policy pack run by the CLI passes the stack's policy config" : "preview shows only creates", async () => {
+            const r = await s.run("preview", v.policy ? policyRun(v.from) : {});
             assert.deepEqual(Object.keys(r.changes), ["create"], r.log.join("\n"));
+            if (v.policy) {
+                assert.match(r.log.join("\n"), /Loading policy packs\.\.\.: done/, "the CLI did not load the policy pack");
+                assert.doesNotMatch(r.log.join("\n"), /mandatory/);
+            }
             planned = [...r.changed].sort();
             assert.ok(planned.length > 100, `expected the whole platform, got ${planned.length} resources`);
         });

@@ -19,7 +19,7 @@ import { ControlPlane, installCrds, startControlPlane } from "../../tools/contro
 import { EngineBinaries, ensureEngine } from "../../tools/engine";
 import { RunResult } from "../../agent/engine";
 import { RunOp } from "../../agent/engine-run";
-import { runEngine } from "../../agent/pulumi-engine";
+import { ENGINE_SETTINGS, runEngine } from "../../agent/pulumi-engine";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const UPSTREAM_CHARTS = path.resolve(ROOT, "..", "shared", "upstream", "charts");
@@ -111,6 +111,13 @@ export interface EngineHarnessOptions {
      * (`PULUMI_SKIP_CHECKPOINTS`: the engine writes the state once, at the end). @default true
      */
     readonly checkpoints?: boolean;
+    /**
+     * Whether the engine runs with the settings the agent gives every run (ENGINE_SETTINGS in
+     * agent/pulumi-engine.ts: forced server-side apply conflicts, no resource references, ...), as
+     * it does on every sync; false runs it as a plain `pulumi up` from a workstation, the bootstrap.
+     * @default true
+     */
+    readonly agentSettings?: boolean;
 }
 
 /** Starts a control plane with the real CRDs, a private state backend and a project copy for the engine. */
@@ -133,6 +140,7 @@ export async function startEngineHarness(opts: EngineHarnessOptions = {}): Promi
         PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(16).toString("hex"),
         PULUMI_HOME: path.join(dir, "home", ".pulumi"),
         PULUMI_SKIP_UPDATE_CHECK: "true",
+        ...(opts.agentSettings === false ? {} : ENGINE_SETTINGS),
         ...(opts.checkpoints === false ? { PULUMI_SKIP_CHECKPOINTS: "true" } : {}),
     };
     // The Automation API looks the CLI up on this process's PATH.
