@@ -37,6 +37,9 @@ async function main(): Promise<void> {
         leader: (leads) => {
             log.info({ identity: settings.identity }, leads ? "became leader" : "not the leader");
             if (!leads) reconciler.leadershipLost();
+            else
+                void reconciler.adoptLeaderStatus(() => store.load()).catch((e: Error) =>
+                    log.warn({ error: e.message }, "could not read the previous leader's status; keeping this replica's"));
         },
         error: (error) => {
             if (error) log.error({ identity: settings.identity }, error);

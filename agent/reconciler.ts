@@ -278,7 +278,7 @@ export class Reconciler {
      * but its time is not reported: an unchanged poll does not write the status ConfigMap.
      */
     private async record(facts: Partial<AgentStatus>, event?: AgentEvent, run?: RunRecord): Promise<void> {
-        const history = run ? [run, ...this.current.history].slice(0, 10) : this.current.history;
+        const history = run ? [run, ...this.current.history].slice(0, 10) : (facts.history ?? this.current.history);
         const before = JSON.stringify({ ...this.current, lastCheckedAt: undefined });
         this.current = deriveConditions({ ...this.current, ...facts, history }, this.d.clock());
         if (!event && !run && JSON.stringify({ ...this.current, lastCheckedAt: undefined }) === before) return;
@@ -453,6 +453,34 @@ export class Reconciler {
      */
     leadershipLost(): void {
         this.running?.abort(new Error("leadership was lost"));
+    }
+
+    /**
+     * This replica has just become the leader: what the previous leader persisted (`load`, the status
+     * ConfigMap) replaces what this replica knew of applies, retries, drift and suspension, which it
+     * read only at its start. Without it a new leader would apply again a revision already applied,
+     * and write back failures and history that are no longer true. Queued like a run, so a sync
+     * triggered meanwhile decides on the adopted facts; a status that cannot be read leaves this
+     * replica's own.
+     */
+    adoptLeaderStatus(load: () => Promise<AgentStatus | undefined>): Promise<void> {
+        return this.serial(async () => {
+            const persisted = await load();
+            if (!persisted) return;
+            const p = fromPersisted(persisted as unknown as Record<string, unknown>, this.d.clock());
+            this.retryAt = p.nextRetryAt ? Date.parse(p.nextRetryAt) : 0;
+            await this.record({
+                lastAppliedRevision: p.lastAppliedRevision,
+                lastAttemptedRevision: p.lastAttemptedRevision,
+                failures: p.failures,
+                nextRetryAt: p.nextRetryAt,
+                applyError: p.applyError,
+                stalledReason: p.stalledReason,
+                drift: p.drift,
+                suspended: p.suspended,
+                history: p.history,
+            });
+        });
     }
 
     /** Records whether this replica can take part in leader election (undefined: it can). */

@@ -305,6 +305,38 @@ describe("reconcile loop (engine double)", () => {
         assert.deepEqual(engine.calls, []);
     });
 
+    it("a replica that becomes leader takes the previous leader's status: no second apply of its revision, its failures and history kept", async () => {
+        // The previous leader applied A, then failed twice on B; this replica started before all that.
+        const previous = setup();
+        await previous.r.sync("poll");
+        previous.engine.failUp = true;
+        previous.source.headRev = B;
+        await previous.r.sync("poll");
+        previous.advance(60_000);
+        await previous.r.sync("poll");
+        const persisted = JSON.parse(JSON.stringify(previous.r.status)) as AgentStatus;
+
+        const { r, engine, source, setLeader } = setup();
+        setLeader(false);
+        assert.equal((await r.sync("poll")).action, "not-leader");
+        setLeader(true);
+        source.headRev = B;
+        const adopted = r.adoptLeaderStatus(async () => persisted);
+        // A sync triggered as leadership arrives waits for the adoption and decides on its facts.
+        const decision = await r.sync("poll");
+        await adopted;
+        assert.equal(decision.action, "waiting");
+        assert.deepEqual(engine.calls, []);
+        assert.equal(r.status.lastAppliedRevision, "a".repeat(40));
+        assert.equal(r.status.failures, 2);
+        assert.deepEqual(r.status.history.map((h) => h.result), ["failed", "failed", "succeeded"]);
+
+        // Nothing to read (no ConfigMap yet): this replica keeps what it knew.
+        const fresh = setup();
+        await fresh.r.adoptLeaderStatus(async () => undefined);
+        assert.equal((await fresh.r.sync("poll")).action, "applied");
+    });
+
     it("runs one update at a time: concurrent triggers queue behind the running one", async () => {
         const { r, engine, source } = setup();
         engine.block = true;
