@@ -62,7 +62,8 @@ export function ensureGoTools(
         execFileSync("go", ["build", "-trimpath", "-ldflags", ldflags, "-o", tmp, pkg], {
             cwd: path.resolve(__dirname, module),
             // The compiler's own garbage collector, run less often (a GOGC of the caller's wins):
-            // measured on a cold kubeseal build, 19% less CPU for 15% more peak memory (0.6 GB).
+            // a cold kubeseal build alone took 16% less time and 19% less CPU, for 0.6 GB of peak
+            // memory instead of 0.5; the whole cold build in its two lanes, only 2% less time.
             env: { ...process.env, GOGC: process.env.GOGC ?? "400" },
             stdio: ["ignore", "inherit", "inherit"],
         });
