@@ -228,7 +228,7 @@ export function emptyStatus(now: number): AgentStatus {
  * so an upgraded agent neither re-applies nor forgets a stalled revision, and its conditions are
  * derived afresh.
  */
-export function fromPersisted(raw: Record<string, unknown>, now: number): AgentStatus {
+export function fromPersisted(raw: object, now: number): AgentStatus {
     const old = raw as Partial<AgentStatus> & { conditions?: Record<string, { status?: unknown }> };
     const s: AgentStatus = { ...emptyStatus(now), ...old, running: undefined, suspended: old.suspended === true } as AgentStatus;
     if (typeof old.conditions?.Stalled?.status === "boolean") {
@@ -264,7 +264,7 @@ export class Reconciler {
     private pending?: { trigger: Trigger; hint?: string; readonly done: Promise<Decision> };
 
     constructor(private readonly d: ReconcilerDeps, initial?: AgentStatus) {
-        this.current = fromPersisted((initial ?? {}) as Record<string, unknown>, d.clock());
+        this.current = fromPersisted(initial ?? {}, d.clock());
         // A restart keeps the last applied revision (no re-apply) and the backoff of a failing one.
         this.retryAt = this.current.nextRetryAt ? Date.parse(this.current.nextRetryAt) : 0;
     }
@@ -467,7 +467,7 @@ export class Reconciler {
         return this.serial(async () => {
             const persisted = await load();
             if (!persisted) return;
-            const p = fromPersisted(persisted as unknown as Record<string, unknown>, this.d.clock());
+            const p = fromPersisted(persisted, this.d.clock());
             this.retryAt = p.nextRetryAt ? Date.parse(p.nextRetryAt) : 0;
             await this.record({
                 lastAppliedRevision: p.lastAppliedRevision,
