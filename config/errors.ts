@@ -1,6 +1,6 @@
 /** The error a bad stack configuration throws: every problem at once, in the one problem shape. */
 import * as pulumi from "@pulumi/pulumi";
-import { formatProblem, Problem } from "../model/problem";
+import { capProblem, formatProblem, Problem } from "../model/problem";
 
 /** One thing wrong with a stack's configuration: a fully qualified key (`openfaas-gitops:gatewayReplicas`) or a place in a file. */
 export type ConfigProblem = Problem;
@@ -11,11 +11,15 @@ export type ConfigProblem = Problem;
  * would shadow `Error.stack`, and the engine would print that field instead of the message.
  */
 export class ConfigError extends pulumi.RunError {
-    constructor(public readonly stackName: string, public readonly problems: readonly ConfigProblem[]) {
+    /** Every problem, capped ({@link capProblem}): whoever keeps or shows them (the agent's status) gets bounded text. */
+    public readonly problems: readonly ConfigProblem[];
+
+    constructor(public readonly stackName: string, problems: readonly ConfigProblem[]) {
         super(
             `Stack "${stackName}" has ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}; nothing was created:\n` +
                 problems.map((p) => `  - ${formatProblem(p)}`).join("\n"),
         );
         this.name = "ConfigError";
+        this.problems = problems.map(capProblem);
     }
 }

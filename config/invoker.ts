@@ -2,9 +2,9 @@
  * The cron jobs' invoke image. It lives in a file of its own, functions/invoker.yml, rather than in
  * code, so that Flux's image automation can rewrite it through a setter marker like a function's.
  */
-import * as yaml from "js-yaml";
 import { ImagePolicyDef } from "../model/function";
 import { Problem, Problems } from "../model/problem";
+import { loadYaml } from "../model/yaml";
 import { imageProblem } from "../policies/shared/image";
 import { projectFiles, RawConfig } from "./files";
 import { Reader } from "./reader";
@@ -23,12 +23,9 @@ export interface Invoker {
 /** Pure: the invoker file (`image:` and `imagePolicy:`), or what is wrong with it. */
 export function parseInvokerYml(text: string, file: string): { invoker?: Invoker; problems: Problem[] } {
     const p = new Problems(`${file} `);
-    let doc: unknown;
-    try {
-        doc = yaml.load(text);
-    } catch (e) {
-        return { problems: [{ key: file, expected: `not valid YAML: ${(e as Error).message.split("\n")[0]}` }] };
-    }
+    const loaded = loadYaml(text, { file });
+    if ("error" in loaded) return { problems: [{ key: file, expected: loaded.error }] };
+    const doc = loaded.docs[0];
     if (!isObj(doc)) return { problems: [{ key: file, expected: "expected a map with image and imagePolicy" }] };
     for (const k of Object.keys(doc)) if (k !== "image" && k !== "imagePolicy") p.add(k, "unknown field; expected image, imagePolicy");
     const image = typeof doc.image === "string" ? doc.image : "";

@@ -3,12 +3,12 @@
  * definitions and every problem out. The per-stack overrides are applied by config/functions.ts.
  */
 import * as path from "node:path";
-import * as yaml from "js-yaml";
 import { checkScaleLabels, FunctionDef } from "../../model/function";
 import { DNS_LABEL, DNS_SUBDOMAIN, ENV_NAME, LABEL_KEY, LABEL_VALUE } from "../../model/names";
 import { DEFAULT_NAMESPACES, RESERVED_NAMESPACES } from "../../model/platform";
 import { Problem, Problems } from "../../model/problem";
 import { parseQuantity } from "../../model/quantity";
+import { loadYaml, textSizeProblem } from "../../model/yaml";
 import { substitute } from "./envsubst";
 import { AS_WRITTEN_SCHEMA, nodeSelectorOf, yamlBool } from "./faas-cli";
 import { schemaProblems, Schema } from "../schema";
@@ -62,11 +62,11 @@ export interface StackYmlContext {
 
 /** Parses YAML twice: typed (for this project's numeric and boolean extensions) and as written (for faas-cli's string fields). */
 function loadBoth(text: string, file: string): { typed: unknown; written: unknown } | { error: string } {
-    try {
-        return { typed: yaml.load(text, { filename: file }), written: yaml.load(text, { filename: file, schema: AS_WRITTEN_SCHEMA }) };
-    } catch (e) {
-        return { error: `not valid YAML: ${(e as Error).message.split("\n")[0]}` };
-    }
+    const typed = loadYaml(text, { file });
+    if ("error" in typed) return typed;
+    const written = loadYaml(text, { file, schema: AS_WRITTEN_SCHEMA });
+    if ("error" in written) return written;
+    return { typed: typed.docs[0], written: written.docs[0] };
 }
 
 /**
@@ -95,13 +95,12 @@ function environmentFiles(p: Problems, where: string, list: unknown, stackFile: 
             p.add(at, `${rel}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
             return;
         }
-        let doc: unknown;
-        try {
-            doc = yaml.load(text, { filename: rel, schema: AS_WRITTEN_SCHEMA });
-        } catch (e) {
-            p.add(at, `${rel}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+        const loaded = loadYaml(text, { file: rel, schema: AS_WRITTEN_SCHEMA });
+        if ("error" in loaded) {
+            p.add(at, `${rel}: ${loaded.error}`);
             return;
         }
+        const doc = loaded.docs[0];
         if (doc === null || doc === undefined) return;
         if (!isObj(doc)) {
             p.add(at, `${rel}: expected a map with an environment map, e.g. "environment: {KEY: value}"`);
@@ -141,6 +140,8 @@ function constraintsOf(p: Problems, where: string, v: unknown): string[] {
  */
 export function parseStackYml(text: string, file: string, ctx: StackYmlContext = {}): { functions: FunctionDef[]; problems: Problem[] } {
     const p = new Problems(`${file} `);
+    const tooLong = textSizeProblem(text);
+    if (tooLong) return { functions: [], problems: [{ key: file, expected: tooLong }] };
     const subst = substitute(text, ctx.env ?? {});
     if (subst.problems.length > 0) return { functions: [], problems: subst.problems.map((s) => ({ key: `${file} line ${s.line}`, expected: s.what })) };
     const loaded = loadBoth(subst.text, file);
