@@ -2,7 +2,7 @@
  * The functions of a stack: the functions file with this stack's `functions` overrides (replicas,
  * autoscaling, schedules off) and the edition's limits applied.
  */
-import { Autoscaling, checkCommunityEdition, FunctionDef, scheduleNameProblem } from "../model/function";
+import { Autoscaling, checkCommunityEdition, FunctionDef, scheduleJobName, scheduleNameProblem } from "../model/function";
 import { Problem, Problems } from "../model/problem";
 import { projectFiles, RawConfig } from "./files";
 import { Reader } from "./reader";
@@ -60,15 +60,23 @@ export function applyOverrides(
         return opts.schedules ? fn : { ...fn, schedules: [] };
     });
 
+    // Every CronJob runs in the gateway's namespace, so `<function>-<schedule>` must be unique across
+    // functions: function a's schedule b-c and function a-b's schedule c are both a-b-c.
+    const jobs = new Map<string, string>();
     for (const f of out) {
         const where = `${opts.file} functions.${f.name}`;
         if (f.autoscaling?.cpuUtilization !== undefined && !f.requests.cpu) {
             p.add(`${where}.requests.cpu`, "required with autoscaling.cpuUtilization: the HPA measures CPU as a percentage of the request");
         }
-        for (const s of f.schedules) {
+        f.schedules.forEach((s, i) => {
             const tooLong = scheduleNameProblem(f.name, s.name);
             if (tooLong) p.add(`${where}.schedules`, tooLong);
-        }
+            const at = `${where}.schedules[${i}].name`;
+            const job = scheduleJobName(f.name, s.name);
+            const first = jobs.get(job);
+            if (first) p.add(at, `"${s.name}" gives CronJob "${job}", the name ${first} already gives; rename one of the two schedules`);
+            else jobs.set(job, at);
+        });
     }
     if (!opts.pro) checkCommunityEdition(p, opts.file, out);
     return { functions: out, problems: p.list };

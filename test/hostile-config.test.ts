@@ -78,3 +78,21 @@ describe("YAML aliases cannot blow up a small file", () => {
         );
     });
 });
+
+describe("one name, one object", () => {
+    it("two schedules that make the same CronJob name are refused, naming both places", () => {
+        const text = [
+            "functions:",
+            "  a:",
+            "    image: x/a:1",
+            "    schedules: [{name: b-c, cron: '@hourly'}]",
+            "  a-b:",
+            "    image: x/b:1",
+            "    schedules: [{name: x, cron: '@hourly'}, {name: c, cron: '@daily'}]",
+            "",
+        ].join("\n");
+        assert.deepEqual(printed(text), [
+            'functions/stack.yml functions.a-b.schedules[1].name: "c" gives CronJob "a-b-c", the name functions/stack.yml functions.a.schedules[0].name already gives; rename one of the two schedules',
+        ]);
+    });
+});
