@@ -96,3 +96,19 @@ describe("one name, one object", () => {
         ]);
     });
 });
+
+describe("image references and semver ranges are parsed, not pattern-matched", () => {
+    it("a function image that is no image reference is refused in the functions file", () => {
+        const lines = printed("functions:\n  f: {image: 'ghcr.io/openfaas/CertInfo:0.2.1 --privileged'}\n  g: {image: 'ghcr.io/openfaas/certinfo@sha256:abc'}\n  h: {image: 'ghcr.io/openfaas/certinfo:latest'}\n");
+        assert.deepEqual(lines, [
+            'functions/stack.yml functions.f.image = "ghcr.io/openfaas/CertInfo:0.2.1 --privileged": is not a valid image reference: tag "0.2.1 --privileged" is not 1 to 128 letters, digits, _ . and - (not starting with . or -); e.g. ghcr.io/org/fn:1.0.0',
+            'functions/stack.yml functions.g.image = "ghcr.io/openfaas/certinfo@sha256:abc": is not a valid image reference: digest "sha256:abc": sha256 takes exactly 64 lower-case hex digits; e.g. ghcr.io/org/fn:1.0.0',
+        ], "latest is the policy pack's pinned-images rule, advisory in dev");
+    });
+
+    it("imagePolicy.semver must be a range Flux can read", () => {
+        const policy = (range: string) => printed(`functions:\n  f: {image: 'x/f:1.0.0', imagePolicy: {semver: ${JSON.stringify(range)}}}\n`);
+        assert.deepEqual(policy("latest please"), ['functions/stack.yml functions.f.imagePolicy.semver = "latest please": not a semver range; expected e.g. ">=1.0.0 <2.0.0", "~1.2", "^1.2.3" or "1.x"']);
+        for (const ok of [">=1.0.0 <2.0.0", ">=1.0.0, <2.0.0", "1.x", "~1.2", "^1.2.3", "1.0.0 || 2.x"]) assert.deepEqual(policy(ok), [], ok);
+    });
+});

@@ -3,6 +3,7 @@
  * overrides carry (autoscaling, schedules) or that stack.yml alone has. Each takes the raw YAML value,
  * reports problems under its location and returns the typed value.
  */
+import * as semver from "semver";
 import { cronProblem } from "../../policies/shared/cron";
 import { Autoscaling, ImagePolicyDef, Resources, Schedule } from "../../model/function";
 import { DNS_LABEL } from "../../model/names";
@@ -121,6 +122,14 @@ export const IMAGE_POLICY_SCHEMA: Schema = {
     },
 };
 
+/**
+ * Pure: whether Flux can read `range` as a semver range. Flux uses Masterminds/semver, which also
+ * takes a comma between constraints (AND); npm's semver, which checks it here, takes a space.
+ */
+export function semverRange(range: string): boolean {
+    return semver.validRange(range.replace(/,/g, " ")) !== null;
+}
+
 export function readImagePolicy(p: Problems, where: string, v: unknown): ImagePolicyDef | undefined {
     const problems = schemaProblems(IMAGE_POLICY_SCHEMA, v, where);
     p.addAll(problems);
@@ -131,7 +140,12 @@ export function readImagePolicy(p: Problems, where: string, v: unknown): ImagePo
     }
     if (v.semver !== undefined) {
         if (v.extract !== undefined || v.order !== undefined) p.add(where, "extract and order go with pattern, not semver");
-        return typeof v.semver === "string" ? { semver: v.semver } : undefined;
+        if (typeof v.semver !== "string") return undefined;
+        if (!semverRange(v.semver)) {
+            p.add(`${where}.semver`, "not a semver range; expected e.g. \">=1.0.0 <2.0.0\", \"~1.2\", \"^1.2.3\" or \"1.x\"", v.semver);
+            return undefined;
+        }
+        return { semver: v.semver };
     }
     const pattern = typeof v.pattern === "string" ? v.pattern : "";
     try {

@@ -9,6 +9,7 @@ import { DEFAULT_NAMESPACES, RESERVED_NAMESPACES } from "../../model/platform";
 import { Problem, Problems } from "../../model/problem";
 import { parseQuantity } from "../../model/quantity";
 import { loadYaml, textSizeProblem } from "../../model/yaml";
+import { imageReferenceProblem } from "../../policies/shared/image";
 import { substitute } from "./envsubst";
 import { AS_WRITTEN_SCHEMA, nodeSelectorOf, yamlBool } from "./faas-cli";
 import { schemaProblems, Schema } from "../schema";
@@ -163,6 +164,8 @@ export function parseStackYml(text: string, file: string, ctx: StackYmlContext =
         const w = writtenFns[name];
         if (!isObj(def) || !isObj(w)) continue; // the schema reported it
         if (typeof w.image !== "string" || w.image.trim() === "") p.add(`${at}.image`, "required: the container image, e.g. ghcr.io/org/fn:1.0.0");
+        // Whether it is pinned is the policy pack's pinned-images rule (advisory in dev); whether it is an image reference at all is not negotiable.
+        else if (imageReferenceProblem(w.image)) p.add(`${at}.image`, `${imageReferenceProblem(w.image)}; e.g. ghcr.io/org/fn:1.0.0`, w.image);
         if (w.readonly_root_filesystem !== undefined && w.readOnlyRootFilesystem !== undefined) {
             p.add(`${at}.readOnlyRootFilesystem`, "set either readonly_root_filesystem (faas-cli's spelling) or readOnlyRootFilesystem, not both");
         }

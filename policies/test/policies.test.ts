@@ -44,6 +44,10 @@ describe("policies, each with passing and failing cases", () => {
         assert.match(imageProblem("localhost:5000/b")!, /no tag/);
         assert.match(imageProblem("b:latest")!, /latest/);
         assert.deepEqual(await messages(pinnedImages, [fnDeployment("x/y:1", full)]), []);
+        // Issue 20: these passed as pinned (policies/test/image.test.ts has the grammar).
+        for (const bad of ["ghcr.io/openfaas/CertInfo:0.2.1 --privileged", "ghcr.io/openfaas/certinfo@sha256:abc"]) {
+            assert.match((await messages(pinnedImages, [fnDeployment(bad, full)]))[0]!, /is not a valid image reference/, bad);
+        }
         assert.deepEqual(await messages(pinnedImages, [fnDeployment("x/y:latest", full)]), [
             "Deployment openfaas-fn/f: container f image x/y:latest uses the tag latest, so every pull may bring a different image; pin a version tag or a digest (@sha256:...)",
         ]);
