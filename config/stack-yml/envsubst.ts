@@ -18,46 +18,71 @@ export interface SubstitutionProblem {
     readonly unset?: boolean;
 }
 
-const NAME = /^[A-Za-z0-9_]+/;
+/** A variable name, matched where a reference starts (sticky: no copy of the rest of the text per reference). */
+const NAME = /[A-Za-z0-9_]+/y;
 /** drone/envsubst's default operators; all mean "the value unless empty, else the default". */
 const DEFAULT_OPS = [":-", ":=", "="] as const;
+/** Deepest `${A:-${B:-...}}` nesting read; each level is a stack frame, and no real file comes near it. */
+export const MAX_DEFAULT_DEPTH = 32;
 
 /**
  * Pure: `text` with every `${...}` replaced from `values`. `$$` is drone's escape for a literal `$`
- * (so `$${X}` stays `${X}`); a `$` not followed by `{` is kept, as drone keeps it.
+ * (so `$${X}` stays `${X}`); a `$` not followed by `{` is kept, as drone keeps it. Linear in the text
+ * (plus what is substituted): line numbers come from one index of the newlines, and unchanged text is
+ * copied in runs.
  */
 export function substitute(text: string, values: Readonly<Record<string, string>>): { text: string; problems: SubstitutionProblem[] } {
     const problems: SubstitutionProblem[] = [];
-    const lineAt = (i: number) => text.slice(0, i).split("\n").length;
+    const newlines: number[] = [];
+    for (let n = text.indexOf("\n"); n >= 0; n = text.indexOf("\n", n + 1)) newlines.push(n);
+    /** 1-based line of offset `i`: one more than the newlines before it. */
+    const lineAt = (i: number) => {
+        let lo = 0;
+        let hi = newlines.length;
+        while (lo < hi) {
+            const mid = (lo + hi) >> 1;
+            if (newlines[mid]! < i) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo + 1;
+    };
 
     /** Expands from `i` until `stop` (a closing brace of a default) or the end; returns the text and where it stopped. */
-    function expand(i: number, stop: string | undefined): { out: string; end: number } {
-        let out = "";
+    function expand(i: number, stop: string | undefined, depth: number): { out: string; end: number } {
+        const parts: string[] = [];
+        let run = i; // start of the text not yet copied
         while (i < text.length) {
             const c = text[i]!;
-            if (stop !== undefined && c === stop) return { out, end: i };
+            if (stop !== undefined && c === stop) {
+                parts.push(text.slice(run, i));
+                return { out: parts.join(""), end: i };
+            }
             if (c === "$" && text[i + 1] === "$") {
-                out += "$";
+                parts.push(text.slice(run, i), "$");
                 i += 2;
+                run = i;
                 continue;
             }
             if (c === "$" && text[i + 1] === "{") {
-                const r = reference(i);
-                out += r.out;
+                parts.push(text.slice(run, i));
+                const r = reference(i, depth);
+                parts.push(r.out);
                 i = r.end;
+                run = i;
                 continue;
             }
-            out += c;
             i++;
         }
+        parts.push(text.slice(run, i));
         if (stop !== undefined) problems.push({ line: lineAt(i), what: "a ${ is never closed with }" });
-        return { out, end: i };
+        return { out: parts.join(""), end: i };
     }
 
-    /** One `${...}` starting at `start` (the `$`). */
-    function reference(start: number): { out: string; end: number } {
+    /** One `${...}` starting at `start` (the `$`), inside `depth` defaults. */
+    function reference(start: number, depth: number): { out: string; end: number } {
         const line = lineAt(start);
-        const name = NAME.exec(text.slice(start + 2))?.[0];
+        NAME.lastIndex = start + 2;
+        const name = NAME.exec(text)?.[0];
         if (!name) {
             const close = text.indexOf("}", start);
             problems.push({ line, what: `"${text.slice(start, close < 0 ? start + 10 : close + 1)}" is not a variable reference; expected \${NAME} or \${NAME:-default} (write $\${ for a literal \${)` });
@@ -81,13 +106,17 @@ export function substitute(text: string, values: Readonly<Record<string, string>
         }
         // The default may itself hold references, as in drone: ${A:-${B}}. An unset one only
         // matters when the default is used.
+        if (depth >= MAX_DEFAULT_DEPTH) {
+            problems.push({ line, what: `defaults are nested more than ${MAX_DEFAULT_DEPTH} deep (\${A:-\${B:-...}}); compute the value into functionsEnv instead` });
+            return { out: "", end: text.length };
+        }
         const before = problems.length;
-        const def = expand(i + op.length, "}");
+        const def = expand(i + op.length, "}", depth + 1);
         const useDefault = value === undefined || value === "";
         if (!useDefault) problems.splice(before, problems.length - before, ...problems.slice(before).filter((p) => !p.unset));
         return { out: useDefault ? def.out : value, end: def.end + 1 };
     }
 
-    const { out } = expand(0, undefined);
+    const { out } = expand(0, undefined, 0);
     return { text: out, problems };
 }
