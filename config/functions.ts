@@ -4,7 +4,7 @@
  */
 import { Autoscaling, checkCommunityEdition, FunctionDef, scheduleJobName, scheduleNameProblem } from "../model/function";
 import { Problem, Problems } from "../model/problem";
-import { projectFiles, RawConfig } from "./files";
+import { projectFiles, projectRelativePath, RawConfig, unreadableReason } from "./files";
 import { Reader } from "./reader";
 import { schemaProblems, Schema } from "./schema";
 import { isObj, readAutoscaling } from "./stack-yml/fields";
@@ -84,16 +84,22 @@ export function applyOverrides(
 
 /** Reads `functionsFile` and applies the `functions` overrides and the `schedules` switch. */
 export function readFunctions(r: Reader, raw: RawConfig, pro: boolean): FunctionDef[] {
-    const file = r.string("functionsFile", "functions/stack.yml");
+    const given = r.string("functionsFile", "functions/stack.yml");
     const overrides = r.object("functions") ?? {};
     const schedules = r.bool("schedules", true);
     const env = readFunctionsEnv(r);
+    const rel = projectRelativePath(given);
+    if ("problem" in rel) {
+        r.problem("functionsFile", rel.problem, given);
+        return [];
+    }
+    const file = rel.path;
     const files = raw.files ?? projectFiles(process.cwd());
     let text: string;
     try {
         text = files.read(file);
     } catch (e) {
-        r.problem("functionsFile", `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a path relative to the project root`, file);
+        r.problem("functionsFile", `cannot read it (${unreadableReason(e)}); give a path relative to the project root`, given);
         return [];
     }
     const parsed = parseStackYml(text, file, { env, readFile: (rel) => files.read(rel) });

@@ -6,7 +6,7 @@ import { ImagePolicyDef } from "../model/function";
 import { Problem, Problems } from "../model/problem";
 import { loadYaml } from "../model/yaml";
 import { imageProblem } from "../policies/shared/image";
-import { projectFiles, RawConfig } from "./files";
+import { projectFiles, RawConfig, unreadableReason } from "./files";
 import { Reader } from "./reader";
 import { isObj, readImagePolicy } from "./stack-yml/fields";
 
@@ -41,7 +41,7 @@ export function readInvoker(r: Reader, raw: RawConfig): Invoker | undefined {
     try {
         text = (raw.files ?? projectFiles(process.cwd())).read(INVOKER_FILE);
     } catch (e) {
-        r.at(INVOKER_FILE, `cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); it holds the image the schedules run (image: and imagePolicy:)`);
+        r.at(INVOKER_FILE, `cannot read it (${unreadableReason(e)}); it holds the image the schedules run (image: and imagePolicy:)`);
         return undefined;
     }
     const parsed = parseInvokerYml(text, INVOKER_FILE);

@@ -1,7 +1,7 @@
 /** The sealing key (bring-your-own or generated) and the committed SealedSecrets of `sealedSecretsDir`. */
 import { keyPairProblems } from "../model/sealing-key";
 import { isManifestFile, parseSealedSecretFile, SealedSecretFile } from "../sealing/manifests";
-import { projectFiles, RawConfig } from "./files";
+import { projectFiles, projectRelativePath, RawConfig, unreadableReason } from "./files";
 import { Reader } from "./reader";
 import { PlatformConfig } from "./types";
 
@@ -16,13 +16,33 @@ function checkSealingKey(r: Reader, keyPem: string, certPem: string, now: Date):
 /** Reads every SealedSecret manifest under `sealedSecretsDir`; a malformed file is a problem naming its path. */
 function readSealedSecrets(r: Reader, raw: RawConfig): SealedSecretFile[] {
     // Per stack by default: each stack has its own sealing key, so its secrets are sealed for it alone.
-    const dir = r.string("sealedSecretsDir", `secrets/${raw.stack}`);
+    const given = r.string("sealedSecretsDir", `secrets/${raw.stack}`);
+    const rel = projectRelativePath(given);
+    if ("problem" in rel) {
+        r.problem("sealedSecretsDir", rel.problem, given);
+        return [];
+    }
+    const dir = rel.path;
     const files = raw.files ?? projectFiles(process.cwd());
     const out: SealedSecretFile[] = [];
     const seen = new Map<string, string>();
-    for (const name of files.list(dir).filter(isManifestFile)) {
+    let names: string[];
+    try {
+        names = files.list(dir);
+    } catch (e) {
+        r.problem("sealedSecretsDir", `cannot list it (${unreadableReason(e)})`, given);
+        return [];
+    }
+    for (const name of names.filter(isManifestFile)) {
         const file = `${dir}/${name}`;
-        const parsed = parseSealedSecretFile(files.read(file), file);
+        let text: string;
+        try {
+            text = files.read(file);
+        } catch (e) {
+            r.at(file, `cannot read it (${unreadableReason(e)})`);
+            continue;
+        }
+        const parsed = parseSealedSecretFile(text, file);
         r.addAll(parsed.problems);
         for (const o of parsed.objects) {
             const id = `${o.object.metadata.namespace}/${o.object.metadata.name}`;

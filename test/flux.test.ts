@@ -8,7 +8,6 @@ import { GITHUB_KNOWN_HOSTS, isSshUrl } from "../model/git";
 import { PLACEHOLDER } from "../tools/mock-engine";
 import { INVOKER_FILE, INVOKER_IMAGE_POLICY, parseInvokerYml } from "../config/invoker";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { projectFiles } from "../config";
 import { chartInputs, one, raw, ROOT, runProgram, runStack } from "./helpers";
@@ -302,7 +301,9 @@ describe("image automation config", () => {
     const on = JSON.stringify({ imageAutomation: true });
     /** A temporary stack.yml with these function lines, passed to `check` by a project-relative path (what the config takes). */
     const withStackFile = (functionLines: string[], check: (rel: string) => void) => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-flux-"));
+        // Inside the project (in its ignored .cache/): functionsFile may not point outside it.
+        fs.mkdirSync(path.join(ROOT, ".cache"), { recursive: true });
+        const dir = fs.mkdtempSync(path.join(ROOT, ".cache", "flux-test-"));
         try {
             fs.writeFileSync(path.join(dir, "stack.yml"), ["version: 1.0", "provider: {name: openfaas}", "functions:", ...functionLines].join("\n"));
             check(path.relative(ROOT, path.join(dir, "stack.yml")));

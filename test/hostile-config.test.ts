@@ -3,13 +3,19 @@
  * pack's view of them. Each case was a defect: accepted, or answered with unbounded time or text.
  */
 import { strict as assert } from "node:assert";
-import { describe, it } from "node:test";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, describe, it } from "node:test";
 import fc from "fast-check";
+import { ConfigError, parseConfig, projectFiles } from "../config";
+import { projectRelativePath } from "../config/files";
 import { applyOverrides } from "../config/functions";
 import { substitute } from "../config/stack-yml/envsubst";
 import { parseStackYml } from "../config/stack-yml/parse";
 import { formatProblem, PROBLEM_CAPS } from "../model/problem";
 import { expandedSize, MAX_YAML_SIZE } from "../model/yaml";
+import { ROOT } from "./helpers";
 
 /** Every problem of a stack.yml text, as the config error prints them. */
 function printed(text: string): string[] {
@@ -221,6 +227,77 @@ describe("${VAR} substitution is linear", () => {
                 assert.deepEqual(substitute(text, values), referenceSubstitute(text, values), JSON.stringify(text));
             }),
             { numRuns: 2000 },
+        );
+    });
+});
+
+/** A scratch project with the real functions files, and a directory beside it that is not the project. */
+const scratchDirs: string[] = [];
+after(() => scratchDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+function scratch(): { project: string; outside: string } {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-hostile-"));
+    scratchDirs.push(base);
+    const project = path.join(base, "project");
+    const outside = path.join(base, "outside");
+    fs.mkdirSync(path.join(project, "functions"), { recursive: true });
+    fs.mkdirSync(outside);
+    for (const f of ["stack.yml", "invoker.yml"]) fs.copyFileSync(path.join(ROOT, "functions", f), path.join(project, "functions", f));
+    fs.copyFileSync(path.join(ROOT, "functions", "stack.yml"), path.join(outside, "stack.yml"));
+    return { project, outside };
+}
+
+/** The problems of a dev-like stack in `dir` with the given values, as printed lines. */
+function configProblems(dir: string, values: Record<string, string>): string[] {
+    try {
+        parseConfig({ stack: "dev", values, secretKeys: new Set(), files: projectFiles(dir) });
+        return [];
+    } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        return e.problems.map(formatProblem);
+    }
+}
+
+describe("functionsFile and sealedSecretsDir stay inside the project", () => {
+    it("absolute paths and paths that climb out are refused, naming the key", () => {
+        const { project } = scratch();
+        for (const [key, value] of [["functionsFile", "/etc/passwd"], ["functionsFile", "../outside/stack.yml"], ["functionsFile", "functions/../../outside/stack.yml"], ["sealedSecretsDir", "/etc"], ["sealedSecretsDir", "../.."]] as const) {
+            const lines = configProblems(project, { [key]: value });
+            assert.ok(lines.some((l) => l.startsWith(`openfaas-gitops:${key} = ${JSON.stringify(value)}: is `) && /(absolute|outside the project); give a path relative to the project root/.test(l)), `${key}=${value}: ${lines.join("\n")}`);
+        }
+    });
+
+    it("a symlink inside the project that leads out of it is refused, naming the key or file", () => {
+        const { project, outside } = scratch();
+        fs.symlinkSync(path.join(outside, "stack.yml"), path.join(project, "functions", "linked.yml"));
+        fs.mkdirSync(path.join(project, "secrets"));
+        fs.symlinkSync(outside, path.join(project, "secrets", "dev"));
+        const lines = configProblems(project, { functionsFile: "functions/linked.yml" });
+        assert.ok(lines.includes('openfaas-gitops:functionsFile = "functions/linked.yml": cannot read it (functions/linked.yml resolves through a symlink to a path outside the project; keep it (and what it links to) inside the repository); give a path relative to the project root'), lines.join("\n"));
+        assert.ok(lines.some((l) => l.startsWith('openfaas-gitops:sealedSecretsDir = "secrets/dev": cannot list it (secrets/dev resolves through a symlink')), lines.join("\n"));
+    });
+
+    it("a symlink that stays inside the project is followed; a normalised path is used", () => {
+        const { project } = scratch();
+        fs.symlinkSync("stack.yml", path.join(project, "functions", "alias.yml"));
+        assert.deepEqual(configProblems(project, { functionsFile: "functions/alias.yml" }), []);
+        assert.deepEqual(configProblems(project, { functionsFile: "./functions/../functions/stack.yml" }), []);
+    });
+
+    it("projectRelativePath: normalised, relative, inside", () => {
+        assert.deepEqual(projectRelativePath("./a//b/"), { path: "a/b" });
+        assert.ok("problem" in projectRelativePath("C:\\x"));
+        assert.ok("problem" in projectRelativePath("."));
+        assert.ok("problem" in projectRelativePath("a/../.."));
+        fc.assert(
+            fc.property(fc.array(fc.constantFrom("a", "b", "..", ".", "", "/"), { maxLength: 8 }).map((p) => p.join("/")), (given) => {
+                const r = projectRelativePath(given);
+                if ("path" in r) {
+                    assert.ok(!path.posix.isAbsolute(r.path) && !r.path.split("/").includes(".."), r.path);
+                    assert.equal(path.posix.resolve("/project", r.path).startsWith("/project/"), true);
+                }
+            }),
+            { numRuns: 500 },
         );
     });
 });

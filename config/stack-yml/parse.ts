@@ -12,6 +12,7 @@ import { loadYaml, textSizeProblem } from "../../model/yaml";
 import { imageReferenceProblem } from "../../policies/shared/image";
 import { substitute } from "./envsubst";
 import { AS_WRITTEN_SCHEMA, nodeSelectorOf, yamlBool } from "./faas-cli";
+import { unreadableReason } from "../files";
 import { schemaProblems, Schema } from "../schema";
 import { isObj, readAutoscaling, readImagePolicy, readResources, readSchedules, stringList, stringMap } from "./fields";
 
@@ -93,7 +94,7 @@ function environmentFiles(p: Problems, where: string, list: unknown, stackFile: 
         try {
             text = ctx.readFile(rel);
         } catch (e) {
-            p.add(at, `${rel}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+            p.add(at, `${rel}: cannot read it (${unreadableReason(e)})`);
             return;
         }
         const loaded = loadYaml(text, { file: rel, schema: AS_WRITTEN_SCHEMA });
