@@ -84,12 +84,39 @@ export const pinnedImages: ResourceValidationPolicy = {
     },
 };
 
+/** The program's OpenFaaS component (components/openfaas.ts), whose chart is the gateway's. */
+const OPENFAAS_COMPONENT = "openfaas-gitops:platform:OpenFaaS";
+/** The Helm release name the program gives the OpenFaaS chart. */
+const OPENFAAS_RELEASE = "openfaas";
+
+/** The types of a resource's parents, outermost first, from its URN (`...::<parent type>$<type>::<name>`). */
+function parentTypes(r: PolicyResource): string[] {
+    return (r.urn.split("::")[2] ?? "").split("$").slice(0, -1);
+}
+
+/**
+ * Whether a Chart is the OpenFaaS gateway's, by what the program declares rather than where the chart
+ * comes from: a chart source may be any directory or .tgz (the `charts` override), which no path
+ * pattern can be trusted to see. So: declared under the OpenFaaS component, or released as openfaas,
+ * or fetched by the chart name openfaas.
+ */
+function isOpenFaaSChart(r: PolicyResource): boolean {
+    return r.type === CHART && (parentTypes(r).includes(OPENFAAS_COMPONENT) || r.props.name === OPENFAAS_RELEASE || /(^|\/)openfaas$/.test(String(r.props.chart ?? "")));
+}
+
 export const gatewayBasicAuth: StackValidationPolicy = {
     name: "gateway-basic-auth",
     description: "The OpenFaaS gateway has basic auth on, with credentials the chart does not generate.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
-        for (const chart of args.resources.filter((r) => r.type === CHART && r.props.chart?.toString().match(/(^|\/)openfaas$/))) {
+        const charts = args.resources.filter(isOpenFaaSChart);
+        // A gateway this policy cannot find is a gateway it cannot vouch for.
+        for (const component of args.resources.filter((r) => r.type === OPENFAAS_COMPONENT)) {
+            if (!charts.some((c) => c.urn.startsWith(component.urn.slice(0, component.urn.lastIndexOf("::")) + "$"))) {
+                report(`${component.name}: the OpenFaaS component declares no Helm Chart this policy can check; basic auth cannot be verified`);
+            }
+        }
+        for (const chart of charts) {
             const values = chart.props.values ?? {};
             const ns = chart.props.namespace;
             if (values.basic_auth !== true) report(`Chart ${chart.name}: values.basic_auth must be true; an unauthenticated gateway lets anyone deploy code`);

@@ -21,6 +21,8 @@ export interface Res {
     readonly type: string;
     readonly name?: string;
     readonly props: Record<string, any>;
+    /** The URN, whose type part chains the parents' types. @default a top-level URN of `type` and `name` */
+    readonly urn?: string;
 }
 
 export type PolicyConfig = Record<string, EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)>;
@@ -42,7 +44,7 @@ function policyResource(r: Res, i: number): PolicyResource {
     return {
         type: r.type,
         name,
-        urn: `urn:pulumi:test::openfaas-gitops::${r.type}::${name}`,
+        urn: r.urn ?? `urn:pulumi:test::openfaas-gitops::${r.type}::${name}`,
         props: r.props,
         opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] },
         dependencies: [],
@@ -76,5 +78,5 @@ export async function evaluate(policies: readonly Policy[], resources: readonly 
 
 /** Declared resources of a program run, as policy input. */
 export function fromDeclared(resources: readonly DeclaredResource[]): Res[] {
-    return resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+    return resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs, urn: r.urn }));
 }

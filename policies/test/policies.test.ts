@@ -62,6 +62,35 @@ describe("policies, each with passing and failing cases", () => {
         assert.match((await messages(gatewayBasicAuth, [chart({ basic_auth: true, generateBasicAuth: false }), secret("short")]))[0]!, /fewer than 16 characters/);
     });
 
+    it("gateway-basic-auth finds the OpenFaaS chart by what the program declares, not by the chart's path (issue 20)", async () => {
+        const underComponent = (chartPath: string, release: string): Res => ({
+            type: "kubernetes:helm.sh/v4:Chart",
+            name: "openfaas-chart",
+            urn: "urn:pulumi:prod::openfaas-gitops::openfaas-gitops:platform:OpenFaaS$kubernetes:helm.sh/v4:Chart::openfaas-chart",
+            props: { chart: chartPath, name: release, namespace: "openfaas", values: { basic_auth: false, generateBasicAuth: false } },
+        });
+        const component: Res = { type: "openfaas-gitops:platform:OpenFaaS", name: "openfaas", urn: "urn:pulumi:prod::openfaas-gitops::openfaas-gitops:platform:OpenFaaS::openfaas", props: {} };
+        // A .tgz override (charts.openfaas.path) was never checked: the chart was found by the path pattern (^|/)openfaas$.
+        for (const chart of [underComponent("../shared/upstream/charts/openfaas-15.0.6.tgz", "openfaas"), underComponent("vendor/gw.tgz", "gw"), { ...underComponent("x.tgz", "openfaas"), urn: undefined }]) {
+            const m = await messages(gatewayBasicAuth, [component, chart]);
+            assert.ok(m.some((x) => /values\.basic_auth must be true/.test(x)), `${chart.props.chart}: ${m.join("; ")}`);
+        }
+        // An OpenFaaS component whose chart the policy cannot find is itself a violation.
+        const contour: Res = { type: "kubernetes:helm.sh/v4:Chart", name: "contour-chart", props: { chart: "contour", name: "contour", values: {} } };
+        assert.deepEqual(await messages(gatewayBasicAuth, [component, contour]), ["openfaas: the OpenFaaS component declares no Helm Chart this policy can check; basic auth cannot be verified"]);
+    });
+
+    it("gateway-basic-auth sees the program's chart when it comes from a .tgz path", async () => {
+        const base = stackFileConfig("prod");
+        const raw = { ...base, values: { ...base.values, charts: JSON.stringify({ openfaas: { path: "../shared/upstream/charts/openfaas-15.0.6.tgz" } }) } };
+        const { resources } = await declare("prod", () => buildPlatform(parseConfig(raw)));
+        const declared = fromDeclared(resources);
+        const chart = declared.find((r) => r.type === "kubernetes:helm.sh/v4:Chart" && r.props.chart === "../shared/upstream/charts/openfaas-15.0.6.tgz")!;
+        assert.deepEqual(await messages(gatewayBasicAuth, declared), []);
+        const tampered = declared.map((r) => (r === chart ? { ...r, props: { ...r.props, values: { ...r.props.values, basic_auth: false } } } : r));
+        assert.deepEqual(await messages(gatewayBasicAuth, tampered), ["Chart openfaas-chart: values.basic_auth must be true; an unauthenticated gateway lets anyone deploy code"]);
+    });
+
     it("gateway-ingress-tls", async () => {
         const ingress = (tls: boolean): Res => ({
             type: "kubernetes:networking.k8s.io/v1:Ingress",
