@@ -23,7 +23,7 @@ const NAME = /[A-Za-z0-9_]+/y;
 /** drone/envsubst's default operators; all mean "the value unless empty, else the default". */
 const DEFAULT_OPS = [":-", ":=", "="] as const;
 /** Deepest `${A:-${B:-...}}` nesting read; each level is a stack frame, and no real file comes near it. */
-export const MAX_DEFAULT_DEPTH = 32;
+const MAX_DEFAULT_DEPTH = 32;
 
 /**
  * Pure: `text` with every `${...}` replaced from `values`. `$$` is drone's escape for a literal `$`

@@ -126,7 +126,7 @@ export const IMAGE_POLICY_SCHEMA: Schema = {
  * Pure: whether Flux can read `range` as a semver range. Flux uses Masterminds/semver, which also
  * takes a comma between constraints (AND); npm's semver, which checks it here, takes a space.
  */
-export function semverRange(range: string): boolean {
+function semverRange(range: string): boolean {
     return semver.validRange(range.replace(/,/g, " ")) !== null;
 }
 
