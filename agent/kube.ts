@@ -10,7 +10,7 @@
  */
 import * as crypto from "node:crypto";
 import { KubeApi, KubeApiError, kubeConnection, microTime } from "./kube-api";
-import { AgentEvent, AgentStatus } from "./reconciler";
+import { AgentEvent, AgentStatus, parsePersisted, PersistedStatus, toPersisted } from "./reconciler";
 import { AGENT_DEFAULTS } from "./settings";
 
 interface Lease {
@@ -191,33 +191,48 @@ export class LeaseElector {
     }
 }
 
+/**
+ * Pure: the status ConfigMap's data: `status.json` (the facts, each text once: {@link toPersisted})
+ * and flat keys for `kubectl get -o jsonpath`, `lastError` the one copy of the current error beside
+ * status.json. Bounded whatever happened: every text is capped when recorded (reconciler.ts
+ * MAX_TEXT, at most 3 bytes a character), history holds 10 runs and drift 100 names.
+ */
+export function statusConfigMapData(s: AgentStatus): Record<string, string> {
+    return {
+        "status.json": JSON.stringify(toPersisted(s), null, 2),
+        ready: String(s.conditions.Ready.status),
+        stalled: String(s.conditions.Stalled.status),
+        driftDetected: String(s.conditions.DriftDetected.status),
+        lastAppliedRevision: s.lastAppliedRevision ?? "",
+        lastAttemptedRevision: s.lastAttemptedRevision ?? "",
+        lastError: s.lastError ?? "",
+    };
+}
+
 /** The status ConfigMap and the Events recorded against it. */
 export class StatusStore {
     constructor(private readonly api: KubeApi, private readonly namespace: string, private readonly name: string, private readonly component = AGENT_DEFAULTS.name) {}
 
-    /** The persisted status, if any (so a restarted agent does not re-apply). */
-    async load(): Promise<AgentStatus | undefined> {
+    /**
+     * The persisted status, if any (so a restarted agent does not re-apply), validated: whatever
+     * the ConfigMap holds gives a usable status, with the fields that had to be dropped named.
+     * Rejects only when the ConfigMap cannot be read.
+     */
+    async load(now = Date.now()): Promise<PersistedStatus | undefined> {
+        let cm: { data?: Record<string, string> };
         try {
-            const cm = await this.api.get<{ data?: Record<string, string> }>("configmaps", this.namespace, this.name);
-            const text = cm.data?.["status.json"];
-            return text ? (JSON.parse(text) as AgentStatus) : undefined;
+            cm = await this.api.get<{ data?: Record<string, string> }>("configmaps", this.namespace, this.name);
         } catch (e) {
             if (status(e) === 404) return undefined;
             throw e;
         }
+        const text = cm?.data?.["status.json"];
+        return typeof text === "string" && text !== "" ? parsePersisted(text, now) : undefined;
     }
 
-    /** Writes the status: the full JSON plus flat keys for `kubectl get -o jsonpath`. */
+    /** Writes the status ({@link statusConfigMapData}). */
     async save(s: AgentStatus): Promise<void> {
-        const data: Record<string, string> = {
-            "status.json": JSON.stringify(s, null, 2),
-            ready: String(s.conditions.Ready.status),
-            stalled: String(s.conditions.Stalled.status),
-            driftDetected: String(s.conditions.DriftDetected.status),
-            lastAppliedRevision: s.lastAppliedRevision ?? "",
-            lastAttemptedRevision: s.lastAttemptedRevision ?? "",
-            lastError: s.lastError ?? "",
-        };
+        const data = statusConfigMapData(s);
         const body = { metadata: { name: this.name, namespace: this.namespace, labels: { "app.kubernetes.io/name": this.component } }, data };
         try {
             await this.api.replace("configmaps", this.namespace, this.name, body);
