@@ -315,7 +315,7 @@ const PERSISTED_STATUS = {
         nextRetryAt: TIME,
         applyError: TEXT,
         stalledReason: REASON,
-        stalledArtifact: TEXT,
+        stalledArtifact: { type: "string", maxLength: 128 },
         sourceError: { type: "object", required: ["reason", "message"], additionalProperties: false, properties: { reason: REASON, message: TEXT } },
         leaderElectionError: TEXT,
         drift: {

@@ -82,11 +82,12 @@ describe("reading a persisted status", () => {
                 drift: { revision: A, resources: "secret-value-2", corrected: false },
                 history: [good, { ...good, kind: "secret-value-3" }, 7, good],
                 conditions: { Ready: { status: "maybe" } },
+                stalledArtifact: `sha256:${"0".repeat(200)}`,
                 somethingNew: { token: "secret-value-4" },
             },
             NOW,
         );
-        assert.deepEqual([...dropped].sort(), ["conditions", "drift", "failures", "history[1]", "history[2]", "nextRetryAt", "somethingNew", "stalledReason"]);
+        assert.deepEqual([...dropped].sort(), ["conditions", "drift", "failures", "history[1]", "history[2]", "nextRetryAt", "somethingNew", "stalledArtifact", "stalledReason"]);
         assert.doesNotMatch(dropped.join(" "), /secret-value/);
         assert.equal(status.lastAppliedRevision, A);
         assert.equal(status.failures, 0);
