@@ -360,7 +360,9 @@ function validFields(raw: unknown): { fields: Record<string, unknown>; dropped: 
         if (runs.size > 0) fields.history = (fields.history as unknown[]).filter((_, i) => !runs.has(i));
     }
     if (!fits(fields)) return { fields: {}, dropped: ["the whole status"] };
-    return { fields, dropped: [...new Set(dropped)].map((d) => capName(d)) };
+    // A name is not a value, but the log line stays short whatever the ConfigMap holds.
+    const names = [...new Set(dropped)].map((d) => capName(d).slice(0, 64));
+    return { fields, dropped: names.length > 20 ? [...names.slice(0, 20), `and ${names.length - 20} more`] : names };
 }
 
 /** What was read from a status ConfigMap: a usable status, and the fields that had to be dropped. */

@@ -95,6 +95,14 @@ describe("reading a persisted status", () => {
         assert.equal(status.conditions.Ready.status, "True");
     });
 
+    it("a ConfigMap with thousands of unknown fields: the log names 20 of them, each at most 64 characters", () => {
+        const raw = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`${"k".repeat(100)}${i}`, i]));
+        const { dropped } = readPersisted({ ...raw, lastAppliedRevision: A }, NOW);
+        assert.equal(dropped.length, 21);
+        assert.equal(dropped.at(-1), "and 4980 more");
+        assert.ok(dropped.every((d) => d.length <= 64));
+    });
+
     it("a status.json that is not JSON, or not an object, starts fresh and says so", () => {
         assert.deepEqual(parsePersisted("{not json", NOW).dropped, ["the whole status (not JSON)"]);
         assert.deepEqual(parsePersisted("null", NOW).dropped, ["the whole status (a JSON null, not an object)"]);
