@@ -115,7 +115,7 @@ export class KubeApi {
                     if (code >= 200 && code < 300) resolve(parsed as T);
                     else reject(new KubeApiError(`HTTP ${code} from ${method} ${url}`, code, parsed));
                 });
-                res.on("error", reject);
+                res.on("error", (e) => reject(signal?.aborted ? signal.reason : e));
             });
             req.on("timeout", () => req.destroy(new Error(`no answer in 30 s from ${method} ${url}`)));
             req.on("error", (e) => reject(signal?.aborted ? signal.reason : e));
