@@ -155,6 +155,15 @@ describe("the status ConfigMap stays bounded", () => {
         assert.equal(r.status.history.length, 10);
     });
 
+    it("a drift of 150 resources: 100 named in the status, the count whole", async () => {
+        const { r, engine } = agent();
+        await r.sync("poll");
+        engine.drift = Array.from({ length: 150 }, (_, i) => `kubernetes:apps/v1:Deployment::fn-${i} (update)`);
+        assert.equal((await r.checkDrift()).action, "drift-reported");
+        assert.deepEqual([r.status.drift!.resources.length, r.status.drift!.unlisted], [100, 50]);
+        assert.match(r.status.conditions.DriftDetected.message, /^150 resource\(s\) differ from a{12}: kubernetes:apps\/v1:Deployment::fn-0 \(update\), .*fn-99 \(update\) and 50 more$/);
+    });
+
     it("capText keeps the head and the tail, drops colour codes and control characters, and is idempotent", () => {
         assert.equal(capText("\x1b[31merror\x1b[0m: a\x00b\tc\nd"), "error: ab\tc\nd");
         const long = `HEAD${"m".repeat(10_000)}TAIL`;
