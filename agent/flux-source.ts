@@ -95,6 +95,7 @@ export class FluxSource {
     private latest?: GitRepositoryObject;
     private readonly stopping = new AbortController();
     private seenArtifact?: string;
+    private headDigest?: string;
 
     constructor(private readonly api: KubeApi, private readonly o: FluxSourceOptions) {
         this.checkoutDir = path.join(o.workDir, "checkout");
@@ -185,7 +186,14 @@ export class FluxSource {
 
     /** Flux's revision of the artifact, e.g. `main@sha1:...`. A push hint is Flux's Receiver's job; it is ignored. */
     async head(): Promise<string> {
-        return (await this.current()).revision;
+        const artifact = await this.current();
+        this.headDigest = artifact.digest;
+        return artifact.revision;
+    }
+
+    /** The digest of the artifact `head()` last saw: a DigestMismatch stall holds for that artifact only. */
+    artifact(): string | undefined {
+        return this.headDigest;
     }
 
     /**
@@ -203,7 +211,7 @@ export class FluxSource {
         const problem = digestProblem(artifact.digest, actual, revision);
         if (problem) {
             fs.rmSync(file, { force: true });
-            throw new PermanentError(problem, Reason.DigestMismatch);
+            throw new PermanentError(problem, Reason.DigestMismatch, artifact.digest);
         }
         fs.mkdirSync(this.checkoutDir, { recursive: true });
         for (const entry of fs.readdirSync(this.checkoutDir)) {

@@ -88,14 +88,19 @@ export class KubeApi {
         return `${this.c.server.replace(/\/$/, "")}${group}/namespaces/${encodeURIComponent(namespace)}/${kind}${name ? `/${encodeURIComponent(name)}` : ""}`;
     }
 
-    private request<T>(method: "GET" | "POST" | "PUT", url: string, body?: unknown): Promise<T> {
+    /**
+     * One call, given up after 30 s without an answer, or when `signal` aborts (the request is
+     * destroyed; the rejection is the signal's reason), e.g. at a leader's renew deadline.
+     */
+    private request<T>(method: "GET" | "POST" | "PUT", url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
         const payload = body === undefined ? undefined : JSON.stringify(body);
         const token = this.c.token?.();
         const headers: Record<string, string> = { Accept: "application/json" };
         if (payload !== undefined) Object.assign(headers, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(payload)) });
         if (token) headers.Authorization = `Bearer ${token}`;
         return new Promise<T>((resolve, reject) => {
-            const req = https.request(url, { method, agent: this.agent, headers, timeout: 30_000 }, (res) => {
+            if (signal?.aborted) return reject(signal.reason);
+            const req = https.request(url, { method, agent: this.agent, headers, timeout: 30_000, signal }, (res) => {
                 const chunks: Buffer[] = [];
                 res.on("data", (c: Buffer) => chunks.push(c));
                 res.on("end", () => {
@@ -110,10 +115,10 @@ export class KubeApi {
                     if (code >= 200 && code < 300) resolve(parsed as T);
                     else reject(new KubeApiError(`HTTP ${code} from ${method} ${url}`, code, parsed));
                 });
-                res.on("error", reject);
+                res.on("error", (e) => reject(signal?.aborted ? signal.reason : e));
             });
             req.on("timeout", () => req.destroy(new Error(`no answer in 30 s from ${method} ${url}`)));
-            req.on("error", reject);
+            req.on("error", (e) => reject(signal?.aborted ? signal.reason : e));
             req.end(payload);
         });
     }
@@ -170,16 +175,16 @@ export class KubeApi {
         });
     }
 
-    get<T>(kind: Kind, namespace: string, name: string): Promise<T> {
-        return this.request("GET", this.url(kind, namespace, name));
+    get<T>(kind: Kind, namespace: string, name: string, signal?: AbortSignal): Promise<T> {
+        return this.request("GET", this.url(kind, namespace, name), undefined, signal);
     }
 
-    create<T>(kind: Kind, namespace: string, body: T): Promise<T> {
-        return this.request("POST", this.url(kind, namespace), body);
+    create<T>(kind: Kind, namespace: string, body: T, signal?: AbortSignal): Promise<T> {
+        return this.request("POST", this.url(kind, namespace), body, signal);
     }
 
-    replace<T>(kind: Kind, namespace: string, name: string, body: T): Promise<T> {
-        return this.request("PUT", this.url(kind, namespace, name), body);
+    replace<T>(kind: Kind, namespace: string, name: string, body: T, signal?: AbortSignal): Promise<T> {
+        return this.request("PUT", this.url(kind, namespace, name), body, signal);
     }
 }
 

@@ -10,7 +10,7 @@
  */
 import * as crypto from "node:crypto";
 import { KubeApi, KubeApiError, kubeConnection, microTime } from "./kube-api";
-import { AgentEvent, AgentStatus } from "./reconciler";
+import { AgentEvent, AgentStatus, parsePersisted, PersistedStatus, toPersisted } from "./reconciler";
 import { AGENT_DEFAULTS } from "./settings";
 
 interface Lease {
@@ -67,6 +67,8 @@ export interface ElectionEvents {
 export class LeaseElector {
     private leaderUntil = 0;
     private timer?: NodeJS.Timeout;
+    /** Fires at the renew deadline, so leadership ends then even while a round waits on the apiserver. */
+    private deadline?: NodeJS.Timeout;
     private stopped = false;
     /** Leadership as last reported to the events. */
     private reported = false;
@@ -88,22 +90,47 @@ export class LeaseElector {
         return this.clock() < this.leaderUntil;
     }
 
-    /** One election round: acquires, renews or observes. Resolves whether this candidate leads. */
+    /** Two thirds of the lease duration, as client-go's default RenewDeadline to LeaseDuration. */
+    private get renewDeadlineMs(): number {
+        return (this.duration * 1000 * 2) / 3;
+    }
+
+    /**
+     * One election round: acquires, renews or observes. Resolves whether this candidate leads.
+     * Bounded by the renew deadline, as client-go bounds each renewal (context.WithTimeout): a
+     * hanging apiserver call is aborted then, not after the request's own 30 s.
+     */
     async tryAcquireOrRenew(): Promise<boolean> {
+        const started = this.clock();
+        const seconds = Math.round(this.renewDeadlineMs / 100) / 10;
+        const abort = new AbortController();
+        const bound = setTimeout(() => abort.abort(new Error(`no answer from the apiserver within the renew deadline (${seconds} s)`)), this.renewDeadlineMs);
         let error: string | undefined;
-        const leads = await this.round().catch((e: unknown) => {
-            error = `leader election on Lease ${this.o.namespace}/${this.o.name} failed: ${describe(e)}`;
-            return undefined;
-        });
+        const leads = await this.round(started, abort.signal)
+            .catch((e: unknown) => {
+                error = `leader election on Lease ${this.o.namespace}/${this.o.name} failed: ${describe(e)}`;
+                return undefined;
+            })
+            .finally(() => clearTimeout(bound));
         // A failed round changes nothing yet: nobody can take the Lease before it expires, and this
-        // replica stops leading (aborting a run) at the renew deadline, before it does.
-        if (leads !== undefined) this.leaderUntil = leads ? this.clock() + ((this.duration * 1000 * 2) / 3) : 0;
+        // replica stops leading (aborting a run) at the renew deadline, before it does. A renewal
+        // counts from the renewTime it wrote (its start), which is what the other candidates see.
+        if (leads !== undefined) this.leaderUntil = leads ? started + this.renewDeadlineMs : 0;
         if (error !== this.error) {
             this.error = error;
             this.events.error?.(error);
         }
-        // Compared with what was last reported, not with the start of this round: the deadline may
-        // have passed between rounds.
+        const now = this.report();
+        clearTimeout(this.deadline);
+        if (now && !this.stopped) this.deadline = setTimeout(() => this.report(), Math.max(0, this.leaderUntil - this.clock())).unref();
+        return now;
+    }
+
+    /**
+     * Reports leadership to the events when it differs from what was last reported, not from the
+     * start of a round: the deadline may pass between rounds, or while one is still waiting.
+     */
+    private report(): boolean {
         const now = this.isLeader();
         if (this.reported !== now) {
             this.reported = now;
@@ -122,16 +149,15 @@ export class LeaseElector {
         };
     }
 
-    private async round(): Promise<boolean> {
+    private async round(now: number, signal: AbortSignal): Promise<boolean> {
         const { namespace, name } = this.o;
-        const now = this.clock();
         let lease: Lease;
         try {
-            lease = await this.api.get<Lease>("leases", namespace, name);
+            lease = await this.api.get<Lease>("leases", namespace, name, signal);
         } catch (e) {
             if (status(e) !== 404) throw e;
             try {
-                await this.api.create<Lease>("leases", namespace, { metadata: { name, namespace }, spec: this.spec(now, true) });
+                await this.api.create<Lease>("leases", namespace, { metadata: { name, namespace }, spec: this.spec(now, true) }, signal);
                 this.leader = this.o.identity;
                 return true;
             } catch (ce) {
@@ -145,10 +171,13 @@ export class LeaseElector {
         this.leader = expired ? undefined : holder;
         if (holder !== this.o.identity && !expired) return false;
         try {
-            await this.api.replace<Lease>("leases", namespace, name, {
-                metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion },
-                spec: this.spec(now, holder !== this.o.identity, lease),
-            });
+            await this.api.replace<Lease>(
+                "leases",
+                namespace,
+                name,
+                { metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion }, spec: this.spec(now, holder !== this.o.identity, lease) },
+                signal,
+            );
             this.leader = this.o.identity;
             return true;
         } catch (e) {
@@ -172,16 +201,22 @@ export class LeaseElector {
     async stop(): Promise<void> {
         this.stopped = true;
         clearTimeout(this.timer);
+        clearTimeout(this.deadline);
         if (!this.isLeader()) return;
         this.leaderUntil = 0;
         const { name, namespace } = this.o;
+        // A hanging apiserver must not hold up the shutdown: the release is worth at most a renew deadline.
+        const signal = AbortSignal.timeout(this.renewDeadlineMs);
         try {
-            const lease = await this.api.get<Lease>("leases", namespace, name);
+            const lease = await this.api.get<Lease>("leases", namespace, name, signal);
             if (lease.spec?.holderIdentity !== this.o.identity) return;
-            await this.api.replace<Lease>("leases", namespace, name, {
-                metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion },
-                spec: { ...lease.spec, holderIdentity: undefined, renewTime: undefined },
-            });
+            await this.api.replace<Lease>(
+                "leases",
+                namespace,
+                name,
+                { metadata: { name, namespace, resourceVersion: lease.metadata?.resourceVersion }, spec: { ...lease.spec, holderIdentity: undefined, renewTime: undefined } },
+                signal,
+            );
         } catch {
             // Not releasing only delays the takeover until the lease expires.
         }
@@ -191,33 +226,48 @@ export class LeaseElector {
     }
 }
 
+/**
+ * Pure: the status ConfigMap's data: `status.json` (the facts, each text once: {@link toPersisted})
+ * and flat keys for `kubectl get -o jsonpath`, `lastError` the one copy of the current error beside
+ * status.json. Bounded whatever happened: every text is capped when recorded (reconciler.ts
+ * MAX_TEXT, at most 3 bytes a character), history holds 10 runs and drift 100 names.
+ */
+export function statusConfigMapData(s: AgentStatus): Record<string, string> {
+    return {
+        "status.json": JSON.stringify(toPersisted(s), null, 2),
+        ready: String(s.conditions.Ready.status),
+        stalled: String(s.conditions.Stalled.status),
+        driftDetected: String(s.conditions.DriftDetected.status),
+        lastAppliedRevision: s.lastAppliedRevision ?? "",
+        lastAttemptedRevision: s.lastAttemptedRevision ?? "",
+        lastError: s.lastError ?? "",
+    };
+}
+
 /** The status ConfigMap and the Events recorded against it. */
 export class StatusStore {
     constructor(private readonly api: KubeApi, private readonly namespace: string, private readonly name: string, private readonly component = AGENT_DEFAULTS.name) {}
 
-    /** The persisted status, if any (so a restarted agent does not re-apply). */
-    async load(): Promise<AgentStatus | undefined> {
+    /**
+     * The persisted status, if any (so a restarted agent does not re-apply), validated: whatever
+     * the ConfigMap holds gives a usable status, with the fields that had to be dropped named.
+     * Rejects only when the ConfigMap cannot be read.
+     */
+    async load(now = Date.now()): Promise<PersistedStatus | undefined> {
+        let cm: { data?: Record<string, string> };
         try {
-            const cm = await this.api.get<{ data?: Record<string, string> }>("configmaps", this.namespace, this.name);
-            const text = cm.data?.["status.json"];
-            return text ? (JSON.parse(text) as AgentStatus) : undefined;
+            cm = await this.api.get<{ data?: Record<string, string> }>("configmaps", this.namespace, this.name);
         } catch (e) {
             if (status(e) === 404) return undefined;
             throw e;
         }
+        const text = cm?.data?.["status.json"];
+        return typeof text === "string" && text !== "" ? parsePersisted(text, now) : undefined;
     }
 
-    /** Writes the status: the full JSON plus flat keys for `kubectl get -o jsonpath`. */
+    /** Writes the status ({@link statusConfigMapData}). */
     async save(s: AgentStatus): Promise<void> {
-        const data: Record<string, string> = {
-            "status.json": JSON.stringify(s, null, 2),
-            ready: String(s.conditions.Ready.status),
-            stalled: String(s.conditions.Stalled.status),
-            driftDetected: String(s.conditions.DriftDetected.status),
-            lastAppliedRevision: s.lastAppliedRevision ?? "",
-            lastAttemptedRevision: s.lastAttemptedRevision ?? "",
-            lastError: s.lastError ?? "",
-        };
+        const data = statusConfigMapData(s);
         const body = { metadata: { name: this.name, namespace: this.namespace, labels: { "app.kubernetes.io/name": this.component } }, data };
         try {
             await this.api.replace("configmaps", this.namespace, this.name, body);

@@ -32,13 +32,19 @@ async function main(): Promise<void> {
 
     const kc = kubeConfig(process.env.KUBECONFIG);
     const store = new StatusStore(kc, settings.namespace, settings.statusConfigMap);
+    // Validated whoever wrote it (an older agent, a person): what does not fit is dropped and named.
+    const loadStatus = async () => {
+        const loaded = await store.load();
+        if (loaded?.dropped.length) log.warn({ dropped: loaded.dropped }, `the status ConfigMap ${settings.statusConfigMap} held fields of an unexpected shape; they were dropped, the rest kept`);
+        return loaded?.status;
+    };
     const metrics = new AgentMetrics();
     const elector = new LeaseElector(kc, { namespace: settings.namespace, name: settings.leaseName, identity: settings.identity }, {
         leader: (leads) => {
             log.info({ identity: settings.identity }, leads ? "became leader" : "not the leader");
             if (!leads) reconciler.leadershipLost();
             else
-                void reconciler.adoptLeaderStatus(() => store.load()).catch((e: Error) =>
+                void reconciler.adoptLeaderStatus(loadStatus).catch((e: Error) =>
                     log.warn({ error: e.message }, "could not read the previous leader's status; keeping this replica's"));
         },
         error: (error) => {
@@ -103,13 +109,14 @@ async function main(): Promise<void> {
                 }
             },
         },
-        await store.load().catch((e: Error) => {
+        await loadStatus().catch((e: Error) => {
             log.warn({ error: e.message }, "could not read the previous status; starting fresh");
             return undefined;
         }),
     );
 
-    if (settings.suspend) await reconciler.suspend(true);
+    // agent.suspend is desired state at every start; a suspension by POST /suspend outlives restarts.
+    await reconciler.applySuspendSetting();
 
     const sync = (trigger: Trigger, revision?: string) => {
         void reconciler.sync(trigger, revision).then((d) => {

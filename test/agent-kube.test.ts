@@ -1,14 +1,16 @@
 /** The agent's Kubernetes side against the REAL kube-apiserver: Lease election, status ConfigMap, Events. */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LeaseElector, kubeConfig, StatusStore } from "../agent/kube";
 import { KubeApi, kubeConnection } from "../agent/kube-api";
 import { Engine, RunResult } from "../agent/engine";
-import { emptyStatus, Reconciler } from "../agent/reconciler";
+import { fromPersisted, Reconciler } from "../agent/reconciler";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
+import { until } from "./support/wait";
 
 const available = controlPlaneAvailable();
 if (!available) console.log("# SKIP agent Kubernetes tests: no `go` on PATH to build kube-apiserver and etcd, and none cached");
@@ -78,16 +80,88 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
     it("persists status in the ConfigMap and records Events", async () => {
         const store = new StatusStore(kubeConfig(cp.kubeconfig), "openfaas-gitops", "agent-status");
         assert.equal(await store.load(), undefined);
-        const s = emptyStatus(Date.now());
-        s.lastAppliedRevision = "e".repeat(40);
-        s.conditions.Ready = { status: "True", reason: "Applied", message: "ok", lastTransitionTime: new Date().toISOString() };
+        const now = Date.now();
+        const s = fromPersisted({ lastAppliedRevision: "e".repeat(40), lastAttemptedRevision: "e".repeat(40) }, now);
         await store.save(s);
         await store.save(s); // second save replaces
-        assert.deepEqual(await store.load(), JSON.parse(JSON.stringify(s)));
+        assert.deepEqual(await store.load(now), { status: s, dropped: [] });
         assert.equal(cp.kubectl(["get", "configmap", "agent-status", "-n", "openfaas-gitops", "-o", "jsonpath={.data.ready} {.data.lastAppliedRevision}"]), `True ${"e".repeat(40)}`);
         await store.event({ type: "Warning", reason: "ApplyFailed", message: "boom" });
         const events = JSON.parse(cp.kubectl(["get", "events", "-n", "openfaas-gitops", "--field-selector", "involvedObject.name=agent-status", "-o", "json"]));
         assert.deepEqual(events.items.map((e: any) => `${e.type} ${e.reason} ${e.message}`), ["Warning ApplyFailed boom"]);
+    });
+
+    it("the status of 12 failures with 100 KB errors each is accepted by the apiserver (it refused the 7th: over 1 MiB)", async () => {
+        const store = new StatusStore(kubeConfig(cp.kubeconfig), "openfaas-gitops", "agent-status-big");
+        let error = "";
+        /** TEST DOUBLE for the engine (no Pulumi CLI here): fails with the whole CLI output, as the Automation API's error carries it. */
+        const engine: Engine = { up: async () => { throw new Error(error); }, detectDrift: async () => ({ changes: {}, changed: [] }), correctDrift: async () => ({ changes: {}, changed: [] }) };
+        const source = { head: async () => "f".repeat(40), checkout: async () => "/x", verify: async () => undefined };
+        const r = new Reconciler({ source, engine, clock: Date.now, isLeader: () => true, onChange: (st) => store.save(st), settings: { backoffBaseMs: 1, backoffCapMs: 1, stalledAfter: 99, driftMode: "report" } });
+        for (let i = 0; i < 12; i++) {
+            error = `failure ${i}: ${"pulumi CLI output ".repeat(6_000)}`;
+            await r.sync("manual"); // rejects if the apiserver refuses the write
+        }
+        const loaded = await store.load();
+        assert.equal(loaded?.status.failures, 12);
+        assert.deepEqual(loaded?.dropped, []);
+    });
+
+    it("a leader whose apiserver stops answering stops leading at the renew deadline, aborting its run, while the call still hangs", async () => {
+        /** A loopback TCP proxy to the REAL apiserver that, once hung, accepts and forwards requests but never passes an answer back. */
+        let hung = false;
+        const upstream = new URL(kubeConnection(cp.kubeconfig).server);
+        const sockets = new Set<net.Socket>();
+        const proxy = net.createServer((client) => {
+            const server = net.connect(Number(upstream.port), upstream.hostname);
+            for (const sock of [client, server]) {
+                sockets.add(sock);
+                sock.on("error", () => undefined);
+            }
+            client.on("data", (d) => server.write(d));
+            server.on("data", (d) => hung || client.write(d));
+            client.on("close", () => server.destroy());
+            server.on("close", () => client.destroy());
+        });
+        await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+        const api = new KubeApi({ ...kubeConnection(cp.kubeconfig), server: `https://127.0.0.1:${(proxy.address() as net.AddressInfo).port}` });
+
+        const changes: [boolean, number][] = [];
+        // A 3 s lease: a renewal holds for 2 s (the renew deadline); another replica may take the Lease at 3 s.
+        const elector = new LeaseElector(api, { namespace: "openfaas-gitops", name: "election-hang", identity: "agent-h", leaseDurationSeconds: 3 }, {
+            leader: (l) => {
+                changes.push([l, Date.now()]);
+                if (!l) r.leadershipLost(); // as agent/main.ts does
+            },
+        });
+        /** TEST DOUBLE for the engine: an update that runs until aborted. */
+        const engine: Engine = {
+            up: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("aborted")))),
+            detectDrift: async () => ({ changes: {}, changed: [] }),
+            correctDrift: async () => ({ changes: {}, changed: [] }),
+        };
+        const r = new Reconciler({ source: { head: async () => "9".repeat(40), checkout: async () => "/x", verify: async () => undefined }, engine, clock: Date.now, isLeader: () => elector.isLeader(), settings: { backoffBaseMs: 1, backoffCapMs: 1, stalledAfter: 3, driftMode: "report" } });
+        try {
+            const renewed = Date.now();
+            assert.equal(await elector.tryAcquireOrRenew(), true);
+            const run = r.sync("poll");
+            hung = true;
+            const renewal = elector.tryAcquireOrRenew(); // the next renewal: its request never gets an answer
+            const lost = await until("leadership lost", async () => changes.find(([l]) => !l), 6_000);
+            const after = lost[1] - renewed;
+            assert.ok(after >= 1_900 && after <= 2_500, `leadership given up ${after} ms after the last renewal began (renew deadline 2000 ms)`);
+            assert.deepEqual(await run, { action: "cancelled", revision: "9".repeat(40), reason: "leadership was lost" }, "the running update is aborted at the deadline");
+            // The hanging round itself is aborted at its own deadline, not after the request's 30 s.
+            assert.equal(await renewal, false);
+            assert.match(elector.error!, /leader election on Lease openfaas-gitops\/election-hang failed: no answer from the apiserver within the renew deadline \(2 s\)/);
+            hung = false;
+            assert.equal(await elector.tryAcquireOrRenew(), true, "it leads again once the apiserver answers");
+            assert.deepEqual(changes.map(([l]) => l), [true, false, true]);
+        } finally {
+            await elector.stop();
+            for (const sock of sockets) sock.destroy();
+            proxy.close();
+        }
     });
 
     it("aggregates repeated Events: one Event with a count, series and last timestamp", async () => {

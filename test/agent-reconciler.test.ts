@@ -275,6 +275,76 @@ describe("reconcile loop (engine double)", () => {
         assert.equal((await r.sync("poll")).action, "applied");
     });
 
+    it("agent.suspend is desired state at every start: true suspends, and a restart with false resumes (no latch)", async () => {
+        const first = setup({ suspend: true });
+        await first.r.applySuspendSetting();
+        assert.deepEqual([first.r.status.suspended, first.r.status.suspendedBy], [true, "setting"]);
+        assert.equal((await first.r.sync("poll")).action, "suspended");
+        const persisted = JSON.parse(JSON.stringify(first.r.status));
+        const restarted = setup({ suspend: false }, persisted);
+        await restarted.r.applySuspendSetting();
+        assert.equal(restarted.r.status.suspended, false);
+        assert.equal((await restarted.r.sync("poll")).action, "applied", "git's suspend: false is applied");
+        assert.ok(restarted.events.includes("Normal Resumed"));
+        // A status from an agent that did not record why it was suspended: the setting decides.
+        const older = setup({ suspend: false }, { ...persisted, suspendedBy: undefined });
+        await older.r.applySuspendSetting();
+        assert.equal(older.r.status.suspended, false);
+    });
+
+    it("POST /suspend outlives restarts and leader changes until POST /resume; a resume lasts until the next start", async () => {
+        const a = setup({ suspend: false });
+        await a.r.applySuspendSetting();
+        await a.r.suspend(true);
+        const restarted = setup({ suspend: false }, JSON.parse(JSON.stringify(a.r.status)));
+        await restarted.r.applySuspendSetting();
+        assert.deepEqual([restarted.r.status.suspended, restarted.r.status.suspendedBy], [true, "request"], "an emergency stop survives a pod restart");
+        const follower = setup({ suspend: false });
+        await follower.r.adoptLeaderStatus(async () => JSON.parse(JSON.stringify(a.r.status)));
+        assert.equal(follower.r.status.suspended, true, "and a new leader");
+        await restarted.r.suspend(false);
+        assert.equal((await restarted.r.sync("poll")).action, "applied");
+
+        // With agent.suspend true, POST /resume runs until the next start (the setting applies again).
+        const s = setup({ suspend: true });
+        await s.r.applySuspendSetting();
+        await s.r.suspend(false);
+        assert.equal((await s.r.sync("poll")).action, "applied");
+        const next = setup({ suspend: true }, JSON.parse(JSON.stringify(s.r.status)));
+        await next.r.applySuspendSetting();
+        assert.deepEqual([next.r.status.suspended, next.r.status.suspendedBy], [true, "setting"]);
+        // A new leader decides a setting's suspension by its own setting (a rollout that changed it).
+        const newLeader = setup({ suspend: false });
+        await newLeader.r.adoptLeaderStatus(async () => JSON.parse(JSON.stringify(next.r.status)));
+        assert.equal(newLeader.r.status.suspended, false);
+    });
+
+    it("HostKeyMismatch: a restart (the documented remedy) asks the server again; polls after that do not", async () => {
+        const { r, source } = setup();
+        source.hostKeyChanged = true;
+        await r.sync("poll");
+        assert.equal(r.status.stalledReason, "HostKeyMismatch");
+        assert.match(r.status.conditions.Stalled.message, /restart the agent: the first check after a start asks the server again/);
+        const persisted = JSON.parse(JSON.stringify(r.status));
+
+        // Restarted with known_hosts still wrong: one check, then stalled without asking.
+        const still = setup({}, persisted);
+        still.source.hostKeyChanged = true;
+        assert.equal((await still.r.sync("poll")).action, "source-error");
+        const asked = still.source.hints.length;
+        assert.deepEqual(await still.r.sync("poll"), { action: "stalled", reason: "HostKeyMismatch" });
+        assert.equal(still.source.hints.length, asked);
+
+        // Restarted with known_hosts fixed: the first poll applies.
+        const fixed = setup({}, persisted);
+        assert.equal((await fixed.r.sync("poll")).action, "applied");
+        assert.equal(fixed.r.status.conditions.Stalled.status, "False");
+        // So does a replica that becomes leader.
+        const leader = setup();
+        await leader.r.adoptLeaderStatus(async () => persisted);
+        assert.equal((await leader.r.sync("webhook")).action, "applied");
+    });
+
     it("reads a status persisted in the old boolean format: facts kept, conditions derived afresh", () => {
         const old = {
             headRevision: B, lastAppliedRevision: "a".repeat(40), lastAttemptedRevision: B, failures: 5, lastError: "up failed",

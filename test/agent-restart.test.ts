@@ -1,0 +1,117 @@
+/**
+ * What a restart of the whole agent process does with what it persisted: the real process
+ * (agent/main.ts), the real kube-apiserver (Lease, status ConfigMap), a real git repository (and a
+ * real sshd for the host key). As in agent-main.test.ts, the revision fails before the engine (it has
+ * no lockfile), which shows an apply was attempted without a Pulumi CLI.
+ */
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
+import { AgentProcess, startAgent } from "./support/agent-process";
+import { makeRepo, Repo } from "./support/gitrepo";
+import { SSHD, startSshd } from "./support/sshd";
+import { until } from "./support/wait";
+
+const available = controlPlaneAvailable();
+if (!available) console.log("# SKIP agent restart tests: no `go` on PATH to build kube-apiserver and etcd, and none cached");
+
+describe("the agent process across restarts", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
+    let cp: ControlPlane;
+    let repo: Repo;
+    const token = "sync-token-for-restart-test";
+    let tokenFile = "";
+    const running: AgentProcess[] = [];
+    before(async () => {
+        cp = await startControlPlane();
+        cp.kubectl(["create", "namespace", "openfaas-gitops"]);
+        repo = makeRepo();
+        repo.commit({ "Pulumi.yaml": "name: x\nruntime: nodejs\n", "package.json": "{}" });
+        tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-restart-")), "token");
+        fs.writeFileSync(tokenFile, token);
+    });
+    after(async () => {
+        for (const a of running) await a.stop("SIGKILL");
+        await cp?.stop();
+    });
+
+    /** One agent with its own Lease and status ConfigMap (`name`), git mode. */
+    const start = async (name: string, env: Record<string, string> = {}) => {
+        const a = await startAgent({
+            KUBECONFIG: cp.kubeconfig, AGENT_REPO_URL: `file://${repo.bare}`, AGENT_STACK: "dev", AGENT_SYNC_TOKEN_FILE: tokenFile,
+            POD_NAMESPACE: "openfaas-gitops", POD_NAME: `agent-${name}`, AGENT_DRIFT_INTERVAL: "0", AGENT_LEASE_NAME: name, AGENT_STATUS_CONFIGMAP: name, ...env,
+        });
+        running.push(a);
+        return a;
+    };
+    const status = (name: string) => {
+        const json = cp.kubectl(["get", "configmap", name, "-n", "openfaas-gitops", "-o", "jsonpath={.data.status\\.json}"]);
+        return JSON.parse(json) as { suspended: boolean; suspendedBy?: string; failures: number; stalledReason?: string; conditions: Record<string, { status: string; reason: string }> };
+    };
+    const post = (a: AgentProcess, what: string) => fetch(`${a.base}/${what}`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+
+    it('a status ConfigMap of an unexpected shape ({"history":null}): the agent starts, logs what it dropped (names only), applies and writes a valid status back', async () => {
+        cp.kubectl(["create", "configmap", "shape", "-n", "openfaas-gitops", `--from-literal=status.json={"history":null,"applyError":"x","failures":"secret-looking-value"}`]);
+        const a = await start("shape");
+        const failures = await until("an attempted apply", async () => (status("shape").failures > 0 ? status("shape").failures : undefined), 60_000);
+        assert.equal(failures, 1);
+        assert.equal(a.child.exitCode, null, "still running");
+        const dropped = /"dropped":(\[[^\]]*\])/.exec(a.logs());
+        assert.deepEqual(JSON.parse(dropped![1]!).sort(), ["failures", "history"]);
+        assert.doesNotMatch(a.logs(), /secret-looking-value/);
+        assert.equal((await fetch(`${a.base}/`)).status, 200, "the status page renders");
+        assert.equal(await a.stop("SIGTERM"), 0);
+        const restarted = await start("shape");
+        await until("readyz after a restart", async () => ((await fetch(`${restarted.base}/readyz`)).status === 200 ? true : undefined), 60_000);
+        assert.doesNotMatch(restarted.logs(), /dropped/, "what the agent wrote reads back whole");
+        assert.equal(await restarted.stop("SIGTERM"), 0);
+    });
+
+    it("agent.suspend is desired state at every start; POST /suspend outlives a restart until POST /resume", async () => {
+        const suspended = await start("suspend", { AGENT_SUSPEND: "true" });
+        await until("suspended in the status ConfigMap", async () => (status("suspend").suspended ? true : undefined), 60_000);
+        await until("readyz", async () => ((await fetch(`${suspended.base}/readyz`)).status === 200 ? true : undefined), 60_000);
+        assert.deepEqual([status("suspend").suspendedBy, status("suspend").failures], ["setting", 0], "nothing applied");
+        assert.equal(await suspended.stop("SIGTERM"), 0);
+
+        const resumed = await start("suspend", { AGENT_SUSPEND: "false" });
+        await until("resumed and applying", async () => (!status("suspend").suspended && status("suspend").failures > 0 ? true : undefined), 60_000);
+        assert.match(resumed.logs(), /reconciliation resumed/);
+
+        assert.equal((await post(resumed, "suspend")).status, 200);
+        await until("suspended by request", async () => (status("suspend").suspendedBy === "request" ? true : undefined), 30_000);
+        assert.equal(await resumed.stop("SIGTERM"), 0);
+        const again = await start("suspend", { AGENT_SUSPEND: "false" });
+        await until("readyz", async () => ((await fetch(`${again.base}/readyz`)).status === 200 ? true : undefined), 60_000);
+        assert.deepEqual([status("suspend").suspended, ((await (await fetch(`${again.base}/status.json`)).json()) as { suspended: boolean }).suspended], [true, true], "an emergency stop survives a restart");
+        assert.equal((await post(again, "resume")).status, 200);
+        await until("resumed by request", async () => (!status("suspend").suspended ? true : undefined), 30_000);
+        assert.equal(await again.stop("SIGTERM"), 0);
+    });
+
+    it("HostKeyMismatch: fixing known_hosts and restarting the agent (what the message says) reaches the server again", { skip: !SSHD && "no sshd" }, async () => {
+        const sshd = await startSshd();
+        try {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-hostkey-"));
+            execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "other")], { stdio: "pipe" });
+            const [type, key] = fs.readFileSync(path.join(dir, "other.pub"), "utf8").split(" ");
+            const knownHosts = path.join(dir, "known_hosts");
+            fs.writeFileSync(knownHosts, `[127.0.0.1]:${sshd.port} ${type} ${key}\n`); // not the server's key
+            const env = { AGENT_REPO_URL: `ssh://${sshd.user}@127.0.0.1:${sshd.port}${repo.bare}`, AGENT_SSH_KEY_FILE: sshd.clientKeyFile, AGENT_KNOWN_HOSTS_FILE: knownHosts };
+            const a = await start("hostkey", env);
+            await until("HostKeyMismatch", async () => (status("hostkey").stalledReason === "HostKeyMismatch" ? true : undefined), 60_000);
+            assert.equal(await a.stop("SIGTERM"), 0);
+
+            fs.writeFileSync(knownHosts, `${sshd.knownHostsLine}\n`);
+            await start("hostkey", env);
+            await until("the revision fetched and attempted", async () => (status("hostkey").failures > 0 ? true : undefined), 60_000);
+            assert.equal(status("hostkey").stalledReason, undefined);
+            assert.equal(status("hostkey").conditions.Ready!.reason, "ApplyFailed");
+        } finally {
+            await sshd.stop();
+        }
+    });
+});
