@@ -4,7 +4,7 @@ import { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { AgentMetrics, createServer, statusPage } from "../agent/server";
 import { emptyStatus, fromPersisted, Trigger } from "../agent/reconciler";
-import { validSignature } from "../agent/webhook";
+import { pushVerdict, validSignature } from "../agent/webhook";
 
 const SECRET = "webhook-secret-123";
 const TOKEN = "sync-token-456";
@@ -160,5 +160,21 @@ describe("agent HTTP server (real HTTP on loopback)", () => {
         assert.equal(validSignature("s", body, `sha256=${crypto.createHmac("sha256", "s").update(body).digest("hex")}`), true);
         assert.equal(validSignature("s", body, `sha1=${crypto.createHmac("sha1", "s").update(body).digest("hex")}`), false);
         assert.equal(validSignature("s", body, undefined), false);
+    });
+});
+
+describe("pushVerdict: any verified payload gets a verdict", () => {
+    it("valid JSON that is not an object is ignored, not a 500", () => {
+        for (const body of ["null", "1", "\"refs/heads/main\"", "[]", "true", "[{\"ref\":\"refs/heads/main\"}]"]) {
+            const v = pushVerdict("push", Buffer.from(body), "main");
+            assert.deepEqual(v, { sync: false, reason: "payload is not a JSON object" }, body);
+        }
+    });
+
+    it("a ref that is not a string is no ref; a long one is cut in the reason", () => {
+        assert.deepEqual(pushVerdict("push", Buffer.from(JSON.stringify({ ref: { a: 1 } })), "main"), { sync: false, reason: "push to (no ref), following refs/heads/main" });
+        const long = pushVerdict("push", Buffer.from(JSON.stringify({ ref: `refs/heads/${"x".repeat(5000)}` })), "main");
+        assert.equal(long.sync, false);
+        assert.ok(!long.sync && long.reason.length < 300, "the reason echoes at most a capped part of the ref");
     });
 });
