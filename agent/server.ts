@@ -5,7 +5,7 @@
 import * as crypto from "node:crypto";
 import * as http from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { AgentStatus, ConditionStatus, ConditionType, CONDITIONS, RunRecord, Trigger } from "./reconciler";
+import { AgentStatus, ConditionStatus, ConditionType, CONDITIONS, RunRecord, short, Trigger } from "./reconciler";
 import { pushVerdict, validSignature } from "./webhook";
 
 const BODY_LIMIT = 1024 * 1024;
@@ -71,29 +71,46 @@ export interface ServerDeps {
     readonly log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-function esc(s: string): string {
+/**
+ * Pure: any value as escaped HTML text. A status can come from an edited ConfigMap, so no field is
+ * trusted to have its declared type: a non-string is shown as JSON, never as markup.
+ */
+function esc(v: unknown): string {
+    const s = typeof v === "string" ? v : v === undefined || v === null ? "" : typeof v === "object" ? (JSON.stringify(v) ?? "") : String(v);
     return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
+
+/** Pure: `o[key]` when `o` is an object, else undefined. */
+function field(o: unknown, key: string): unknown {
+    return typeof o === "object" && o !== null ? (o as Record<string, unknown>)[key] : undefined;
 }
 
 /** Pure: the status page. Everything from the status is escaped; nothing is loaded from elsewhere. */
 export function statusPage(s: AgentStatus, election: { readonly identity: string; readonly leader?: string }): string {
-    const rev = (r?: string) => (r ? `<code>${esc(r.slice(0, 12))}</code>` : "none");
+    // short(): a sha cut to 12 hex digits, a Flux revision kept as `main@sha1:` and 12 of its digits.
+    const rev = (r: unknown) => (typeof r === "string" && r ? `<code>${esc(short(r))}</code>` : "none");
     const conditions = CONDITIONS.map((c) => {
-        const v = s.conditions[c];
-        const meaning = v.status === "Unknown" ? "unknown" : v.status === HEALTHY[c] ? "good" : "bad";
-        return `<tr><td>${c}</td><td class="${meaning}">${v.status}</td><td>${esc(v.reason)}</td><td>${esc(v.message)}</td><td>${esc(v.lastTransitionTime)}</td></tr>`;
+        const v = field(s.conditions, c);
+        const status = field(v, "status");
+        const meaning = status === HEALTHY[c] ? "good" : status === "True" || status === "False" ? "bad" : "unknown";
+        return `<tr><td>${c}</td><td class="${meaning}">${esc(status)}</td><td>${esc(field(v, "reason"))}</td><td>${esc(field(v, "message"))}</td><td>${esc(field(v, "lastTransitionTime"))}</td></tr>`;
     }).join("");
     // The current error is the Ready message already; a run's message is shown only when it says something else.
-    const shown = new Set(CONDITIONS.map((c) => s.conditions[c].message));
-    const runs = s.history
+    const shown = new Set(CONDITIONS.map((c) => field(field(s.conditions, c), "message")));
+    const runs = (Array.isArray(s.history) ? (s.history as unknown[]) : [])
         .map((r) => {
-            const message = r.message && !shown.has(r.message) ? r.message : "";
+            const m = field(r, "message");
+            const message = m && !shown.has(m) ? m : "";
             if (message) shown.add(message);
-            const meaning = r.result === "succeeded" || r.result === "no-drift" ? "good" : r.result === "cancelled" ? "unknown" : "bad";
-            return `<tr><td>${rev(r.revision)}</td><td>${esc(r.kind)}</td><td class="${meaning}">${esc(r.result)}</td><td>${(r.durationMs / 1000).toFixed(1)} s</td><td>${esc(r.startedAt)}</td><td>${esc(message)}</td></tr>`;
+            const result = field(r, "result");
+            const meaning = result === "succeeded" || result === "no-drift" ? "good" : result === "cancelled" ? "unknown" : "bad";
+            const ms = field(r, "durationMs");
+            const duration = typeof ms === "number" && Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "-";
+            return `<tr><td>${rev(field(r, "revision"))}</td><td>${esc(field(r, "kind"))}</td><td class="${meaning}">${esc(result)}</td><td>${duration}</td><td>${esc(field(r, "startedAt"))}</td><td>${esc(message)}</td></tr>`;
         })
         .join("");
     const leader = election.leader ? `${esc(election.leader)}${election.leader === election.identity ? " (this replica)" : ""}` : "none";
+    const suspended = s.suspended === true;
     return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="15"><title>openfaas-gitops agent</title>
 <style>
@@ -103,9 +120,9 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:t
 </style></head><body>
 <h1>openfaas-gitops agent</h1>
 <table><tr><th>leader</th><td>${leader}</td></tr><tr><th>this replica</th><td>${esc(election.identity)}</td></tr>
-<tr><th>last check of the branch</th><td>${esc(s.lastCheckedAt ?? "not yet")}</td></tr><tr><th>suspended</th><td class="${s.suspended ? "bad" : ""}">${s.suspended ? "yes" : "no"}</td></tr>
+<tr><th>last check of the branch</th><td>${esc(s.lastCheckedAt ?? "not yet")}</td></tr><tr><th>suspended</th><td class="${suspended ? "bad" : ""}">${suspended ? "yes" : "no"}</td></tr>
 <tr><th>branch head</th><td>${rev(s.headRevision)}</td></tr><tr><th>last applied</th><td>${rev(s.lastAppliedRevision)}</td></tr>
-<tr><th>last attempted</th><td>${rev(s.lastAttemptedRevision)}</td></tr><tr><th>consecutive failures</th><td>${s.failures}</td></tr>
+<tr><th>last attempted</th><td>${rev(s.lastAttemptedRevision)}</td></tr><tr><th>consecutive failures</th><td>${esc(s.failures)}</td></tr>
 <tr><th>next retry</th><td>${esc(s.nextRetryAt ?? "-")}</td></tr></table>
 <h2>Conditions</h2><table><tr><th>type</th><th>status</th><th>reason</th><th>message</th><th>since</th></tr>${conditions}</table>
 <h2>Last runs</h2><table><tr><th>revision</th><th>kind</th><th>result</th><th>duration</th><th>started</th><th>message</th></tr>${runs}</table>
