@@ -149,63 +149,128 @@ function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
     });
 }
 
+/**
+ * Pure: the token of an `Authorization: Bearer <token>` header, or undefined. The scheme is
+ * case-insensitive (RFC 9110 section 11.1) and spaces around the token are tolerated. No regex:
+ * the header is the caller's, and a backtracking pattern over 16 KiB of spaces is slow.
+ */
+export function bearerToken(header: string | undefined): string | undefined {
+    const v = (header ?? "").trim();
+    const space = v.search(/[ \t]/);
+    if (space < 0 || v.slice(0, space).toLowerCase() !== "bearer") return undefined;
+    return v.slice(space).trimStart() || undefined;
+}
+
 function tokenMatches(expected: string, header: string | undefined): boolean {
-    if (!header?.startsWith("Bearer ")) return false;
+    const given = bearerToken(header);
+    if (given === undefined) return false;
     // Compare digests: equal length whatever was sent, and constant time.
-    const a = crypto.createHash("sha256").update(header.slice(7)).digest();
+    const a = crypto.createHash("sha256").update(given).digest();
     const b = crypto.createHash("sha256").update(expected).digest();
     return crypto.timingSafeEqual(a, b);
 }
 
+/**
+ * Pure: the path of a request target, or undefined when none can be taken from it. RFC 9112
+ * section 3.2: origin-form (`/path?query`) and absolute-form (`http://host/path`) have one;
+ * authority-form and asterisk-form do not, nor does a malformed URL. The origin-form is put after a
+ * fixed origin because `new URL("//x", base)` would read `x` as a host.
+ */
+export function requestPath(target: string): string | undefined {
+    try {
+        if (target.startsWith("/")) return new URL(`http://agent${target}`).pathname;
+        if (/^https?:\/\//i.test(target)) return new URL(target).pathname;
+    } catch {
+        // A malformed absolute-form target (`http://[::1`): no path.
+    }
+    return undefined;
+}
+
+/** An answer: status code, body and any headers beyond the content type. */
+interface Reply {
+    readonly code: number;
+    readonly body: string;
+    readonly type?: string;
+    readonly headers?: Readonly<Record<string, string>>;
+}
+
+const reply = (code: number, body: string, headers?: Record<string, string>): Reply => ({ code, body, headers });
+
+type Handler = (req: http.IncomingMessage) => Reply | Promise<Reply>;
+/** A path's handlers by method; a GET handler answers HEAD too (Node leaves the body out). */
+type Route = Partial<Record<"GET" | "POST", Handler>>;
+
 export function createServer(d: ServerDeps): http.Server {
-    return http.createServer(async (req, res) => {
-        const send = (code: number, body: string, type = "text/plain; charset=utf-8") => {
-            // An unread request body (413) cannot be drained on a kept-alive connection: close it after the answer.
-            const close = req.complete ? {} : { Connection: "close" };
-            res.writeHead(code, { "Content-Type": type, "Cache-Control": "no-store", ...close });
-            res.end(body);
-        };
-        const authorized = () => d.syncToken !== undefined && tokenMatches(d.syncToken, req.headers.authorization);
-        const url = new URL(req.url ?? "/", "http://agent");
-        try {
-            if (req.method === "GET" && url.pathname === "/healthz") return send(200, "ok\n");
-            if (req.method === "GET" && url.pathname === "/readyz") {
-                const why = d.notReady();
-                return why === undefined ? send(200, "ready\n") : send(503, `not ready: ${why}\n`);
-            }
-            if (req.method === "GET" && url.pathname === "/metrics") {
-                return send(200, await d.metrics.registry.metrics(), d.metrics.registry.contentType);
-            }
-            if (req.method === "GET" && url.pathname === "/status.json") return send(200, JSON.stringify(d.status(), null, 2), "application/json");
-            if (req.method === "GET" && url.pathname === "/") return send(200, statusPage(d.status(), d.election()), "text/html; charset=utf-8");
-            if (req.method === "POST" && url.pathname === "/webhook") {
-                if (!d.webhookSecret) return send(404, "webhook is off: no webhook secret configured\n");
-                const body = await readBody(req);
-                if (body === undefined) return send(413, "payload too large\n");
-                if (!validSignature(d.webhookSecret, body, req.headers["x-hub-signature-256"] as string | undefined)) {
-                    d.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
-                    return send(401, "bad or missing X-Hub-Signature-256\n");
-                }
-                const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, body, d.branch);
-                if (!verdict.sync) return send(202, `ignored: ${verdict.reason}\n`);
-                d.log("webhook push: syncing now", { revision: verdict.revision });
-                d.sync("webhook", verdict.revision);
-                return send(202, "sync started\n");
-            }
-            if (req.method === "POST" && ["/sync", "/suspend", "/resume"].includes(url.pathname)) {
-                if (!d.syncToken) return send(404, `${url.pathname} is off: no sync token configured\n`);
-                if (!authorized()) return send(401, "missing or bad bearer token\n");
-                if (url.pathname === "/sync") {
-                    d.sync("manual");
-                    return send(202, "sync started\n");
-                }
-                d.suspend(url.pathname === "/suspend");
-                return send(200, url.pathname === "/suspend" ? "suspended\n" : "resumed\n");
-            }
-            return send(404, "not found\n");
-        } catch (e) {
-            d.log("request failed", { error: (e as Error).message });
-            return send(500, "internal error\n");
+    const webhook: Handler = async (req) => {
+        if (!d.webhookSecret) return reply(404, "webhook is off: no webhook secret configured\n");
+        const body = await readBody(req);
+        if (body === undefined) return reply(413, "payload too large\n");
+        if (!validSignature(d.webhookSecret, body, req.headers["x-hub-signature-256"] as string | undefined)) {
+            d.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
+            return reply(401, "bad or missing X-Hub-Signature-256\n");
         }
+        const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, body, d.branch);
+        if (!verdict.sync) return reply(202, `ignored: ${verdict.reason}\n`);
+        d.log("webhook push: syncing now", { revision: verdict.revision });
+        d.sync("webhook", verdict.revision);
+        return reply(202, "sync started\n");
+    };
+    /** /sync, /suspend and /resume: the bearer token, then `act`. */
+    const withToken = (path: string, act: () => Reply): Handler => (req) => {
+        if (!d.syncToken) return reply(404, `${path} is off: no sync token configured\n`);
+        if (!tokenMatches(d.syncToken, req.headers.authorization)) return reply(401, "missing or bad bearer token\n", { "WWW-Authenticate": "Bearer" });
+        return act();
+    };
+    const suspend = (on: boolean) => () => {
+        d.suspend(on);
+        return reply(200, on ? "suspended\n" : "resumed\n");
+    };
+    const routes = new Map<string, Route>([
+        ["/healthz", { GET: () => reply(200, "ok\n") }],
+        ["/readyz", { GET: () => {
+            const why = d.notReady();
+            return why === undefined ? reply(200, "ready\n") : reply(503, `not ready: ${why}\n`);
+        } }],
+        ["/metrics", { GET: async () => ({ code: 200, body: await d.metrics.registry.metrics(), type: d.metrics.registry.contentType }) }],
+        ["/status.json", { GET: () => ({ code: 200, body: JSON.stringify(d.status(), null, 2), type: "application/json" }) }],
+        ["/", { GET: () => ({ code: 200, body: statusPage(d.status(), d.election()), type: "text/html; charset=utf-8" }) }],
+        ["/webhook", { POST: webhook }],
+        ["/sync", { POST: withToken("/sync", () => {
+            d.sync("manual");
+            return reply(202, "sync started\n");
+        }) }],
+        ["/suspend", { POST: withToken("/suspend", suspend(true)) }],
+        ["/resume", { POST: withToken("/resume", suspend(false)) }],
+    ]);
+
+    const answer = (req: http.IncomingMessage): Reply | Promise<Reply> => {
+        const path = requestPath(req.url ?? "");
+        if (path === undefined) return reply(400, "bad request target: expected /path or http://host/path\n");
+        const route = routes.get(path);
+        if (!route) return reply(404, "not found\n");
+        const method = req.method === "HEAD" ? "GET" : req.method;
+        const handler = method === "GET" || method === "POST" ? route[method] : undefined;
+        if (handler) return handler(req);
+        return reply(405, "method not allowed\n", { Allow: route.GET ? "GET, HEAD" : "POST" });
+    };
+    const send = (req: http.IncomingMessage, res: http.ServerResponse, r: Reply) => {
+        if (res.headersSent) return void res.destroy();
+        // An unread request body cannot be drained on a kept-alive connection: close it after the answer.
+        const close = req.complete ? {} : { Connection: "close" };
+        res.writeHead(r.code, { "Content-Type": r.type ?? "text/plain; charset=utf-8", "Cache-Control": "no-store", ...r.headers, ...close });
+        res.end(r.body);
+    };
+    // Every request gets an answer, and nothing a request does can reject out of here.
+    return http.createServer((req, res) => {
+        void (async () => {
+            let r: Reply;
+            try {
+                r = await answer(req);
+            } catch (e) {
+                d.log("request failed", { error: (e as Error).message });
+                r = reply(500, "internal error\n");
+            }
+            send(req, res, r);
+        })().catch(() => res.destroy());
     });
 }

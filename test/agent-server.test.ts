@@ -1,10 +1,23 @@
 import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
+import * as net from "node:net";
 import { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { AgentMetrics, createServer, statusPage } from "../agent/server";
 import { emptyStatus, fromPersisted, Trigger } from "../agent/reconciler";
 import { pushVerdict, validSignature } from "../agent/webhook";
+
+/** Sends `raw` over a plain TCP connection and resolves with everything the server answered until it closed. */
+function rawRequest(port: number, raw: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect(port, "127.0.0.1", () => socket.write(raw));
+        let got = "";
+        socket.on("data", (d) => (got += d.toString("latin1")));
+        socket.on("close", () => resolve(got));
+        socket.on("error", reject);
+        socket.setTimeout(5000, () => socket.destroy(new Error(`no answer to ${JSON.stringify(raw.slice(0, 80))}`)));
+    });
+}
 
 const SECRET = "webhook-secret-123";
 const TOKEN = "sync-token-456";
@@ -143,6 +156,29 @@ describe("agent HTTP server (real HTTP on loopback)", () => {
         assert.match(statusPage(s, { identity: "<b>" }), /this replica<\/th><td>&lt;b&gt;/);
     });
 
+    it("the status page escapes every field, whatever its type, and survives a status of the wrong shape", () => {
+        const s = emptyStatus(0) as unknown as Record<string, unknown>;
+        s.failures = "<script>alert(1)</script>";
+        assert.doesNotMatch(statusPage(s as never, { identity: "a" }), /<script>alert/);
+        assert.match(statusPage(s as never, { identity: "a" }), /consecutive failures<\/th><td>&lt;script&gt;/);
+        // What an edited status ConfigMap can hold: every field of another type.
+        const odd = { failures: { n: 1 }, history: null, conditions: { Ready: null, Stalled: "x" }, suspended: "<b>", headRevision: 42, lastCheckedAt: ["<i>"], nextRetryAt: {} };
+        const html = statusPage(odd as never, { identity: "a" });
+        assert.match(html, /<h1>openfaas-gitops agent<\/h1>/);
+        assert.doesNotMatch(html, /<i>|<b>/);
+        const runs = { ...emptyStatus(0), history: [null, 7, { revision: ["<i>"], kind: {}, result: 1, durationMs: "x", startedAt: null, message: { m: "<i>" } }] };
+        assert.doesNotMatch(statusPage(runs as never, { identity: "a" }), /<i>/);
+    });
+
+    it("the status page shows a Flux revision as branch@sha1: and 12 hex digits", () => {
+        const s = emptyStatus(0);
+        s.lastAppliedRevision = `main@sha1:${"0123456789abcdef".repeat(2)}01234567`;
+        s.headRevision = "f".repeat(40);
+        const html = statusPage(s, { identity: "a" });
+        assert.match(html, /last applied<\/th><td><code>main@sha1:0123456789ab<\/code>/);
+        assert.match(html, /branch head<\/th><td><code>ffffffffffff<\/code>/);
+    });
+
     it("the status page colours by meaning and shows each error once", () => {
         const error = "cannot reach git@github.com:org/repo.git: ssh: connect to host github.com port 22: Connection refused";
         const s = fromPersisted({ lastAttemptedRevision: "b".repeat(40), failures: 5, applyError: error, stalledReason: "RetriesExhausted",
@@ -153,6 +189,44 @@ describe("agent HTTP server (real HTTP on loopback)", () => {
         assert.match(html, /<td>DriftDetected<\/td><td class="unknown">Unknown<\/td>/);
         assert.equal(html.split("Connection refused").length - 1, 1);
         assert.match(html, /leader<\/th><td>agent-b<\/td>/);
+    });
+
+    it("a malformed request target gets 400 and the server keeps serving", async () => {
+        const port = (server.address() as AddressInfo).port;
+        for (const target of ["//", "http://[::1", "//evil.example/sync", "*", "http://agent:99999/", "a"]) {
+            const answer = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+            assert.match(answer, /^HTTP\/1\.1 [45]\d\d /, target);
+        }
+        assert.match(await rawRequest(port, "GET http://[::1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), /^HTTP\/1\.1 400 /);
+        assert.match(await rawRequest(port, "GET // HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), /^HTTP\/1\.1 404 /, "// is a path, just not a known one");
+        // Absolute-form (RFC 9112 section 3.2.2) is routed by its path.
+        assert.match(await rawRequest(port, "GET http://agent/healthz HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n"), /^HTTP\/1\.1 200 /);
+        assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    });
+
+    it("a known path with the wrong method gets 405 and an Allow header", async () => {
+        for (const [method, path, allow] of [["GET", "/sync", "POST"], ["PUT", "/webhook", "POST"], ["DELETE", "/suspend", "POST"], ["POST", "/healthz", "GET, HEAD"], ["POST", "/", "GET, HEAD"], ["PATCH", "/metrics", "GET, HEAD"]] as const) {
+            const res = await fetch(`${base}${path}`, { method });
+            assert.equal(res.status, 405, `${method} ${path}`);
+            assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
+        }
+        const head = await fetch(`${base}/healthz`, { method: "HEAD" });
+        assert.equal(head.status, 200, "HEAD is GET without the body");
+        assert.equal((await fetch(`${base}/nope`, { method: "POST" })).status, 404);
+    });
+
+    it("the bearer scheme is case-insensitive and extra spaces are tolerated", async () => {
+        syncs.length = 0;
+        for (const header of [`bearer ${TOKEN}`, `BEARER ${TOKEN}`, `Bearer   ${TOKEN}`, `bEaReR \t ${TOKEN}  `]) {
+            const res = await fetch(`${base}/sync`, { method: "POST", headers: { Authorization: header } });
+            assert.equal(res.status, 202, JSON.stringify(header));
+        }
+        for (const header of [`Basic ${TOKEN}`, `Bearer${TOKEN}`, `Bearer ${TOKEN}x`, `Bearer x${TOKEN}`, "Bearer", "Bearer  "]) {
+            const res = await fetch(`${base}/sync`, { method: "POST", headers: { Authorization: header } });
+            assert.equal(res.status, 401, JSON.stringify(header));
+            assert.equal(res.headers.get("www-authenticate"), "Bearer", "a 401 says which scheme it wants (RFC 9110 section 11.6.1)");
+        }
+        assert.equal(syncs.length, 4);
     });
 
     it("signature check is an HMAC-SHA256 over the exact body", () => {
