@@ -8,11 +8,61 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { AgentStatus, ConditionStatus, ConditionType, CONDITIONS, RunRecord, short, Trigger } from "./reconciler";
 import { pushVerdict, validSignature } from "./webhook";
 
-const BODY_LIMIT = 1024 * 1024;
 const STATUSES: readonly ConditionStatus[] = ["True", "False", "Unknown"];
 
 /** Which status of each condition is healthy: the page colours by meaning, not by value. */
 const HEALTHY: Record<ConditionType, ConditionStatus> = { Ready: "True", Reconciling: "False", Stalled: "False", DriftDetected: "False" };
+
+/**
+ * What the HTTP side holds for a client that has not authenticated yet. The webhook's signature
+ * covers its body, so that body must be read before anything is known about its sender.
+ */
+export interface HttpLimits {
+    /** Largest webhook body; a larger one gets 413 without being read. @default 1 MiB */
+    readonly bodyBytes: number;
+    /** Bytes of webhook bodies held at once across all connections; past it, 503. @default 8 MiB */
+    readonly pendingBodyBytes: number;
+    /** Time a body has to arrive in full once its headers have; then 408. @default 10 s, GitHub's own timeout for a delivery */
+    readonly bodyTimeoutMs: number;
+    /** The server's headersTimeout: time for a request's headers. @default 10 s */
+    readonly headersTimeoutMs: number;
+    /** The server's requestTimeout: time for a whole request, body included (at least headersTimeoutMs). @default 30 s */
+    readonly requestTimeoutMs: number;
+}
+
+export const HTTP_LIMITS: HttpLimits = {
+    bodyBytes: 1024 * 1024,
+    pendingBodyBytes: 8 * 1024 * 1024,
+    bodyTimeoutMs: 10_000,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
+};
+
+/**
+ * Bytes held for bodies of unauthenticated requests, across connections: without a total, many
+ * slow connections each under the per-request limit hold memory that is never given back.
+ */
+class ByteBudget {
+    private used = 0;
+    constructor(private readonly capacity: number) {}
+
+    /** One request's share: take() grows it while the budget lasts; release() gives it all back, once. */
+    share(): { take(n: number): boolean; release(): void } {
+        let held = 0;
+        return {
+            take: (n) => {
+                if (held < 0 || this.used + n > this.capacity) return false;
+                this.used += n;
+                held += n;
+                return true;
+            },
+            release: () => {
+                if (held > 0) this.used -= held;
+                held = -1;
+            },
+        };
+    }
+}
 
 /** The agent's Prometheus metrics. */
 export class AgentMetrics {
@@ -69,6 +119,8 @@ export interface ServerDeps {
     /** Why this replica is not ready, or undefined when it is (first check done, election working). */
     readonly notReady: () => string | undefined;
     readonly log: (msg: string, fields?: Record<string, unknown>) => void;
+    /** Overrides of {@link HTTP_LIMITS} (the tests' short deadlines). */
+    readonly limits?: Partial<HttpLimits>;
 }
 
 /**
@@ -131,21 +183,50 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:t
 `;
 }
 
-/** The body, or undefined when it is over the limit (the rest is not read). */
-function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
-    return new Promise((resolve, reject) => {
-        if (Number(req.headers["content-length"] ?? 0) > BODY_LIMIT) return resolve(undefined);
+/** An answer: status code, body and any headers beyond the content type. */
+interface Reply {
+    readonly code: number;
+    readonly body: string;
+    readonly type?: string;
+    readonly headers?: Readonly<Record<string, string>>;
+}
+
+const reply = (code: number, body: string, headers?: Record<string, string>): Reply => ({ code, body, headers });
+
+const TOO_LARGE = reply(413, "payload too large\n");
+const BUSY = reply(503, "too many webhook bodies are being received at once; try again\n", { "Retry-After": "5" });
+const INCOMPLETE = reply(400, "the request body was cut off\n");
+
+/**
+ * The body, read within the per-request limit, the budget `share` and the deadline; or the answer
+ * that refuses it. A refused body is not read further: the answer closes the connection.
+ */
+function readBody(req: http.IncomingMessage, share: ReturnType<ByteBudget["share"]>, limits: HttpLimits): Promise<{ readonly body: Buffer } | { readonly refused: Reply }> {
+    return new Promise((resolve) => {
+        // Node's parser has already refused a Content-Length that is not a number.
+        const declared = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
+        if (declared !== undefined && declared > limits.bodyBytes) return resolve({ refused: TOO_LARGE });
+        // A declared length is taken whole before reading: what cannot fit is refused before any of it is held.
+        if (declared !== undefined && !share.take(declared)) return resolve({ refused: BUSY });
         const chunks: Buffer[] = [];
         let size = 0;
-        req.on("data", (c: Buffer) => {
+        const finish = (r: { readonly body: Buffer } | { readonly refused: Reply }) => {
+            clearTimeout(timer);
+            req.off("data", onData).off("end", onEnd).off("close", onCut).off("error", onCut);
+            if ("refused" in r) req.pause();
+            resolve(r);
+        };
+        const onData = (c: Buffer) => {
             size += c.length;
-            if (size > BODY_LIMIT) {
-                req.pause();
-                resolve(undefined);
-            } else chunks.push(c);
-        });
-        req.on("end", () => resolve(Buffer.concat(chunks)));
-        req.on("error", reject);
+            if (size > limits.bodyBytes) return finish({ refused: TOO_LARGE });
+            // Without a declared length, each chunk is taken as it comes.
+            if (declared === undefined && !share.take(c.length)) return finish({ refused: BUSY });
+            chunks.push(c);
+        };
+        const onEnd = () => finish({ body: Buffer.concat(chunks) });
+        const onCut = () => finish({ refused: INCOMPLETE });
+        const timer = setTimeout(() => finish({ refused: reply(408, `the request body did not arrive within ${limits.bodyTimeoutMs / 1000} s\n`) }), limits.bodyTimeoutMs);
+        req.on("data", onData).on("end", onEnd).on("close", onCut).on("error", onCut);
     });
 }
 
@@ -186,34 +267,33 @@ export function requestPath(target: string): string | undefined {
     return undefined;
 }
 
-/** An answer: status code, body and any headers beyond the content type. */
-interface Reply {
-    readonly code: number;
-    readonly body: string;
-    readonly type?: string;
-    readonly headers?: Readonly<Record<string, string>>;
-}
-
-const reply = (code: number, body: string, headers?: Record<string, string>): Reply => ({ code, body, headers });
-
 type Handler = (req: http.IncomingMessage) => Reply | Promise<Reply>;
 /** A path's handlers by method; a GET handler answers HEAD too (Node leaves the body out). */
 type Route = Partial<Record<"GET" | "POST", Handler>>;
 
 export function createServer(d: ServerDeps): http.Server {
+    const limits: HttpLimits = { ...HTTP_LIMITS, ...d.limits };
+    const budget = new ByteBudget(limits.pendingBodyBytes);
     const webhook: Handler = async (req) => {
         if (!d.webhookSecret) return reply(404, "webhook is off: no webhook secret configured\n");
-        const body = await readBody(req);
-        if (body === undefined) return reply(413, "payload too large\n");
-        if (!validSignature(d.webhookSecret, body, req.headers["x-hub-signature-256"] as string | undefined)) {
-            d.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
-            return reply(401, "bad or missing X-Hub-Signature-256\n");
+        const share = budget.share();
+        try {
+            // Resolves when the body has ended, was refused, timed out or its connection closed:
+            // the share is given back on every path.
+            const read = await readBody(req, share, limits);
+            if ("refused" in read) return read.refused;
+            if (!validSignature(d.webhookSecret, read.body, req.headers["x-hub-signature-256"] as string | undefined)) {
+                d.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
+                return reply(401, "bad or missing X-Hub-Signature-256\n");
+            }
+            const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, read.body, d.branch);
+            if (!verdict.sync) return reply(202, `ignored: ${verdict.reason}\n`);
+            d.log("webhook push: syncing now", { revision: verdict.revision });
+            d.sync("webhook", verdict.revision);
+            return reply(202, "sync started\n");
+        } finally {
+            share.release();
         }
-        const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, body, d.branch);
-        if (!verdict.sync) return reply(202, `ignored: ${verdict.reason}\n`);
-        d.log("webhook push: syncing now", { revision: verdict.revision });
-        d.sync("webhook", verdict.revision);
-        return reply(202, "sync started\n");
     };
     /** /sync, /suspend and /resume: the bearer token, then `act`. */
     const withToken = (path: string, act: () => Reply): Handler => (req) => {
@@ -261,7 +341,13 @@ export function createServer(d: ServerDeps): http.Server {
         res.end(r.body);
     };
     // Every request gets an answer, and nothing a request does can reject out of here.
-    return http.createServer((req, res) => {
+    const options: http.ServerOptions = {
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+        // Node checks both deadlines only at this interval (30 s by default, longer than the deadlines).
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeoutMs / 4)),
+    };
+    return http.createServer(options, (req, res) => {
         void (async () => {
             let r: Reply;
             try {

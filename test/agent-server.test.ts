@@ -252,3 +252,102 @@ describe("pushVerdict: any verified payload gets a verdict", () => {
         assert.ok(!long.sync && long.reason.length < 300, "the reason echoes at most a capped part of the ref");
     });
 });
+
+describe("agent HTTP server limits: unauthenticated bodies and slow clients (real HTTP on loopback)", () => {
+    const limits = { bodyBytes: 64 * 1024, pendingBodyBytes: 128 * 1024, bodyTimeoutMs: 1500, headersTimeoutMs: 1000, requestTimeoutMs: 4000 };
+    const syncs: Trigger[] = [];
+    const server = createServer({
+        status: () => emptyStatus(0), metrics: new AgentMetrics(), branch: "main", sync: (t) => syncs.push(t), suspend: () => {},
+        election: () => ({ identity: "a", leader: "a" }), webhookSecret: SECRET, syncToken: TOKEN, log: () => {}, notReady: () => undefined, limits,
+    });
+    let port = 0;
+    const open: net.Socket[] = [];
+    before(async () => {
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        port = (server.address() as AddressInfo).port;
+    });
+    after(() => {
+        for (const s of open) s.destroy();
+        server.close();
+        server.closeAllConnections();
+    });
+
+    /** A connection that sends the headers of a signed-looking webhook and `bytes` of its body, and never finishes. */
+    const unfinished = (headers: string, bytes: number) => {
+        const socket = net.connect(port, "127.0.0.1");
+        open.push(socket);
+        let got = "";
+        socket.on("data", (d) => (got += d.toString("latin1")));
+        socket.on("error", () => {});
+        const closed = new Promise<void>((r) => socket.on("close", () => r()));
+        socket.write(`POST /webhook HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=${"0".repeat(64)}\r\n${headers}\r\n`);
+        if (bytes) socket.write("x".repeat(bytes));
+        return { socket, answer: () => got, closed };
+    };
+    const signedPush = async () => {
+        const body = JSON.stringify({ ref: "refs/heads/main", after: "e".repeat(40) });
+        const sig = `sha256=${crypto.createHmac("sha256", SECRET).update(body).digest("hex")}`;
+        return fetch(`http://127.0.0.1:${port}/webhook`, { method: "POST", body, headers: { "X-GitHub-Event": "push", "X-Hub-Signature-256": sig } });
+    };
+    /** A whole unsigned webhook of `bytes`: what the server answered. */
+    const whole = (bytes: number) => rawRequest(port, `POST /webhook HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n${"z".repeat(bytes)}`);
+    const settle = () => new Promise((r) => setTimeout(r, 200));
+
+    it("bodies in flight are bounded in total, across connections: past the budget 503, and a finished or closed request gives its bytes back", { timeout: 15_000 }, async () => {
+        // Declared lengths are taken whole before reading: the third 60 KiB body does not fit in 128 KiB.
+        const a = unfinished("Content-Length: 61440\r\n", 1024);
+        const b = unfinished("Content-Length: 61440\r\n", 1024);
+        await settle();
+        const c = unfinished("Content-Length: 61440\r\n", 1024);
+        await c.closed;
+        assert.match(c.answer(), /^HTTP\/1\.1 503 /);
+        assert.match(c.answer(), /\r\nretry-after: \d+\r\n/i);
+        a.socket.destroy();
+        b.socket.destroy();
+        await settle();
+        // Chunked bodies are counted as they arrive.
+        const d = unfinished("Transfer-Encoding: chunked\r\n", 0);
+        d.socket.write(`${(60 * 1024).toString(16)}\r\n${"y".repeat(60 * 1024)}\r\n`);
+        const e = unfinished("Transfer-Encoding: chunked\r\n", 0);
+        e.socket.write(`${(60 * 1024).toString(16)}\r\n${"y".repeat(60 * 1024)}\r\n`);
+        await settle();
+        const f = unfinished("Transfer-Encoding: chunked\r\n", 0);
+        f.socket.write(`${(20 * 1024).toString(16)}\r\n${"y".repeat(20 * 1024)}\r\n`);
+        await f.closed;
+        assert.match(f.answer(), /^HTTP\/1\.1 503 /);
+        assert.equal(d.answer() + e.answer(), "", "the bodies within the budget are still being read");
+        // A closed connection gives its bytes back at once: another 60 KiB fits beside e's.
+        d.socket.destroy();
+        await settle();
+        assert.match(await whole(60 * 1024), /^HTTP\/1\.1 401 /, "read in full, then refused for its signature");
+        e.socket.destroy();
+        syncs.length = 0;
+        assert.equal((await signedPush()).status, 202);
+        assert.deepEqual(syncs, ["webhook"]);
+    });
+
+    it("a body that does not arrive in time gets 408 and the connection is closed", { timeout: 15_000 }, async () => {
+        const started = Date.now();
+        const slow = unfinished("Content-Length: 1000\r\n", 10);
+        const slower = unfinished("Content-Length: 61440\r\n", 10);
+        await Promise.all([slow.closed, slower.closed]);
+        assert.match(slow.answer(), /^HTTP\/1\.1 408 /);
+        assert.match(slower.answer(), /^HTTP\/1\.1 408 /);
+        assert.ok(Date.now() - started >= limits.bodyTimeoutMs - 100, "not before the deadline");
+        // Their bytes were given back: two 60 KiB bodies fit at once.
+        const both = await Promise.all([whole(60 * 1024), whole(60 * 1024)]);
+        for (const answer of both) assert.match(answer, /^HTTP\/1\.1 401 /);
+    });
+
+    it("the server's own deadlines: headers in headersTimeout, the whole request in requestTimeout", { timeout: 15_000 }, async () => {
+        assert.equal(server.headersTimeout, limits.headersTimeoutMs);
+        assert.equal(server.requestTimeout, limits.requestTimeoutMs);
+        const socket = net.connect(port, "127.0.0.1");
+        open.push(socket);
+        let got = "";
+        socket.on("data", (d) => (got += d));
+        socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+        await new Promise((r) => socket.on("close", r));
+        assert.match(got, /^HTTP\/1\.1 408 /, "headers that never end are cut off");
+    });
+});
