@@ -2,7 +2,6 @@
  * `npm run agent`: the reconcile agent. Settings come from the environment (what the Deployment
  * sets) or flags (agent/settings.ts); logs are JSON lines on stdout.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import pino from "pino";
 import { prepareDependencies } from "./deps";
@@ -12,12 +11,9 @@ import { engineEnvironment, linkPreinstalledPlugins, PulumiEngine, pulumiHome } 
 import { sendFluxEvents } from "./flux-events";
 import { FluxSource } from "./flux-source";
 import { jittered, PermanentError, Reason, Reconciler, Source, Trigger } from "./reconciler";
+import { secretFile } from "./secret-file";
 import { AgentMetrics, createServer } from "./server";
-import { AGENT_DEFAULTS, AgentSettings, parseSettings, SettingsError } from "./settings";
-
-function readSecretFile(file?: string): string | undefined {
-    return file ? fs.readFileSync(file, "utf8").trim() : undefined;
-}
+import { AGENT_DEFAULTS, AgentSettings, FIELDS, parseSettings, SettingsError } from "./settings";
 
 async function main(): Promise<void> {
     let settings;
@@ -117,15 +113,22 @@ async function main(): Promise<void> {
             log.debug({ trigger, decision: d }, "sync");
         });
     };
+    const credentialLog = (level: "info" | "error", msg: string) => log[level](msg);
+    const webhookSecret = settings.webhookSecretFile ? secretFile(settings.webhookSecretFile, FIELDS.webhookSecretFile.env, credentialLog) : undefined;
+    const syncToken = settings.syncTokenFile ? secretFile(settings.syncTokenFile, FIELDS.syncTokenFile.env, credentialLog) : undefined;
+    // Read once now, so that a file that cannot be read is in the log from the start.
+    webhookSecret?.();
+    syncToken?.();
     const server = createServer({
         status: () => reconciler.status,
         metrics,
         sync,
         suspend: (on) => void reconciler.suspend(on),
         election: () => ({ identity: settings.identity, leader: elector.leader }),
+        leads: () => elector.isLeader(),
         branch: settings.branch,
-        webhookSecret: readSecretFile(settings.webhookSecretFile),
-        syncToken: readSecretFile(settings.syncTokenFile),
+        webhookSecret: () => webhookSecret?.(),
+        syncToken: () => syncToken?.(),
         notReady: () => elector.error ?? (checkedOnce ? undefined : "the first check of the branch has not finished"),
         log: (msg, fields) => log.info(fields ?? {}, msg),
     });

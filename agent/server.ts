@@ -104,6 +104,9 @@ export class AgentMetrics {
     }
 }
 
+/** A credential as last read from its file: its value, or why it cannot be read (never the value). */
+export type Credential = { readonly value: string } | { readonly error: string };
+
 export interface ServerDeps {
     readonly status: () => AgentStatus;
     readonly metrics: AgentMetrics;
@@ -113,9 +116,15 @@ export interface ServerDeps {
     readonly suspend: (suspended: boolean) => void;
     /** This replica's identity and the Lease holder it last saw. */
     readonly election: () => { readonly identity: string; readonly leader?: string };
+    /** Whether this replica leads now: only the leader runs a sync or keeps a suspension. */
+    readonly leads: () => boolean;
     readonly branch: string;
-    readonly webhookSecret?: string;
-    readonly syncToken?: string;
+    /**
+     * The webhook secret and the sync token, asked for on every request so that a rotated Secret
+     * counts without a restart; undefined when not configured (the endpoint is off).
+     */
+    readonly webhookSecret: () => Credential | undefined;
+    readonly syncToken: () => Credential | undefined;
     /** Why this replica is not ready, or undefined when it is (first check done, election working). */
     readonly notReady: () => string | undefined;
     readonly log: (msg: string, fields?: Record<string, unknown>) => void;
@@ -274,20 +283,37 @@ type Route = Partial<Record<"GET" | "POST", Handler>>;
 export function createServer(d: ServerDeps): http.Server {
     const limits: HttpLimits = { ...HTTP_LIMITS, ...d.limits };
     const budget = new ByteBudget(limits.pendingBodyBytes);
+    /**
+     * Who leads, when this replica does not: the holder it saw, unless that is itself (its Lease
+     * ran out without a renewal) or nobody.
+     */
+    const otherLeader = () => {
+        const { identity, leader } = d.election();
+        return leader !== identity ? leader : undefined;
+    };
+    const NO_LEADER = reply(503, "no replica leads right now; try again\n", { "Retry-After": "2" });
     const webhook: Handler = async (req) => {
-        if (!d.webhookSecret) return reply(404, "webhook is off: no webhook secret configured\n");
+        const secret = d.webhookSecret();
+        if (!secret) return reply(404, "webhook is off: no webhook secret configured\n");
+        if ("error" in secret) return reply(503, "the webhook secret cannot be read; the agent's log says why\n");
         const share = budget.share();
         try {
             // Resolves when the body has ended, was refused, timed out or its connection closed:
             // the share is given back on every path.
             const read = await readBody(req, share, limits);
             if ("refused" in read) return read.refused;
-            if (!validSignature(d.webhookSecret, read.body, req.headers["x-hub-signature-256"] as string | undefined)) {
+            if (!validSignature(secret.value, read.body, req.headers["x-hub-signature-256"] as string | undefined)) {
                 d.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
                 return reply(401, "bad or missing X-Hub-Signature-256\n");
             }
             const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, read.body, d.branch);
             if (!verdict.sync) return reply(202, `ignored: ${verdict.reason}\n`);
+            if (!d.leads()) {
+                // Not lost: the leader's poll finds the same head, as a webhook would have told it.
+                const leader = otherLeader();
+                if (!leader) return NO_LEADER;
+                return reply(202, `not started here: this replica (${d.election().identity}) does not lead; the leader ${leader} applies the push at its next check of the branch\n`);
+            }
             d.log("webhook push: syncing now", { revision: verdict.revision });
             d.sync("webhook", verdict.revision);
             return reply(202, "sync started\n");
@@ -295,10 +321,21 @@ export function createServer(d: ServerDeps): http.Server {
             share.release();
         }
     };
-    /** /sync, /suspend and /resume: the bearer token, then `act`. */
+    /**
+     * /sync, /suspend and /resume: the bearer token, then `act` on the leader. A follower refuses:
+     * a manual sync does what a poll does not (it retries a Stalled revision), and a suspension set
+     * on a follower would be dropped when it adopts the leader's status.
+     */
     const withToken = (path: string, act: () => Reply): Handler => (req) => {
-        if (!d.syncToken) return reply(404, `${path} is off: no sync token configured\n`);
-        if (!tokenMatches(d.syncToken, req.headers.authorization)) return reply(401, "missing or bad bearer token\n", { "WWW-Authenticate": "Bearer" });
+        const token = d.syncToken();
+        if (!token) return reply(404, `${path} is off: no sync token configured\n`);
+        if ("error" in token) return reply(503, "the sync token cannot be read; the agent's log says why\n");
+        if (!tokenMatches(token.value, req.headers.authorization)) return reply(401, "missing or bad bearer token\n", { "WWW-Authenticate": "Bearer" });
+        if (!d.leads()) {
+            const leader = otherLeader();
+            if (!leader) return NO_LEADER;
+            return reply(503, `this replica (${d.election().identity}) does not lead; send it to the leader ${leader} (kubectl port-forward pod/${leader} 8080 in the agent's namespace)\n`, { "Retry-After": "2" });
+        }
         return act();
     };
     const suspend = (on: boolean) => () => {

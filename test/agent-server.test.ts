@@ -3,7 +3,7 @@ import * as crypto from "node:crypto";
 import * as net from "node:net";
 import { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { AgentMetrics, createServer, statusPage } from "../agent/server";
+import { AgentMetrics, createServer, Credential, statusPage } from "../agent/server";
 import { emptyStatus, fromPersisted, Trigger } from "../agent/reconciler";
 import { pushVerdict, validSignature } from "../agent/webhook";
 
@@ -38,10 +38,15 @@ describe("agent HTTP server (real HTTP on loopback)", () => {
             revisions.push(rev);
         },
         suspend: (on) => suspends.push(on),
-        election: () => ({ identity: "agent-a", leader: "agent-a" }),
-        webhookSecret: SECRET, syncToken: TOKEN, log: () => {},
+        election: () => ({ identity: "agent-a", leader }),
+        leads: () => leader === "agent-a",
+        webhookSecret: () => webhookSecret, syncToken: () => syncToken, log: () => {},
         notReady: () => electionError ?? (ready ? undefined : "the first check of the branch has not finished"),
     });
+    /** The Lease holder this replica last saw; it leads while that is itself. */
+    let leader: string | undefined = "agent-a";
+    let webhookSecret: Credential | undefined = { value: SECRET };
+    let syncToken: Credential | undefined = { value: TOKEN };
     before(async () => {
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
         base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -229,6 +234,59 @@ describe("agent HTTP server (real HTTP on loopback)", () => {
         assert.equal(syncs.length, 4);
     });
 
+    it("a follower says so: a push is left to the leader's next check (202), /sync, /suspend and /resume get 503 naming the leader", async () => {
+        syncs.length = 0;
+        suspends.length = 0;
+        leader = "agent-b";
+        try {
+            const body = push("refs/heads/main");
+            const res = await hook(body, { "X-Hub-Signature-256": sign(body) });
+            assert.equal(res.status, 202);
+            assert.equal(await res.text(), "not started here: this replica (agent-a) does not lead; the leader agent-b applies the push at its next check of the branch\n");
+            const auth = { Authorization: `Bearer ${TOKEN}` };
+            for (const path of ["/sync", "/suspend", "/resume"]) {
+                const r = await fetch(`${base}${path}`, { method: "POST", headers: auth });
+                assert.equal(r.status, 503, path);
+                assert.equal(r.headers.get("retry-after"), "2");
+                assert.match(await r.text(), /^this replica \(agent-a\) does not lead; send it to the leader agent-b \(kubectl port-forward pod\/agent-b 8080 in the agent's namespace\)\n$/);
+            }
+            assert.equal((await fetch(`${base}/sync`, { method: "POST" })).status, 401, "credentials are checked before leadership is told");
+            // Nobody leads (an election failing here, or its first round not done): nothing would take a push.
+            leader = undefined;
+            const none = await hook(body, { "X-Hub-Signature-256": sign(body) });
+            assert.deepEqual([none.status, none.headers.get("retry-after"), await none.text()], [503, "2", "no replica leads right now; try again\n"]);
+            assert.equal((await fetch(`${base}/sync`, { method: "POST", headers: auth })).status, 503);
+            assert.deepEqual([syncs, suspends], [[], []], "nothing was started on a replica that would not run it");
+        } finally {
+            leader = "agent-a";
+        }
+    });
+
+    it("credentials are read per request: rotated ones count at once, an unreadable one makes its endpoint answer 503, none turns it off", async () => {
+        const body = push("refs/heads/main");
+        try {
+            webhookSecret = { value: "rotated-secret" };
+            syncToken = { value: "rotated-token" };
+            assert.equal((await hook(body, { "X-Hub-Signature-256": sign(body) })).status, 401, "the old secret is refused");
+            assert.equal((await hook(body, { "X-Hub-Signature-256": sign(body, "rotated-secret") })).status, 202);
+            assert.equal((await fetch(`${base}/sync`, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } })).status, 401, "the old token is refused");
+            assert.equal((await fetch(`${base}/sync`, { method: "POST", headers: { Authorization: "Bearer rotated-token" } })).status, 202);
+            webhookSecret = { error: "AGENT_WEBHOOK_SECRET_FILE /x cannot be read: ENOENT" };
+            syncToken = { error: "AGENT_SYNC_TOKEN_FILE /y cannot be read: EACCES" };
+            const hookRes = await hook(body, { "X-Hub-Signature-256": sign(body) });
+            assert.deepEqual([hookRes.status, await hookRes.text()], [503, "the webhook secret cannot be read; the agent's log says why\n"]);
+            const syncRes = await fetch(`${base}/sync`, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } });
+            assert.deepEqual([syncRes.status, await syncRes.text()], [503, "the sync token cannot be read; the agent's log says why\n"]);
+            webhookSecret = undefined;
+            syncToken = undefined;
+            assert.equal((await hook(body, { "X-Hub-Signature-256": sign(body) })).status, 404);
+            assert.equal((await fetch(`${base}/resume`, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` } })).status, 404);
+        } finally {
+            webhookSecret = { value: SECRET };
+            syncToken = { value: TOKEN };
+        }
+    });
+
     it("signature check is an HMAC-SHA256 over the exact body", () => {
         const body = Buffer.from("payload");
         assert.equal(validSignature("s", body, `sha256=${crypto.createHmac("sha256", "s").update(body).digest("hex")}`), true);
@@ -258,7 +316,8 @@ describe("agent HTTP server limits: unauthenticated bodies and slow clients (rea
     const syncs: Trigger[] = [];
     const server = createServer({
         status: () => emptyStatus(0), metrics: new AgentMetrics(), branch: "main", sync: (t) => syncs.push(t), suspend: () => {},
-        election: () => ({ identity: "a", leader: "a" }), webhookSecret: SECRET, syncToken: TOKEN, log: () => {}, notReady: () => undefined, limits,
+        election: () => ({ identity: "a", leader: "a" }), leads: () => true, webhookSecret: () => ({ value: SECRET }), syncToken: () => ({ value: TOKEN }),
+        log: () => {}, notReady: () => undefined, limits,
     });
     let port = 0;
     const open: net.Socket[] = [];
