@@ -15,6 +15,8 @@ import { secretFile } from "./secret-file";
 import { AgentMetrics, createServer } from "./server";
 import { AGENT_DEFAULTS, AgentSettings, FIELDS, parseSettings, SettingsError } from "./settings";
 
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
 async function main(): Promise<void> {
     let settings;
     try {
@@ -24,6 +26,15 @@ async function main(): Promise<void> {
         process.exit(e instanceof SettingsError ? 2 : 1);
     }
     const log = pino({ level: settings.logLevel, base: { component: AGENT_DEFAULTS.name, stack: settings.stack } });
+    // A rejection nobody handled (a request, a sync, a drift check) is logged, and the agent keeps
+    // serving: one bad request or object must not stop it. An uncaught exception is different: it
+    // unwound a synchronous call half-way and Node cannot say what state it left, so the agent logs
+    // it and exits for the kubelet to restart it (status and Lease make a restart safe).
+    process.on("unhandledRejection", (reason) => log.error({ error: errorText(reason), stack: (reason as Error | undefined)?.stack }, "unhandled rejection; still serving"));
+    process.on("uncaughtException", (e) => {
+        log.fatal({ error: e.message, stack: e.stack }, "uncaught exception; exiting for a restart");
+        process.exit(1);
+    });
     log.info(settings.flux ? { source: "flux", gitRepository: `${settings.flux.namespace}/${settings.flux.name}`, path: settings.projectPath } : { source: "git", repo: settings.repoUrl, branch: settings.branch, path: settings.projectPath }, "starting");
 
     const kc = kubeConfig(process.env.KUBECONFIG);
@@ -108,10 +119,13 @@ async function main(): Promise<void> {
     if (settings.suspend) await reconciler.suspend(true);
 
     const sync = (trigger: Trigger, revision?: string) => {
-        void reconciler.sync(trigger, revision).then((d) => {
-            checkedOnce = true;
-            log.debug({ trigger, decision: d }, "sync");
-        });
+        reconciler.sync(trigger, revision).then(
+            (d) => {
+                checkedOnce = true;
+                log.debug({ trigger, decision: d }, "sync");
+            },
+            (e: unknown) => log.error({ trigger, error: errorText(e) }, "sync failed"),
+        );
     };
     const credentialLog = (level: "info" | "error", msg: string) => log[level](msg);
     const webhookSecret = settings.webhookSecretFile ? secretFile(settings.webhookSecretFile, FIELDS.webhookSecretFile.env, credentialLog) : undefined;
@@ -184,4 +198,8 @@ function gitSource(settings: AgentSettings): Source {
     };
 }
 
-void main();
+// main() resolves once the agent is serving; a failure before that is a failed start.
+main().catch((e: Error) => {
+    process.stderr.write(`the agent could not start: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+});
