@@ -10,12 +10,11 @@ import { kubeConfig, LeaseElector, StatusStore } from "./kube";
 import { engineEnvironment, linkPreinstalledPlugins, PulumiEngine, pulumiHome } from "./pulumi-engine";
 import { sendFluxEvents } from "./flux-events";
 import { FluxSource } from "./flux-source";
+import { guardProcess } from "./process-guard";
 import { jittered, PermanentError, Reason, Reconciler, Source, Trigger } from "./reconciler";
 import { secretFile } from "./secret-file";
 import { AgentMetrics, createServer } from "./server";
 import { AGENT_DEFAULTS, AgentSettings, FIELDS, parseSettings, SettingsError } from "./settings";
-
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 async function main(): Promise<void> {
     let settings;
@@ -26,15 +25,7 @@ async function main(): Promise<void> {
         process.exit(e instanceof SettingsError ? 2 : 1);
     }
     const log = pino({ level: settings.logLevel, base: { component: AGENT_DEFAULTS.name, stack: settings.stack } });
-    // A rejection nobody handled (a request, a sync, a drift check) is logged, and the agent keeps
-    // serving: one bad request or object must not stop it. An uncaught exception is different: it
-    // unwound a synchronous call half-way and Node cannot say what state it left, so the agent logs
-    // it and exits for the kubelet to restart it (status and Lease make a restart safe).
-    process.on("unhandledRejection", (reason) => log.error({ error: errorText(reason), stack: (reason as Error | undefined)?.stack }, "unhandled rejection; still serving"));
-    process.on("uncaughtException", (e) => {
-        log.fatal({ error: e.message, stack: e.stack }, "uncaught exception; exiting for a restart");
-        process.exit(1);
-    });
+    guardProcess(log);
     log.info(settings.flux ? { source: "flux", gitRepository: `${settings.flux.namespace}/${settings.flux.name}`, path: settings.projectPath } : { source: "git", repo: settings.repoUrl, branch: settings.branch, path: settings.projectPath }, "starting");
 
     const kc = kubeConfig(process.env.KUBECONFIG);
@@ -124,7 +115,7 @@ async function main(): Promise<void> {
                 checkedOnce = true;
                 log.debug({ trigger, decision: d }, "sync");
             },
-            (e: unknown) => log.error({ trigger, error: errorText(e) }, "sync failed"),
+            (e: unknown) => log.error({ trigger, error: e instanceof Error ? e.message : String(e) }, "sync failed"),
         );
     };
     const credentialLog = (level: "info" | "error", msg: string) => log[level](msg);
