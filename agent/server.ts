@@ -4,6 +4,7 @@
  */
 import * as crypto from "node:crypto";
 import * as http from "node:http";
+import type * as stream from "node:stream";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { AgentStatus, ConditionStatus, ConditionType, CONDITIONS, RunRecord, short, Trigger } from "./reconciler";
 import { pushVerdict, validSignature } from "./webhook";
@@ -384,7 +385,7 @@ export function createServer(d: ServerDeps): http.Server {
         // Node checks both deadlines only at this interval (30 s by default, longer than the deadlines).
         connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeoutMs / 4)),
     };
-    return http.createServer(options, (req, res) => {
+    const server = http.createServer(options, (req, res) => {
         void (async () => {
             let r: Reply;
             try {
@@ -396,4 +397,11 @@ export function createServer(d: ServerDeps): http.Server {
             send(req, res, r);
         })().catch(() => res.destroy());
     });
+    // Node hands CONNECT to this event, not to the request handler, and closes the socket unanswered
+    // when nothing listens. This server is no proxy: CONNECT is implemented for no path.
+    server.on("connect", (_req: http.IncomingMessage, socket: stream.Duplex) => {
+        socket.on("error", () => socket.destroy());
+        socket.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    });
+    return server;
 }

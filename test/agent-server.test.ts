@@ -204,6 +204,8 @@ describe("agent HTTP server (real HTTP on loopback)", () => {
         }
         assert.match(await rawRequest(port, "GET http://[::1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), /^HTTP\/1\.1 400 /);
         assert.match(await rawRequest(port, "GET // HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), /^HTTP\/1\.1 404 /, "// is a path, just not a known one");
+        // Node hands CONNECT to another event and closes the connection unanswered unless it is handled.
+        assert.match(await rawRequest(port, "CONNECT agent:443 HTTP/1.1\r\nHost: agent:443\r\n\r\n"), /^HTTP\/1\.1 501 /);
         // Absolute-form (RFC 9112 section 3.2.2) is routed by its path.
         assert.match(await rawRequest(port, "GET http://agent/healthz HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n"), /^HTTP\/1\.1 200 /);
         assert.equal((await fetch(`${base}/healthz`)).status, 200);
