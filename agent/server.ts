@@ -378,13 +378,13 @@ export function createServer(d: ServerDeps): http.Server {
         res.writeHead(r.code, { "Content-Type": r.type ?? "text/plain; charset=utf-8", "Cache-Control": "no-store", ...r.headers, ...close });
         res.end(r.body);
     };
-    // Every request gets an answer, and nothing a request does can reject out of here.
     const options: http.ServerOptions = {
         headersTimeout: limits.headersTimeoutMs,
         requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
         // Node checks both deadlines only at this interval (30 s by default, longer than the deadlines).
         connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeoutMs / 4)),
     };
+    // Every request gets an answer, and nothing a request does can reject out of here.
     const server = http.createServer(options, (req, res) => {
         void (async () => {
             let r: Reply;
