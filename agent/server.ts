@@ -88,19 +88,27 @@ export class AgentMetrics {
     });
     private readonly failures = new Gauge({ name: "openfaas_gitops_consecutive_failures", help: "Consecutive failures of the last attempted revision.", registers: [this.registry] });
 
+    /**
+     * Records a status and a finished run. A status can come from an edited ConfigMap: a field of
+     * the wrong type counts as 0 or unknown here, since prom-client throws on a non-number and the
+     * status write that follows would be lost with it.
+     */
     observe(status: AgentStatus, run?: RunRecord): void {
+        const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
         if (run) {
             this.runs.inc({ kind: run.kind, result: run.result });
-            this.duration.observe({ kind: run.kind }, run.durationMs / 1000);
-            if (run.kind === "apply" && run.result === "succeeded") this.lastSuccess.set(Date.parse(run.startedAt) / 1000 + run.durationMs / 1000);
+            this.duration.observe({ kind: run.kind }, num(run.durationMs) / 1000);
+            const at = Date.parse(run.startedAt);
+            if (run.kind === "apply" && run.result === "succeeded" && Number.isFinite(at)) this.lastSuccess.set(at / 1000 + num(run.durationMs) / 1000);
         }
         this.revision.reset();
-        if (status.lastAppliedRevision) this.revision.set({ revision: status.lastAppliedRevision }, 1);
-        this.drift.set(status.conditions.DriftDetected.status === "True" ? 1 : 0);
-        this.drifted.set(status.driftedResources.length);
-        this.failures.set(status.failures);
+        if (typeof status.lastAppliedRevision === "string" && status.lastAppliedRevision) this.revision.set({ revision: status.lastAppliedRevision }, 1);
+        const conditionStatus = (type: ConditionType) => field(field(status.conditions, type), "status");
+        this.drift.set(conditionStatus("DriftDetected") === "True" ? 1 : 0);
+        this.drifted.set(Array.isArray(status.driftedResources) ? status.driftedResources.length : 0);
+        this.failures.set(num(status.failures));
         for (const type of CONDITIONS) {
-            for (const s of STATUSES) this.condition.set({ type, status: s }, status.conditions[type].status === s ? 1 : 0);
+            for (const s of STATUSES) this.condition.set({ type, status: s }, conditionStatus(type) === s ? 1 : 0);
         }
     }
 }

@@ -202,12 +202,14 @@ describe("the HTTP surface's parsers, property-based", () => {
         );
     });
 
-    it("statusPage: a status of any shape renders, and no markup from it survives", () => {
+    it("statusPage and the metrics: a status of any shape renders and is observed, and no markup from it survives", () => {
+        const metrics = new AgentMetrics();
         fc.assert(
             fc.property(anyStatus, fc.constantFrom(...EVIL), (s, identity) => {
                 const html = statusPage(s, { identity, leader: identity });
                 assert.match(html, /<\/html>\n$/);
                 assert.doesNotMatch(html, /<script|<img/);
+                metrics.observe(s);
             }),
             { numRuns: 500 },
         );

@@ -412,3 +412,16 @@ describe("agent HTTP server limits: unauthenticated bodies and slow clients (rea
         assert.match(got, /^HTTP\/1\.1 408 /, "headers that never end are cut off");
     });
 });
+
+describe("AgentMetrics: a status of the wrong shape is observed without a throw", () => {
+    it("odd fields count as 0 or unknown instead of making the status write fail", async () => {
+        const metrics = new AgentMetrics();
+        const odd = { failures: "3", driftedResources: null, conditions: { Ready: null }, lastAppliedRevision: { a: 1 }, history: null };
+        metrics.observe(odd as never, { revision: "r", kind: "apply", result: "failed", startedAt: "not a date", durationMs: "x" as never });
+        const m = await metrics.registry.metrics();
+        assert.match(m, /openfaas_gitops_consecutive_failures 0/);
+        assert.match(m, /openfaas_gitops_drifted_resources 0/);
+        assert.match(m, /openfaas_gitops_condition\{type="Ready",status="True"\} 0/);
+        assert.doesNotMatch(m, /openfaas_gitops_revision_info\{/);
+    });
+});
