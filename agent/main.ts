@@ -2,7 +2,6 @@
  * `npm run agent`: the reconcile agent. Settings come from the environment (what the Deployment
  * sets) or flags (agent/settings.ts); logs are JSON lines on stdout.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import pino from "pino";
 import { prepareDependencies } from "./deps";
@@ -11,13 +10,11 @@ import { kubeConfig, LeaseElector, StatusStore } from "./kube";
 import { engineEnvironment, linkPreinstalledPlugins, PulumiEngine, pulumiHome } from "./pulumi-engine";
 import { sendFluxEvents } from "./flux-events";
 import { FluxSource } from "./flux-source";
+import { guardProcess } from "./process-guard";
 import { jittered, PermanentError, Reason, Reconciler, Source, Trigger } from "./reconciler";
+import { secretFile } from "./secret-file";
 import { AgentMetrics, createServer } from "./server";
-import { AGENT_DEFAULTS, AgentSettings, parseSettings, SettingsError } from "./settings";
-
-function readSecretFile(file?: string): string | undefined {
-    return file ? fs.readFileSync(file, "utf8").trim() : undefined;
-}
+import { AGENT_DEFAULTS, AgentSettings, FIELDS, parseSettings, SettingsError } from "./settings";
 
 async function main(): Promise<void> {
     let settings;
@@ -28,6 +25,7 @@ async function main(): Promise<void> {
         process.exit(e instanceof SettingsError ? 2 : 1);
     }
     const log = pino({ level: settings.logLevel, base: { component: AGENT_DEFAULTS.name, stack: settings.stack } });
+    guardProcess(log);
     log.info(settings.flux ? { source: "flux", gitRepository: `${settings.flux.namespace}/${settings.flux.name}`, path: settings.projectPath } : { source: "git", repo: settings.repoUrl, branch: settings.branch, path: settings.projectPath }, "starting");
 
     const kc = kubeConfig(process.env.KUBECONFIG);
@@ -119,20 +117,30 @@ async function main(): Promise<void> {
     await reconciler.applySuspendSetting();
 
     const sync = (trigger: Trigger, revision?: string) => {
-        void reconciler.sync(trigger, revision).then((d) => {
-            checkedOnce = true;
-            log.debug({ trigger, decision: d }, "sync");
-        });
+        reconciler.sync(trigger, revision).then(
+            (d) => {
+                checkedOnce = true;
+                log.debug({ trigger, decision: d }, "sync");
+            },
+            (e: unknown) => log.error({ trigger, error: e instanceof Error ? e.message : String(e) }, "sync failed"),
+        );
     };
+    const credentialLog = (level: "info" | "error", msg: string) => log[level](msg);
+    const webhookSecret = settings.webhookSecretFile ? secretFile(settings.webhookSecretFile, FIELDS.webhookSecretFile.env, credentialLog) : undefined;
+    const syncToken = settings.syncTokenFile ? secretFile(settings.syncTokenFile, FIELDS.syncTokenFile.env, credentialLog) : undefined;
+    // Read once now, so that a file that cannot be read is in the log from the start.
+    webhookSecret?.();
+    syncToken?.();
     const server = createServer({
         status: () => reconciler.status,
         metrics,
         sync,
         suspend: (on) => void reconciler.suspend(on),
         election: () => ({ identity: settings.identity, leader: elector.leader }),
+        leads: () => elector.isLeader(),
         branch: settings.branch,
-        webhookSecret: readSecretFile(settings.webhookSecretFile),
-        syncToken: readSecretFile(settings.syncTokenFile),
+        webhookSecret: () => webhookSecret?.(),
+        syncToken: () => syncToken?.(),
         notReady: () => elector.error ?? (checkedOnce ? undefined : "the first check of the branch has not finished"),
         log: (msg, fields) => log.info(fields ?? {}, msg),
     });
@@ -188,4 +196,8 @@ function gitSource(settings: AgentSettings): Source {
     };
 }
 
-void main();
+// main() resolves once the agent is serving; a failure before that is a failed start.
+main().catch((e: Error) => {
+    process.stderr.write(`the agent could not start: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+});

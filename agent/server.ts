@@ -4,15 +4,66 @@
  */
 import * as crypto from "node:crypto";
 import * as http from "node:http";
+import type * as stream from "node:stream";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { AgentStatus, ConditionStatus, ConditionType, CONDITIONS, RunRecord, Trigger } from "./reconciler";
+import { AgentStatus, ConditionStatus, ConditionType, CONDITIONS, RunRecord, short, Trigger } from "./reconciler";
 import { pushVerdict, validSignature } from "./webhook";
 
-const BODY_LIMIT = 1024 * 1024;
 const STATUSES: readonly ConditionStatus[] = ["True", "False", "Unknown"];
 
 /** Which status of each condition is healthy: the page colours by meaning, not by value. */
 const HEALTHY: Record<ConditionType, ConditionStatus> = { Ready: "True", Reconciling: "False", Stalled: "False", DriftDetected: "False" };
+
+/**
+ * What the HTTP side holds for a client that has not authenticated yet. The webhook's signature
+ * covers its body, so that body must be read before anything is known about its sender.
+ */
+export interface HttpLimits {
+    /** Largest webhook body; a larger one gets 413 without being read. @default 1 MiB */
+    readonly bodyBytes: number;
+    /** Bytes of webhook bodies held at once across all connections; past it, 503. @default 8 MiB */
+    readonly pendingBodyBytes: number;
+    /** Time a body has to arrive in full once its headers have; then 408. @default 10 s, GitHub's own timeout for a delivery */
+    readonly bodyTimeoutMs: number;
+    /** The server's headersTimeout: time for a request's headers. @default 10 s */
+    readonly headersTimeoutMs: number;
+    /** The server's requestTimeout: time for a whole request, body included (at least headersTimeoutMs). @default 30 s */
+    readonly requestTimeoutMs: number;
+}
+
+export const HTTP_LIMITS: HttpLimits = {
+    bodyBytes: 1024 * 1024,
+    pendingBodyBytes: 8 * 1024 * 1024,
+    bodyTimeoutMs: 10_000,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
+};
+
+/**
+ * Bytes held for bodies of unauthenticated requests, across connections: without a total, many
+ * slow connections each under the per-request limit hold memory that is never given back.
+ */
+class ByteBudget {
+    private used = 0;
+    constructor(private readonly capacity: number) {}
+
+    /** One request's share: take() grows it while the budget lasts; release() gives it all back, once. */
+    share(): { take(n: number): boolean; release(): void } {
+        let held = 0;
+        return {
+            take: (n) => {
+                if (held < 0 || this.used + n > this.capacity) return false;
+                this.used += n;
+                held += n;
+                return true;
+            },
+            release: () => {
+                if (held > 0) this.used -= held;
+                held = -1;
+            },
+        };
+    }
+}
 
 /** The agent's Prometheus metrics. */
 export class AgentMetrics {
@@ -37,22 +88,33 @@ export class AgentMetrics {
     });
     private readonly failures = new Gauge({ name: "openfaas_gitops_consecutive_failures", help: "Consecutive failures of the last attempted revision.", registers: [this.registry] });
 
+    /**
+     * Records a status and a finished run. A status can come from an edited ConfigMap: a field of
+     * the wrong type counts as 0 or unknown here, since prom-client throws on a non-number and the
+     * status write that follows would be lost with it.
+     */
     observe(status: AgentStatus, run?: RunRecord): void {
+        const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
         if (run) {
             this.runs.inc({ kind: run.kind, result: run.result });
-            this.duration.observe({ kind: run.kind }, run.durationMs / 1000);
-            if (run.kind === "apply" && run.result === "succeeded") this.lastSuccess.set(Date.parse(run.startedAt) / 1000 + run.durationMs / 1000);
+            this.duration.observe({ kind: run.kind }, num(run.durationMs) / 1000);
+            const at = Date.parse(run.startedAt);
+            if (run.kind === "apply" && run.result === "succeeded" && Number.isFinite(at)) this.lastSuccess.set(at / 1000 + num(run.durationMs) / 1000);
         }
         this.revision.reset();
-        if (status.lastAppliedRevision) this.revision.set({ revision: status.lastAppliedRevision }, 1);
-        this.drift.set(status.conditions.DriftDetected.status === "True" ? 1 : 0);
-        this.drifted.set(status.driftedResources.length);
-        this.failures.set(status.failures);
+        if (typeof status.lastAppliedRevision === "string" && status.lastAppliedRevision) this.revision.set({ revision: status.lastAppliedRevision }, 1);
+        const conditionStatus = (type: ConditionType) => field(field(status.conditions, type), "status");
+        this.drift.set(conditionStatus("DriftDetected") === "True" ? 1 : 0);
+        this.drifted.set(Array.isArray(status.driftedResources) ? status.driftedResources.length : 0);
+        this.failures.set(num(status.failures));
         for (const type of CONDITIONS) {
-            for (const s of STATUSES) this.condition.set({ type, status: s }, status.conditions[type].status === s ? 1 : 0);
+            for (const s of STATUSES) this.condition.set({ type, status: s }, conditionStatus(type) === s ? 1 : 0);
         }
     }
 }
+
+/** A credential as last read from its file: its value, or why it cannot be read (never the value). */
+export type Credential = { readonly value: string } | { readonly error: string };
 
 export interface ServerDeps {
     readonly status: () => AgentStatus;
@@ -63,37 +125,62 @@ export interface ServerDeps {
     readonly suspend: (suspended: boolean) => void;
     /** This replica's identity and the Lease holder it last saw. */
     readonly election: () => { readonly identity: string; readonly leader?: string };
+    /** Whether this replica leads now: only the leader runs a sync or keeps a suspension. */
+    readonly leads: () => boolean;
     readonly branch: string;
-    readonly webhookSecret?: string;
-    readonly syncToken?: string;
+    /**
+     * The webhook secret and the sync token, asked for on every request so that a rotated Secret
+     * counts without a restart; undefined when not configured (the endpoint is off).
+     */
+    readonly webhookSecret: () => Credential | undefined;
+    readonly syncToken: () => Credential | undefined;
     /** Why this replica is not ready, or undefined when it is (first check done, election working). */
     readonly notReady: () => string | undefined;
     readonly log: (msg: string, fields?: Record<string, unknown>) => void;
+    /** Overrides of {@link HTTP_LIMITS} (the tests' short deadlines). */
+    readonly limits?: Partial<HttpLimits>;
 }
 
-function esc(s: string): string {
+/**
+ * Pure: any value as escaped HTML text. A status can come from an edited ConfigMap, so no field is
+ * trusted to have its declared type: a non-string is shown as JSON, never as markup.
+ */
+function esc(v: unknown): string {
+    const s = typeof v === "string" ? v : v === undefined || v === null ? "" : typeof v === "object" ? (JSON.stringify(v) ?? "") : String(v);
     return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
+
+/** Pure: `o[key]` when `o` is an object, else undefined. */
+function field(o: unknown, key: string): unknown {
+    return typeof o === "object" && o !== null ? (o as Record<string, unknown>)[key] : undefined;
 }
 
 /** Pure: the status page. Everything from the status is escaped; nothing is loaded from elsewhere. */
 export function statusPage(s: AgentStatus, election: { readonly identity: string; readonly leader?: string }): string {
-    const rev = (r?: string) => (r ? `<code>${esc(r.slice(0, 12))}</code>` : "none");
+    // short(): a sha cut to 12 hex digits, a Flux revision kept as `main@sha1:` and 12 of its digits.
+    const rev = (r: unknown) => (typeof r === "string" && r ? `<code>${esc(short(r))}</code>` : "none");
     const conditions = CONDITIONS.map((c) => {
-        const v = s.conditions[c];
-        const meaning = v.status === "Unknown" ? "unknown" : v.status === HEALTHY[c] ? "good" : "bad";
-        return `<tr><td>${c}</td><td class="${meaning}">${v.status}</td><td>${esc(v.reason)}</td><td>${esc(v.message)}</td><td>${esc(v.lastTransitionTime)}</td></tr>`;
+        const v = field(s.conditions, c);
+        const status = field(v, "status");
+        const meaning = status === HEALTHY[c] ? "good" : status === "True" || status === "False" ? "bad" : "unknown";
+        return `<tr><td>${c}</td><td class="${meaning}">${esc(status)}</td><td>${esc(field(v, "reason"))}</td><td>${esc(field(v, "message"))}</td><td>${esc(field(v, "lastTransitionTime"))}</td></tr>`;
     }).join("");
     // The current error is the Ready message already; a run's message is shown only when it says something else.
-    const shown = new Set(CONDITIONS.map((c) => s.conditions[c].message));
-    const runs = s.history
+    const shown = new Set(CONDITIONS.map((c) => field(field(s.conditions, c), "message")));
+    const runs = (Array.isArray(s.history) ? (s.history as unknown[]) : [])
         .map((r) => {
-            const message = r.message && !shown.has(r.message) ? r.message : "";
+            const m = field(r, "message");
+            const message = m && !shown.has(m) ? m : "";
             if (message) shown.add(message);
-            const meaning = r.result === "succeeded" || r.result === "no-drift" ? "good" : r.result === "cancelled" ? "unknown" : "bad";
-            return `<tr><td>${rev(r.revision)}</td><td>${esc(r.kind)}</td><td class="${meaning}">${esc(r.result)}</td><td>${(r.durationMs / 1000).toFixed(1)} s</td><td>${esc(r.startedAt)}</td><td>${esc(message)}</td></tr>`;
+            const result = field(r, "result");
+            const meaning = result === "succeeded" || result === "no-drift" ? "good" : result === "cancelled" ? "unknown" : "bad";
+            const ms = field(r, "durationMs");
+            const duration = typeof ms === "number" && Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "-";
+            return `<tr><td>${rev(field(r, "revision"))}</td><td>${esc(field(r, "kind"))}</td><td class="${meaning}">${esc(result)}</td><td>${duration}</td><td>${esc(field(r, "startedAt"))}</td><td>${esc(message)}</td></tr>`;
         })
         .join("");
     const leader = election.leader ? `${esc(election.leader)}${election.leader === election.identity ? " (this replica)" : ""}` : "none";
+    const suspended = s.suspended === true;
     return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="15"><title>openfaas-gitops agent</title>
 <style>
@@ -103,9 +190,9 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:t
 </style></head><body>
 <h1>openfaas-gitops agent</h1>
 <table><tr><th>leader</th><td>${leader}</td></tr><tr><th>this replica</th><td>${esc(election.identity)}</td></tr>
-<tr><th>last check of the branch</th><td>${esc(s.lastCheckedAt ?? "not yet")}</td></tr><tr><th>suspended</th><td class="${s.suspended ? "bad" : ""}">${s.suspended ? "yes" : "no"}</td></tr>
+<tr><th>last check of the branch</th><td>${esc(s.lastCheckedAt ?? "not yet")}</td></tr><tr><th>suspended</th><td class="${suspended ? "bad" : ""}">${suspended ? "yes" : "no"}</td></tr>
 <tr><th>branch head</th><td>${rev(s.headRevision)}</td></tr><tr><th>last applied</th><td>${rev(s.lastAppliedRevision)}</td></tr>
-<tr><th>last attempted</th><td>${rev(s.lastAttemptedRevision)}</td></tr><tr><th>consecutive failures</th><td>${s.failures}</td></tr>
+<tr><th>last attempted</th><td>${rev(s.lastAttemptedRevision)}</td></tr><tr><th>consecutive failures</th><td>${esc(s.failures)}</td></tr>
 <tr><th>next retry</th><td>${esc(s.nextRetryAt ?? "-")}</td></tr></table>
 <h2>Conditions</h2><table><tr><th>type</th><th>status</th><th>reason</th><th>message</th><th>since</th></tr>${conditions}</table>
 <h2>Last runs</h2><table><tr><th>revision</th><th>kind</th><th>result</th><th>duration</th><th>started</th><th>message</th></tr>${runs}</table>
@@ -114,81 +201,215 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:t
 `;
 }
 
-/** The body, or undefined when it is over the limit (the rest is not read). */
-function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
-    return new Promise((resolve, reject) => {
-        if (Number(req.headers["content-length"] ?? 0) > BODY_LIMIT) return resolve(undefined);
+/** An answer: status code, body and any headers beyond the content type. */
+interface Reply {
+    readonly code: number;
+    readonly body: string;
+    readonly type?: string;
+    readonly headers?: Readonly<Record<string, string>>;
+}
+
+const reply = (code: number, body: string, headers?: Record<string, string>): Reply => ({ code, body, headers });
+
+const TOO_LARGE = reply(413, "payload too large\n");
+const BUSY = reply(503, "too many webhook bodies are being received at once; try again\n", { "Retry-After": "5" });
+const INCOMPLETE = reply(400, "the request body was cut off\n");
+
+/**
+ * The body, read within the per-request limit, the budget `share` and the deadline; or the answer
+ * that refuses it. A refused body is not read further: the answer closes the connection.
+ */
+function readBody(req: http.IncomingMessage, share: ReturnType<ByteBudget["share"]>, limits: HttpLimits): Promise<{ readonly body: Buffer } | { readonly refused: Reply }> {
+    return new Promise((resolve) => {
+        // Node's parser has already refused a Content-Length that is not a number.
+        const declared = req.headers["content-length"] === undefined ? undefined : Number(req.headers["content-length"]);
+        if (declared !== undefined && declared > limits.bodyBytes) return resolve({ refused: TOO_LARGE });
+        // A declared length is taken whole before reading: what cannot fit is refused before any of it is held.
+        if (declared !== undefined && !share.take(declared)) return resolve({ refused: BUSY });
         const chunks: Buffer[] = [];
         let size = 0;
-        req.on("data", (c: Buffer) => {
+        const finish = (r: { readonly body: Buffer } | { readonly refused: Reply }) => {
+            clearTimeout(timer);
+            req.off("data", onData).off("end", onEnd).off("close", onCut).off("error", onCut);
+            if ("refused" in r) req.pause();
+            resolve(r);
+        };
+        const onData = (c: Buffer) => {
             size += c.length;
-            if (size > BODY_LIMIT) {
-                req.pause();
-                resolve(undefined);
-            } else chunks.push(c);
-        });
-        req.on("end", () => resolve(Buffer.concat(chunks)));
-        req.on("error", reject);
+            if (size > limits.bodyBytes) return finish({ refused: TOO_LARGE });
+            // Without a declared length, each chunk is taken as it comes.
+            if (declared === undefined && !share.take(c.length)) return finish({ refused: BUSY });
+            chunks.push(c);
+        };
+        const onEnd = () => finish({ body: Buffer.concat(chunks) });
+        const onCut = () => finish({ refused: INCOMPLETE });
+        const timer = setTimeout(() => finish({ refused: reply(408, `the request body did not arrive within ${limits.bodyTimeoutMs / 1000} s\n`) }), limits.bodyTimeoutMs);
+        req.on("data", onData).on("end", onEnd).on("close", onCut).on("error", onCut);
     });
 }
 
+/**
+ * Pure: the token of an `Authorization: Bearer <token>` header, or undefined. The scheme is
+ * case-insensitive (RFC 9110 section 11.1) and spaces around the token are tolerated. No regex:
+ * the header is the caller's, and a backtracking pattern over 16 KiB of spaces is slow.
+ */
+export function bearerToken(header: string | undefined): string | undefined {
+    const v = (header ?? "").trim();
+    const space = v.search(/[ \t]/);
+    if (space < 0 || v.slice(0, space).toLowerCase() !== "bearer") return undefined;
+    return v.slice(space).trimStart() || undefined;
+}
+
 function tokenMatches(expected: string, header: string | undefined): boolean {
-    if (!header?.startsWith("Bearer ")) return false;
+    const given = bearerToken(header);
+    if (given === undefined) return false;
     // Compare digests: equal length whatever was sent, and constant time.
-    const a = crypto.createHash("sha256").update(header.slice(7)).digest();
+    const a = crypto.createHash("sha256").update(given).digest();
     const b = crypto.createHash("sha256").update(expected).digest();
     return crypto.timingSafeEqual(a, b);
 }
 
+/**
+ * Pure: the path of a request target, or undefined when none can be taken from it. RFC 9112
+ * section 3.2: origin-form (`/path?query`) and absolute-form (`http://host/path`) have one;
+ * authority-form and asterisk-form do not, nor does a malformed URL. The origin-form is put after a
+ * fixed origin because `new URL("//x", base)` would read `x` as a host.
+ */
+export function requestPath(target: string): string | undefined {
+    try {
+        if (target.startsWith("/")) return new URL(`http://agent${target}`).pathname;
+        if (/^https?:\/\//i.test(target)) return new URL(target).pathname;
+    } catch {
+        // A malformed absolute-form target (`http://[::1`): no path.
+    }
+    return undefined;
+}
+
+type Handler = (req: http.IncomingMessage) => Reply | Promise<Reply>;
+/** A path's handlers by method; a GET handler answers HEAD too (Node leaves the body out). */
+type Route = Partial<Record<"GET" | "POST", Handler>>;
+
 export function createServer(d: ServerDeps): http.Server {
-    return http.createServer(async (req, res) => {
-        const send = (code: number, body: string, type = "text/plain; charset=utf-8") => {
-            // An unread request body (413) cannot be drained on a kept-alive connection: close it after the answer.
-            const close = req.complete ? {} : { Connection: "close" };
-            res.writeHead(code, { "Content-Type": type, "Cache-Control": "no-store", ...close });
-            res.end(body);
-        };
-        const authorized = () => d.syncToken !== undefined && tokenMatches(d.syncToken, req.headers.authorization);
-        const url = new URL(req.url ?? "/", "http://agent");
+    const limits: HttpLimits = { ...HTTP_LIMITS, ...d.limits };
+    const budget = new ByteBudget(limits.pendingBodyBytes);
+    /**
+     * Who leads, when this replica does not: the holder it saw, unless that is itself (its Lease
+     * ran out without a renewal) or nobody.
+     */
+    const otherLeader = () => {
+        const { identity, leader } = d.election();
+        return leader !== identity ? leader : undefined;
+    };
+    const NO_LEADER = reply(503, "no replica leads right now; try again\n", { "Retry-After": "2" });
+    const webhook: Handler = async (req) => {
+        const secret = d.webhookSecret();
+        if (!secret) return reply(404, "webhook is off: no webhook secret configured\n");
+        if ("error" in secret) return reply(503, "the webhook secret cannot be read; the agent's log says why\n");
+        const share = budget.share();
         try {
-            if (req.method === "GET" && url.pathname === "/healthz") return send(200, "ok\n");
-            if (req.method === "GET" && url.pathname === "/readyz") {
-                const why = d.notReady();
-                return why === undefined ? send(200, "ready\n") : send(503, `not ready: ${why}\n`);
+            // Resolves when the body has ended, was refused, timed out or its connection closed:
+            // the share is given back on every path.
+            const read = await readBody(req, share, limits);
+            if ("refused" in read) return read.refused;
+            if (!validSignature(secret.value, read.body, req.headers["x-hub-signature-256"] as string | undefined)) {
+                d.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
+                return reply(401, "bad or missing X-Hub-Signature-256\n");
             }
-            if (req.method === "GET" && url.pathname === "/metrics") {
-                return send(200, await d.metrics.registry.metrics(), d.metrics.registry.contentType);
+            const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, read.body, d.branch);
+            if (!verdict.sync) return reply(202, `ignored: ${verdict.reason}\n`);
+            if (!d.leads()) {
+                // Not lost: the leader's poll finds the same head, as a webhook would have told it.
+                const leader = otherLeader();
+                if (!leader) return NO_LEADER;
+                return reply(202, `not started here: this replica (${d.election().identity}) does not lead; the leader ${leader} applies the push at its next check of the branch\n`);
             }
-            if (req.method === "GET" && url.pathname === "/status.json") return send(200, JSON.stringify(d.status(), null, 2), "application/json");
-            if (req.method === "GET" && url.pathname === "/") return send(200, statusPage(d.status(), d.election()), "text/html; charset=utf-8");
-            if (req.method === "POST" && url.pathname === "/webhook") {
-                if (!d.webhookSecret) return send(404, "webhook is off: no webhook secret configured\n");
-                const body = await readBody(req);
-                if (body === undefined) return send(413, "payload too large\n");
-                if (!validSignature(d.webhookSecret, body, req.headers["x-hub-signature-256"] as string | undefined)) {
-                    d.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
-                    return send(401, "bad or missing X-Hub-Signature-256\n");
-                }
-                const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, body, d.branch);
-                if (!verdict.sync) return send(202, `ignored: ${verdict.reason}\n`);
-                d.log("webhook push: syncing now", { revision: verdict.revision });
-                d.sync("webhook", verdict.revision);
-                return send(202, "sync started\n");
-            }
-            if (req.method === "POST" && ["/sync", "/suspend", "/resume"].includes(url.pathname)) {
-                if (!d.syncToken) return send(404, `${url.pathname} is off: no sync token configured\n`);
-                if (!authorized()) return send(401, "missing or bad bearer token\n");
-                if (url.pathname === "/sync") {
-                    d.sync("manual");
-                    return send(202, "sync started\n");
-                }
-                d.suspend(url.pathname === "/suspend");
-                return send(200, url.pathname === "/suspend" ? "suspended\n" : "resumed\n");
-            }
-            return send(404, "not found\n");
-        } catch (e) {
-            d.log("request failed", { error: (e as Error).message });
-            return send(500, "internal error\n");
+            d.log("webhook push: syncing now", { revision: verdict.revision });
+            d.sync("webhook", verdict.revision);
+            return reply(202, "sync started\n");
+        } finally {
+            share.release();
         }
+    };
+    /**
+     * /sync, /suspend and /resume: the bearer token, then `act` on the leader. A follower refuses:
+     * a manual sync does what a poll does not (it retries a Stalled revision), and a suspension set
+     * on a follower would be dropped when it adopts the leader's status.
+     */
+    const withToken = (path: string, act: () => Reply): Handler => (req) => {
+        const token = d.syncToken();
+        if (!token) return reply(404, `${path} is off: no sync token configured\n`);
+        if ("error" in token) return reply(503, "the sync token cannot be read; the agent's log says why\n");
+        if (!tokenMatches(token.value, req.headers.authorization)) return reply(401, "missing or bad bearer token\n", { "WWW-Authenticate": "Bearer" });
+        if (!d.leads()) {
+            const leader = otherLeader();
+            if (!leader) return NO_LEADER;
+            return reply(503, `this replica (${d.election().identity}) does not lead; send it to the leader ${leader} (kubectl port-forward pod/${leader} 8080 in the agent's namespace)\n`, { "Retry-After": "2" });
+        }
+        return act();
+    };
+    const suspend = (on: boolean) => () => {
+        d.suspend(on);
+        return reply(200, on ? "suspended\n" : "resumed\n");
+    };
+    const routes = new Map<string, Route>([
+        ["/healthz", { GET: () => reply(200, "ok\n") }],
+        ["/readyz", { GET: () => {
+            const why = d.notReady();
+            return why === undefined ? reply(200, "ready\n") : reply(503, `not ready: ${why}\n`);
+        } }],
+        ["/metrics", { GET: async () => ({ code: 200, body: await d.metrics.registry.metrics(), type: d.metrics.registry.contentType }) }],
+        ["/status.json", { GET: () => ({ code: 200, body: JSON.stringify(d.status(), null, 2), type: "application/json" }) }],
+        ["/", { GET: () => ({ code: 200, body: statusPage(d.status(), d.election()), type: "text/html; charset=utf-8" }) }],
+        ["/webhook", { POST: webhook }],
+        ["/sync", { POST: withToken("/sync", () => {
+            d.sync("manual");
+            return reply(202, "sync started\n");
+        }) }],
+        ["/suspend", { POST: withToken("/suspend", suspend(true)) }],
+        ["/resume", { POST: withToken("/resume", suspend(false)) }],
+    ]);
+
+    const answer = (req: http.IncomingMessage): Reply | Promise<Reply> => {
+        const path = requestPath(req.url ?? "");
+        if (path === undefined) return reply(400, "bad request target: expected /path or http://host/path\n");
+        const route = routes.get(path);
+        if (!route) return reply(404, "not found\n");
+        const method = req.method === "HEAD" ? "GET" : req.method;
+        const handler = method === "GET" || method === "POST" ? route[method] : undefined;
+        if (handler) return handler(req);
+        return reply(405, "method not allowed\n", { Allow: route.GET ? "GET, HEAD" : "POST" });
+    };
+    const send = (req: http.IncomingMessage, res: http.ServerResponse, r: Reply) => {
+        if (res.headersSent) return void res.destroy();
+        // An unread request body cannot be drained on a kept-alive connection: close it after the answer.
+        const close = req.complete ? {} : { Connection: "close" };
+        res.writeHead(r.code, { "Content-Type": r.type ?? "text/plain; charset=utf-8", "Cache-Control": "no-store", ...r.headers, ...close });
+        res.end(r.body);
+    };
+    const options: http.ServerOptions = {
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+        // Node checks both deadlines only at this interval (30 s by default, longer than the deadlines).
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeoutMs / 4)),
+    };
+    // Every request gets an answer, and nothing a request does can reject out of here.
+    const server = http.createServer(options, (req, res) => {
+        void (async () => {
+            let r: Reply;
+            try {
+                r = await answer(req);
+            } catch (e) {
+                d.log("request failed", { error: (e as Error).message });
+                r = reply(500, "internal error\n");
+            }
+            send(req, res, r);
+        })().catch(() => res.destroy());
     });
+    // Node hands CONNECT to this event, not to the request handler, and closes the socket unanswered
+    // when nothing listens. This server is no proxy: CONNECT is implemented for no path.
+    server.on("connect", (_req: http.IncomingMessage, socket: stream.Duplex) => {
+        socket.on("error", () => socket.destroy());
+        socket.end("HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    });
+    return server;
 }

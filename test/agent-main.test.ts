@@ -5,6 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -23,12 +24,13 @@ describe("npm run agent", { skip: !available && "no Go toolchain and no cached b
     let agent: AgentProcess;
     let base = "";
     const token = "sync-token-for-test";
+    let tokenFile = "";
     before(async () => {
         cp = await startControlPlane();
         cp.kubectl(["create", "namespace", "openfaas-gitops"]);
         const repo = makeRepo();
         repo.commit({ "Pulumi.yaml": "name: x\nruntime: nodejs\n", "package.json": "{}" });
-        const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-main-")), "token");
+        tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-main-")), "token");
         fs.writeFileSync(tokenFile, token);
         agent = await startAgent({
             KUBECONFIG: cp.kubeconfig, AGENT_REPO_URL: `file://${repo.bare}`, AGENT_STACK: "dev", AGENT_SYNC_TOKEN_FILE: tokenFile,
@@ -59,6 +61,35 @@ describe("npm run agent", { skip: !available && "no Go toolchain and no cached b
         assert.equal((await fetch(`${base}/sync`, { method: "POST", headers: { Authorization: `Bearer ${token}` } })).status, 202);
         await until("manual retry", async () => (/"failures": 2/.test(cp.kubectl(["get", "configmap", "openfaas-gitops-agent-status", "-n", "openfaas-gitops", "-o", "jsonpath={.data.status\\.json}"])) ? true : undefined));
         assert.match(agent.logs(), /"msg":"starting"/, "JSON logs");
+    });
+
+    it("a malformed request target gets an answer and the process keeps serving", async () => {
+        const port = Number(new URL(base).port);
+        for (const target of ["//", "http://[::1"]) {
+            const answer = await new Promise<string>((resolve, reject) => {
+                const socket = net.connect(port, "127.0.0.1", () => socket.write(`GET ${target} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n`));
+                let got = "";
+                socket.on("data", (d) => (got += d));
+                socket.on("close", () => resolve(got));
+                socket.on("error", reject);
+            });
+            assert.match(answer, /^HTTP\/1\.1 4\d\d /, target);
+        }
+        assert.equal(agent.child.exitCode, null, "still running");
+        assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    });
+
+    it("a rotated sync token counts without a restart: the new one is accepted, the old one refused", async () => {
+        const sync = (t: string) => fetch(`${base}/sync`, { method: "POST", headers: { Authorization: `Bearer ${t}` } }).then((r) => r.status);
+        assert.equal(await sync(token), 202);
+        // As kubelet updates a mounted Secret: the new content replaces the file at once.
+        fs.writeFileSync(`${tokenFile}.new`, "rotated-sync-token\n");
+        fs.renameSync(`${tokenFile}.new`, tokenFile);
+        await until("the rotated token", async () => ((await sync("rotated-sync-token")) === 202 ? true : undefined), 10_000);
+        assert.equal(await sync(token), 401);
+        assert.match(agent.logs(), /AGENT_SYNC_TOKEN_FILE [^"]* changed: the new value is in use/);
+        assert.doesNotMatch(agent.logs(), /rotated-sync-token|sync-token-for-test/, "no value in the log");
+        assert.equal(agent.child.exitCode, null);
     });
 
     it("SIGTERM: exits cleanly and hands the Lease back", async () => {
