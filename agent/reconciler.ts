@@ -775,10 +775,14 @@ export function desiredSuspension(setting: boolean, persisted: Suspension): Susp
     return setting ? { suspended: true, suspendedBy: "setting" } : { suspended: false, suspendedBy: undefined };
 }
 
+/** Pure: why reconciliation is suspended, as the Event and the status page say it. */
+export function suspensionCause(s: Suspension): string {
+    return s.suspendedBy === "request" ? "POST /suspend; POST /resume resumes it" : "agent.suspend (AGENT_SUSPEND) is true";
+}
+
 function suspensionEvent(s: Suspension): AgentEvent {
     if (!s.suspended) return { type: "Normal", reason: Reason.Resumed, message: "reconciliation resumed" };
-    const why = s.suspendedBy === "request" ? "POST /suspend; POST /resume resumes it" : "agent.suspend (AGENT_SUSPEND) is true";
-    return { type: "Normal", reason: Reason.Suspended, message: `reconciliation suspended: ${why}` };
+    return { type: "Normal", reason: Reason.Suspended, message: `reconciliation suspended: ${suspensionCause(s)}` };
 }
 
 function summary(r: RunResult): string {

@@ -6,7 +6,7 @@ import * as crypto from "node:crypto";
 import * as http from "node:http";
 import type * as stream from "node:stream";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { AgentStatus, ConditionStatus, ConditionType, CONDITIONS, RunRecord, short, Trigger } from "./reconciler";
+import { AgentStatus, ConditionStatus, ConditionType, CONDITIONS, RunRecord, short, suspensionCause, Trigger } from "./reconciler";
 import { pushVerdict, validSignature } from "./webhook";
 
 const STATUSES: readonly ConditionStatus[] = ["True", "False", "Unknown"];
@@ -105,7 +105,9 @@ export class AgentMetrics {
         if (typeof status.lastAppliedRevision === "string" && status.lastAppliedRevision) this.revision.set({ revision: status.lastAppliedRevision }, 1);
         const conditionStatus = (type: ConditionType) => field(field(status.conditions, type), "status");
         this.drift.set(conditionStatus("DriftDetected") === "True" ? 1 : 0);
-        this.drifted.set(Array.isArray(status.driftedResources) ? status.driftedResources.length : 0);
+        // The status names at most MAX_LISTED_RESOURCES of them and counts the rest (drift.unlisted).
+        const listed = Array.isArray(status.driftedResources) ? status.driftedResources.length : 0;
+        this.drifted.set(listed + (listed > 0 ? num(field(status.drift, "unlisted")) : 0));
         this.failures.set(num(status.failures));
         for (const type of CONDITIONS) {
             for (const s of STATUSES) this.condition.set({ type, status: s }, conditionStatus(type) === s ? 1 : 0);
@@ -190,7 +192,7 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:t
 </style></head><body>
 <h1>openfaas-gitops agent</h1>
 <table><tr><th>leader</th><td>${leader}</td></tr><tr><th>this replica</th><td>${esc(election.identity)}</td></tr>
-<tr><th>last check of the branch</th><td>${esc(s.lastCheckedAt ?? "not yet")}</td></tr><tr><th>suspended</th><td class="${suspended ? "bad" : ""}">${suspended ? "yes" : "no"}</td></tr>
+<tr><th>last check of the branch</th><td>${esc(s.lastCheckedAt ?? "not yet")}</td></tr><tr><th>suspended</th><td class="${suspended ? "bad" : ""}">${suspended ? `yes: ${esc(suspensionCause(s))}` : "no"}</td></tr>
 <tr><th>branch head</th><td>${rev(s.headRevision)}</td></tr><tr><th>last applied</th><td>${rev(s.lastAppliedRevision)}</td></tr>
 <tr><th>last attempted</th><td>${rev(s.lastAttemptedRevision)}</td></tr><tr><th>consecutive failures</th><td>${esc(s.failures)}</td></tr>
 <tr><th>next retry</th><td>${esc(s.nextRetryAt ?? "-")}</td></tr></table>

@@ -184,6 +184,18 @@ describe("agent HTTP server (real HTTP on loopback)", () => {
         assert.match(html, /branch head<\/th><td><code>ffffffffffff<\/code>/);
     });
 
+    it("the status page says who suspended reconciliation, and the drifted-resources gauge counts the unlisted ones", async () => {
+        const byRequest = fromPersisted({ suspended: true, suspendedBy: "request" }, 0);
+        assert.match(statusPage(byRequest, { identity: "a" }), /suspended<\/th><td class="bad">yes: POST \/suspend; POST \/resume resumes it<\/td>/);
+        const bySetting = fromPersisted({ suspended: true, suspendedBy: "setting" }, 0);
+        assert.match(statusPage(bySetting, { identity: "a" }), /suspended<\/th><td class="bad">yes: agent\.suspend \(AGENT_SUSPEND\) is true<\/td>/);
+        const revision = "d".repeat(40);
+        const drifted = fromPersisted({ lastAppliedRevision: revision, drift: { revision, resources: ["a", "b"], unlisted: 148, corrected: false } }, 0);
+        const metrics = new AgentMetrics();
+        metrics.observe(drifted);
+        assert.match(await metrics.registry.metrics(), /^openfaas_gitops_drifted_resources 150$/m);
+    });
+
     it("the status page colours by meaning and shows each error once", () => {
         const error = "cannot reach git@github.com:org/repo.git: ssh: connect to host github.com port 22: Connection refused";
         const s = fromPersisted({ lastAttemptedRevision: "b".repeat(40), failures: 5, applyError: error, stalledReason: "RetriesExhausted",
