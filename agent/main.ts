@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     const engineLog = (line: string) => log.info({ engine: true }, line);
     let fluxEventsSent: Promise<void> = Promise.resolve();
     let checkedOnce = false;
+    let storedStatusRead = true;
     const reconciler = new Reconciler(
         {
             source,
@@ -88,9 +89,12 @@ async function main(): Promise<void> {
             onChange: async (status, event, run) => {
                 metrics.observe(status, run);
                 if (event) log[event.type === "Warning" ? "warn" : "info"]({ reason: event.reason }, event.message);
-                // While another replica leads, its status is the one that counts; when nobody can
-                // lead (a failing election), any replica reports why.
-                if (!elector.isLeader() && elector.leader !== undefined) return;
+                // The leader's status is the one that counts. A replica that does not lead writes only
+                // to report why nobody can (an election round failed and no holder is known), and
+                // only when it read the stored status at start: before its first round, or with a
+                // status it could not read, it would overwrite a live leader's facts with its own.
+                const reportsFailedElection = elector.error !== undefined && elector.leader === undefined && storedStatusRead;
+                if (!elector.isLeader() && !reportsFailedElection) return;
                 try {
                     await store.save(status);
                     if (event) await store.event(event);
@@ -108,7 +112,8 @@ async function main(): Promise<void> {
             },
         },
         await loadStatus().catch((e: Error) => {
-            log.warn({ error: e.message }, "could not read the previous status; starting fresh");
+            storedStatusRead = false;
+            log.warn({ error: e.message }, "could not read the previous status; starting fresh (written only once this replica leads and has read it)");
             return undefined;
         }),
     );

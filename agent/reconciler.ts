@@ -697,7 +697,12 @@ export class Reconciler {
     adoptLeaderStatus(load: () => Promise<unknown>): Promise<void> {
         return this.serial(async () => {
             const persisted = await load();
-            if (persisted === undefined) return;
+            if (persisted === undefined) {
+                // Nothing stored yet: this replica's facts are the leader's now. Written at once,
+                // since a replica that did not lead wrote nothing (not even a suspension at start).
+                await this.d.onChange?.(this.current, this.current.suspended ? suspensionEvent(this.current) : undefined);
+                return;
+            }
             const p = fromPersisted(persisted, this.d.clock());
             this.retryAt = p.nextRetryAt ? Date.parse(p.nextRetryAt) : 0;
             this.recheckHostKey = true;

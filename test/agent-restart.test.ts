@@ -92,6 +92,24 @@ describe("the agent process across restarts", { skip: !available && "no Go toolc
         assert.equal(await again.stop("SIGTERM"), 0);
     });
 
+    it("a replica that starts while another holds the Lease leaves the leader's status ConfigMap alone (also when agent.suspend changes what it would write)", async () => {
+        const now = new Date().toISOString().replace("Z", "000Z");
+        cp.kubectl(["apply", "-f", "-"], JSON.stringify({
+            apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "follower", namespace: "openfaas-gitops" },
+            spec: { holderIdentity: "the-live-leader", leaseDurationSeconds: 3600, acquireTime: now, renewTime: now },
+        }));
+        const leaderStatus = JSON.stringify({ lastAppliedRevision: "c".repeat(40), failures: 0, suspended: false });
+        cp.kubectl(["create", "configmap", "follower", "-n", "openfaas-gitops", `--from-literal=status.json=${leaderStatus}`]);
+        const version = () => cp.kubectl(["get", "configmap", "follower", "-n", "openfaas-gitops", "-o", "jsonpath={.metadata.resourceVersion}"]);
+        const before = version();
+        const a = await start("follower", { AGENT_SUSPEND: "true" });
+        await until("readyz", async () => ((await fetch(`${a.base}/readyz`)).status === 200 ? true : undefined), 60_000);
+        await new Promise((r) => setTimeout(r, 3000));
+        assert.equal(version(), before, "the follower wrote the leader's status ConfigMap");
+        assert.equal(status("follower").suspended, false);
+        assert.equal(await a.stop("SIGTERM"), 0);
+    });
+
     it("HostKeyMismatch: fixing known_hosts and restarting the agent (what the message says) reaches the server again", { skip: !SSHD && "no sshd" }, async () => {
         const sshd = await startSshd();
         try {
