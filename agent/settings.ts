@@ -227,7 +227,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     }
     const branch = str(FIELDS.branch, D.branch)!;
     const badBranch = branchProblem(branch);
-    if (badBranch) problems.push(`${name(FIELDS.branch)} = ${shown(branch)}: ${badBranch}; expected a branch name git accepts (git check-ref-format --branch), e.g. main`);
+    if (badBranch) problems.push(`${name(FIELDS.branch)} = ${shown(branch)}: ${badBranch}`);
     const projectPath = str(FIELDS.projectPath, D.projectPath)!;
     const badPath = projectPathProblem(projectPath);
     if (badPath) problems.push(`${name(FIELDS.projectPath)} = ${shown(projectPath)}: ${badPath}`);

@@ -77,7 +77,7 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     return {
         image: image ?? "",
         repoUrl: repoUrl ?? "",
-        branch: checked(r, "agent.branch", str("branch"), (b) => branchProblem(b) && `${branchProblem(b)}; expected a branch name git accepts (git check-ref-format --branch), e.g. main`) ?? AGENT_DEFAULTS.branch,
+        branch: checked(r, "agent.branch", str("branch"), branchProblem) ?? AGENT_DEFAULTS.branch,
         projectPath: checked(r, "agent.projectPath", str("projectPath"), projectPathProblem) ?? AGENT_DEFAULTS.projectPath,
         knownHosts,
         githubRepository,

@@ -88,11 +88,16 @@ export function hasUrlCredentials(url: string): boolean {
 }
 
 /**
- * Pure: why `name` is not a branch name git accepts (`git check-ref-format --branch`), or undefined.
- * The agent puts it into `refs/heads/<name>` and a fetch refspec, so `main:refs/heads/evil` must
- * never get that far.
+ * Pure: why `name` is not a branch name git accepts (`git check-ref-format --branch`), with the fix,
+ * or undefined. The agent puts it into `refs/heads/<name>` and a fetch refspec, so
+ * `main:refs/heads/evil` must never get that far.
  */
 export function branchProblem(name: string): string | undefined {
+    const why = branchNameFault(name);
+    return why && `${why}; expected a branch name git accepts (git check-ref-format --branch), e.g. main`;
+}
+
+function branchNameFault(name: string): string | undefined {
     if (name === "") return "is empty";
     if (name.startsWith("-")) return "starts with '-'";
     if (name === "HEAD") return "HEAD is not a branch name";
