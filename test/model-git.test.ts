@@ -68,6 +68,22 @@ describe("URL credentials", () => {
             { numRuns: 500 },
         );
     });
+
+    it("property: a URL without credentials is left as it is (an '@' in an https path would be taken for one: encode it as %40)", () => {
+        const path = fc.webPath().filter((p) => !p.includes("@"));
+        const url = fc.oneof(
+            fc.tuple(fc.constantFrom("https", "http", "file"), fc.domain(), path).map(([s, h, p]) => `${s}://${h}${p}`),
+            fc.tuple(fc.constantFrom("", "git@", "deploy.user-1@"), fc.domain(), path).map(([u, h, p]) => `ssh://${u}${h}${p}`),
+            fc.tuple(fc.constantFrom("git", "org-1"), fc.domain(), path).map(([u, h, p]) => `${u}@${h}:${p.replace(/^\//, "")}`),
+        );
+        fc.assert(
+            fc.property(url, (u) => {
+                assert.equal(redactUrl(u), u);
+                assert.equal(hasUrlCredentials(u), false);
+            }),
+            { numRuns: 300 },
+        );
+    });
 });
 
 describe("branch names as git accepts them", () => {
