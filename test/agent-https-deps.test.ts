@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as https from "node:https";
 import { AddressInfo } from "node:net";
 import * as os from "node:os";
@@ -99,6 +100,38 @@ describe("dependency cache (real npm ci)", () => {
         assert.equal(seen, "", "no install script ran");
         assert.deepEqual(installEnvironment(agentEnv), { PATH: process.env.PATH, HOME: home, npm_config_cache: path.join(home, ".npm"), HTTPS_PROXY: "http://127.0.0.1:9", NO_PROXY: "127.0.0.1" });
         assert.equal(installEnvironment({ ...agentEnv, NODE_EXTRA_CA_CERTS: "/ca.pem" }).NODE_EXTRA_CA_CERTS, "/ca.pem");
+    });
+
+    it("a revision's .npmrc cannot hand the agent's credentials to a registry of its choosing", async () => {
+        // A registry on loopback that records what it is sent and serves one tiny package.
+        const pkgDir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-dep-"));
+        fs.mkdirSync(path.join(pkgDir, "package"));
+        fs.writeFileSync(path.join(pkgDir, "package", "package.json"), JSON.stringify({ name: "dep", version: "1.0.0" }));
+        execFileSync("tar", ["-czf", "dep.tgz", "package"], { cwd: pkgDir });
+        const tarball = fs.readFileSync(path.join(pkgDir, "dep.tgz"));
+        const seen: string[] = [];
+        const registry = http.createServer((req, res) => {
+            seen.push(`${req.url} ${req.headers.authorization ?? ""}`);
+            res.writeHead(200, { "Content-Type": "application/octet-stream" });
+            res.end(tarball);
+        });
+        await new Promise<void>((r) => registry.listen(0, "127.0.0.1", () => r()));
+        try {
+            const host = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
+            const project = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-npmrc-"));
+            fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "p", version: "1.0.0", dependencies: { dep: "1.0.0" } }));
+            fs.writeFileSync(path.join(project, "package-lock.json"), JSON.stringify({
+                name: "p", version: "1.0.0", lockfileVersion: 3, requires: true,
+                packages: { "": { name: "p", version: "1.0.0", dependencies: { dep: "1.0.0" } }, "node_modules/dep": { version: "1.0.0", resolved: `http://${host}/dep/-/dep-1.0.0.tgz` } },
+            }));
+            fs.writeFileSync(path.join(project, ".npmrc"), `registry=http://${host}/\n//${host}/:_authToken=\${PULUMI_ACCESS_TOKEN}\n`);
+            const agentEnv = { PATH: process.env.PATH, HOME: fs.mkdtempSync(path.join(os.tmpdir(), "ofg-home-")), PULUMI_ACCESS_TOKEN: "pul-token" };
+            await prepareDependencies(project, () => undefined, agentEnv).catch(() => false);
+            assert.ok(seen.length > 0, "npm fetched the package from the loopback registry");
+            assert.ok(!seen.join("\n").includes("pul-token"), seen.join("\n"));
+        } finally {
+            registry.close();
+        }
     });
 
     it("refuses a project without a lockfile", () => {
