@@ -1,9 +1,16 @@
-/** Installs the program's dependencies in a checkout, only when its lockfile changed (cache keyed by hash). */
+/**
+ * Installs the program's dependencies in a checkout, only when its lockfile changed (cache keyed by
+ * hash). A revision is code from whoever can push to the branch: npm runs none of its scripts, and
+ * sees none of the agent's credentials.
+ */
 import { execFile } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { proxyEnvironment } from "../model/engine-env";
+import { redactUrls } from "../model/git";
 
 const run = promisify(execFile);
 
@@ -15,21 +22,37 @@ export function lockfileHash(projectDir: string): string {
 }
 
 /**
- * Runs `npm ci` in `projectDir` unless node_modules was installed from the same lockfile. The hash
- * is kept inside node_modules, so a removed node_modules can never look installed. Returns whether
- * it installed.
+ * Pure: the whole environment of `npm ci`, from the agent's: PATH, HOME and npm's cache under it (the
+ * Deployment's HOME is the work directory), the proxy and NODE_EXTRA_CA_CERTS if set, and nothing
+ * else: no engine credential, no KUBECONFIG, no AGENT_* setting or token file path, no NODE_ENV (a
+ * `.npmrc` in the revision could expand any variable npm sees into a request to a registry of its
+ * choosing, and the engine run needs the dev dependencies: tsx loads the program).
  */
-export async function prepareDependencies(projectDir: string, log: (line: string) => void): Promise<boolean> {
+export function installEnvironment(agentEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
+    const home = agentEnv.HOME || os.homedir();
+    const env: Record<string, string> = { ...proxyEnvironment(agentEnv), PATH: agentEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin", HOME: home, npm_config_cache: path.join(home, ".npm") };
+    if (agentEnv.NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = agentEnv.NODE_EXTRA_CA_CERTS;
+    return env;
+}
+
+/**
+ * Runs `npm ci --ignore-scripts` in `projectDir` unless node_modules was installed from the same
+ * lockfile. The hash is kept inside node_modules, so a removed node_modules can never look
+ * installed. Returns whether it installed.
+ */
+export async function prepareDependencies(projectDir: string, log: (line: string) => void, agentEnv: Readonly<Record<string, string | undefined>> = process.env): Promise<boolean> {
     const hash = lockfileHash(projectDir);
     const marker = path.join(projectDir, "node_modules", ".openfaas-gitops-deps.sha256");
     const current = fs.existsSync(marker) ? fs.readFileSync(marker, "utf8").trim() : "";
     if (current === hash) return false;
     log(`lockfile changed (${hash.slice(0, 12)}): npm ci`);
     try {
-        await run("npm", ["ci", "--no-audit", "--no-fund"], { cwd: projectDir, maxBuffer: 64 * 1024 * 1024, timeout: 1_800_000 });
+        // No install script is needed: the providers are the image's (@pulumi/kubernetes's would
+        // download one), protobufjs's only warns, esbuild works without its own.
+        await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"], { cwd: projectDir, env: installEnvironment(agentEnv), maxBuffer: 64 * 1024 * 1024, timeout: 1_800_000 });
     } catch (e) {
         const err = e as { stderr?: string; message: string };
-        throw new Error(`npm ci failed in ${projectDir}: ${(err.stderr || err.message).trim().split("\n").slice(-5).join(" ")}`);
+        throw new Error(redactUrls(`npm ci failed in ${projectDir}: ${(err.stderr || err.message).trim().split("\n").slice(-5).join(" ")}`));
     }
     fs.mkdirSync(path.dirname(marker), { recursive: true });
     fs.writeFileSync(marker, hash + "\n");

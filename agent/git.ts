@@ -2,20 +2,23 @@
  * The git source, on the git CLI: cheap head checks with ls-remote, fetch and checkout of one
  * revision, optional signature verification. SSH uses the deploy key and a pinned known_hosts only
  * (StrictHostKeyChecking yes: an unknown or changed host key is an error, never accepted); HTTPS
- * sends a token read from a file through git's environment, never on a command line.
+ * sends a token read from a file through git's environment, never on a command line. Every message
+ * is redacted: no URL credential reaches the log, the status or an Event.
  */
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { redactUrls } from "../model/git";
+import { proxyEnvironment } from "../model/engine-env";
 import { AgentSettings } from "./settings";
 
 const run = promisify(execFile);
 
-/** A failure of the source, with a message that says what to do. */
+/** A failure of the source, with a message that says what to do, and no URL credential in it. */
 export class SourceError extends Error {
     constructor(message: string, public readonly kind: "host-key" | "auth" | "unreachable" | "not-found" | "signature" | "git") {
-        super(message);
+        super(redactUrls(message));
         this.name = "SourceError";
     }
 }
@@ -63,9 +66,10 @@ export class GitSource {
         this.checkoutDir = path.join(s.workDir, "checkout");
     }
 
-    /** git's environment: pinned SSH, token header, no prompts, no user or system config. */
+    /** git's environment: pinned SSH, token header, no prompts, no user or system config; the proxy, if the pod has one. */
     private env(): NodeJS.ProcessEnv {
         const env: NodeJS.ProcessEnv = {
+            ...proxyEnvironment(process.env),
             PATH: process.env.PATH,
             HOME: this.s.workDir,
             GIT_TERMINAL_PROMPT: "0",
@@ -88,12 +92,15 @@ export class GitSource {
         return env;
     }
 
-    private async git(args: string[], cwd?: string): Promise<string> {
+    /** Runs git; a failure is classified, except the exit codes in `outcomes`, which are returned as they are. */
+    private async git(args: string[], cwd?: string, outcomes: readonly number[] = []): Promise<{ readonly code: number; readonly stdout: string }> {
         try {
             const { stdout } = await run("git", args, { cwd, env: this.env(), maxBuffer: 16 * 1024 * 1024, timeout: 300_000 });
-            return stdout;
+            return { code: 0, stdout };
         } catch (e) {
-            throw classifyGitFailure((e as { stderr?: string; message: string }).stderr || (e as Error).message, this.s);
+            const err = e as { code?: unknown; stdout?: string; stderr?: string; message: string };
+            if (typeof err.code === "number" && outcomes.includes(err.code)) return { code: err.code, stdout: err.stdout ?? "" };
+            throw classifyGitFailure(err.stderr || err.message, this.s);
         }
     }
 
@@ -104,12 +111,12 @@ export class GitSource {
      */
     async head(hint?: string): Promise<string> {
         if (hint) return this.confirm(hint);
-        const out = await this.git(["ls-remote", "--exit-code", this.s.repoUrl, `refs/heads/${this.s.branch}`]).catch((e: SourceError) => {
-            if (e.kind === "git") throw new SourceError(`branch ${this.s.branch} does not exist in ${this.s.repoUrl}`, "not-found");
-            throw e;
-        });
-        const sha = out.trim().split(/\s+/)[0];
-        if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) throw new SourceError(`ls-remote of ${this.s.repoUrl} returned no revision for ${this.s.branch}`, "not-found");
+        // With --exit-code, 2 is git's own "no such ref": the repository answered and has no such branch.
+        // Any other failure (GitHub's "Repository not found", a refused token) keeps git's message.
+        const { code, stdout } = await this.git(["ls-remote", "--exit-code", this.s.repoUrl, `refs/heads/${this.s.branch}`], undefined, [2]);
+        const sha = stdout.trim().split(/\s+/)[0];
+        if (code === 2 || !sha) throw new SourceError(`branch ${this.s.branch} does not exist in ${this.s.repoUrl}`, "not-found");
+        if (!/^[0-9a-f]{40,64}$/.test(sha)) throw new SourceError(`ls-remote of ${this.s.repoUrl} returned no revision for ${this.s.branch}: ${stdout.trim().slice(0, 200)}`, "git");
         return sha;
     }
 
@@ -143,7 +150,7 @@ export class GitSource {
 
     private async confirm(sha: string): Promise<string> {
         const dir = await this.fetch();
-        const tip = (await this.git(["rev-parse", `refs/remotes/origin/${this.s.branch}`], dir)).trim();
+        const tip = (await this.git(["rev-parse", `refs/remotes/origin/${this.s.branch}`], dir)).stdout.trim();
         if (tip === sha) return tip;
         await this.git(["merge-base", "--is-ancestor", sha, tip], dir).catch(() => {
             throw new SourceError(`the pushed revision ${sha} is not on ${this.s.branch} (force-pushed since?); the next check picks up the branch head`, "not-found");

@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import pino from "pino";
+import { redactUrl } from "../model/git";
 import { prepareDependencies } from "./deps";
 import { GitSource, SourceError } from "./git";
 import { kubeConfig, LeaseElector, StatusStore } from "./kube";
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
     }
     const log = pino({ level: settings.logLevel, base: { component: AGENT_DEFAULTS.name, stack: settings.stack } });
     guardProcess(log);
-    log.info(settings.flux ? { source: "flux", gitRepository: `${settings.flux.namespace}/${settings.flux.name}`, path: settings.projectPath } : { source: "git", repo: settings.repoUrl, branch: settings.branch, path: settings.projectPath }, "starting");
+    log.info(settings.flux ? { source: "flux", gitRepository: `${settings.flux.namespace}/${settings.flux.name}`, path: settings.projectPath } : { source: "git", repo: redactUrl(settings.repoUrl), branch: settings.branch, path: settings.projectPath }, "starting");
 
     const kc = kubeConfig(process.env.KUBECONFIG);
     const store = new StatusStore(kc, settings.namespace, settings.statusConfigMap);

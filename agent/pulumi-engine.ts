@@ -7,6 +7,7 @@ import { ChildProcess, fork } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { engineEnvAllowed, proxyEnvironment } from "../model/engine-env";
 import { Engine, RunContext, RunResult } from "./engine";
 import type { RunMessage, RunOp, RunRequest } from "./engine-run";
 
@@ -25,8 +26,6 @@ export interface PulumiEngineSettings {
     readonly killAfterMs?: number;
 }
 
-/** Backend and secrets-provider credentials that may reach the engine from the agent's environment. */
-export const ENGINE_ENV_ALLOWED = /^(PULUMI_CONFIG_PASSPHRASE(_FILE)?|PULUMI_ACCESS_TOKEN|AWS_[A-Z0-9_]+|AZURE_[A-Z0-9_]+|ARM_[A-Z0-9_]+|GOOGLE_[A-Z0-9_]+|VAULT_[A-Z0-9_]+)$/;
 /** What a process needs to run at all, and how the provider finds the cluster (in-cluster or a kubeconfig). */
 const ENGINE_ENV_BASE = /^(PATH|HOME|TMPDIR|LANG|TZ|SSL_CERT_FILE|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|KUBERNETES_SERVICE_HOST|KUBERNETES_SERVICE_PORT|KUBECONFIG|PULUMI_HOME)$/;
 
@@ -51,15 +50,17 @@ export const ENGINE_SETTINGS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Pure: the exact environment of an engine run, from the agent's own: the allowlisted variables and
+ * Pure: the exact environment of an engine run, from the agent's own: the allowlisted variables
+ * (model/engine-env.ts, the list the stack config checks `agentEngineEnv` against) and
  * {@link ENGINE_SETTINGS}. Everything else in the pod (the agent's settings, tokens of other tools)
- * never reaches the program, the CLI or a provider.
+ * never reaches the program, the CLI or a provider. Behind a proxy, the in-cluster apiserver stays
+ * direct: the provider reaches it by KUBERNETES_SERVICE_HOST, which no egress proxy can.
  */
 export function engineEnvironment(agentEnv: Readonly<Record<string, string | undefined>>, backendUrl?: string): Record<string, string> {
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(agentEnv)) if (v !== undefined && (ENGINE_ENV_ALLOWED.test(k) || ENGINE_ENV_BASE.test(k))) env[k] = v;
+    for (const [k, v] of Object.entries(agentEnv)) if (v !== undefined && (engineEnvAllowed(k) || ENGINE_ENV_BASE.test(k))) env[k] = v;
     if (backendUrl) env.PULUMI_BACKEND_URL = backendUrl;
-    return { ...env, ...ENGINE_SETTINGS };
+    return { ...env, ...proxyEnvironment(agentEnv, [agentEnv.KUBERNETES_SERVICE_HOST ?? ""]), ...ENGINE_SETTINGS };
 }
 
 /** The CLI's home for an engine environment: PULUMI_HOME, else ~/.pulumi as the CLI defaults. */

@@ -4,8 +4,10 @@
  * flag name, and the agent does not start.
  */
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import { parseArgs } from "node:util";
+import { branchProblem, hasUrlCredentials, isSshUrl, projectPathProblem, redactUrl } from "../model/git";
 import { eventsUrl } from "./flux-events";
 
 export type DriftMode = "correct" | "report";
@@ -139,10 +141,36 @@ export class SettingsError extends Error {
     }
 }
 
-const SSH_URL = /^(ssh:\/\/|[\w.-]+@[\w.-]+:)/;
+/** A host name (RFC 1123), which the agent may listen on once it resolves. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** Kubernetes object names (RFC 1123 subdomain), and namespaces (RFC 1123 label). */
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** A value as a message shows it: at most 100 characters, so a pasted file does not become the message. */
+function shown(v: string): string {
+    return JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}...` : v);
+}
+
+/**
+ * Pure: the address of AGENT_LISTEN, or why it is none: `host:port` with an IPv4 address, a host name
+ * or an IPv6 address in brackets (`[::1]:8080` listens on ::1), and a port from 1 to 65535.
+ */
+export function parseListen(value: string): { readonly host: string; readonly port: number } | { readonly problem: string } {
+    const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+    if (!m) {
+        const bare = /^(.*):\d+$/.exec(value)?.[1];
+        if (bare !== undefined && net.isIPv6(bare)) return { problem: `an IPv6 address goes in brackets: [${bare}]:${value.slice(bare.length + 1)}` };
+        return { problem: "expected host:port, e.g. 0.0.0.0:8080, or [::]:8080 for IPv6" };
+    }
+    const port = Number(m[3]);
+    if (port < 1 || port > 65535) return { problem: "expected a port from 1 to 65535" };
+    if (m[1] !== undefined) return net.isIPv6(m[1]) ? { host: m[1], port } : { problem: `[${m[1]}] is not an IPv6 address` };
+    const host = m[2]!;
+    // All digits and dots is meant as an IPv4 address, never looked up as a name.
+    if (net.isIPv4(host) || (HOST_NAME.test(host) && !/^[\d.]+$/.test(host))) return { host, port };
+    return { problem: `${host === "" ? "the host is empty" : `${host} is neither an IPv4 address nor a host name`}; expected e.g. 0.0.0.0:8080, or [::]:8080 for IPv6` };
+}
 
 /** Pure: settings from an environment and argv; throws {@link SettingsError} listing every problem. */
 export function parseSettings(env: Readonly<Record<string, string | undefined>>, argv: readonly string[] = [], fileExists: (p: string) => boolean = fs.existsSync): AgentSettings {
@@ -190,17 +218,27 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     const repoUrl = raw(FIELDS.repoUrl);
     if (repoUrl === undefined) {
         if (source === "git") problems.push(`${name(FIELDS.repoUrl)} is required`);
-    } else if (!SSH_URL.test(repoUrl) && !/^https:\/\//.test(repoUrl) && !/^file:\/\//.test(repoUrl)) {
-        problems.push(`${name(FIELDS.repoUrl)} = "${repoUrl}": expected an ssh URL (git@host:org/repo.git, ssh://...) or https://...`);
+    } else if (hasUrlCredentials(repoUrl)) {
+        // git would strip them from its messages, but the URL itself is shown in the log, the status page and Events.
+        const fix = isSshUrl(repoUrl) ? `ssh signs in with the deploy key of ${name(FIELDS.sshKeyFile)}, never a password` : `put the token in the file named by ${name(FIELDS.httpsTokenFile)}`;
+        problems.push(`${name(FIELDS.repoUrl)} = ${shown(redactUrl(repoUrl))}: carries credentials, which would be shown wherever the URL is; remove them from the URL: ${fix}`);
+    } else if (!isSshUrl(repoUrl) && !/^https:\/\/[^/]/.test(repoUrl) && !/^file:\/\//.test(repoUrl)) {
+        problems.push(`${name(FIELDS.repoUrl)} = ${shown(redactUrl(repoUrl))}: expected an ssh URL (git@host:org/repo.git, ssh://...) or https://...`);
     }
+    const branch = str(FIELDS.branch, D.branch)!;
+    const badBranch = branchProblem(branch);
+    if (badBranch) problems.push(`${name(FIELDS.branch)} = ${shown(branch)}: ${badBranch}`);
+    const projectPath = str(FIELDS.projectPath, D.projectPath)!;
+    const badPath = projectPathProblem(projectPath);
+    if (badPath) problems.push(`${name(FIELDS.projectPath)} = ${shown(projectPath)}: ${badPath}`);
     const stack = raw(FIELDS.stack);
     if (stack === undefined) problems.push(`${name(FIELDS.stack)} is required`);
     const sshKeyFile = file(FIELDS.sshKeyFile);
     const knownHostsFile = file(FIELDS.knownHostsFile);
     const httpsTokenFile = file(FIELDS.httpsTokenFile);
-    if (repoUrl && SSH_URL.test(repoUrl)) {
-        if (!sshKeyFile) problems.push(`${name(FIELDS.sshKeyFile)} is required for the ssh URL ${repoUrl}`);
-        if (!knownHostsFile) problems.push(`${name(FIELDS.knownHostsFile)} is required for the ssh URL ${repoUrl}: host keys are pinned, never accepted on first use`);
+    if (repoUrl && isSshUrl(repoUrl)) {
+        if (!sshKeyFile) problems.push(`${name(FIELDS.sshKeyFile)} is required for the ssh URL ${redactUrl(repoUrl)}`);
+        if (!knownHostsFile) problems.push(`${name(FIELDS.knownHostsFile)} is required for the ssh URL ${redactUrl(repoUrl)}: host keys are pinned, never accepted on first use`);
     }
     const verifySignatures = oneOf(FIELDS.verifySignatures, ["off", "ssh", "gpg"] as const, "off");
     const allowedSignersFile = file(FIELDS.allowedSignersFile);
@@ -209,8 +247,8 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     if (verifySignatures === "gpg" && !gpgHome) problems.push(`${name(FIELDS.gpgHome)} is required with verify-signatures gpg`);
 
     const listen = str(FIELDS.listen, `0.0.0.0:${D.port}`)!;
-    const m = /^(.*):(\d+)$/.exec(listen);
-    if (!m || Number(m[2]) > 65535) problems.push(`${name(FIELDS.listen)} = "${listen}": expected host:port, e.g. 0.0.0.0:8080`);
+    const address = parseListen(listen);
+    if ("problem" in address) problems.push(`${name(FIELDS.listen)} = ${shown(listen)}: ${address.problem}`);
 
     const backoffBaseMs = seconds(FIELDS.backoffBase, 30, 1, 86400);
     const backoffCapMs = seconds(FIELDS.backoffCap, 900, 1, 86400);
@@ -232,8 +270,8 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         source,
         flux,
         repoUrl: repoUrl ?? "",
-        branch: str(FIELDS.branch, D.branch)!,
-        projectPath: str(FIELDS.projectPath, D.projectPath)!,
+        branch,
+        projectPath,
         stack: stack ?? "",
         pollIntervalMs: seconds(FIELDS.pollInterval, D.pollIntervalSeconds, 5, 86400),
         sshKeyFile,
@@ -246,8 +284,8 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         workDir: str(FIELDS.workDir, D.workDir)!,
         webhookSecretFile: file(FIELDS.webhookSecretFile),
         syncTokenFile: file(FIELDS.syncTokenFile),
-        listenHost: m?.[1] ?? "0.0.0.0",
-        listenPort: m ? Number(m[2]) : D.port,
+        listenHost: "host" in address ? address.host : "0.0.0.0",
+        listenPort: "port" in address ? address.port : D.port,
         driftIntervalMs: seconds(FIELDS.driftInterval, D.driftIntervalSeconds, 0, 604800),
         driftMode: oneOf(FIELDS.driftMode, ["correct", "report"] as const, D.driftMode),
         backoffBaseMs,

@@ -1,7 +1,8 @@
 /** The `agent` map and the agent's secrets: the reconcile agent's settings. */
 import * as pulumi from "@pulumi/pulumi";
 import { AGENT_DEFAULTS } from "../agent/settings";
-import { GITHUB_KNOWN_HOSTS, knownHostsName, knownHostsProblem, sshHost } from "../model/git";
+import { ENGINE_ENV_NAMES, engineEnvAllowed } from "../model/engine-env";
+import { branchProblem, GITHUB_KNOWN_HOSTS, hasUrlCredentials, isSshUrl, knownHostsName, knownHostsProblem, projectPathProblem, redactUrl, sshHost } from "../model/git";
 import { DNS_SUBDOMAIN } from "../model/names";
 import { imageProblem } from "../policies/shared/image";
 import { checkToken } from "./checks";
@@ -22,13 +23,8 @@ export const AGENT_SCHEMA: Schema = {
             description: "the agent image built from agent/Dockerfile, pinned, e.g. ghcr.io/acme/openfaas-gitops-agent:0.1.0",
             expected: "required: the agent image built from agent/Dockerfile, pinned, e.g. ghcr.io/acme/openfaas-gitops-agent:0.1.0",
         },
-        repoUrl: {
-            type: "string",
-            minLength: 1,
-            pattern: "^(ssh://|[\\w.-]+@[\\w.-]+:|https://)",
-            description: "the git URL the agent follows, e.g. git@github.com:acme/platform.git",
-            expected: "expected an ssh URL (git@host:org/repo.git) or https://...",
-        },
+        // Its form is checked in readRepoUrl, which never echoes a credential.
+        repoUrl: { type: "string", minLength: 1, description: "the git URL the agent follows, e.g. git@github.com:acme/platform.git" },
         branch: { type: "string" },
         projectPath: { type: "string" },
         knownHosts: { type: "string", minLength: 1, description: "known_hosts lines pinning the git server's SSH host keys (default: GitHub's, for github.com)" },
@@ -54,8 +50,8 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     const webhookSecret = r.secret("agentWebhookSecret", checkToken);
     const ENV_EXPECTED = 'expected a JSON object of environment variables, e.g. {"PULUMI_CONFIG_PASSPHRASE":"..."}';
     const envMap = r.secretObject("agentEngineEnv", ENV_EXPECTED);
-    const envOk = envMap && Object.entries(envMap).every(([k, v]) => /^[A-Z_][A-Z0-9_]*$/.test(k) && typeof v === "string");
-    if (envMap && !envOk) r.problem("agentEngineEnv", ENV_EXPECTED, r.get("agentEngineEnv"));
+    const envOk = envMap && Object.values(envMap).every((v) => typeof v === "string") && engineEnvNamesOk(r, Object.keys(envMap));
+    if (envMap && Object.values(envMap).some((v) => typeof v !== "string")) r.problem("agentEngineEnv", ENV_EXPECTED, r.get("agentEngineEnv"));
     const engineEnv = envOk ? pulumi.secret(envMap as Record<string, string>) : undefined;
     if (!a) {
         if (deployKey || syncToken || webhookSecret || engineEnv) {
@@ -70,7 +66,7 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     const str = (f: string) => field<string>(f, "string");
     const image = str("image");
     if (image && imageProblem(image)) r.problem("agent.image", `${imageProblem(image)}; pin a version tag or a digest (@sha256:...)`, image);
-    const repoUrl = str("repoUrl");
+    const repoUrl = readRepoUrl(r, str("repoUrl"));
     const knownHosts = readKnownHosts(r, repoUrl, str("knownHosts"));
     const githubRepository = str("githubRepository");
     if (githubRepository && deployKey) r.problem("agentDeployKey", "cannot be registered on GitHub by this program (it needs the public half); register it yourself and unset agent.githubRepository, or unset agentDeployKey to have one generated and registered");
@@ -81,8 +77,8 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     return {
         image: image ?? "",
         repoUrl: repoUrl ?? "",
-        branch: str("branch") ?? AGENT_DEFAULTS.branch,
-        projectPath: str("projectPath") ?? AGENT_DEFAULTS.projectPath,
+        branch: checked(r, "agent.branch", str("branch"), branchProblem) ?? AGENT_DEFAULTS.branch,
+        projectPath: checked(r, "agent.projectPath", str("projectPath"), projectPathProblem) ?? AGENT_DEFAULTS.projectPath,
         knownHosts,
         githubRepository,
         deployKeyWrite: field<boolean>("deployKeyWrite", "boolean") === true,
@@ -100,6 +96,48 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
         webhookSecret,
         engineEnv,
     };
+}
+
+/** A value that passes `problem`, else undefined with the problem reported. */
+function checked(r: Reader, key: string, value: string | undefined, problem: (v: string) => string | undefined): string | undefined {
+    const p = value === undefined ? undefined : problem(value);
+    if (p) r.problem(key, p, value);
+    return p ? undefined : value;
+}
+
+/**
+ * `agent.repoUrl`, refused with credentials in it: the URL is a plain environment variable of the
+ * Deployment and is shown in the agent's log and status page. Its value is shown redacted.
+ */
+function readRepoUrl(r: Reader, url: string | undefined): string | undefined {
+    if (url === undefined) return undefined;
+    if (hasUrlCredentials(url)) {
+        const fix = isSshUrl(url)
+            ? "ssh signs in with the deploy key (generated, or agentDeployKey), never a password"
+            : "use the ssh URL (git@host:org/repo.git) with the deploy key; the agent takes an https token only from a file (AGENT_HTTPS_TOKEN_FILE), never from the URL";
+        r.problem("agent.repoUrl", `carries credentials, which would be stored in plain text in the agent's Deployment and shown in its log and status page; remove them: ${fix}`, redactUrl(url));
+        return undefined;
+    }
+    if (!isSshUrl(url) && !/^https:\/\/[^/]/.test(url)) {
+        r.problem("agent.repoUrl", "expected an ssh URL (git@host:org/repo.git, ssh://git@host/org/repo.git) or https://...", url);
+        return undefined;
+    }
+    return url;
+}
+
+/**
+ * Whether every `agentEngineEnv` name reaches the engine (model/engine-env.ts, the list the agent
+ * filters with); the others are refused, not dropped in silence. Only names shaped as environment
+ * variables are echoed: anything else may be a value pasted in the wrong place.
+ */
+function engineEnvNamesOk(r: Reader, names: readonly string[]): boolean {
+    const dropped = names.filter((n) => !engineEnvAllowed(n));
+    if (dropped.length === 0) return true;
+    const named = dropped.filter((n) => /^[A-Z_][A-Z0-9_]{0,63}$/.test(n));
+    const others = dropped.length - named.length;
+    const what = [...named, ...(others > 0 ? [`${others} name${others === 1 ? "" : "s"} that ${others === 1 ? "is not an environment variable name" : "are not environment variable names"}`] : [])].join(", ");
+    r.problem("agentEngineEnv", `${what} would not reach the engine, which takes only ${ENGINE_ENV_NAMES}; remove ${dropped.length === 1 ? "it" : "them"} (an S3-compatible store takes AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`, "[secret]");
+    return false;
 }
 
 /**

@@ -1,7 +1,10 @@
 /**
- * Git repository facts shared by the agent and Flux: which SSH host a repository URL names, and the
- * pinned host keys both connect with (never trusted on first use).
+ * Git repository facts shared by the agent, Flux and the stack config: which SSH host a repository
+ * URL names, the pinned host keys both connect with (never trusted on first use), what in a URL is a
+ * credential (refused in config, redacted from every message), and which branch names and project
+ * paths are allowed.
  */
+import * as path from "node:path";
 
 /** GitHub's published ed25519 host key: the pinned known_hosts of repositories on github.com. */
 export const GITHUB_KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
@@ -45,5 +48,82 @@ export function knownHostsProblem(text: string, h: { readonly host: string; read
     // A hashed entry (|1|salt|hash) or a wildcard pattern may name it; only plain names can be told apart.
     const glob = (p: string) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
     if (!names.some((n) => n.startsWith("|1|") || glob(n).test(name))) return `has no key for ${name}, the host of agent.repoUrl`;
+    return undefined;
+}
+
+/** Schemes whose user name is a login name (`ssh://git@host/...`), not a credential. */
+const SSH_SCHEMES = new Set(["ssh", "git+ssh", "ssh+git"]);
+/** A login name as ssh takes it (the `git` of `git@host:org/repo.git`): it tells nothing secret. */
+const LOGIN = /^[\w.-]+$/;
+
+/**
+ * Pure: one URL with its credentials replaced by `***`: the whole user information of an http(s),
+ * file or git URL (a token is often the user name alone: `https://ghp_...@github.com`), and of an
+ * ssh URL unless it is a plain login name. The user information ends at the LAST `@`, not the first:
+ * a password holding an unencoded `@` or `/` is cut whole, at the price of over-redacting a URL
+ * whose path has an `@`. A scp-like `user:password@host:path` loses `user:password` too.
+ */
+export function redactUrl(url: string): string {
+    const at = url.lastIndexOf("@");
+    if (at < 0) return url;
+    const scheme = /([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url);
+    const start = scheme ? scheme.index + scheme[0].length : 0;
+    if (at < start) return url;
+    const userinfo = url.slice(start, at);
+    const login = scheme ? SSH_SCHEMES.has(scheme[1]!.toLowerCase()) && LOGIN.test(userinfo) : !userinfo.includes(":");
+    return login ? url : `${url.slice(0, start)}***${url.slice(at)}`;
+}
+
+/**
+ * Pure: a message (git's output, an error, a log line) with every URL in it redacted
+ * ({@link redactUrl}); a URL ends at whitespace, as git and curl print them (quoted or not).
+ */
+export function redactUrls(text: string): string {
+    return text.replace(/\S+/g, redactUrl);
+}
+
+/** True when a repository URL carries a credential: a password in any form, or any user of a non-ssh URL. */
+export function hasUrlCredentials(url: string): boolean {
+    return redactUrl(url) !== url;
+}
+
+/**
+ * Pure: why `name` is not a branch name git accepts (`git check-ref-format --branch`), with the fix,
+ * or undefined. The agent puts it into `refs/heads/<name>` and a fetch refspec, so
+ * `main:refs/heads/evil` must never get that far.
+ */
+export function branchProblem(name: string): string | undefined {
+    const why = branchNameFault(name);
+    return why && `${why}; expected a branch name git accepts (git check-ref-format --branch), e.g. main`;
+}
+
+function branchNameFault(name: string): string | undefined {
+    if (name === "") return "is empty";
+    if (name.startsWith("-")) return "starts with '-'";
+    if (name === "HEAD") return "HEAD is not a branch name";
+    if (/[\x00-\x20\x7f:?[\\^~*]/.test(name)) return "contains a space, a control character or one of : ? [ \\ ^ ~ *";
+    if (name.includes("..")) return "contains '..'";
+    if (name.includes("@{")) return "contains '@{'";
+    if (name.endsWith(".")) return "ends with '.'";
+    for (const part of name.split("/")) {
+        if (part === "") return "has an empty path component (a leading, trailing or double '/')";
+        if (part.startsWith(".")) return `has a component starting with '.' (${part})`;
+        if (part.endsWith(".lock")) return `has a component ending with '.lock' (${part})`;
+    }
+    return undefined;
+}
+
+/**
+ * Pure: why `p` is not a project directory inside the repository, or undefined: it must be relative,
+ * normalised (`infra/platform`, not `./infra/` or `a/../b`, so that one directory has one spelling)
+ * and stay inside the checkout (no `..`). `.` is the repository's root.
+ */
+export function projectPathProblem(p: string): string | undefined {
+    if (/[\x00-\x1f\x7f]/.test(p)) return "contains a control character";
+    if (p.includes("\\")) return "contains '\\'; use '/' between directories";
+    if (p.startsWith("/") || /^[A-Za-z]:/.test(p)) return "is absolute; expected a directory relative to the repository's root, e.g. infra/platform or .";
+    const normal = path.posix.normalize(p).replace(/\/$/, "");
+    if (normal === ".." || normal.startsWith("../")) return "leaves the repository (..); expected a directory inside it, e.g. infra/platform or .";
+    if (normal !== p) return `is not normalised; write it as ${normal}`;
     return undefined;
 }

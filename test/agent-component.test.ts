@@ -153,13 +153,42 @@ describe("agent config validation", () => {
     });
     it("secrets: engine env must be a JSON object of variables; a BYO key cannot be registered on GitHub", () => {
         assert.match(problems({ agent: JSON.stringify(AGENT), agentEngineEnv: "passphrase" }, ["agentEngineEnv"]), /openfaas-gitops:agentEngineEnv = "\[secret\]": expected a JSON object/);
-        for (const bad of [JSON.stringify({ lower_case: "x" }), JSON.stringify({ PULUMI_CONFIG_PASSPHRASE: 1 }), "[]"]) {
+        for (const bad of [JSON.stringify({ PULUMI_CONFIG_PASSPHRASE: 1 }), "[]"]) {
             assert.match(problems({ agent: JSON.stringify(AGENT), agentEngineEnv: bad }, ["agentEngineEnv"]), /openfaas-gitops:agentEngineEnv = "\[secret\]": expected a JSON object of environment variables/, bad);
         }
         assert.equal(problems({ agent: JSON.stringify(AGENT), agentEngineEnv: JSON.stringify({ PULUMI_CONFIG_PASSPHRASE: "p" }) }, ["agentEngineEnv"]), "");
         const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----";
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, githubRepository: "r" }), agentDeployKey: key }, ["agentDeployKey"]), /openfaas-gitops:agentDeployKey: cannot be registered on GitHub/);
         assert.match(problems({ agentEngineEnv: "{}" }, ["agentEngineEnv"]), /need the agent map/);
+    });
+
+    it("engine env: a variable the engine would drop is refused, by name; proxy variables pass", () => {
+        const env = (vars: Record<string, string>) => problems({ agent: JSON.stringify(AGENT), agentEngineEnv: JSON.stringify(vars) }, ["agentEngineEnv"]);
+        const m = env({ PULUMI_CONFIG_PASSPHRASE: "p", B2_APPLICATION_KEY: "k", GITHUB_TOKEN: "t", "ghp_notaname": "x" });
+        assert.match(m, /openfaas-gitops:agentEngineEnv = "\[secret\]": B2_APPLICATION_KEY, GITHUB_TOKEN, 1 name that is not an environment variable name would not reach the engine, which takes only PULUMI_CONFIG_PASSPHRASE, .*AWS_\*.*HTTPS_PROXY.*; remove them/);
+        assert.ok(!m.includes("ghp_notaname"), "a name that may be a pasted value is not echoed");
+        assert.equal(env({ HTTPS_PROXY: "http://proxy:3128", NO_PROXY: "10.0.0.0/8", https_proxy: "http://proxy:3128", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "s" }), "");
+    });
+
+    it("repoUrl: credentials are refused and never echoed; ssh login names and plain URLs pass", () => {
+        for (const url of ["https://oauth2:glpat-SECRET@gitlab.com/acme/platform.git", "https://ghp_SECRET@github.com/acme/platform.git", "ssh://git:SECRET@github.com/acme/platform.git"]) {
+            const m = problems({ agent: JSON.stringify({ ...AGENT, repoUrl: url }) });
+            assert.match(m, /openfaas-gitops:agent\.repoUrl = "(https|ssh):\/\/\*\*\*@(gitlab|github)\.com\/acme\/platform\.git": carries credentials/);
+            assert.ok(!m.includes("SECRET"), m);
+        }
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, repoUrl: "https://tok@github.com/a/p.git" }) }), /the agent takes an https token only from a file/);
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, repoUrl: "ftp://u:SECRET@x/r" }) }), /carries credentials/);
+        for (const url of ["git@github.com:acme/platform.git", "ssh://git@github.com/acme/platform.git", "https://github.com/acme/platform.git"]) {
+            assert.equal(problems({ agent: JSON.stringify({ ...AGENT, repoUrl: url }) }), "", url);
+        }
+    });
+
+    it("branch and projectPath: git's ref-name rules, and a directory inside the checkout", () => {
+        const m = problems({ agent: JSON.stringify({ ...AGENT, branch: "main:refs/heads/evil", projectPath: "../../etc" }) });
+        assert.match(m, /openfaas-gitops:agent\.branch = "main:refs\/heads\/evil": contains .* one of : .*; expected a branch name git accepts \(git check-ref-format --branch\), e.g\. main/);
+        assert.match(m, /openfaas-gitops:agent\.projectPath = "\.\.\/\.\.\/etc": leaves the repository/);
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, projectPath: "/srv" }) }), /agent\.projectPath = "\/srv": is absolute/);
+        assert.equal(problems({ agent: JSON.stringify({ ...AGENT, branch: "release/1.2", projectPath: "infra/platform" }) }), "");
     });
 
     it("ssh host keys: GitHub's by default; any other server's must be given, valid and for its host; https takes none", async () => {

@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -8,6 +10,7 @@ import { classifyGitFailure, GitSource, GitSourceSettings, SourceError } from ".
 import { freePort } from "../tools/net";
 import { makeRepo } from "./support/gitrepo";
 import { SSHD, Sshd, startSshd } from "./support/sshd";
+import { serveGit } from "../tools/git-http";
 
 const hasSsh = (() => {
     try {
@@ -79,6 +82,52 @@ describe("git source on a real repository", () => {
         repo.commit({ "a.txt": "1" });
         const src = new GitSource(settings({ repoUrl: `file://${repo.bare}`, branch: "release" }));
         await assert.rejects(src.head(), (e: SourceError) => e.kind === "not-found" && /branch release does not exist/.test(e.message));
+    });
+});
+
+describe("git failures over real HTTP on loopback: classified, never leaking a URL credential", () => {
+    const repo = makeRepo();
+    let server: http.Server;
+    let base = "";
+    before(async () => {
+        repo.commit({ "a.txt": "1" });
+        // git's own smart-HTTP server for the repository; every other path answers as GitHub does
+        // for a repository that does not exist or that the token may not read.
+        server = http.createServer((req, res) => {
+            if (req.url!.startsWith(`/${path.basename(repo.bare)}/`)) return serveGit(path.dirname(repo.bare), req, res);
+            res.writeHead(404, { "Content-Type": "text/plain" });
+            res.end("Repository not found.\n");
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    after(() => server?.close());
+
+    it("a repository that is not there keeps git's own message: it is no missing branch", async () => {
+        const src = new GitSource(settings({ repoUrl: `${base}/acme/missing.git` }));
+        await assert.rejects(src.head(), (e: SourceError) => {
+            assert.doesNotMatch(e.message, /branch main does not exist/);
+            assert.match(e.message, /not found/);
+            return true;
+        });
+        const gone = new GitSource(settings({ repoUrl: `file://${fs.mkdtempSync(path.join(os.tmpdir(), "ofg-gone-"))}/nothing.git` }));
+        await assert.rejects(gone.head(), (e: SourceError) => !/does not exist in/.test(e.message) && /does not appear to be a git repository/.test(e.message));
+    });
+
+    it("only git's own 'no such ref' is a missing branch", async () => {
+        const src = new GitSource(settings({ repoUrl: `${base}/${path.basename(repo.bare)}`, branch: "release" }));
+        await assert.rejects(src.head(), (e: SourceError) => e.kind === "not-found" && /branch release does not exist/.test(e.message));
+    });
+
+    it("credentials in the URL never reach an error message", async () => {
+        const port = await freePort(); // nothing listens there
+        for (const repoUrl of [`${base.replace("http://", "http://oauth2:SECRET-1@")}/acme/missing.git`, `http://x:SECRET-1@127.0.0.1:${port}/r.git`, `${base.replace("http://", "http://SECRET-1@")}/${path.basename(repo.bare)}`]) {
+            const src = new GitSource(settings({ repoUrl, branch: "nope" }));
+            await assert.rejects(src.head(), (e: SourceError) => {
+                assert.ok(!e.message.includes("SECRET"), e.message);
+                return true;
+            });
+        }
     });
 });
 

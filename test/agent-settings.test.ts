@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
+import * as net from "node:net";
 import { describe, it } from "node:test";
-import { parseSettings, SettingsError } from "../agent/settings";
+import fc from "fast-check";
+import { parseListen, parseSettings, SettingsError } from "../agent/settings";
 
 const exists = (_file: string) => true;
 const base = { AGENT_REPO_URL: "git@github.com:org/repo.git", AGENT_STACK: "prod", AGENT_SSH_KEY_FILE: "/k", AGENT_KNOWN_HOSTS_FILE: "/kh" };
@@ -63,7 +65,7 @@ describe("agent settings", () => {
             'AGENT_REPO_URL (--repo-url) = "ftp://x": expected an ssh URL (git@host:org/repo.git, ssh://...) or https://...',
             "AGENT_STACK (--stack) is required",
             "AGENT_ALLOWED_SIGNERS_FILE (--allowed-signers-file) is required with verify-signatures ssh",
-            'AGENT_LISTEN (--listen) = "8080": expected host:port, e.g. 0.0.0.0:8080',
+            'AGENT_LISTEN (--listen) = "8080": expected host:port, e.g. 0.0.0.0:8080, or [::]:8080 for IPv6',
             "AGENT_BACKOFF_CAP (--backoff-cap) must be at least AGENT_BACKOFF_BASE (--backoff-base)",
             'AGENT_DRIFT_MODE (--drift-mode) = "fix": expected one of correct | report',
         ]);
@@ -78,6 +80,68 @@ describe("agent settings", () => {
     it("https with a token file", () => {
         const s = parseSettings({ AGENT_REPO_URL: "https://github.com/org/repo.git", AGENT_STACK: "dev", AGENT_HTTPS_TOKEN_FILE: "/t" }, [], exists);
         assert.equal(s.httpsTokenFile, "/t");
+    });
+
+    it("a repository URL with credentials is refused, shown redacted, with the setting to use instead; an ssh login name is no credential", () => {
+        const https = { AGENT_STACK: "dev", AGENT_HTTPS_TOKEN_FILE: "/t" };
+        for (const url of ["https://oauth2:glpat-SECRET@gitlab.com/acme/p.git", "https://ghp_SECRET@github.com/acme/p.git"]) {
+            const p = problems({ ...https, AGENT_REPO_URL: url });
+            assert.equal(p.length, 1, p.join("\n"));
+            assert.match(p[0]!, /^AGENT_REPO_URL \(--repo-url\) = "https:\/\/\*\*\*@(gitlab|github)\.com\/acme\/p\.git": carries credentials.*put the token in the file named by AGENT_HTTPS_TOKEN_FILE \(--https-token-file\)$/);
+            assert.ok(!p[0]!.includes("SECRET"));
+        }
+        const ssh = problems({ ...base, AGENT_REPO_URL: "ssh://git:SECRET@host/r.git" });
+        assert.deepEqual(ssh, ['AGENT_REPO_URL (--repo-url) = "ssh://***@host/r.git": carries credentials, which would be shown wherever the URL is; remove them from the URL: ssh signs in with the deploy key of AGENT_SSH_KEY_FILE (--ssh-key-file), never a password']);
+        assert.ok(!problems({ ...base, AGENT_REPO_URL: "git:SECRET@host:r.git" }).join().includes("SECRET"));
+        for (const url of ["git@github.com:org/repo.git", "ssh://git@host:2222/r.git", "https://github.com/org/repo.git"]) assert.equal(parseSettings({ ...base, AGENT_REPO_URL: url }, [], exists).repoUrl, url);
+    });
+
+    it("a branch git would refuse and a project path outside the checkout are refused", () => {
+        assert.deepEqual(problems({ ...base, AGENT_BRANCH: "main:refs/heads/evil", AGENT_PROJECT_PATH: "../../etc" }), [
+            'AGENT_BRANCH (--branch) = "main:refs/heads/evil": contains a space, a control character or one of : ? [ \\ ^ ~ *; expected a branch name git accepts (git check-ref-format --branch), e.g. main',
+            'AGENT_PROJECT_PATH (--project-path) = "../../etc": leaves the repository (..); expected a directory inside it, e.g. infra/platform or .',
+        ]);
+        assert.match(problems({ ...base, AGENT_PROJECT_PATH: "/etc" })[0]!, /is absolute/);
+        assert.match(problems({ ...base, AGENT_BRANCH: "-x" })[0]!, /starts with '-'/);
+        const s = parseSettings({ ...base, AGENT_BRANCH: "release/1.2", AGENT_PROJECT_PATH: "infra/platform" }, [], exists);
+        assert.deepEqual([s.branch, s.projectPath], ["release/1.2", "infra/platform"]);
+    });
+
+    it("listen: IPv6 in brackets listens on the bare address; anything else that is no host:port is refused", () => {
+        const listen = (v: string) => parseSettings({ ...base, AGENT_LISTEN: v }, [], exists);
+        assert.deepEqual([listen("[::1]:8080").listenHost, listen("[::1]:8080").listenPort], ["::1", 8080]);
+        assert.deepEqual([listen("[::]:9000").listenHost, listen("localhost:1").listenHost], ["::", "localhost"]);
+        for (const [bad, why] of [
+            ["::1:8080", /an IPv6 address goes in brackets: \[::1\]:8080/],
+            ["[::1:8080", /expected host:port/],
+            ["[nope]:8080", /\[nope\] is not an IPv6 address/],
+            ["0.0.0.0:0", /port from 1 to 65535/],
+            ["0.0.0.0:65536", /port from 1 to 65535/],
+            ["999.1.1.1:80", /neither an IPv4 address nor a host name/],
+            [":8080", /the host is empty/],
+            ["a b:80", /neither an IPv4 address nor a host name/],
+        ] as const) assert.match(problems({ ...base, AGENT_LISTEN: bad })[0]!, why, bad);
+    });
+
+    it("property: the listen parser accepts exactly host:port it can listen on, and never throws", () => {
+        const host = fc.oneof(fc.ipV4(), fc.ipV6().map((h) => `[${h}]`), fc.domain());
+        fc.assert(
+            fc.property(host, fc.integer({ min: 1, max: 65535 }), (h, port) => {
+                const r = parseListen(`${h}:${port}`);
+                assert.ok("host" in r, `${h}:${port}: ${"problem" in r ? r.problem : ""}`);
+                assert.deepEqual(r, { host: h.replace(/^\[|\]$/g, ""), port });
+            }),
+            { numRuns: 300 },
+        );
+        fc.assert(
+            fc.property(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: fc.constantFrom(..."[]:0123456789abf.-"), maxLength: 20 })), (v) => {
+                const r = parseListen(v);
+                if ("problem" in r) return;
+                assert.ok(r.port >= 1 && r.port <= 65535, v);
+                assert.ok(net.isIP(r.host) !== 0 || /^[A-Za-z0-9.-]+$/.test(r.host), `${v} -> ${r.host}`);
+            }),
+            { numRuns: 1000 },
+        );
     });
 
     it("an unknown flag is refused", () => {
