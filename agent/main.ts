@@ -4,7 +4,7 @@
  */
 import * as path from "node:path";
 import pino from "pino";
-import { redactUrl } from "../model/git";
+import { redactUrl, redactUrls } from "../model/git";
 import { prepareDependencies } from "./deps";
 import { GitSource, SourceError } from "./git";
 import { kubeConfig, LeaseElector, StatusStore } from "./kube";
@@ -74,7 +74,8 @@ async function main(): Promise<void> {
         secretsProvider: settings.secretsProvider,
         env: engineEnv,
     });
-    const engineLog = (line: string) => log.info({ engine: true }, line);
+    // The CLI prints what the program and its providers say; a URL credential in it is redacted.
+    const engineLog = (line: string) => log.info({ engine: true }, redactUrls(line));
     let fluxEventsSent: Promise<void> = Promise.resolve();
     let checkedOnce = false;
     let storedStatusRead = true;

@@ -8,6 +8,7 @@
  * Pulumi Kubernetes Operator does, so no path can leave a stale condition behind.
  */
 import Ajv from "ajv";
+import { redactUrls } from "../model/git";
 import { Engine, hasChanges, RunResult } from "./engine";
 
 /** What started a sync: a timer, a push webhook, a person, or a change seen on a Kubernetes watch (Flux source). */
@@ -453,6 +454,15 @@ function driftRecord(revision: string, resources: readonly string[], corrected: 
 }
 
 /**
+ * Pure: an error's text as the agent records it. The engine's and git's output can hold any URL the
+ * program or a tool printed (a state backend's, a registry's): a credential in one is redacted before
+ * the text reaches the status, an Event or the log.
+ */
+export function errorText(e: unknown): string {
+    return redactUrls(e instanceof Error ? e.message : String(e));
+}
+
+/**
  * A failure that retrying cannot fix (a bad signature, an unpinned host key): it stalls at once.
  * `artifact` (a digest) keys the stall on that artifact rather than on the revision.
  */
@@ -547,7 +557,7 @@ export class Reconciler {
             // Every revision is stored several times (status, history): a bounded status needs a bounded revision.
             if (head.length > MAX_NAME) throw new Error(`the source gave a revision of ${head.length} characters (${JSON.stringify(head.slice(0, 64))}...); a revision has at most ${MAX_NAME}`);
         } catch (e) {
-            const error = (e as Error).message;
+            const error = errorText(e);
             const reason = e instanceof PermanentError ? e.reason : Reason.SourceUnavailable;
             const stalled = e instanceof PermanentError;
             await this.record({ sourceError: { reason, message: capText(error) }, stalledReason: stalled ? reason : this.current.stalledReason, lastCheckedAt: checkedAt }, { type: "Warning", reason, message: error });
@@ -599,7 +609,7 @@ export class Reconciler {
             return { action: "applied", revision, result };
         } catch (e) {
             // The status keeps the error capped (every record of it the same text); Events and the log get it whole.
-            const error = (e as Error).message;
+            const error = errorText(e);
             const stored = capText(error);
             const runBase = { revision, kind: "apply" as const, startedAt: new Date(started).toISOString(), durationMs: this.d.clock() - started, message: stored };
             if (e instanceof SourceUnavailableError) {
@@ -663,7 +673,7 @@ export class Reconciler {
                 );
                 return { action: "drift-corrected", resources } as const;
             } catch (e) {
-                const error = controller.signal.aborted ? `drift check cancelled: ${(controller.signal.reason as Error).message}` : (e as Error).message;
+                const error = controller.signal.aborted ? `drift check cancelled: ${(controller.signal.reason as Error).message}` : errorText(e);
                 await this.record(
                     { drift: driftRecord(revision, [], false, capText(error)) },
                     { type: "Warning", reason: Reason.DriftCheckFailed, message: error },

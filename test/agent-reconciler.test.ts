@@ -68,6 +68,7 @@ function setup(over: Partial<ReconcilerDeps["settings"]> = {}, initial?: AgentSt
     const source = new SourceDouble();
     const events: string[] = [];
     const changes: unknown[] = [];
+    const messages: string[] = [];
     let leader = true;
     const r = new Reconciler(
         {
@@ -78,12 +79,13 @@ function setup(over: Partial<ReconcilerDeps["settings"]> = {}, initial?: AgentSt
             onChange: (s, e) => {
                 changes.push(s);
                 if (e) events.push(`${e.type} ${e.reason}`);
+                if (e) messages.push(e.message);
             },
             settings: { backoffBaseMs: 30_000, backoffCapMs: 300_000, stalledAfter: 3, driftMode: "correct", ...over },
         },
         initial,
     );
-    return { r, engine, source, events, changes, advance: (ms: number) => (now += ms), setLeader: (v: boolean) => (leader = v) };
+    return { r, engine, source, events, changes, messages, advance: (ms: number) => (now += ms), setLeader: (v: boolean) => (leader = v) };
 }
 
 const B = "b".repeat(40);
@@ -100,6 +102,29 @@ describe("reconcile loop (engine double)", () => {
         assert.equal(r.status.conditions.Ready.status, "True");
         assert.deepEqual(events, ["Normal Progressing", "Normal Applied"]);
         assert.equal(r.status.history[0]!.result, "succeeded");
+    });
+
+    it("a credential inside a URL in any error (source, apply, drift) reaches neither the status nor an Event", async () => {
+        const { r, engine, source, messages } = setup();
+        const failing = (what: string) => new Error(`${what} failed: cannot reach https://oauth2:hunter2@git.example/org/repo.git and postgres://state:pw-42@db.example/pulumi`);
+        source.head = async () => {
+            throw failing("ls-remote");
+        };
+        await r.sync("poll");
+        source.head = async () => "a".repeat(40);
+        engine.up = async () => {
+            throw failing("update");
+        };
+        await r.sync("manual");
+        engine.up = async () => ({ changes: { same: 1 }, changed: [] });
+        await r.sync("manual");
+        engine.detectDrift = async () => {
+            throw failing("refresh");
+        };
+        await r.checkDrift();
+        const seen = JSON.stringify(r.status) + messages.join("\n");
+        assert.match(seen, /https:\/\/\*\*\*@git\.example/);
+        assert.doesNotMatch(seen, /hunter2|pw-42/);
     });
 
     it("backs off exponentially, goes Stalled, then recovers on a new revision", async () => {
