@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import * as yaml from "js-yaml";
 import { activeSealingKeys, KeyError, splitPem } from "./key-cli";
 import { certificateProblem, SCOPES, Scope, scopeLabel, sealValue } from "./crypto";
-import { mergeSealed, requestProblems, SealedSecret, sealSecret, scopeOf, unsealSecret } from "./sealed-secret";
+import { clip, mergeSealed, quote, requestProblems, SealedSecret, sealSecret, scopeOf, unsealSecret } from "./sealed-secret";
 
 /** A refusal with the exit code it ends the command with; its message names the flag or file. */
 export class SealError extends Error {
@@ -106,7 +106,8 @@ function loadCertificate(file: string, now: Date): crypto.KeyObject {
 /** kubectl's --from-literal: `key=value`. */
 function literal(pair: string): [string, Buffer] {
     const i = pair.indexOf("=");
-    if (i <= 0) throw new SealError(`--from-literal expects key=value, got "${pair.split("=")[0]}..."`);
+    // Not echoed: without its `key=`, the argument is likely the value itself.
+    if (i <= 0) throw new SealError(`--from-literal expects key=value: ${i < 0 ? "an argument has no '='" : "an argument starts with '=' (no key)"}`);
     return [pair.slice(0, i), Buffer.from(pair.slice(i + 1))];
 }
 
@@ -127,6 +128,8 @@ interface SecretManifest {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+/** What a YAML value is, for messages that must not show it. */
+const typeOf = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "a list" : isObj(v) ? "a map" : `a ${typeof v}`);
 /** Standard padded base64, as Kubernetes requires for Secret data. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -153,8 +156,9 @@ function parseSecretManifest(text: Buffer, source: string): SecretManifest {
         if (values === undefined || values === null) continue;
         if (!isObj(values)) throw new SealError(`${source} ${field}: expected a map of keys to ${decode === "base64" ? "base64 values" : "strings"}`);
         for (const [k, v] of Object.entries(values)) {
-            if (typeof v !== "string") throw new SealError(`${source} ${field}.${k}: expected a string, got ${v === null ? "null" : typeof v} ${JSON.stringify(v)}; quote the value`);
-            if (decode === "base64" && !BASE64.test(v)) throw new SealError(`${source} data.${k}: not base64; put plain text under stringData instead, or encode it (base64 -w0)`);
+            // The type only: a value that is not a string may still be the secret (a PIN, a numeric token).
+            if (typeof v !== "string") throw new SealError(`${source} ${field}.${clip(k)}: expected a string, got ${typeOf(v)}; quote the value`);
+            if (decode === "base64" && !BASE64.test(v)) throw new SealError(`${source} data.${clip(k)}: not base64; put plain text under stringData instead, or encode it (base64 -w0)`);
             data[k] = Buffer.from(v, decode);
         }
     }
@@ -310,7 +314,7 @@ export function runSeal(argv: string[], io: SealIo): void {
         const fromFlag = values[flag];
         const fromManifest = manifest?.metadata[flag];
         if (fromFlag !== undefined && fromManifest !== undefined && fromFlag !== fromManifest) {
-            throw new SealError(`--${flag} "${fromFlag}" contradicts the manifest's metadata.${flag} "${fromManifest}"`);
+            throw new SealError(`--${flag} ${quote(fromFlag)} contradicts the manifest's metadata.${flag} ${quote(fromManifest)}`);
         }
         return fromFlag ?? fromManifest ?? target?.metadata?.[flag];
     };

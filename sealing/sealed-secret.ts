@@ -38,16 +38,29 @@ export function templateAnnotations(input: Readonly<Record<string, string>> | un
 }
 
 
+/** Longest part of a name or key a message shows: input can be any size, a message stays a line. */
+const SHOWN_CHARS = 64;
+
+/** Pure: a name or key (never a value) as a message shows it, cut to {@link SHOWN_CHARS}. */
+export function clip(text: string): string {
+    return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}...` : text;
+}
+
+/** Pure: {@link clip}, JSON-quoted (a name may hold quotes or line breaks). */
+export function quote(text: string): string {
+    return JSON.stringify(clip(text));
+}
+
 /** Everything wrong with a request's names and keys, for one error listing all of it. */
 export function requestProblems(r: { name?: string; namespace?: string; scope: Scope; keys: readonly string[]; nameRequired?: boolean }): string[] {
     const problems: string[] = [];
     if (!r.name) {
         if (r.nameRequired !== false) problems.push(`--name is required${r.scope === "strict" ? " with scope strict" : ""} (the Secret's name)`);
-    } else if (!DNS_SUBDOMAIN.test(r.name)) problems.push(`name "${r.name}" is not a DNS-1123 subdomain (lower case letters, digits, '-' and '.')`);
+    } else if (!DNS_SUBDOMAIN.test(r.name)) problems.push(`name ${quote(r.name)} is not a DNS-1123 subdomain (lower case letters, digits, '-' and '.')`);
     if (r.namespace === undefined) {
         if (r.scope !== "cluster-wide") problems.push(`--namespace is required with scope ${r.scope}`);
-    } else if (!DNS_LABEL.test(r.namespace)) problems.push(`namespace "${r.namespace}" is not a DNS-1123 label (lower case letters, digits and '-', at most 63)`);
-    for (const k of r.keys) if (!SECRET_KEY.test(k)) problems.push(`key "${k}" is not a valid Secret key (letters, digits, '-', '_' and '.')`);
+    } else if (!DNS_LABEL.test(r.namespace)) problems.push(`namespace ${quote(r.namespace)} is not a DNS-1123 label (lower case letters, digits and '-', at most 63)`);
+    for (const k of r.keys) if (!SECRET_KEY.test(k)) problems.push(`key ${quote(k)} is not a valid Secret key (letters, digits, '-', '_' and '.')`);
     return problems;
 }
 

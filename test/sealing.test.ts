@@ -264,7 +264,7 @@ describe("sealing: refusals name the problem and exit 2", () => {
         ["nothing to seal", ["--name", "a", "--namespace", "n"], /nothing to seal/],
         ["empty Secret without --allow-empty-data", [], /the Secret has no data, assuming this is an error; to seal it empty, add --allow-empty-data/, "kind: Secret\nmetadata: {name: a, namespace: n}\n"],
         ["data that is not base64", [], /stdin data\.password: not base64; put plain text under stringData instead/, "kind: Secret\nmetadata: {name: a, namespace: n}\ndata: {password: hunter2!}\n"],
-        ["stringData number", [], /stdin stringData\.port: expected a string, got number 5432; quote the value/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {port: 5432}\n"],
+        ["stringData number", [], /stdin stringData\.port: expected a string, got a number; quote the value/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {port: 5432}\n"],
         ["stringData null", [], /stdin stringData\.empty: expected a string, got null/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {empty: null}\n"],
         ["two Secrets in one input", [], /stdin holds 2 documents; give one Secret per run/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {k: v}\n---\nkind: Secret\nmetadata: {name: b, namespace: n}\nstringData: {k: v}\n"],
         ["unknown output format", ["-o", "xml", "--name", "a", "-n", "n", "--from-literal", "k=v"], /--format "xml" is not json or yaml/],
@@ -287,6 +287,20 @@ describe("sealing: refusals name the problem and exit 2", () => {
             assert.equal(r.stdout, "");
         });
     }
+
+    it("no refusal echoes a value: a mistyped value or a literal without its key may be the secret itself", () => {
+        const inputs: [string, string[], string | undefined][] = [
+            ["73519246", [], "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {pin: 73519246}\n"],
+            ["hunter2-nested", [], "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {pw: {v: hunter2-nested}}\n"],
+            ["correcthorse", [], "kind: Secret\nmetadata: {name: a, namespace: n}\ndata: {pw: [correcthorse]}\n"],
+            ["s3cr3t-without-key", ["--name", "a", "-n", "n", "--from-literal", "s3cr3t-without-key"], undefined],
+        ];
+        for (const [value, args, stdin] of inputs) {
+            const r = cli(args, stdin);
+            assert.equal(r.code, 2, r.stderr);
+            assert.ok(!r.stderr.includes(value), `the error echoes ${value}: ${r.stderr}`);
+        }
+    });
 
     it("expired certificate (clock moved past its end)", () => {
         const future = new Date(Date.now() + 60 * 24 * 3600 * 1000);
