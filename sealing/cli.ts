@@ -187,12 +187,41 @@ function render(obj: unknown, format: Format): string {
     return format === "json" ? JSON.stringify(obj, null, 2) + "\n" : yaml.dump(obj, { lineWidth: -1, noRefs: true });
 }
 
-/** Writes the output to a file (replaced whole, only once everything succeeded) or stdout. */
-function emit(io: SealIo, text: string, file: string | undefined): void {
+/** What a path is when it is not a regular file, for the refusal to replace it. */
+function notRegular(st: fs.Stats): string | undefined {
+    if (st.isFile()) return undefined;
+    return st.isSymbolicLink() ? "a symbolic link" : st.isDirectory() ? "a directory" : "not a regular file";
+}
+
+/**
+ * Writes the output to a file (replaced whole, only once everything succeeded) or stdout. The file is
+ * written fresh (O_EXCL, so no link planted at the temporary name is followed) and renamed over the
+ * target; a target that is a link, a directory or a device is refused rather than replaced.
+ * `plaintext` output (--recovery-unseal) is created mode 0600, as `sealing-key export` writes its key.
+ */
+function emit(io: SealIo, text: string, file: string | undefined, plaintext = false): void {
     if (!file) return io.write(text);
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
+    let existing: fs.Stats | undefined;
+    try {
+        existing = fs.lstatSync(file);
+    } catch {
+        existing = undefined;
+    }
+    const kind = existing && notRegular(existing);
+    if (kind) throw new SealError(`output file ${file} is ${kind}, not a regular file; remove it or write elsewhere`);
+    const tmp = `${file}.tmp-${crypto.randomBytes(6).toString("hex")}`;
+    try {
+        const fd = fs.openSync(tmp, "wx", plaintext ? 0o600 : 0o666);
+        try {
+            fs.writeFileSync(fd, text);
+        } finally {
+            fs.closeSync(fd);
+        }
+        fs.renameSync(tmp, file);
+    } catch (e) {
+        fs.rmSync(tmp, { force: true });
+        throw new SealError(`cannot write output file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
 }
 
 function parse(argv: string[]): Values {
@@ -223,7 +252,7 @@ function recoveryUnseal(values: Values, io: SealIo, outFile: string | undefined)
     } catch (e) {
         throw e instanceof SealError ? e : new SealError(`${source}: ${(e as Error).message}`);
     }
-    emit(io, render(secret, outputFormat(values, outFile)), outFile);
+    emit(io, render(secret, outputFormat(values, outFile)), outFile, true);
 }
 
 /** A private key from a PEM file, or from a backup of the controller's key Secret (YAML/JSON, Secret or List), as kubeseal takes them. */

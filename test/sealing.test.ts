@@ -227,6 +227,27 @@ describe("sealing: kubeseal's flags and input", () => {
         assert.match(wrong.stderr, /spec\.encryptedData\.token does not decrypt with the given key\(s\) as namespace-wide openfaas-fn\/rec/);
     });
 
+    it("--recovery-unseal -w writes the plaintext Secret mode 0600, and never through a symlink", () => {
+        const file = path.join(dir, "rec-w.yaml");
+        cli(["--name", "rec", "-n", "openfaas-fn", "--from-literal", "token=s3cr3t", "-w", file]);
+        const out = path.join(dir, "plain-w.yaml");
+        fs.writeFileSync(out, "an older file, world-readable\n", { mode: 0o644 });
+        const r = cli(["--recovery-unseal", "--recovery-private-key", "key.pem", "-f", file, "-w", out]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(fs.statSync(out).mode & 0o777, 0o600, "the replaced file is private too");
+        assert.equal(Buffer.from((yaml.load(fs.readFileSync(out, "utf8")) as any).data.token, "base64").toString(), "s3cr3t");
+        const victim = path.join(dir, "victim.txt");
+        fs.writeFileSync(victim, "untouched\n", { mode: 0o644 });
+        const link = path.join(dir, "link-w.yaml");
+        fs.symlinkSync(victim, link);
+        const refused = cli(["--recovery-unseal", "--recovery-private-key", "key.pem", "-f", file, "-w", link]);
+        assert.equal(refused.code, 2);
+        assert.match(refused.stderr, /output file .*link-w\.yaml is a symbolic link, not a regular file; remove it or write elsewhere/);
+        assert.equal(fs.readFileSync(victim, "utf8"), "untouched\n");
+        assert.ok(fs.lstatSync(link).isSymbolicLink());
+        assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes(".tmp-")), [], "no temporary file left behind");
+    });
+
     it("the default certificate is the stack's, secrets/<stack>/pub-cert.pem; without --stack or --cert it asks", () => {
         fs.mkdirSync(path.join(dir, "secrets", "prod"), { recursive: true });
         fs.copyFileSync(CERT, path.join(dir, "secrets", "prod", "pub-cert.pem"));
