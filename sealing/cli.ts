@@ -17,7 +17,8 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import * as yaml from "js-yaml";
 import { activeSealingKeys, KeyError, splitPem } from "./key-cli";
-import { certificateProblem, SCOPES, Scope, scopeLabel, sealValue } from "./crypto";
+import { SCOPES, Scope, scopeLabel, sealValue } from "./crypto";
+import { certificateProblem } from "../model/sealing-key";
 import { clip, mergeSealed, quote, requestProblems, SealedSecret, sealSecret, scopeOf, unsealSecret } from "./sealed-secret";
 
 /** A refusal with the exit code it ends the command with; its message names the flag or file. */

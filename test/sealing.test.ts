@@ -35,6 +35,8 @@ function openssl(args: string[]) {
 }
 openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "30", "-subj", "/CN=sealed-secret"]);
 openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ec.key", "-out", "ec.pem", "-days", "30", "-subj", "/CN=x"]);
+// Weak RSA: 1024 bits seals (and must be refused), 512 is too small for OAEP SHA-256 to wrap a key at all.
+for (const bits of [512, 1024]) openssl(["req", "-x509", "-newkey", `rsa:${bits}`, "-nodes", "-keyout", `rsa${bits}.key`, "-out", `rsa${bits}.pem`, "-days", "30", "-subj", "/CN=weak"]);
 const KEY = fs.readFileSync(path.join(dir, "key.pem"), "utf8");
 const CERT = path.join(dir, "cert.pem");
 
@@ -273,7 +275,10 @@ describe("sealing: kubeseal's flags and input", () => {
 
 describe("sealing: refusals name the problem and exit 2", () => {
     const cases: [string, string[], RegExp, string?][] = [
-        ["non-RSA certificate", ["--cert", "ec.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert ec\.pem cannot be used: its key is ec, but sealed-secrets needs RSA/],
+        ["non-RSA certificate", ["--cert", "ec.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert ec\.pem cannot be used: expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not ec/],
+        ["RSA-1024 certificate", ["--cert", "rsa1024.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert rsa1024\.pem cannot be used: expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not rsa of 1024 bits/],
+        ["RSA-512 certificate", ["--cert", "rsa512.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert rsa512\.pem cannot be used: expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not rsa of 512 bits/],
+        ["RSA-512 certificate, --raw", ["--cert", "rsa512.pem", "--raw", "--name", "a", "--namespace", "n"], /--cert rsa512\.pem cannot be used: expected an RSA key of at least 2048 bits/, "v"],
         ["not a certificate", ["--cert", "key.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert key\.pem is not a PEM certificate/],
         ["missing certificate", ["--cert", "nope.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /cannot read certificate nope\.pem: ENOENT/],
         ["name not DNS-1123", ["--name", "My_Secret", "--namespace", "n", "--from-literal", "k=v"], /name "My_Secret" is not a DNS-1123 subdomain/],
@@ -327,7 +332,7 @@ describe("sealing: refusals name the problem and exit 2", () => {
         const future = new Date(Date.now() + 60 * 24 * 3600 * 1000);
         assert.throws(
             () => runSeal(["--cert", CERT, "--name", "a", "--namespace", "n", "--from-literal", "k=v"], { readStdin: () => undefined, write: () => {}, now: future }),
-            (e: unknown) => e instanceof SealError && e.exitCode === 2 && /cannot be used: it expired on/.test(e.message),
+            (e: unknown) => e instanceof SealError && e.exitCode === 2 && /cannot be used: certificate expired on .*; issue a new certificate for the same key/.test(e.message),
         );
     });
 
@@ -383,6 +388,11 @@ describe("sealing-key import", () => {
         const r3 = keyCli(["import", "--in", "missing.pem"]);
         assert.equal(r3.status, 2);
         assert.match(r3.stderr, /cannot read --in missing\.pem: ENOENT/);
+        // The same rule as npm run seal --cert and the stack config's sealingKeyPem (model/sealing-key.ts).
+        fs.writeFileSync(path.join(dir, "weak.pem"), fs.readFileSync(path.join(dir, "rsa1024.key"), "utf8") + fs.readFileSync(path.join(dir, "rsa1024.pem"), "utf8"));
+        const weak = keyCli(["import", "--in", "weak.pem"]);
+        assert.equal(weak.status, 2);
+        assert.match(weak.stderr, /expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not rsa of 1024 bits/);
         const r4 = keyCli(["backup"]);
         assert.equal(r4.status, 2);
         assert.match(r4.stderr, /expected export or import, got "backup"/);
