@@ -81,26 +81,42 @@ function readFileOr(file: string, what: string): Buffer {
     }
 }
 
-/** The sealing certificate: --cert, else the stack's committed one (docs/sealing.md). */
-function certificatePath(values: Values): string {
+/** The sealing certificate file: --cert, else the stack's committed one (docs/sealing.md); `label` names it in messages. */
+function certificatePath(values: Values): { file: string; label: string } {
     if (values.cert) {
         if (/^https?:\/\//.test(values.cert)) throw new SealError(`--cert ${values.cert}: this command reads certificates from files only; download it first (curl -o pub-cert.pem ${values.cert}) or use --stack`);
-        return values.cert;
+        return { file: values.cert, label: `--cert ${values.cert}` };
     }
-    if (values.stack) return path.join("secrets", values.stack, "pub-cert.pem");
+    if (values.stack) {
+        const file = path.join("secrets", values.stack, "pub-cert.pem");
+        return { file, label: `${file} (the certificate of --stack ${values.stack})` };
+    }
     throw new SealError("which stack's key? give --stack <name> (seals with secrets/<name>/pub-cert.pem) or --cert <file>");
 }
 
-function loadCertificate(file: string, now: Date): crypto.KeyObject {
+/**
+ * The public key to seal with, from a certificate file that passes the one rule of
+ * model/sealing-key.ts. The advice never writes over the file given: it may be something else
+ * (a private key, above all) that is needed.
+ */
+function loadCertificate(values: Values, now: Date): crypto.KeyObject {
+    const { file, label } = certificatePath(values);
     const pem = readFileOr(file, "certificate");
+    const stack = values.stack ?? "<stack>";
+    const fetch = `pulumi stack output sealingCertPem > secrets/${stack}/pub-cert.pem, then seal with --stack ${stack}`;
+    const blocks = splitPem(pem.toString("utf8"));
+    if (blocks.privateKey && blocks.certificate) {
+        throw new SealError(`${label} holds a private key beside the certificate: a sealing certificate file is public and committed, its private key must never be; move that file out of the repository (it may be your only copy of the key; if it was ever committed, the key is exposed: see "Bring an existing key" in docs/sealing.md), then: ${fetch}`);
+    }
+    if (blocks.privateKey) throw new SealError(`${label} holds a private key, not a certificate: leave that file as it is and keep it out of git; seal with the public certificate: ${fetch}`);
     let cert: crypto.X509Certificate;
     try {
         cert = new crypto.X509Certificate(pem);
     } catch {
-        throw new SealError(`--cert ${file} is not a PEM certificate; write the current one with: pulumi stack output sealingCertPem > ${file}`);
+        throw new SealError(`${label} is not a PEM certificate; write the stack's certificate with: ${fetch}`);
     }
     const problem = certificateProblem(cert, now);
-    if (problem) throw new SealError(`--cert ${file} cannot be used: ${problem}`);
+    if (problem) throw new SealError(`${label} cannot be used: ${problem}`);
     return cert.publicKey;
 }
 
@@ -312,7 +328,7 @@ export function runSeal(argv: string[], io: SealIo): void {
         const scope = flagScope ?? "strict";
         const problems = requestProblems({ name: values.name, namespace: values.namespace, scope, keys: [], nameRequired: scope === "strict" });
         if (problems.length > 0) throw new SealError(problems.join("; "));
-        const key = loadCertificate(certificatePath(values), now);
+        const key = loadCertificate(values, now);
         // kubeseal prints the raw value without a newline, so it can be pasted or piped as is.
         emit(io, sealValue(key, scopeLabel(scope, values.namespace ?? "", values.name ?? ""), value), outFile);
         return;
@@ -357,7 +373,7 @@ export function runSeal(argv: string[], io: SealIo): void {
     if (Object.keys(data).length === 0 && !values["allow-empty-data"]) problems.push("the Secret has no data, assuming this is an error; to seal it empty, add --allow-empty-data");
     if (problems.length > 0) throw new SealError(problems.join("; "));
 
-    const key = loadCertificate(certificatePath(values), now);
+    const key = loadCertificate(values, now);
     let sealed = sealSecret(key, {
         name: name!,
         namespace,

@@ -39,6 +39,7 @@ openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime25
 for (const bits of [512, 1024]) openssl(["req", "-x509", "-newkey", `rsa:${bits}`, "-nodes", "-keyout", `rsa${bits}.key`, "-out", `rsa${bits}.pem`, "-days", "30", "-subj", "/CN=weak"]);
 const KEY = fs.readFileSync(path.join(dir, "key.pem"), "utf8");
 const CERT = path.join(dir, "cert.pem");
+fs.writeFileSync(path.join(dir, "not-a-cert.txt"), "plain text\n");
 
 /** Runs the real CLI in a child process, as a user would (with the test certificate unless `withCert` is false). */
 function cli(args: string[], stdin?: string, withCert = true) {
@@ -279,7 +280,8 @@ describe("sealing: refusals name the problem and exit 2", () => {
         ["RSA-1024 certificate", ["--cert", "rsa1024.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert rsa1024\.pem cannot be used: expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not rsa of 1024 bits/],
         ["RSA-512 certificate", ["--cert", "rsa512.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert rsa512\.pem cannot be used: expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not rsa of 512 bits/],
         ["RSA-512 certificate, --raw", ["--cert", "rsa512.pem", "--raw", "--name", "a", "--namespace", "n"], /--cert rsa512\.pem cannot be used: expected an RSA key of at least 2048 bits/, "v"],
-        ["not a certificate", ["--cert", "key.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert key\.pem is not a PEM certificate/],
+        ["not a certificate", ["--cert", "not-a-cert.txt", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert not-a-cert\.txt is not a PEM certificate; write the stack's certificate with: pulumi stack output sealingCertPem > secrets\/<stack>\/pub-cert\.pem/],
+        ["a private key as the certificate", ["--cert", "key.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert key\.pem holds a private key, not a certificate: leave that file as it is.*pulumi stack output sealingCertPem > secrets\/<stack>\/pub-cert\.pem/],
         ["missing certificate", ["--cert", "nope.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /cannot read certificate nope\.pem: ENOENT/],
         ["name not DNS-1123", ["--name", "My_Secret", "--namespace", "n", "--from-literal", "k=v"], /name "My_Secret" is not a DNS-1123 subdomain/],
         ["namespace not DNS-1123", ["--name", "a", "--namespace", "Team.A", "--from-literal", "k=v"], /namespace "Team\.A" is not a DNS-1123 label/],
@@ -326,6 +328,20 @@ describe("sealing: refusals name the problem and exit 2", () => {
             assert.equal(r.code, 2, r.stderr);
             assert.ok(!r.stderr.includes(value), `the error echoes ${value}: ${r.stderr}`);
         }
+    });
+
+    it("a private key where the certificate belongs: never advice that overwrites it; the stack's committed file is refused too", () => {
+        const keyAsCert = cli(["--stack", "prod", "--cert", "key.pem", "--name", "a", "-n", "n", "--from-literal", "k=v"], undefined, false);
+        assert.equal(keyAsCert.code, 2);
+        assert.match(keyAsCert.stderr, /pulumi stack output sealingCertPem > secrets\/prod\/pub-cert\.pem, then seal with --stack prod/);
+        assert.ok(!keyAsCert.stderr.includes("> key.pem"), keyAsCert.stderr);
+        // sealing-key export's bundle (key and certificate) copied where the public certificate is committed.
+        fs.mkdirSync(path.join(dir, "secrets", "leak"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "secrets", "leak", "pub-cert.pem"), KEY + fs.readFileSync(CERT, "utf8"));
+        const bundle = cli(["--stack", "leak", "--name", "a", "-n", "n", "--from-literal", "k=v"], undefined, false);
+        assert.equal(bundle.code, 2);
+        assert.match(bundle.stderr, /secrets\/leak\/pub-cert\.pem \(the certificate of --stack leak\) holds a private key beside the certificate/);
+        assert.equal(bundle.stdout, "");
     });
 
     it("expired certificate (clock moved past its end)", () => {
