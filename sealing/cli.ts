@@ -149,6 +149,8 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !
 const typeOf = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "a list" : isObj(v) ? "a map" : `a ${typeof v}`);
 /** Standard padded base64, as Kubernetes requires for Secret data. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Pure: a `data` value as the apiserver reads it: Go's base64 decoder skips \r and \n (line-wrapped output, YAML block scalars) and nothing else. */
+const unwrapped = (v: string): string => v.replace(/[\r\n]/g, "");
 
 /** The single document of a YAML or JSON file; several are refused, naming the source. */
 function singleDocument(text: Buffer, source: string, what: string): unknown {
@@ -175,8 +177,9 @@ function parseSecretManifest(text: Buffer, source: string): SecretManifest {
         for (const [k, v] of Object.entries(values)) {
             // The type only: a value that is not a string may still be the secret (a PIN, a numeric token).
             if (typeof v !== "string") throw new SealError(`${source} ${field}.${clip(k)}: expected a string, got ${typeOf(v)}; quote the value`);
-            if (decode === "base64" && !BASE64.test(v)) throw new SealError(`${source} data.${clip(k)}: not base64; put plain text under stringData instead, or encode it (base64 -w0)`);
-            data[k] = Buffer.from(v, decode);
+            const text = decode === "base64" ? unwrapped(v) : v;
+            if (decode === "base64" && !BASE64.test(text)) throw new SealError(`${source} data.${clip(k)}: not base64; put plain text under stringData instead, or encode it (base64 -w0)`);
+            data[k] = Buffer.from(text, decode);
         }
     }
     if (m.type !== undefined && typeof m.type !== "string") throw new SealError(`${source} type: expected a string such as Opaque`);

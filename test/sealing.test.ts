@@ -201,6 +201,22 @@ describe("sealing: kubeseal's flags and input", () => {
         assert.deepEqual(sealedDoc(empty.stdout).spec.encryptedData, {});
     });
 
+    it("data: line-wrapped base64 is accepted exactly as Kubernetes decodes it (line breaks ignored, nothing else)", () => {
+        // Go's base64 decoder, which the apiserver decodes Secret data with, skips \r and \n and nothing else.
+        const long = crypto.randomBytes(200);
+        const wrapped = long.toString("base64").replace(/.{76}/g, "$&\n");
+        const input = `kind: Secret\nmetadata: {name: w, namespace: openfaas-fn}\ndata:\n  block: |\n${wrapped.split("\n").map((l) => `    ${l}`).join("\n")}\n  crlf: "aGVs\\r\\nbG8=\\n"\n`;
+        const r = cli([], input);
+        assert.equal(r.code, 0, r.stderr);
+        const doc = sealedDoc(r.stdout);
+        assert.deepEqual(unseal(KEY, "openfaas-fn/w", doc.spec.encryptedData.block), long);
+        assert.equal(unseal(KEY, "openfaas-fn/w", doc.spec.encryptedData.crlf).toString(), "hello");
+        // A folded scalar joins lines with spaces, which Kubernetes refuses too.
+        const folded = cli([], "kind: Secret\nmetadata: {name: w, namespace: n}\ndata:\n  k: aGVs\n    bG8=\n");
+        assert.equal(folded.code, 2);
+        assert.match(folded.stderr, /stdin data\.k: not base64/);
+    });
+
     it("--merge-into refuses a file of several documents, naming it, and keeps a YAML file YAML", () => {
         const two = path.join(dir, "two.yaml");
         fs.writeFileSync(two, cli(["--name", "m", "-n", "n", "--from-literal", "a=1", "-o", "yaml"]).stdout + "---\n" + cli(["--name", "m2", "-n", "n", "--from-literal", "a=1", "-o", "yaml"]).stdout);
