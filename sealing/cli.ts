@@ -14,12 +14,14 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as tty from "node:tty";
 import { parseArgs } from "node:util";
 import * as yaml from "js-yaml";
 import { activeSealingKeys, KeyError, splitPem } from "./key-cli";
 import { SCOPES, Scope, scopeLabel, sealValue } from "./crypto";
 import { certificateProblem } from "../model/sealing-key";
-import { clip, mergeSealed, quote, requestProblems, SealedSecret, sealSecret, scopeOf, unsealSecret } from "./sealed-secret";
+import { clip, mergeSealed, metadataProblems, quote, requestProblems, SealedSecret, sealSecret, scopeOf, typeName, unsealSecret } from "./sealed-secret";
+import { loadDocuments, YamlInputError } from "./yaml-input";
 
 /** A refusal with the exit code it ends the command with; its message names the flag or file. */
 export class SealError extends Error {
@@ -136,7 +138,7 @@ function fromFile(spec: string): [string, Buffer] {
     return [key, readFileOr(file, `--from-file ${key}=`)];
 }
 
-interface SecretManifest {
+export interface SecretManifest {
     metadata: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
     type?: string;
     immutable?: boolean;
@@ -145,8 +147,6 @@ interface SecretManifest {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
-/** What a YAML value is, for messages that must not show it. */
-const typeOf = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "a list" : isObj(v) ? "a map" : `a ${typeof v}`);
 /** Standard padded base64, as Kubernetes requires for Secret data. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 /** Pure: a `data` value as the apiserver reads it: Go's base64 decoder skips \r and \n (line-wrapped output, YAML block scalars) and nothing else. */
@@ -156,27 +156,36 @@ const unwrapped = (v: string): string => v.replace(/[\r\n]/g, "");
 function singleDocument(text: Buffer, source: string, what: string): unknown {
     let docs: unknown[];
     try {
-        docs = yaml.loadAll(text.toString("utf8")).filter((d) => d !== null && d !== undefined);
+        docs = loadDocuments(text.toString("utf8"));
     } catch (e) {
-        throw new SealError(`${source} is not YAML or JSON: ${(e as Error).message.split("\n")[0]}`);
+        throw e instanceof YamlInputError ? new SealError(`${source} ${e.message}`) : e;
     }
     if (docs.length > 1) throw new SealError(`${source} holds ${docs.length} documents; give one ${what} per run (each SealedSecret gets its own file)`);
     return docs[0];
 }
 
-/** Reads a Secret manifest and checks its values, naming the key of any that is not what Kubernetes takes. */
-function parseSecretManifest(text: Buffer, source: string): SecretManifest {
+/** Kubernetes' limit on a Secret's data (the apiserver's MaxSecretSize). */
+const MAX_SECRET_BYTES = 1024 * 1024;
+
+/**
+ * Reads a Secret manifest and checks it as the apiserver would (metadata, data, type), naming the
+ * field of anything it would refuse; never a value of data or stringData.
+ */
+export function parseSecretManifest(text: Buffer, source: string): SecretManifest {
     const m = singleDocument(text, source, "Secret");
     if (!isObj(m) || m.kind !== "Secret") throw new SealError(`${source} is not a Secret manifest (kind: Secret)`);
+    const problems = metadataProblems(m.metadata, "metadata");
+    if (problems.length > 0) throw new SealError(`${source} ${problems.join(`; ${source} `)}`);
     const metadata = isObj(m.metadata) ? (m.metadata as SecretManifest["metadata"]) : {};
-    const data: Record<string, Buffer> = {};
+    // No prototype: "__proto__" is a valid Secret key, and must stay a key.
+    const data: Record<string, Buffer> = Object.create(null);
     for (const [field, decode] of [["data", "base64"], ["stringData", "utf8"]] as const) {
         const values = m[field];
         if (values === undefined || values === null) continue;
         if (!isObj(values)) throw new SealError(`${source} ${field}: expected a map of keys to ${decode === "base64" ? "base64 values" : "strings"}`);
         for (const [k, v] of Object.entries(values)) {
             // The type only: a value that is not a string may still be the secret (a PIN, a numeric token).
-            if (typeof v !== "string") throw new SealError(`${source} ${field}.${clip(k)}: expected a string, got ${typeOf(v)}; quote the value`);
+            if (typeof v !== "string") throw new SealError(`${source} ${field}.${clip(k)}: expected a string, got ${typeName(v)}; quote the value`);
             const text = decode === "base64" ? unwrapped(v) : v;
             if (decode === "base64" && !BASE64.test(text)) throw new SealError(`${source} data.${clip(k)}: not base64; put plain text under stringData instead, or encode it (base64 -w0)`);
             data[k] = Buffer.from(text, decode);
@@ -190,6 +199,9 @@ function parseSecretManifest(text: Buffer, source: string): SecretManifest {
 function parseSealedSecretFile(text: Buffer, source: string): SealedSecret {
     const doc = singleDocument(text, source, "SealedSecret");
     if (!isObj(doc) || doc.kind !== "SealedSecret" || !isObj(doc.spec) || !isObj(doc.spec.encryptedData)) throw new SealError(`${source} is not a SealedSecret (kind: SealedSecret with spec.encryptedData)`);
+    const template = isObj(doc.spec.template) ? doc.spec.template.metadata : undefined;
+    const problems = [...metadataProblems(doc.metadata, "metadata"), ...metadataProblems(template, "spec.template.metadata")];
+    if (problems.length > 0) throw new SealError(`${source} ${problems.join(`; ${source} `)}`);
     return doc as unknown as SealedSecret;
 }
 
@@ -281,7 +293,7 @@ function privateKeyOf(text: Buffer, file: string): crypto.KeyObject {
     if (!pem) {
         let doc: unknown;
         try {
-            doc = yaml.load(text.toString("utf8"));
+            doc = loadDocuments(text.toString("utf8"))[0];
         } catch {
             doc = undefined;
         }
@@ -337,7 +349,7 @@ export function runSeal(argv: string[], io: SealIo): void {
         return;
     }
 
-    const data: Record<string, Buffer> = {};
+    const data: Record<string, Buffer> = Object.create(null);
     let manifest: SecretManifest | undefined;
     if (values["secret-file"]) manifest = parseSecretManifest(readFileOr(values["secret-file"], "--secret-file"), values["secret-file"]);
     else if (literals.length === 0 && files.length === 0) {
@@ -373,6 +385,8 @@ export function runSeal(argv: string[], io: SealIo): void {
     const annotated = manifest?.metadata.annotations ? scopeOf({ metadata: { annotations: manifest.metadata.annotations } }) : undefined;
     const scope = flagScope ?? (annotated !== "strict" ? annotated : undefined) ?? (target ? scopeOf(target) : "strict");
     const problems = requestProblems({ name, namespace, scope, keys: Object.keys(data) });
+    const bytes = Object.values(data).reduce((n, b) => n + b.length, 0);
+    if (bytes > MAX_SECRET_BYTES) problems.push(`the Secret holds ${bytes} bytes of data; Kubernetes refuses a Secret over ${MAX_SECRET_BYTES} bytes (1 MiB)`);
     if (Object.keys(data).length === 0 && !values["allow-empty-data"]) problems.push("the Secret has no data, assuming this is an error; to seal it empty, add --allow-empty-data");
     if (problems.length > 0) throw new SealError(problems.join("; "));
 
@@ -401,12 +415,39 @@ export function runSeal(argv: string[], io: SealIo): void {
     emit(io, render(sealed, outputFormat(values, outFile)), outFile);
 }
 
+/**
+ * All of standard input. A pipe can be non-blocking (Node makes it so when it is shared): an empty
+ * pipe whose writer is still working then answers EAGAIN, which means "later", not the end.
+ */
+function readAllStdin(): Buffer {
+    const chunks: Buffer[] = [];
+    const buffer = Buffer.alloc(64 * 1024);
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) {
+        let n: number;
+        try {
+            n = fs.readSync(0, buffer, 0, buffer.length, null);
+        } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === "EAGAIN") {
+                Atomics.wait(pause, 0, 0, 20);
+                continue;
+            }
+            if (code === "EOF") break;
+            throw e;
+        }
+        if (n === 0) break;
+        chunks.push(Buffer.from(buffer.subarray(0, n)));
+    }
+    return Buffer.concat(chunks);
+}
+
 if (require.main === module) {
     try {
         runSeal(process.argv.slice(2), {
             readStdin: () => {
-                if (process.stdin.isTTY) return undefined;
-                const piped = fs.readFileSync(0);
+                if (tty.isatty(0)) return undefined;
+                const piped = readAllStdin();
                 return piped.length > 0 ? piped : undefined;
             },
             write: (t) => process.stdout.write(t),

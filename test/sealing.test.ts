@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -279,6 +279,25 @@ describe("sealing: kubeseal's flags and input", () => {
         assert.match(cli(["--stack", "staging", "--name", "d", "-n", "x", "--from-literal", "k=v"], undefined, false).stderr, /cannot read certificate secrets\/staging\/pub-cert\.pem: ENOENT/);
     });
 
+    it("stdin that arrives slowly, as from a pipe whose writer pauses, is read whole", { timeout: 30_000 }, async () => {
+        const tsx = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+        const child = spawn(process.execPath, ["--import", tsx, path.join(ROOT, "sealing", "cli.ts"), "--cert", CERT], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.stdin.on("error", () => {}); // a child that exits early closes the pipe; its exit code tells
+        const closed = new Promise((r) => child.on("close", r));
+        const secret = `kind: Secret\nmetadata: {name: slow, namespace: openfaas-fn}\nstringData:\n  big: "${"b".repeat(200_000)}"\n`;
+        child.stdin.write(secret.slice(0, 100));
+        // The reader finds the pipe empty (EAGAIN on a non-blocking pipe) before the rest comes.
+        await new Promise((r) => setTimeout(r, 1500));
+        child.stdin.end(secret.slice(100));
+        const code = await closed;
+        assert.equal(code, 0, stderr);
+        assert.equal(unseal(KEY, "openfaas-fn/slow", sealedDoc(stdout).spec.encryptedData.big).toString(), "b".repeat(200_000));
+    });
+
     it("npm run -s seal: stdout holds exactly the output", () => {
         const npm = (args: string[], input: string) => spawnSync("npm", ["run", "-s", "seal", "--", "--cert", CERT, ...args], { cwd: ROOT, input, encoding: "utf8" });
         const raw = npm(["--raw", "--name", "api", "-n", "openfaas-fn"], "exact");
@@ -310,6 +329,18 @@ describe("sealing: refusals name the problem and exit 2", () => {
         ["data that is not base64", [], /stdin data\.password: not base64; put plain text under stringData instead/, "kind: Secret\nmetadata: {name: a, namespace: n}\ndata: {password: hunter2!}\n"],
         ["stringData number", [], /stdin stringData\.port: expected a string, got a number; quote the value/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {port: 5432}\n"],
         ["stringData null", [], /stdin stringData\.empty: expected a string, got null/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {empty: null}\n"],
+        ["metadata.name a number", [], /stdin metadata\.name: expected a string, not a number; quote it/, "kind: Secret\nmetadata: {name: 123, namespace: n}\nstringData: {k: v}\n"],
+        ["a label that is a number", [], /stdin metadata\.labels\.team: expected a string; quote numbers and booleans/, "kind: Secret\nmetadata: {name: a, namespace: n, labels: {team: 5}}\nstringData: {k: v}\n"],
+        ["a label that is a map", [], /stdin metadata\.labels\.team: expected a string/, "kind: Secret\nmetadata: {name: a, namespace: n, labels: {team: {a: b}}}\nstringData: {k: v}\n"],
+        ["a label key Kubernetes refuses", [], /stdin metadata\.labels: key "bad key" is not a qualified name/, "kind: Secret\nmetadata: {name: a, namespace: n, labels: {bad key: x}}\nstringData: {k: v}\n"],
+        ["a label value Kubernetes refuses", [], /stdin metadata\.labels\.team: value "a b" is not a label value/, "kind: Secret\nmetadata: {name: a, namespace: n, labels: {team: a b}}\nstringData: {k: v}\n"],
+        ["annotations that are a list", [], /stdin metadata\.annotations: expected a map of strings to strings/, "kind: Secret\nmetadata: {name: a, namespace: n, annotations: [x]}\nstringData: {k: v}\n"],
+        ["an annotation that is a number", [], /stdin metadata\.annotations\.n: expected a string/, "kind: Secret\nmetadata: {name: a, namespace: n, annotations: {n: 1}}\nstringData: {k: v}\n"],
+        ["annotations over 256 KiB", [], /stdin metadata\.annotations: 270000 bytes in all, more than the 262144 Kubernetes allows/, `kind: Secret\nmetadata: {name: a, namespace: n, annotations: {a: "${"x".repeat(135000 - 1)}", b: "${"y".repeat(135000 - 1)}"}}\nstringData: {k: v}\n`],
+        ["an alias bomb in the annotations", [], /stdin expands past 4194304 characters through YAML aliases/, `kind: Secret\nmetadata:\n  name: a\n  namespace: n\n  annotations:\n    a0: &s "${"x".repeat(100_000)}"\n${Array.from({ length: 100 }, (_, i) => `    a${i + 1}: *s\n`).join("")}stringData: {k: v}\n`],
+        ["a nested alias bomb", [], /stdin expands past 4194304 characters through YAML aliases/, `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n${Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(",")}]`).join("\n")}\nkind: Secret\n`],
+        ["a syntax error near a secret is reported by position only", [], /stdin is not YAML or JSON at line 3, column \d+: unidentified alias \(a value starting with \* & ! or containing ": " needs quotes\)/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {pw: *hunter2}\n"],
+        ["a Secret over 1 MiB", [], /the Secret holds 1048577 bytes of data; Kubernetes refuses a Secret over 1048576 bytes/, `kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {k: "${"z".repeat(1024 * 1024 + 1)}"}\n`],
         ["two Secrets in one input", [], /stdin holds 2 documents; give one Secret per run/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {k: v}\n---\nkind: Secret\nmetadata: {name: b, namespace: n}\nstringData: {k: v}\n"],
         ["unknown output format", ["-o", "xml", "--name", "a", "-n", "n", "--from-literal", "k=v"], /--format "xml" is not json or yaml/],
         ["--re-encrypt needs the controller", ["--re-encrypt"], /--re-encrypt asks the controller .*--recovery-unseal/],
