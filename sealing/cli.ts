@@ -164,6 +164,15 @@ function singleDocument(text: Buffer, source: string, what: string): unknown {
     return docs[0];
 }
 
+/** Most problems of one input a message lists: a file can hold thousands of bad labels, a message stays readable. */
+const LISTED_PROBLEMS = 5;
+
+/** Pure: the problems of `source` as one message, the first {@link LISTED_PROBLEMS} of them and a count of the rest. */
+function listed(problems: readonly string[], source: string): string {
+    const more = problems.length - LISTED_PROBLEMS;
+    return problems.slice(0, LISTED_PROBLEMS).map((p) => `${source} ${p}`).join("; ") + (more > 0 ? `; and ${more} more` : "");
+}
+
 /** Kubernetes' limit on a Secret's data (the apiserver's MaxSecretSize). */
 const MAX_SECRET_BYTES = 1024 * 1024;
 
@@ -175,7 +184,7 @@ export function parseSecretManifest(text: Buffer, source: string): SecretManifes
     const m = singleDocument(text, source, "Secret");
     if (!isObj(m) || m.kind !== "Secret") throw new SealError(`${source} is not a Secret manifest (kind: Secret)`);
     const problems = metadataProblems(m.metadata, "metadata");
-    if (problems.length > 0) throw new SealError(`${source} ${problems.join(`; ${source} `)}`);
+    if (problems.length > 0) throw new SealError(listed(problems, source));
     const metadata = isObj(m.metadata) ? (m.metadata as SecretManifest["metadata"]) : {};
     // No prototype: "__proto__" is a valid Secret key, and must stay a key.
     const data: Record<string, Buffer> = Object.create(null);
@@ -201,7 +210,7 @@ function parseSealedSecretFile(text: Buffer, source: string): SealedSecret {
     if (!isObj(doc) || doc.kind !== "SealedSecret" || !isObj(doc.spec) || !isObj(doc.spec.encryptedData)) throw new SealError(`${source} is not a SealedSecret (kind: SealedSecret with spec.encryptedData)`);
     const template = isObj(doc.spec.template) ? doc.spec.template.metadata : undefined;
     const problems = [...metadataProblems(doc.metadata, "metadata"), ...metadataProblems(template, "spec.template.metadata")];
-    if (problems.length > 0) throw new SealError(`${source} ${problems.join(`; ${source} `)}`);
+    if (problems.length > 0) throw new SealError(listed(problems, source));
     return doc as unknown as SealedSecret;
 }
 
