@@ -20,7 +20,7 @@ import * as yaml from "js-yaml";
 import { activeSealingKeys, KeyError, splitPem } from "./key-cli";
 import { SCOPES, Scope, scopeLabel, sealValue } from "./crypto";
 import { certificateProblem } from "../model/sealing-key";
-import { clip, mergeSealed, metadataProblems, quote, requestProblems, SealedSecret, sealSecret, scopeOf, typeName, unsealSecret } from "./sealed-secret";
+import { clip, LISTED_PROBLEMS, mergeSealed, metadataProblems, quote, requestProblems, SealedSecret, sealSecret, scopeOf, typeName, unsealSecret } from "./sealed-secret";
 import { loadDocuments, YamlInputError } from "./yaml-input";
 
 /** A refusal with the exit code it ends the command with; its message names the flag or file. */
@@ -163,9 +163,6 @@ function singleDocument(text: Buffer, source: string, what: string): unknown {
     if (docs.length > 1) throw new SealError(`${source} holds ${docs.length} documents; give one ${what} per run (each SealedSecret gets its own file)`);
     return docs[0];
 }
-
-/** Most problems of one input a message lists: a file can hold thousands of bad labels, a message stays readable. */
-const LISTED_PROBLEMS = 5;
 
 /** Pure: the problems of `source` as one message, the first {@link LISTED_PROBLEMS} of them and a count of the rest. */
 function listed(problems: readonly string[], source: string): string {

@@ -1,5 +1,5 @@
 /** Reads the committed SealedSecret manifests (`secrets/*.yaml`). Pure: text in, objects or problems out. */
-import { clip, metadataProblems, quote, SealedSecret, scopeOf } from "./sealed-secret";
+import { clip, LISTED_PROBLEMS, metadataProblems, quote, SealedSecret, scopeOf } from "./sealed-secret";
 import { loadDocuments, YamlInputError } from "./yaml-input";
 import { DNS_LABEL, DNS_SUBDOMAIN, SECRET_KEY } from "../model/names";
 import { DEFAULT_NAMESPACES } from "../model/platform";
@@ -44,7 +44,8 @@ export function parseSealedSecretFile(text: string, file: string): { objects: Se
             return;
         }
         const shapeProblems = [...metadataProblems(d.metadata, "metadata"), ...metadataProblems(d.spec?.template?.metadata, "spec.template.metadata")];
-        for (const p of shapeProblems) problems.add(at, p);
+        for (const p of shapeProblems.slice(0, LISTED_PROBLEMS)) problems.add(at, p);
+        if (shapeProblems.length > LISTED_PROBLEMS) problems.add(at, `and ${shapeProblems.length - LISTED_PROBLEMS} more problems of metadata, labels and annotations`);
         if (shapeProblems.length > 0) return;
         const name = d.metadata?.name;
         const namespace = d.metadata?.namespace;

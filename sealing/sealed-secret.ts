@@ -51,6 +51,9 @@ export function quote(text: string): string {
     return JSON.stringify(clip(text));
 }
 
+/** Most metadata problems of one object a message lists: an input can hold thousands of bad labels, a message stays readable. */
+export const LISTED_PROBLEMS = 5;
+
 /** Pure: what a YAML value is, for messages that must not show it. */
 export function typeName(v: unknown): string {
     return v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a map" : `a ${typeof v}`;

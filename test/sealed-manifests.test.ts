@@ -91,6 +91,7 @@ describe("committed SealedSecrets", () => {
             [withMeta({ namespace: "Not_A_Label" }), /metadata\.namespace "Not_A_Label" is not a DNS-1123 label/],
             [yaml.dump({ ...sealed, spec: { ...sealed.spec, encryptedData: { "bad key": sealed.spec.encryptedData.token } } }), /spec\.encryptedData: key "bad key" is not a valid Secret key/],
             [bomb, /expands past 4194304 characters through YAML aliases/],
+            [withMeta({ labels: Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`bad key ${i}`, "v"])) }), /and 1995 more problems of metadata, labels and annotations/],
             ["apiVersion: v1\nkind: Secret\nstringData: {pw: !hunter2 x}\n", /is not YAML or JSON at line 3, column \d+: unknown tag \(/],
         ];
         for (const [text, expected] of cases) {
