@@ -21,6 +21,7 @@ import { activeSealingKeys, KeyError, splitPem } from "./key-cli";
 import { SCOPES, Scope, scopeLabel, sealValue } from "./crypto";
 import { certificateProblem } from "../model/sealing-key";
 import { clip, LISTED_PROBLEMS, mergeSealed, metadataProblems, quote, requestProblems, SealedSecret, sealSecret, scopeOf, typeName, unsealSecret } from "./sealed-secret";
+import { replaceFile } from "./output-file";
 import { loadDocuments, YamlInputError } from "./yaml-input";
 
 /** A refusal with the exit code it ends the command with; its message names the flag or file. */
@@ -225,40 +226,13 @@ function render(obj: unknown, format: Format): string {
     return format === "json" ? JSON.stringify(obj, null, 2) + "\n" : yaml.dump(obj, { lineWidth: -1, noRefs: true });
 }
 
-/** What a path is when it is not a regular file, for the refusal to replace it. */
-function notRegular(st: fs.Stats): string | undefined {
-    if (st.isFile()) return undefined;
-    return st.isSymbolicLink() ? "a symbolic link" : st.isDirectory() ? "a directory" : "not a regular file";
-}
-
-/**
- * Writes the output to a file (replaced whole, only once everything succeeded) or stdout. The file is
- * written fresh (O_EXCL, so no link planted at the temporary name is followed) and renamed over the
- * target; a target that is a link, a directory or a device is refused rather than replaced.
- * `plaintext` output (--recovery-unseal) is created mode 0600, as `sealing-key export` writes its key.
- */
+/** Writes the output to a file (replaced whole, only once everything succeeded; see replaceFile) or stdout; `plaintext` output (--recovery-unseal) is mode 0600, as `sealing-key export` writes its key. */
 function emit(io: SealIo, text: string, file: string | undefined, plaintext = false): void {
     if (!file) return io.write(text);
-    let existing: fs.Stats | undefined;
     try {
-        existing = fs.lstatSync(file);
-    } catch {
-        existing = undefined;
-    }
-    const kind = existing && notRegular(existing);
-    if (kind) throw new SealError(`output file ${file} is ${kind}, not a regular file; remove it or write elsewhere`);
-    const tmp = `${file}.tmp-${crypto.randomBytes(6).toString("hex")}`;
-    try {
-        const fd = fs.openSync(tmp, "wx", plaintext ? 0o600 : 0o666);
-        try {
-            fs.writeFileSync(fd, text);
-        } finally {
-            fs.closeSync(fd);
-        }
-        fs.renameSync(tmp, file);
+        replaceFile(file, text, plaintext ? 0o600 : 0o666);
     } catch (e) {
-        fs.rmSync(tmp, { force: true });
-        throw new SealError(`cannot write output file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        throw new SealError((e as Error).message);
     }
 }
 

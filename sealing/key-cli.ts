@@ -11,6 +11,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { keyPairProblems, SEALING_KEY_LABEL } from "../model/sealing-key";
+import { replaceFile } from "./output-file";
 
 
 export class KeyError extends Error {
@@ -83,8 +84,11 @@ function exportKey(args: string[]): string {
     const keyPem = Buffer.from(newest.data!["tls.key"]!, "base64").toString("utf8");
     const certPem = Buffer.from(newest.data!["tls.crt"]!, "base64").toString("utf8");
     const validTo = checkPair(keyPem, certPem);
-    fs.writeFileSync(values.out!, keyPem.trimEnd() + "\n" + certPem.trimEnd() + "\n", { mode: 0o600 });
-    fs.chmodSync(values.out!, 0o600);
+    try {
+        replaceFile(values.out!, keyPem.trimEnd() + "\n" + certPem.trimEnd() + "\n", 0o600);
+    } catch (e) {
+        throw new KeyError(`--out: ${(e as Error).message}`);
+    }
     const older = keys.length > 1 ? `\n${keys.length - 1} older active key(s) were not exported: re-seal what was sealed with them (npm run seal) before retiring that cluster.` : "";
     return (
         `exported ${values.namespace}/${newest.metadata.name} (certificate valid until ${validTo}) to ${values.out} (mode 0600).\n` +

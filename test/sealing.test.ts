@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { runSeal, SealError } from "../sealing/cli";
+import { replaceFile } from "../sealing/output-file";
 import { ensureSmallTool, haveGo, smallToolAvailable, toolCacheDir } from "../tools/go-tools";
 import { ensureKubeseal, KUBESEAL_VERSION } from "../tools/kubeseal";
 import { parseSealedSecretFile } from "../sealing/manifests";
@@ -265,6 +266,23 @@ describe("sealing: kubeseal's flags and input", () => {
         assert.equal(fs.readFileSync(victim, "utf8"), "untouched\n");
         assert.ok(fs.lstatSync(link).isSymbolicLink());
         assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes(".tmp-")), [], "no temporary file left behind");
+    });
+
+    it("replaceFile (every output file, sealing-key export's key too): the given mode, never through a link, a directory or a dangling link", () => {
+        const sub = fs.mkdtempSync(path.join(dir, "replace-"));
+        const file = path.join(sub, "key.pem");
+        fs.writeFileSync(file, "old\n", { mode: 0o644 });
+        replaceFile(file, "new\n", 0o600);
+        assert.equal(fs.readFileSync(file, "utf8"), "new\n");
+        assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+        const target = path.join(sub, "target");
+        fs.symlinkSync(target, path.join(sub, "link"));
+        fs.mkdirSync(path.join(sub, "dir"));
+        for (const [name, label] of [["link", "a symbolic link"], ["dir", "a directory"]] as const) {
+            assert.throws(() => replaceFile(path.join(sub, name), "secret\n", 0o600), new RegExp(`output file .*${name} is ${label}, not a regular file`));
+        }
+        assert.equal(fs.existsSync(target), false, "nothing written through the dangling link");
+        assert.deepEqual(fs.readdirSync(sub).sort(), ["dir", "key.pem", "link"], "no temporary file left behind");
     });
 
     it("the default certificate is the stack's, secrets/<stack>/pub-cert.pem; without --stack or --cert it asks", () => {
