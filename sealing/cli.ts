@@ -106,17 +106,17 @@ function loadCertificate(values: Values, now: Date): crypto.KeyObject {
     const { file, label } = certificatePath(values);
     const pem = readFileOr(file, "certificate");
     const stack = values.stack ?? "<stack>";
-    const fetch = `pulumi stack output sealingCertPem > secrets/${stack}/pub-cert.pem, then seal with --stack ${stack}`;
+    const writeCert = `pulumi stack output sealingCertPem > secrets/${stack}/pub-cert.pem, then seal with --stack ${stack}`;
     const blocks = splitPem(pem.toString("utf8"));
     if (blocks.privateKey && blocks.certificate) {
-        throw new SealError(`${label} holds a private key beside the certificate: a sealing certificate file is public and committed, its private key must never be; move that file out of the repository (it may be your only copy of the key; if it was ever committed, the key is exposed: see "Bring an existing key" in docs/sealing.md), then: ${fetch}`);
+        throw new SealError(`${label} holds a private key beside the certificate: a sealing certificate file is public and committed, its private key must never be; move that file out of the repository (it may be your only copy of the key; if it was ever pushed, treat the key as exposed and rotate the secrets sealed with it), then: ${writeCert}`);
     }
-    if (blocks.privateKey) throw new SealError(`${label} holds a private key, not a certificate: leave that file as it is and keep it out of git; seal with the public certificate: ${fetch}`);
+    if (blocks.privateKey) throw new SealError(`${label} holds a private key, not a certificate: leave that file as it is and keep it out of git; seal with the public certificate: ${writeCert}`);
     let cert: crypto.X509Certificate;
     try {
         cert = new crypto.X509Certificate(pem);
     } catch {
-        throw new SealError(`${label} is not a PEM certificate; write the stack's certificate with: ${fetch}`);
+        throw new SealError(`${label} is not a PEM certificate; write the stack's certificate with: ${writeCert}`);
     }
     const problem = certificateProblem(cert, now);
     if (problem) throw new SealError(`${label} cannot be used: ${problem}`);
