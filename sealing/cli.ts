@@ -297,7 +297,17 @@ function fetchCert(values: Values, io: SealIo, outFile: string | undefined): voi
     } catch (e) {
         throw new SealError((e as Error).message, e instanceof KeyError ? e.exitCode : 1);
     }
-    const cert = Buffer.from(keys[keys.length - 1]!.data!["tls.crt"]!, "base64").toString("utf8");
+    const newest = keys[keys.length - 1]!;
+    const cert = Buffer.from(newest.data!["tls.crt"]!, "base64").toString("utf8");
+    // The rule --cert applies (model/sealing-key.ts): a certificate nothing may seal with is not written out.
+    let problem: string | undefined;
+    try {
+        problem = certificateProblem(new crypto.X509Certificate(cert), io.now ?? new Date());
+    } catch {
+        problem = "its tls.crt is not a PEM certificate";
+    }
+    const id = `${values["controller-namespace"]}/${newest.metadata.name}`;
+    if (problem) throw new SealError(`the active sealing key ${id} cannot seal: ${problem}`);
     emit(io, cert, outFile);
 }
 
