@@ -25,14 +25,23 @@ interface SecretItem {
     data?: Record<string, string>;
 }
 
-/** Pure: the PEM blocks of a bundle, by type. */
+/**
+ * Pure: the first private key and certificate blocks of a PEM bundle, each ending in one newline.
+ * One pass over the BEGIN and END lines: a regex spanning from each BEGIN to its END went quadratic
+ * on a file of unterminated blocks (any file can be given as --cert).
+ */
 export function splitPem(text: string): { privateKey?: string; certificate?: string } {
-    const blocks = text.match(/-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----\n?/g) ?? [];
-    const block = (re: RegExp) => {
-        const b = blocks.find((x) => re.test(x));
-        return b === undefined ? undefined : b.trimEnd() + "\n";
-    };
-    return { privateKey: block(/PRIVATE KEY/), certificate: block(/CERTIFICATE/) };
+    const blocks: { type: string; text: string }[] = [];
+    let open: { type: string; start: number } | undefined;
+    for (const m of text.matchAll(/-----(BEGIN|END) ([A-Z0-9 ]+)-----/g)) {
+        if (m[1] === "BEGIN") open = { type: m[2]!, start: m.index };
+        else if (open && m[2] === open.type) {
+            blocks.push({ type: open.type, text: text.slice(open.start, m.index + m[0].length) + "\n" });
+            open = undefined;
+        }
+    }
+    const block = (re: RegExp) => blocks.find((b) => re.test(b.type))?.text;
+    return { privateKey: block(/PRIVATE KEY/), certificate: block(/^CERTIFICATE$/) };
 }
 
 /** Checks that a key and certificate can seal together (model/sealing-key.ts has the rule); returns the certificate's end date. */

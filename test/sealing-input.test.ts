@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import * as yaml from "js-yaml";
 import { parseSecretManifest, SealError } from "../sealing/cli";
+import { splitPem } from "../sealing/key-cli";
 import { parseSealedSecretFile } from "../sealing/manifests";
 import { metadataProblems } from "../sealing/sealed-secret";
 import { expandsPast, loadDocuments, MAX_EXPANDED_CHARS, YamlInputError } from "../sealing/yaml-input";
@@ -114,6 +115,29 @@ describe("secrets/<stack>/ manifests under generated input", () => {
             }),
             RUNS,
         );
+    });
+});
+
+describe("PEM bundles", () => {
+    it("splitPem finds the first private key and certificate among any blocks and noise, in linear time", () => {
+        const block = (type: string, body: string) => `-----BEGIN ${type}-----\n${body}\n-----END ${type}-----\n`;
+        const part = fc.oneof(
+            fc.tuple(fc.constantFrom("PRIVATE KEY", "RSA PRIVATE KEY", "CERTIFICATE", "PUBLIC KEY", "X509 CRL"), fc.stringMatching(/^[A-Za-z0-9+/=]{1,40}$/)).map(([t, b]) => ({ t, text: block(t, b) })),
+            fc.string({ maxLength: 30 }).filter((n) => !n.includes("-----")).map((text) => ({ t: "", text })),
+        );
+        fc.assert(
+            fc.property(fc.array(part, { maxLength: 8 }), (parts) => {
+                const got = splitPem(parts.map((p) => p.text).join(""));
+                const first = (re: RegExp) => parts.find((p) => re.test(p.t))?.text;
+                // A block is returned as written, ending in one newline.
+                assert.equal(got.privateKey, first(/PRIVATE KEY/)?.trimEnd().concat("\n"));
+                assert.equal(got.certificate, first(/^CERTIFICATE$/)?.trimEnd().concat("\n"));
+            }),
+            RUNS,
+        );
+        const started = Date.now();
+        splitPem("-----BEGIN CERTIFICATE-----x".repeat(100_000));
+        assert.ok(Date.now() - started < 1000, `2.8 MB of unterminated blocks took ${Date.now() - started} ms`);
     });
 });
 
