@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Problem } from "../model/problem";
 import { RawConfig } from "./files";
 import { closest } from "./suggest";
-import { CONFIG_KEYS, ConfigKey, PROJECT } from "./keys";
+import { CONFIG_KEYS, ConfigKey, PROJECT, SECRET_CONFIG_KEYS } from "./keys";
 
 /** Collects problems while reading typed values, so one run reports all of them. */
 export class Reader {
@@ -19,8 +19,10 @@ export class Reader {
         return `${PROJECT}:${key}`;
     }
 
+    /** A value as a problem shows it: never a secret's, even one stored in plain text by mistake (every problem about that key hides it). */
     private shown(key: string, value: string): string {
-        return this.raw.secretKeys.has(key) ? "[secret]" : value;
+        if (this.raw.secretKeys.has(key)) return "[secret]";
+        return SECRET_CONFIG_KEYS.has(key as ConfigKey) ? "[plaintext value hidden]" : value;
     }
 
     /** A problem located in a file rather than under a config key. */
@@ -99,8 +101,8 @@ export class Reader {
         const v = this.get(key);
         if (v === undefined) return undefined;
         if (!this.raw.secretKeys.has(key)) {
-            // Never echo it: it is a credential stored in plain text in the stack file.
-            this.problem(key, `must be a secret; remove it and run: pulumi config set --secret ${key} <value>`, "[plaintext value hidden]");
+            // Shown hidden (see shown): it is a credential stored in plain text in the stack file.
+            this.problem(key, `must be a secret; remove it and run: pulumi config set --secret ${key} <value>`, v);
             return undefined;
         }
         const err = check?.(v);

@@ -14,11 +14,15 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as tty from "node:tty";
 import { parseArgs } from "node:util";
 import * as yaml from "js-yaml";
 import { activeSealingKeys, KeyError, splitPem } from "./key-cli";
-import { certificateProblem, SCOPES, Scope, scopeLabel, sealValue } from "./crypto";
-import { mergeSealed, requestProblems, SealedSecret, sealSecret, scopeOf, unsealSecret } from "./sealed-secret";
+import { SCOPES, Scope, scopeLabel, sealValue } from "./crypto";
+import { certificateProblem } from "../model/sealing-key";
+import { clip, LISTED_PROBLEMS, mergeSealed, metadataProblems, quote, requestProblems, SealedSecret, sealSecret, scopeOf, typeName, unsealSecret } from "./sealed-secret";
+import { replaceFile } from "./output-file";
+import { loadDocuments, YamlInputError } from "./yaml-input";
 
 /** A refusal with the exit code it ends the command with; its message names the flag or file. */
 export class SealError extends Error {
@@ -80,33 +84,50 @@ function readFileOr(file: string, what: string): Buffer {
     }
 }
 
-/** The sealing certificate: --cert, else the stack's committed one (docs/sealing.md). */
-function certificatePath(values: Values): string {
+/** The sealing certificate file: --cert, else the stack's committed one (docs/sealing.md); `label` names it in messages. */
+function certificatePath(values: Values): { file: string; label: string } {
     if (values.cert) {
         if (/^https?:\/\//.test(values.cert)) throw new SealError(`--cert ${values.cert}: this command reads certificates from files only; download it first (curl -o pub-cert.pem ${values.cert}) or use --stack`);
-        return values.cert;
+        return { file: values.cert, label: `--cert ${values.cert}` };
     }
-    if (values.stack) return path.join("secrets", values.stack, "pub-cert.pem");
+    if (values.stack) {
+        const file = path.join("secrets", values.stack, "pub-cert.pem");
+        return { file, label: `${file} (the certificate of --stack ${values.stack})` };
+    }
     throw new SealError("which stack's key? give --stack <name> (seals with secrets/<name>/pub-cert.pem) or --cert <file>");
 }
 
-function loadCertificate(file: string, now: Date): crypto.KeyObject {
+/**
+ * The public key to seal with, from a certificate file that passes the one rule of
+ * model/sealing-key.ts. The advice never writes over the file given: it may be something else
+ * (a private key, above all) that is needed.
+ */
+function loadCertificate(values: Values, now: Date): crypto.KeyObject {
+    const { file, label } = certificatePath(values);
     const pem = readFileOr(file, "certificate");
+    const stack = values.stack ?? "<stack>";
+    const writeCert = `pulumi stack output sealingCertPem > secrets/${stack}/pub-cert.pem, then seal with --stack ${stack}`;
+    const blocks = splitPem(pem.toString("utf8"));
+    if (blocks.privateKey && blocks.certificate) {
+        throw new SealError(`${label} holds a private key beside the certificate: a sealing certificate file is public and committed, its private key must never be; move that file out of the repository (it may be your only copy of the key; if it was ever pushed, treat the key as exposed and rotate the secrets sealed with it), then: ${writeCert}`);
+    }
+    if (blocks.privateKey) throw new SealError(`${label} holds a private key, not a certificate: leave that file as it is and keep it out of git; seal with the public certificate: ${writeCert}`);
     let cert: crypto.X509Certificate;
     try {
         cert = new crypto.X509Certificate(pem);
     } catch {
-        throw new SealError(`--cert ${file} is not a PEM certificate; write the current one with: pulumi stack output sealingCertPem > ${file}`);
+        throw new SealError(`${label} is not a PEM certificate; write the stack's certificate with: ${writeCert}`);
     }
     const problem = certificateProblem(cert, now);
-    if (problem) throw new SealError(`--cert ${file} cannot be used: ${problem}`);
+    if (problem) throw new SealError(`${label} cannot be used: ${problem}`);
     return cert.publicKey;
 }
 
 /** kubectl's --from-literal: `key=value`. */
 function literal(pair: string): [string, Buffer] {
     const i = pair.indexOf("=");
-    if (i <= 0) throw new SealError(`--from-literal expects key=value, got "${pair.split("=")[0]}..."`);
+    // Not echoed: without its `key=`, the argument is likely the value itself.
+    if (i <= 0) throw new SealError(`--from-literal expects key=value: ${i < 0 ? "an argument has no '='" : "an argument starts with '=' (no key)"}`);
     return [pair.slice(0, i), Buffer.from(pair.slice(i + 1))];
 }
 
@@ -118,7 +139,7 @@ function fromFile(spec: string): [string, Buffer] {
     return [key, readFileOr(file, `--from-file ${key}=`)];
 }
 
-interface SecretManifest {
+export interface SecretManifest {
     metadata: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
     type?: string;
     immutable?: boolean;
@@ -129,33 +150,52 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
 /** Standard padded base64, as Kubernetes requires for Secret data. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Pure: a `data` value as the apiserver reads it: Go's base64 decoder skips \r and \n (line-wrapped output, YAML block scalars) and nothing else. */
+const unwrapped = (v: string): string => v.replace(/[\r\n]/g, "");
 
 /** The single document of a YAML or JSON file; several are refused, naming the source. */
 function singleDocument(text: Buffer, source: string, what: string): unknown {
     let docs: unknown[];
     try {
-        docs = yaml.loadAll(text.toString("utf8")).filter((d) => d !== null && d !== undefined);
+        docs = loadDocuments(text.toString("utf8"));
     } catch (e) {
-        throw new SealError(`${source} is not YAML or JSON: ${(e as Error).message.split("\n")[0]}`);
+        throw e instanceof YamlInputError ? new SealError(`${source} ${e.message}`) : e;
     }
     if (docs.length > 1) throw new SealError(`${source} holds ${docs.length} documents; give one ${what} per run (each SealedSecret gets its own file)`);
     return docs[0];
 }
 
-/** Reads a Secret manifest and checks its values, naming the key of any that is not what Kubernetes takes. */
-function parseSecretManifest(text: Buffer, source: string): SecretManifest {
+/** Pure: the problems of `source` as one message, the first {@link LISTED_PROBLEMS} of them and a count of the rest. */
+function listed(problems: readonly string[], source: string): string {
+    const more = problems.length - LISTED_PROBLEMS;
+    return problems.slice(0, LISTED_PROBLEMS).map((p) => `${source} ${p}`).join("; ") + (more > 0 ? `; and ${more} more` : "");
+}
+
+/** Kubernetes' limit on a Secret's data (the apiserver's MaxSecretSize). */
+const MAX_SECRET_BYTES = 1024 * 1024;
+
+/**
+ * Reads a Secret manifest and checks it as the apiserver would (metadata, data, type), naming the
+ * field of anything it would refuse; never a value of data or stringData.
+ */
+export function parseSecretManifest(text: Buffer, source: string): SecretManifest {
     const m = singleDocument(text, source, "Secret");
     if (!isObj(m) || m.kind !== "Secret") throw new SealError(`${source} is not a Secret manifest (kind: Secret)`);
+    const problems = metadataProblems(m.metadata, "metadata");
+    if (problems.length > 0) throw new SealError(listed(problems, source));
     const metadata = isObj(m.metadata) ? (m.metadata as SecretManifest["metadata"]) : {};
-    const data: Record<string, Buffer> = {};
+    // No prototype: "__proto__" is a valid Secret key, and must stay a key.
+    const data: Record<string, Buffer> = Object.create(null);
     for (const [field, decode] of [["data", "base64"], ["stringData", "utf8"]] as const) {
         const values = m[field];
         if (values === undefined || values === null) continue;
         if (!isObj(values)) throw new SealError(`${source} ${field}: expected a map of keys to ${decode === "base64" ? "base64 values" : "strings"}`);
         for (const [k, v] of Object.entries(values)) {
-            if (typeof v !== "string") throw new SealError(`${source} ${field}.${k}: expected a string, got ${v === null ? "null" : typeof v} ${JSON.stringify(v)}; quote the value`);
-            if (decode === "base64" && !BASE64.test(v)) throw new SealError(`${source} data.${k}: not base64; put plain text under stringData instead, or encode it (base64 -w0)`);
-            data[k] = Buffer.from(v, decode);
+            // The type only: a value that is not a string may still be the secret (a PIN, a numeric token).
+            if (typeof v !== "string") throw new SealError(`${source} ${field}.${clip(k)}: expected a string, got ${typeName(v)}; quote the value`);
+            const text = decode === "base64" ? unwrapped(v) : v;
+            if (decode === "base64" && !BASE64.test(text)) throw new SealError(`${source} data.${clip(k)}: not base64; put plain text under stringData instead, or encode it (base64 -w0)`);
+            data[k] = Buffer.from(text, decode);
         }
     }
     if (m.type !== undefined && typeof m.type !== "string") throw new SealError(`${source} type: expected a string such as Opaque`);
@@ -166,6 +206,9 @@ function parseSecretManifest(text: Buffer, source: string): SecretManifest {
 function parseSealedSecretFile(text: Buffer, source: string): SealedSecret {
     const doc = singleDocument(text, source, "SealedSecret");
     if (!isObj(doc) || doc.kind !== "SealedSecret" || !isObj(doc.spec) || !isObj(doc.spec.encryptedData)) throw new SealError(`${source} is not a SealedSecret (kind: SealedSecret with spec.encryptedData)`);
+    const template = isObj(doc.spec.template) ? doc.spec.template.metadata : undefined;
+    const problems = [...metadataProblems(doc.metadata, "metadata"), ...metadataProblems(template, "spec.template.metadata")];
+    if (problems.length > 0) throw new SealError(listed(problems, source));
     return doc as unknown as SealedSecret;
 }
 
@@ -183,12 +226,14 @@ function render(obj: unknown, format: Format): string {
     return format === "json" ? JSON.stringify(obj, null, 2) + "\n" : yaml.dump(obj, { lineWidth: -1, noRefs: true });
 }
 
-/** Writes the output to a file (replaced whole, only once everything succeeded) or stdout. */
-function emit(io: SealIo, text: string, file: string | undefined): void {
+/** Writes the output to a file (replaced whole, only once everything succeeded; see replaceFile) or stdout; `plaintext` output (--recovery-unseal) is mode 0600, as `sealing-key export` writes its key. */
+function emit(io: SealIo, text: string, file: string | undefined, plaintext = false): void {
     if (!file) return io.write(text);
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
+    try {
+        replaceFile(file, text, plaintext ? 0o600 : 0o666);
+    } catch (e) {
+        throw new SealError((e as Error).message);
+    }
 }
 
 function parse(argv: string[]): Values {
@@ -219,7 +264,7 @@ function recoveryUnseal(values: Values, io: SealIo, outFile: string | undefined)
     } catch (e) {
         throw e instanceof SealError ? e : new SealError(`${source}: ${(e as Error).message}`);
     }
-    emit(io, render(secret, outputFormat(values, outFile)), outFile);
+    emit(io, render(secret, outputFormat(values, outFile)), outFile, true);
 }
 
 /** A private key from a PEM file, or from a backup of the controller's key Secret (YAML/JSON, Secret or List), as kubeseal takes them. */
@@ -228,7 +273,7 @@ function privateKeyOf(text: Buffer, file: string): crypto.KeyObject {
     if (!pem) {
         let doc: unknown;
         try {
-            doc = yaml.load(text.toString("utf8"));
+            doc = loadDocuments(text.toString("utf8"))[0];
         } catch {
             doc = undefined;
         }
@@ -252,7 +297,17 @@ function fetchCert(values: Values, io: SealIo, outFile: string | undefined): voi
     } catch (e) {
         throw new SealError((e as Error).message, e instanceof KeyError ? e.exitCode : 1);
     }
-    const cert = Buffer.from(keys[keys.length - 1]!.data!["tls.crt"]!, "base64").toString("utf8");
+    const newest = keys[keys.length - 1]!;
+    const cert = Buffer.from(newest.data!["tls.crt"]!, "base64").toString("utf8");
+    // The rule --cert applies (model/sealing-key.ts): a certificate nothing may seal with is not written out.
+    let problem: string | undefined;
+    try {
+        problem = certificateProblem(new crypto.X509Certificate(cert), io.now ?? new Date());
+    } catch {
+        problem = "its tls.crt is not a PEM certificate";
+    }
+    const id = `${values["controller-namespace"]}/${newest.metadata.name}`;
+    if (problem) throw new SealError(`the active sealing key ${id} cannot seal: ${problem}`);
     emit(io, cert, outFile);
 }
 
@@ -278,13 +333,13 @@ export function runSeal(argv: string[], io: SealIo): void {
         const scope = flagScope ?? "strict";
         const problems = requestProblems({ name: values.name, namespace: values.namespace, scope, keys: [], nameRequired: scope === "strict" });
         if (problems.length > 0) throw new SealError(problems.join("; "));
-        const key = loadCertificate(certificatePath(values), now);
+        const key = loadCertificate(values, now);
         // kubeseal prints the raw value without a newline, so it can be pasted or piped as is.
         emit(io, sealValue(key, scopeLabel(scope, values.namespace ?? "", values.name ?? ""), value), outFile);
         return;
     }
 
-    const data: Record<string, Buffer> = {};
+    const data: Record<string, Buffer> = Object.create(null);
     let manifest: SecretManifest | undefined;
     if (values["secret-file"]) manifest = parseSecretManifest(readFileOr(values["secret-file"], "--secret-file"), values["secret-file"]);
     else if (literals.length === 0 && files.length === 0) {
@@ -310,7 +365,7 @@ export function runSeal(argv: string[], io: SealIo): void {
         const fromFlag = values[flag];
         const fromManifest = manifest?.metadata[flag];
         if (fromFlag !== undefined && fromManifest !== undefined && fromFlag !== fromManifest) {
-            throw new SealError(`--${flag} "${fromFlag}" contradicts the manifest's metadata.${flag} "${fromManifest}"`);
+            throw new SealError(`--${flag} ${quote(fromFlag)} contradicts the manifest's metadata.${flag} ${quote(fromManifest)}`);
         }
         return fromFlag ?? fromManifest ?? target?.metadata?.[flag];
     };
@@ -320,10 +375,12 @@ export function runSeal(argv: string[], io: SealIo): void {
     const annotated = manifest?.metadata.annotations ? scopeOf({ metadata: { annotations: manifest.metadata.annotations } }) : undefined;
     const scope = flagScope ?? (annotated !== "strict" ? annotated : undefined) ?? (target ? scopeOf(target) : "strict");
     const problems = requestProblems({ name, namespace, scope, keys: Object.keys(data) });
+    const bytes = Object.values(data).reduce((n, b) => n + b.length, 0);
+    if (bytes > MAX_SECRET_BYTES) problems.push(`the Secret holds ${bytes} bytes of data; Kubernetes refuses a Secret over ${MAX_SECRET_BYTES} bytes (1 MiB)`);
     if (Object.keys(data).length === 0 && !values["allow-empty-data"]) problems.push("the Secret has no data, assuming this is an error; to seal it empty, add --allow-empty-data");
     if (problems.length > 0) throw new SealError(problems.join("; "));
 
-    const key = loadCertificate(certificatePath(values), now);
+    const key = loadCertificate(values, now);
     let sealed = sealSecret(key, {
         name: name!,
         namespace,
@@ -348,12 +405,39 @@ export function runSeal(argv: string[], io: SealIo): void {
     emit(io, render(sealed, outputFormat(values, outFile)), outFile);
 }
 
+/**
+ * All of standard input. A pipe can be non-blocking (Node makes it so when it is shared): an empty
+ * pipe whose writer is still working then answers EAGAIN, which means "later", not the end.
+ */
+function readAllStdin(): Buffer {
+    const chunks: Buffer[] = [];
+    const buffer = Buffer.alloc(64 * 1024);
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) {
+        let n: number;
+        try {
+            n = fs.readSync(0, buffer, 0, buffer.length, null);
+        } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === "EAGAIN") {
+                Atomics.wait(pause, 0, 0, 20);
+                continue;
+            }
+            if (code === "EOF") break;
+            throw e;
+        }
+        if (n === 0) break;
+        chunks.push(Buffer.from(buffer.subarray(0, n)));
+    }
+    return Buffer.concat(chunks);
+}
+
 if (require.main === module) {
     try {
         runSeal(process.argv.slice(2), {
             readStdin: () => {
-                if (process.stdin.isTTY) return undefined;
-                const piped = fs.readFileSync(0);
+                if (tty.isatty(0)) return undefined;
+                const piped = readAllStdin();
                 return piped.length > 0 ? piped : undefined;
             },
             write: (t) => process.stdout.write(t),

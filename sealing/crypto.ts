@@ -50,11 +50,3 @@ export function unsealValue(privateKey: crypto.KeyObject, label: Buffer, b64: st
     decipher.setAuthTag(body.subarray(body.length - 16));
     return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]);
 }
-
-/** Why a sealing certificate is unusable, or undefined when it is fine. */
-export function certificateProblem(cert: crypto.X509Certificate, now: Date = new Date()): string | undefined {
-    if (cert.publicKey.asymmetricKeyType !== "rsa") return `its key is ${cert.publicKey.asymmetricKeyType}, but sealed-secrets needs RSA`;
-    if (new Date(cert.validTo) < now) return `it expired on ${cert.validTo}; fetch the current one (pulumi stack output sealingCertPem)`;
-    if (new Date(cert.validFrom) > now) return `it is not valid before ${cert.validFrom}`;
-    return undefined;
-}

@@ -11,6 +11,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { keyPairProblems, SEALING_KEY_LABEL } from "../model/sealing-key";
+import { replaceFile } from "./output-file";
 
 
 export class KeyError extends Error {
@@ -24,14 +25,23 @@ interface SecretItem {
     data?: Record<string, string>;
 }
 
-/** Pure: the PEM blocks of a bundle, by type. */
+/**
+ * Pure: the first private key and certificate blocks of a PEM bundle, each ending in one newline.
+ * One pass over the BEGIN and END lines: a regex spanning from each BEGIN to its END went quadratic
+ * on a file of unterminated blocks (any file can be given as --cert).
+ */
 export function splitPem(text: string): { privateKey?: string; certificate?: string } {
-    const blocks = text.match(/-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----\n?/g) ?? [];
-    const block = (re: RegExp) => {
-        const b = blocks.find((x) => re.test(x));
-        return b === undefined ? undefined : b.trimEnd() + "\n";
-    };
-    return { privateKey: block(/PRIVATE KEY/), certificate: block(/CERTIFICATE/) };
+    const blocks: { type: string; text: string }[] = [];
+    let open: { type: string; start: number } | undefined;
+    for (const m of text.matchAll(/-----(BEGIN|END) ([A-Z0-9 ]+)-----/g)) {
+        if (m[1] === "BEGIN") open = { type: m[2]!, start: m.index };
+        else if (open && m[2] === open.type) {
+            blocks.push({ type: open.type, text: text.slice(open.start, m.index + m[0].length) + "\n" });
+            open = undefined;
+        }
+    }
+    const block = (re: RegExp) => blocks.find((b) => re.test(b.type))?.text;
+    return { privateKey: block(/PRIVATE KEY/), certificate: block(/^CERTIFICATE$/) };
 }
 
 /** Checks that a key and certificate can seal together (model/sealing-key.ts has the rule); returns the certificate's end date. */
@@ -83,8 +93,11 @@ function exportKey(args: string[]): string {
     const keyPem = Buffer.from(newest.data!["tls.key"]!, "base64").toString("utf8");
     const certPem = Buffer.from(newest.data!["tls.crt"]!, "base64").toString("utf8");
     const validTo = checkPair(keyPem, certPem);
-    fs.writeFileSync(values.out!, keyPem.trimEnd() + "\n" + certPem.trimEnd() + "\n", { mode: 0o600 });
-    fs.chmodSync(values.out!, 0o600);
+    try {
+        replaceFile(values.out!, keyPem.trimEnd() + "\n" + certPem.trimEnd() + "\n", 0o600);
+    } catch (e) {
+        throw new KeyError(`--out: ${(e as Error).message}`);
+    }
     const older = keys.length > 1 ? `\n${keys.length - 1} older active key(s) were not exported: re-seal what was sealed with them (npm run seal) before retiring that cluster.` : "";
     return (
         `exported ${values.namespace}/${newest.metadata.name} (certificate valid until ${validTo}) to ${values.out} (mode 0600).\n` +

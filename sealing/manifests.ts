@@ -1,7 +1,7 @@
 /** Reads the committed SealedSecret manifests (`secrets/*.yaml`). Pure: text in, objects or problems out. */
-import * as yaml from "js-yaml";
-import { SealedSecret, scopeOf } from "./sealed-secret";
-import { DNS_SUBDOMAIN } from "../model/names";
+import { clip, LISTED_PROBLEMS, metadataProblems, quote, SealedSecret, scopeOf } from "./sealed-secret";
+import { loadDocuments, YamlInputError } from "./yaml-input";
+import { DNS_LABEL, DNS_SUBDOMAIN, SECRET_KEY } from "../model/names";
 import { DEFAULT_NAMESPACES } from "../model/platform";
 import { Problem, Problems } from "../model/problem";
 
@@ -25,9 +25,10 @@ export function isManifestFile(name: string): boolean {
 export function parseSealedSecretFile(text: string, file: string): { objects: SealedSecretFile[]; problems: Problem[] } {
     let docs: unknown[];
     try {
-        docs = yaml.loadAll(text).filter((d) => d !== null && d !== undefined);
+        docs = loadDocuments(text);
     } catch (e) {
-        return { objects: [], problems: [{ key: file, expected: `not valid YAML: ${(e as Error).message.split("\n")[0]}` }] };
+        if (!(e instanceof YamlInputError)) throw e;
+        return { objects: [], problems: [{ key: file, expected: e.message }] };
     }
     const objects: SealedSecretFile[] = [];
     const problems = new Problems();
@@ -42,17 +43,24 @@ export function parseSealedSecretFile(text: string, file: string): { objects: Se
             problems.add(at, `expected apiVersion bitnami.com/v1alpha1 and kind SealedSecret`);
             return;
         }
+        const shapeProblems = [...metadataProblems(d.metadata, "metadata"), ...metadataProblems(d.spec?.template?.metadata, "spec.template.metadata")];
+        for (const p of shapeProblems.slice(0, LISTED_PROBLEMS)) problems.add(at, p);
+        if (shapeProblems.length > LISTED_PROBLEMS) problems.add(at, `and ${shapeProblems.length - LISTED_PROBLEMS} more problems of metadata, labels and annotations`);
+        if (shapeProblems.length > 0) return;
         const name = d.metadata?.name;
         const namespace = d.metadata?.namespace;
-        if (typeof name !== "string" || !DNS_SUBDOMAIN.test(name)) problems.add(at, `metadata.name ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
+        if (name === undefined) problems.add(at, "metadata.name is missing (the Secret's name, a DNS-1123 subdomain)");
+        else if (!DNS_SUBDOMAIN.test(name)) problems.add(at, `metadata.name ${quote(name)} is not a DNS-1123 subdomain`);
         const sealedScope = scopeOf(d as SealedSecret);
         let object = d as SealedSecret;
         if (sealedScope === "cluster-wide" && (namespace === undefined || namespace === "")) {
             // kubeseal and npm run seal write cluster-wide secrets without a namespace (they decrypt in
             // any); applied from here, one goes where functions read their secrets.
             object = { ...object, metadata: { ...object.metadata, namespace: CLUSTER_WIDE_DEFAULT_NAMESPACE } };
-        } else if (typeof namespace !== "string" || namespace === "") {
+        } else if (namespace === undefined || namespace === "") {
             problems.add(at, `metadata.namespace is required (the namespace the Secret is created in; only a cluster-wide SealedSecret may leave it out)`);
+        } else if (!DNS_LABEL.test(namespace)) {
+            problems.add(at, `metadata.namespace ${quote(namespace)} is not a DNS-1123 label`);
         }
         const data = d.spec?.encryptedData;
         // Empty is allowed: kubeseal and npm run seal write it with --allow-empty-data.
@@ -60,12 +68,13 @@ export function parseSealedSecretFile(text: string, file: string): { objects: Se
             problems.add(at, `spec.encryptedData is missing (a map of keys to sealed values)`);
         } else {
             for (const [k, v] of Object.entries(data)) {
-                if (typeof v !== "string" || !BASE64.test(v)) problems.add(at, `spec.encryptedData.${k} is not base64 sealed data`);
+                if (!SECRET_KEY.test(k)) problems.add(at, `spec.encryptedData: key ${quote(k)} is not a valid Secret key (letters, digits, '-', '_' and '.')`);
+                else if (typeof v !== "string" || !BASE64.test(v)) problems.add(at, `spec.encryptedData.${clip(k)} is not base64 sealed data`);
             }
         }
         const templateName = d.spec?.template?.metadata?.name;
         if (sealedScope === "strict" && templateName !== undefined && templateName !== name) {
-            problems.add(at, `spec.template.metadata.name "${templateName}" differs from metadata.name "${name}"; a strict SealedSecret only decrypts under its own name`);
+            problems.add(at, `spec.template.metadata.name ${quote(templateName)} differs from metadata.name ${quote(name ?? "")}; a strict SealedSecret only decrypts under its own name`);
         }
         objects.push({ file: at, object });
     });

@@ -1,7 +1,7 @@
 /** Pure construction of SealedSecret objects from plaintext values (which never leave memory). */
 import * as crypto from "node:crypto";
 import { SCOPE_ANNOTATIONS, Scope, scopeLabel, sealValue, unsealValue } from "./crypto";
-import { DNS_LABEL, DNS_SUBDOMAIN, SECRET_KEY } from "../model/names";
+import { DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, SECRET_KEY } from "../model/names";
 
 export interface SealedSecret {
     apiVersion: "bitnami.com/v1alpha1";
@@ -38,16 +38,80 @@ export function templateAnnotations(input: Readonly<Record<string, string>> | un
 }
 
 
+/** Longest part of a name or key a message shows: input can be any size, a message stays a line. */
+const SHOWN_CHARS = 64;
+
+/** Pure: a name or key (never a value) as a message shows it, cut to {@link SHOWN_CHARS}. */
+export function clip(text: string): string {
+    return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}...` : text;
+}
+
+/** Pure: {@link clip}, JSON-quoted (a name may hold quotes or line breaks). */
+export function quote(text: string): string {
+    return JSON.stringify(clip(text));
+}
+
+/** Most metadata problems of one object a message lists: an input can hold thousands of bad labels, a message stays readable. */
+export const LISTED_PROBLEMS = 5;
+
+/** Pure: what a YAML value is, for messages that must not show it. */
+export function typeName(v: unknown): string {
+    return v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a map" : `a ${typeof v}`;
+}
+
+/** Kubernetes' limit on the annotations of one object, keys and values together (apimachinery's TotalAnnotationSizeLimitB). */
+const MAX_ANNOTATION_BYTES = 256 * 1024;
+
+/** Pure: a label or annotation key as Kubernetes takes it: a qualified name whose prefix is a DNS subdomain of at most 253 characters. */
+function isQualifiedName(key: string): boolean {
+    const slash = key.lastIndexOf("/");
+    return LABEL_KEY.test(key) && slash <= 253;
+}
+
+/**
+ * Pure: what is wrong with an object's metadata as Kubernetes validates it, at `at` (`metadata`,
+ * `spec.template.metadata`): name and namespace are strings, labels and annotations maps of strings
+ * to strings with qualified-name keys, label values as Kubernetes allows, annotations within 256 KiB.
+ * Annotation values are never shown: kubectl's last-applied copy holds the whole Secret.
+ */
+export function metadataProblems(metadata: unknown, at: string): string[] {
+    if (metadata === undefined || metadata === null) return [];
+    if (typeof metadata !== "object" || Array.isArray(metadata)) return [`${at}: expected a map`];
+    const m = metadata as Record<string, unknown>;
+    const problems: string[] = [];
+    for (const field of ["name", "namespace"]) {
+        if (m[field] !== undefined && typeof m[field] !== "string") problems.push(`${at}.${field}: expected a string, not ${typeName(m[field])}; quote it`);
+    }
+    for (const field of ["labels", "annotations"] as const) {
+        const map = m[field];
+        if (map === undefined || map === null) continue;
+        if (typeof map !== "object" || Array.isArray(map)) {
+            problems.push(`${at}.${field}: expected a map of strings to strings`);
+            continue;
+        }
+        let bytes = 0;
+        for (const [k, v] of Object.entries(map)) {
+            // Kubernetes checks annotation keys in lower case, label keys as written.
+            if (!isQualifiedName(field === "annotations" ? k.toLowerCase() : k)) problems.push(`${at}.${field}: key ${quote(k)} is not a qualified name (an optional DNS-subdomain prefix and '/', then at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)`);
+            if (typeof v !== "string") problems.push(`${at}.${field}.${clip(k)}: expected a string${field === "labels" ? "; quote numbers and booleans" : ""}`);
+            else if (field === "labels" && !LABEL_VALUE.test(v)) problems.push(`${at}.labels.${clip(k)}: value ${quote(v)} is not a label value (at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)`);
+            else bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+        }
+        if (field === "annotations" && bytes > MAX_ANNOTATION_BYTES) problems.push(`${at}.annotations: ${bytes} bytes in all, more than the ${MAX_ANNOTATION_BYTES} Kubernetes allows`);
+    }
+    return problems;
+}
+
 /** Everything wrong with a request's names and keys, for one error listing all of it. */
 export function requestProblems(r: { name?: string; namespace?: string; scope: Scope; keys: readonly string[]; nameRequired?: boolean }): string[] {
     const problems: string[] = [];
     if (!r.name) {
         if (r.nameRequired !== false) problems.push(`--name is required${r.scope === "strict" ? " with scope strict" : ""} (the Secret's name)`);
-    } else if (!DNS_SUBDOMAIN.test(r.name)) problems.push(`name "${r.name}" is not a DNS-1123 subdomain (lower case letters, digits, '-' and '.')`);
+    } else if (!DNS_SUBDOMAIN.test(r.name)) problems.push(`name ${quote(r.name)} is not a DNS-1123 subdomain (lower case letters, digits, '-' and '.')`);
     if (r.namespace === undefined) {
         if (r.scope !== "cluster-wide") problems.push(`--namespace is required with scope ${r.scope}`);
-    } else if (!DNS_LABEL.test(r.namespace)) problems.push(`namespace "${r.namespace}" is not a DNS-1123 label (lower case letters, digits and '-', at most 63)`);
-    for (const k of r.keys) if (!SECRET_KEY.test(k)) problems.push(`key "${k}" is not a valid Secret key (letters, digits, '-', '_' and '.')`);
+    } else if (!DNS_LABEL.test(r.namespace)) problems.push(`namespace ${quote(r.namespace)} is not a DNS-1123 label (lower case letters, digits and '-', at most 63)`);
+    for (const k of r.keys) if (!SECRET_KEY.test(k)) problems.push(`key ${quote(k)} is not a valid Secret key (letters, digits, '-', '_' and '.')`);
     return problems;
 }
 

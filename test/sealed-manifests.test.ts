@@ -59,7 +59,7 @@ describe("committed SealedSecrets", () => {
         });
         assert.throws(() => parseConfig(config(dir)), (e: Error) => {
             assert.ok(e instanceof ConfigError);
-            assert.match(e.message, /secrets\/test\/broken\.yaml: not valid YAML/);
+            assert.match(e.message, /secrets\/test\/broken\.yaml: is not YAML or JSON at line 2, column \d+/);
             assert.match(e.message, /secrets\/test\/plain\.yaml: a plaintext Secret must never be committed/);
             assert.match(e.message, /secrets\/test\/empty\.yaml: metadata\.namespace is required .*only a cluster-wide SealedSecret may leave it out/);
             assert.match(e.message, /secrets\/test\/empty\.yaml: spec\.encryptedData is missing/);
@@ -76,6 +76,34 @@ describe("committed SealedSecrets", () => {
         assert.equal(shared.metadata.namespace, "openfaas-fn");
         assert.deepEqual(shared.metadata.annotations, { "sealedsecrets.bitnami.com/cluster-wide": "true" });
         assert.deepEqual(one(resources, "kubernetes:bitnami.com/v1alpha1:SealedSecret", "sealed-secrets-openfaas-fn-empty").inputs.spec.encryptedData, {});
+    });
+
+    it("metadata Kubernetes would refuse, alias bombs and syntax errors are problems naming the file, and show no value", () => {
+        const sealed = yaml.load(sealedYaml("api", "openfaas-fn", { token: "t" })) as any;
+        const withMeta = (metadata: Record<string, unknown>, template: Record<string, unknown> = {}) =>
+            yaml.dump({ ...sealed, metadata: { ...sealed.metadata, ...metadata }, spec: { ...sealed.spec, template: { ...sealed.spec.template, metadata: { ...sealed.spec.template.metadata, ...template } } } });
+        const bomb = `apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: b\n  namespace: openfaas-fn\n  annotations:\n    a0: &s "${"x".repeat(100_000)}"\n${Array.from({ length: 100 }, (_, i) => `    a${i + 1}: *s\n`).join("")}spec: {encryptedData: {}}\n`;
+        const cases: [string, RegExp][] = [
+            [withMeta({ name: 123 }), /metadata\.name: expected a string, not a number/],
+            [withMeta({ labels: { team: 5 } }), /metadata\.labels\.team: expected a string/],
+            [withMeta({}, { labels: { team: { nested: "map" } } }), /spec\.template\.metadata\.labels\.team: expected a string/],
+            [withMeta({ annotations: ["x"] }), /metadata\.annotations: expected a map of strings to strings/],
+            [withMeta({ namespace: "Not_A_Label" }), /metadata\.namespace "Not_A_Label" is not a DNS-1123 label/],
+            [yaml.dump({ ...sealed, spec: { ...sealed.spec, encryptedData: { "bad key": sealed.spec.encryptedData.token } } }), /spec\.encryptedData: key "bad key" is not a valid Secret key/],
+            [bomb, /expands past 4194304 characters through YAML aliases/],
+            [withMeta({ labels: Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`bad key ${i}`, "v"])) }), /and 1995 more problems of metadata, labels and annotations/],
+            ["apiVersion: v1\nkind: Secret\nstringData: {pw: !hunter2 x}\n", /is not YAML or JSON at line 3, column \d+: unknown tag \(/],
+        ];
+        for (const [text, expected] of cases) {
+            const dir = project({ "secrets/test/x.yaml": text });
+            assert.throws(() => parseConfig(config(dir)), (e: Error) => {
+                assert.ok(e instanceof ConfigError, String(e));
+                assert.match(e.message, /secrets\/test\/x\.yaml: /);
+                assert.match(e.message, expected);
+                assert.doesNotMatch(e.message, /hunter2|xxxxxxxxxx/);
+                return true;
+            });
+        }
     });
 
     it("the same SealedSecret in two files is refused", () => {

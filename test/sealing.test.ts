@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { runSeal, SealError } from "../sealing/cli";
+import { replaceFile } from "../sealing/output-file";
 import { ensureSmallTool, haveGo, smallToolAvailable, toolCacheDir } from "../tools/go-tools";
 import { ensureKubeseal, KUBESEAL_VERSION } from "../tools/kubeseal";
 import { parseSealedSecretFile } from "../sealing/manifests";
@@ -35,8 +36,11 @@ function openssl(args: string[]) {
 }
 openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "30", "-subj", "/CN=sealed-secret"]);
 openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ec.key", "-out", "ec.pem", "-days", "30", "-subj", "/CN=x"]);
+// Weak RSA: 1024 bits seals (and must be refused), 512 is too small for OAEP SHA-256 to wrap a key at all.
+for (const bits of [512, 1024]) openssl(["req", "-x509", "-newkey", `rsa:${bits}`, "-nodes", "-keyout", `rsa${bits}.key`, "-out", `rsa${bits}.pem`, "-days", "30", "-subj", "/CN=weak"]);
 const KEY = fs.readFileSync(path.join(dir, "key.pem"), "utf8");
 const CERT = path.join(dir, "cert.pem");
+fs.writeFileSync(path.join(dir, "not-a-cert.txt"), "plain text\n");
 
 /** Runs the real CLI in a child process, as a user would (with the test certificate unless `withCert` is false). */
 function cli(args: string[], stdin?: string, withCert = true) {
@@ -198,6 +202,22 @@ describe("sealing: kubeseal's flags and input", () => {
         assert.deepEqual(sealedDoc(empty.stdout).spec.encryptedData, {});
     });
 
+    it("data: line-wrapped base64 is accepted exactly as Kubernetes decodes it (line breaks ignored, nothing else)", () => {
+        // Go's base64 decoder, which the apiserver decodes Secret data with, skips \r and \n and nothing else.
+        const long = crypto.randomBytes(200);
+        const wrapped = long.toString("base64").replace(/.{76}/g, "$&\n");
+        const input = `kind: Secret\nmetadata: {name: w, namespace: openfaas-fn}\ndata:\n  block: |\n${wrapped.split("\n").map((l) => `    ${l}`).join("\n")}\n  crlf: "aGVs\\r\\nbG8=\\n"\n`;
+        const r = cli([], input);
+        assert.equal(r.code, 0, r.stderr);
+        const doc = sealedDoc(r.stdout);
+        assert.deepEqual(unseal(KEY, "openfaas-fn/w", doc.spec.encryptedData.block), long);
+        assert.equal(unseal(KEY, "openfaas-fn/w", doc.spec.encryptedData.crlf).toString(), "hello");
+        // A folded scalar joins lines with spaces, which Kubernetes refuses too.
+        const folded = cli([], "kind: Secret\nmetadata: {name: w, namespace: n}\ndata:\n  k: aGVs\n    bG8=\n");
+        assert.equal(folded.code, 2);
+        assert.match(folded.stderr, /stdin data\.k: not base64/);
+    });
+
     it("--merge-into refuses a file of several documents, naming it, and keeps a YAML file YAML", () => {
         const two = path.join(dir, "two.yaml");
         fs.writeFileSync(two, cli(["--name", "m", "-n", "n", "--from-literal", "a=1", "-o", "yaml"]).stdout + "---\n" + cli(["--name", "m2", "-n", "n", "--from-literal", "a=1", "-o", "yaml"]).stdout);
@@ -227,6 +247,44 @@ describe("sealing: kubeseal's flags and input", () => {
         assert.match(wrong.stderr, /spec\.encryptedData\.token does not decrypt with the given key\(s\) as namespace-wide openfaas-fn\/rec/);
     });
 
+    it("--recovery-unseal -w writes the plaintext Secret mode 0600, and never through a symlink", () => {
+        const file = path.join(dir, "rec-w.yaml");
+        cli(["--name", "rec", "-n", "openfaas-fn", "--from-literal", "token=s3cr3t", "-w", file]);
+        const out = path.join(dir, "plain-w.yaml");
+        fs.writeFileSync(out, "an older file, world-readable\n", { mode: 0o644 });
+        const r = cli(["--recovery-unseal", "--recovery-private-key", "key.pem", "-f", file, "-w", out]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(fs.statSync(out).mode & 0o777, 0o600, "the replaced file is private too");
+        assert.equal(Buffer.from((yaml.load(fs.readFileSync(out, "utf8")) as any).data.token, "base64").toString(), "s3cr3t");
+        const victim = path.join(dir, "victim.txt");
+        fs.writeFileSync(victim, "untouched\n", { mode: 0o644 });
+        const link = path.join(dir, "link-w.yaml");
+        fs.symlinkSync(victim, link);
+        const refused = cli(["--recovery-unseal", "--recovery-private-key", "key.pem", "-f", file, "-w", link]);
+        assert.equal(refused.code, 2);
+        assert.match(refused.stderr, /output file .*link-w\.yaml is a symbolic link, not a regular file; remove it or write elsewhere/);
+        assert.equal(fs.readFileSync(victim, "utf8"), "untouched\n");
+        assert.ok(fs.lstatSync(link).isSymbolicLink());
+        assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes(".tmp-")), [], "no temporary file left behind");
+    });
+
+    it("replaceFile (every output file, sealing-key export's key too): the given mode, never through a link, a directory or a dangling link", () => {
+        const sub = fs.mkdtempSync(path.join(dir, "replace-"));
+        const file = path.join(sub, "key.pem");
+        fs.writeFileSync(file, "old\n", { mode: 0o644 });
+        replaceFile(file, "new\n", 0o600);
+        assert.equal(fs.readFileSync(file, "utf8"), "new\n");
+        assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+        const target = path.join(sub, "target");
+        fs.symlinkSync(target, path.join(sub, "link"));
+        fs.mkdirSync(path.join(sub, "dir"));
+        for (const [name, label] of [["link", "a symbolic link"], ["dir", "a directory"]] as const) {
+            assert.throws(() => replaceFile(path.join(sub, name), "secret\n", 0o600), new RegExp(`output file .*${name} is ${label}, not a regular file`));
+        }
+        assert.equal(fs.existsSync(target), false, "nothing written through the dangling link");
+        assert.deepEqual(fs.readdirSync(sub).sort(), ["dir", "key.pem", "link"], "no temporary file left behind");
+    });
+
     it("the default certificate is the stack's, secrets/<stack>/pub-cert.pem; without --stack or --cert it asks", () => {
         fs.mkdirSync(path.join(dir, "secrets", "prod"), { recursive: true });
         fs.copyFileSync(CERT, path.join(dir, "secrets", "prod", "pub-cert.pem"));
@@ -237,6 +295,25 @@ describe("sealing: kubeseal's flags and input", () => {
         assert.equal(none.code, 2);
         assert.match(none.stderr, /which stack's key\? give --stack <name> \(seals with secrets\/<name>\/pub-cert\.pem\) or --cert <file>/);
         assert.match(cli(["--stack", "staging", "--name", "d", "-n", "x", "--from-literal", "k=v"], undefined, false).stderr, /cannot read certificate secrets\/staging\/pub-cert\.pem: ENOENT/);
+    });
+
+    it("stdin that arrives slowly, as from a pipe whose writer pauses, is read whole", { timeout: 30_000 }, async () => {
+        const tsx = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+        const child = spawn(process.execPath, ["--import", tsx, path.join(ROOT, "sealing", "cli.ts"), "--cert", CERT], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.stdin.on("error", () => {}); // a child that exits early closes the pipe; its exit code tells
+        const closed = new Promise((r) => child.on("close", r));
+        const secret = `kind: Secret\nmetadata: {name: slow, namespace: openfaas-fn}\nstringData:\n  big: "${"b".repeat(200_000)}"\n`;
+        child.stdin.write(secret.slice(0, 100));
+        // The reader finds the pipe empty (EAGAIN on a non-blocking pipe) before the rest comes.
+        await new Promise((r) => setTimeout(r, 1500));
+        child.stdin.end(secret.slice(100));
+        const code = await closed;
+        assert.equal(code, 0, stderr);
+        assert.equal(unseal(KEY, "openfaas-fn/slow", sealedDoc(stdout).spec.encryptedData.big).toString(), "b".repeat(200_000));
     });
 
     it("npm run -s seal: stdout holds exactly the output", () => {
@@ -252,8 +329,12 @@ describe("sealing: kubeseal's flags and input", () => {
 
 describe("sealing: refusals name the problem and exit 2", () => {
     const cases: [string, string[], RegExp, string?][] = [
-        ["non-RSA certificate", ["--cert", "ec.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert ec\.pem cannot be used: its key is ec, but sealed-secrets needs RSA/],
-        ["not a certificate", ["--cert", "key.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert key\.pem is not a PEM certificate/],
+        ["non-RSA certificate", ["--cert", "ec.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert ec\.pem cannot be used: expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not ec/],
+        ["RSA-1024 certificate", ["--cert", "rsa1024.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert rsa1024\.pem cannot be used: expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not rsa of 1024 bits/],
+        ["RSA-512 certificate", ["--cert", "rsa512.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert rsa512\.pem cannot be used: expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not rsa of 512 bits/],
+        ["RSA-512 certificate, --raw", ["--cert", "rsa512.pem", "--raw", "--name", "a", "--namespace", "n"], /--cert rsa512\.pem cannot be used: expected an RSA key of at least 2048 bits/, "v"],
+        ["not a certificate", ["--cert", "not-a-cert.txt", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert not-a-cert\.txt is not a PEM certificate; write the stack's certificate with: pulumi stack output sealingCertPem > secrets\/<stack>\/pub-cert\.pem/],
+        ["a private key as the certificate", ["--cert", "key.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /--cert key\.pem holds a private key, not a certificate: leave that file as it is.*pulumi stack output sealingCertPem > secrets\/<stack>\/pub-cert\.pem/],
         ["missing certificate", ["--cert", "nope.pem", "--name", "a", "--namespace", "n", "--from-literal", "k=v"], /cannot read certificate nope\.pem: ENOENT/],
         ["name not DNS-1123", ["--name", "My_Secret", "--namespace", "n", "--from-literal", "k=v"], /name "My_Secret" is not a DNS-1123 subdomain/],
         ["namespace not DNS-1123", ["--name", "a", "--namespace", "Team.A", "--from-literal", "k=v"], /namespace "Team\.A" is not a DNS-1123 label/],
@@ -264,8 +345,20 @@ describe("sealing: refusals name the problem and exit 2", () => {
         ["nothing to seal", ["--name", "a", "--namespace", "n"], /nothing to seal/],
         ["empty Secret without --allow-empty-data", [], /the Secret has no data, assuming this is an error; to seal it empty, add --allow-empty-data/, "kind: Secret\nmetadata: {name: a, namespace: n}\n"],
         ["data that is not base64", [], /stdin data\.password: not base64; put plain text under stringData instead/, "kind: Secret\nmetadata: {name: a, namespace: n}\ndata: {password: hunter2!}\n"],
-        ["stringData number", [], /stdin stringData\.port: expected a string, got number 5432; quote the value/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {port: 5432}\n"],
+        ["stringData number", [], /stdin stringData\.port: expected a string, got a number; quote the value/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {port: 5432}\n"],
         ["stringData null", [], /stdin stringData\.empty: expected a string, got null/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {empty: null}\n"],
+        ["metadata.name a number", [], /stdin metadata\.name: expected a string, not a number; quote it/, "kind: Secret\nmetadata: {name: 123, namespace: n}\nstringData: {k: v}\n"],
+        ["a label that is a number", [], /stdin metadata\.labels\.team: expected a string; quote numbers and booleans/, "kind: Secret\nmetadata: {name: a, namespace: n, labels: {team: 5}}\nstringData: {k: v}\n"],
+        ["a label that is a map", [], /stdin metadata\.labels\.team: expected a string/, "kind: Secret\nmetadata: {name: a, namespace: n, labels: {team: {a: b}}}\nstringData: {k: v}\n"],
+        ["a label key Kubernetes refuses", [], /stdin metadata\.labels: key "bad key" is not a qualified name/, "kind: Secret\nmetadata: {name: a, namespace: n, labels: {bad key: x}}\nstringData: {k: v}\n"],
+        ["a label value Kubernetes refuses", [], /stdin metadata\.labels\.team: value "a b" is not a label value/, "kind: Secret\nmetadata: {name: a, namespace: n, labels: {team: a b}}\nstringData: {k: v}\n"],
+        ["annotations that are a list", [], /stdin metadata\.annotations: expected a map of strings to strings/, "kind: Secret\nmetadata: {name: a, namespace: n, annotations: [x]}\nstringData: {k: v}\n"],
+        ["an annotation that is a number", [], /stdin metadata\.annotations\.n: expected a string/, "kind: Secret\nmetadata: {name: a, namespace: n, annotations: {n: 1}}\nstringData: {k: v}\n"],
+        ["annotations over 256 KiB", [], /stdin metadata\.annotations: 270000 bytes in all, more than the 262144 Kubernetes allows/, `kind: Secret\nmetadata: {name: a, namespace: n, annotations: {a: "${"x".repeat(135000 - 1)}", b: "${"y".repeat(135000 - 1)}"}}\nstringData: {k: v}\n`],
+        ["an alias bomb in the annotations", [], /stdin expands past 4194304 characters through YAML aliases/, `kind: Secret\nmetadata:\n  name: a\n  namespace: n\n  annotations:\n    a0: &s "${"x".repeat(100_000)}"\n${Array.from({ length: 100 }, (_, i) => `    a${i + 1}: *s\n`).join("")}stringData: {k: v}\n`],
+        ["a nested alias bomb", [], /stdin expands past 4194304 characters through YAML aliases/, `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n${Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(",")}]`).join("\n")}\nkind: Secret\n`],
+        ["a syntax error near a secret is reported by position only", [], /stdin is not YAML or JSON at line 3, column \d+: unidentified alias \(a value starting with \* & ! or containing ": " needs quotes\)/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {pw: *hunter2}\n"],
+        ["a Secret over 1 MiB", [], /the Secret holds 1048577 bytes of data; Kubernetes refuses a Secret over 1048576 bytes/, `kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {k: "${"z".repeat(1024 * 1024 + 1)}"}\n`],
         ["two Secrets in one input", [], /stdin holds 2 documents; give one Secret per run/, "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {k: v}\n---\nkind: Secret\nmetadata: {name: b, namespace: n}\nstringData: {k: v}\n"],
         ["unknown output format", ["-o", "xml", "--name", "a", "-n", "n", "--from-literal", "k=v"], /--format "xml" is not json or yaml/],
         ["--re-encrypt needs the controller", ["--re-encrypt"], /--re-encrypt asks the controller .*--recovery-unseal/],
@@ -288,11 +381,39 @@ describe("sealing: refusals name the problem and exit 2", () => {
         });
     }
 
+    it("no refusal echoes a value: a mistyped value or a literal without its key may be the secret itself", () => {
+        const inputs: [string, string[], string | undefined][] = [
+            ["73519246", [], "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {pin: 73519246}\n"],
+            ["hunter2-nested", [], "kind: Secret\nmetadata: {name: a, namespace: n}\nstringData: {pw: {v: hunter2-nested}}\n"],
+            ["correcthorse", [], "kind: Secret\nmetadata: {name: a, namespace: n}\ndata: {pw: [correcthorse]}\n"],
+            ["s3cr3t-without-key", ["--name", "a", "-n", "n", "--from-literal", "s3cr3t-without-key"], undefined],
+        ];
+        for (const [value, args, stdin] of inputs) {
+            const r = cli(args, stdin);
+            assert.equal(r.code, 2, r.stderr);
+            assert.ok(!r.stderr.includes(value), `the error echoes ${value}: ${r.stderr}`);
+        }
+    });
+
+    it("a private key where the certificate belongs: never advice that overwrites it; the stack's committed file is refused too", () => {
+        const keyAsCert = cli(["--stack", "prod", "--cert", "key.pem", "--name", "a", "-n", "n", "--from-literal", "k=v"], undefined, false);
+        assert.equal(keyAsCert.code, 2);
+        assert.match(keyAsCert.stderr, /pulumi stack output sealingCertPem > secrets\/prod\/pub-cert\.pem, then seal with --stack prod/);
+        assert.ok(!keyAsCert.stderr.includes("> key.pem"), keyAsCert.stderr);
+        // sealing-key export's bundle (key and certificate) copied where the public certificate is committed.
+        fs.mkdirSync(path.join(dir, "secrets", "leak"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "secrets", "leak", "pub-cert.pem"), KEY + fs.readFileSync(CERT, "utf8"));
+        const bundle = cli(["--stack", "leak", "--name", "a", "-n", "n", "--from-literal", "k=v"], undefined, false);
+        assert.equal(bundle.code, 2);
+        assert.match(bundle.stderr, /secrets\/leak\/pub-cert\.pem \(the certificate of --stack leak\) holds a private key beside the certificate/);
+        assert.equal(bundle.stdout, "");
+    });
+
     it("expired certificate (clock moved past its end)", () => {
         const future = new Date(Date.now() + 60 * 24 * 3600 * 1000);
         assert.throws(
             () => runSeal(["--cert", CERT, "--name", "a", "--namespace", "n", "--from-literal", "k=v"], { readStdin: () => undefined, write: () => {}, now: future }),
-            (e: unknown) => e instanceof SealError && e.exitCode === 2 && /cannot be used: it expired on/.test(e.message),
+            (e: unknown) => e instanceof SealError && e.exitCode === 2 && /cannot be used: certificate expired on .*; issue a new certificate for the same key/.test(e.message),
         );
     });
 
@@ -348,6 +469,11 @@ describe("sealing-key import", () => {
         const r3 = keyCli(["import", "--in", "missing.pem"]);
         assert.equal(r3.status, 2);
         assert.match(r3.stderr, /cannot read --in missing\.pem: ENOENT/);
+        // The same rule as npm run seal --cert and the stack config's sealingKeyPem (model/sealing-key.ts).
+        fs.writeFileSync(path.join(dir, "weak.pem"), fs.readFileSync(path.join(dir, "rsa1024.key"), "utf8") + fs.readFileSync(path.join(dir, "rsa1024.pem"), "utf8"));
+        const weak = keyCli(["import", "--in", "weak.pem"]);
+        assert.equal(weak.status, 2);
+        assert.match(weak.stderr, /expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not rsa of 1024 bits/);
         const r4 = keyCli(["backup"]);
         assert.equal(r4.status, 2);
         assert.match(r4.stderr, /expected export or import, got "backup"/);

@@ -1,0 +1,70 @@
+/**
+ * No configuration error ever shows a secret: whatever is given for a secret key (stored with
+ * `--secret` or, by mistake, in plain text), on whatever problem path, the value stays out of the
+ * error text.
+ */
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../config";
+import { ConfigKey } from "../config/keys";
+import { raw } from "./helpers";
+
+/** The error text of a config, or "" when it is accepted. */
+function errorText(values: Record<string, string>, secretKeys: string[]): string {
+    try {
+        parseConfig(raw(values, secretKeys));
+        return "";
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
+        return [e.message, ...e.problems.map((p) => `${p.value ?? ""} ${p.expected}`)].join("\n");
+    }
+}
+
+describe("secret config values never reach an error", () => {
+    it("a plaintext adminPassword with basicAuthFromSealedSecret: the conflict does not show it either", () => {
+        const password = "plaintext-admin-password-7351";
+        const text = errorText({ adminPassword: password, basicAuthFromSealedSecret: "true" }, []);
+        assert.match(text, /openfaas-gitops:adminPassword = "\[plaintext value hidden\]": must be a secret/);
+        assert.match(text, /openfaas-gitops:adminPassword = "\[plaintext value hidden\]": conflicts with basicAuthFromSealedSecret/);
+        assert.ok(!text.includes(password), text);
+    });
+
+    it("any value of any secret key, stored as a secret or not, beside any mix of other problems", () => {
+        const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" });
+        const FLUX = JSON.stringify({ notifications: [{ name: "ops", type: "slack" }] });
+        // A marker no message could hold by chance, inside values of the shapes each key reads (text,
+        // PEM, JSON objects of strings), so every check path is taken, not only the first one.
+        const marker = fc.stringMatching(/^[a-z0-9]{6}$/).map((s) => `Q${s}Z9secretmark`);
+        const value = (m: string) =>
+            fc.oneof(
+                fc.tuple(fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 })).map(([a, b]) => `${a}${m}${b}`),
+                fc.constant(`-----BEGIN OPENSSH PRIVATE KEY-----\n${m}\n-----END OPENSSH PRIVATE KEY-----\n`),
+                fc.constant(`-----BEGIN PRIVATE KEY-----\n${m}\n-----END PRIVATE KEY-----\n`),
+                fc.constant(m),
+                fc.dictionary(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_-]{0,12}$/), fc.oneof(fc.constant(m), fc.constant(`https://hooks.example.com/${m}`), fc.constant(1)), { maxKeys: 3 }).map((o) => JSON.stringify({ ...o, ops: m })),
+                fc.constant(JSON.stringify([m])),
+            );
+        const secretKeys = [...SECRET_CONFIG_KEYS];
+        const scenario = marker.chain((m) =>
+            fc.record({
+                m: fc.constant(m),
+                secrets: fc.dictionary(fc.constantFrom(...secretKeys), value(m), { minKeys: 1, maxKeys: secretKeys.length }),
+                stored: fc.subarray(secretKeys),
+                basicAuthFromSealedSecret: fc.constantFrom(undefined, "true", "maybe"),
+                agent: fc.constantFrom(undefined, AGENT, "not json"),
+                flux: fc.constantFrom(undefined, FLUX),
+                sealingCertPem: fc.constantFrom(undefined, "not a certificate"),
+            }),
+        );
+        fc.assert(
+            fc.property(scenario, (s) => {
+                const values: Record<string, string> = { ...s.secrets };
+                for (const k of ["basicAuthFromSealedSecret", "agent", "flux", "sealingCertPem"] as const) if (s[k] !== undefined) values[k] = s[k]!;
+                const text = errorText(values, s.stored as ConfigKey[]);
+                assert.ok(!text.includes(s.m), `a secret value reached the error:\n${text}`);
+            }),
+            { numRuns: 300, interruptAfterTimeLimit: 20_000 },
+        );
+    });
+});
