@@ -1,11 +1,13 @@
 /**
  * YAML (and JSON) input of the sealing tools, read with bounds: a document may not expand past
  * {@link MAX_EXPANDED_CHARS} through aliases (a few hundred bytes of `&a [*b, *b, ...]` expand to
- * gigabytes once written out or walked), and a syntax error is reported by position without the
- * input text (js-yaml quotes tags and alias names, and `password: *x` or `!x` is a secret written
- * unquoted).
+ * gigabytes once written out or walked; measured by model/yaml.ts's expandedSize, as for the
+ * functions file, with a larger cap because a Secret's data may reach 1 MiB), and a syntax error is
+ * reported by position without the input text (js-yaml quotes tags and alias names, and
+ * `password: *x` or `!x` is a secret written unquoted).
  */
 import * as yaml from "js-yaml";
+import { expandedSize } from "../model/yaml";
 
 /**
  * Most characters a document may expand to. Kubernetes stores no object over about 1.5 MiB (etcd's
@@ -19,25 +21,6 @@ export class YamlInputError extends Error {}
 /** Pure: a js-yaml reason without the input text it may quote (tag names, alias names, prefixes). */
 function reasonWithoutInput(reason: string): string {
     return reason.replace(/\s*(?:[:"]|!<).*$/s, "");
-}
-
-/**
- * Pure: whether a loaded document, walked as a writer would walk it (every alias expanded), exceeds
- * `limit` characters. Every element is counted when it is queued, so the walk stops within `limit`
- * steps and holds at most `limit` nodes, whatever the nesting of aliases.
- */
-export function expandsPast(doc: unknown, limit: number): boolean {
-    let size = 1;
-    const stack: unknown[] = [doc];
-    while (stack.length > 0) {
-        const node = stack.pop();
-        const children = Array.isArray(node) ? node : node !== null && typeof node === "object" ? Object.entries(node) : [];
-        if (typeof node === "string") size += node.length;
-        size += children.length;
-        if (size > limit) return true;
-        for (const child of children) stack.push(child);
-    }
-    return false;
 }
 
 /** The documents of a YAML stream (empty ones dropped); throws a {@link YamlInputError} for a syntax error or a document that expands too far. */
@@ -55,7 +38,8 @@ export function loadDocuments(text: string): unknown[] {
         throw e;
     }
     docs.forEach((doc, i) => {
-        if (expandsPast(doc, MAX_EXPANDED_CHARS)) {
+        const size = expandedSize(doc, MAX_EXPANDED_CHARS);
+        if (size === "cycle" || size > MAX_EXPANDED_CHARS) {
             const which = docs.length > 1 ? ` (document ${i + 1})` : "";
             throw new YamlInputError(`expands${which} past ${MAX_EXPANDED_CHARS} characters through YAML aliases (*name); Kubernetes stores no object that large: write the values out instead of repeating aliases`);
         }
