@@ -49,7 +49,14 @@ async function main(): Promise<void> {
     });
     // Flux mode: source-controller fetches; a change of its artifact triggers a sync at once.
     const flux = settings.flux
-        ? new FluxSource(kc, { ...settings.flux, workDir: settings.workDir, onRevision: (revision) => sync("watch", revision), log: (line) => log.warn(line) })
+        ? new FluxSource(kc, {
+              ...settings.flux,
+              workDir: settings.workDir,
+              projectPath: settings.projectPath,
+              limits: settings.artifact,
+              onRevision: (revision) => sync("watch", revision),
+              log: (line) => log.warn(line),
+          })
         : undefined;
     const source: Source = flux ?? gitSource(settings);
     const engineEnv = engineEnvironment(process.env, settings.backendUrl);
