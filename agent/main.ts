@@ -58,7 +58,16 @@ async function main(): Promise<void> {
               log: (line) => log.warn(line),
           })
         : undefined;
-    const source: Source = flux ?? gitSource(settings);
+    const origin: Source = flux ?? gitSource(settings);
+    // Ready once the first check of the source has finished (whatever it found), not the first
+    // apply: an apply can take minutes, and a new pod that is not Ready holds up the rollout that
+    // replaces the old one (an agent upgrade through git would wait on itself).
+    let checkedOnce = false;
+    const source: Source = {
+        head: (hint) => origin.head(hint).finally(() => (checkedOnce = true)),
+        checkout: (revision) => origin.checkout(revision),
+        verify: (revision) => origin.verify(revision),
+    };
     const engineEnv = engineEnvironment(process.env, settings.backendUrl);
     if (settings.pulumiPlugins) {
         try {
@@ -78,7 +87,6 @@ async function main(): Promise<void> {
     });
     const engineLog = (line: string) => log.info({ engine: true }, line);
     let fluxEventsSent: Promise<void> = Promise.resolve();
-    let checkedOnce = false;
     const reconciler = new Reconciler(
         {
             source,
@@ -120,6 +128,7 @@ async function main(): Promise<void> {
 
     const sync = (trigger: Trigger, revision?: string) => {
         void reconciler.sync(trigger, revision).then((d) => {
+            // A follower, a suspended or a stalled agent checks nothing: its check is done too.
             checkedOnce = true;
             log.debug({ trigger, decision: d }, "sync");
         });
@@ -133,7 +142,7 @@ async function main(): Promise<void> {
         branch: settings.branch,
         webhookSecret: readSecretFile(settings.webhookSecretFile),
         syncToken: readSecretFile(settings.syncTokenFile),
-        notReady: () => elector.error ?? (checkedOnce ? undefined : "the first check of the branch has not finished"),
+        notReady: () => elector.error ?? (checkedOnce ? undefined : "the first check of the source has not finished"),
         log: (msg, fields) => log.info(fields ?? {}, msg),
     });
     server.listen(settings.listenPort, settings.listenHost, () => log.info({ listen: `${settings.listenHost}:${settings.listenPort}` }, "serving webhook, /sync, /metrics and the status page"));
