@@ -329,7 +329,7 @@ function download(url: string, file: string, limits: ArtifactLimits): Promise<st
  * Unpacks the gzip'd tar `file` into `dir`, decompressing here and counting what is fed to tar: at
  * `maxBytes` tar is stopped, so an archive that expands to gigabytes costs at most that much disk.
  */
-async function extract(file: string, dir: string, maxBytes: number, revision: string): Promise<void> {
+export async function extract(file: string, dir: string, maxBytes: number, revision: string): Promise<void> {
     const tar = spawn("tar", ["-x", "-f", "-", "-C", dir, "--no-same-owner", "--no-same-permissions"], { stdio: ["pipe", "ignore", "pipe"], timeout: EXTRACT_TIMEOUT_MS });
     let stderr = "";
     tar.stderr.on("data", (d: Buffer) => (stderr = (stderr + d).slice(-4000)));

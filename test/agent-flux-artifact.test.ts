@@ -16,7 +16,8 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
-import { FluxSource } from "../agent/flux-source";
+import * as fc from "fast-check";
+import { extract, FluxSource } from "../agent/flux-source";
 import { kubeConfig } from "../agent/kube";
 import { PermanentError, Reason, SourceUnavailableError } from "../agent/reconciler";
 import { ArtifactLimits } from "../agent/settings";
@@ -184,5 +185,39 @@ describe("Flux artifacts: deadline, size limits and links out of the checkout", 
         assert.deepEqual(fs.readdirSync(path.join(dir, "app", "node_modules")), [".openfaas-gitops-deps.sha256"]);
         assert.equal(fs.existsSync(path.join(dir, "app", "lib")), false, "nothing of the previous artifact stays");
         assert.deepEqual(fs.readdirSync(victim), ["keep"]);
+    });
+});
+
+describe("unpacking arbitrary bytes", () => {
+    it("garbage, truncated and bit-flipped archives end in a clear error or an unpacked tree, never a hang and never a write outside", { timeout: 120_000 }, async () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-unpack-fuzz-"));
+        const victim = path.join(root, "victim");
+        fs.mkdirSync(victim);
+        const valid = archive({ "app/Pulumi.yaml": "name: x\n", "app/a.txt": "1", "app/link": { link: "a.txt" }, "app/out": { link: "../../victim/planted" } });
+        const raw = zlib.gunzipSync(valid);
+        const input = fc.oneof(
+            fc.uint8Array({ maxLength: 4096 }).map((b) => Buffer.from(b)),
+            fc.uint8Array({ maxLength: 4096 }).map((b) => zlib.gzipSync(b)),
+            fc.nat(valid.length).map((n) => valid.subarray(0, n)),
+            fc.tuple(fc.nat(raw.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => {
+                const b = Buffer.from(raw);
+                b[i] ^= x;
+                return zlib.gzipSync(b);
+            }),
+        );
+        let i = 0;
+        await fc.assert(
+            fc.asyncProperty(input, async (bytes) => {
+                const file = path.join(root, `a-${++i}.tar.gz`);
+                const dir = path.join(root, `d-${i}`);
+                fs.writeFileSync(file, bytes);
+                fs.mkdirSync(dir);
+                await extract(file, dir, MiB, "main@sha1:0").catch((e: Error) => assert.match(e.message, /cannot extract the artifact of main@sha1:0|unpacks to more than/));
+                assert.deepEqual(fs.readdirSync(victim), [], "nothing written outside");
+                fs.rmSync(dir, { recursive: true });
+                fs.rmSync(file);
+            }),
+            { numRuns: 60 },
+        );
     });
 });
