@@ -223,6 +223,8 @@ export class FluxSource {
         const limits = this.o.limits ?? DEFAULT_ARTIFACT_LIMITS;
         const file = path.join(this.o.workDir, "flux-artifact.tar.gz");
         fs.mkdirSync(this.o.workDir, { recursive: true });
+        // What a killed agent left unpacking (one checkout at a time: nothing else uses them).
+        for (const stale of fs.readdirSync(this.o.workDir).filter((e) => e.startsWith("incoming-"))) fs.rmSync(path.join(this.o.workDir, stale), { recursive: true, force: true });
         let incoming: string | undefined;
         try {
             const actual = await download(artifact.url, file, limits);

@@ -137,6 +137,7 @@ describe("Flux artifacts: deadline, size limits and links out of the checkout", 
         const { source, workDir } = workspace();
         serveBytes(good());
         const first = publish(good());
+        fs.mkdirSync(path.join(workDir, "incoming-left-by-a-killed-agent"), { recursive: true });
         const dir = await source.checkout(first);
         const bomb = gzipBomb(300 * MiB);
         assert.ok(bomb.length < 400_000, `${bomb.length} bytes`);
