@@ -29,7 +29,7 @@ import * as zlib from "node:zlib";
 import { KubeApi, KubeApiError, WatchEvent } from "./kube-api";
 import { jittered, PermanentError, Reason, SourceUnavailableError } from "./reconciler";
 import { ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, FIELDS } from "./settings";
-import { assertContained } from "./worktree";
+import { assertContained, regularFileBytes } from "./worktree";
 
 /** How long tar may take to unpack an artifact that is within its size limit. */
 const EXTRACT_TIMEOUT_MS = 300_000;
@@ -233,6 +233,9 @@ export class FluxSource {
             incoming = fs.mkdtempSync(path.join(this.o.workDir, "incoming-"));
             await extract(file, incoming, limits.maxExtractedBytes, revision);
             assertContained(incoming, `the artifact of ${revision}`);
+            // A sparse member takes a few bytes of the archive and none of the disk, yet whatever reads it reads all of it.
+            const unpacked = regularFileBytes(incoming);
+            if (unpacked > limits.maxExtractedBytes) throw tooLargeUnpacked(revision, limits.maxExtractedBytes, `files of ${sizeText(unpacked)} in all (sparse files count by their size)`);
             this.replaceCheckout(incoming);
             incoming = undefined;
         } finally {
@@ -327,6 +330,14 @@ function download(url: string, file: string, limits: ArtifactLimits): Promise<st
     });
 }
 
+/** The refusal of an artifact that unpacks to `what` (over `maxBytes`). */
+function tooLargeUnpacked(revision: string, maxBytes: number, what: string): Error {
+    return new Error(
+        `the artifact of ${revision} unpacks to ${what}, over the limit of ${sizeText(maxBytes)} (${FIELDS.artifactMaxExtractedBytes.env}); nothing of it was applied. ` +
+            `Raise ${FIELDS.artifactMaxExtractedBytes.env} if the repository really is that large, or leave files out of the artifact (the GitRepository's spec.ignore or a .sourceignore file)`,
+    );
+}
+
 /**
  * Unpacks the gzip'd tar `file` into `dir`, decompressing here and counting what is fed to tar: at
  * `maxBytes` tar is stopped, so an archive that expands to gigabytes costs at most that much disk.
@@ -360,10 +371,7 @@ export async function extract(file: string, dir: string, maxBytes: number, revis
     if (overLimit) {
         tar.kill("SIGKILL");
         await exited;
-        throw new Error(
-            `the artifact of ${revision} unpacks to more than ${sizeText(maxBytes)} (${FIELDS.artifactMaxExtractedBytes.env}); unpacking was stopped there and nothing of it was applied. ` +
-                `Raise ${FIELDS.artifactMaxExtractedBytes.env} if the repository really is that large, or leave files out of the artifact (the GitRepository's spec.ignore or a .sourceignore file)`,
-        );
+        throw tooLargeUnpacked(revision, maxBytes, "more than that (unpacking was stopped at the limit)");
     }
     const code = await exited;
     const tarStopped = ["EPIPE", "ERR_STREAM_PREMATURE_CLOSE"].includes((feedError as NodeJS.ErrnoException | undefined)?.code ?? "");

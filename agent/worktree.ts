@@ -57,6 +57,14 @@ function walk(dir: string, rel = ""): string[] {
     return out;
 }
 
+/** The sizes of the regular files under `root`, added up (a sparse file counts by its size, not its blocks). */
+export function regularFileBytes(root: string): number {
+    return walk(root).reduce((sum, rel) => {
+        const st = fs.lstatSync(path.join(root, rel));
+        return st.isFile() ? sum + st.size : sum;
+    }, 0);
+}
+
 /**
  * Refuses `what` unless every entry of `entries` (relative to `root`; default: the whole tree,
  * where special files are refused too) is safe. Offending entries are removed first, so nothing

@@ -143,11 +143,22 @@ describe("Flux artifacts: deadline, size limits and links out of the checkout", 
         assert.ok(bomb.length < 400_000, `${bomb.length} bytes`);
         serveBytes(bomb);
         const started = Date.now();
-        await assert.rejects(source.checkout(publish(bomb)), /unpacks to more than 8 MiB \(8388608 bytes\) \(AGENT_ARTIFACT_MAX_EXTRACTED_BYTES\); unpacking was stopped there/);
+        await assert.rejects(source.checkout(publish(bomb)), /unpacks to more than that \(unpacking was stopped at the limit\), over the limit of 8 MiB \(8388608 bytes\) \(AGENT_ARTIFACT_MAX_EXTRACTED_BYTES\); nothing of it was applied\. Raise AGENT_ARTIFACT_MAX_EXTRACTED_BYTES/);
         assert.ok(Date.now() - started < 10_000);
         assert.deepEqual(fs.readdirSync(workDir).sort(), ["checkout", "flux-artifact.json"], "the partial unpacking is removed");
         assert.equal(fs.readFileSync(path.join(dir, "app", "a.txt"), "utf8"), "1");
         assert.equal(await source.checkout(first), dir, "the applied revision is still there for a drift check");
+
+        // A sparse member: 120 bytes of archive, 10 KB of tar stream, a 1 GiB file.
+        const src = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-sparse-"));
+        fs.mkdirSync(path.join(src, "app"));
+        fs.writeFileSync(path.join(src, "app", "big"), "");
+        fs.truncateSync(path.join(src, "app", "big"), 2 ** 30);
+        const sparse = execFileSync("tar", ["-cSzf", "-", "-C", src, "."]);
+        assert.ok(sparse.length < 1000);
+        serveBytes(sparse);
+        await assert.rejects(source.checkout(publish(sparse)), /unpacks to files of 1024 MiB \(1073741824 bytes\) in all \(sparse files count by their size\), over the limit of 8 MiB/);
+        assert.deepEqual(fs.readdirSync(workDir).sort(), ["checkout", "flux-artifact.json"]);
     });
 
     it("a node_modules symlink out of the checkout is refused, and one artifact's link never survives into the next: the victim stays intact", async () => {
