@@ -47,7 +47,7 @@ export interface ArtifactLimits {
     readonly timeoutMs: number;
     /** Bytes downloaded (the compressed archive). */
     readonly maxBytes: number;
-    /** Bytes of the unpacked archive (the tar stream, as it is decompressed). */
+    /** Bytes of the unpacked archive: the tar stream as it is decompressed, and the files' sizes added up. */
     readonly maxExtractedBytes: number;
 }
 
@@ -132,8 +132,8 @@ export const FIELDS = {
     fluxSource: { env: "AGENT_FLUX_SOURCE", flag: "flux-source", doc: `flux mode: name of the GitRepository (default ${D.fluxSource})` },
     fluxEventsUrl: { env: "AGENT_FLUX_EVENTS_URL", flag: "flux-events-url", doc: "flux mode: notification-controller's event endpoint, or off (default http://notification-controller.<flux namespace>.svc.cluster.local./)" },
     artifactTimeout: { env: "AGENT_ARTIFACT_TIMEOUT", flag: "artifact-timeout", doc: `flux mode: seconds one artifact download may take in all (default ${D.artifactTimeoutSeconds})` },
-    artifactMaxBytes: { env: "AGENT_ARTIFACT_MAX_BYTES", flag: "artifact-max-bytes", doc: `flux mode: largest artifact to download, bytes or a quantity such as 50Mi (default ${D.artifactMaxBytes})` },
-    artifactMaxExtractedBytes: { env: "AGENT_ARTIFACT_MAX_EXTRACTED_BYTES", flag: "artifact-max-extracted-bytes", doc: `flux mode: largest artifact once unpacked, bytes or a quantity (default ${D.artifactMaxExtractedBytes})` },
+    artifactMaxBytes: { env: "AGENT_ARTIFACT_MAX_BYTES", flag: "artifact-max-bytes", doc: `flux mode: largest artifact to download, in bytes or with Ki, Mi or Gi (default ${D.artifactMaxBytes})` },
+    artifactMaxExtractedBytes: { env: "AGENT_ARTIFACT_MAX_EXTRACTED_BYTES", flag: "artifact-max-extracted-bytes", doc: `flux mode: largest artifact once unpacked, in bytes or with Ki, Mi or Gi (default ${D.artifactMaxExtractedBytes})` },
     repoUrl: { env: "AGENT_REPO_URL", flag: "repo-url", doc: "git URL of the repository (required)" },
     branch: { env: "AGENT_BRANCH", flag: "branch", doc: `branch to follow (default ${D.branch})` },
     projectPath: { env: "AGENT_PROJECT_PATH", flag: "project-path", doc: `Pulumi project directory in the repository (default ${D.projectPath})` },
