@@ -128,6 +128,7 @@ export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
               secretsProvider: cfg.agent.secretsProvider,
               engineEnv: cfg.agent.engineEnv,
               clusterAdmin: cfg.agent.clusterAdmin,
+              networkPolicy: cfg.networkPolicies ? { ingressNamespace: ns.names.contour, metricsNamespaceSelector: cfg.agent.metricsNamespaceSelector } : undefined,
           }, onCluster())
         : undefined;
 

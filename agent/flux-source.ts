@@ -9,19 +9,30 @@
  * Extraction uses the system `tar` (GNU tar, in every Debian image including the agent's): no npm
  * dependency for one call, and it only ever sees bytes whose digest matched, which source-controller
  * wrote. GNU tar refuses members with `..` and strips leading `/`; ownership and modes from the
- * archive are not applied.
+ * archive are not applied. The agent decompresses and counts the bytes it feeds tar, so an archive
+ * that expands beyond its limit is stopped while it is unpacked, not after.
+ *
+ * Every artifact is unpacked into a fresh directory, checked (no symlink leading out of it, no
+ * node_modules link, no special files: agent/worktree.ts), and only then becomes the checkout, with
+ * the dependency cache moved in from the previous one. Nothing an artifact leaves behind survives
+ * into the next.
  */
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
-import { promisify } from "node:util";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import * as zlib from "node:zlib";
 import { KubeApi, KubeApiError, WatchEvent } from "./kube-api";
 import { jittered, PermanentError, Reason, SourceUnavailableError } from "./reconciler";
+import { ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, FIELDS } from "./settings";
+import { assertContained, regularFileBytes } from "./worktree";
 
-const run = promisify(execFile);
+/** How long tar may take to unpack an artifact that is within its size limit. */
+const EXTRACT_TIMEOUT_MS = 300_000;
 
 /** The source.toolkit.fluxcd.io/v1 API path of GitRepositories. */
 export const GIT_REPOSITORY_API = "/apis/source.toolkit.fluxcd.io/v1";
@@ -80,6 +91,16 @@ export interface FluxSourceOptions {
     /** Called when the watch sees a new artifact. */
     readonly onRevision?: (revision: string) => void;
     readonly log?: (line: string) => void;
+    /** The Pulumi project inside the artifact: its node_modules is the dependency cache. @default "." */
+    readonly projectPath?: string;
+    /** @default the AGENT_ARTIFACT_* defaults */
+    readonly limits?: ArtifactLimits;
+}
+
+/** Pure: a byte count as a person reads it, with the exact number. */
+export function sizeText(n: number): string {
+    const mib = n / 2 ** 20;
+    return mib >= 1 ? `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB (${n} bytes)` : `${n} bytes`;
 }
 
 /** What was last extracted into the checkout, so a drift check of the applied revision needs no download. */
@@ -197,36 +218,56 @@ export class FluxSource {
     }
 
     /**
-     * Makes the checkout exactly the artifact of `revision`: downloads it, verifies its digest, and
-     * only then replaces the checkout (node_modules stays, as the dependency cache).
+     * Makes the checkout exactly the artifact of `revision`: downloads it (within the time and size
+     * limits), verifies its digest, unpacks it into a fresh directory (within the unpacked size
+     * limit), checks what it holds, and only then makes that the checkout, with the dependency
+     * cache (the project's node_modules) moved in from the previous checkout.
      */
     async checkout(revision: string): Promise<string> {
         const done = this.extracted();
         if (done?.revision === revision && fs.existsSync(this.checkoutDir)) return this.checkoutDir;
         const artifact = await this.current();
         if (artifact.revision !== revision) throw new Error(`${revision} is no longer the artifact of GitRepository ${this.where} (now ${artifact.revision}); the next check applies the new one`);
+        const limits = this.o.limits ?? DEFAULT_ARTIFACT_LIMITS;
         const file = path.join(this.o.workDir, "flux-artifact.tar.gz");
         fs.mkdirSync(this.o.workDir, { recursive: true });
-        const actual = await download(artifact.url, file);
-        const problem = digestProblem(artifact.digest, actual, revision);
-        if (problem) {
-            fs.rmSync(file, { force: true });
-            throw new PermanentError(problem, Reason.DigestMismatch, artifact.digest);
-        }
-        fs.mkdirSync(this.checkoutDir, { recursive: true });
-        for (const entry of fs.readdirSync(this.checkoutDir)) {
-            if (entry !== "node_modules") fs.rmSync(path.join(this.checkoutDir, entry), { recursive: true, force: true });
-        }
-        fs.rmSync(this.markerFile, { force: true });
+        // What a killed agent left unpacking (one checkout at a time: nothing else uses them).
+        for (const stale of fs.readdirSync(this.o.workDir).filter((e) => e.startsWith("incoming-"))) fs.rmSync(path.join(this.o.workDir, stale), { recursive: true, force: true });
+        let incoming: string | undefined;
         try {
-            await run("tar", ["-xzf", file, "-C", this.checkoutDir, "--no-same-owner", "--no-same-permissions"], { timeout: 300_000 });
-        } catch (e) {
-            throw new Error(`cannot extract the artifact of ${revision}: ${((e as { stderr?: string }).stderr || (e as Error).message).trim()}`);
+            const actual = await download(artifact.url, file, limits);
+            const problem = digestProblem(artifact.digest, actual, revision);
+            if (problem) throw new PermanentError(problem, Reason.DigestMismatch, artifact.digest);
+            incoming = fs.mkdtempSync(path.join(this.o.workDir, "incoming-"));
+            await extract(file, incoming, limits.maxExtractedBytes, revision);
+            assertContained(incoming, `the artifact of ${revision}`);
+            // A sparse member takes a few bytes of the archive and none of the disk, yet whatever reads it reads all of it.
+            const unpacked = regularFileBytes(incoming);
+            if (unpacked > limits.maxExtractedBytes) throw tooLargeUnpacked(revision, limits.maxExtractedBytes, `files of ${sizeText(unpacked)} in all (sparse files count by their size)`);
+            this.replaceCheckout(incoming);
+            incoming = undefined;
         } finally {
             fs.rmSync(file, { force: true });
+            if (incoming) fs.rmSync(incoming, { recursive: true, force: true });
         }
         fs.writeFileSync(this.markerFile, JSON.stringify({ revision, digest: artifact.digest } satisfies Extracted));
         return this.checkoutDir;
+    }
+
+    /**
+     * `incoming` (checked) becomes the checkout. Whatever the artifact has where the dependency cache
+     * goes is dropped (npm ci installs exactly what the lockfile pins); the previous checkout's cache
+     * is moved there, then the previous checkout is removed (removal unlinks symlinks, never follows them).
+     */
+    private replaceCheckout(incoming: string): void {
+        const project = this.o.projectPath ?? ".";
+        const cache = path.join(this.checkoutDir, project, "node_modules");
+        const target = path.join(incoming, project, "node_modules");
+        fs.rmSync(this.markerFile, { force: true });
+        fs.rmSync(target, { recursive: true, force: true });
+        if (fs.lstatSync(cache, { throwIfNoEntry: false }) && fs.statSync(path.dirname(target), { throwIfNoEntry: false })?.isDirectory()) fs.renameSync(cache, target);
+        fs.rmSync(this.checkoutDir, { recursive: true, force: true });
+        fs.renameSync(incoming, this.checkoutDir);
     }
 
     private extracted(): Extracted | undefined {
@@ -242,27 +283,108 @@ export class FluxSource {
 }
 
 /**
- * Streams `url` into `file`, hashing as it goes; resolves the sha256 hex. An unreachable server or a
- * 5xx/404 answer means source-controller (or its storage) is not there: a {@link SourceUnavailableError}.
+ * Streams `url` into `file`, hashing as it goes; resolves the sha256 hex. An unreachable server, a
+ * 5xx/404 answer or a download that does not finish within `limits.timeoutMs` means source-controller
+ * (or its storage) is not serving it: a {@link SourceUnavailableError}. An artifact larger than
+ * `limits.maxBytes` (by its Content-Length, or by what arrives) is refused as soon as that is known.
  */
-function download(url: string, file: string): Promise<string> {
+function download(url: string, file: string, limits: ArtifactLimits): Promise<string> {
     const get = url.startsWith("https:") ? https.get : http.get;
     return new Promise((resolve, reject) => {
-        const unavailable = (why: string) => reject(new SourceUnavailableError(`cannot download the Flux artifact ${url}: ${why}; source-controller may be down, the next check tries again`));
-        const req = get(url, { timeout: 60_000 }, (res) => {
+        let settled = false;
+        let out: fs.WriteStream | undefined;
+        const finish = (e?: Error, hex?: string) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(deadline);
+            if (e) {
+                req.destroy();
+                out?.destroy();
+                reject(e);
+            } else resolve(hex!);
+        };
+        const unavailable = (why: string) => finish(new SourceUnavailableError(`cannot download the Flux artifact ${url}: ${why}; source-controller may be down, the next check tries again`));
+        const tooLarge = (size: string) =>
+            finish(new Error(
+                `the Flux artifact ${url} is ${size}, over the limit of ${sizeText(limits.maxBytes)} (${FIELDS.artifactMaxBytes.env}); nothing of it was applied. ` +
+                    `Raise ${FIELDS.artifactMaxBytes.env} if the repository really is that large, or leave files out of the artifact (the GitRepository's spec.ignore or a .sourceignore file)`,
+            ));
+        const deadline = setTimeout(
+            () => unavailable(`not complete after ${limits.timeoutMs / 1000} s (${FIELDS.artifactTimeout.env}); a server that sends slowly is cut off so the next sync does not wait behind it`),
+            limits.timeoutMs,
+        );
+        const req = get(url, { timeout: Math.min(60_000, limits.timeoutMs) }, (res) => {
             if (res.statusCode !== 200) {
                 res.resume();
                 return unavailable(`HTTP ${res.statusCode}`);
             }
+            const announced = Number(res.headers["content-length"]);
+            if (announced > limits.maxBytes) return tooLarge(sizeText(announced));
             const hash = crypto.createHash("sha256");
-            const out = fs.createWriteStream(file);
-            res.on("data", (c: Buffer) => hash.update(c));
+            let received = 0;
+            out = fs.createWriteStream(file);
+            res.on("data", (c: Buffer) => {
+                received += c.length;
+                if (received > limits.maxBytes) return tooLarge(`more than ${sizeText(limits.maxBytes)}`);
+                hash.update(c);
+            });
             res.pipe(out);
-            out.on("finish", () => resolve(hash.digest("hex")));
-            out.on("error", reject);
+            out.on("finish", () => finish(undefined, hash.digest("hex")));
+            out.on("error", (e) => finish(e));
             res.on("error", (e) => unavailable(e.message));
         });
-        req.on("timeout", () => req.destroy(new Error("no answer in 60 s")));
+        req.on("timeout", () => req.destroy(new Error(`no data for ${Math.min(60_000, limits.timeoutMs) / 1000} s`)));
         req.on("error", (e) => unavailable(e.message));
     });
+}
+
+/** The refusal of an artifact that unpacks to `what` (over `maxBytes`). */
+function tooLargeUnpacked(revision: string, maxBytes: number, what: string): Error {
+    return new Error(
+        `the artifact of ${revision} unpacks to ${what}, over the limit of ${sizeText(maxBytes)} (${FIELDS.artifactMaxExtractedBytes.env}); nothing of it was applied. ` +
+            `Raise ${FIELDS.artifactMaxExtractedBytes.env} if the repository really is that large, or leave files out of the artifact (the GitRepository's spec.ignore or a .sourceignore file)`,
+    );
+}
+
+/**
+ * Unpacks the gzip'd tar `file` into `dir`, decompressing here and counting what is fed to tar: at
+ * `maxBytes` tar is stopped, so an archive that expands to gigabytes costs at most that much disk.
+ */
+export async function extract(file: string, dir: string, maxBytes: number, revision: string): Promise<void> {
+    const tar = spawn("tar", ["-x", "-f", "-", "-C", dir, "--no-same-owner", "--no-same-permissions"], { stdio: ["pipe", "ignore", "pipe"], timeout: EXTRACT_TIMEOUT_MS });
+    let stderr = "";
+    tar.stderr.on("data", (d: Buffer) => (stderr = (stderr + d).slice(-4000)));
+    const exited = new Promise<number | null>((r) => {
+        tar.on("close", (code) => r(code));
+        tar.on("error", (e) => {
+            stderr += e.message;
+            r(null);
+        });
+    });
+    let fed = 0;
+    let overLimit = false;
+    const counter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+            fed += chunk.length;
+            if (fed > maxBytes) {
+                overLimit = true;
+                return done(new Error("over the limit"));
+            }
+            done(null, chunk);
+        },
+    });
+    let feedError: Error | undefined;
+    // tar may stop reading at the archive's end marker (EPIPE or a premature close here): its exit status decides.
+    await pipeline(fs.createReadStream(file), zlib.createGunzip(), counter, tar.stdin).catch((e: Error) => (feedError = e));
+    if (overLimit) {
+        tar.kill("SIGKILL");
+        await exited;
+        throw tooLargeUnpacked(revision, maxBytes, "more than that (unpacking was stopped at the limit)");
+    }
+    const code = await exited;
+    const tarStopped = ["EPIPE", "ERR_STREAM_PREMATURE_CLOSE"].includes((feedError as NodeJS.ErrnoException | undefined)?.code ?? "");
+    if (code !== 0 || (feedError && !tarStopped)) {
+        const why = stderr.trim() || feedError?.message || (code === null ? `tar did not finish in ${EXTRACT_TIMEOUT_MS / 1000} s` : `tar exited ${code}`);
+        throw new Error(`cannot extract the artifact of ${revision}: ${why}`);
+    }
 }

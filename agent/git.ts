@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { redactUrls } from "../model/git";
 import { proxyEnvironment } from "../model/engine-env";
 import { AgentSettings } from "./settings";
+import { assertContained } from "./worktree";
 
 const run = promisify(execFile);
 
@@ -123,6 +124,8 @@ export class GitSource {
     /**
      * Makes the working tree exactly `revision`: fetches the branch, checks the revision out
      * detached and removes untracked files (ignored ones, such as node_modules, stay as a cache).
+     * git creates the symlinks a commit holds: one leading outside the checkout, or a node_modules
+     * link, refuses the revision before anything runs in it (agent/worktree.ts).
      */
     async checkout(revision: string): Promise<string> {
         const dir = await this.fetch();
@@ -131,6 +134,9 @@ export class GitSource {
         });
         await this.git(["checkout", "--quiet", "--force", "--detach", revision], dir);
         await this.git(["clean", "-ffdq"], dir);
+        // Mode 120000: the tracked symlinks. The dependency cache is untracked: the agent's, not the commit's.
+        const links = (await this.git(["ls-files", "--stage", "-z"], dir)).split("\0").filter((e) => e.startsWith("120000 ")).map((e) => e.slice(e.indexOf("\t") + 1));
+        assertContained(dir, `revision ${revision}`, links);
         return dir;
     }
 

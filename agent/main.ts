@@ -54,9 +54,27 @@ async function main(): Promise<void> {
     });
     // Flux mode: source-controller fetches; a change of its artifact triggers a sync at once.
     const flux = settings.flux
-        ? new FluxSource(kc, { ...settings.flux, workDir: settings.workDir, onRevision: (revision) => sync("watch", revision), log: (line) => log.warn(line) })
+        ? new FluxSource(kc, {
+              ...settings.flux,
+              workDir: settings.workDir,
+              projectPath: settings.projectPath,
+              limits: settings.artifact,
+              onRevision: (revision) => sync("watch", revision),
+              log: (line) => log.warn(line),
+          })
         : undefined;
-    const source: Source = flux ?? gitSource(settings);
+    const origin: Source = flux ?? gitSource(settings);
+    // Ready once the first check of the source has finished (whatever it found), not the first
+    // apply: an apply can take minutes, and a new pod that is not Ready holds up the rollout that
+    // replaces the old one (an agent upgrade through git would wait on itself).
+    let checkedOnce = false;
+    const source: Source = {
+        head: (hint) => origin.head(hint).finally(() => (checkedOnce = true)),
+        checkout: (revision) => origin.checkout(revision),
+        verify: (revision) => origin.verify(revision),
+        // Flux's artifact digest keys a DigestMismatch stall; a wrapper without it would key it on the revision.
+        ...(origin.artifact ? { artifact: () => origin.artifact!() } : {}),
+    };
     const engineEnv = engineEnvironment(process.env, settings.backendUrl);
     if (settings.pulumiPlugins) {
         try {
@@ -77,7 +95,6 @@ async function main(): Promise<void> {
     // The CLI prints what the program and its providers say; a URL credential in it is redacted.
     const engineLog = (line: string) => log.info({ engine: true }, redactUrls(line));
     let fluxEventsSent: Promise<void> = Promise.resolve();
-    let checkedOnce = false;
     let storedStatusRead = true;
     const reconciler = new Reconciler(
         {
@@ -126,6 +143,7 @@ async function main(): Promise<void> {
     const sync = (trigger: Trigger, revision?: string) => {
         reconciler.sync(trigger, revision).then(
             (d) => {
+                // A follower, a suspended or a stalled agent checks nothing: its check is done too.
                 checkedOnce = true;
                 log.debug({ trigger, decision: d }, "sync");
             },
@@ -148,7 +166,7 @@ async function main(): Promise<void> {
         branch: settings.branch,
         webhookSecret: () => webhookSecret?.(),
         syncToken: () => syncToken?.(),
-        notReady: () => elector.error ?? (checkedOnce ? undefined : "the first check of the branch has not finished"),
+        notReady: () => elector.error ?? (checkedOnce ? undefined : "the first check of the source has not finished"),
         log: (msg, fields) => log.info(fields ?? {}, msg),
     });
     server.listen(settings.listenPort, settings.listenHost, () => log.info({ listen: `${settings.listenHost}:${settings.listenPort}` }, "serving webhook, /sync, /metrics and the status page"));

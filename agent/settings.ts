@@ -36,13 +36,45 @@ export const AGENT_DEFAULTS = {
     fluxNamespace: "flux-system",
     /** The GitRepository the Flux component declares for this program's repository. */
     fluxSource: "openfaas-gitops",
+    /** flux mode: limits of one artifact (download deadline, bytes downloaded, bytes once unpacked: PKO's default). */
+    artifactTimeoutSeconds: 120,
+    artifactMaxBytes: "50Mi",
+    artifactMaxExtractedBytes: "100Mi",
 } as const;
 const D = AGENT_DEFAULTS;
+
+/** flux mode: what one artifact may take (agent/flux-source.ts enforces them). */
+export interface ArtifactLimits {
+    /** The whole download, from the request to the last byte. */
+    readonly timeoutMs: number;
+    /** Bytes downloaded (the compressed archive). */
+    readonly maxBytes: number;
+    /** Bytes of the unpacked archive: the tar stream as it is decompressed, and the files' sizes added up. */
+    readonly maxExtractedBytes: number;
+}
+
+/**
+ * Pure: a size in whole bytes or binary units as Kubernetes writes them (50Mi), or undefined. Not
+ * model/quantity.ts: the agent's image holds agent/ only.
+ */
+export function sizeBytes(v: string): number | undefined {
+    const m = /^(\d{1,12})(Ki|Mi|Gi)?$/.exec(v);
+    return m ? Number(m[1]) * { "": 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }[m[2] ?? ""]! : undefined;
+}
+
+/** The AGENT_ARTIFACT_* defaults, in milliseconds and bytes. */
+export const DEFAULT_ARTIFACT_LIMITS: ArtifactLimits = {
+    timeoutMs: AGENT_DEFAULTS.artifactTimeoutSeconds * 1000,
+    maxBytes: sizeBytes(AGENT_DEFAULTS.artifactMaxBytes)!,
+    maxExtractedBytes: sizeBytes(AGENT_DEFAULTS.artifactMaxExtractedBytes)!,
+};
 
 export interface AgentSettings {
     readonly source: SourceMode;
     /** flux mode: the GitRepository to follow, and notification-controller's event endpoint (undefined: no events). */
     readonly flux?: { readonly namespace: string; readonly name: string; readonly eventsUrl?: string };
+    /** flux mode: the limits of one artifact. */
+    readonly artifact: ArtifactLimits;
     /** git mode: git URL: ssh (`git@host:org/repo.git`, `ssh://...`) or `https://...`. */
     readonly repoUrl: string;
     readonly branch: string;
@@ -101,6 +133,9 @@ export const FIELDS = {
     fluxNamespace: { env: "AGENT_FLUX_NAMESPACE", flag: "flux-namespace", doc: `flux mode: namespace of the GitRepository and of Flux (default ${D.fluxNamespace})` },
     fluxSource: { env: "AGENT_FLUX_SOURCE", flag: "flux-source", doc: `flux mode: name of the GitRepository (default ${D.fluxSource})` },
     fluxEventsUrl: { env: "AGENT_FLUX_EVENTS_URL", flag: "flux-events-url", doc: "flux mode: notification-controller's event endpoint, or off (default http://notification-controller.<flux namespace>.svc.cluster.local./)" },
+    artifactTimeout: { env: "AGENT_ARTIFACT_TIMEOUT", flag: "artifact-timeout", doc: `flux mode: seconds one artifact download may take in all (default ${D.artifactTimeoutSeconds})` },
+    artifactMaxBytes: { env: "AGENT_ARTIFACT_MAX_BYTES", flag: "artifact-max-bytes", doc: `flux mode: largest artifact to download, in bytes or with Ki, Mi or Gi (default ${D.artifactMaxBytes})` },
+    artifactMaxExtractedBytes: { env: "AGENT_ARTIFACT_MAX_EXTRACTED_BYTES", flag: "artifact-max-extracted-bytes", doc: `flux mode: largest artifact once unpacked, in bytes or with Ki, Mi or Gi (default ${D.artifactMaxExtractedBytes})` },
     repoUrl: { env: "AGENT_REPO_URL", flag: "repo-url", doc: "git URL of the repository (required)" },
     branch: { env: "AGENT_BRANCH", flag: "branch", doc: `branch to follow (default ${D.branch})` },
     projectPath: { env: "AGENT_PROJECT_PATH", flag: "project-path", doc: `Pulumi project directory in the repository (default ${D.projectPath})` },
@@ -208,6 +243,15 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         if (!pattern.test(v)) problems.push(`${name(f)} = "${v}": expected ${what} (lower-case letters, digits and '-')`);
         return v;
     };
+    const bytes = (f: Field, def: string): number => {
+        const v = raw(f) ?? def;
+        const n = sizeBytes(v);
+        if (n === undefined || n < 2 ** 10 || n > 16 * 2 ** 30) {
+            problems.push(`${name(f)} = "${v.slice(0, 40)}": expected a size from 1Ki to 16Gi, in bytes or with Ki, Mi or Gi, e.g. ${def}`);
+            return sizeBytes(def)!;
+        }
+        return n;
+    };
     const file = (f: Field): string | undefined => {
         const v = raw(f);
         if (v !== undefined && !fileExists(v)) problems.push(`${name(f)} = "${v}": no such file`);
@@ -266,9 +310,15 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         if (events !== "off" && !/^https?:\/\/[^/]+/.test(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = "${events}": expected an http(s) URL or off`);
         flux = { namespace, name: k8sName(FIELDS.fluxSource, D.fluxSource, DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
     }
+    const artifact = {
+        timeoutMs: seconds(FIELDS.artifactTimeout, D.artifactTimeoutSeconds, 5, 3600),
+        maxBytes: bytes(FIELDS.artifactMaxBytes, D.artifactMaxBytes),
+        maxExtractedBytes: bytes(FIELDS.artifactMaxExtractedBytes, D.artifactMaxExtractedBytes),
+    };
     const settings: AgentSettings = {
         source,
         flux,
+        artifact,
         repoUrl: repoUrl ?? "",
         branch,
         projectPath,

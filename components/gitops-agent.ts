@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -68,6 +69,19 @@ export interface GitOpsAgentArgs {
     readonly clusterAdmin?: boolean;
     /** Seconds a running update may finish after SIGTERM. @default AGENT_DEFAULTS.shutdownGraceSeconds */
     readonly shutdownGraceSeconds?: number;
+    /**
+     * Isolate the agent's namespace: ingress only from the ingress controller's namespace (to the
+     * webhook, with `webhookHost`) and from the namespaces that scrape `/metrics`. @default none
+     */
+    readonly networkPolicy?: AgentNetworkPolicyArgs;
+}
+
+/** Who may reach the agent's HTTP port when its namespace is isolated. */
+export interface AgentNetworkPolicyArgs {
+    /** Namespace of the ingress controller that routes the webhook (Contour's Envoy). */
+    readonly ingressNamespace: pulumi.Input<string>;
+    /** Labels of the namespaces whose pods scrape `/metrics` (a namespaceSelector's matchLabels). */
+    readonly metricsNamespaceSelector: Readonly<Record<string, string>>;
 }
 
 const LABELS = { "app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "openfaas-gitops" };
@@ -93,7 +107,7 @@ export function agentRoleSpec(namespace: string) {
 
 /**
  * Pure: the agent's environment, named by agent/settings.ts's FIELDS (the one home of the names).
- * In flux mode the git settings are left out: source-controller fetches, the agent runs no git or ssh.
+ * In flux mode the git settings but the branch are left out: source-controller fetches, the agent runs no git or ssh.
  */
 export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.types.input.core.v1.EnvVar[] {
     const git = a.flux === undefined;
@@ -102,7 +116,8 @@ export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.t
         [FIELDS.fluxNamespace.env]: a.flux?.namespace,
         [FIELDS.fluxSource.env]: a.flux?.gitRepository,
         [FIELDS.repoUrl.env]: git ? a.repoUrl : undefined,
-        [FIELDS.branch.env]: git ? a.branch ?? AGENT_DEFAULTS.branch : undefined,
+        // In flux mode too: the agent's own webhook compares a push's ref with it.
+        [FIELDS.branch.env]: a.branch ?? AGENT_DEFAULTS.branch,
         [FIELDS.projectPath.env]: a.projectPath ?? AGENT_DEFAULTS.projectPath,
         [FIELDS.stack.env]: a.stack,
         [FIELDS.pollInterval.env]: String(a.pollIntervalSeconds ?? AGENT_DEFAULTS.pollIntervalSeconds),
@@ -130,21 +145,54 @@ export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.t
     ];
 }
 
-/** Pure: the Deployment: non-root, read-only root filesystem, probes, bounded resources. */
-export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secrets: { git: string; engine?: string }, files: { webhook: boolean }) {
+/** The pod template annotation whose change rolls the agent's pod when a Secret it consumes changes. */
+export const SECRETS_CHECKSUM_ANNOTATION = "openfaas-gitops/secrets-checksum";
+
+/**
+ * Pure: one sha256 over every Secret (and the host keys) the pod consumes, each map with its keys
+ * sorted. The engine credentials arrive through envFrom, read once at the container's start, so
+ * only a new pod sees a rotated value: a changed checksum makes the Deployment roll. One hash over
+ * all of them, never one per Secret: the generated sync token (40 random characters) is in the
+ * input, so the checksum, which anyone who can read the Deployment sees, cannot be used to guess
+ * a short passphrase offline.
+ */
+export function secretsChecksum(consumed: Readonly<Record<string, Readonly<Record<string, string>> | undefined>>): string {
+    const sorted = (m: Readonly<Record<string, string>>) => Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k]]));
+    const canonical = Object.keys(consumed).sort().filter((k) => consumed[k] !== undefined).map((k) => [k, sorted(consumed[k]!)]);
+    return crypto.createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
+}
+
+/**
+ * Pure: the Deployment: non-root, read-only root filesystem, probes, bounded resources.
+ * `checksum` is {@link secretsChecksum} of what the pod consumes.
+ */
+export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secrets: { git: string; engine?: string }, files: { webhook: boolean }, checksum?: pulumi.Input<string>) {
     const git = a.flux === undefined;
     const grace = a.shutdownGraceSeconds ?? AGENT_DEFAULTS.shutdownGraceSeconds;
     return {
         apiVersion: "apps/v1" as const,
         kind: "Deployment" as const,
-        metadata: { name: NAME, namespace, labels: LABELS },
+        metadata: {
+            name: NAME,
+            namespace,
+            labels: LABELS,
+            // The agent applies this Deployment itself. Awaiting its rollout would wait on the agent's
+            // own replacement: the new pod becomes leader only once this pod, still running the
+            // update, exits. The update ends once the Deployment is accepted; the rollout is the
+            // Deployment controller's, and the new pod's readiness says whether it worked.
+            annotations: { "pulumi.com/skipAwait": "true" },
+        },
         spec: {
-            // One replica does the work; a second would only wait on the Lease. Recreate avoids two during rollouts.
+            // One replica does the work; a second would only wait on the Lease. A rolling update
+            // starts the new pod first: it is Ready (serving, in the election) as a follower, then
+            // the old one gets SIGTERM, finishes its running update and hands over the Lease, so the
+            // platform is never without an agent while a new image is pulled. Two pods at once is
+            // what leader election is for.
             replicas: 1,
-            strategy: { type: "Recreate" },
+            strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
             selector: { matchLabels: { "app.kubernetes.io/name": LABELS["app.kubernetes.io/name"] } },
             template: {
-                metadata: { labels: LABELS },
+                metadata: { labels: LABELS, ...(checksum !== undefined ? { annotations: { [SECRETS_CHECKSUM_ANNOTATION]: checksum } } : {}) },
                 spec: {
                     serviceAccountName: NAME,
                     terminationGracePeriodSeconds: grace + 30,
@@ -195,9 +243,33 @@ export function agentIngressSpec(namespace: string, host: string, ingressClass: 
 }
 
 /**
+ * Pure: the agent namespace's NetworkPolicy. Ingress to its one port (`http`: webhook, /metrics,
+ * /sync, the status page) only from the ingress controller's namespace, when a webhook is routed
+ * through it, and from the namespaces that scrape /metrics; nothing else, so a function's pod cannot
+ * reach the agent. Egress stays open: the agent needs the apiserver, the git server or
+ * source-controller, the state backend and the providers' APIs, which live anywhere.
+ */
+export function agentNetworkPolicySpec(namespace: string, p: AgentNetworkPolicyArgs, webhook: boolean) {
+    const port = [{ protocol: "TCP", port: "http" }];
+    return {
+        apiVersion: "networking.k8s.io/v1" as const,
+        kind: "NetworkPolicy" as const,
+        metadata: { name: NAME, namespace, labels: LABELS },
+        spec: {
+            podSelector: {},
+            policyTypes: ["Ingress"],
+            ingress: [
+                ...(webhook ? [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": p.ingressNamespace } } }], ports: port }] : []),
+                { from: [{ namespaceSelector: { matchLabels: { ...p.metricsNamespaceSelector } } }], ports: port },
+            ],
+        },
+    };
+}
+
+/**
  * The reconcile agent: namespace, RBAC, its git Secret (deploy key, generated webhook secret and
  * sync token), the pinned known_hosts (ConfigMap), the Deployment and Service, and optionally the GitHub deploy key,
- * the webhook and the Ingress that routes it. In flux mode the deploy key is still made here (Flux
+ * the webhook, the Ingress that routes it and the namespace's NetworkPolicy. In flux mode the deploy key is still made here (Flux
  * fetches with it, see `deployKey`), but the agent's pod holds neither it nor the known_hosts.
  */
 export class GitOpsAgent extends pulumi.ComponentResource {
@@ -279,9 +351,19 @@ export class GitOpsAgent extends pulumi.ComponentResource {
             ? new k8s.core.v1.Secret(`${name}-engine`, { metadata: { name: `${NAME}-engine`, namespace: ns, labels: LABELS }, type: "Opaque", stringData: pulumi.secret(args.engineEnv) }, inNs)
             : undefined;
 
+        // Not secret: a one-way hash whose input includes the generated sync token (secretsChecksum).
+        const checksum = pulumi.unsecret(
+            pulumi.all([privateKey, syncToken, webhookSecret, pulumi.output(args.engineEnv)]).apply(([identity, sync, hook, engine]) =>
+                secretsChecksum({
+                    git: { ...(git ? { identity } : {}), "sync-token": sync, ...(hook !== undefined ? { "webhook-secret": hook } : {}) },
+                    engine: engine as Record<string, string> | undefined,
+                    knownHosts: git ? { known_hosts: args.knownHosts } : undefined,
+                }),
+            ),
+        );
         new k8s.apps.v1.Deployment(
             `${name}-deployment`,
-            agentDeploymentSpec(args, ns, { git: `${NAME}-git`, engine: engineSecret ? `${NAME}-engine` : undefined }, { webhook }),
+            agentDeploymentSpec(args, ns, { git: `${NAME}-git`, engine: engineSecret ? `${NAME}-engine` : undefined }, { webhook }, checksum),
             { parent: this, dependsOn: [namespace, gitSecret, ...(knownHosts ? [knownHosts] : []), ...(engineSecret ? [engineSecret] : [])] },
         );
         new k8s.core.v1.Service(
@@ -292,6 +374,8 @@ export class GitOpsAgent extends pulumi.ComponentResource {
             },
             inNs,
         );
+
+        if (args.networkPolicy) new k8s.networking.v1.NetworkPolicy(`${name}-network-policy`, agentNetworkPolicySpec(ns, args.networkPolicy, webhook), inNs);
 
         const url = webhook ? `${args.tlsIssuer ? "https" : "http"}://${args.webhookHost}/webhook` : undefined;
         if (webhook) new k8s.networking.v1.Ingress(`${name}-webhook`, agentIngressSpec(ns, args.webhookHost!, args.ingressClass ?? "contour", args.tlsIssuer), inNs);

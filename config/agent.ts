@@ -3,12 +3,20 @@ import * as pulumi from "@pulumi/pulumi";
 import { AGENT_DEFAULTS } from "../agent/settings";
 import { ENGINE_ENV_NAMES, engineEnvAllowed } from "../model/engine-env";
 import { branchProblem, GITHUB_KNOWN_HOSTS, hasUrlCredentials, isSshUrl, knownHostsName, knownHostsProblem, projectPathProblem, redactUrl, sshHost } from "../model/git";
-import { DNS_SUBDOMAIN } from "../model/names";
+import { DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE } from "../model/names";
 import { imageProblem } from "../policies/shared/image";
 import { checkToken } from "./checks";
 import { Reader } from "./reader";
 import { schemaProblems, Schema } from "./schema";
 import { AgentConfig } from "./types";
+
+/**
+ * Namespaces whose pods may scrape the agent's /metrics when networkPolicies are on: a namespace
+ * named `monitoring`, where kube-prometheus-stack and most Prometheus installs live. Every namespace
+ * carries its name as this label (Kubernetes sets it).
+ */
+export const DEFAULT_METRICS_NAMESPACE_SELECTOR: Readonly<Record<string, string>> = { "kubernetes.io/metadata.name": "monitoring" };
+const METRICS_SELECTOR_EXPECTED = 'expected a non-empty map of namespace labels (a namespaceSelector\'s matchLabels), e.g. {"kubernetes.io/metadata.name": "monitoring"}';
 
 /** The `agent` map. Defaults are applied in {@link readAgent}; rules across fields and secrets are code there. */
 export const AGENT_SCHEMA: Schema = {
@@ -39,6 +47,13 @@ export const AGENT_SCHEMA: Schema = {
         clusterAdmin: { type: "boolean" },
         suspend: { type: "boolean" },
         source: { type: "string", enum: ["git", "flux"], expected: "expected git | flux" },
+        metricsNamespaceSelector: {
+            type: "object",
+            minProperties: 1,
+            propertyNames: { pattern: LABEL_KEY.source, expected: METRICS_SELECTOR_EXPECTED },
+            additionalProperties: { type: "string", pattern: LABEL_VALUE.source, expected: METRICS_SELECTOR_EXPECTED },
+            expected: METRICS_SELECTOR_EXPECTED,
+        },
     },
 };
 
@@ -91,6 +106,9 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
         secretsProvider: str("secretsProvider"),
         clusterAdmin: field<boolean>("clusterAdmin", "boolean") !== false,
         source: source === "flux" ? "flux" : "git",
+        metricsNamespaceSelector: invalid.has(r.fq("agent.metricsNamespaceSelector")) || typeof a.metricsNamespaceSelector !== "object" || a.metricsNamespaceSelector === null
+            ? DEFAULT_METRICS_NAMESPACE_SELECTOR
+            : (a.metricsNamespaceSelector as Record<string, string>),
         deployKey,
         syncToken,
         webhookSecret,

@@ -28,6 +28,8 @@ export interface AgentConfig {
     readonly clusterAdmin: boolean;
     /** Where the agent takes revisions from: its own git client, or Flux's GitRepository artifact. @default flux with the flux map, else git */
     readonly source: "git" | "flux";
+    /** Namespaces that may scrape /metrics when networkPolicies are on (matchLabels). @default a namespace named monitoring */
+    readonly metricsNamespaceSelector: Readonly<Record<string, string>>;
     /** Bring-your-own deploy key (OpenSSH private key). */
     readonly deployKey?: pulumi.Output<string>;
     /** Bring-your-own bearer token of POST /sync; undefined means generate one. */

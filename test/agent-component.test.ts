@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig } from "../config";
-import { agentDeploymentSpec, agentRoleSpec } from "../components/gitops-agent";
+import { agentDeploymentSpec, agentRoleSpec, SECRETS_CHECKSUM_ANNOTATION, secretsChecksum } from "../components/gitops-agent";
 import { GITHUB_KNOWN_HOSTS } from "../model/git";
 import { parseSettings } from "../agent/settings";
 import { PLACEHOLDER, valueOf } from "../tools/mock-engine";
@@ -84,7 +84,7 @@ describe("GitOpsAgent component", () => {
         assert.deepEqual(c.readinessProbe.httpGet, { path: "/readyz", port: "http" });
         assert.ok(c.resources.limits.memory && c.resources.requests.cpu);
         assert.equal(pod.terminationGracePeriodSeconds, 330);
-        assert.equal(d.spec.strategy.type, "Recreate");
+        assert.deepEqual(d.spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
     });
 
     it("the Deployment's environment is a valid agent configuration (settings.ts parses it)", () => {
@@ -102,7 +102,7 @@ describe("GitOpsAgent component", () => {
         const d = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod", flux: { namespace: "flux", gitRepository: "openfaas-gitops" } }, "ns", { git: "g" }, { webhook: false });
         const vars = d.spec.template.spec.containers[0]!.env as { name: string; value?: string }[];
         const env = Object.fromEntries(vars.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
-        for (const gitOnly of ["AGENT_REPO_URL", "AGENT_BRANCH", "AGENT_SSH_KEY_FILE", "AGENT_KNOWN_HOSTS_FILE"]) assert.equal(env[gitOnly], undefined, gitOnly);
+        for (const gitOnly of ["AGENT_REPO_URL", "AGENT_SSH_KEY_FILE", "AGENT_KNOWN_HOSTS_FILE"]) assert.equal(env[gitOnly], undefined, gitOnly);
         const s = parseSettings({ ...env, POD_NAMESPACE: "ns", POD_NAME: "agent-0" }, [], () => true);
         assert.equal(s.source, "flux");
         assert.deepEqual(s.flux, { namespace: "flux", name: "openfaas-gitops", eventsUrl: "http://notification-controller.flux.svc.cluster.local./" });
@@ -209,5 +209,101 @@ describe("agent config validation", () => {
         assert.equal(one(git.resources, "kubernetes:core/v1:ConfigMap", "agent-known-hosts").inputs.data.known_hosts, `# GitLab.com, published\n${GITLAB}\n`);
         const flux = await runProgram(raw({ agent: JSON.stringify(withKeys), flux: "{}" }));
         assert.equal(one(flux.resources, "kubernetes:core/v1:Secret", "flux-git").inputs.stringData.known_hosts, `# GitLab.com, published\n${GITLAB}\n`);
+    });
+});
+
+describe("GitOpsAgent operations: upgrade, rotation, isolation", () => {
+    type Env = { name: string; value?: string }[];
+    const deployment = (resources: Awaited<ReturnType<typeof runProgram>>["resources"]) => one(resources, "kubernetes:apps/v1:Deployment", "agent-deployment");
+    const checksumOf = async (values: Record<string, string>, secrets: string[] = []) =>
+        deployment((await runProgram(raw(values, secrets))).resources).inputs.spec.template.metadata.annotations[SECRETS_CHECKSUM_ANNOTATION] as string;
+
+    it("upgrade: the agent's own Deployment, and no other object of the program, is not awaited; it rolls with a surge", async () => {
+        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, webhookHost: "gitops.example.com" }), flux: "{}" }));
+        const skipping = resources.filter((r) => JSON.stringify(r.inputs).includes("pulumi.com/skipAwait")).map((r) => r.name);
+        assert.deepEqual(skipping, ["agent-deployment"]);
+        const d = deployment(resources).inputs;
+        assert.deepEqual(d.metadata.annotations, { "pulumi.com/skipAwait": "true" });
+        assert.deepEqual(d.spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    });
+
+    it("rotation: the pod template's checksum changes with any consumed secret, stays with unchanged ones, and is neither secret nor reversible", async () => {
+        const sync = "s".repeat(24);
+        const hook = "w".repeat(30);
+        const agent = JSON.stringify({ ...AGENT, webhookHost: "gitops.example.com" });
+        const base = { agent, agentSyncToken: sync, agentWebhookSecret: hook, agentEngineEnv: JSON.stringify({ PULUMI_CONFIG_PASSPHRASE: "old-passphrase" }) };
+        const secrets = ["agentSyncToken", "agentWebhookSecret", "agentEngineEnv"];
+        const first = await checksumOf(base, secrets);
+        assert.match(first, /^[0-9a-f]{64}$/);
+        assert.equal(await checksumOf(base, secrets), first, "unchanged values keep the pod");
+        const changed: string[] = [];
+        for (const rotated of [{ agentEngineEnv: JSON.stringify({ PULUMI_CONFIG_PASSPHRASE: "new-passphrase" }) }, { agentSyncToken: "t".repeat(24) }, { agentWebhookSecret: "v".repeat(30) }]) {
+            changed.push(await checksumOf({ ...base, ...rotated }, secrets)); // one program at a time: the mocks are global
+        }
+        for (const c of changed) assert.notEqual(c, first);
+        assert.equal(new Set(changed).size, 3);
+        // Rendered in the clear (a hash), so the Deployment is not a secret; the values are not in it.
+        const d = deployment((await runProgram(raw(base, secrets))).resources);
+        assert.deepEqual(d.secretPaths.filter((p) => p.startsWith("spec.template.metadata")), []);
+        assert.ok(!JSON.stringify(d.inputs).includes("old-passphrase") && !JSON.stringify(d.inputs).includes(sync));
+        // Key order and an undefined Secret do not matter; a key moved between Secrets does.
+        assert.equal(secretsChecksum({ a: { x: "1", y: "2" }, b: undefined }), secretsChecksum({ a: { y: "2", x: "1" } }));
+        assert.notEqual(secretsChecksum({ a: { x: "1" }, b: {} }), secretsChecksum({ a: {}, b: { x: "1" } }));
+    });
+
+    it("flux mode: AGENT_BRANCH is the GitRepository's branch, so the agent's own webhook compares pushes with it", async () => {
+        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, branch: "release" }), flux: "{}" }));
+        const vars = deployment(resources).inputs.spec.template.spec.containers[0].env as Env;
+        const env = Object.fromEntries(vars.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+        assert.equal(env.AGENT_SOURCE, "flux");
+        assert.equal(env.AGENT_BRANCH, "release");
+        const repo = one(resources, "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository").inputs;
+        assert.deepEqual(repo.spec.ref, { branch: "release" });
+        assert.equal(parseSettings({ ...env, POD_NAMESPACE: "ns", POD_NAME: "agent-0" }, [], () => true).branch, "release");
+    });
+
+    describe("NetworkPolicy of the agent's namespace", () => {
+        const policyOf = async (values: Record<string, string>) => {
+            const { resources } = await runProgram(raw(values));
+            return resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.inputs.metadata.namespace === "openfaas-gitops");
+        };
+        const port = [{ protocol: "TCP", port: "http" }];
+        const labels = { "app.kubernetes.io/name": "openfaas-gitops-agent", "app.kubernetes.io/part-of": "openfaas-gitops" };
+
+        it("ingress only from Contour's namespace (the webhook) and the monitoring namespace (metrics), to the agent's port; egress open", async () => {
+            const [policy, ...more] = await policyOf({ agent: JSON.stringify({ ...AGENT, webhookHost: "gitops.example.com" }) });
+            assert.deepEqual(more, []);
+            assert.deepEqual(policy!.inputs, {
+                apiVersion: "networking.k8s.io/v1",
+                kind: "NetworkPolicy",
+                metadata: { name: "openfaas-gitops-agent", namespace: "openfaas-gitops", labels },
+                spec: {
+                    podSelector: {},
+                    policyTypes: ["Ingress"],
+                    ingress: [
+                        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "contour" } } }], ports: port },
+                        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: port },
+                    ],
+                },
+            });
+        });
+
+        it("without a webhook host nothing but the scrapers; their namespaces are configurable; off with networkPolicies", async () => {
+            const selector = { "monitoring.example.com/scrape": "agents" };
+            const [policy] = await policyOf({ agent: JSON.stringify({ ...AGENT, metricsNamespaceSelector: selector }) });
+            assert.deepEqual(policy!.inputs.spec.ingress, [{ from: [{ namespaceSelector: { matchLabels: selector } }], ports: port }]);
+            assert.deepEqual(await policyOf({ agent: JSON.stringify(AGENT), networkPolicies: "false" }), []);
+        });
+
+        it("a bad metricsNamespaceSelector is refused, naming the key, the value and the fix", () => {
+            assert.throws(() => parseConfig(raw({ agent: JSON.stringify({ ...AGENT, metricsNamespaceSelector: { ok: 1 } }) })), /openfaas-gitops:agent\.metricsNamespaceSelector\.ok = "1": expected a string/);
+            for (const bad of [{}, { "bad key!": "x" }, { ok: "not a value!" }, "monitoring"]) {
+                assert.throws(
+                    () => parseConfig(raw({ agent: JSON.stringify({ ...AGENT, metricsNamespaceSelector: bad }) })),
+                    /openfaas-gitops:agent\.metricsNamespaceSelector.*expected a non-empty map of namespace labels/,
+                    JSON.stringify(bad),
+                );
+            }
+        });
     });
 });

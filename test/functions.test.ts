@@ -275,8 +275,8 @@ describe("every shipped stack declares the example workloads", () => {
             const hpa = one(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs;
             assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "sentimentanalysis" });
             assert.equal(one(resources, "kubernetes:batch/v1:CronJob").inputs.metadata.name, "nodeinfo-every-minute");
-            // The platform's own; the Flux namespace's (with the flux map) are tested in test/flux.test.ts.
-            const policies = resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.inputs.metadata.namespace !== "flux-system");
+            // The platform's own; the Flux namespace's (with the flux map) are tested in test/flux.test.ts, the agent's in test/agent-component.test.ts.
+            const policies = resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && !["flux-system", "openfaas-gitops"].includes(r.inputs.metadata.namespace));
             assert.equal(policies.length, cfg.networkPolicies ? 2 : 0);
         });
     }
