@@ -135,7 +135,7 @@ export class GitSource {
         await this.git(["checkout", "--quiet", "--force", "--detach", revision], dir);
         await this.git(["clean", "-ffdq"], dir);
         // Mode 120000: the tracked symlinks. The dependency cache is untracked: the agent's, not the commit's.
-        const links = (await this.git(["ls-files", "--stage", "-z"], dir)).split("\0").filter((e) => e.startsWith("120000 ")).map((e) => e.slice(e.indexOf("\t") + 1));
+        const links = (await this.git(["ls-files", "--stage", "-z"], dir)).stdout.split("\0").filter((e) => e.startsWith("120000 ")).map((e) => e.slice(e.indexOf("\t") + 1));
         assertContained(dir, `revision ${revision}`, links);
         return dir;
     }
