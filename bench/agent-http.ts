@@ -4,7 +4,8 @@
  * server runs alone in a child process (this file with `--serve`: the agent's createServer with its
  * default limits, a webhook secret, a status that never changes) on loopback; the parent prints the
  * child's RSS (from /proc) idle, under the load, and after the connections have gone. Figures only,
- * no assertion on them. Usage: node --import tsx bench/agent-http.ts
+ * no assertion on them. Usage: npm run bench:http [-- <connections>] (default 300, the issue's load;
+ * CI runs it with 10 so it cannot rot).
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -13,7 +14,7 @@ import { AddressInfo } from "node:net";
 import { AgentMetrics, createServer } from "../agent/server";
 import { emptyStatus } from "../agent/reconciler";
 
-const CONNECTIONS = 300;
+const CONNECTIONS = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 300);
 const BODY = 1024 * 1024;
 
 function serve(): void {
