@@ -104,6 +104,35 @@ function isOpenFaaSChart(r: PolicyResource): boolean {
     return r.type === CHART && (parentTypes(r).includes(OPENFAAS_COMPONENT) || r.props.name === OPENFAAS_RELEASE || /(^|\/)openfaas$/.test(String(r.props.chart ?? "")));
 }
 
+/** The resources a chart rendered: its children, by URN (`...$<chart type>$<child type>::<name>`). */
+function renderedBy(chart: PolicyResource, resources: readonly PolicyResource[]): PolicyResource[] {
+    const prefix = chart.urn.slice(0, chart.urn.lastIndexOf("::")) + "$";
+    return resources.filter((r) => r.urn.startsWith(prefix) && String(r.name).startsWith(`${chart.name}:`));
+}
+
+/**
+ * What the OpenFaaS chart does about basic auth, from what it rendered when that is visible (under
+ * the engine a Chart's own inputs are not passed to the policy pack, but its children are): the
+ * gateway container's `basic_auth` variable, and the chart's own `basic-auth` Secret (the Helm hook of
+ * generateBasicAuth). Else from the chart's values (the inputs as the program declares them).
+ */
+function basicAuthFacts(chart: PolicyResource, resources: readonly PolicyResource[]): { basicAuth: boolean; generated: boolean; namespace?: string } | undefined {
+    const rendered = renderedBy(chart, resources);
+    const gateway = rendered.find((r) => r.type === DEPLOYMENT && r.props.metadata?.name === "gateway");
+    if (gateway) {
+        const containers: Props[] = gateway.props.spec?.template?.spec?.containers ?? [];
+        const env = containers.find((c) => c.name === "gateway")?.env ?? [];
+        return {
+            basicAuth: env.some((e: Props) => e.name === "basic_auth" && String(e.value) === "true"),
+            generated: rendered.some((r) => r.type === SECRET && r.props.metadata?.name === "basic-auth"),
+            namespace: gateway.props.metadata?.namespace,
+        };
+    }
+    const values = chart.props.values;
+    if (!values || typeof values !== "object") return undefined;
+    return { basicAuth: values.basic_auth === true, generated: values.generateBasicAuth !== false, namespace: chart.props.namespace };
+}
+
 export const gatewayBasicAuth: StackValidationPolicy = {
     name: "gateway-basic-auth",
     description: "The OpenFaaS gateway has basic auth on, with credentials the chart does not generate.",
@@ -117,11 +146,15 @@ export const gatewayBasicAuth: StackValidationPolicy = {
             }
         }
         for (const chart of charts) {
-            const values = chart.props.values ?? {};
-            const ns = chart.props.namespace;
-            if (values.basic_auth !== true) report(`Chart ${chart.name}: values.basic_auth must be true; an unauthenticated gateway lets anyone deploy code`);
-            if (values.generateBasicAuth !== false) report(`Chart ${chart.name}: values.generateBasicAuth must be false; the chart's Helm hook would create a password no one can recover from state`);
-            const secret = args.resources.find((r) => (r.type === SECRET || r.type === SEALED) && r.props.metadata?.name === "basic-auth" && r.props.metadata?.namespace === ns);
+            const facts = basicAuthFacts(chart, args.resources);
+            if (!facts) {
+                report(`Chart ${chart.name}: neither its values nor a rendered gateway Deployment are visible; basic auth cannot be verified`);
+                continue;
+            }
+            if (!facts.basicAuth) report(`Chart ${chart.name}: values.basic_auth must be true; an unauthenticated gateway lets anyone deploy code`);
+            if (facts.generated) report(`Chart ${chart.name}: values.generateBasicAuth must be false; the chart's Helm hook would create a password no one can recover from state`);
+            const ns = facts.namespace;
+            const secret = args.resources.find((r) => (r.type === SECRET || r.type === SEALED) && r.props.metadata?.name === "basic-auth" && r.props.metadata?.namespace === ns && !renderedBy(chart, [r]).length);
             if (!secret) {
                 report(`Chart ${chart.name}: no basic-auth Secret or SealedSecret in namespace ${ns}; the gateway cannot start without its credentials`);
                 continue;

@@ -80,6 +80,26 @@ describe("policies, each with passing and failing cases", () => {
         assert.deepEqual(await messages(gatewayBasicAuth, [component, contour]), ["openfaas: the OpenFaaS component declares no Helm Chart this policy can check; basic auth cannot be verified"]);
     });
 
+    it("gateway-basic-auth checks what the chart rendered: under the engine a Chart's own inputs never reach the pack (its mandatory check saw nothing)", async () => {
+        const chainOf = "urn:pulumi:prod::openfaas-gitops::openfaas-gitops:platform:OpenFaaS$kubernetes:helm.sh/v4:Chart";
+        const chart: Res = { type: "kubernetes:helm.sh/v4:Chart", name: "openfaas-chart", urn: `${chainOf}::openfaas-chart`, props: {} };
+        const gateway = (basicAuth: string): Res => ({
+            type: "kubernetes:apps/v1:Deployment",
+            name: "openfaas-chart:openfaas/gateway",
+            urn: `${chainOf}$kubernetes:apps/v1:Deployment::openfaas-chart:openfaas/gateway`,
+            props: { metadata: { name: "gateway", namespace: "openfaas" }, spec: { template: { spec: { containers: [{ name: "gateway", env: [{ name: "basic_auth", value: basicAuth }] }] } } } },
+        });
+        const ours: Res = { type: "kubernetes:core/v1:Secret", props: { metadata: { name: "basic-auth", namespace: "openfaas" }, stringData: { "basic-auth-user": "admin", "basic-auth-password": "x".repeat(32) } } };
+        const hook: Res = { type: "kubernetes:core/v1:Secret", name: "openfaas-chart:openfaas/basic-auth", urn: `${chainOf}$kubernetes:core/v1:Secret::openfaas-chart:openfaas/basic-auth`, props: { metadata: { name: "basic-auth", namespace: "openfaas" } } };
+        assert.deepEqual(await messages(gatewayBasicAuth, [chart, gateway("true"), ours]), []);
+        assert.deepEqual(await messages(gatewayBasicAuth, [chart, gateway("false"), ours]), ["Chart openfaas-chart: values.basic_auth must be true; an unauthenticated gateway lets anyone deploy code"]);
+        assert.deepEqual(await messages(gatewayBasicAuth, [chart, gateway("true"), hook]), [
+            "Chart openfaas-chart: values.generateBasicAuth must be false; the chart's Helm hook would create a password no one can recover from state",
+            "Chart openfaas-chart: no basic-auth Secret or SealedSecret in namespace openfaas; the gateway cannot start without its credentials",
+        ]);
+        assert.deepEqual(await messages(gatewayBasicAuth, [chart]), ["Chart openfaas-chart: neither its values nor a rendered gateway Deployment are visible; basic auth cannot be verified"]);
+    });
+
     it("gateway-basic-auth sees the program's chart when it comes from a .tgz path", async () => {
         const base = stackFileConfig("prod");
         const raw = { ...base, values: { ...base.values, charts: JSON.stringify({ openfaas: { path: "../shared/upstream/charts/openfaas-15.0.6.tgz" } }) } };
