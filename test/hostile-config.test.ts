@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { after, describe, it } from "node:test";
+import { after, describe, it, TestContext } from "node:test";
 import fc from "fast-check";
 import { ConfigError, parseConfig, projectFiles } from "../config";
 import { projectRelativePath } from "../config/files";
@@ -16,12 +16,24 @@ import { parseStackYml } from "../config/stack-yml/parse";
 import { formatProblem, PROBLEM_CAPS } from "../model/problem";
 import { expandedSize, MAX_YAML_SIZE } from "../model/yaml";
 import { ROOT } from "./helpers";
+import { offThread } from "./support/off-thread";
 
-/** Every problem of a stack.yml text, as the config error prints them. */
-function printed(text: string): string[] {
-    const parsed = parseStackYml(text, "functions/stack.yml");
+/** Every problem of a parsed stack.yml, as the config error prints them. */
+function problemsOf(parsed: ReturnType<typeof parseStackYml>): string[] {
     const applied = applyOverrides(parsed.functions, {}, { pro: false, schedules: true, file: "functions/stack.yml", configKey: "openfaas-gitops:functions" });
     return [...parsed.problems, ...applied.problems].map(formatProblem);
+}
+
+/** Every problem of a stack.yml text, as the config error prints them. */
+const printed = (text: string) => problemsOf(parseStackYml(text, "functions/stack.yml"));
+
+/**
+ * The same, parsed on a worker thread (test/support/off-thread.ts), for input the old code walked for
+ * minutes: the test's `timeout` then stops it.
+ */
+function printedOffThread(t: TestContext): (text: string) => Promise<string[]> {
+    const parser = offThread(t, path.join(ROOT, "config/stack-yml/parse.ts"));
+    return async (text) => problemsOf(await parser.call("parseStackYml", text, "functions/stack.yml"));
 }
 
 /** A "billion laughs" stack.yml: `levels` anchors, each a list of nine aliases to the one before. */
@@ -35,12 +47,10 @@ function aliasBomb(levels: number, use: string): string {
 const MAX_LINE = PROBLEM_CAPS.key + PROBLEM_CAPS.value + PROBLEM_CAPS.expected + 200;
 
 describe("YAML aliases cannot blow up a small file", () => {
-    it("an alias bomb of 436 bytes is refused at once, naming the file (it was walked expanded and printed 39 million characters)", () => {
+    it("an alias bomb of 436 bytes is refused, naming the file (it was walked expanded and printed 39 million characters)", { timeout: 30_000 }, async (t) => {
         const text = aliasBomb(7, "    readOnlyRootFilesystem: BOMB\n    secrets: BOMB\n");
         assert.ok(text.length < 450);
-        const started = Date.now();
-        const lines = printed(text);
-        assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+        const lines = await printedOffThread(t)(text);
         assert.equal(lines.length, 1);
         assert.match(lines[0]!, /^functions\/stack\.yml: with its aliases \(\*name\) expanded it is larger than 1 MiB \(a YAML alias bomb\?\)/);
     });
@@ -64,7 +74,7 @@ describe("YAML aliases cannot blow up a small file", () => {
         assert.ok((expandedSize(deep) as number) > MAX_YAML_SIZE);
     });
 
-    it("property: any YAML-ish text of a few KB is read or refused within a second, every printed problem bounded", () => {
+    it("property: any YAML-ish text of a few KB, alias bombs included, is read or refused, every printed problem bounded", { timeout: 60_000 }, async (t) => {
         const token = fc.constantFrom(
             "functions:\n", "  f:\n", "  g-h:\n", "    image: ", "x/y:1", "    secrets: ", "    labels: ", "    environment: ", "    schedules: ",
             "    readOnlyRootFilesystem: ", "x-a: &a ", "x-b: &b ", "*a", "*b", "[*a, *a, *a, *a, *a, *a, *a, *a]", "[*b, *b, *b, *b, *b, *b, *b, *b]",
@@ -74,11 +84,10 @@ describe("YAML aliases cannot blow up a small file", () => {
             fc.array(fc.oneof(token, fc.string({ maxLength: 200 })), { maxLength: 120 }).map((parts) => parts.join("")),
             fc.tuple(fc.integer({ min: 1, max: 12 }), fc.constantFrom("    secrets: BOMB\n", "    labels: {a: BOMB}\n", "    readOnlyRootFilesystem: BOMB\n", "    schedules: BOMB\n")).map(([n, use]) => aliasBomb(n, use)),
         );
-        fc.assert(
-            fc.property(texts, (text) => {
-                const started = Date.now();
-                const lines = printed(text);
-                assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+        const parse = printedOffThread(t);
+        await fc.assert(
+            fc.asyncProperty(texts, async (text) => {
+                const lines = await parse(text);
                 for (const l of lines) assert.ok(l.length <= MAX_LINE, `a problem of ${l.length} characters`);
             }),
             { numRuns: 300 },
@@ -121,95 +130,17 @@ describe("image references and semver ranges are parsed, not pattern-matched", (
 });
 
 
-/**
- * The reference semantics of `${VAR}` substitution: the implementation before issue 20, kept verbatim
- * (quadratic: every reference copied the rest of the text and counted lines from the start).
- */
-const REF_NAME = /^[A-Za-z0-9_]+/;
-/** drone/envsubst's default operators; all mean "the value unless empty, else the default". */
-const REF_DEFAULT_OPS = [":-", ":=", "="] as const;
-
-/**
- * Pure: `text` with every `${...}` replaced from `values`. `$$` is drone's escape for a literal `$`
- * (so `$${X}` stays `${X}`); a `$` not followed by `{` is kept, as drone keeps it.
- */
-function referenceSubstitute(text: string, values: Readonly<Record<string, string>>): { text: string; problems: { line: number; what: string; unset?: boolean }[] } {
-    const problems: { line: number; what: string; unset?: boolean }[] = [];
-    const lineAt = (i: number) => text.slice(0, i).split("\n").length;
-
-    /** Expands from `i` until `stop` (a closing brace of a default) or the end; returns the text and where it stopped. */
-    function expand(i: number, stop: string | undefined): { out: string; end: number } {
-        let out = "";
-        while (i < text.length) {
-            const c = text[i]!;
-            if (stop !== undefined && c === stop) return { out, end: i };
-            if (c === "$" && text[i + 1] === "$") {
-                out += "$";
-                i += 2;
-                continue;
-            }
-            if (c === "$" && text[i + 1] === "{") {
-                const r = reference(i);
-                out += r.out;
-                i = r.end;
-                continue;
-            }
-            out += c;
-            i++;
-        }
-        if (stop !== undefined) problems.push({ line: lineAt(i), what: "a ${ is never closed with }" });
-        return { out, end: i };
-    }
-
-    /** One `${...}` starting at `start` (the `$`). */
-    function reference(start: number): { out: string; end: number } {
-        const line = lineAt(start);
-        const name = REF_NAME.exec(text.slice(start + 2))?.[0];
-        if (!name) {
-            const close = text.indexOf("}", start);
-            problems.push({ line, what: `"${text.slice(start, close < 0 ? start + 10 : close + 1)}" is not a variable reference; expected \${NAME} or \${NAME:-default} (write $\${ for a literal \${)` });
-            return { out: "", end: close < 0 ? text.length : close + 1 };
-        }
-        const i = start + 2 + name.length;
-        if (i >= text.length) {
-            problems.push({ line, what: `"\${${name}" is never closed with }` });
-            return { out: "", end: i };
-        }
-        const value = Object.prototype.hasOwnProperty.call(values, name) ? values[name] : undefined;
-        if (text[i] === "}") {
-            if (value === undefined) problems.push({ line, unset: true, what: `\${${name}} is not set: add ${name} to the functionsEnv config map (pulumi config set --path 'functionsEnv.${name}' <value>), or give a default: \${${name}:-<default>}` });
-            return { out: value ?? "", end: i + 1 };
-        }
-        const op = REF_DEFAULT_OPS.find((o) => text.startsWith(o, i));
-        if (!op) {
-            const close = text.indexOf("}", i);
-            problems.push({ line, what: `"${text.slice(start, close < 0 ? i + 1 : close + 1)}": only \${NAME}, \${NAME:-default}, \${NAME:=default} and \${NAME=default} are supported here, not drone/envsubst's string functions; compute the value into functionsEnv instead` });
-            return { out: "", end: close < 0 ? text.length : close + 1 };
-        }
-        // The default may itself hold references, as in drone: ${A:-${B}}. An unset one only
-        // matters when the default is used.
-        const before = problems.length;
-        const def = expand(i + op.length, "}");
-        const useDefault = value === undefined || value === "";
-        if (!useDefault) problems.splice(before, problems.length - before, ...problems.slice(before).filter((p) => !p.unset));
-        return { out: useDefault ? def.out : value, end: def.end + 1 };
-    }
-
-    const { out } = expand(0, undefined);
-    return { text: out, problems };
-}
-
 describe("${VAR} substitution is linear", () => {
-    it("40,000 references in under 2 s (they took 49 s)", () => {
-        const text = "a: ${X}\n".repeat(40_000);
-        const started = Date.now();
-        const r = substitute(text, { X: "1" });
-        const ms = Date.now() - started;
-        assert.equal(r.text, "a: 1\n".repeat(40_000));
-        assert.ok(ms < 2000, `took ${ms} ms`);
-        const bad = substitute("x: ${UNSET}\n".repeat(40_000), {});
-        assert.equal(bad.problems.length, 40_000);
-        assert.equal(bad.problems[39_999]!.line, 40_000);
+    // 40,000 references took 49 s when each copied the rest of the text; 100,000 would take minutes.
+    // The time is measured by bench/input-parsers.ts; here the work is on a worker so the timeout stops it.
+    it("100,000 references, set and unset, each substituted or reported on its own line", { timeout: 30_000 }, async (t) => {
+        const envsubst = offThread(t, path.join(ROOT, "config/stack-yml/envsubst.ts"));
+        const r = await envsubst.call<ReturnType<typeof substitute>>("substitute", "a: ${X}\n".repeat(100_000), { X: "1" });
+        assert.equal(r.text, "a: 1\n".repeat(100_000));
+        assert.deepEqual(r.problems, []);
+        const bad = await envsubst.call<ReturnType<typeof substitute>>("substitute", "x: ${UNSET}\n".repeat(100_000), {});
+        assert.equal(bad.problems.length, 100_000);
+        assert.equal(bad.problems[99_999]!.line, 100_000);
     });
 
     it("defaults nested deeper than the stack allows are a problem, not a crash", () => {
@@ -217,17 +148,96 @@ describe("${VAR} substitution is linear", () => {
         assert.match(substitute(deep, {}).problems[0]!.what, /nested more than 32 deep/);
         assert.deepEqual(substitute("${A:-".repeat(32) + "x" + "}".repeat(32), {}), { text: "x", problems: [] });
     });
+});
 
-    it("property: the same text and problems as the reference implementation on random input", () => {
-        const piece = fc.constantFrom("$", "{", "}", "${", "$$", "X", "Y", "EMPTY", "_1", ":-", ":=", "=", "^^", "\n", " ", "a", "${X}", "${Y:-d}", "${EMPTY:=${X}}");
+describe("${VAR} substitution: properties", () => {
+    const name = fc.stringMatching(/^[A-Za-z0-9_]{1,8}$/);
+    /** Text that holds no `$`, so no reference and no escape. */
+    const plain = fc.string({ maxLength: 40 }).map((t) => t.replaceAll("$", ""));
+    const RUNS = { numRuns: 500 };
+
+    it("text without $ is returned unchanged, with no problem", () => {
+        fc.assert(fc.property(plain, fc.dictionary(name, fc.string()), (text, values) => assert.deepEqual(substitute(text, values), { text, problems: [] })), RUNS);
+    });
+
+    it("$$ is a literal $, so $${NAME} stays ${NAME}, whatever is set", () => {
+        const parts = fc.array(fc.oneof(plain, fc.constant("$$"), name.map((n) => `$\${${n}}`)), { maxLength: 10 });
+        fc.assert(
+            fc.property(parts, fc.dictionary(name, fc.string()), (ps, values) => {
+                assert.deepEqual(substitute(ps.join(""), values), { text: ps.map((p) => p.replace(/^\$\$/, "$")).join(""), problems: [] });
+            }),
+            RUNS,
+        );
+    });
+
+    it("${NAME} of a set NAME becomes exactly its value, which is never substituted again", () => {
+        fc.assert(
+            fc.property(plain, name, fc.string(), plain, (before, n, value, after) => {
+                assert.deepEqual(substitute(`${before}\${${n}}${after}`, { [n]: value }), { text: before + value + after, problems: [] });
+            }),
+            RUNS,
+        );
+    });
+
+    it("${NAME:-d}, ${NAME:=d} and ${NAME=d} give d when NAME is unset or empty, the value otherwise", () => {
+        const def = plain.map((d) => d.replaceAll("}", ""));
+        fc.assert(
+            fc.property(name, fc.constantFrom(":-", ":=", "="), def, fc.option(fc.string(), { nil: undefined }), (n, op, d, value) => {
+                const values = value === undefined ? {} : { [n]: value };
+                assert.deepEqual(substitute(`\${${n}${op}${d}}`, values), { text: value ? value : d, problems: [] });
+            }),
+            RUNS,
+        );
+    });
+
+    it("an unset ${NAME} is a problem naming it and its line, and gives nothing", () => {
+        fc.assert(
+            fc.property(fc.array(plain, { maxLength: 5 }), name, plain, (lines, n, after) => {
+                const before = lines.join("\n") + "\n";
+                const r = substitute(`${before}\${${n}}${after}`, {});
+                assert.equal(r.text, before + after);
+                assert.equal(r.problems.length, 1);
+                const [p] = r.problems;
+                assert.equal(p!.line, before.split("\n").length);
+                assert.equal(p!.unset, true);
+                assert.ok(p!.what.startsWith(`\${${n}} is not set`), p!.what);
+            }),
+            RUNS,
+        );
+    });
+
+    it("concatenation: a + b, each of complete pieces, substitutes as a then b, b's problems on their lines", () => {
+        const piece = fc.oneof(
+            plain,
+            fc.constantFrom("\n", "{", "}", "$$", "$a", "$ ", "${X}", "${UNSET}", "${Y:-d}", "${EMPTY:=${X}}", "${X:-${UNSET}}", "${UNSET:-${UNSET}}", "${_1}", "${X^^}", "${-}", "${}"),
+        );
+        const text = fc.array(piece, { maxLength: 12 }).map((ps) => ps.join(""));
         const values = { X: "x-value", EMPTY: "", _1: "one\nline" };
         fc.assert(
-            fc.property(fc.array(fc.oneof(piece, fc.string({ maxLength: 5 })), { maxLength: 60 }), (parts) => {
-                const text = parts.join("");
-                assert.deepEqual(substitute(text, values), referenceSubstitute(text, values), JSON.stringify(text));
+            fc.property(text, text, (a, b) => {
+                const ra = substitute(a, values);
+                const rb = substitute(b, values);
+                const shift = a.split("\n").length - 1;
+                assert.deepEqual(substitute(a + b, values), {
+                    text: ra.text + rb.text,
+                    problems: [...ra.problems, ...rb.problems.map((p) => ({ ...p, line: p.line + shift }))],
+                });
             }),
-            { numRuns: 2000 },
+            { numRuns: 1000 },
         );
+    });
+
+    it("hand-picked cases", () => {
+        const values = { X: "x-value", EMPTY: "" };
+        const whats = (text: string) => substitute(text, values).problems.map((p) => p.what);
+        assert.equal(substitute("a: $${X} $X $", values).text, "a: ${X} $X $");
+        assert.equal(substitute("${EMPTY:-${X}}|${X:-${UNSET}}", values).text, "x-value|x-value");
+        assert.deepEqual(substitute("${X:-${UNSET}}", values).problems, [], "an unset reference in an unused default is no problem");
+        assert.match(whats("${EMPTY:-${UNSET}}")[0]!, /^\$\{UNSET\} is not set/);
+        assert.match(whats("${X^^}")[0]!, /^"\$\{X\^\^\}": only \$\{NAME\}/);
+        assert.match(whats("${-x}")[0]!, /^"\$\{-x\}" is not a variable reference/);
+        assert.deepEqual(whats("a\n${X"), ['"${X" is never closed with }']);
+        assert.deepEqual(substitute("a\n${X:-d", values).problems, [{ line: 2, what: "a ${ is never closed with }" }]);
     });
 });
 
