@@ -46,13 +46,21 @@ function problemOf(root: string, rootReal: string, rel: string, specials: boolea
     return undefined;
 }
 
-/** Every entry under `dir`, relative to it, without following symlinks. */
-function walk(dir: string, rel = ""): string[] {
+/**
+ * Every entry under `dir`, relative to it, without following symlinks. Iterative, and no spread
+ * of a directory's entries into push(): an artifact can hold one directory of 200,000 files, which
+ * as call arguments overflow the stack ("Maximum call stack size exceeded" instead of a verdict).
+ */
+function walk(dir: string): string[] {
     const out: string[] = [];
-    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-        const r = path.join(rel, e.name);
-        out.push(r);
-        if (e.isDirectory()) out.push(...walk(dir, r));
+    const pending = [""];
+    while (pending.length > 0) {
+        const rel = pending.pop()!;
+        for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+            const r = path.join(rel, e.name);
+            out.push(r);
+            if (e.isDirectory()) pending.push(r);
+        }
     }
     return out;
 }
