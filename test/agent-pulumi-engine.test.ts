@@ -41,6 +41,45 @@ describe("lock ownership (pure)", () => {
     });
 });
 
+describe("an engine run that floods its stderr", () => {
+    // The run's stderr is read only for a crash's message, yet every byte of it was kept: a program
+    // (or a provider) writing 256 MiB to stderr grew the agent by as much (measured +364 MB RSS)
+    // and made a crash message of four 1 MiB lines.
+    it("costs the agent a bounded tail, and the crash message stays short", async () => {
+        const project = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-stderr-"));
+        const automation = path.join(project, "node_modules", "@pulumi", "pulumi", "automation");
+        fs.mkdirSync(automation, { recursive: true });
+        fs.writeFileSync(path.join(project, "package.json"), '{"name":"flood"}');
+        // The forked run loads tsx from its working directory (development runs the agent from TypeScript).
+        fs.symlinkSync(path.resolve("node_modules", "tsx"), path.join(project, "node_modules", "tsx"));
+        fs.writeFileSync(
+            path.join(automation, "index.js"),
+            `const chunk = "x".repeat(1 << 20) + "\\n"; let n = 0;
+function more() {
+    while (n < 256) { n++; if (!process.stderr.write(chunk)) return process.stderr.once("drain", more); }
+    process.stderr.write("the last line\\n", () => process.exit(3));
+}
+more();
+`,
+        );
+        let peak = 0;
+        const base = process.memoryUsage().rss;
+        const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss - base)), 10);
+        try {
+            const { runEngine } = await import("../agent/pulumi-engine");
+            await assert.rejects(runEngine({ op: "up", stack: "s", configFile: "x" }, { cwd: project, env: { PATH: process.env.PATH ?? "" }, log: () => undefined }), (e: Error) => {
+                assert.match(e.message, /^the engine run crashed \(exit code 3\)[\s\S]*the last line$/);
+                assert.ok(e.message.length <= 70_000, `a crash message of ${e.message.length} characters`);
+                return true;
+            });
+            assert.ok(peak < 128 * 2 ** 20, `the agent grew by ${Math.round(peak / 2 ** 20)} MiB while the run wrote 256 MiB to stderr`);
+        } finally {
+            clearInterval(sample);
+            fs.rmSync(project, { recursive: true, force: true });
+        }
+    });
+});
+
 describe("the image's preinstalled plugins", { skip: !engineAvailable() && "no Go toolchain and no cached engine" }, () => {
     // The image's layout: /opt/pulumi-home/plugins/resource-kubernetes-v<version>/pulumi-resource-kubernetes.
     const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "ofg-plugins-"));
