@@ -307,7 +307,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     if (source === "flux") {
         const namespace = k8sName(FIELDS.fluxNamespace, D.fluxNamespace, DNS_LABEL, "a namespace name");
         const events = str(FIELDS.fluxEventsUrl, eventsUrl(namespace))!;
-        if (events !== "off" && !/^https?:\/\/[^/]+/.test(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = "${events}": expected an http(s) URL or off`);
+        if (events !== "off" && !/^https?:\/\/[^/]+/.test(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = ${shown(redactUrl(events))}: expected an http(s) URL or off`);
         flux = { namespace, name: k8sName(FIELDS.fluxSource, D.fluxSource, DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
     }
     const artifact = {

@@ -31,6 +31,11 @@ describe("agent settings", () => {
         ]);
     });
 
+    it("AGENT_FLUX_EVENTS_URL: a credential in a refused URL is not shown", () => {
+        const [p] = problems({ AGENT_SOURCE: "flux", AGENT_STACK: "prod", AGENT_FLUX_EVENTS_URL: "ftp://user:hunter2-secret@notification-controller/" });
+        assert.equal(p, 'AGENT_FLUX_EVENTS_URL (--flux-events-url) = "ftp://***@notification-controller/": expected an http(s) URL or off');
+    });
+
     it("defaults", () => {
         const s = parseSettings(base, [], exists);
         assert.equal(s.branch, "main");
