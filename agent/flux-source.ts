@@ -289,16 +289,30 @@ export class FluxSource {
  * `limits.maxBytes` (by its Content-Length, or by what arrives) is refused as soon as that is known.
  */
 function download(url: string, file: string, limits: ArtifactLimits): Promise<string> {
-    const get = url.startsWith("https:") ? https.get : http.get;
+    // The URL is whatever the GitRepository's status says: one http.get cannot take (another
+    // scheme, a malformed URL) is refused here, before any timer exists. It used to throw inside
+    // the promise below after the deadline was set, and the deadline then fired into a request that
+    // was never made: an uncaught exception that ended the agent.
+    let protocol: string | undefined;
+    try {
+        protocol = new URL(String(url)).protocol;
+    } catch {
+        protocol = undefined;
+    }
+    if (protocol !== "http:" && protocol !== "https:") {
+        return Promise.reject(new SourceUnavailableError(`the Flux artifact URL ${JSON.stringify(String(url).slice(0, 200))} is not an http(s) URL; source-controller serves artifacts over http (check the GitRepository's status.artifact.url)`));
+    }
+    const get = protocol === "https:" ? https.get : http.get;
     return new Promise((resolve, reject) => {
         let settled = false;
         let out: fs.WriteStream | undefined;
+        let req: http.ClientRequest | undefined;
         const finish = (e?: Error, hex?: string) => {
             if (settled) return;
             settled = true;
             clearTimeout(deadline);
             if (e) {
-                req.destroy();
+                req?.destroy();
                 out?.destroy();
                 reject(e);
             } else resolve(hex!);
@@ -313,7 +327,7 @@ function download(url: string, file: string, limits: ArtifactLimits): Promise<st
             () => unavailable(`not complete after ${limits.timeoutMs / 1000} s (${FIELDS.artifactTimeout.env}); a server that sends slowly is cut off so the next sync does not wait behind it`),
             limits.timeoutMs,
         );
-        const req = get(url, { timeout: Math.min(60_000, limits.timeoutMs) }, (res) => {
+        req = get(url, { timeout: Math.min(60_000, limits.timeoutMs) }, (res) => {
             if (res.statusCode !== 200) {
                 res.resume();
                 return unavailable(`HTTP ${res.statusCode}`);
@@ -333,8 +347,9 @@ function download(url: string, file: string, limits: ArtifactLimits): Promise<st
             out.on("error", (e) => finish(e));
             res.on("error", (e) => unavailable(e.message));
         });
-        req.on("timeout", () => req.destroy(new Error(`no data for ${Math.min(60_000, limits.timeoutMs) / 1000} s`)));
-        req.on("error", (e) => unavailable(e.message));
+        const request = req;
+        request.on("timeout", () => request.destroy(new Error(`no data for ${Math.min(60_000, limits.timeoutMs) / 1000} s`)));
+        request.on("error", (e) => unavailable(e.message));
     });
 }
 

@@ -60,6 +60,33 @@ function gzipBomb(size: number): Buffer {
     return Buffer.concat([zlib.gzipSync(header), ...Array<Buffer>(size / MiB).fill(block), zlib.gzipSync(Buffer.alloc(1024))]);
 }
 
+describe("a GitRepository advertising an artifact URL that is not http(s)", () => {
+    // status.artifact.url is whatever the GitRepository's status says. `http.get` threw on it inside
+    // the download's promise after its deadline timer was set; the timer then fired into a request
+    // that never existed ("Cannot access 'req' before initialization"), an uncaught exception that
+    // ended the agent at AGENT_ARTIFACT_TIMEOUT, at every check of the source.
+    for (const url of ["ftp://source-controller/a.tar.gz", "http://[::1/a.tar.gz", "file:///etc/passwd"]) {
+        it(`${url}: the source is unavailable, with the reason, and nothing fires afterwards`, async () => {
+            const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-badurl-"));
+            const revision = `main@sha1:${"a".repeat(40)}`;
+            const obj = { metadata: { name: "repo" }, status: { artifact: { url, revision, digest: `sha256:${"b".repeat(64)}` } } };
+            const api = { getPath: async () => obj } as unknown as ConstructorParameters<typeof FluxSource>[0];
+            const source = new FluxSource(api, { namespace: "flux-system", name: "repo", workDir, limits: { timeoutMs: 200, maxBytes: 2 ** 20, maxExtractedBytes: 2 ** 20 } });
+            const uncaught: Error[] = [];
+            const onUncaught = (e: Error) => uncaught.push(e);
+            process.on("uncaughtException", onUncaught);
+            try {
+                await assert.rejects(source.checkout(revision), (e: Error) => e instanceof SourceUnavailableError && /is not an http\(s\) URL/.test(e.message));
+                await new Promise((r) => setTimeout(r, 500));
+                assert.deepEqual(uncaught.map((e) => e.message), []);
+            } finally {
+                process.off("uncaughtException", onUncaught);
+                fs.rmSync(workDir, { recursive: true, force: true });
+            }
+        });
+    }
+});
+
 describe("Flux artifacts: deadline, size limits and links out of the checkout", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
     let cp: ControlPlane;
     let server: http.Server;
