@@ -29,7 +29,7 @@ import * as zlib from "node:zlib";
 import { KubeApi, KubeApiError, WatchEvent } from "./kube-api";
 import { jittered, PermanentError, Reason, SourceUnavailableError } from "./reconciler";
 import { ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, FIELDS } from "./settings";
-import { assertContained, regularFileBytes } from "./worktree";
+import { assertContained, ownerAccess, regularFileBytes, removeTree } from "./worktree";
 
 /** How long tar may take to unpack an artifact that is within its size limit. */
 const EXTRACT_TIMEOUT_MS = 300_000;
@@ -232,7 +232,7 @@ export class FluxSource {
         const file = path.join(this.o.workDir, "flux-artifact.tar.gz");
         fs.mkdirSync(this.o.workDir, { recursive: true });
         // What a killed agent left unpacking (one checkout at a time: nothing else uses them).
-        for (const stale of fs.readdirSync(this.o.workDir).filter((e) => e.startsWith("incoming-"))) fs.rmSync(path.join(this.o.workDir, stale), { recursive: true, force: true });
+        for (const stale of fs.readdirSync(this.o.workDir).filter((e) => e.startsWith("incoming-"))) removeTree(path.join(this.o.workDir, stale));
         let incoming: string | undefined;
         try {
             const actual = await download(artifact.url, file, limits);
@@ -240,6 +240,8 @@ export class FluxSource {
             if (problem) throw new PermanentError(problem, Reason.DigestMismatch, artifact.digest);
             incoming = fs.mkdtempSync(path.join(this.o.workDir, "incoming-"));
             await extract(file, incoming, limits.maxExtractedBytes, revision);
+            // The archive's directory modes (000, 0555) must not lock the agent out of its own work directory.
+            ownerAccess(incoming);
             assertContained(incoming, `the artifact of ${revision}`);
             // A sparse member takes a few bytes of the archive and none of the disk, yet whatever reads it reads all of it.
             const unpacked = regularFileBytes(incoming);
@@ -248,7 +250,7 @@ export class FluxSource {
             incoming = undefined;
         } finally {
             fs.rmSync(file, { force: true });
-            if (incoming) fs.rmSync(incoming, { recursive: true, force: true });
+            if (incoming) removeTree(incoming);
         }
         fs.writeFileSync(this.markerFile, JSON.stringify({ revision, digest: artifact.digest } satisfies Extracted));
         return this.checkoutDir;
@@ -266,7 +268,8 @@ export class FluxSource {
         fs.rmSync(this.markerFile, { force: true });
         fs.rmSync(target, { recursive: true, force: true });
         if (fs.lstatSync(cache, { throwIfNoEntry: false }) && fs.statSync(path.dirname(target), { throwIfNoEntry: false })?.isDirectory()) fs.renameSync(cache, target);
-        fs.rmSync(this.checkoutDir, { recursive: true, force: true });
+        // The previous revision's program ran in it and may have changed its modes.
+        removeTree(this.checkoutDir);
         fs.renameSync(incoming, this.checkoutDir);
     }
 
