@@ -95,7 +95,9 @@ export interface LockHolder {
 export function lockHolders(message: string): LockHolder[] {
     // The engine's error repeats the CLI's output, so the same lock can be named more than once.
     const seen = new Map<string, LockHolder>();
-    for (const m of message.matchAll(/created by \S*?@(\S+) \(pid (\d+)\)/g)) seen.set(`${m[1]}:${m[2]}`, { host: m[1]!, pid: Number(m[2]) });
+    // The user ends at the first '@' (as the lazy \S*? did), with no retry from every '@' of a long
+    // word: the message holds whatever the program printed.
+    for (const m of message.matchAll(/created by [^\s@]*@(\S+) \(pid (\d+)\)/g)) seen.set(`${m[1]}:${m[2]}`, { host: m[1]!, pid: Number(m[2]) });
     return [...seen.values()];
 }
 

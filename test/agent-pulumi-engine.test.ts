@@ -28,6 +28,14 @@ describe("lock ownership (pure)", () => {
     it("reads every holder of a DIY backend's lock error, each once", () => {
         assert.deepEqual(lockHolders(message + "\n" + message), [{ host: "agent-7d9f", pid: 4242 }, { host: "agent-7d9f", pid: 4343 }]);
     });
+    it("reads a lock error holding a megabyte of what the program printed in linear time", () => {
+        // The engine's error repeats the CLI's output, the program's included: /created by \S*?@(\S+) \(pid/
+        // retried from every '@' of a word (20,000 of them: 0.46 s with the event loop blocked).
+        const started = Date.now();
+        assert.deepEqual(lockHolders(`${message}\ncreated by ${"@".repeat(1_000_000)}`), [{ host: "agent-7d9f", pid: 4242 }, { host: "agent-7d9f", pid: 4343 }]);
+        assert.deepEqual(lockHolders("created by a@b@host (pid 7) at now"), [{ host: "b@host", pid: 7 }]);
+        assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+    });
     it("breaks a lock only when every holder is this host and no longer running", () => {
         const dead = () => false;
         assert.equal(locksAreOwnAndDead(lockHolders(message), "agent-7d9f", dead), true);
