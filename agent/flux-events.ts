@@ -16,6 +16,7 @@
  */
 import * as http from "node:http";
 import * as https from "node:https";
+import { redactUrl } from "../model/git";
 import { AgentEvent, Reason } from "./reconciler";
 // Used inside functions only: settings.ts imports this module too.
 import { AGENT_DEFAULTS } from "./settings";
@@ -73,13 +74,15 @@ export function eventsUrl(fluxNamespace: string): string {
 /** Posts one event; resolves the HTTP status (notification-controller answers 202). */
 export function postEvent(url: string, event: FluxEvent): Promise<number> {
     const body = JSON.stringify(event);
+    // Errors are logged: they name the endpoint, never a credential in its URL.
+    const where = redactUrl(url);
     const request = url.startsWith("https:") ? https.request : http.request;
     return new Promise((resolve, reject) => {
         const req = request(url, { method: "POST", timeout: 15_000, headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) } }, (res) => {
             res.resume();
-            res.on("end", () => ((res.statusCode ?? 0) < 300 ? resolve(res.statusCode!) : reject(new Error(`HTTP ${res.statusCode} from ${url}`))));
+            res.on("end", () => ((res.statusCode ?? 0) < 300 ? resolve(res.statusCode!) : reject(new Error(`HTTP ${res.statusCode} from ${where}`))));
         });
-        req.on("timeout", () => req.destroy(new Error(`no answer in 15 s from ${url}`)));
+        req.on("timeout", () => req.destroy(new Error(`no answer in 15 s from ${where}`)));
         req.on("error", reject);
         req.end(body);
     });

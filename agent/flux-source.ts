@@ -29,7 +29,7 @@ import * as zlib from "node:zlib";
 import { KubeApi, KubeApiError, WatchEvent } from "./kube-api";
 import { jittered, PermanentError, Reason, SourceUnavailableError } from "./reconciler";
 import { ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, FIELDS } from "./settings";
-import { assertContained, regularFileBytes } from "./worktree";
+import { assertContained, ownerAccess, regularFileBytes, removeTree } from "./worktree";
 
 /** How long tar may take to unpack an artifact that is within its size limit. */
 const EXTRACT_TIMEOUT_MS = 300_000;
@@ -232,7 +232,7 @@ export class FluxSource {
         const file = path.join(this.o.workDir, "flux-artifact.tar.gz");
         fs.mkdirSync(this.o.workDir, { recursive: true });
         // What a killed agent left unpacking (one checkout at a time: nothing else uses them).
-        for (const stale of fs.readdirSync(this.o.workDir).filter((e) => e.startsWith("incoming-"))) fs.rmSync(path.join(this.o.workDir, stale), { recursive: true, force: true });
+        for (const stale of fs.readdirSync(this.o.workDir).filter((e) => e.startsWith("incoming-"))) removeTree(path.join(this.o.workDir, stale));
         let incoming: string | undefined;
         try {
             const actual = await download(artifact.url, file, limits);
@@ -240,6 +240,8 @@ export class FluxSource {
             if (problem) throw new PermanentError(problem, Reason.DigestMismatch, artifact.digest);
             incoming = fs.mkdtempSync(path.join(this.o.workDir, "incoming-"));
             await extract(file, incoming, limits.maxExtractedBytes, revision);
+            // The archive's directory modes (000, 0555) must not lock the agent out of its own work directory.
+            ownerAccess(incoming);
             assertContained(incoming, `the artifact of ${revision}`);
             // A sparse member takes a few bytes of the archive and none of the disk, yet whatever reads it reads all of it.
             const unpacked = regularFileBytes(incoming);
@@ -248,7 +250,7 @@ export class FluxSource {
             incoming = undefined;
         } finally {
             fs.rmSync(file, { force: true });
-            if (incoming) fs.rmSync(incoming, { recursive: true, force: true });
+            if (incoming) removeTree(incoming);
         }
         fs.writeFileSync(this.markerFile, JSON.stringify({ revision, digest: artifact.digest } satisfies Extracted));
         return this.checkoutDir;
@@ -266,7 +268,8 @@ export class FluxSource {
         fs.rmSync(this.markerFile, { force: true });
         fs.rmSync(target, { recursive: true, force: true });
         if (fs.lstatSync(cache, { throwIfNoEntry: false }) && fs.statSync(path.dirname(target), { throwIfNoEntry: false })?.isDirectory()) fs.renameSync(cache, target);
-        fs.rmSync(this.checkoutDir, { recursive: true, force: true });
+        // The previous revision's program ran in it and may have changed its modes.
+        removeTree(this.checkoutDir);
         fs.renameSync(incoming, this.checkoutDir);
     }
 
@@ -289,16 +292,30 @@ export class FluxSource {
  * `limits.maxBytes` (by its Content-Length, or by what arrives) is refused as soon as that is known.
  */
 function download(url: string, file: string, limits: ArtifactLimits): Promise<string> {
-    const get = url.startsWith("https:") ? https.get : http.get;
+    // The URL is whatever the GitRepository's status says: one http.get cannot take (another
+    // scheme, a malformed URL) is refused here, before any timer exists. It used to throw inside
+    // the promise below after the deadline was set, and the deadline then fired into a request that
+    // was never made: an uncaught exception that ended the agent.
+    let protocol: string | undefined;
+    try {
+        protocol = new URL(String(url)).protocol;
+    } catch {
+        protocol = undefined;
+    }
+    if (protocol !== "http:" && protocol !== "https:") {
+        return Promise.reject(new SourceUnavailableError(`the Flux artifact URL ${JSON.stringify(String(url).slice(0, 200))} is not an http(s) URL; source-controller serves artifacts over http (check the GitRepository's status.artifact.url)`));
+    }
+    const get = protocol === "https:" ? https.get : http.get;
     return new Promise((resolve, reject) => {
         let settled = false;
         let out: fs.WriteStream | undefined;
+        let req: http.ClientRequest | undefined;
         const finish = (e?: Error, hex?: string) => {
             if (settled) return;
             settled = true;
             clearTimeout(deadline);
             if (e) {
-                req.destroy();
+                req?.destroy();
                 out?.destroy();
                 reject(e);
             } else resolve(hex!);
@@ -313,7 +330,7 @@ function download(url: string, file: string, limits: ArtifactLimits): Promise<st
             () => unavailable(`not complete after ${limits.timeoutMs / 1000} s (${FIELDS.artifactTimeout.env}); a server that sends slowly is cut off so the next sync does not wait behind it`),
             limits.timeoutMs,
         );
-        const req = get(url, { timeout: Math.min(60_000, limits.timeoutMs) }, (res) => {
+        req = get(url, { timeout: Math.min(60_000, limits.timeoutMs) }, (res) => {
             if (res.statusCode !== 200) {
                 res.resume();
                 return unavailable(`HTTP ${res.statusCode}`);
@@ -333,8 +350,9 @@ function download(url: string, file: string, limits: ArtifactLimits): Promise<st
             out.on("error", (e) => finish(e));
             res.on("error", (e) => unavailable(e.message));
         });
-        req.on("timeout", () => req.destroy(new Error(`no data for ${Math.min(60_000, limits.timeoutMs) / 1000} s`)));
-        req.on("error", (e) => unavailable(e.message));
+        const request = req;
+        request.on("timeout", () => request.destroy(new Error(`no data for ${Math.min(60_000, limits.timeoutMs) / 1000} s`)));
+        request.on("error", (e) => unavailable(e.message));
     });
 }
 

@@ -43,7 +43,9 @@ function shq(s: string): string {
 export function classifyGitFailure(output: string, s: Pick<GitSourceSettings, "repoUrl" | "knownHostsFile">): SourceError {
     const text = output.trim();
     const said = text.split("\n").map((l) => l.trim()).filter(Boolean).join("; ");
-    if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(text)) {
+    // `No \S+ host key`, not `No .* host key`: the text holds what the server printed, and `.*` made a
+    // line of many "No " quadratic.
+    if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No \S+ host key is known/i.test(text)) {
         return new SourceError(
             `the SSH host key of ${s.repoUrl} is not the one pinned in ${s.knownHostsFile} (unknown or changed); refusing to connect. ` +
                 "If the server really changed its key, put its published key in the known_hosts setting; never disable the check.",

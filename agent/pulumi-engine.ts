@@ -95,7 +95,9 @@ export interface LockHolder {
 export function lockHolders(message: string): LockHolder[] {
     // The engine's error repeats the CLI's output, so the same lock can be named more than once.
     const seen = new Map<string, LockHolder>();
-    for (const m of message.matchAll(/created by \S*?@(\S+) \(pid (\d+)\)/g)) seen.set(`${m[1]}:${m[2]}`, { host: m[1]!, pid: Number(m[2]) });
+    // The user ends at the first '@' (as the lazy \S*? did), with no retry from every '@' of a long
+    // word: the message holds whatever the program printed.
+    for (const m of message.matchAll(/created by [^\s@]*@(\S+) \(pid (\d+)\)/g)) seen.set(`${m[1]}:${m[2]}`, { host: m[1]!, pid: Number(m[2]) });
     return [...seen.values()];
 }
 
@@ -123,6 +125,9 @@ export class EngineRunError extends Error {
     }
 }
 
+/** The characters of a run's stderr kept for its crash message (its last lines). */
+const STDERR_TAIL = 64 * 1024;
+
 const RUNNER = path.join(__dirname, `engine-run${path.extname(__filename)}`);
 
 export interface EngineRunContext {
@@ -146,8 +151,10 @@ export function runEngine(req: RunRequest, ctx: EngineRunContext): Promise<RunRe
     const execArgv = RUNNER.endsWith(".ts") ? ["--import", "tsx"] : [];
     const child: ChildProcess = fork(RUNNER, [], { cwd: ctx.cwd, env: { ...ctx.env }, execArgv, stdio: ["ignore", "pipe", "pipe", "ipc"] });
     ctx.log(`${req.op}: engine run started (pid ${child.pid})`);
-    const stderr: string[] = [];
-    child.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
+    // Only a crash's message reads stderr, so only its tail is kept: a run can write any amount there.
+    let stderr = "";
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (d: string) => (stderr = (stderr + d).slice(-STDERR_TAIL)));
     child.stdout!.on("data", (d: Buffer) => ctx.log(d.toString().trimEnd()));
     return new Promise<RunResult>((resolve, reject) => {
         let settled = false;
@@ -172,7 +179,7 @@ export function runEngine(req: RunRequest, ctx: EngineRunContext): Promise<RunRe
             clearTimeout(killer);
             ctx.signal?.removeEventListener("abort", onAbort);
             if (!settled) {
-                const tail = stderr.join("").trim().split("\n").slice(-5).join("\n");
+                const tail = stderr.trim().split("\n").slice(-5).join("\n");
                 reject(new EngineRunError(`the engine run crashed (${signal ?? `exit code ${code}`})${tail ? `: ${tail}` : ""}`, false));
             }
         });

@@ -487,6 +487,8 @@ export class Reconciler {
     private stopping = false;
     /** The one sync that waits behind the running one; later triggers merge into it. */
     private pending?: { trigger: Trigger; hint?: string; readonly done: Promise<Decision> };
+    /** The drift check that waits behind the running work; further ticks share it. */
+    private pendingDrift?: Promise<Decision>;
     /**
      * A start (or a new leader) asks the source once even under a HostKeyMismatch stall: the
      * documented remedy is to fix known_hosts and restart, and a restart must then try again.
@@ -636,10 +638,16 @@ export class Reconciler {
         }
     }
 
-    /** Compares the cluster with the applied revision; corrects drift unless the mode is report. */
+    /**
+     * Compares the cluster with the applied revision; corrects drift unless the mode is report.
+     * A check that is already waiting its turn is shared: the drift timer fires whatever runs, and
+     * each tick queued a full refresh behind a long update, which every later sync waited for.
+     */
     checkDrift(): Promise<Decision> {
         if (this.stopping) return Promise.resolve({ action: "stopping" });
-        return this.serial(async () => {
+        if (this.pendingDrift) return this.pendingDrift;
+        const done = this.serial(async () => {
+            this.pendingDrift = undefined;
             if (!this.d.isLeader()) return { action: "not-leader" } as const;
             if (this.current.suspended) return { action: "suspended" } as const;
             const revision = this.current.lastAppliedRevision;
@@ -684,6 +692,8 @@ export class Reconciler {
                 this.running = undefined;
             }
         });
+        this.pendingDrift = done;
+        return done;
     }
 
     /**

@@ -207,6 +207,19 @@ export function parseListen(value: string): { readonly host: string; readonly po
     return { problem: `${host === "" ? "the host is empty" : `${host} is neither an IPv4 address nor a host name`}; expected e.g. 0.0.0.0:8080, or [::]:8080 for IPv6` };
 }
 
+/**
+ * Pure: whether `url` is an http(s) URL Node can send a request to. The prefix alone let
+ * `http://[::1` through, and every event post then failed with "Invalid URL".
+ */
+function requestableUrl(url: string): boolean {
+    if (!/^https?:\/\/[^/]+/.test(url)) return false;
+    try {
+        return ["http:", "https:"].includes(new URL(url).protocol);
+    } catch {
+        return false;
+    }
+}
+
 /** Pure: settings from an environment and argv; throws {@link SettingsError} listing every problem. */
 export function parseSettings(env: Readonly<Record<string, string | undefined>>, argv: readonly string[] = [], fileExists: (p: string) => boolean = fs.existsSync): AgentSettings {
     const options = Object.fromEntries(Object.values(FIELDS).map((f) => [f.flag, { type: "string" as const }]));
@@ -307,7 +320,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     if (source === "flux") {
         const namespace = k8sName(FIELDS.fluxNamespace, D.fluxNamespace, DNS_LABEL, "a namespace name");
         const events = str(FIELDS.fluxEventsUrl, eventsUrl(namespace))!;
-        if (events !== "off" && !/^https?:\/\/[^/]+/.test(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = "${events}": expected an http(s) URL or off`);
+        if (events !== "off" && !requestableUrl(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = ${shown(redactUrl(events))}: expected an http(s) URL or off`);
         flux = { namespace, name: k8sName(FIELDS.fluxSource, D.fluxSource, DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
     }
     const artifact = {

@@ -46,15 +46,46 @@ function problemOf(root: string, rootReal: string, rel: string, specials: boolea
     return undefined;
 }
 
-/** Every entry under `dir`, relative to it, without following symlinks. */
-function walk(dir: string, rel = ""): string[] {
+/**
+ * Every entry under `dir`, relative to it, without following symlinks. Iterative, and no spread
+ * of a directory's entries into push(): an artifact can hold one directory of 200,000 files, which
+ * as call arguments overflow the stack ("Maximum call stack size exceeded" instead of a verdict).
+ */
+function walk(dir: string): string[] {
     const out: string[] = [];
-    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-        const r = path.join(rel, e.name);
-        out.push(r);
-        if (e.isDirectory()) out.push(...walk(dir, r));
+    const pending = [""];
+    while (pending.length > 0) {
+        const rel = pending.pop()!;
+        for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+            const r = path.join(rel, e.name);
+            out.push(r);
+            if (e.isDirectory()) pending.push(r);
+        }
     }
     return out;
+}
+
+/**
+ * Gives the owner read, write and search permission on `root` and every directory under it (without
+ * following symlinks). An artifact's directory of mode 000 or 0555 (tar applies the archive's modes)
+ * could not be walked, and neither it nor the checkout it became could be removed: every later
+ * checkout failed with EACCES, for the life of the pod's work volume. The agent owns what it unpacked.
+ */
+export function ownerAccess(root: string): void {
+    const pending = [root];
+    while (pending.length > 0) {
+        const dir = pending.pop()!;
+        const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+        if (!st?.isDirectory()) continue;
+        if ((st.mode & 0o700) !== 0o700) fs.chmodSync(dir, (st.mode & 0o7777) | 0o700);
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) pending.push(path.join(dir, e.name));
+    }
+}
+
+/** Removes `p` and everything under it, whatever the modes of its directories ({@link ownerAccess}). */
+export function removeTree(p: string): void {
+    if (fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) ownerAccess(p);
+    fs.rmSync(p, { recursive: true, force: true });
 }
 
 /** The sizes of the regular files under `root`, added up (a sparse file counts by its size, not its blocks). */

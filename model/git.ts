@@ -66,12 +66,31 @@ const LOGIN = /^[\w.-]+$/;
 export function redactUrl(url: string): string {
     const at = url.lastIndexOf("@");
     if (at < 0) return url;
-    const scheme = /([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url);
-    const start = scheme ? scheme.index + scheme[0].length : 0;
+    const scheme = firstScheme(url);
+    const start = scheme ? scheme.end : 0;
     if (at < start) return url;
     const userinfo = url.slice(start, at);
-    const login = scheme ? SSH_SCHEMES.has(scheme[1]!.toLowerCase()) && LOGIN.test(userinfo) : !userinfo.includes(":");
+    const login = scheme ? SSH_SCHEMES.has(scheme.name.toLowerCase()) && LOGIN.test(userinfo) : !userinfo.includes(":");
     return login ? url : `${url.slice(0, start)}***${url.slice(at)}`;
+}
+
+const SCHEME_CHAR = /[A-Za-z0-9+.-]/;
+const LETTER = /[A-Za-z]/;
+
+/**
+ * Pure: the first `scheme://` in `text` (what /([A-Za-z][A-Za-z0-9+.-]*):\/\// finds: the run of
+ * scheme characters before a `://`, from its first letter), and where what follows it starts. In
+ * linear time: that regular expression retries from every letter of a word, quadratic in it, and
+ * every error and engine log line is redacted (a 1 MB word took minutes, the event loop blocked).
+ */
+function firstScheme(text: string): { readonly name: string; readonly end: number } | undefined {
+    for (let p = text.indexOf("://"); p >= 0; p = text.indexOf("://", p + 1)) {
+        let s = p;
+        while (s > 0 && SCHEME_CHAR.test(text[s - 1]!)) s--;
+        while (s < p && !LETTER.test(text[s]!)) s++;
+        if (s < p) return { name: text.slice(s, p), end: p + 3 };
+    }
+    return undefined;
 }
 
 /**

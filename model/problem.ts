@@ -24,7 +24,8 @@ export class Problems {
 
     /** Takes over problems found elsewhere (keys already complete), as they are. */
     addAll(problems: readonly Problem[]): void {
-        this.list.push(...problems);
+        // One by one, never spread into push(): a file can give more problems than a call takes arguments.
+        for (const p of problems) this.list.push(p);
     }
 }
 

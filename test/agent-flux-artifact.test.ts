@@ -37,7 +37,8 @@ function archive(files: Record<string, string | { link: string }>): Buffer {
         if (typeof f === "string") fs.writeFileSync(path.join(dir, rel), f);
         else fs.symlinkSync(f.link, path.join(dir, rel));
     }
-    const out = execFileSync("tar", ["-czf", "-", "-C", dir, "."]);
+    // Fixed times and order: the same files give the same bytes (and digest) whichever second they are packed in.
+    const out = execFileSync("tar", ["-czf", "-", "--mtime=@0", "--sort=name", "-C", dir, "."]);
     fs.rmSync(dir, { recursive: true });
     return out;
 }
@@ -59,6 +60,95 @@ function gzipBomb(size: number): Buffer {
     const block = zlib.gzipSync(Buffer.alloc(MiB));
     return Buffer.concat([zlib.gzipSync(header), ...Array<Buffer>(size / MiB).fill(block), zlib.gzipSync(Buffer.alloc(1024))]);
 }
+
+describe("a GitRepository advertising an artifact URL that is not http(s)", () => {
+    // status.artifact.url is whatever the GitRepository's status says. `http.get` threw on it inside
+    // the download's promise after its deadline timer was set; the timer then fired into a request
+    // that never existed ("Cannot access 'req' before initialization"), an uncaught exception that
+    // ended the agent at AGENT_ARTIFACT_TIMEOUT, at every check of the source.
+    for (const url of ["ftp://source-controller/a.tar.gz", "http://[::1/a.tar.gz", "file:///etc/passwd"]) {
+        it(`${url}: the source is unavailable, with the reason, and nothing fires afterwards`, async () => {
+            const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-badurl-"));
+            const revision = `main@sha1:${"a".repeat(40)}`;
+            const obj = { metadata: { name: "repo" }, status: { artifact: { url, revision, digest: `sha256:${"b".repeat(64)}` } } };
+            const api = { getPath: async () => obj } as unknown as ConstructorParameters<typeof FluxSource>[0];
+            const source = new FluxSource(api, { namespace: "flux-system", name: "repo", workDir, limits: { timeoutMs: 200, maxBytes: 2 ** 20, maxExtractedBytes: 2 ** 20 } });
+            const uncaught: Error[] = [];
+            const onUncaught = (e: Error) => uncaught.push(e);
+            process.on("uncaughtException", onUncaught);
+            try {
+                await assert.rejects(source.checkout(revision), (e: Error) => e instanceof SourceUnavailableError && /is not an http\(s\) URL/.test(e.message));
+                await new Promise((r) => setTimeout(r, 500));
+                assert.deepEqual(uncaught.map((e) => e.message), []);
+            } finally {
+                process.off("uncaughtException", onUncaught);
+                fs.rmSync(workDir, { recursive: true, force: true });
+            }
+        });
+    }
+});
+
+/** As root the modes below do not bind: the check runs as nobody then (setpriv), else as this user. */
+const asUnprivileged: string[] | undefined =
+    process.getuid?.() !== 0 ? [] : fs.existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : undefined;
+
+describe("an artifact whose directories lock their owner out", { skip: asUnprivileged === undefined && "running as root without setpriv" }, () => {
+    // The agent runs as user 10001, and tar applies the archive's directory modes. A directory of
+    // mode 000 could not be walked (EACCES), neither could the unpacking directory be removed, nor,
+    // at every later checkout, the one left behind: the agent applied nothing until its pod (its
+    // emptyDir) was replaced. A directory of 0555 passed, became the checkout, and the next artifact
+    // could not remove it.
+    it("is unpacked and replaced like any other", () => {
+        const base = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-modes-"));
+        try {
+            fs.chmodSync(base, 0o777);
+            const src = path.join(base, "src");
+            fs.mkdirSync(path.join(src, "locked"), { recursive: true });
+            fs.mkdirSync(path.join(src, "ro"));
+            fs.writeFileSync(path.join(src, "locked", "f"), "f");
+            fs.writeFileSync(path.join(src, "ro", "g"), "g");
+            const tar = path.join(base, "a.tar");
+            execFileSync("tar", ["-C", src, "-cf", tar, "--mode=0", "locked"]);
+            execFileSync("tar", ["-C", src, "-rf", tar, "--mode=0555", "ro"]);
+            execFileSync("gzip", [tar]);
+            fs.chmodSync(`${tar}.gz`, 0o644);
+            const work = path.join(base, "work");
+            fs.mkdirSync(work, { mode: 0o777 });
+            fs.chmodSync(work, 0o777);
+            const child = path.join(base, "child.ts");
+            fs.writeFileSync(
+                child,
+                `import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { FluxSource } from ${JSON.stringify(path.resolve("agent", "flux-source"))};
+const bytes = fs.readFileSync(${JSON.stringify(`${tar}.gz`)});
+const digest = "sha256:" + crypto.createHash("sha256").update(bytes).digest("hex");
+const server = http.createServer((_q, r) => r.end(bytes));
+server.listen(0, "127.0.0.1", async () => {
+    const url = "http://127.0.0.1:" + (server.address() as AddressInfo).port + "/a.tar.gz";
+    const results: string[] = [];
+    for (const revision of ["main@sha1:" + "a".repeat(40), "main@sha1:" + "b".repeat(40)]) {
+        const obj = { metadata: { name: "repo" }, status: { artifact: { url, revision, digest } } };
+        const source = new FluxSource({ getPath: async () => obj } as never, { namespace: "f", name: "repo", workDir: ${JSON.stringify(work)}, limits: { timeoutMs: 10_000, maxBytes: 2 ** 20, maxExtractedBytes: 2 ** 20 } });
+        results.push(await source.checkout(revision).then(() => "ok", (e: Error) => e.message));
+    }
+    console.log(JSON.stringify(results));
+    server.close();
+});
+`,
+            );
+            fs.chmodSync(child, 0o644);
+            const [cmd, ...args] = [...asUnprivileged!, process.execPath, "--import", "tsx", child];
+            const out = execFileSync(cmd!, args, { cwd: process.cwd(), encoding: "utf8", timeout: 60_000 });
+            assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), ["ok", "ok"]);
+        } finally {
+            execFileSync("chmod", ["-R", "u+rwx", base]);
+            fs.rmSync(base, { recursive: true, force: true });
+        }
+    });
+});
 
 describe("Flux artifacts: deadline, size limits and links out of the checkout", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
     let cp: ControlPlane;

@@ -6,8 +6,10 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
+import * as http from "node:http";
+import type * as net from "node:net";
 import { describe, it } from "node:test";
-import { eventsUrl, FluxEvent, fluxEvents, SOURCE_GROUP } from "../agent/flux-events";
+import { eventsUrl, FluxEvent, fluxEvents, postEvent, SOURCE_GROUP } from "../agent/flux-events";
 import { artifactOf, digestProblem, parseDigest } from "../agent/flux-source";
 import { Reason, short } from "../agent/reconciler";
 import { ensureSmallTool, smallToolAvailable } from "../tools/go-tools";
@@ -53,6 +55,27 @@ describe("Flux events (pure)", () => {
     it("revisions in messages keep Flux's ref and cut the hash", () => {
         assert.equal(short(REV), "main@sha1:ab12ab12ab12");
         assert.equal(short("0123456789abcdef0123456789abcdef01234567"), "0123456789ab");
+    });
+});
+
+describe("posting a Flux event", () => {
+    // The error is logged (could not send the Flux event): it named the endpoint with its credential.
+    it("an error names the endpoint without a credential in its URL", async () => {
+        const server = http.createServer((req, res) => {
+            req.resume();
+            res.writeHead(500).end();
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        const port = (server.address() as net.AddressInfo).port;
+        const event = fluxEvents({ type: "Normal", reason: Reason.Applied, message: "applied" }, { namespace: "flux-system", name: "repo", at: new Date() })[0]!;
+        try {
+            await assert.rejects(postEvent(`http://user:hunter2-secret@127.0.0.1:${port}/`, event), (e: Error) => {
+                assert.equal(e.message, `HTTP 500 from http://***@127.0.0.1:${port}/`);
+                return true;
+            });
+        } finally {
+            server.close();
+        }
     });
 });
 

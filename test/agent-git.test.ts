@@ -75,6 +75,16 @@ describe("git source on a real repository", () => {
         assert.equal(kind("git@127.0.0.1: Permission denied (publickey).\nfatal: Could not read from remote repository."), "auth");
         assert.equal(kind("Host key verification failed.\nfatal: Could not read from remote repository."), "host-key");
         assert.equal(kind("fatal: bad object 4031"), "git");
+        assert.equal(kind("No ED25519 host key is known for github.com and you have requested strict checking.\nHost key verification failed."), "host-key");
+        assert.equal(kind("No ECDSA host key is known for [h]:2222 and you have requested strict checking."), "host-key");
+    });
+
+    it("classifies a megabyte of what a git server printed in linear time", () => {
+        // The server's sideband ("remote: ...") reaches this text: /No .* host key is known/ was
+        // quadratic in a line of many "No " (60 KB: 0.9 s with the event loop blocked).
+        const started = Date.now();
+        assert.equal(classifyGitFailure(`remote: ${"No ".repeat(350_000)}`, { repoUrl: "x", knownHostsFile: "/kh" }).kind, "git");
+        assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
     });
 
     it("names a missing branch", async () => {

@@ -28,6 +28,14 @@ describe("lock ownership (pure)", () => {
     it("reads every holder of a DIY backend's lock error, each once", () => {
         assert.deepEqual(lockHolders(message + "\n" + message), [{ host: "agent-7d9f", pid: 4242 }, { host: "agent-7d9f", pid: 4343 }]);
     });
+    it("reads a lock error holding a megabyte of what the program printed in linear time", () => {
+        // The engine's error repeats the CLI's output, the program's included: /created by \S*?@(\S+) \(pid/
+        // retried from every '@' of a word (20,000 of them: 0.46 s with the event loop blocked).
+        const started = Date.now();
+        assert.deepEqual(lockHolders(`${message}\ncreated by ${"@".repeat(1_000_000)}`), [{ host: "agent-7d9f", pid: 4242 }, { host: "agent-7d9f", pid: 4343 }]);
+        assert.deepEqual(lockHolders("created by a@b@host (pid 7) at now"), [{ host: "b@host", pid: 7 }]);
+        assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+    });
     it("breaks a lock only when every holder is this host and no longer running", () => {
         const dead = () => false;
         assert.equal(locksAreOwnAndDead(lockHolders(message), "agent-7d9f", dead), true);
@@ -38,6 +46,45 @@ describe("lock ownership (pure)", () => {
     it("hands the engine the allowlisted variables and nothing else", () => {
         const env = engineEnvironment({ PATH: "/bin", HOME: "/h", PULUMI_CONFIG_PASSPHRASE: "p", AWS_REGION: "eu", AGENT_REPO_URL: "git@x", GITHUB_TOKEN: "t", KUBERNETES_SERVICE_HOST: "10.0.0.1" }, "s3://b");
         assert.deepEqual(Object.keys(env).sort(), ["AWS_REGION", "HOME", "KUBERNETES_SERVICE_HOST", "PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_DISABLE_RESOURCE_REFERENCES", "PULUMI_K8S_ENABLE_PATCH_FORCE", "PULUMI_LOG_ROTATION_MAX_TOTAL_MB", "PULUMI_SKIP_UPDATE_CHECK"]);
+    });
+});
+
+describe("an engine run that floods its stderr", () => {
+    // The run's stderr is read only for a crash's message, yet every byte of it was kept: a program
+    // (or a provider) writing 256 MiB to stderr grew the agent by as much (measured +364 MB RSS)
+    // and made a crash message of four 1 MiB lines.
+    it("costs the agent a bounded tail, and the crash message stays short", async () => {
+        const project = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-stderr-"));
+        const automation = path.join(project, "node_modules", "@pulumi", "pulumi", "automation");
+        fs.mkdirSync(automation, { recursive: true });
+        fs.writeFileSync(path.join(project, "package.json"), '{"name":"flood"}');
+        // The forked run loads tsx from its working directory (development runs the agent from TypeScript).
+        fs.symlinkSync(path.resolve("node_modules", "tsx"), path.join(project, "node_modules", "tsx"));
+        fs.writeFileSync(
+            path.join(automation, "index.js"),
+            `const chunk = "x".repeat(1 << 20) + "\\n"; let n = 0;
+function more() {
+    while (n < 256) { n++; if (!process.stderr.write(chunk)) return process.stderr.once("drain", more); }
+    process.stderr.write("the last line\\n", () => process.exit(3));
+}
+more();
+`,
+        );
+        let peak = 0;
+        const base = process.memoryUsage().rss;
+        const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss - base)), 10);
+        try {
+            const { runEngine } = await import("../agent/pulumi-engine");
+            await assert.rejects(runEngine({ op: "up", stack: "s", configFile: "x" }, { cwd: project, env: { PATH: process.env.PATH ?? "" }, log: () => undefined }), (e: Error) => {
+                assert.match(e.message, /^the engine run crashed \(exit code 3\)[\s\S]*the last line$/);
+                assert.ok(e.message.length <= 70_000, `a crash message of ${e.message.length} characters`);
+                return true;
+            });
+            assert.ok(peak < 128 * 2 ** 20, `the agent grew by ${Math.round(peak / 2 ** 20)} MiB while the run wrote 256 MiB to stderr`);
+        } finally {
+            clearInterval(sample);
+            fs.rmSync(project, { recursive: true, force: true });
+        }
     });
 });
 

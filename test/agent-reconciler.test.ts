@@ -127,6 +127,20 @@ describe("reconcile loop (engine double)", () => {
         assert.doesNotMatch(seen, /hunter2|pw-42/);
     });
 
+    it("drift checks triggered while a long update runs wait as one, not one per tick", async () => {
+        // The drift timer fires every AGENT_DRIFT_INTERVAL (1 s is accepted) whatever is running:
+        // each tick queued another full refresh behind the update, and every sync after them waited.
+        const { r, engine } = setup();
+        engine.block = true;
+        const applying = r.sync("poll");
+        await new Promise((res) => setImmediate(res));
+        const ticks = Array.from({ length: 50 }, () => r.checkDrift());
+        engine.finish();
+        assert.equal((await applying).action, "applied");
+        await Promise.all(ticks);
+        assert.deepEqual(engine.calls.filter((c) => c.startsWith("drift")), [`drift ${"a".repeat(40)}`]);
+    });
+
     it("backs off exponentially, goes Stalled, then recovers on a new revision", async () => {
         const { r, engine, source, advance } = setup();
         engine.failUp = true;

@@ -31,6 +31,18 @@ describe("agent settings", () => {
         ]);
     });
 
+    it("AGENT_FLUX_EVENTS_URL: a credential in a refused URL is not shown", () => {
+        const [p] = problems({ AGENT_SOURCE: "flux", AGENT_STACK: "prod", AGENT_FLUX_EVENTS_URL: "ftp://user:hunter2-secret@notification-controller/" });
+        assert.equal(p, 'AGENT_FLUX_EVENTS_URL (--flux-events-url) = "ftp://***@notification-controller/": expected an http(s) URL or off');
+    });
+
+    it("AGENT_FLUX_EVENTS_URL: a URL that cannot be requested is refused at start, not at every event", () => {
+        for (const url of ["http://[::1", "http://host:99999/", "http://a b/"]) {
+            assert.deepEqual(problems({ AGENT_SOURCE: "flux", AGENT_STACK: "prod", AGENT_FLUX_EVENTS_URL: url }), [`AGENT_FLUX_EVENTS_URL (--flux-events-url) = ${JSON.stringify(url)}: expected an http(s) URL or off`]);
+        }
+        assert.equal(parseSettings({ AGENT_SOURCE: "flux", AGENT_STACK: "prod", AGENT_FLUX_EVENTS_URL: "http://[::1]:9292/" }, [], exists).flux?.eventsUrl, "http://[::1]:9292/");
+    });
+
     it("defaults", () => {
         const s = parseSettings(base, [], exists);
         assert.equal(s.branch, "main");

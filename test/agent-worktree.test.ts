@@ -16,7 +16,7 @@ import { Engine } from "../agent/engine";
 import { GitSource } from "../agent/git";
 import { PermanentError, Reason, Reconciler } from "../agent/reconciler";
 import { DEFAULT_ARTIFACT_LIMITS, parseSettings, SettingsError, sizeBytes } from "../agent/settings";
-import { assertContained } from "../agent/worktree";
+import { assertContained, regularFileBytes } from "../agent/worktree";
 import { makeRepo } from "./support/gitrepo";
 
 /** A project npm ci installs offline: no dependencies, so no registry. */
@@ -125,6 +125,25 @@ describe("assertContained under random trees", () => {
             }),
             { numRuns: 150 },
         );
+    });
+});
+
+describe("a tree with a very large directory", () => {
+    // An artifact may hold one directory of 200,000 empty files (200,000 tar headers: about 100 MB,
+    // within the default unpacked limit). The walk spread each directory's entries into a call's
+    // arguments, so the check ended in "Maximum call stack size exceeded" instead of a verdict.
+    it("is walked: assertContained accepts it and regularFileBytes adds its files up", () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-wide-"));
+        const dir = path.join(root, "tree", "sub");
+        fs.mkdirSync(dir, { recursive: true });
+        for (let i = 0; i < 200_000; i++) fs.closeSync(fs.openSync(path.join(dir, `f${i}`), "w"));
+        fs.writeFileSync(path.join(dir, "f0"), "12345");
+        try {
+            assertContained(path.join(root, "tree"), "the wide tree");
+            assert.equal(regularFileBytes(path.join(root, "tree")), 5);
+        } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+        }
     });
 });
 

@@ -148,6 +148,14 @@ describe("${VAR} substitution is linear", () => {
         assert.match(substitute(deep, {}).problems[0]!.what, /nested more than 32 deep/);
         assert.deepEqual(substitute("${A:-".repeat(32) + "x" + "}".repeat(32), {}), { text: "x", problems: [] });
     });
+
+    it("300,000 bad references inside a default that is not used are a result, not a stack overflow", () => {
+        // 900 KB, under the 1 MiB cap of the functions file: the kept problems were spread into one
+        // splice() call, "Maximum call stack size exceeded".
+        const r = substitute("x: ${SET:-" + "${}".repeat(300_000) + "}\n", { SET: "v" });
+        assert.equal(r.text, "x: v\n");
+        assert.equal(r.problems.length, 300_000);
+    });
 });
 
 describe("${VAR} substitution: properties", () => {
@@ -267,6 +275,19 @@ function configProblems(dir: string, values: Record<string, string>): string[] {
         return e.problems.map(formatProblem);
     }
 }
+
+describe("a functions file with a problem on every line", () => {
+    // 130,000 unset ${U} in 1 MB (under the 1 MiB cap): Reader.addAll spread them into one push()
+    // call, a RangeError instead of a config error; with that fixed, the error was 23 MB long.
+    it("is a config error listing the first problems and counting the rest", () => {
+        const { project } = scratch();
+        fs.writeFileSync(path.join(project, "functions", "stack.yml"), "x: ${U}\n".repeat(130_000));
+        const lines = configProblems(project, {});
+        assert.equal(lines.length, 21);
+        assert.match(lines[0]!, /^functions\/stack\.yml line 1: .*U/);
+        assert.match(lines[20]!, /^functions\/stack\.yml: .*and 129980 more problems of \$\{VAR\} substitution/);
+    });
+});
 
 describe("functionsFile and sealedSecretsDir stay inside the project", () => {
     it("absolute paths and paths that climb out are refused, naming the key", () => {

@@ -113,7 +113,12 @@ export function substitute(text: string, values: Readonly<Record<string, string>
         const before = problems.length;
         const def = expand(i + op.length, "}", depth + 1);
         const useDefault = value === undefined || value === "";
-        if (!useDefault) problems.splice(before, problems.length - before, ...problems.slice(before).filter((p) => !p.unset));
+        if (!useDefault) {
+            // Kept one by one, never spread into a call: a default can hold hundreds of thousands of problems.
+            const kept = problems.slice(before).filter((p) => !p.unset);
+            problems.length = before;
+            for (const p of kept) problems.push(p);
+        }
         return { out: useDefault ? def.out : value, end: def.end + 1 };
     }
 

@@ -140,12 +140,21 @@ function constraintsOf(p: Problems, where: string, v: unknown): string[] {
  * fields as written, `environment_file` merged over `environment`, `fprocess` as the watchdog's
  * `fprocess` variable.
  */
+/** Substitution problems listed one by one; the rest are counted. */
+const LISTED_SUBSTITUTION_PROBLEMS = 20;
+
 export function parseStackYml(text: string, file: string, ctx: StackYmlContext = {}): { functions: FunctionDef[]; problems: Problem[] } {
     const p = new Problems(`${file} `);
     const tooLong = textSizeProblem(text);
     if (tooLong) return { functions: [], problems: [{ key: file, expected: tooLong }] };
     const subst = substitute(text, ctx.env ?? {});
-    if (subst.problems.length > 0) return { functions: [], problems: subst.problems.map((s) => ({ key: `${file} line ${s.line}`, expected: s.what })) };
+    if (subst.problems.length > 0) {
+        // A file can have a problem on every line (130,000 in 1 MiB): the first ones say what to fix.
+        const listed = subst.problems.slice(0, LISTED_SUBSTITUTION_PROBLEMS).map((s): Problem => ({ key: `${file} line ${s.line}`, expected: s.what }));
+        const more = subst.problems.length - listed.length;
+        if (more > 0) listed.push({ key: file, expected: `and ${more} more problems of \${VAR} substitution` });
+        return { functions: [], problems: listed };
+    }
     const loaded = loadBoth(subst.text, file);
     if ("error" in loaded) return { functions: [], problems: [{ key: file, expected: loaded.error }] };
     const { typed: doc, written } = loaded;
