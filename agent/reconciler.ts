@@ -165,6 +165,8 @@ export interface ReconcilerDeps {
         readonly driftMode: "correct" | "report";
         /** agent.suspend: desired state, applied at start ({@link Reconciler.applySuspendSetting}) and when this replica becomes leader. */
         readonly suspend?: boolean;
+        /** The longest one run (checkout, install, engine) may take before it is stopped as a failure; unset: no limit. */
+        readonly runTimeoutMs?: number;
     };
 }
 
@@ -472,6 +474,9 @@ export class PermanentError extends Error {
     }
 }
 
+/** Why a run was stopped at its deadline (AGENT_RUN_TIMEOUT): a failure of the revision, not a cancellation. */
+export class RunTimeoutError extends Error {}
+
 /**
  * The source cannot be reached right now (e.g. source-controller's artifact server is down): not a
  * failure of the revision, so no backoff or Stalled; the source is reported unavailable and the next
@@ -484,6 +489,8 @@ export class Reconciler {
     private retryAt = 0;
     private chain: Promise<unknown> = Promise.resolve();
     private running?: AbortController;
+    /** The deadline of the running run (one at a time). */
+    private runTimer?: NodeJS.Timeout;
     private stopping = false;
     /** The one sync that waits behind the running one; later triggers merge into it. */
     private pending?: { trigger: Trigger; hint?: string; readonly done: Promise<Decision> };
@@ -594,8 +601,7 @@ export class Reconciler {
         const started = this.d.clock();
         const log = this.d.log ?? (() => undefined);
         await this.record({ lastAttemptedRevision: revision, running: { revision, trigger } }, { type: "Normal", reason: Reason.Progressing, message: `applying ${revision} (${trigger})` });
-        const controller = new AbortController();
-        this.running = controller;
+        const controller = this.startRun();
         try {
             const dir = await this.d.source.checkout(revision);
             await this.d.source.verify(revision);
@@ -611,14 +617,15 @@ export class Reconciler {
             return { action: "applied", revision, result };
         } catch (e) {
             // The status keeps the error capped (every record of it the same text); Events and the log get it whole.
-            const error = errorText(e);
+            const timedOut = controller.signal.reason instanceof RunTimeoutError;
+            const error = timedOut ? (controller.signal.reason as Error).message : errorText(e);
             const stored = capText(error);
             const runBase = { revision, kind: "apply" as const, startedAt: new Date(started).toISOString(), durationMs: this.d.clock() - started, message: stored };
             if (e instanceof SourceUnavailableError) {
                 await this.record({ running: undefined, sourceError: { reason: Reason.SourceUnavailable, message: stored } }, { type: "Warning", reason: Reason.SourceUnavailable, message: error });
                 return { action: "source-error", error, stalled: false };
             }
-            if (controller.signal.aborted) {
+            if (controller.signal.aborted && !timedOut) {
                 const why = (controller.signal.reason as Error).message;
                 await this.record({ running: undefined }, { type: "Warning", reason: Reason.Cancelled, message: `update of ${revision} cancelled: ${why}; it is retried by the next leader` }, { ...runBase, message: capText(why), result: "cancelled" });
                 return { action: "cancelled", revision, reason: why };
@@ -634,8 +641,29 @@ export class Reconciler {
             );
             return { action: "failed", revision, error, retryAt: this.retryAt, stalled: stalledReason !== undefined };
         } finally {
-            this.running = undefined;
+            this.endRun();
         }
+    }
+
+    /**
+     * The abort controller of a run, armed with the run deadline: a program or an install that never
+     * finishes would otherwise hold every later sync (one run at a time) until someone restarts the agent.
+     */
+    private startRun(): AbortController {
+        const controller = new AbortController();
+        this.running = controller;
+        const ms = this.d.settings.runTimeoutMs;
+        if (ms !== undefined) {
+            this.runTimer = setTimeout(() => controller.abort(new RunTimeoutError(`the run took longer than AGENT_RUN_TIMEOUT (${Math.round(ms / 1000)} s) and was stopped; it counts as a failure. If updates really take that long, raise AGENT_RUN_TIMEOUT`)), ms);
+            this.runTimer.unref();
+        }
+        return controller;
+    }
+
+    private endRun(): void {
+        clearTimeout(this.runTimer);
+        this.runTimer = undefined;
+        this.running = undefined;
     }
 
     /**
@@ -654,8 +682,7 @@ export class Reconciler {
             if (!revision) return { action: "drift-skipped", reason: "no revision applied yet" } as const;
             const log = this.d.log ?? (() => undefined);
             const started = this.d.clock();
-            const controller = new AbortController();
-            this.running = controller;
+            const controller = this.startRun();
             try {
                 const dir = await this.d.source.checkout(revision);
                 await this.d.prepare?.(dir, log);
@@ -681,15 +708,17 @@ export class Reconciler {
                 );
                 return { action: "drift-corrected", resources } as const;
             } catch (e) {
-                const error = controller.signal.aborted ? `drift check cancelled: ${(controller.signal.reason as Error).message}` : errorText(e);
+                const timedOut = controller.signal.reason instanceof RunTimeoutError;
+                const cancelled = controller.signal.aborted && !timedOut;
+                const error = timedOut ? (controller.signal.reason as Error).message : cancelled ? `drift check cancelled: ${(controller.signal.reason as Error).message}` : errorText(e);
                 await this.record(
                     { drift: driftRecord(revision, [], false, capText(error)) },
                     { type: "Warning", reason: Reason.DriftCheckFailed, message: error },
-                    { revision, kind: "drift-check", result: controller.signal.aborted ? "cancelled" : "failed", startedAt: new Date(started).toISOString(), durationMs: this.d.clock() - started, message: capText(error) },
+                    { revision, kind: "drift-check", result: cancelled ? "cancelled" : "failed", startedAt: new Date(started).toISOString(), durationMs: this.d.clock() - started, message: capText(error) },
                 );
                 return { action: "drift-skipped", reason: error } as const;
             } finally {
-                this.running = undefined;
+                this.endRun();
             }
         });
         this.pendingDrift = done;

@@ -33,6 +33,8 @@ export const AGENT_DEFAULTS = {
     driftIntervalSeconds: 600,
     driftMode: "correct" as DriftMode,
     shutdownGraceSeconds: 300,
+    /** One run (checkout, install, engine) longer than this is stopped as a failure. */
+    runTimeoutSeconds: 3600,
     fluxNamespace: "flux-system",
     /** The GitRepository the Flux component declares for this program's repository. */
     fluxSource: "openfaas-gitops",
@@ -106,6 +108,8 @@ export interface AgentSettings {
     /** Consecutive failures of one revision before it is Stalled. */
     readonly stalledAfter: number;
     readonly shutdownGraceMs: number;
+    /** The longest one run (checkout, install, engine) may take; then it is stopped as a failure. */
+    readonly runTimeoutMs: number;
     /** Start suspended: nothing is applied until resumed (POST /resume) or the setting is dropped. */
     readonly suspend: boolean;
     /** Pulumi backend URL (PULUMI_BACKEND_URL), e.g. s3://bucket or file:///state. */
@@ -158,6 +162,7 @@ export const FIELDS = {
     backoffCap: { env: "AGENT_BACKOFF_CAP", flag: "backoff-cap", doc: "longest wait between retries, seconds (default 900)" },
     stalledAfter: { env: "AGENT_STALLED_AFTER", flag: "stalled-after", doc: "failures of one revision before Stalled (default 5)" },
     shutdownGrace: { env: "AGENT_SHUTDOWN_GRACE", flag: "shutdown-grace", doc: `seconds a running update may finish after SIGTERM (default ${D.shutdownGraceSeconds})` },
+    runTimeout: { env: "AGENT_RUN_TIMEOUT", flag: "run-timeout", doc: `seconds one run (checkout, install, engine) may take before it is stopped as a failure (default ${D.runTimeoutSeconds})` },
     suspend: { env: "AGENT_SUSPEND", flag: "suspend", doc: "true: apply nothing until resumed (default false)" },
     backendUrl: { env: "PULUMI_BACKEND_URL", flag: "backend-url", doc: "Pulumi state backend" },
     secretsProvider: { env: "AGENT_SECRETS_PROVIDER", flag: "secrets-provider", doc: "Pulumi secrets provider of the stack" },
@@ -355,6 +360,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         backoffCapMs,
         stalledAfter,
         shutdownGraceMs: seconds(FIELDS.shutdownGrace, D.shutdownGraceSeconds, 0, 3600),
+        runTimeoutMs: seconds(FIELDS.runTimeout, D.runTimeoutSeconds, 60, 86400),
         backendUrl: str(FIELDS.backendUrl),
         secretsProvider: str(FIELDS.secretsProvider),
         pulumiPlugins: file(FIELDS.pulumiPlugins),

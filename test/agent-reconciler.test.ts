@@ -104,6 +104,24 @@ describe("reconcile loop (engine double)", () => {
         assert.equal(r.status.history[0]!.result, "succeeded");
     });
 
+    it("a run that never finishes is stopped at the run deadline as a failure, so the next sync is not held behind it", async () => {
+        const { r, engine } = setup({ runTimeoutMs: 50 });
+        engine.block = true;
+        const failed = await r.sync("poll");
+        assert.equal(failed.action, "failed");
+        assert.match((failed as { error: string }).error, /took longer than AGENT_RUN_TIMEOUT \(0 s\)/);
+        assert.equal(r.status.failures, 1);
+        assert.equal(r.status.history[0]!.result, "failed");
+        engine.block = false;
+        assert.equal((await r.sync("manual")).action, "applied");
+        // The drift check of the applied revision has the same deadline.
+        engine.detectDrift = (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("killed"))));
+        const drift = await r.checkDrift();
+        assert.equal(drift.action, "drift-skipped");
+        assert.match((drift as { reason: string }).reason, /AGENT_RUN_TIMEOUT/);
+        assert.equal(r.status.history[0]!.result, "failed");
+    });
+
     it("a credential inside a URL in any error (source, apply, drift) reaches neither the status nor an Event", async () => {
         const { r, engine, source, messages } = setup();
         const failing = (what: string) => new Error(`${what} failed: cannot reach https://oauth2:hunter2@git.example/org/repo.git and postgres://state:pw-42@db.example/pulumi`);

@@ -55,6 +55,9 @@ describe("agent settings", () => {
         assert.equal(s.stalledAfter, 5);
         assert.equal(s.suspend, false);
         assert.equal(parseSettings({ ...base, AGENT_SUSPEND: "true" }, [], exists).suspend, true);
+        assert.equal(s.runTimeoutMs, 3_600_000);
+        assert.equal(parseSettings({ ...base, AGENT_RUN_TIMEOUT: "7200" }, [], exists).runTimeoutMs, 7_200_000);
+        assert.throws(() => parseSettings({ ...base, AGENT_RUN_TIMEOUT: "10" }, [], exists), /AGENT_RUN_TIMEOUT \(--run-timeout\) = "10": expected whole seconds from 60 to 86400/);
     });
 
     it("Kubernetes names are checked before the agent talks to the apiserver", () => {
