@@ -126,23 +126,35 @@ export async function startEngineHarness(opts: EngineHarnessOptions = {}): Promi
     const binaries = ensureEngine(log);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-engine-"));
     const cp = await startControlPlane({ log });
-    installCrds(cp);
-    for (const d of ["state", "home", "project"]) fs.mkdirSync(path.join(dir, d));
-    const projectDir = path.join(dir, "project");
-    projectCopy(projectDir);
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(projectDir, "node_modules"));
-    const credentials = makeCredentials(dir);
-    const env: Record<string, string> = {
-        PATH: [...binaries.path, process.env.PATH ?? ""].join(path.delimiter),
-        HOME: path.join(dir, "home"),
-        KUBECONFIG: cp.kubeconfig,
-        PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
-        PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(16).toString("hex"),
-        PULUMI_HOME: path.join(dir, "home", ".pulumi"),
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        ...(opts.agentSettings === false ? {} : ENGINE_SETTINGS),
-        ...(opts.checkpoints === false ? { PULUMI_SKIP_CHECKPOINTS: "true" } : {}),
-    };
+    // Everything after the control plane started stops it when it fails: the test file never holds
+    // it (the harness was not returned), and its etcd and apiserver would keep the test process, and
+    // so the whole run, alive for good (a CI clone without ../shared hung so).
+    const ready = await (async () => {
+        try {
+            installCrds(cp);
+            for (const d of ["state", "home", "project"]) fs.mkdirSync(path.join(dir, d));
+            const projectDir = path.join(dir, "project");
+            projectCopy(projectDir);
+            fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(projectDir, "node_modules"));
+            const credentials = makeCredentials(dir);
+            const env: Record<string, string> = {
+                PATH: [...binaries.path, process.env.PATH ?? ""].join(path.delimiter),
+                HOME: path.join(dir, "home"),
+                KUBECONFIG: cp.kubeconfig,
+                PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
+                PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(16).toString("hex"),
+                PULUMI_HOME: path.join(dir, "home", ".pulumi"),
+                PULUMI_SKIP_UPDATE_CHECK: "true",
+                ...(opts.agentSettings === false ? {} : ENGINE_SETTINGS),
+                ...(opts.checkpoints === false ? { PULUMI_SKIP_CHECKPOINTS: "true" } : {}),
+            };
+            return { credentials, env, projectDir };
+        } catch (e) {
+            await cp.stop();
+            throw e;
+        }
+    })();
+    const { credentials, env, projectDir } = ready;
     // The Automation API looks the CLI up on this process's PATH.
     process.env.PATH = env.PATH;
 
