@@ -153,8 +153,8 @@ export interface ReconcilerDeps {
     /** Milliseconds since the epoch. */
     readonly clock: () => number;
     readonly isLeader: () => boolean;
-    /** Runs before the engine in a fresh checkout (installs dependencies). */
-    readonly prepare?: (dir: string, log: (line: string) => void) => Promise<void>;
+    /** Runs before the engine in a fresh checkout (installs dependencies); the signal is the run's (its deadline, a leadership loss, shutdown), so an install that hangs is stopped with the run. */
+    readonly prepare?: (dir: string, log: (line: string) => void, signal?: AbortSignal) => Promise<void>;
     /** Called after every status change, with the event to record, if any. */
     readonly onChange?: (status: AgentStatus, event?: AgentEvent, run?: RunRecord) => void | Promise<void>;
     readonly log?: (line: string) => void;
@@ -605,7 +605,7 @@ export class Reconciler {
         try {
             const dir = await this.d.source.checkout(revision);
             await this.d.source.verify(revision);
-            await this.d.prepare?.(dir, log);
+            await this.d.prepare?.(dir, log, controller.signal);
             const result = await this.d.engine.up({ dir, revision, signal: controller.signal, log });
             this.retryAt = 0;
             const run = { revision, kind: "apply" as const, result: "succeeded" as const, startedAt: new Date(started).toISOString(), durationMs: this.d.clock() - started };
@@ -685,7 +685,7 @@ export class Reconciler {
             const controller = this.startRun();
             try {
                 const dir = await this.d.source.checkout(revision);
-                await this.d.prepare?.(dir, log);
+                await this.d.prepare?.(dir, log, controller.signal);
                 const found = await this.d.engine.detectDrift({ dir, revision, signal: controller.signal, log });
                 const at = new Date(started).toISOString();
                 if (!hasChanges(found)) {

@@ -122,6 +122,32 @@ describe("reconcile loop (engine double)", () => {
         assert.equal(r.status.history[0]!.result, "failed");
     });
 
+    it("the run deadline and a leadership loss reach the install too (npm ci), not only the engine", async () => {
+        // An install that only ends when told to: before, prepare got no signal, so a hung npm ci held
+        // the queue for its own 30 min timeout whatever AGENT_RUN_TIMEOUT said, and kept running after
+        // the Lease was lost.
+        const { r, engine } = setup({ runTimeoutMs: 50 });
+        const hungInstall = (_dir: string, _log: (l: string) => void, signal?: AbortSignal) =>
+            new Promise<void>((_, reject) => {
+                const t = setTimeout(() => reject(new Error("install ran to its own end")), 5_000);
+                signal?.addEventListener("abort", () => (clearTimeout(t), reject(new Error("npm ci killed"))), { once: true });
+            });
+        (r as unknown as { d: ReconcilerDeps }).d = { ...(r as unknown as { d: ReconcilerDeps }).d, prepare: hungInstall };
+        const t0 = Date.now();
+        const failed = await r.sync("poll");
+        assert.equal(failed.action, "failed");
+        assert.match((failed as { error: string }).error, /AGENT_RUN_TIMEOUT/);
+        assert.ok(Date.now() - t0 < 2_000, `the install was stopped at the deadline (took ${Date.now() - t0} ms)`);
+        assert.deepEqual(engine.calls, []);
+        // A leader that loses the Lease mid-install stops the install as well.
+        const other = setup();
+        (other.r as unknown as { d: ReconcilerDeps }).d = { ...(other.r as unknown as { d: ReconcilerDeps }).d, prepare: hungInstall };
+        const run = other.r.sync("poll");
+        await new Promise((res) => setTimeout(res, 20));
+        other.r.leadershipLost();
+        assert.equal((await run).action, "cancelled");
+    });
+
     it("a credential inside a URL in any error (source, apply, drift) reaches neither the status nor an Event", async () => {
         const { r, engine, source, messages } = setup();
         const failing = (what: string) => new Error(`${what} failed: cannot reach https://oauth2:hunter2@git.example/org/repo.git and postgres://state:pw-42@db.example/pulumi`);
