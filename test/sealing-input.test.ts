@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import * as yaml from "js-yaml";
-import { parseSecretManifest, SealError } from "../sealing/cli";
+import { parseSecretManifest, runSeal, SealError } from "../sealing/cli";
 import { splitPem } from "../sealing/key-cli";
 import { parseSealedSecretFile } from "../sealing/manifests";
 import { metadataProblems } from "../sealing/sealed-secret";
@@ -64,6 +64,19 @@ function asText(doc: unknown) {
 }
 
 describe("npm run -s seal: a Secret manifest under generated input", () => {
+    it("a stray command-line argument is refused without echoing it: it is most often a value split by the shell", () => {
+        // --from-literal password=correct horse (unquoted): node's parseArgs said "Unexpected argument 'horse'".
+        const io = { readStdin: () => undefined, write: () => {} };
+        for (const argv of [["--from-literal", "password=correct", "SVhorse42Q"], ["--from-literal", "password=", "SVhorse42Q"], ["SVhorse42Q"]]) {
+            assert.throws(() => runSeal(["--cert", "x.pem", "--name", "a", "--namespace", "n", ...argv], io), (e: unknown) => {
+                assert.ok(e instanceof SealError, String(e));
+                assert.ok(!e.message.includes("SVhorse42Q"), e.message);
+                assert.match(e.message, /quote/);
+                return true;
+            });
+        }
+    });
+
     it("gives a manifest or a SealError, and no message holds a value", () => {
         const input = secretValue.chain((secret) => secretManifest(secret).chain((doc) => asText(doc).map((text) => ({ secret, text }))));
         fc.assert(
