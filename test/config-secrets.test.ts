@@ -30,6 +30,18 @@ describe("secret config values never reach an error", () => {
         assert.ok(!text.includes(password), text);
     });
 
+    it("a map key stored as a secret hides every value under it: a problem at functionsEnv.<name> does not show that value", () => {
+        // pulumi config set --secret --path 'functionsEnv.DB_PIN' makes the whole functionsEnv a secret;
+        // a problem keyed functionsEnv.DB_PIN checked only the exact key and echoed the value.
+        const text = errorText({ functionsEnv: JSON.stringify({ DB_PIN: 73519246 }) }, ["functionsEnv"]);
+        assert.match(text, /functionsEnv\.DB_PIN/);
+        assert.ok(!text.includes("73519246"), text);
+        // The same for a schema's problems under a map stored as a secret (the agent map here).
+        const agent = errorText({ agent: JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git", pollIntervalSeconds: "s3cr3t-in-the-wrong-place" }) }, ["agent"]);
+        assert.match(agent, /agent\.pollIntervalSeconds/);
+        assert.ok(!agent.includes("s3cr3t-in-the-wrong-place"), agent);
+    });
+
     it("any value of any secret key, stored as a secret or not, beside any mix of other problems", () => {
         const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" });
         const FLUX = JSON.stringify({ notifications: [{ name: "ops", type: "slack" }] });
