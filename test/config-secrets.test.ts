@@ -42,6 +42,21 @@ describe("secret config values never reach an error", () => {
         assert.ok(!agent.includes("s3cr3t-in-the-wrong-place"), agent);
     });
 
+    it("agent.backendUrl with a password is refused, shown redacted; the whole URL goes in agentEngineEnv's PULUMI_BACKEND_URL (a secret)", () => {
+        // postgres://user:password@host/db: agent.backendUrl is a plain config value and a plain
+        // variable of the agent's Deployment; it was accepted, and PULUMI_BACKEND_URL was refused in agentEngineEnv.
+        const AGENT = { image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" };
+        const url = "postgres://pulumi:Pw-8c1e55a2@db.example:5432/state";
+        const text = errorText({ agent: JSON.stringify({ ...AGENT, backendUrl: url }) }, []);
+        assert.match(text, /agent\.backendUrl/);
+        assert.match(text, /PULUMI_BACKEND_URL/);
+        assert.ok(!text.includes("Pw-8c1e55a2"), text);
+        assert.equal(errorText({ agent: JSON.stringify(AGENT), agentEngineEnv: JSON.stringify({ PULUMI_BACKEND_URL: url }) }, ["agentEngineEnv"]), "");
+        assert.equal(errorText({ agent: JSON.stringify({ ...AGENT, backendUrl: "s3://bucket?region=eu-west-1" }) }, []), "");
+        // Both: the Deployment's env would win over the Secret's, silently.
+        assert.match(errorText({ agent: JSON.stringify({ ...AGENT, backendUrl: "s3://bucket" }), agentEngineEnv: JSON.stringify({ PULUMI_BACKEND_URL: url }) }, ["agentEngineEnv"]), /agent\.backendUrl.*one of the two/);
+    });
+
     it("any value of any secret key, stored as a secret or not, beside any mix of other problems", () => {
         const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" });
         const FLUX = JSON.stringify({ notifications: [{ name: "ops", type: "slack" }] });
