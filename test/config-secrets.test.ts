@@ -57,6 +57,17 @@ describe("secret config values never reach an error", () => {
         assert.match(errorText({ agent: JSON.stringify({ ...AGENT, backendUrl: "s3://bucket" }), agentEngineEnv: JSON.stringify({ PULUMI_BACKEND_URL: url }) }, ["agentEngineEnv"]), /agent\.backendUrl.*one of the two/);
     });
 
+    it("a key of fluxNotificationSecrets that is no notification name is not echoed: it may be a webhook URL pasted as the key", () => {
+        const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" });
+        const FLUX = JSON.stringify({ notifications: [{ name: "ops", type: "slack" }] });
+        const pasted = "https://hooks.slack.com/services/T000/B000/XsecretX";
+        const text = errorText({ agent: AGENT, flux: FLUX, fluxNotificationSecrets: JSON.stringify({ ops: "https://hooks.slack.com/services/ok", [pasted]: "" }) }, ["fluxNotificationSecrets"]);
+        assert.match(text, /a key that is no notification name/);
+        assert.ok(!text.includes("XsecretX"), text);
+        // A notification's name is still named.
+        assert.match(errorText({ agent: AGENT, flux: FLUX, fluxNotificationSecrets: JSON.stringify({ ops: "https://hooks.slack.com/services/ok", "old-slack": "https://x" }) }, ["fluxNotificationSecrets"]), /has a value for old-slack/);
+    });
+
     it("any value of any secret key, stored as a secret or not, beside any mix of other problems", () => {
         const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" });
         const FLUX = JSON.stringify({ notifications: [{ name: "ops", type: "slack" }] });
