@@ -168,7 +168,9 @@ export class Reader {
         for (const key of Object.keys(this.raw.values)) {
             if (this.seen.has(key)) continue;
             const near = closest(key, Object.keys(CONFIG_KEYS));
-            this.problem(key, `unknown key${near ? `; did you mean ${this.fq(near)}?` : ""} (see docs/configuration.md)`, this.raw.values[key]);
+            // A misspelt secret key holds that secret (adminPasword: ...): its value is hidden as the key's would be.
+            const value = near && this.hidden(near) !== undefined && !this.raw.secretKeys.has(key) ? "[plaintext value hidden]" : this.raw.values[key];
+            this.problem(key, `unknown key${near ? `; did you mean ${this.fq(near)}?` : ""} (see docs/configuration.md)`, value);
         }
     }
 }

@@ -68,6 +68,14 @@ describe("secret config values never reach an error", () => {
         assert.match(errorText({ agent: AGENT, flux: FLUX, fluxNotificationSecrets: JSON.stringify({ ops: "https://hooks.slack.com/services/ok", "old-slack": "https://x" }) }, ["fluxNotificationSecrets"]), /has a value for old-slack/);
     });
 
+    it("an unknown key that is a misspelt secret key does not show its value", () => {
+        const text = errorText({ adminPasword: "hunter2-plaintext-9931" }, []);
+        assert.match(text, /did you mean openfaas-gitops:adminPassword/);
+        assert.ok(!text.includes("hunter2-plaintext-9931"), text);
+        // Other unknown keys still show what they hold.
+        assert.match(errorText({ replicaz: "3" }, []), /"3"/);
+    });
+
     it("any value of any secret key, stored as a secret or not, beside any mix of other problems", () => {
         const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" });
         const FLUX = JSON.stringify({ notifications: [{ name: "ops", type: "slack" }] });
