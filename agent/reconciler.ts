@@ -506,7 +506,17 @@ export class Reconciler {
     constructor(private readonly d: ReconcilerDeps, initial?: unknown) {
         this.current = fromPersisted(initial ?? {}, d.clock());
         // A restart keeps the last applied revision (no re-apply) and the backoff of a failing one.
-        this.retryAt = this.current.nextRetryAt ? Date.parse(this.current.nextRetryAt) : 0;
+        this.retryAt = this.storedRetryAt(this.current.nextRetryAt);
+    }
+
+    /**
+     * The next retry a stored status names, at most the backoff cap away: no backoff is longer, and
+     * an edited or future-dated status (9999-...) would otherwise keep the failing revision from
+     * ever being retried without saying Stalled.
+     */
+    private storedRetryAt(nextRetryAt: string | undefined): number {
+        const at = nextRetryAt ? Date.parse(nextRetryAt) : 0;
+        return Number.isFinite(at) ? Math.min(at, this.d.clock() + this.d.settings.backoffCapMs) : 0;
     }
 
     get status(): AgentStatus {
@@ -753,7 +763,7 @@ export class Reconciler {
                 return;
             }
             const p = fromPersisted(persisted, this.d.clock());
-            this.retryAt = p.nextRetryAt ? Date.parse(p.nextRetryAt) : 0;
+            this.retryAt = this.storedRetryAt(p.nextRetryAt);
             this.recheckHostKey = true;
             const suspension = desiredSuspension(this.d.settings.suspend === true, p);
             await this.record(

@@ -214,6 +214,20 @@ describe("reconcile loop (engine double)", () => {
         assert.equal(r.status.lastAppliedRevision, B);
     });
 
+    it("a stored next retry further away than the backoff cap (an edited or future-dated status) waits at most the cap", async () => {
+        // nextRetryAt: 9999-... with failures 1 kept the failing revision from ever being retried,
+        // and the status said neither Stalled nor why.
+        const stored = { lastAttemptedRevision: "a".repeat(40), failures: 1, nextRetryAt: "9999-01-01T00:00:00.000Z" };
+        for (const adopt of [false, true]) {
+            const { r, engine, advance } = adopt ? setup() : setup({}, stored as unknown as AgentStatus);
+            if (adopt) await r.adoptLeaderStatus(async () => stored);
+            assert.equal((await r.sync("poll")).action, "waiting");
+            advance(300_000);
+            assert.equal((await r.sync("poll")).action, "applied", adopt ? "adopted" : "at start");
+            assert.deepEqual(engine.calls, [`up ${"a".repeat(40)}`]);
+        }
+    });
+
     it("a manual sync retries a stalled revision at once", async () => {
         const { r, engine } = setup({ stalledAfter: 1 });
         engine.failUp = true;
