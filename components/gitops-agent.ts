@@ -100,7 +100,8 @@ export function agentRoleSpec(namespace: string) {
             // get and update only of its own Lease and status ConfigMap: the namespace holds other
             // ConfigMaps (the pinned known_hosts), which the agent never writes, and which its account
             // must not be able to change under agent.clusterAdmin: false. create cannot be limited by
-            // name (RBAC does not see it), so it has its own rule.
+            // name (RBAC does not see it), so it has its own rule. The names are the defaults: this
+            // component sets neither AGENT_LEASE_NAME nor AGENT_STATUS_CONFIGMAP.
             { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
             { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [NAME], verbs: ["get", "update"] },
             { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
