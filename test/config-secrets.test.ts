@@ -76,6 +76,17 @@ describe("secret config values never reach an error", () => {
         assert.match(errorText({ replicaz: "3" }, []), /"3"/);
     });
 
+    it("a chart repository URL with a credential is refused, shown redacted, whatever else is wrong with it", () => {
+        // A schema problem (http://, not https://) echoed the URL whole, password included; a valid
+        // https URL with one was accepted and stored in plain text in the Chart's inputs and state.
+        for (const repo of ["http://ci:Pw-77aa19@charts.example/", "https://ci:Pw-77aa19@charts.example/"]) {
+            const text = errorText({ charts: JSON.stringify({ openfaas: { repo } }) }, []);
+            assert.match(text, /charts\.openfaas\.repo/);
+            assert.match(text, /\*\*\*@charts\.example/);
+            assert.ok(!text.includes("Pw-77aa19"), text);
+        }
+    });
+
     it("any value of any secret key, stored as a secret or not, beside any mix of other problems", () => {
         const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" });
         const FLUX = JSON.stringify({ notifications: [{ name: "ops", type: "slack" }] });
