@@ -40,7 +40,7 @@ export function installEnvironment(agentEnv: Readonly<Record<string, string | un
  * lockfile. The hash is kept inside node_modules, so a removed node_modules can never look
  * installed. Returns whether it installed.
  */
-export async function prepareDependencies(projectDir: string, log: (line: string) => void, agentEnv: Readonly<Record<string, string | undefined>> = process.env): Promise<boolean> {
+export async function prepareDependencies(projectDir: string, log: (line: string) => void, agentEnv: Readonly<Record<string, string | undefined>> = process.env, signal?: AbortSignal): Promise<boolean> {
     const hash = lockfileHash(projectDir);
     const marker = path.join(projectDir, "node_modules", ".openfaas-gitops-deps.sha256");
     const current = fs.existsSync(marker) ? fs.readFileSync(marker, "utf8").trim() : "";
@@ -48,8 +48,9 @@ export async function prepareDependencies(projectDir: string, log: (line: string
     log(`lockfile changed (${hash.slice(0, 12)}): npm ci`);
     try {
         // No install script is needed: the providers are the image's (@pulumi/kubernetes's would
-        // download one), protobufjs's only warns, esbuild works without its own.
-        await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"], { cwd: projectDir, env: installEnvironment(agentEnv), maxBuffer: 64 * 1024 * 1024, timeout: 1_800_000 });
+        // download one), protobufjs's only warns, esbuild works without its own. The run's signal
+        // kills npm at AGENT_RUN_TIMEOUT, a leadership loss or shutdown, as it stops the engine.
+        await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"], { cwd: projectDir, env: installEnvironment(agentEnv), maxBuffer: 64 * 1024 * 1024, timeout: 1_800_000, signal });
     } catch (e) {
         const err = e as { stderr?: string; message: string };
         throw new Error(redactUrls(`npm ci failed in ${projectDir}: ${(err.stderr || err.message).trim().split("\n").slice(-5).join(" ")}`));

@@ -102,7 +102,7 @@ async function main(): Promise<void> {
             engine,
             clock: Date.now,
             isLeader: () => elector.isLeader(),
-            prepare: (dir, l) => prepareDependencies(path.join(dir, settings.projectPath), l).then(() => undefined),
+            prepare: (dir, l, signal) => prepareDependencies(path.join(dir, settings.projectPath), l, process.env, signal).then(() => undefined),
             log: engineLog,
             settings,
             onChange: async (status, event, run) => {

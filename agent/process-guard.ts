@@ -1,3 +1,5 @@
+import { redactUrls } from "../model/git";
+
 /**
  * What the agent process does with an error nobody caught. A rejection nobody handled (a request,
  * a sync, a drift check) is logged and the agent keeps serving: one bad request or object must not
@@ -11,10 +13,12 @@ export interface GuardLog {
 }
 
 export function guardProcess(log: GuardLog): void {
+    // Nobody chose what these errors hold: a URL credential in them is redacted, as in every other error the agent logs.
+    const text = (s: string | undefined) => (s === undefined ? undefined : redactUrls(s));
     process.on("unhandledRejection", (reason) =>
-        log.error({ error: reason instanceof Error ? reason.message : String(reason), stack: (reason as Error | undefined)?.stack }, "unhandled rejection; still serving"));
+        log.error({ error: text(reason instanceof Error ? reason.message : String(reason)), stack: text((reason as Error | undefined)?.stack) }, "unhandled rejection; still serving"));
     process.on("uncaughtException", (e) => {
-        log.fatal({ error: e.message, stack: e.stack }, "uncaught exception; exiting for a restart");
+        log.fatal({ error: text(e.message), stack: text(e.stack) }, "uncaught exception; exiting for a restart");
         process.exit(1);
     });
 }

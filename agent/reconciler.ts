@@ -153,8 +153,8 @@ export interface ReconcilerDeps {
     /** Milliseconds since the epoch. */
     readonly clock: () => number;
     readonly isLeader: () => boolean;
-    /** Runs before the engine in a fresh checkout (installs dependencies). */
-    readonly prepare?: (dir: string, log: (line: string) => void) => Promise<void>;
+    /** Runs before the engine in a fresh checkout (installs dependencies); the signal is the run's (its deadline, a leadership loss, shutdown), so an install that hangs is stopped with the run. */
+    readonly prepare?: (dir: string, log: (line: string) => void, signal?: AbortSignal) => Promise<void>;
     /** Called after every status change, with the event to record, if any. */
     readonly onChange?: (status: AgentStatus, event?: AgentEvent, run?: RunRecord) => void | Promise<void>;
     readonly log?: (line: string) => void;
@@ -506,7 +506,17 @@ export class Reconciler {
     constructor(private readonly d: ReconcilerDeps, initial?: unknown) {
         this.current = fromPersisted(initial ?? {}, d.clock());
         // A restart keeps the last applied revision (no re-apply) and the backoff of a failing one.
-        this.retryAt = this.current.nextRetryAt ? Date.parse(this.current.nextRetryAt) : 0;
+        this.retryAt = this.storedRetryAt(this.current.nextRetryAt);
+    }
+
+    /**
+     * The next retry a stored status names, at most the backoff cap away: no backoff is longer, and
+     * an edited or future-dated status (9999-...) would otherwise keep the failing revision from
+     * ever being retried without saying Stalled.
+     */
+    private storedRetryAt(nextRetryAt: string | undefined): number {
+        const at = nextRetryAt ? Date.parse(nextRetryAt) : 0;
+        return Number.isFinite(at) ? Math.min(at, this.d.clock() + this.d.settings.backoffCapMs) : 0;
     }
 
     get status(): AgentStatus {
@@ -605,7 +615,7 @@ export class Reconciler {
         try {
             const dir = await this.d.source.checkout(revision);
             await this.d.source.verify(revision);
-            await this.d.prepare?.(dir, log);
+            await this.d.prepare?.(dir, log, controller.signal);
             const result = await this.d.engine.up({ dir, revision, signal: controller.signal, log });
             this.retryAt = 0;
             const run = { revision, kind: "apply" as const, result: "succeeded" as const, startedAt: new Date(started).toISOString(), durationMs: this.d.clock() - started };
@@ -685,7 +695,7 @@ export class Reconciler {
             const controller = this.startRun();
             try {
                 const dir = await this.d.source.checkout(revision);
-                await this.d.prepare?.(dir, log);
+                await this.d.prepare?.(dir, log, controller.signal);
                 const found = await this.d.engine.detectDrift({ dir, revision, signal: controller.signal, log });
                 const at = new Date(started).toISOString();
                 if (!hasChanges(found)) {
@@ -753,7 +763,7 @@ export class Reconciler {
                 return;
             }
             const p = fromPersisted(persisted, this.d.clock());
-            this.retryAt = p.nextRetryAt ? Date.parse(p.nextRetryAt) : 0;
+            this.retryAt = this.storedRetryAt(p.nextRetryAt);
             this.recheckHostKey = true;
             const suspension = desiredSuspension(this.d.settings.suspend === true, p);
             await this.record(

@@ -27,7 +27,9 @@ export function secretFile(
     let readAt = 0;
     return () => {
         const now = clock();
-        if (current && now - readAt < maxAge) return current;
+        // Reused only from readAt to readAt + maxAge: a wall clock stepped back (NTP) must not make
+        // a read look fresh, which served a rotated-out token until the clock caught up.
+        if (current && now >= readAt && now - readAt < maxAge) return current;
         readAt = now;
         let next: Credential;
         try {

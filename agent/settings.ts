@@ -57,7 +57,8 @@ export interface ArtifactLimits {
 
 /**
  * Pure: a size in whole bytes or binary units as Kubernetes writes them (50Mi), or undefined. Not
- * model/quantity.ts: the agent's image holds agent/ only.
+ * model/quantity.ts (which the image has: it copies model/): a quantity may be fractional or in
+ * milli-units (0.5, 100m), which is no byte count.
  */
 export function sizeBytes(v: string): number | undefined {
     const m = /^(\d{1,12})(Ki|Mi|Gi)?$/.exec(v);

@@ -97,8 +97,15 @@ export function agentRoleSpec(namespace: string) {
         kind: "Role" as const,
         metadata: { name: NAME, namespace, labels: LABELS },
         rules: [
-            { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
-            { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update"] },
+            // get and update only of its own Lease and status ConfigMap: the namespace holds other
+            // ConfigMaps (the pinned known_hosts), which the agent never writes, and which its account
+            // must not be able to change under agent.clusterAdmin: false. create cannot be limited by
+            // name (RBAC does not see it), so it has its own rule. The names are the defaults: this
+            // component sets neither AGENT_LEASE_NAME nor AGENT_STATUS_CONFIGMAP.
+            { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+            { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [NAME], verbs: ["get", "update"] },
+            { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
+            { apiGroups: [""], resources: ["configmaps"], resourceNames: [AGENT_DEFAULTS.statusConfigMap], verbs: ["get", "update"] },
             // get and update: repeated Events are aggregated into one (count, series), as Kubernetes does.
             { apiGroups: [""], resources: ["events"], verbs: ["get", "create", "update"] },
         ],

@@ -87,6 +87,7 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     if (githubRepository && deployKey) r.problem("agentDeployKey", "cannot be registered on GitHub by this program (it needs the public half); register it yourself and unset agent.githubRepository, or unset agentDeployKey to have one generated and registered");
     const webhookHost = str("webhookHost");
     if (webhookSecret && !webhookHost) r.problem("agentWebhookSecret", "is used only with agent.webhookHost (the webhook is off without it); set agent.webhookHost or unset agentWebhookSecret");
+    const backendUrl = readBackendUrl(r, str("backendUrl"), envOk === true && "PULUMI_BACKEND_URL" in envMap!);
     const source = str("source") ?? (fluxOn ? "flux" : "git");
     if (source === "flux" && !fluxOn) r.problem("agent.source", "flux needs the flux map (Flux's GitRepository is the source); add openfaas-gitops:flux or set agent.source to git", source);
     return {
@@ -102,7 +103,7 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
         driftIntervalSeconds: field<number>("driftIntervalSeconds", "number") ?? AGENT_DEFAULTS.driftIntervalSeconds,
         driftMode: (str("driftMode") as "correct" | "report" | undefined) ?? AGENT_DEFAULTS.driftMode,
         suspend: field<boolean>("suspend", "boolean") === true,
-        backendUrl: str("backendUrl"),
+        backendUrl,
         secretsProvider: str("secretsProvider"),
         clusterAdmin: field<boolean>("clusterAdmin", "boolean") !== false,
         source: source === "flux" ? "flux" : "git",
@@ -138,6 +139,25 @@ function readRepoUrl(r: Reader, url: string | undefined): string | undefined {
     }
     if (!isSshUrl(url) && !/^https:\/\/[^/]/.test(url)) {
         r.problem("agent.repoUrl", "expected an ssh URL (git@host:org/repo.git, ssh://git@host/org/repo.git) or https://...", url);
+        return undefined;
+    }
+    return url;
+}
+
+/**
+ * `agent.backendUrl`, a plain config value that becomes a plain variable of the agent's Deployment:
+ * never with a credential (a postgres backend's password), which goes with the whole URL in
+ * `agentEngineEnv` as PULUMI_BACKEND_URL instead; and not beside that one, which it would override
+ * (a container's env wins over its envFrom).
+ */
+function readBackendUrl(r: Reader, url: string | undefined, inEngineEnv: boolean): string | undefined {
+    if (url === undefined) return undefined;
+    if (hasUrlCredentials(url)) {
+        r.problem("agent.backendUrl", "carries credentials, which would be stored in plain text in the stack file and the agent's Deployment; unset it and give the whole URL as PULUMI_BACKEND_URL in agentEngineEnv (a secret)", redactUrl(url));
+        return undefined;
+    }
+    if (inEngineEnv) {
+        r.problem("agent.backendUrl", "and agentEngineEnv's PULUMI_BACKEND_URL both name the backend; keep one of the two", url);
         return undefined;
     }
     return url;

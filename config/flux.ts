@@ -145,8 +145,12 @@ function readNotifications(r: Reader, list: unknown[], repoUrl: string | undefin
         }
         out.push({ name, type, channel: typeof n.channel === "string" ? n.channel : undefined, severity, secret: pulumi.secret(typeof secret === "string" ? secret : "") });
     });
-    for (const extra of Object.keys(secrets).filter((k) => !names.has(k))) {
+    // Only keys shaped as notification names are echoed: anything else may be the webhook URL or token pasted as the key.
+    const extras = Object.keys(secrets).filter((k) => !names.has(k));
+    for (const extra of extras.filter((k) => DNS_LABEL.test(k))) {
         r.problem("fluxNotificationSecrets", `has a value for ${extra}, which is no entry of flux.notifications; remove it or add the notification`);
     }
+    const unnamed = extras.filter((k) => !DNS_LABEL.test(k)).length;
+    if (unnamed > 0) r.problem("fluxNotificationSecrets", `has ${unnamed === 1 ? "a key that is no notification name" : `${unnamed} keys that are no notification names`} (not shown: it may be a value pasted as a key); its keys are the names of flux.notifications`);
     return out;
 }

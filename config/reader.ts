@@ -21,8 +21,19 @@ export class Reader {
 
     /** A value as a problem shows it: never a secret's, even one stored in plain text by mistake (every problem about that key hides it). */
     private shown(key: string, value: string): string {
-        if (this.raw.secretKeys.has(key)) return "[secret]";
-        return SECRET_CONFIG_KEYS.has(key as ConfigKey) ? "[plaintext value hidden]" : value;
+        return this.hidden(key) ?? value;
+    }
+
+    /**
+     * How a value under `key` (`functionsEnv.DB_PIN`, `agent.repoUrl`, `flux.notifications[0].name`)
+     * is shown when it must not be, else undefined. By the top-level key: Pulumi keeps a map set with
+     * `--secret --path` secret whole, so every value under it is (a problem at `functionsEnv.DB_PIN`
+     * showed that value).
+     */
+    private hidden(key: string): string | undefined {
+        const top = key.split(/[.[]/, 1)[0]!;
+        if (this.raw.secretKeys.has(top)) return "[secret]";
+        return SECRET_CONFIG_KEYS.has(top as ConfigKey) ? "[plaintext value hidden]" : undefined;
     }
 
     /** A problem located in a file rather than under a config key. */
@@ -33,7 +44,12 @@ export class Reader {
     /** Problems found by a reader of a file (functions file, SealedSecret manifests), as they are. */
     addAll(problems: readonly Problem[]): readonly Problem[] {
         // One by one, never spread into push(): a functions file can give 130,000 problems, past the call-argument limit.
-        for (const p of problems) this.problems.push(p);
+        // A schema's problems under a map stored as a secret carry its values: hidden as in problem().
+        const prefix = `${PROJECT}:`;
+        for (const p of problems) {
+            const hidden = p.value !== undefined && p.key.startsWith(prefix) ? this.hidden(p.key.slice(prefix.length)) : undefined;
+            this.problems.push(hidden === undefined ? p : { ...p, value: hidden });
+        }
         return problems;
     }
 
@@ -152,7 +168,9 @@ export class Reader {
         for (const key of Object.keys(this.raw.values)) {
             if (this.seen.has(key)) continue;
             const near = closest(key, Object.keys(CONFIG_KEYS));
-            this.problem(key, `unknown key${near ? `; did you mean ${this.fq(near)}?` : ""} (see docs/configuration.md)`, this.raw.values[key]);
+            // A misspelt secret key holds that secret (adminPasword: ...): its value is hidden as the key's would be.
+            const value = near && this.hidden(near) !== undefined && !this.raw.secretKeys.has(key) ? "[plaintext value hidden]" : this.raw.values[key];
+            this.problem(key, `unknown key${near ? `; did you mean ${this.fq(near)}?` : ""} (see docs/configuration.md)`, value);
         }
     }
 }

@@ -4,8 +4,11 @@
  * environment both use, so a variable the engine would drop is refused before it is deployed.
  */
 
-/** Backend and secrets-provider credentials, by exact name. */
-const CREDENTIAL_NAMES = ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_ACCESS_TOKEN"] as const;
+/**
+ * Backend and secrets-provider credentials, by exact name. PULUMI_BACKEND_URL too: a postgres
+ * backend's URL holds its password, and agent.backendUrl is a plain value (refused with a password).
+ */
+const CREDENTIAL_NAMES = ["PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL"] as const;
 /** Backend and secrets-provider credentials, by family: S3 (and S3-compatible stores), Azure, GCS and KMS, Vault. */
 const CREDENTIAL_PREFIXES = ["AWS_", "AZURE_", "ARM_", "GOOGLE_", "VAULT_"] as const;
 /**

@@ -118,12 +118,19 @@ function renderedBy(chart: PolicyResource, resources: readonly PolicyResource[])
  */
 function basicAuthFacts(chart: PolicyResource, resources: readonly PolicyResource[]): { basicAuth: boolean; generated: boolean; namespace?: string } | undefined {
     const rendered = renderedBy(chart, resources);
-    const gateway = rendered.find((r) => r.type === DEPLOYMENT && r.props.metadata?.name === "gateway");
+    const gateways = rendered.filter((r) => r.type === DEPLOYMENT && r.props.metadata?.name === "gateway");
+    const gateway = gateways[0];
     if (gateway) {
-        const containers: Props[] = gateway.props.spec?.template?.spec?.containers ?? [];
-        const env = containers.find((c) => c.name === "gateway")?.env ?? [];
+        // As the kubelet reads env: of entries with the same name the last wins (basic_auth=true
+        // followed by basic_auth=false runs without auth), and every gateway rendered must have it on.
+        const on = (g: PolicyResource): boolean => {
+            const containers: Props[] = g.props.spec?.template?.spec?.containers ?? [];
+            const env: Props[] = containers.find((c) => c.name === "gateway")?.env ?? [];
+            const last = env.filter((e) => e?.name === "basic_auth").pop();
+            return last !== undefined && String(last.value) === "true";
+        };
         return {
-            basicAuth: env.some((e: Props) => e.name === "basic_auth" && String(e.value) === "true"),
+            basicAuth: gateways.every(on),
             generated: rendered.some((r) => r.type === SECRET && r.props.metadata?.name === "basic-auth"),
             namespace: gateway.props.metadata?.namespace,
         };

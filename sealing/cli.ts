@@ -240,6 +240,12 @@ function parse(argv: string[]): Values {
     try {
         return parseArgs({ args: argv, options: OPTIONS, strict: true }).values;
     } catch (e) {
+        // parseArgs quotes a stray argument whole ("Unexpected argument 'horse'"), and a stray argument
+        // is most often the rest of a value the shell split (--from-literal password=correct horse):
+        // a secret. Say what went wrong, never the argument.
+        if ((e as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+            throw new SealError(`an argument belongs to no option (not shown: it may be part of a value); quote a value holding spaces (--from-literal 'key=two words'); see the usage at the top of sealing/cli.ts or docs/sealing.md`);
+        }
         throw new SealError(`${(e as Error).message}; see the usage at the top of sealing/cli.ts or docs/sealing.md`);
     }
 }

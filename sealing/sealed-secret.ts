@@ -201,7 +201,8 @@ export interface UnsealedSecret {
 export function unsealSecret(s: SealedSecret, keys: readonly crypto.KeyObject[]): UnsealedSecret {
     const scope = scopeOf(s);
     const label = scopeLabel(scope, s.metadata.namespace ?? "", s.metadata.name);
-    const data: Record<string, string> = {};
+    // No prototype, as seal's input: "__proto__" is a valid Secret key, and assigning it on a plain object sets no key.
+    const data: Record<string, string> = Object.create(null);
     for (const [k, v] of Object.entries(s.spec.encryptedData)) {
         const opened = keys.flatMap((key) => {
             try {

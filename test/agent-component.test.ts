@@ -14,9 +14,12 @@ const AGENT_ARGS = { ...AGENT, knownHosts: GITHUB_KNOWN_HOSTS };
 
 describe("GitOpsAgent component", () => {
     it("RBAC: its own Role covers only Lease, status ConfigMap and Events; cluster-admin is bound for applying the platform", async () => {
+        // get/update by name: the account could rewrite any ConfigMap of the namespace (the pinned known_hosts).
         assert.deepEqual(agentRoleSpec("ns").rules, [
-            { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
-            { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create", "update"] },
+            { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+            { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["openfaas-gitops-agent"], verbs: ["get", "update"] },
+            { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
+            { apiGroups: [""], resources: ["configmaps"], resourceNames: ["openfaas-gitops-agent-status"], verbs: ["get", "update"] },
             { apiGroups: [""], resources: ["events"], verbs: ["get", "create", "update"] },
         ]);
         const { resources } = await runProgram(raw({ agent: JSON.stringify(AGENT) }));

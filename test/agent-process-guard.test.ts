@@ -21,6 +21,13 @@ describe("the agent process's last resort for errors nobody caught", () => {
         assert.equal(run(reject, false).code, 1, "Node's default: the process ends");
     });
 
+    it("a URL credential in what it logs is redacted, as in every other error the agent logs", () => {
+        const leak = "Promise.reject(new Error('cannot reach https://oauth2:tok-5511@git.example/r.git')); setTimeout(() => {}, 100);";
+        assert.deepEqual(run(leak, true), { code: 0, out: "error unhandled rejection; still serving cannot reach https://***@git.example/r.git\n" });
+        const fatal = run("setTimeout(() => { throw new Error('postgres://u:pw-77@db/x broke'); }, 10);", true);
+        assert.deepEqual(fatal, { code: 1, out: "fatal uncaught exception; exiting for a restart postgres://***@db/x broke\n" });
+    });
+
     it("an uncaught exception is logged as fatal and the process exits 1", () => {
         const r = run("setTimeout(() => { throw new Error('broken state'); }, 10); setTimeout(() => console.log('not reached'), 500);", true);
         assert.deepEqual(r, { code: 1, out: "fatal uncaught exception; exiting for a restart broken state\n" });

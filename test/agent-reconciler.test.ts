@@ -122,6 +122,32 @@ describe("reconcile loop (engine double)", () => {
         assert.equal(r.status.history[0]!.result, "failed");
     });
 
+    it("the run deadline and a leadership loss reach the install too (npm ci), not only the engine", async () => {
+        // An install that only ends when told to: before, prepare got no signal, so a hung npm ci held
+        // the queue for its own 30 min timeout whatever AGENT_RUN_TIMEOUT said, and kept running after
+        // the Lease was lost.
+        const { r, engine } = setup({ runTimeoutMs: 50 });
+        const hungInstall = (_dir: string, _log: (l: string) => void, signal?: AbortSignal) =>
+            new Promise<void>((_, reject) => {
+                const t = setTimeout(() => reject(new Error("install ran to its own end")), 5_000);
+                signal?.addEventListener("abort", () => (clearTimeout(t), reject(new Error("npm ci killed"))), { once: true });
+            });
+        (r as unknown as { d: ReconcilerDeps }).d = { ...(r as unknown as { d: ReconcilerDeps }).d, prepare: hungInstall };
+        const t0 = Date.now();
+        const failed = await r.sync("poll");
+        assert.equal(failed.action, "failed");
+        assert.match((failed as { error: string }).error, /AGENT_RUN_TIMEOUT/);
+        assert.ok(Date.now() - t0 < 2_000, `the install was stopped at the deadline (took ${Date.now() - t0} ms)`);
+        assert.deepEqual(engine.calls, []);
+        // A leader that loses the Lease mid-install stops the install as well.
+        const other = setup();
+        (other.r as unknown as { d: ReconcilerDeps }).d = { ...(other.r as unknown as { d: ReconcilerDeps }).d, prepare: hungInstall };
+        const run = other.r.sync("poll");
+        await new Promise((res) => setTimeout(res, 20));
+        other.r.leadershipLost();
+        assert.equal((await run).action, "cancelled");
+    });
+
     it("a credential inside a URL in any error (source, apply, drift) reaches neither the status nor an Event", async () => {
         const { r, engine, source, messages } = setup();
         const failing = (what: string) => new Error(`${what} failed: cannot reach https://oauth2:hunter2@git.example/org/repo.git and postgres://state:pw-42@db.example/pulumi`);
@@ -186,6 +212,20 @@ describe("reconcile loop (engine double)", () => {
         assert.equal(r.status.conditions.Stalled.status, "False");
         assert.equal(r.status.failures, 0);
         assert.equal(r.status.lastAppliedRevision, B);
+    });
+
+    it("a stored next retry further away than the backoff cap (an edited or future-dated status) waits at most the cap", async () => {
+        // nextRetryAt: 9999-... with failures 1 kept the failing revision from ever being retried,
+        // and the status said neither Stalled nor why.
+        const stored = { lastAttemptedRevision: "a".repeat(40), failures: 1, nextRetryAt: "9999-01-01T00:00:00.000Z" };
+        for (const adopt of [false, true]) {
+            const { r, engine, advance } = adopt ? setup() : setup({}, stored as unknown as AgentStatus);
+            if (adopt) await r.adoptLeaderStatus(async () => stored);
+            assert.equal((await r.sync("poll")).action, "waiting");
+            advance(300_000);
+            assert.equal((await r.sync("poll")).action, "applied", adopt ? "adopted" : "at start");
+            assert.deepEqual(engine.calls, [`up ${"a".repeat(40)}`]);
+        }
     });
 
     it("a manual sync retries a stalled revision at once", async () => {

@@ -37,6 +37,18 @@ describe("secretFile: a mounted credential, re-read while the agent runs", () =>
         assert.doesNotMatch(logs.join("\n"), /first-value|second-value/);
     });
 
+    it("a wall clock stepped back does not keep a revoked value: the read is reused only within maxAgeMs after it, never before", () => {
+        // Date.now() can go back (an NTP step): now - readAt was negative, so below maxAgeMs, and the
+        // old value was served (and a rotated-out token accepted) until the clock caught up.
+        const m = mountedSecret("old-token");
+        let now = 10 * 3_600_000;
+        const get = secretFile(m.file, "AGENT_SYNC_TOKEN_FILE", () => {}, { maxAgeMs: 1000, clock: () => now });
+        assert.deepEqual(get(), { value: "old-token" });
+        m.rotate("new-token");
+        now -= 3_600_000;
+        assert.deepEqual(get(), { value: "new-token" });
+    });
+
     it("an unreadable or empty file is an error naming the setting and the file, logged once per change, until it can be read again", () => {
         const m = mountedSecret("v1");
         const logs: string[] = [];

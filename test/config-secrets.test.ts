@@ -30,6 +30,63 @@ describe("secret config values never reach an error", () => {
         assert.ok(!text.includes(password), text);
     });
 
+    it("a map key stored as a secret hides every value under it: a problem at functionsEnv.<name> does not show that value", () => {
+        // pulumi config set --secret --path 'functionsEnv.DB_PIN' makes the whole functionsEnv a secret;
+        // a problem keyed functionsEnv.DB_PIN checked only the exact key and echoed the value.
+        const text = errorText({ functionsEnv: JSON.stringify({ DB_PIN: 73519246 }) }, ["functionsEnv"]);
+        assert.match(text, /functionsEnv\.DB_PIN/);
+        assert.ok(!text.includes("73519246"), text);
+        // The same for a schema's problems under a map stored as a secret (the agent map here).
+        const agent = errorText({ agent: JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git", pollIntervalSeconds: "s3cr3t-in-the-wrong-place" }) }, ["agent"]);
+        assert.match(agent, /agent\.pollIntervalSeconds/);
+        assert.ok(!agent.includes("s3cr3t-in-the-wrong-place"), agent);
+    });
+
+    it("agent.backendUrl with a password is refused, shown redacted; the whole URL goes in agentEngineEnv's PULUMI_BACKEND_URL (a secret)", () => {
+        // postgres://user:password@host/db: agent.backendUrl is a plain config value and a plain
+        // variable of the agent's Deployment; it was accepted, and PULUMI_BACKEND_URL was refused in agentEngineEnv.
+        const AGENT = { image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" };
+        const url = "postgres://pulumi:Pw-8c1e55a2@db.example:5432/state";
+        const text = errorText({ agent: JSON.stringify({ ...AGENT, backendUrl: url }) }, []);
+        assert.match(text, /agent\.backendUrl/);
+        assert.match(text, /PULUMI_BACKEND_URL/);
+        assert.ok(!text.includes("Pw-8c1e55a2"), text);
+        assert.equal(errorText({ agent: JSON.stringify(AGENT), agentEngineEnv: JSON.stringify({ PULUMI_BACKEND_URL: url }) }, ["agentEngineEnv"]), "");
+        assert.equal(errorText({ agent: JSON.stringify({ ...AGENT, backendUrl: "s3://bucket?region=eu-west-1" }) }, []), "");
+        // Both: the Deployment's env would win over the Secret's, silently.
+        assert.match(errorText({ agent: JSON.stringify({ ...AGENT, backendUrl: "s3://bucket" }), agentEngineEnv: JSON.stringify({ PULUMI_BACKEND_URL: url }) }, ["agentEngineEnv"]), /agent\.backendUrl.*one of the two/);
+    });
+
+    it("a key of fluxNotificationSecrets that is no notification name is not echoed: it may be a webhook URL pasted as the key", () => {
+        const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" });
+        const FLUX = JSON.stringify({ notifications: [{ name: "ops", type: "slack" }] });
+        const pasted = "https://hooks.slack.com/services/T000/B000/XsecretX";
+        const text = errorText({ agent: AGENT, flux: FLUX, fluxNotificationSecrets: JSON.stringify({ ops: "https://hooks.slack.com/services/ok", [pasted]: "" }) }, ["fluxNotificationSecrets"]);
+        assert.match(text, /a key that is no notification name/);
+        assert.ok(!text.includes("XsecretX"), text);
+        // A notification's name is still named.
+        assert.match(errorText({ agent: AGENT, flux: FLUX, fluxNotificationSecrets: JSON.stringify({ ops: "https://hooks.slack.com/services/ok", "old-slack": "https://x" }) }, ["fluxNotificationSecrets"]), /has a value for old-slack/);
+    });
+
+    it("an unknown key that is a misspelt secret key does not show its value", () => {
+        const text = errorText({ adminPasword: "hunter2-plaintext-9931" }, []);
+        assert.match(text, /did you mean openfaas-gitops:adminPassword/);
+        assert.ok(!text.includes("hunter2-plaintext-9931"), text);
+        // Other unknown keys still show what they hold.
+        assert.match(errorText({ replicaz: "3" }, []), /"3"/);
+    });
+
+    it("a chart repository URL with a credential is refused, shown redacted, whatever else is wrong with it", () => {
+        // A schema problem (http://, not https://) echoed the URL whole, password included; a valid
+        // https URL with one was accepted and stored in plain text in the Chart's inputs and state.
+        for (const repo of ["http://ci:Pw-77aa19@charts.example/", "https://ci:Pw-77aa19@charts.example/"]) {
+            const text = errorText({ charts: JSON.stringify({ openfaas: { repo } }) }, []);
+            assert.match(text, /charts\.openfaas\.repo/);
+            assert.match(text, /\*\*\*@charts\.example/);
+            assert.ok(!text.includes("Pw-77aa19"), text);
+        }
+    });
+
     it("any value of any secret key, stored as a secret or not, beside any mix of other problems", () => {
         const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/p.git" });
         const FLUX = JSON.stringify({ notifications: [{ name: "ops", type: "slack" }] });

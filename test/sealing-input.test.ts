@@ -7,10 +7,11 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import * as yaml from "js-yaml";
-import { parseSecretManifest, SealError } from "../sealing/cli";
+import { parseSecretManifest, runSeal, SealError } from "../sealing/cli";
 import { splitPem } from "../sealing/key-cli";
 import { parseSealedSecretFile } from "../sealing/manifests";
-import { metadataProblems } from "../sealing/sealed-secret";
+import { metadataProblems, sealSecret, unsealSecret } from "../sealing/sealed-secret";
+import * as crypto from "node:crypto";
 import { expandedSize } from "../model/yaml";
 import { loadDocuments, MAX_EXPANDED_CHARS, YamlInputError } from "../sealing/yaml-input";
 import { ROOT } from "./helpers";
@@ -64,6 +65,31 @@ function asText(doc: unknown) {
 }
 
 describe("npm run -s seal: a Secret manifest under generated input", () => {
+    it("--recovery-unseal keeps a key named __proto__, which seal keeps (a valid Secret key)", () => {
+        // unsealSecret filled a plain object: data["__proto__"] = ... set no key, and the value was lost from the recovered Secret.
+        const { publicKey, privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+        const data: Record<string, Buffer> = Object.create(null);
+        data["__proto__"] = Buffer.from("v1");
+        data["other"] = Buffer.from("v2");
+        const sealed = sealSecret(publicKey, { name: "s", namespace: "n", scope: "strict", data });
+        const back = unsealSecret(sealed, [privateKey]);
+        assert.deepEqual(Object.keys(back.data).sort(), ["__proto__", "other"]);
+        assert.equal(Buffer.from(back.data["__proto__"]!, "base64").toString(), "v1");
+    });
+
+    it("a stray command-line argument is refused without echoing it: it is most often a value split by the shell", () => {
+        // --from-literal password=correct horse (unquoted): node's parseArgs said "Unexpected argument 'horse'".
+        const io = { readStdin: () => undefined, write: () => {} };
+        for (const argv of [["--from-literal", "password=correct", "SVhorse42Q"], ["--from-literal", "password=", "SVhorse42Q"], ["SVhorse42Q"]]) {
+            assert.throws(() => runSeal(["--cert", "x.pem", "--name", "a", "--namespace", "n", ...argv], io), (e: unknown) => {
+                assert.ok(e instanceof SealError, String(e));
+                assert.ok(!e.message.includes("SVhorse42Q"), e.message);
+                assert.match(e.message, /quote/);
+                return true;
+            });
+        }
+    });
+
     it("gives a manifest or a SealError, and no message holds a value", () => {
         const input = secretValue.chain((secret) => secretManifest(secret).chain((doc) => asText(doc).map((text) => ({ secret, text }))));
         fc.assert(

@@ -100,6 +100,24 @@ describe("policies, each with passing and failing cases", () => {
         assert.deepEqual(await messages(gatewayBasicAuth, [chart]), ["Chart openfaas-chart: neither its values nor a rendered gateway Deployment are visible; basic auth cannot be verified"]);
     });
 
+    it("gateway-basic-auth reads the gateway's basic_auth as Kubernetes does: the last entry of a name wins, and every rendered gateway counts", async () => {
+        const chainOf = "urn:pulumi:prod::openfaas-gitops::openfaas-gitops:platform:OpenFaaS$kubernetes:helm.sh/v4:Chart";
+        const chart: Res = { type: "kubernetes:helm.sh/v4:Chart", name: "openfaas-chart", urn: `${chainOf}::openfaas-chart`, props: {} };
+        const gateway = (ns: string, ...values: string[]): Res => ({
+            type: "kubernetes:apps/v1:Deployment",
+            name: `openfaas-chart:${ns}/gateway`,
+            urn: `${chainOf}$kubernetes:apps/v1:Deployment::openfaas-chart:${ns}/gateway`,
+            props: { metadata: { name: "gateway", namespace: ns }, spec: { template: { spec: { containers: [{ name: "gateway", env: values.map((value) => ({ name: "basic_auth", value })) }] } } } },
+        });
+        const ours = (ns: string): Res => ({ type: "kubernetes:core/v1:Secret", props: { metadata: { name: "basic-auth", namespace: ns }, stringData: { "basic-auth-user": "admin", "basic-auth-password": "x".repeat(32) } } });
+        const off = "Chart openfaas-chart: values.basic_auth must be true; an unauthenticated gateway lets anyone deploy code";
+        // basic_auth=true then basic_auth=false: the container runs with false.
+        assert.deepEqual(await messages(gatewayBasicAuth, [chart, gateway("openfaas", "true", "false"), ours("openfaas")]), [off]);
+        assert.deepEqual(await messages(gatewayBasicAuth, [chart, gateway("openfaas", "false", "true"), ours("openfaas")]), []);
+        // A second gateway without basic auth is not vouched for by the first.
+        assert.deepEqual(await messages(gatewayBasicAuth, [chart, gateway("openfaas", "true"), gateway("other", "false"), ours("openfaas"), ours("other")]), [off]);
+    });
+
     it("gateway-basic-auth sees the program's chart when it comes from a .tgz path", async () => {
         const base = stackFileConfig("prod");
         const raw = { ...base, values: { ...base.values, charts: JSON.stringify({ openfaas: { path: "../shared/upstream/charts/openfaas-15.0.6.tgz" } }) } };
