@@ -62,12 +62,20 @@ describe("an engine run that floods its stderr", () => {
         fs.symlinkSync(path.resolve("node_modules", "tsx"), path.join(project, "node_modules", "tsx"));
         fs.writeFileSync(
             path.join(automation, "index.js"),
-            `const chunk = "x".repeat(1 << 20) + "\\n"; let n = 0;
-function more() {
-    while (n < 256) { n++; if (!process.stderr.write(chunk)) return process.stderr.once("drain", more); }
-    process.stderr.write("the last line\\n", () => process.exit(3));
+            // Synchronous to the end: the run must crash while it loads the module, before it reads
+            // the project (an exit left to a write callback raced the run's own ENOENT message). The
+            // pipe is non-blocking, so a full pipe (EAGAIN) is written again until the agent reads it.
+            `const fs = require("node:fs");
+function put(text) {
+    const b = Buffer.from(text);
+    for (let off = 0; off < b.length; ) {
+        try { off += fs.writeSync(2, b, off); } catch (e) { if (e.code !== "EAGAIN") throw e; }
+    }
 }
-more();
+const chunk = "x".repeat(1 << 20) + "\\n";
+for (let n = 0; n < 256; n++) put(chunk);
+put("the last line\\n");
+process.exit(3);
 `,
         );
         let peak = 0;
