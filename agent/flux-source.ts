@@ -98,7 +98,7 @@ export interface FluxSourceOptions {
 }
 
 /** Pure: a byte count as a person reads it, with the exact number. */
-export function sizeText(n: number): string {
+function sizeText(n: number): string {
     const mib = n / 2 ** 20;
     return mib >= 1 ? `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB (${n} bytes)` : `${n} bytes`;
 }

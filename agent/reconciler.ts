@@ -257,7 +257,7 @@ export const MAX_TEXT = 4096;
 /** Drifted resources the status lists by name; the rest are counted (`drift.unlisted`). */
 export const MAX_LISTED_RESOURCES = 100;
 /** The most characters of a revision or a resource name the status keeps. */
-export const MAX_NAME = 512;
+const MAX_NAME = 512;
 
 const CUT_NOTE = (n: number) => `\n[... ${n} characters cut; the agent's log has the whole text ...]\n`;
 
@@ -475,7 +475,7 @@ export class PermanentError extends Error {
 }
 
 /** Why a run was stopped at its deadline (AGENT_RUN_TIMEOUT): a failure of the revision, not a cancellation. */
-export class RunTimeoutError extends Error {}
+class RunTimeoutError extends Error {}
 
 /**
  * The source cannot be reached right now (e.g. source-controller's artifact server is down): not a
@@ -834,7 +834,7 @@ type Suspension = Pick<AgentStatus, "suspended" | "suspendedBy">;
  * stays until POST /resume; otherwise agent.suspend decides, as Flux reads spec.suspend on every
  * reconcile.
  */
-export function desiredSuspension(setting: boolean, persisted: Suspension): Suspension {
+function desiredSuspension(setting: boolean, persisted: Suspension): Suspension {
     if (persisted.suspended && persisted.suspendedBy === "request") return { suspended: true, suspendedBy: "request" };
     return setting ? { suspended: true, suspendedBy: "setting" } : { suspended: false, suspendedBy: undefined };
 }

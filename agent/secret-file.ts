@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import { Credential } from "./server";
 
 /** How long a read is reused: a rotation counts within a second, and a request costs no read. */
-export const SECRET_FILE_MAX_AGE_MS = 1000;
+const SECRET_FILE_MAX_AGE_MS = 1000;
 
 /**
  * A getter of the credential in `file` (`setting` names it in messages). The file is read at most

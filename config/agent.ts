@@ -15,7 +15,7 @@ import { AgentConfig } from "./types";
  * named `monitoring`, where kube-prometheus-stack and most Prometheus installs live. Every namespace
  * carries its name as this label (Kubernetes sets it).
  */
-export const DEFAULT_METRICS_NAMESPACE_SELECTOR: Readonly<Record<string, string>> = { "kubernetes.io/metadata.name": "monitoring" };
+const DEFAULT_METRICS_NAMESPACE_SELECTOR: Readonly<Record<string, string>> = { "kubernetes.io/metadata.name": "monitoring" };
 const METRICS_SELECTOR_EXPECTED = 'expected a non-empty map of namespace labels (a namespaceSelector\'s matchLabels), e.g. {"kubernetes.io/metadata.name": "monitoring"}';
 
 /** The `agent` map. Defaults are applied in {@link readAgent}; rules across fields and secrets are code there. */
