@@ -11,7 +11,7 @@
  * Status, Events, metrics and the Flux events it posts say so. A local HTTP server stands in for
  * notification-controller's event endpoint (a TEST DOUBLE that only records; the payloads' schema is
  * checked against Flux's own type in test/agent-flux-events.test.ts). The committed project
- * registers the no-kubelet harness in its own index.ts (test/support/engine.ts projectCopy); the
+ * registers the harness stand-ins in its own index.ts (test/support/engine.ts projectCopy); the
  * agent runs exactly as deployed.
  */
 import { strict as assert } from "node:assert";

@@ -4,8 +4,8 @@
  * drift detected and corrected for the fields the program owns only, and a crashed update's lock
  * and pending operations recovered — while a lock of anyone else is left alone.
  *
- * The "checkout" is a copy of this project whose index.ts first registers the no-kubelet harness
- * (test/support/no-kubelet.ts); the agent itself has no test hooks.
+ * The "checkout" is a copy of this project whose index.ts first registers the harness stand-ins
+ * (test/support/standins.ts); the agent itself has no test hooks.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { engineAvailable } from "../../tools/engine";
 import { controlPlaneAvailable } from "../../tools/controlplane";
 import { EngineHarness, startEngineHarness, TestCredentials, TestStack } from "./engine";
-import { HARNESS_ANNOTATIONS } from "./no-kubelet";
+import { HARNESS_ANNOTATIONS } from "./standins";
 import { describeStep } from "../../agent/engine-run";
 
 export const engineTestsAvailable = engineAvailable() && controlPlaneAvailable();

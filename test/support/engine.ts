@@ -2,7 +2,7 @@
  * The real Pulumi engine against the real control plane, for the tests: the CLI and the kubernetes
  * provider built from their Go modules (tools/engine.ts), a file state backend in a temporary
  * directory, and the program run inline by the Automation API in a child process per run (the
- * agent's own runner, agent/engine-run.ts), wrapped in the no-kubelet harness (./no-kubelet.ts). Stacks are the shipped stack files plus the upstream charts
+ * agent's own runner, agent/engine-run.ts), wrapped in the harness stand-ins (./standins.ts). Stacks are the shipped stack files plus the upstream charts
  * from ../shared/upstream/charts and test credentials for everything the program would generate
  * with the random, tls and github providers, which cannot be built here.
  */
@@ -26,7 +26,7 @@ const UPSTREAM_CHARTS = path.resolve(ROOT, "..", "shared", "upstream", "charts")
 
 /**
  * Writes a copy of this project (tracked and new files, as `git ls-files` sees them) into `dir`,
- * whose index.ts registers the no-kubelet harness before the program runs and records which
+ * whose index.ts registers the harness stand-ins before the program runs and records which
  * environment variables the program saw (seen-env.json). This is what the agent tests commit or
  * hand to the agent as a checkout: the agent itself has no test hooks.
  */
@@ -42,7 +42,7 @@ export function projectCopy(dir: string): void {
     fs.writeFileSync(
         path.join(dir, "index.ts"),
         [
-            'require("./test/support/no-kubelet").registerNoKubeletTransforms();',
+            'require("./test/support/standins").registerStandins();',
             'require("node:fs").writeFileSync("seen-env.json", JSON.stringify(Object.keys(process.env)));',
             'module.exports = require("./index.program");',
             "",

@@ -1,0 +1,146 @@
+/**
+ * The live test cluster itself (tools/controlplane.ts): real kube-controller-manager and
+ * kube-scheduler beside the apiserver, KWOK playing the kubelet of simulated nodes, each component
+ * with its own credentials; every socket on loopback; a component that does not start named with
+ * its log, and nothing left running.
+ */
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { STANDIN_ADDRESS } from "../tools/address-standin";
+import { Binaries, ControlPlane, controlPlaneAvailable, ensureBinaries, startControlPlane } from "../tools/controlplane";
+import { until } from "./support/wait";
+
+const waitFor = (fn: () => Promise<boolean>, ms: number, what: string) => until(what, async () => ((await fn()) ? true : undefined), ms);
+
+const available = controlPlaneAvailable();
+
+/** `local peer` of every TCP socket the processes hold (listening and connected), from `ss`. */
+function socketsOf(pids: readonly number[]): { local: string; peer: string; owner: string }[] {
+    const out = execFileSync("ss", ["-tanpH"], { encoding: "utf8" });
+    return out.split("\n").flatMap((line) => {
+        const cols = line.trim().split(/\s+/);
+        const owner = /pid=(\d+)/.exec(line);
+        if (!owner || !pids.includes(Number(owner[1]))) return [];
+        return [{ local: cols[3]!, peer: cols[4]!, owner: /users:\(\("([^"]+)"/.exec(line)?.[1] ?? "?" }];
+    });
+}
+
+const LOOPBACK = /^(127\.0\.0\.1|\[::1\]|\[::ffff:127\.0\.0\.1\]):/;
+const ANY = /^(\*|0\.0\.0\.0|\[::\]):\*$|^0\.0\.0\.0:\*$/;
+
+describe("live test cluster: controllers, scheduler and simulated nodes", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
+    let cp: ControlPlane;
+    before(async () => {
+        cp = await startControlPlane({ log: (l) => console.log(`# ${l}`), nodes: 2 });
+    });
+    after(async () => {
+        await cp?.stop();
+    });
+
+    const json = (args: string[]) => JSON.parse(cp.kubectl([...args, "-o", "json"]));
+
+    it("a Deployment becomes Available on simulated nodes, its Service gets endpoints, a LoadBalancer gets the stand-in's address", async () => {
+        cp.kubectl(["create", "deployment", "web", "--image=registry.invalid/web:1", "--replicas=3"]);
+        cp.kubectl(["rollout", "status", "deployment/web", "--timeout=60s"]);
+        const pods = json(["get", "pods", "-l", "app=web"]).items;
+        assert.equal(pods.length, 3);
+        for (const p of pods) {
+            assert.equal(p.status.phase, "Running");
+            assert.ok(cp.nodes.includes(p.spec.nodeName), `${p.metadata.name} on ${p.spec.nodeName}`);
+        }
+        cp.kubectl(["expose", "deployment", "web", "--port=80", "--type=LoadBalancer"]);
+        await waitFor(async () => json(["get", "service", "web"]).status.loadBalancer?.ingress?.[0]?.ip === STANDIN_ADDRESS, 30_000, "LoadBalancer address");
+        await waitFor(async () => json(["get", "endpointslices", "-l", "kubernetes.io/service-name=web"]).items.flatMap((s: { endpoints?: unknown[] }) => s.endpoints ?? []).length === 3, 30_000, "3 endpoints");
+    });
+
+    it("the scheduler places a pod by node selector", async () => {
+        const target = cp.nodes[1]!;
+        cp.kubectl(["run", "pinned", "--image=registry.invalid/x:1", `--overrides={"spec":{"nodeSelector":{"kubernetes.io/hostname":"${target}"}}}`]);
+        await waitFor(async () => json(["get", "pod", "pinned"]).status.phase === "Running", 30_000, "pinned pod running");
+        assert.equal(json(["get", "pod", "pinned"]).spec.nodeName, target);
+    });
+
+    it("a Job completes, garbage is collected, and a namespace with objects finishes terminating", async () => {
+        cp.kubectl(["create", "job", "once", "--image=registry.invalid/job:1"]);
+        cp.kubectl(["wait", "--for=condition=Complete", "job/once", "--timeout=60s"]);
+        cp.kubectl(["delete", "deployment", "web", "--cascade=background"]);
+        await waitFor(async () => json(["get", "pods", "-l", "app=web"]).items.length === 0, 60_000, "web's pods collected");
+        cp.kubectl(["create", "namespace", "doomed"]);
+        cp.kubectl(["create", "configmap", "c", "-n", "doomed", "--from-literal=k=v"]);
+        cp.kubectl(["create", "deployment", "d", "-n", "doomed", "--image=registry.invalid/d:1"]);
+        cp.kubectl(["delete", "namespace", "doomed", "--wait=true", "--timeout=90s"]);
+        assert.equal(cp.kubectl(["get", "namespace", "doomed", "--ignore-not-found", "-o", "name"]).trim(), "");
+    });
+
+    it("each component acts as its own user with its own rights: KWOK is no cluster admin", () => {
+        // `can-i` answers by its exit code: 0 yes, 1 no.
+        const can = (user: string, verb: string, what: string) => {
+            const [resource, subresource] = what.split("/");
+            try {
+                cp.kubectl(["auth", "can-i", "--quiet", verb, resource!, ...(subresource ? [`--subresource=${subresource}`] : []), "-n", "default", "--as", user]);
+                return true;
+            } catch {
+                return false;
+            }
+        };
+        assert.equal(can("openfaas-gitops:kwok", "patch", "pods/status"), true);
+        assert.equal(can("openfaas-gitops:kwok", "patch", "services/status"), false);
+        assert.equal(can("openfaas-gitops:kwok", "get", "secrets"), false);
+        assert.equal(can("openfaas-gitops:kwok", "create", "deployments"), false);
+        assert.equal(can("openfaas-gitops:address-standin", "patch", "services/status"), true);
+        assert.equal(can("openfaas-gitops:address-standin", "update", "services"), false);
+        const log = fs.readFileSync(path.join(cp.dir, "kwok.log"), "utf8");
+        assert.doesNotMatch(log, /forbidden/i, "KWOK was refused something it needs");
+    });
+
+    it("node-scoped credentials: a real node may register itself and is kept off the simulated nodes", () => {
+        const { kubeconfig } = cp.nodeCredentials("real-node-0");
+        const asNode = (args: string[], input?: string) => execFileSync("kubectl", ["--kubeconfig", kubeconfig, ...args], { input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+        asNode(["create", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: "real-node-0", labels: { "kubernetes.io/hostname": "real-node-0" } } }));
+        assert.throws(() => asNode(["label", "node", cp.nodes[0]!, "stolen=true"]), /forbidden/i);
+        assert.throws(() => asNode(["get", "secrets", "-A"]), /forbidden/i);
+        // KWOK manages only annotated nodes: the real node is left to its own kubelet.
+        const real = json(["get", "node", "real-node-0"]);
+        assert.equal((real.status.conditions ?? []).length, 0, "KWOK touched a node it does not manage");
+        cp.kubectl(["delete", "node", "real-node-0"]);
+    });
+
+    it("every socket of every component is on loopback", () => {
+        const sockets = socketsOf(cp.processes.map((p) => p.pid));
+        assert.ok(sockets.length > 0, "ss found no sockets: is it seeing these processes?");
+        for (const s of sockets) {
+            assert.match(s.local, LOOPBACK, `${s.owner} holds ${s.local}`);
+            assert.ok(LOOPBACK.test(s.peer) || ANY.test(s.peer), `${s.owner} talks to ${s.peer}`);
+        }
+        assert.deepEqual(new Set(cp.processes.map((p) => p.name)), new Set(["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]));
+    });
+});
+
+describe("live test cluster: a component that does not start", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
+    it("is named with its log file and last lines, and nothing is left running", async () => {
+        const real = ensureBinaries();
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-broken-cp-"));
+        const fake = path.join(dir, "kwok");
+        fs.writeFileSync(fake, "#!/bin/sh\necho 'kwok: simulated start-up failure' >&2\nexit 3\n", { mode: 0o755 });
+        const binaries: Binaries = { ...real, kwok: fake };
+        await assert.rejects(startControlPlane({ dir: path.join(dir, "run"), binaries }), (e: Error) => {
+            assert.match(e.message, /kwok exited \(3\)/);
+            assert.match(e.message, new RegExp(`${path.join(dir, "run", "kwok.log").replace(/[.]/g, "\\.")}`));
+            assert.match(e.message, /simulated start-up failure/);
+            return true;
+        });
+        // The other four were started with the run directory in their arguments (the dir is ours alone).
+        await waitFor(async () => {
+            try {
+                return execFileSync("pgrep", ["-f", path.join(dir, "run")]).toString().trim() === "";
+            } catch {
+                return true; // pgrep exits 1 when nothing matches
+            }
+        }, 20_000, "no component left running");
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+});
