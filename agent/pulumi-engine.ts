@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { engineEnvAllowed, proxyEnvironment } from "../model/engine-env";
+import { fileBackendDir, MAYBE_TORN_STATE, removeTornAttrs } from "./diy-state";
 import { Engine, RunContext, RunResult } from "./engine";
 import type { RunMessage, RunOp, RunRequest } from "./engine-run";
 
@@ -197,10 +198,25 @@ export class PulumiEngine implements Engine {
     }
 
     /**
-     * Runs `op`; when the stack is locked by a crashed run of this agent (its host, a dead pid),
-     * removes that lock and retries once. A lock held by anything else is reported, never broken.
+     * Runs `op`. A DIY file backend whose metadata a killed run left torn is repaired first, and
+     * the run retried once (./diy-state.ts); a stack locked by a crashed run of this agent (its
+     * host, a dead pid) has that lock removed, and the run retried once. A lock held by anything
+     * else is reported, never broken.
      */
     private async run(op: "up" | "drift-check" | "drift-correct", ctx: RunContext): Promise<RunResult> {
+        try {
+            return await this.forkUnlocking(op, ctx);
+        } catch (e) {
+            const dir = fileBackendDir(this.s.env.PULUMI_BACKEND_URL);
+            if (!(e instanceof EngineRunError) || !dir || !MAYBE_TORN_STATE.test(e.message)) throw e;
+            const removed = removeTornAttrs(dir);
+            if (removed.length === 0) throw e;
+            ctx.log(`recovering: a killed run left the state backend's metadata torn; removed ${removed.join(", ")} (the state itself is whole) and retrying once`);
+            return this.forkUnlocking(op, ctx);
+        }
+    }
+
+    private async forkUnlocking(op: "up" | "drift-check" | "drift-correct", ctx: RunContext): Promise<RunResult> {
         try {
             return await this.fork(op, ctx);
         } catch (e) {

@@ -258,4 +258,22 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         assert.ok(fs.existsSync(path.join(lockDir, "other.json")));
         fs.rmSync(path.join(lockDir, "other.json"));
     });
+
+    it("repairs the state backend's metadata a killed write left torn, then applies", async () => {
+        // fileblob rewrites `<blob>.attrs` in place (truncate, then write): a kill in between leaves
+        // it empty or cut, and every operation then fails with "failed to load checkpoint: EOF".
+        const stacksDir = path.join(h.env.PULUMI_BACKEND_URL!.replace("file://", ""), ".pulumi", "stacks");
+        const attrs = (fs.readdirSync(stacksDir, { recursive: true }) as string[]).map((f) => path.join(stacksDir, f)).find((f) => f.endsWith(`${STACK}.json.attrs`))!;
+        const whole = fs.readFileSync(attrs, "utf8");
+        fs.writeFileSync(attrs, "");
+        fs.writeFileSync(`${attrs}.cut-copy-ignored`, "");
+        logs.length = 0;
+        await engine.up(ctx);
+        assert.ok(logs.some((l) => /recovering: a killed run left the state backend's metadata torn; removed \.pulumi\/stacks\/openfaas-gitops\/agent-dev\.json\.attrs/.test(l)), logs.join("\n"));
+        // Cut in the middle of its JSON, the next run repairs it the same way.
+        fs.writeFileSync(attrs, whole.slice(0, Math.floor(whole.length / 2)));
+        await engine.up(ctx);
+        assert.equal(fs.readFileSync(`${attrs}.cut-copy-ignored`, "utf8"), "", "a file that is not an .attrs was touched");
+        fs.rmSync(`${attrs}.cut-copy-ignored`);
+    });
 });

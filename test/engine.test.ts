@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KUBERNETES_PROVIDER_VERSION } from "../tools/engine";
 import { EngineHarness, startEngineHarness } from "./support/engine";
-import { AGENT, engineTestsAvailable, policyRun, SKIP_REASON } from "./support/engine-lifecycle";
+import { AGENT, BASE, engineTestsAvailable, policyRun, SKIP_REASON } from "./support/engine-lifecycle";
 
 if (!engineTestsAvailable) console.log("# SKIP engine tests: no `go` on PATH to build the Pulumi CLI and provider, and none cached");
 
@@ -21,8 +21,9 @@ describe("engine versions", () => {
     });
 });
 
-// One control plane for both: a bad config creates nothing, and the policy stack fails before its
-// violating object is created. (A shipped stack passing its policy config is the prod lifecycle's
+// One control plane for all three, one stack after another (each destroys what it created: namespaces
+// terminate on the live cluster): a bad config creates nothing, the policy stack fails before its
+// violating object is created, and an await that runs out says on what. (A shipped stack passing its policy config is the prod lifecycle's
 // first preview.)
 describe("real engine: a stack's config and policy", { skip: SKIP_REASON }, () => {
     let h: EngineHarness;
@@ -50,5 +51,19 @@ describe("real engine: a stack's config and policy", { skip: SKIP_REASON }, () =
         assert.match(err, /pinned-images/);
         assert.match(err, /Deployment openfaas-fn\/unpinned: container unpinned image ghcr\.io\/openfaas\/nodeinfo:latest uses the tag latest/);
         assert.equal(h.cp.kubectl(["get", "deployments", "-n", "openfaas-fn", "-o", "name", "--ignore-not-found"]).trim(), "");
+        // What it created before the violation goes, so the next stack on this cluster starts clean.
+        await s.run("destroy");
+    });
+
+    it("an await that runs out names the resource and what it waited for", async () => {
+        const s = await h.stack("stuck", "dev", { secrets: BASE, extra: { functionsFile: "test/data/unschedulable.stack.yml" } });
+        await s.stack.setConfig("harness:awaitTimeoutSeconds", { value: "20" });
+        const err = await s.run("up").then(() => assert.fail("an unschedulable function was reported ready"), (e: Error) => e.message);
+        const tail = err.slice(-4000);
+        // The provider names the resource and what it awaited; the harness adds what stood in the way.
+        assert.match(err, /fn-stuck-deployment[\s\S]*'stuck' timed out waiting to be Ready/, tail);
+        assert.match(err, /Minimum number of live Pods was not attained/, tail);
+        assert.match(err, /pod openfaas-fn\/stuck-[a-z0-9-]+ Pending: PodScheduled Unschedulable 0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector/, tail);
+        await s.run("destroy");
     });
 });

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { engineAvailable } from "../../tools/engine";
 import { controlPlaneAvailable } from "../../tools/controlplane";
 import { EngineHarness, startEngineHarness, TestCredentials, TestStack } from "./engine";
-import { HARNESS_ANNOTATIONS } from "./standins";
+import { AWAIT_TIMEOUT, AWAIT_TIMEOUT_SECONDS } from "./standins";
 import { describeStep } from "../../agent/engine-run";
 
 export const engineTestsAvailable = engineAvailable() && controlPlaneAvailable();
@@ -72,7 +72,9 @@ export function describeLifecycle(v: Variant): void {
             // A remote component (helm v4 Chart) has no outputs step in an update; everything else matches the plan.
             assert.deepEqual([...r.changed].sort(), planned.filter((c) => !c.startsWith("kubernetes:helm.sh/v4:Chart::")));
             const gw = JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"]));
-            for (const [k, val] of Object.entries(HARNESS_ANNOTATIONS)) assert.equal(gw.metadata.annotations[k], val);
+            assert.equal(gw.metadata.annotations[AWAIT_TIMEOUT], String(AWAIT_TIMEOUT_SECONDS));
+            // Pulumi awaited readiness, as on a user's cluster: the gateway is Available.
+            assert.equal(gw.status.conditions.find((c: { type: string }) => c.type === "Available")?.status, "True");
             const fns = h.cp.kubectl(["get", v.pro ? "functions.openfaas.com" : "deployments", "-n", "openfaas-fn", "-o", "name"]);
             assert.match(fns, /nodeinfo/);
             // Every Ingress with TLS waits for its ClusterIssuer: it takes the issuer's name from the issuer.

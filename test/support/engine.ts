@@ -50,6 +50,28 @@ export function projectCopy(dir: string): void {
     );
 }
 
+/** An await that ran out: the provider's words for a resource that did not become ready in time. */
+const AWAIT_RAN_OUT = /timed out waiting to be Ready|failed to fully initialize or become live/;
+
+/**
+ * An engine error whose await ran out, with what the cluster says about every pod that is not
+ * Ready (its phase and the reason of each false condition, e.g. Unschedulable and why): the
+ * provider names the resource and what it awaited, the pods say what stood in the way.
+ */
+function withClusterView(e: unknown, cp: ControlPlane): unknown {
+    if (!(e instanceof Error) || !AWAIT_RAN_OUT.test(e.message)) return e;
+    type Pod = { metadata: { namespace: string; name: string }; status?: { phase?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] } };
+    let view: string;
+    try {
+        const pods = (JSON.parse(cp.kubectl(["get", "pods", "-A", "-o", "json"])).items as Pod[]).filter((p) => !p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+        view = pods.length === 0 ? "every pod is Ready" : pods.map((p) => `pod ${p.metadata.namespace}/${p.metadata.name} ${p.status?.phase ?? "?"}: ${(p.status?.conditions ?? []).filter((c) => c.status !== "True").map((c) => `${c.type} ${c.reason ?? ""} ${c.message ?? ""}`.trim()).join("; ")}`).join("\n");
+    } catch (err) {
+        view = `(could not read the pods: ${(err as Error).message})`;
+    }
+    e.message = `${e.message}\nPods that are not Ready, as the cluster reports them:\n${view}`;
+    return e;
+}
+
 /** Credentials a real `pulumi up` would generate; supplied here as bring-your-own config. */
 export interface TestCredentials {
     readonly adminPassword: string;
@@ -181,8 +203,12 @@ export async function startEngineHarness(opts: EngineHarnessOptions = {}): Promi
                 configFile,
                 async run(op, runOpts = {}) {
                     const lines: string[] = [];
-                    const result = await runEngine({ op, stack: name, configFile, secretsProvider: "passphrase", ...runOpts }, { cwd: projectDir, env, log: (l) => lines.push(l) });
-                    return { ...result, log: lines };
+                    try {
+                        const result = await runEngine({ op, stack: name, configFile, secretsProvider: "passphrase", ...runOpts }, { cwd: projectDir, env, log: (l) => lines.push(l) });
+                        return { ...result, log: lines };
+                    } catch (e) {
+                        throw withClusterView(e, cp);
+                    }
                 },
             };
         },

@@ -14,12 +14,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
-/** Seconds any one resource may take to become ready under test. */
+/** Seconds any one resource may take to become ready under test (stack config `harness:awaitTimeoutSeconds` overrides it). */
 export const AWAIT_TIMEOUT_SECONDS = 120;
-
-export const HARNESS_ANNOTATIONS: Readonly<Record<string, string>> = {
-    "pulumi.com/timeoutSeconds": String(AWAIT_TIMEOUT_SECONDS),
-};
+export const AWAIT_TIMEOUT = "pulumi.com/timeoutSeconds";
 
 const WEBHOOK_CONFIGURATION = /^kubernetes:admissionregistration\.k8s\.io\/v1:(Validating|Mutating)WebhookConfiguration$/;
 
@@ -27,11 +24,12 @@ type Metadata = { annotations?: Record<string, string> } & Record<string, unknow
 
 /** Registers the harness transform for the program run that is executing now. */
 export function registerStandins(): void {
+    const timeout = new pulumi.Config("harness").getNumber("awaitTimeoutSeconds") ?? AWAIT_TIMEOUT_SECONDS;
     pulumi.runtime.registerResourceTransform(({ type, custom, props, opts }) => {
         if (!custom || !type.startsWith("kubernetes:")) return undefined;
         const metadata = pulumi.output(props.metadata as pulumi.Input<Metadata> | undefined).apply((m) => ({
             ...(m ?? {}),
-            annotations: { ...(m?.annotations ?? {}), ...HARNESS_ANNOTATIONS },
+            annotations: { ...(m?.annotations ?? {}), [AWAIT_TIMEOUT]: String(timeout) },
         }));
         return { props: { ...props, metadata, ...(WEBHOOK_CONFIGURATION.test(type) ? { webhooks: [] } : {}) }, opts };
     });
