@@ -23,6 +23,7 @@ import {
     chartUrlFromIndex,
     chartYamlProblem,
     crdDocuments,
+    download,
     ensureUpstream,
     entryPath,
     isDigested,
@@ -280,6 +281,23 @@ describe("the charts from a Helm repository on loopback", { skip: !haveShared &&
         // The two charts before it were verified and kept; nothing of contour, not even a temporary directory.
         assert.deepEqual(fs.readdirSync(cacheDir).map((f) => f.replace(/-[0-9a-f]{16}$/, "")).sort(), ["openfaas-15.0.6", "sealed-secrets-2.18.5"]);
         assert.ok(tampered.requests.every((r) => isLoopback(r.remote)));
+    });
+
+    it("a repository without the chart, and an answer over the size cap, are one line each", async (t) => {
+        const partial = await startHelmRepo(served.filter((s) => s.chart !== "openfaas"));
+        t.after(() => partial.close());
+        const cacheDir = tmpDir(t, "ofg-upstream-cache-");
+        await assert.rejects(ensureUpstream(isolated(partial, cacheDir, [])), (e: Error) => {
+            assert.ok(e.message.startsWith(`cannot get the pinned chart openfaas 15.0.6: ${partial.repo("openfaas")}index.yaml answered 404 Not Found; there is no ../shared/upstream either: give this machine access to ${partial.repo("openfaas")}, or set ${UPSTREAM_ENV}`), e.message);
+            assert.ok(!e.message.includes("\n"));
+            return true;
+        });
+        assert.deepEqual(fs.readdirSync(cacheDir), []);
+        const url = `${partial.repo("flux2")}flux2-2.18.3.tgz`;
+        await assert.rejects(download(url, 1000), new RegExp(`^Error: ${url} sent more than 1000 bytes$`));
+        const files = await readChartArchive(await download(url, 16 * 1024 * 1024), "flux2");
+        assert.equal(chartTreeDigest(files), pinned("flux2"));
+        assert.ok(partial.requests.every((r) => isLoopback(r.remote)));
     });
 
     it("../shared/upstream, when it is there, wins: no request", async () => {

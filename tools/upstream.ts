@@ -224,7 +224,7 @@ function localUpstream(opts: UpstreamOptions): Upstream | undefined {
 }
 
 /** GET with a deadline and a size cap; the error says which URL and why, in one line. */
-async function download(url: string, max: number): Promise<Buffer> {
+export async function download(url: string, max: number): Promise<Buffer> {
     let res: Response;
     try {
         res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
@@ -240,10 +240,8 @@ async function download(url: string, max: number): Promise<Buffer> {
     let size = 0;
     for await (const chunk of res.body ?? []) {
         size += chunk.length;
-        if (size > max) {
-            await res.body?.cancel();
-            throw new Error(`${url} sent more than ${max} bytes`);
-        }
+        // Leaving the loop by a throw cancels the body: the rest is never read.
+        if (size > max) throw new Error(`${url} sent more than ${max} bytes`);
         chunks.push(Buffer.from(chunk));
     }
     return Buffer.concat(chunks);
