@@ -10,7 +10,7 @@ import { INVOKER_FILE, INVOKER_IMAGE_POLICY, parseInvokerYml } from "../config/i
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { projectFiles } from "../config";
-import { chartInputs, one, raw, ROOT, runProgram, runStack } from "./helpers";
+import { chartFile, chartInputs, one, raw, ROOT, runProgram, runStack } from "./helpers";
 
 const AGENT = JSON.stringify({ image: "ghcr.io/acme/agent:1.0.0", repoUrl: "git@github.com:acme/platform.git", branch: "release" });
 
@@ -136,14 +136,13 @@ describe("the agent's access to Flux", () => {
             ports: [{ protocol: "TCP", port: "http" }],
         }]);
         // The named port is the one the chart gives both controllers' 9090 (their Services' port 80 targets it).
-        const chartDir = path.join(ROOT, "..", "shared", "upstream", "charts", "flux2");
         for (const controller of ["source-controller", "notification-controller"]) {
-            const text = fs.readFileSync(path.join(chartDir, "templates", `${controller}.yaml`), "utf8");
+            const text = fs.readFileSync(chartFile("flux2", `templates/${controller}.yaml`), "utf8");
             assert.match(text, /containerPort: 9090\n\s+name: http\n/, controller);
             assert.match(text, new RegExp(`app: ${controller}`));
         }
         // Declaring a policy the chart also renders is a server-side apply conflict on the first up.
-        const chartPolicies = [...fs.readFileSync(path.join(chartDir, "templates", "policies.yaml"), "utf8").matchAll(/^  name: (\S+)$/gm)].map((m) => m[1]);
+        const chartPolicies = [...fs.readFileSync(chartFile("flux2", "templates/policies.yaml"), "utf8").matchAll(/^  name: (\S+)$/gm)].map((m) => m[1]);
         assert.deepEqual(chartPolicies, ["allow-egress", "allow-scraping", "allow-webhooks"]);
         assert.ok(!chartPolicies.includes(forAgent.metadata.name));
     });

@@ -13,7 +13,7 @@ import { parseStackYml } from "../config/stack-yml/parse";
 import { FunctionDef } from "../model/function";
 import { parseQuantity } from "../model/quantity";
 import { stackFileConfig } from "../tools/mock-engine";
-import { one, raw, ROOT, runProgram, runStack, SHARED, STACKS } from "./helpers";
+import { chartFile, one, raw, ROOT, runProgram, runStack, STACKS } from "./helpers";
 
 const STACK_YML = fs.readFileSync(path.join(ROOT, "functions", "stack.yml"), "utf8");
 
@@ -80,7 +80,7 @@ describe("the 2018 example functions", () => {
     });
 
     it("probe timings are the ones chart 15.0.6 configures faas-netes with", () => {
-        const values = yaml.load(fs.readFileSync(path.join(SHARED, "upstream", "chart-values", "openfaas", "values.yaml"), "utf8")) as any;
+        const values = yaml.load(fs.readFileSync(chartFile("openfaas", "values.yaml"), "utf8")) as any;
         for (const probe of ["readinessProbe", "livenessProbe"]) {
             const v = values.functions[probe];
             assert.equal(FUNCTION_PROBE.initialDelaySeconds, v.initialDelaySeconds, probe);

@@ -2,10 +2,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseConfig, projectFiles, RawConfig } from "../config";
 import { buildPlatform, PlatformOutputs } from "../platform";
+import { ChartName } from "../model/charts";
 import { declare, DeclaredResource, stackFileConfig } from "../tools/mock-engine";
+import { upstream } from "../tools/upstream";
 
 export const ROOT = path.resolve(__dirname, "..");
-export const SHARED = path.resolve(ROOT, "..", "shared");
+/** A file of a pinned chart, wherever tools/upstream.ts finds the charts (../shared/upstream or the tools cache). */
+export function chartFile(chart: ChartName, file: string): string {
+    return path.join(upstream().charts[chart], file);
+}
 export const STACKS = fs
     .readdirSync(path.join(ROOT, "stacks"))
     .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])

@@ -14,10 +14,10 @@ import { startAddressStandIn, STANDIN_USER } from "./address-standin";
 import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
 import { freePort } from "./net";
 import { generateClusterPki, issueClientCert, writeKubeconfig } from "./pki";
+import { Upstream, upstream } from "./upstream";
 
 /** The Kubernetes release built; the tools module pins the same one. */
 export const KUBERNETES_VERSION = "v1.37.2";
-export const CRD_DIR = path.resolve(__dirname, "..", "..", "shared", "upstream", "crds");
 
 export interface Binaries {
     readonly kubeApiserver: string;
@@ -391,10 +391,9 @@ function notLive(): never {
     throw new Error("this control plane was started with live: false: it has no controllers, so no node can join it");
 }
 
-/** Installs the real CRDs of the platform's charts and waits until they are served. */
-export function installCrds(cp: ControlPlane): string[] {
-    const files = fs.readdirSync(CRD_DIR).filter((f) => f.endsWith(".yaml")).sort();
-    for (const f of files) cp.kubectl(["apply", "--server-side", "--field-manager=openfaas-gitops-tests", "-f", path.join(CRD_DIR, f)]);
+/** Installs the real CRDs of the platform's pinned charts (tools/upstream.ts says from where) and waits until they are served. */
+export function installCrds(cp: ControlPlane, from: Upstream = upstream()): string[] {
+    for (const crds of from.crds()) cp.kubectl(["apply", "--server-side", "--field-manager=openfaas-gitops-tests", "-f", "-"], crds.yaml);
     cp.kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
     return cp.kubectl(["get", "crd", "-o", "name"]).trim().split("\n");
 }

@@ -19,13 +19,20 @@ export function haveGo(): boolean {
     }
 }
 
+/**
+ * The tools cache, outside the repository: `OPENFAAS_GITOPS_CACHE`, else `$XDG_CACHE_HOME/openfaas-gitops`,
+ * else `~/.cache/openfaas-gitops`. The Go tools and the downloaded charts (tools/upstream.ts) live here.
+ */
+export function cacheBase(): string {
+    return process.env.OPENFAAS_GITOPS_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "openfaas-gitops");
+}
+
 /** The cache directory of a tools module (`tools/<module>`), with `tag` in its name for humans. */
 export function toolCacheDir(module: string, tag: string): string {
     const dir = path.resolve(__dirname, module);
     const sum = crypto.createHash("sha256");
     for (const f of fs.readdirSync(dir).filter((f) => /^(go\.mod|go\.sum|.*\.go)$/.test(f)).sort()) sum.update(f).update(fs.readFileSync(path.join(dir, f)));
-    const base = process.env.OPENFAAS_GITOPS_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "openfaas-gitops");
-    return path.join(base, `${module}-${tag}-${sum.digest("hex").slice(0, 12)}`);
+    return path.join(cacheBase(), `${module}-${tag}-${sum.digest("hex").slice(0, 12)}`);
 }
 
 /**

@@ -2,8 +2,8 @@
  * The real Pulumi engine against the real control plane, for the tests: the CLI and the kubernetes
  * provider built from their Go modules (tools/engine.ts), a file state backend in a temporary
  * directory, and the program run inline by the Automation API in a child process per run (the
- * agent's own runner, agent/engine-run.ts), wrapped in the harness stand-ins (./standins.ts). Stacks are the shipped stack files plus the upstream charts
- * from ../shared/upstream/charts and test credentials for everything the program would generate
+ * agent's own runner, agent/engine-run.ts), wrapped in the harness stand-ins (./standins.ts). Stacks are the shipped stack files plus the pinned
+ * upstream charts (tools/upstream.ts: ../shared/upstream/charts or the tools cache) and test credentials for everything the program would generate
  * with the random, tls and github providers, which cannot be built here.
  */
 import { execFileSync } from "node:child_process";
@@ -17,12 +17,14 @@ import { PROJECT } from "../../config";
 import { CHART_NAMES } from "../../model/charts";
 import { ControlPlane, installCrds, startControlPlane } from "../../tools/controlplane";
 import { EngineBinaries, ensureEngine } from "../../tools/engine";
+import { upstream } from "../../tools/upstream";
 import { RunResult } from "../../agent/engine";
 import { RunOp } from "../../agent/engine-run";
 import { ENGINE_SETTINGS, runEngine } from "../../agent/pulumi-engine";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const UPSTREAM_CHARTS = path.resolve(ROOT, "..", "shared", "upstream", "charts");
+/** The pinned charts' directories, from ../shared/upstream or the tools cache (tools/upstream.ts). */
+const upstreamCharts = () => upstream().charts;
 
 /**
  * Writes a copy of this project (tracked and new files, as `git ls-files` sees them) into `dir`,
@@ -192,7 +194,7 @@ export async function startEngineHarness(opts: EngineHarnessOptions = {}): Promi
             const shipped = (yaml.load(fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${from}.yaml`), "utf8")) ?? {}) as { config?: Record<string, unknown> };
             const configFile = path.join(projectDir, "stacks", `Pulumi.${name}.yaml`);
             const current = (fs.existsSync(configFile) ? yaml.load(fs.readFileSync(configFile, "utf8")) : {}) as Record<string, unknown>;
-            const charts = Object.fromEntries(CHART_NAMES.map((c) => [c, { path: path.join(UPSTREAM_CHARTS, c) }]));
+            const charts = Object.fromEntries(CHART_NAMES.map((c) => [c, { path: upstreamCharts()[c] }]));
             const extra = Object.fromEntries(Object.entries(opts.extra ?? {}).map(([k, v]) => [`${PROJECT}:${k}`, v]));
             fs.writeFileSync(configFile, yaml.dump({ ...current, config: { ...shipped.config, [`${PROJECT}:charts`]: charts, ...extra } }));
             const secrets = Object.fromEntries((opts.secrets ?? []).map((k) => [`${PROJECT}:${k}`, { value: credentials[k], secret: true }]));
