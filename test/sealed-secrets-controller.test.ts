@@ -18,15 +18,13 @@ import * as yaml from "js-yaml";
 import { KEY_SECRET_NAME, sealingKeySecretSpec } from "../components/sealed-secrets";
 import { runSeal } from "../sealing/cli";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";
-import { haveGo, toolCacheDir } from "../tools/go-tools";
-import { KUBESEAL_VERSION } from "../tools/kubeseal";
 import { freePort } from "../tools/net";
-import { credentialsFromKubeconfig, ensureSealedSecretsController, SealedSecretsController, startSealedSecretsController } from "../tools/sealed-secrets-controller";
+import { credentialsFromKubeconfig, ensureSealedSecretsController, SealedSecretsController, sealedSecretsControllerAvailable, startSealedSecretsController } from "../tools/sealed-secrets-controller";
 import { procAddress, socketsOf } from "./support/sockets";
 
 const CONTROLLER_NS = "sealed-secrets";
 const APP_NS = "openfaas";
-const available = controlPlaneAvailable() && (haveGo() || fs.existsSync(path.join(toolCacheDir("kubeseal", KUBESEAL_VERSION), "sealed-secrets-controller")));
+const available = controlPlaneAvailable() && sealedSecretsControllerAvailable();
 
 /** An RSA 4096 key and self-signed certificate, as the program generates one (@pulumi/tls). */
 function keyPair(dir: string, name: string): { key: string; cert: string; certFile: string } {
@@ -221,6 +219,7 @@ describe("starting the sealed-secrets controller", { skip: !available && "no Go 
                 }
             });
             assert.deepEqual(left, [], "a process of this controller is still running");
+            assert.equal(fs.existsSync(path.join(dir, "serviceaccount")), false, "its token file is left behind");
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

@@ -14,18 +14,26 @@
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { KEY_SECRET_NAME, sealedSecretsValues } from "../components/sealed-secrets";
-import { ensureGoTools } from "./go-tools";
+import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
 import { KUBESEAL_VERSION } from "./kubeseal";
 import { freePort } from "./net";
+
+const BINARY = "sealed-secrets-controller";
 
 /** Path of the controller binary, built on first use (same module and version as kubeseal). */
 export function ensureSealedSecretsController(log?: (line: string) => void): string {
     // The controller logs this version at start (a linker flag, as its release build sets it).
-    const bins = ensureGoTools("kubeseal", KUBESEAL_VERSION, { "sealed-secrets-controller": "github.com/bitnami-labs/sealed-secrets/cmd/controller" }, { ldflags: `-X main.VERSION=${KUBESEAL_VERSION}`, log });
-    return bins["sealed-secrets-controller"]!;
+    const bins = ensureGoTools("kubeseal", KUBESEAL_VERSION, { [BINARY]: "github.com/bitnami-labs/sealed-secrets/cmd/controller" }, { ldflags: `-X main.VERSION=${KUBESEAL_VERSION}`, log });
+    return bins[BINARY]!;
+}
+
+/** Whether the controller is cached or can be built here. */
+export function sealedSecretsControllerAvailable(): boolean {
+    return haveGo() || fs.existsSync(path.join(toolCacheDir("kubeseal", KUBESEAL_VERSION), BINARY));
 }
 
 /** Where client-go's InClusterConfig looks for the token and the CA; a constant in client-go. */
@@ -96,7 +104,7 @@ export interface SealedSecretsController {
     readonly log: () => string;
     /** False once the process has exited. */
     readonly running: () => boolean;
-    /** SIGTERM, then SIGKILL after 5 s; resolves once it has exited. */
+    /** SIGTERM, then SIGKILL after 5 s; resolves once it has exited and its token file is gone. */
     stop(): Promise<void>;
 }
 
@@ -138,7 +146,8 @@ function stopChild(child: ChildProcess): Promise<void> {
  * Starts the controller against an apiserver, for the key Secret in `namespace` (the program's
  * sealed-secrets namespace; the controller reads its own namespace from POD_NAMESPACE), and waits
  * until its HTTP server answers /healthz, which it starts only after it has loaded its keys and
- * started its informers. The token and CA go to files under `dir` (mode 0600), never to a command line.
+ * started its informers. The token and CA go to files under `dir` (mode 0600), never to a command
+ * line, and are removed when it stops or fails to start.
  */
 export async function startSealedSecretsController(opts: {
     readonly credentials: InClusterCredentials;
@@ -152,6 +161,10 @@ export async function startSealedSecretsController(opts: {
     const bin = opts.binary ?? ensureSealedSecretsController();
     const server = new URL(opts.credentials.server);
     if (server.protocol !== "https:") throw new Error(`sealed-secrets controller: the apiserver ${opts.credentials.server} is not https (in-cluster clients only speak https)`);
+    // The tmpfs over /var/run would hide a directory under it from the controller.
+    const varRun = fs.realpathSync("/var/run");
+    fs.mkdirSync(opts.dir, { recursive: true });
+    if ((fs.realpathSync(opts.dir) + "/").startsWith(varRun + "/")) throw new Error(`sealed-secrets controller: its directory ${opts.dir} is under ${varRun}, which its mount namespace covers; give one elsewhere (e.g. under ${os.tmpdir()})`);
     const saDir = path.join(opts.dir, "serviceaccount");
     fs.mkdirSync(saDir, { recursive: true, mode: 0o700 });
     fs.writeFileSync(path.join(saDir, "token"), opts.credentials.token, { mode: 0o600 });
@@ -200,14 +213,18 @@ export async function startSealedSecretsController(opts: {
     const url = `http://127.0.0.1:${httpPort}`;
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
     while ((await healthz(url)) !== 200) {
-        if (spawnError) throw new Error(`sealed-secrets controller: cannot run unshare (${spawnError.message}): it runs the controller in a private mount namespace; install util-linux`);
+        if (spawnError) {
+            fs.rmSync(saDir, { recursive: true, force: true });
+            throw new Error(`sealed-secrets controller: cannot run unshare (${spawnError.message}): it runs the controller in a private mount namespace; install util-linux`);
+        }
         const exited = child.exitCode !== null || child.signalCode !== null;
         if (exited || Date.now() > deadline) {
             await stopChild(child);
+            fs.rmSync(saDir, { recursive: true, force: true });
             const tail = lastLines(logFile);
             const hint = /unshare|mount/.test(tail)
                 ? "\n(it runs in a private mount namespace, because it only reads in-cluster credentials from " +
-                  `${SERVICE_ACCOUNT_DIR}: this machine must allow user namespaces, e.g. sysctl kernel.apparmor_restrict_unprivileged_userns=0 or run as root)`
+                  `${SERVICE_ACCOUNT_DIR}: this machine must let a user create one (unprivileged user namespaces; Ubuntu 24.04 restricts them with kernel.apparmor_restrict_unprivileged_userns), or run the tests as root)`
                 : "";
             throw new Error(
                 `sealed-secrets controller ${exited ? `exited (${child.exitCode ?? child.signalCode})` : "did not answer /healthz"} before it was ready; ` +
@@ -222,7 +239,11 @@ export async function startSealedSecretsController(opts: {
         logFile,
         log: () => fs.readFileSync(logFile, "utf8"),
         running: () => child.exitCode === null && child.signalCode === null,
-        stop: () => stopChild(child),
+        stop: async () => {
+            await stopChild(child);
+            // The token has no use once the controller is gone.
+            fs.rmSync(saDir, { recursive: true, force: true });
+        },
     };
 }
 
