@@ -26,6 +26,7 @@ import {
 } from "../tools/sealed-secrets-controller";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
 import { SKIP_REASON } from "./support/engine-lifecycle";
+import { until } from "./support/wait";
 
 const STACK = "sealed";
 const NS = DEFAULT_NAMESPACES;
@@ -38,14 +39,9 @@ interface Site {
     stop(): Promise<void>;
 }
 
-async function until<T>(what: string, probe: () => T | undefined, detail: () => string, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = probe();
-        if (v !== undefined) return v;
-        if (Date.now() > deadline) assert.fail(`${what}\n${detail()}`);
-        await new Promise((r) => setTimeout(r, 250));
-    }
+/** Waits for `fn` (test/support/wait.ts); a timeout shows the end of the controller's log. */
+function waitFor<T>(what: string, fn: () => T | undefined, c: SealedSecretsController): Promise<T> {
+    return until(what, fn, 60_000).catch((e: Error) => assert.fail(`${e.message}\n${c.log().slice(-3000)}`));
 }
 
 describe("real engine + real sealed-secrets controller: the gateway's basic-auth from a committed SealedSecret, and disaster recovery", { skip: SKIP }, () => {
@@ -133,7 +129,7 @@ describe("real engine + real sealed-secrets controller: the gateway's basic-auth
         });
 
         it("turns the committed SealedSecret into the gateway's basic-auth Secret, with the chart's RBAC and no key of its own", async () => {
-            const got = await until("no basic-auth Secret", () => secret(first.h), () => first.controller.log().slice(-3000));
+            const got = await waitFor("the basic-auth Secret", () => secret(first.h), first.controller);
             assert.deepEqual(decoded(got), { [BASIC_AUTH_KEYS.password]: password, [BASIC_AUTH_KEYS.user]: "admin" });
             assert.deepEqual(got.metadata.ownerReferences.map((o: any) => `${o.kind}/${o.name}`), [`SealedSecret/${BASIC_AUTH_SECRET}`]);
             const gateway = JSON.parse(first.h.cp.kubectl(["-n", NS.core, "get", "deployment", "gateway", "-o", "json"]));
@@ -149,7 +145,7 @@ describe("real engine + real sealed-secrets controller: the gateway's basic-auth
         assert.ok(key, "the first cluster ran");
         const second = await site("second cluster", key);
         try {
-            const got = await until("no basic-auth Secret in the second cluster", () => secret(second.h), () => second.controller.log().slice(-3000));
+            const got = await waitFor("the basic-auth Secret in the second cluster", () => secret(second.h), second.controller);
             assert.deepEqual(decoded(got), { [BASIC_AUTH_KEYS.password]: password, [BASIC_AUTH_KEYS.user]: "admin" });
         } finally {
             await second.stop();

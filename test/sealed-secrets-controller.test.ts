@@ -21,6 +21,7 @@ import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, start
 import { freePort } from "../tools/net";
 import { credentialsFromKubeconfig, ensureSealedSecretsController, SealedSecretsController, sealedSecretsControllerAvailable, startSealedSecretsController } from "../tools/sealed-secrets-controller";
 import { procAddress, socketsOf } from "./support/sockets";
+import { until } from "./support/wait";
 
 const CONTROLLER_NS = "sealed-secrets";
 const APP_NS = "openfaas";
@@ -38,14 +39,9 @@ function seal(certFile: string, name: string, literals: Record<string, string>, 
     runSeal(argv, { readStdin: () => undefined, write: () => {} });
 }
 
-async function until<T>(what: string, probe: () => T | undefined, detail: () => string, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = probe();
-        if (v !== undefined) return v;
-        if (Date.now() > deadline) assert.fail(`${what}\n${detail()}`);
-        await new Promise((r) => setTimeout(r, 250));
-    }
+/** Waits for `fn` (test/support/wait.ts); a timeout shows the end of the controller's log. */
+function waitFor<T>(what: string, fn: () => T | undefined, c: SealedSecretsController): Promise<T> {
+    return until(what, fn, 60_000).catch((e: Error) => assert.fail(`${e.message}\n${c.log().slice(-3000)}`));
 }
 
 describe("the sealed-secrets controller on the real control plane", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
@@ -128,20 +124,20 @@ describe("the sealed-secrets controller on the real control plane", { skip: !ava
         });
 
         it("decrypts the committed SealedSecret into the Secret it owns, with Synced True", async () => {
-            const secret = await until("no Secret basic-auth", () => secretOf(c.cp, "basic-auth"), () => c.controller.log().slice(-3000));
+            const secret = await waitFor("the Secret basic-auth", () => secretOf(c.cp, "basic-auth"), c.controller);
             assert.deepEqual(decoded(secret), { "basic-auth-password": password, "basic-auth-user": "admin" });
             assert.equal(secret.type, "Opaque");
             const ss = sealedSecretOf(c.cp, "basic-auth");
             assert.deepEqual(secret.metadata.ownerReferences, [
                 { apiVersion: "bitnami.com/v1alpha1", kind: "SealedSecret", name: "basic-auth", uid: ss.metadata.uid, controller: true },
             ]);
-            const synced = await until(
-                "basic-auth never reported Synced True",
+            const synced = await waitFor(
+                "basic-auth to report Synced True",
                 () => {
                     const s = sealedSecretOf(c.cp, "basic-auth").status;
                     return s?.conditions?.some((x: any) => x.type === "Synced" && x.status === "True") ? s : undefined;
                 },
-                () => c.controller.log().slice(-3000),
+                c.controller,
             );
             assert.equal(synced.observedGeneration, ss.metadata.generation);
             const events = JSON.parse(c.cp.kubectl(["-n", APP_NS, "get", "events", "--field-selector", "involvedObject.name=basic-auth", "-o", "json"])).items;
@@ -149,13 +145,13 @@ describe("the sealed-secrets controller on the real control plane", { skip: !ava
         });
 
         it("does not decrypt a SealedSecret sealed with another key, and says so in its status and an Event", async () => {
-            const status = await until(
-                "stray never reported Synced False",
+            const status = await waitFor(
+                "stray to report Synced False",
                 () => {
                     const s = sealedSecretOf(c.cp, "stray").status;
                     return s?.conditions?.find((x: any) => x.type === "Synced" && x.status === "False");
                 },
-                () => c.controller.log().slice(-3000),
+                c.controller,
             );
             assert.match(status.message, /no key could decrypt secret/);
             assert.equal(secretOf(c.cp, "stray"), undefined);
@@ -186,7 +182,7 @@ describe("the sealed-secrets controller on the real control plane", { skip: !ava
         try {
             assert.equal(secretOf(c.cp, "basic-auth"), undefined, "a fresh cluster");
             c.cp.kubectl(["apply", "-f", basicAuthFile]);
-            const secret = await until("no Secret basic-auth in the second cluster", () => secretOf(c.cp, "basic-auth"), () => c.controller.log().slice(-3000));
+            const secret = await waitFor("the Secret basic-auth in the second cluster", () => secretOf(c.cp, "basic-auth"), c.controller);
             assert.deepEqual(decoded(secret), { "basic-auth-password": password, "basic-auth-user": "admin" });
         } finally {
             await c.stop();
