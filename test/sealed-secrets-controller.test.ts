@@ -187,6 +187,8 @@ describe("the sealed-secrets controller on the real control plane", { skip: !ava
         } finally {
             await c.stop();
         }
+        assert.equal(fs.existsSync(`/proc/${c.controller.pid}`), false, "the controller outlived stop()");
+        assert.equal(fs.existsSync(path.join(work, "second", "serviceaccount")), false, "its token file outlived stop()");
     });
 });
 
