@@ -12,6 +12,7 @@ import { ensureBinaries } from "./controlplane";
 import { ensureEngine } from "./engine";
 import { ensureSmallTool, SMALL_TOOLS, SmallTool } from "./go-tools";
 import { ensureKubeseal } from "./kubeseal";
+import { ensureSealedSecretsController } from "./sealed-secrets-controller";
 import { ensureSourceController } from "./source-controller";
 
 const log = (line: string) => console.log(line);
@@ -21,6 +22,7 @@ const STEPS: Record<string, () => unknown> = {
     "kube-apiserver and etcd": () => ensureBinaries(log),
     "Flux source-controller": () => ensureSourceController(log),
     kubeseal: () => ensureKubeseal(log),
+    "sealed-secrets controller": () => ensureSealedSecretsController(log),
     ...Object.fromEntries(Object.keys(SMALL_TOOLS).map((name) => [name, () => ensureSmallTool(name as SmallTool, log)])),
 };
 const LANES = [[ENGINE], Object.keys(STEPS).filter((step) => step !== ENGINE)];
