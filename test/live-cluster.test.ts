@@ -12,25 +12,12 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { STANDIN_ADDRESS } from "../tools/address-standin";
 import { Binaries, ControlPlane, controlPlaneAvailable, ensureBinaries, startControlPlane } from "../tools/controlplane";
+import { ANY, LOOPBACK, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
 
 const waitFor = (fn: () => Promise<boolean>, ms: number, what: string) => until(what, async () => ((await fn()) ? true : undefined), ms);
 
 const available = controlPlaneAvailable();
-
-/** `local peer` of every TCP socket the processes hold (listening and connected), from `ss`. */
-function socketsOf(pids: readonly number[]): { local: string; peer: string; owner: string }[] {
-    const out = execFileSync("ss", ["-tanpH"], { encoding: "utf8" });
-    return out.split("\n").flatMap((line) => {
-        const cols = line.trim().split(/\s+/);
-        const owner = /pid=(\d+)/.exec(line);
-        if (!owner || !pids.includes(Number(owner[1]))) return [];
-        return [{ local: cols[3]!, peer: cols[4]!, owner: /users:\(\("([^"]+)"/.exec(line)?.[1] ?? "?" }];
-    });
-}
-
-const LOOPBACK = /^(127\.0\.0\.1|\[::1\]|\[::ffff:127\.0\.0\.1\]):/;
-const ANY = /^(\*|0\.0\.0\.0|\[::\]):\*$|^0\.0\.0\.0:\*$/;
 
 describe("live test cluster: controllers, scheduler and simulated nodes", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
     let cp: ControlPlane;

@@ -224,9 +224,11 @@ function simulatedNode(name: string): string {
  * kube-controller-manager, kube-scheduler and KWOK with `nodes` simulated nodes, each with its own
  * credentials, and the address stand-in (./address-standin.ts). Resolves once the apiserver is ready
  * and, when live, the nodes are Ready, the scheduler is healthy and the controllers act. A component
- * that does not start is named with its log; nothing is left running then.
+ * that does not start is named with its log; nothing is left running then. With `admissionWebhooks`
+ * false the apiserver never calls an admission webhook (the webhook configurations are stored as
+ * declared): the demo's way to leave the program unchanged while the webhooks' pods run no process.
  */
-export async function startControlPlane(opts: { dir?: string; binaries?: Binaries; log?: (line: string) => void; live?: boolean; nodes?: number } = {}): Promise<ControlPlane> {
+export async function startControlPlane(opts: { dir?: string; binaries?: Binaries; log?: (line: string) => void; live?: boolean; nodes?: number; admissionWebhooks?: boolean } = {}): Promise<ControlPlane> {
     const bins = opts.binaries ?? ensureBinaries(opts.log);
     const live = opts.live ?? true;
     const nodeNames = live ? Array.from({ length: opts.nodes ?? 1 }, (_, i) => `kwok-node-${i}`) : [];
@@ -307,6 +309,7 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
             "--authorization-mode=Node,RBAC",
             // A real kubelet's credentials may touch only its own Node and the pods bound to it.
             "--enable-admission-plugins=NodeRestriction",
+            ...(opts.admissionWebhooks === false ? ["--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook"] : []),
             `--kubelet-client-certificate=${kubeletClient.cert}`, `--kubelet-client-key=${kubeletClient.key}`,
             `--kubelet-certificate-authority=${caFile}`,
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
