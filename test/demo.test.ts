@@ -45,7 +45,7 @@ function processesUnder(dir: string): { pid: number; cmd: string }[] {
     return found;
 }
 
-describe("npm run demo: arguments", () => {
+describe("npm run demo: arguments and refusals", () => {
     it("any arguments give options or a problem for the usage line, never a throw; unknown flags and positionals are problems", () => {
         fc.assert(
             fc.property(fc.array(fc.oneof(fc.constantFrom("--flux", "--keep", "--dir", "--dir=", "-x", "--help", "stray"), fc.string()), { maxLength: 6 }), (args) => {
@@ -73,6 +73,13 @@ describe("npm run demo: arguments", () => {
         await assert.rejects(startDemo({ dir }), (e: Error) => e instanceof DemoError && e.message.includes(dir) && /not empty/.test(e.message));
         assert.deepEqual(fs.readdirSync(dir), ["mine"]);
         fs.rmSync(dir, { recursive: true });
+    });
+
+    it("an interrupted start removes the directory it made", async () => {
+        const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-demo-abort-")), "demo");
+        await assert.rejects(startDemo({ dir, signal: AbortSignal.abort() }), (e: Error) => e instanceof DemoError && /interrupted/.test(e.message));
+        assert.ok(!fs.existsSync(dir));
+        fs.rmdirSync(path.dirname(dir));
     });
 });
 

@@ -76,8 +76,14 @@ async function main(): Promise<void> {
             signal: controller.signal,
         });
     } catch (e) {
+        // Ctrl-C in a terminal reaches the cluster's processes too, so an interrupted start may fail
+        // on one of them first: the interruption is what the user needs to hear.
+        if (controller.signal.aborted) {
+            console.error("interrupted: everything the demo had started is stopped");
+            process.exit(130);
+        }
         console.error(e instanceof DemoError ? e.message : `the demo could not start: ${(e as Error).message}`);
-        process.exit(controller.signal.aborted ? 0 : 1);
+        process.exit(1);
     }
     console.log(`\n${demo.nextSteps()}\n`);
     let last: AgentStatus | undefined;

@@ -37,7 +37,7 @@ import { freePort } from "./net";
 import { ensureSourceController, SOURCE_CONTROLLER_VERSION, SourceController, startSourceController } from "./source-controller";
 
 /** The stack the demo bootstraps: the shipped one meant for local and throwaway clusters. */
-export const DEMO_STACK = "dev";
+const DEMO_STACK = "dev";
 const BRANCH = "main";
 /** The credentials the dev stack takes as bring-your-own config (it has no agent or Flux component). */
 const STACK_SECRETS = ["adminPassword", "sealingKeyPem", "sealingCertPem"] as const;
@@ -176,6 +176,8 @@ function makeRepository(repo: string): void {
     git(["init", "--quiet", `--initial-branch=${BRANCH}`], repo);
     git(["config", "user.name", "openfaas-gitops demo"], repo);
     git(["config", "user.email", "demo@openfaas-gitops.invalid"], repo);
+    // A signing setup of the user's (commit.gpgsign) would make every demo commit ask for a key.
+    git(["config", "commit.gpgsign", "false"], repo);
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(repo, "node_modules"));
     git(["add", "-A"], repo);
     git(["commit", "--quiet", "-m", `the working tree of ${ROOT}`], repo);
@@ -266,6 +268,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
 
     try {
         log(`demo directory: ${dir}${opts.keep ? " (kept after the demo)" : " (removed when the demo stops)"}`);
+        checkAborted();
         ensureTools(source, log);
         checkAborted();
         const engine = ensureEngine(log);
@@ -388,7 +391,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
 }
 
 /** Pure: what to try once the demo runs, every command ready to paste. */
-export function nextSteps(d: { dir: string; repo: string; source: SourceMode; agentUrl: string; syncTokenFile: string; agentLog: string; kubeconfig: string; keep: boolean; pollSeconds: number }): string {
+function nextSteps(d: { dir: string; repo: string; source: SourceMode; agentUrl: string; syncTokenFile: string; agentLog: string; kubeconfig: string; keep: boolean; pollSeconds: number }): string {
     const ns = AGENT_DEFAULTS.namespace;
     const applyNow =
         d.source === "flux"
