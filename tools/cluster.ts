@@ -1,23 +1,24 @@
 /**
- * `npm run cluster`: a real control plane (etcd + kube-apiserver) on loopback with the charts' CRDs,
- * until Ctrl-C. `npm run demo`: the same, with the dev stack's objects applied, for looking around
- * without a cluster. Both stop etcd and the apiserver on exit.
+ * `npm run cluster`: the local cluster (tools/controlplane.ts) with the charts' CRDs, until Ctrl-C,
+ * for applying things by hand. `npm run demo` (tools/demo-cli.ts) runs the whole GitOps loop on it.
  */
 import { parseArgs } from "node:util";
-import * as yaml from "js-yaml";
 import { installCrds, startControlPlane } from "./controlplane";
-import { stackFileConfig } from "./mock-engine";
-import { renderStack } from "./render";
 
 async function main(): Promise<void> {
-    const { values } = parseArgs({ options: { demo: { type: "boolean", default: false }, stack: { type: "string", default: "dev" } } });
-    console.log("starting etcd and kube-apiserver (the first run builds them from Go modules: about 10 minutes)...");
+    try {
+        parseArgs({ args: process.argv.slice(2), options: {}, strict: true, allowPositionals: false });
+    } catch (e) {
+        console.error(`${(e as Error).message}\nusage: npm run cluster (no options; npm run demo runs the GitOps loop on this cluster)`);
+        process.exit(2);
+    }
+    console.log("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK (the first run builds them from Go modules: 10 to 15 minutes on 2 cores)...");
     const cp = await startControlPlane({ log: (l) => console.log(l) });
     let stopping = false;
     const stop = async (code: number) => {
         if (stopping) return;
         stopping = true;
-        console.log("\nstopping the control plane...");
+        console.log("\nstopping the cluster...");
         await cp.stop();
         process.exit(code);
     };
@@ -25,18 +26,13 @@ async function main(): Promise<void> {
     process.on("SIGTERM", () => void stop(0));
     try {
         const crds = installCrds(cp);
-        console.log(`control plane ready at ${cp.server} with ${crds.length} CRDs`);
-        if (values.demo) {
-            const objects = await renderStack(stackFileConfig(values.stack!));
-            cp.kubectl(["apply", "--server-side", "-f", "-"], objects.map((o) => yaml.dump(o)).join("---\n"));
-            console.log(`applied the ${objects.length} objects of stack ${values.stack} (no kubelet here: pods are never scheduled)`);
-        }
+        console.log(`cluster ready at ${cp.server} with ${crds.length} CRDs and the simulated node${cp.nodes.length === 1 ? "" : "s"} ${cp.nodes.join(", ")}`);
+        console.log("(KWOK marks pods on simulated nodes Running and Ready; no container runs)");
         console.log(`\nexport KUBECONFIG=${cp.kubeconfig}\n`);
         console.log("try:");
-        console.log("  kubectl get namespaces --show-labels");
-        console.log("  kubectl -n openfaas-fn get deployments,services,hpa -o wide");
-        console.log("  kubectl -n openfaas get cronjobs,ingress,secrets");
-        console.log("  kubectl get crd | grep -E 'openfaas|bitnami|cert-manager|contour'");
+        console.log("  kubectl get nodes");
+        console.log("  kubectl create deployment hello --image=nginx --replicas=3 && kubectl get pods -o wide");
+        console.log("  kubectl get crd | grep -E 'openfaas|bitnami|cert-manager|contour|fluxcd'");
         console.log("\nCtrl-C stops it.");
     } catch (e) {
         console.error((e as Error).message);

@@ -225,8 +225,12 @@ function simulatedNode(name: string): string {
  * credentials, and the address stand-in (./address-standin.ts). Resolves once the apiserver is ready
  * and, when live, the nodes are Ready, the scheduler is healthy and the controllers act. A component
  * that does not start is named with its log; nothing is left running then.
+ * The apiserver calls no admission webhook unless `admissionWebhooks` is true: a webhook's pod runs
+ * no process on a simulated node, and the apiserver would fail closed calling it (and call off
+ * loopback). The webhook configurations are stored as declared, so the program reaches the apiserver
+ * unchanged; a cluster with a real node that runs the webhook's pod may turn them on.
  */
-export async function startControlPlane(opts: { dir?: string; binaries?: Binaries; log?: (line: string) => void; live?: boolean; nodes?: number } = {}): Promise<ControlPlane> {
+export async function startControlPlane(opts: { dir?: string; binaries?: Binaries; log?: (line: string) => void; live?: boolean; nodes?: number; admissionWebhooks?: boolean } = {}): Promise<ControlPlane> {
     const bins = opts.binaries ?? ensureBinaries(opts.log);
     const live = opts.live ?? true;
     const nodeNames = live ? Array.from({ length: opts.nodes ?? 1 }, (_, i) => `kwok-node-${i}`) : [];
@@ -307,6 +311,7 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
             "--authorization-mode=Node,RBAC",
             // A real kubelet's credentials may touch only its own Node and the pods bound to it.
             "--enable-admission-plugins=NodeRestriction",
+            ...(opts.admissionWebhooks ? [] : ["--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook"]),
             `--kubelet-client-certificate=${kubeletClient.cert}`, `--kubelet-client-key=${kubeletClient.key}`,
             `--kubelet-certificate-authority=${caFile}`,
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",

@@ -1,5 +1,5 @@
 /**
- * The real Pulumi engine for the tests, the benchmark and `npm run cluster`: the Pulumi CLI and the
+ * The real Pulumi engine for the tests, the benchmark and `npm run demo`: the Pulumi CLI and the
  * kubernetes provider, built from their Go modules (tools/pulumi, tools/pulumi-kubernetes) into the
  * cache outside the repository. No language host is needed: the tests run the program inline with
  * the Automation API, and the CLI finds the provider on PATH (an "ambient" plugin).

@@ -3,10 +3,10 @@
  * environment), for the tests that run it whole: npm run agent, and the end-to-end test.
  */
 import { ChildProcess, spawn } from "node:child_process";
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { seedDependencyCache } from "../../tools/local-stack";
 import { freePort } from "../../tools/net";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -21,19 +21,6 @@ export interface AgentProcess {
     logs(): string;
     /** Sends `signal` and resolves with the exit code once it has exited. */
     stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-/**
- * The dependency cache as a previous run leaves it: the checkout's node_modules is this project's
- * (npm ci itself is tested in agent-https-deps). The agent keeps its hash marker inside
- * node_modules, so the marker is written into this project's node_modules.
- */
-function seedDependencyCache(stateDir: string): void {
-    const checkout = path.join(stateDir, "checkout");
-    fs.mkdirSync(checkout, { recursive: true });
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(checkout, "node_modules"));
-    const lockHash = crypto.createHash("sha256").update(fs.readFileSync(path.join(ROOT, "package-lock.json"))).digest("hex");
-    fs.writeFileSync(path.join(ROOT, "node_modules", ".openfaas-gitops-deps.sha256"), lockHash + "\n");
 }
 
 /**

@@ -95,12 +95,10 @@ export function describeLifecycle(v: Variant): void {
             assert.deepEqual(refreshed.changed, [], refreshed.log.join("\n"));
         });
 
-        it("no admission webhook reaches the apiserver: it never calls off loopback", () => {
-            for (const kind of ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]) {
-                for (const item of JSON.parse(h.cp.kubectl(["get", kind, "-o", "json"])).items) {
-                    assert.deepEqual(item.webhooks ?? [], [], `${kind} ${item.metadata.name} has webhooks`);
-                }
-            }
+        it("admission webhook configurations are stored as declared, and the apiserver never calls one (off loopback)", () => {
+            // cert-manager's webhook is in every stack; the program's declaration reaches the apiserver unchanged.
+            const stored = ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"].flatMap((kind) => JSON.parse(h.cp.kubectl(["get", kind, "-o", "json"])).items as { webhooks?: unknown[] }[]);
+            assert.ok(stored.some((item) => (item.webhooks ?? []).length > 0), "no webhook configuration with webhooks was stored");
             const log = fs.readFileSync(path.join(h.cp.dir, "kube-apiserver.log"), "utf8");
             assert.doesNotMatch(log, /failed calling webhook|Internal error occurred: failed calling/);
         });

@@ -4,9 +4,8 @@
  * directory, and the program run inline by the Automation API in a child process per run (the
  * agent's own runner, agent/engine-run.ts), wrapped in the harness stand-ins (./standins.ts). Stacks are the shipped stack files plus the pinned
  * upstream charts (tools/upstream.ts: ../shared/upstream/charts or the tools cache) and test credentials for everything the program would generate
- * with the random, tls and github providers, which cannot be built here.
+ * with the random, tls and github providers, which cannot be built here (tools/local-stack.ts).
  */
-import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -14,17 +13,14 @@ import * as path from "node:path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 import { PROJECT } from "../../config";
-import { CHART_NAMES } from "../../model/charts";
 import { ControlPlane, installCrds, startControlPlane } from "../../tools/controlplane";
 import { EngineBinaries, ensureEngine } from "../../tools/engine";
-import { upstream } from "../../tools/upstream";
+import { copyWorkingTree, LocalCredentials, localChartsConfig, makeCredentials } from "../../tools/local-stack";
 import { RunResult } from "../../agent/engine";
 import { RunOp } from "../../agent/engine-run";
 import { ENGINE_SETTINGS, runEngine } from "../../agent/pulumi-engine";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-/** The pinned charts' directories, from ../shared/upstream or the tools cache (tools/upstream.ts). */
-const upstreamCharts = () => upstream().charts;
 
 /**
  * Writes a copy of this project (tracked and new files, as `git ls-files` sees them) into `dir`,
@@ -33,12 +29,7 @@ const upstreamCharts = () => upstream().charts;
  * hand to the agent as a checkout: the agent itself has no test hooks.
  */
 export function projectCopy(dir: string): void {
-    const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
-    for (const f of files) {
-        if (!fs.existsSync(path.join(ROOT, f))) continue;
-        fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-        fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
-    }
+    copyWorkingTree(dir);
     fs.renameSync(path.join(dir, "index.ts"), path.join(dir, "index.program.ts"));
     // CommonJS on purpose: an ES import would be hoisted above the registration.
     fs.writeFileSync(
@@ -75,28 +66,7 @@ function withClusterView(e: unknown, cp: ControlPlane): unknown {
 }
 
 /** Credentials a real `pulumi up` would generate; supplied here as bring-your-own config. */
-export interface TestCredentials {
-    readonly adminPassword: string;
-    readonly sealingKeyPem: string;
-    readonly sealingCertPem: string;
-    readonly agentDeployKey: string;
-    readonly agentSyncToken: string;
-    readonly agentWebhookSecret: string;
-}
-
-export function makeCredentials(dir: string): TestCredentials {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "sealing.key", "-out", "sealing.crt", "-days", "30", "-subj", "/CN=sealed-secret"], { cwd: dir, stdio: "pipe" });
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "agent", "-f", path.join(dir, "deploy")]);
-    const token = () => crypto.randomBytes(24).toString("hex");
-    return {
-        adminPassword: token(),
-        sealingKeyPem: fs.readFileSync(path.join(dir, "sealing.key"), "utf8"),
-        sealingCertPem: fs.readFileSync(path.join(dir, "sealing.crt"), "utf8"),
-        agentDeployKey: fs.readFileSync(path.join(dir, "deploy"), "utf8"),
-        agentSyncToken: token(),
-        agentWebhookSecret: token(),
-    };
-}
+export type TestCredentials = LocalCredentials;
 
 /** A stack of the project copy: config, outputs and state through the Automation API; program runs through the agent's runner. */
 export interface TestStack {
@@ -194,7 +164,7 @@ export async function startEngineHarness(opts: EngineHarnessOptions = {}): Promi
             const shipped = (yaml.load(fs.readFileSync(path.join(ROOT, "stacks", `Pulumi.${from}.yaml`), "utf8")) ?? {}) as { config?: Record<string, unknown> };
             const configFile = path.join(projectDir, "stacks", `Pulumi.${name}.yaml`);
             const current = (fs.existsSync(configFile) ? yaml.load(fs.readFileSync(configFile, "utf8")) : {}) as Record<string, unknown>;
-            const charts = Object.fromEntries(CHART_NAMES.map((c) => [c, { path: upstreamCharts()[c] }]));
+            const charts = localChartsConfig();
             const extra = Object.fromEntries(Object.entries(opts.extra ?? {}).map(([k, v]) => [`${PROJECT}:${k}`, v]));
             fs.writeFileSync(configFile, yaml.dump({ ...current, config: { ...shipped.config, [`${PROJECT}:charts`]: charts, ...extra } }));
             const secrets = Object.fromEntries((opts.secrets ?? []).map((k) => [`${PROJECT}:${k}`, { value: credentials[k], secret: true }]));

@@ -24,6 +24,12 @@ export function procAddress(hex: string): string {
     return `[${groups.join(":")}]:${p}`;
 }
 
+/** What a loopback-only socket reads as: `local remote`, both on 127.0.0.1 (a listening one's remote is 0.0.0.0:0). */
+export const LOOPBACK_ONLY = /^127\.0\.0\.1:\d+ (127\.0\.0\.1|0\.0\.0\.0):\d+$/;
+
+/** Whether a socket is on loopback at both ends (see {@link LOOPBACK_ONLY}). */
+export const onLoopback = (s: Socket): boolean => LOOPBACK_ONLY.test(`${s.local} ${s.remote}`);
+
 export function socketsOf(pid: number): Socket[] {
     const inodes = new Set<string>();
     for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {

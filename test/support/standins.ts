@@ -4,21 +4,18 @@
  * marked Running and Ready but no container runs). Registered by the tests around the program,
  * never by the program itself. Everything else the program declares reaches the apiserver
  * unchanged and is awaited by Pulumi exactly as on a user's cluster.
- * - Admission webhook configurations are declared with no webhooks: the webhook's pod runs no
- *   process, and the apiserver would call it for every matching object and fail closed.
  * - Every await gets a deadline (`pulumi.com/timeoutSeconds`) far below the provider's 10 minutes:
  *   here everything is ready within seconds, and a stuck await must fail the test while CI still
  *   has time to say which resource and what it waited for.
  * The address a cloud gives a LoadBalancer Service, and the one Contour writes into an Ingress, come
- * from the cluster's own stand-in (tools/address-standin.ts).
+ * from the cluster's own stand-in (tools/address-standin.ts); the cluster's apiserver calls no
+ * admission webhook (their pods run no process), so webhook configurations are stored as declared.
  */
 import * as pulumi from "@pulumi/pulumi";
 
 /** Seconds any one resource may take to become ready under test (stack config `harness:awaitTimeoutSeconds` overrides it). */
 export const AWAIT_TIMEOUT_SECONDS = 120;
 export const AWAIT_TIMEOUT = "pulumi.com/timeoutSeconds";
-
-const WEBHOOK_CONFIGURATION = /^kubernetes:admissionregistration\.k8s\.io\/v1:(Validating|Mutating)WebhookConfiguration$/;
 
 type Metadata = { annotations?: Record<string, string> } & Record<string, unknown>;
 
@@ -31,6 +28,6 @@ export function registerStandins(): void {
             ...(m ?? {}),
             annotations: { ...(m?.annotations ?? {}), [AWAIT_TIMEOUT]: String(timeout) },
         }));
-        return { props: { ...props, metadata, ...(WEBHOOK_CONFIGURATION.test(type) ? { webhooks: [] } : {}) }, opts };
+        return { props: { ...props, metadata }, opts };
     });
 }
