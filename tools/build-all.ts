@@ -19,7 +19,7 @@ const log = (line: string) => console.log(line);
 const ENGINE = "the Pulumi CLI and kubernetes provider";
 const STEPS: Record<string, () => unknown> = {
     [ENGINE]: () => ensureEngine(log),
-    "kube-apiserver and etcd": () => ensureBinaries(log),
+    "the live cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)": () => ensureBinaries(log),
     "Flux source-controller": () => ensureSourceController(log),
     kubeseal: () => ensureKubeseal(log),
     "sealed-secrets controller": () => ensureSealedSecretsController(log),
