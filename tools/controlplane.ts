@@ -14,6 +14,7 @@ import { startAddressStandIn, STANDIN_USER } from "./address-standin";
 import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
 import { freePort } from "./net";
 import { generateClusterPki, issueClientCert, writeKubeconfig } from "./pki";
+import { killOnExit, logTail, stopChild } from "./processes";
 import { Upstream, upstream } from "./upstream";
 
 /** The Kubernetes release built; the tools module pins the same one. */
@@ -124,33 +125,6 @@ function probe(url: string, opts: https.RequestOptions): Promise<number> {
     });
 }
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function track(child: ChildProcess): void {
-    running.add(child);
-    child.on("exit", () => running.delete(child));
-    if (!exitHookInstalled) {
-        exitHookInstalled = true;
-        // Last resort for an abrupt exit: never leave a component of the cluster running.
-        process.on("exit", () => {
-            for (const c of running) c.kill("SIGKILL");
-        });
-    }
-}
-
-function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-        const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-        child.once("exit", () => {
-            clearTimeout(timer);
-            resolve();
-        });
-        child.kill("SIGTERM");
-    });
-}
-
 /** One process of the cluster, with its log file; `exited` names it and its log's last lines. */
 interface Component {
     readonly name: string;
@@ -158,17 +132,9 @@ interface Component {
     readonly log: string;
 }
 
-function tail(file: string, lines = 15): string {
-    try {
-        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-    } catch {
-        return "(no log)";
-    }
-}
-
 /** Why a component is not serving: its name, its log file and the last lines of that log. */
 function componentFailure(c: Component, what: string): string {
-    return `${c.name} ${what}; its log ${c.log} ends with:\n${tail(c.log)}`;
+    return `${c.name} ${what}; its log ${c.log} ends with:\n${logTail(c.log)}`;
 }
 
 /** RBAC of the cluster's own users that are not Kubernetes components with built-in roles. */
@@ -257,7 +223,7 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
         const fd = fs.openSync(log, "a");
         const child = spawn(bin, args, { stdio: ["ignore", fd, fd], env: env ?? process.env });
         fs.closeSync(fd);
-        track(child);
+        killOnExit(child);
         const c = { name, child, log };
         components.push(c);
         return c;

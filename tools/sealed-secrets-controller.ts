@@ -11,7 +11,7 @@
  * bound in, seen by the controller only. Nothing on the machine changes, and the binary is the
  * upstream one, unpatched.
  */
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -21,6 +21,7 @@ import { KEY_SECRET_NAME, sealedSecretsValues } from "../components/sealed-secre
 import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
 import { KUBESEAL_VERSION } from "./kubeseal";
 import { freePort } from "./net";
+import { killOnExit, logTail, stopChild } from "./processes";
 
 const BINARY = "sealed-secrets-controller";
 
@@ -108,16 +109,6 @@ export interface SealedSecretsController {
     stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function lastLines(file: string, n = 20): string {
-    try {
-        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-n).join("\n");
-    } catch {
-        return "(no log)";
-    }
-}
 
 function healthz(url: string): Promise<number> {
     return new Promise((resolve) => {
@@ -127,18 +118,6 @@ function healthz(url: string): Promise<number> {
         });
         req.on("error", () => resolve(0));
         req.on("timeout", () => req.destroy());
-    });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-        child.once("exit", () => {
-            clearTimeout(timer);
-            resolve();
-        });
-        child.kill("SIGTERM");
     });
 }
 
@@ -200,15 +179,7 @@ export async function startSealedSecretsController(opts: {
     // No unshare on PATH: spawn reports it here, not as an exit.
     let spawnError: Error | undefined;
     child.on("error", (e) => (spawnError = e));
-    running.add(child);
-    child.on("exit", () => running.delete(child));
-    if (!exitHookInstalled) {
-        exitHookInstalled = true;
-        // Last resort for an abrupt exit of the test process: never leave a controller behind.
-        process.on("exit", () => {
-            for (const c of running) c.kill("SIGKILL");
-        });
-    }
+    killOnExit(child);
 
     const url = `http://127.0.0.1:${httpPort}`;
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
@@ -219,9 +190,9 @@ export async function startSealedSecretsController(opts: {
         }
         const exited = child.exitCode !== null || child.signalCode !== null;
         if (exited || Date.now() > deadline) {
-            await stopChild(child);
+            await stopChild(child, 5000);
             fs.rmSync(saDir, { recursive: true, force: true });
-            const tail = lastLines(logFile);
+            const tail = logTail(logFile, 20);
             const hint = /unshare|mount/.test(tail)
                 ? "\n(it runs in a private mount namespace, because it only reads in-cluster credentials from " +
                   `${SERVICE_ACCOUNT_DIR}: this machine must let a user create one (unprivileged user namespaces; Ubuntu 24.04 restricts them with kernel.apparmor_restrict_unprivileged_userns), or run the tests as root)`
@@ -240,7 +211,7 @@ export async function startSealedSecretsController(opts: {
         log: () => fs.readFileSync(logFile, "utf8"),
         running: () => child.exitCode === null && child.signalCode === null,
         stop: async () => {
-            await stopChild(child);
+            await stopChild(child, 5000);
             // The token has no use once the controller is gone.
             fs.rmSync(saDir, { recursive: true, force: true });
         },

@@ -1,0 +1,44 @@
+/**
+ * The processes the tools start and must never leave behind (a cluster's components, a
+ * controller): kill on an abrupt exit of this process, stop with a grace period, and the last lines
+ * of a log file for the error that names a process that did not start.
+ */
+import { ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Kills `child` if this process exits while it runs: the last resort for an abrupt exit. */
+export function killOnExit(child: ChildProcess): void {
+    running.add(child);
+    child.on("exit", () => running.delete(child));
+    if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.on("exit", () => {
+            for (const c of running) c.kill("SIGKILL");
+        });
+    }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
+export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+        child.once("exit", () => {
+            clearTimeout(timer);
+            resolve();
+        });
+        child.kill("SIGTERM");
+    });
+}
+
+/** The last `lines` lines of a log file, or "(no log)" when it cannot be read. */
+export function logTail(file: string, lines = 15): string {
+    try {
+        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+        return "(no log)";
+    }
+}
