@@ -5,7 +5,7 @@
  * (`npm run agent:build`): idle RSS (median and peak of the process), signed push webhook -> engine
  * run started (the fork of engine-run), CPU per unchanged poll with its child processes (git)
  * included, and the Lease takeover by a second replica after SIGKILL of the leader.
- * Usage: npm run bench:agent (also last in npm run bench).
+ * Usage: npm run bench:agent (also last in npm run bench; .ci/run runs it).
  */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";

@@ -2,7 +2,7 @@
  * The real engine on the prod stack with the real upstream charts (test/support/engine.ts): wall
  * time of preview, first up, no-op up and destroy, and in the same run `kubectl apply
  * --server-side` of the same objects on a fresh control plane, as the floor the engine is compared
- * with. Usage: npm run bench (after the functions benchmark), or node --import tsx bench/engine.ts
+ * with. Usage: npm run bench:engine (also in npm run bench; .ci/run runs it)
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
