@@ -51,7 +51,6 @@ describe("the image's recipe (no container runtime needed)", () => {
 });
 
 const why = podmanUnavailable();
-if (why) console.log(`# image tests skipped: ${why}`);
 
 describe("the agent image under a real container runtime, as the Deployment runs it", { skip: why }, () => {
     const name = `openfaas-gitops-agent-test-${process.pid}`;

@@ -260,6 +260,8 @@ export function buildAgentImage(opts: { arch?: Arch; extraPlugins?: string; log?
     timed(log, `podman build -f agent/Dockerfile --from ${base}`, () =>
         run("podman", ["build", "--network", "none", "--pull=never", "--arch", arch, "--build-arg", `BASE=${base}`, "-f", path.join(ROOT, "agent/Dockerfile"), "-t", image.tag, ctx], { env: podmanEnv() }),
     );
+    // The images this tag replaced; the layers of this build (its cache) stay.
+    podman(["image", "prune", "-f"], { stdio: "ignore" });
     fs.rmSync(image.archive, { force: true });
     timed(log, `podman save --format oci-archive -o ${image.archive}`, () => podman(["save", "--format", "oci-archive", "-o", image.archive, image.tag]));
     const size = Number(podman(["image", "inspect", "--format", "{{.Size}}", image.tag]).trim());

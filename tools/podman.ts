@@ -54,7 +54,7 @@ export function podmanEnv(): NodeJS.ProcessEnv {
 
 /** Why podman cannot run here, or undefined when it can (root, and the packages installed). */
 export function podmanUnavailable(): string | undefined {
-    if (process.getuid?.() !== 0) return "podman is run as root here (no rootless set-up), as .ci/run runs";
+    if (process.getuid?.() !== 0) return "not root: podman runs as root here (no rootless set-up), as .ci/run does";
     for (const bin of ["podman", "runc", "mmdebstrap"]) {
         try {
             execFileSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" });
