@@ -41,9 +41,13 @@ const ENGINE_ENV_BASE = /^(PATH|HOME|TMPDIR|LANG|TZ|SSL_CERT_FILE|SSL_CERT_DIR|N
  *   a dev stack's operation);
  * - the CLI logs every run in detail under PULUMI_HOME/logs (about 2 MB a run for this platform) and
  *   keeps up to 500 MB by default: on the pod's work volume that is ephemeral storage the kubelet
- *   counts. The last few dozen runs are enough for `pulumi logs share`.
+ *   counts. The last few dozen runs are enough for `pulumi logs share`;
+ * - plugins are never downloaded: a run uses the image's plugins (or those on PATH), and a missing
+ *   one fails the run naming it (`no resource plugin 'pulumi-resource-random' found`) instead of
+ *   fetching code from the internet, or hanging on it where the cluster has no way out.
  */
 export const ENGINE_SETTINGS: Readonly<Record<string, string>> = {
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_K8S_ENABLE_PATCH_FORCE: "true",
     PULUMI_DISABLE_RESOURCE_REFERENCES: "true",
     PULUMI_SKIP_UPDATE_CHECK: "true",

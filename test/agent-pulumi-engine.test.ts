@@ -45,7 +45,7 @@ describe("lock ownership (pure)", () => {
     });
     it("hands the engine the allowlisted variables and nothing else", () => {
         const env = engineEnvironment({ PATH: "/bin", HOME: "/h", PULUMI_CONFIG_PASSPHRASE: "p", AWS_REGION: "eu", AGENT_REPO_URL: "git@x", GITHUB_TOKEN: "t", KUBERNETES_SERVICE_HOST: "10.0.0.1" }, "s3://b");
-        assert.deepEqual(Object.keys(env).sort(), ["AWS_REGION", "HOME", "KUBERNETES_SERVICE_HOST", "PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_DISABLE_RESOURCE_REFERENCES", "PULUMI_K8S_ENABLE_PATCH_FORCE", "PULUMI_LOG_ROTATION_MAX_TOTAL_MB", "PULUMI_SKIP_UPDATE_CHECK"]);
+        assert.deepEqual(Object.keys(env).sort(), ["AWS_REGION", "HOME", "KUBERNETES_SERVICE_HOST", "PATH", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_DISABLE_RESOURCE_REFERENCES", "PULUMI_K8S_ENABLE_PATCH_FORCE", "PULUMI_LOG_ROTATION_MAX_TOTAL_MB", "PULUMI_SKIP_UPDATE_CHECK"]);
     });
 });
 

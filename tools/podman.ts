@@ -1,0 +1,71 @@
+/**
+ * podman with a private storage and configuration under the tools cache, never the host's
+ * /var/lib/containers or /etc/containers: the image build (tools/image.ts) and its test
+ * (test/image.test.ts) share it. What this kind of machine needs (measured, issue 21): runc (crun
+ * refuses hybrid cgroups), cgroupfs, lowered rlimits (the default nofile/nproc are refused with
+ * "error setting rlimit type 7"), no search registries (no name is ever looked up anywhere), and
+ * never the default bridge network (it creates iptables chains on the host): callers pass
+ * `--network host` or `none`.
+ */
+import { execFileSync, ExecFileSyncOptions } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { cacheBase } from "./go-tools";
+
+/** The Debian packages the image build and test use (the release workflow and .ci/run install them). */
+export const PODMAN_PACKAGES = ["podman", "buildah", "runc", "skopeo", "umoci", "mmdebstrap", "uidmap", "containernetworking-plugins", "conmon", "catatonit", "golang-github-containers-common"] as const;
+
+export function podmanDir(): string {
+    return path.join(cacheBase(), "podman");
+}
+
+/** Writes the private configuration (idempotent) and returns the environment that selects it. */
+export function podmanEnv(): NodeJS.ProcessEnv {
+    const dir = podmanDir();
+    fs.mkdirSync(dir, { recursive: true });
+    const files: Record<string, string> = {
+        "storage.conf": `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/storage"\nrunroot = "${dir}/run"\n`,
+        "containers.conf": [
+            "[containers]",
+            'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
+            'netns = "none"',
+            "[engine]",
+            'cgroup_manager = "cgroupfs"',
+            'runtime = "runc"',
+            'events_logger = "file"',
+            `events_logfile_path = "${dir}/events.log"`,
+            `tmp_dir = "${dir}/tmp"`,
+            `volume_path = "${dir}/volumes"`,
+            "",
+        ].join("\n"),
+        "registries.conf": 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n',
+    };
+    for (const [name, text] of Object.entries(files)) {
+        const f = path.join(dir, name);
+        if (fs.readFileSync(f, { encoding: "utf8", flag: "a+" }) !== text) fs.writeFileSync(f, text);
+    }
+    return {
+        ...process.env,
+        CONTAINERS_STORAGE_CONF: path.join(dir, "storage.conf"),
+        CONTAINERS_CONF: path.join(dir, "containers.conf"),
+        CONTAINERS_REGISTRIES_CONF: path.join(dir, "registries.conf"),
+    };
+}
+
+/** Why podman cannot run here, or undefined when it can (root, and the packages installed). */
+export function podmanUnavailable(): string | undefined {
+    if (process.getuid?.() !== 0) return "not root: podman runs as root here (no rootless set-up), as .ci/run does";
+    for (const bin of ["podman", "runc", "mmdebstrap"]) {
+        try {
+            execFileSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" });
+        } catch {
+            return `${bin} is not installed (apt-get install ${PODMAN_PACKAGES.join(" ")})`;
+        }
+    }
+    return undefined;
+}
+
+/** Runs podman with the private configuration; returns its stdout. */
+export function podman(args: readonly string[], opts: ExecFileSyncOptions = {}): string {
+    return execFileSync("podman", args, { env: podmanEnv(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024, ...opts }) as string;
+}
