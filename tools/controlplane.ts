@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { startAddressStandIn, STANDIN_USER } from "./address-standin";
 import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
 import { freePort } from "./net";
-import { generateClusterPki, issueClientCert, writeKubeconfig } from "./pki";
+import { generateClusterPki, issueClientCert, issueServingCert, writeKubeconfig } from "./pki";
 import { Upstream, upstream } from "./upstream";
 
 /** The Kubernetes release built; the tools module pins the same one. */
@@ -52,14 +52,21 @@ function collectKwokFiles(moduleDir: string, stagesOut: string, roleOut: string)
     write(stagesOut, docs.join("\n---\n") + "\n");
 }
 
-/** Returns the cached binaries, building them first if absent (20 to 30 minutes cold on 2 cores). */
-export function ensureBinaries(log?: (line: string) => void): Binaries {
+/**
+ * The version stamp of every Kubernetes binary built here (the cluster's and the real node's
+ * kubelet): without it they report v0.0.0, and a kubelet would be older than its apiserver.
+ */
+export const KUBERNETES_LDFLAGS = (() => {
     const [major, minor] = KUBERNETES_VERSION.slice(1).split(".");
-    const ldflags = [
+    return [
         `-X k8s.io/component-base/version.gitVersion=${KUBERNETES_VERSION}`,
         `-X k8s.io/component-base/version.gitMajor=${major}`,
         `-X k8s.io/component-base/version.gitMinor=${minor}`,
     ].join(" ");
+})();
+
+/** Returns the cached binaries, building them first if absent (20 to 30 minutes cold on 2 cores). */
+export function ensureBinaries(log?: (line: string) => void): Binaries {
     const bins = ensureGoTools(
         "controlplane",
         KUBERNETES_VERSION,
@@ -70,7 +77,7 @@ export function ensureBinaries(log?: (line: string) => void): Binaries {
             "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
             kwok: "sigs.k8s.io/kwok/cmd/kwok",
         },
-        { ldflags, log },
+        { ldflags: KUBERNETES_LDFLAGS, log },
     );
     const kwokStages = path.join(toolCacheDir("controlplane", KUBERNETES_VERSION), "kwok-stages.yaml");
     const kwokRole = path.join(toolCacheDir("controlplane", KUBERNETES_VERSION), "kwok-role.yaml");
@@ -106,9 +113,11 @@ export interface ControlPlane {
     kubectl(args: string[], input?: string): string;
     /**
      * Credentials for a real node (a kubelet) named `node`: a kubeconfig as user `system:node:<node>`
-     * in group `system:nodes`, so the Node authorizer and NodeRestriction scope it to its own node.
+     * in group `system:nodes`, so the Node authorizer and NodeRestriction scope it to its own node,
+     * and its kubelet's serving certificate for 127.0.0.1, signed by the cluster CA, which the
+     * apiserver checks when it reaches the kubelet (logs, exec).
      */
-    nodeCredentials(node: string): { kubeconfig: string; ca: string };
+    nodeCredentials(node: string): { kubeconfig: string; ca: string; serving: { cert: string; key: string } };
     stop(): Promise<void>;
 }
 
@@ -127,7 +136,8 @@ function probe(url: string, opts: https.RequestOptions): Promise<number> {
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-function track(child: ChildProcess): void {
+/** Kills `child` with SIGKILL if this process exits first (the last resort after an abrupt exit). */
+export function track(child: ChildProcess): void {
     running.add(child);
     child.on("exit", () => running.delete(child));
     if (!exitHookInstalled) {
@@ -139,7 +149,8 @@ function track(child: ChildProcess): void {
     }
 }
 
-function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once `child` has exited. */
+export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
         const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
@@ -158,7 +169,8 @@ interface Component {
     readonly log: string;
 }
 
-function tail(file: string, lines = 15): string {
+/** The last lines of a component's log file, for the error that names it. */
+export function tail(file: string, lines = 15): string {
     try {
         return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
     } catch {
@@ -382,7 +394,11 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
         processes: processesOf(components),
         kubectl,
         nodeCredentials(node) {
-            return { kubeconfig: kubeconfigOf(`node-${node}`, `system:node:${node}`, ["system:nodes"]), ca: caFile };
+            return {
+                kubeconfig: kubeconfigOf(`node-${node}`, `system:node:${node}`, ["system:nodes"]),
+                ca: caFile,
+                serving: issueServingCert(pki, `kubelet-${node}`, `/O=system:nodes/CN=system:node:${node}`, ["127.0.0.1"]),
+            };
         },
         stop,
     };
