@@ -2,7 +2,7 @@
  * A REAL node in the live test cluster (tools/real-node.ts): kubelet + containerd + runc beside
  * KWOK's simulated node. Containers really run there; `kubectl logs` and `exec` go through the
  * apiserver to the kubelet, TLS-checked both ways; third-party pods stay on the simulated node; stop
- * leaves no process, mount, cgroup or iptables chain behind and restores the kernel settings.
+ * leaves no process, mount, cgroup, bridge or iptables chain behind and restores the kernel settings.
  * It changes the host, so it runs only with OPENFAAS_GITOPS_REAL_NODE=1 as root, and otherwise
  * skips with one line saying why. The undo of the host changes (tools/host-changes.ts) is tested
  * everywhere, without a node.
@@ -15,9 +15,9 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { ControlPlane, controlPlaneAvailable, KWOK_NODE_ANNOTATION, startControlPlane } from "../tools/controlplane";
-import { FIXED_HOST_PATHS, iptablesUndo, KUBELET_SYSCTLS, parseIptablesSave } from "../tools/host-changes";
+import { FIXED_HOST_PATHS, iptablesUndo, NODE_SYSCTLS, parseIptablesSave } from "../tools/host-changes";
 import { freePort } from "../tools/net";
-import { buildTestImage, cgroupsOf, importImage, mountsUnder, processesUnder, REAL_NODE_KEY, RealNode, realNodeUnavailable, startRealNode, TEST_IMAGE } from "../tools/real-node";
+import { buildTestImage, cgroupsOf, importImage, mountsUnder, POD_CIDR, processesUnder, REAL_NODE_KEY, RealNode, realNodeUnavailable, startRealNode, TEST_IMAGE } from "../tools/real-node";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
 
@@ -26,7 +26,7 @@ const why = realNodeUnavailable() ?? (controlPlaneAvailable() ? undefined : "no 
 /** The kubelet's chains in `iptables-save`/`ip6tables-save` output, by table. */
 const kubeChains = (text: string) => [...parseIptablesSave(text)].flatMap(([table, t]) => [...t.chains].filter((c) => c.startsWith("KUBE-")).map((c) => `${table}/${c}`)).sort();
 const hostNow = () => ({
-    sysctls: Object.fromEntries(KUBELET_SYSCTLS.map((k) => [k, fs.readFileSync(`/proc/sys/${k}`, "utf8").trim()])),
+    sysctls: Object.fromEntries(NODE_SYSCTLS.map((k) => [k, fs.readFileSync(`/proc/sys/${k}`, "utf8").trim()])),
     chains: [...kubeChains(execFileSync("iptables-save", { encoding: "utf8" })), ...kubeChains(execFileSync("ip6tables-save", { encoding: "utf8" })).map((c) => `v6:${c}`)],
     paths: FIXED_HOST_PATHS.filter((p) => fs.existsSync(p)),
 });
@@ -103,6 +103,31 @@ describe("a real node", { skip: why }, () => {
             assert.throws(() => cp.kubectl(["exec", "real-web", "--", "/bin/busybox", "touch", "/x"]), /Read-only file system/);
         });
 
+        it("a pod on the pod network gets an address of the node's subnet, answers the kubelet's probe and the host there, and has no route off the machine", async () => {
+            cp.kubectl(["apply", "-f", "-"], JSON.stringify(pinned({
+                metadata: { name: "real-bridged" },
+                spec: {
+                    terminationGracePeriodSeconds: 1,
+                    containers: [{
+                        name: "web",
+                        image: TEST_IMAGE,
+                        imagePullPolicy: "Never",
+                        command: ["/bin/busybox", "sh", "-c", "mkdir -p /tmp/www && echo on the pod network > /tmp/www/index.html && exec /bin/busybox httpd -f -p 8080 -h /tmp/www"],
+                        readinessProbe: { httpGet: { path: "/", port: 8080 }, periodSeconds: 1 },
+                    }],
+                },
+            })));
+            cp.kubectl(["wait", "--for=condition=Ready", "pod/real-bridged", "--timeout=90s"]);
+            const ip: string = json(["get", "pod", "real-bridged"]).status.podIP;
+            const [net] = POD_CIDR.split("/");
+            assert.equal(ip.split(".").slice(0, 3).join("."), net!.split(".").slice(0, 3).join("."), `pod IP ${ip} outside ${POD_CIDR}`);
+            // The node's bridge, on this host: this request never leaves the machine.
+            const res = await fetch(`http://${ip}:8080/`);
+            assert.equal((await res.text()).trim(), "on the pod network");
+            const routes = cp.kubectl(["exec", "real-bridged", "--", "/bin/busybox", "ip", "route"]).trim().split("\n");
+            assert.equal(routes.some((r) => r.startsWith("default")), false, routes.join("; "));
+        });
+
         it("a pod without the selector lands on the simulated node", () => {
             cp.kubectl(["run", "third-party", "--image=registry.invalid/third-party:1"]);
             cp.kubectl(["wait", "--for=condition=Ready", "pod/third-party", "--timeout=60s"]);
@@ -132,7 +157,7 @@ describe("a real node", { skip: why }, () => {
             assert.deepEqual(node.processes.map((p) => p.name), ["containerd", "kubelet"]);
         });
 
-        it("stop leaves no process, mount or cgroup of its own, no iptables chain it made, and restores the kernel settings", async () => {
+        it("stop leaves no process, mount, cgroup or bridge of its own, no iptables chain it made, and restores the kernel settings", async () => {
             // While it runs: it did make cgroups and mounts, so their absence afterwards means something.
             assert.ok(cgroupsOf(node.cgroupRoot).length > 1, "no pod cgroups under the node's root");
             assert.ok(mountsUnder(node.dir).length > 0, "no mounts under the run directory");
@@ -141,6 +166,7 @@ describe("a real node", { skip: why }, () => {
             assert.deepEqual(mountsUnder(node.dir), []);
             assert.deepEqual(cgroupsOf(node.cgroupRoot), []);
             assert.equal(fs.existsSync(node.dir), false);
+            assert.equal(fs.existsSync(`/sys/class/net/${node.bridge}`), false, `the bridge ${node.bridge} is left`);
             assert.deepEqual(hostNow(), hostBefore);
             assert.equal(cp.kubectl(["get", "node", node.name, "--ignore-not-found", "-o", "name"]).trim(), "");
         });

@@ -6,10 +6,12 @@
  */
 
 /**
- * The kernel settings the kubelet sets when `protectKernelDefaults` is false (its "kernel tunables"),
- * as paths under /proc/sys. `protectKernelDefaults: true` makes it refuse to start instead.
+ * The kernel settings a real node may change, as paths under /proc/sys: the kubelet's "kernel
+ * tunables" (it sets them when `protectKernelDefaults` is false; true makes it refuse to start
+ * instead), and IP forwarding, which the CNI bridge plugin turns on for its gateway.
  */
-export const KUBELET_SYSCTLS = [
+export const NODE_SYSCTLS = [
+    "net/ipv4/ip_forward",
     "vm/overcommit_memory",
     "vm/panic_on_oom",
     "kernel/panic",
@@ -19,11 +21,12 @@ export const KUBELET_SYSCTLS = [
 ] as const;
 
 /**
- * Directories the kubelet and containerd create at fixed paths whatever their flags say: the device
- * plugin socket directory, the container log links, containerd 1.6's shim sockets and the mount
- * points of pod network namespaces. Removed at stop only when the node created them.
+ * Directories the kubelet, containerd and the CNI plugins create at fixed paths whatever their flags
+ * say: the device plugin socket directory, the container log links, containerd 1.6's shim sockets,
+ * the mount points of pod network namespaces and libcni's result cache. Removed at stop only when the
+ * node created them.
  */
-export const FIXED_HOST_PATHS = ["/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/run/containerd", "/var/run/netns"] as const;
+export const FIXED_HOST_PATHS = ["/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/run/containerd", "/var/run/netns", "/var/lib/cni"] as const;
 
 /** Chains are removed only under this prefix: the kubelet's. Another program's chains made meanwhile are left alone. */
 export const KUBELET_CHAIN_PREFIX = "KUBE-";

@@ -6,7 +6,7 @@
  * It changes the host, so it runs only when asked (`OPENFAAS_GITOPS_REAL_NODE=1`, as root): every
  * path it can choose is under its run directory, and what it cannot (cgroups, sysctls, iptables
  * chains, a few fixed directories: tools/host-changes.ts) is recorded before it starts and undone
- * when it stops. Only hostNetwork pods: see docs/testing.md "A real node".
+ * when it stops. See docs/testing.md "A real node".
  */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -14,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ControlPlane, KUBERNETES_LDFLAGS, KUBERNETES_VERSION, stopChild, tail, track } from "./controlplane";
 import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
-import { FIXED_HOST_PATHS, iptablesUndo, KUBELET_SYSCTLS } from "./host-changes";
+import { FIXED_HOST_PATHS, iptablesUndo, NODE_SYSCTLS } from "./host-changes";
 import { freePort } from "./net";
 
 /** The environment variable that allows a real node on this machine; nothing else starts one. */
@@ -37,7 +37,8 @@ export const TEST_IMAGE = `${TEST_IMAGE_REPOSITORY}:1`;
 const HOST_PACKAGES: Record<string, string> = {
     containerd: "/usr/bin/containerd",
     runc: "/usr/sbin/runc",
-    "containernetworking-plugins": "/usr/lib/cni/loopback",
+    "containernetworking-plugins": "/usr/lib/cni/bridge",
+    iproute2: "/bin/ip",
     "busybox-static": "/bin/busybox",
     umoci: "/usr/bin/umoci",
     iptables: "/usr/sbin/iptables-save",
@@ -70,7 +71,7 @@ const iptablesSave = (family: "v4" | "v6") => execFileSync(family === "v4" ? "ip
 
 function hostState(): HostState {
     return {
-        sysctls: Object.fromEntries(KUBELET_SYSCTLS.map((k) => [k, readSysctl(k)])),
+        sysctls: Object.fromEntries(NODE_SYSCTLS.map((k) => [k, readSysctl(k)])),
         iptables: { v4: iptablesSave("v4"), v6: iptablesSave("v6") },
         existing: new Set(FIXED_HOST_PATHS.filter((p) => fs.existsSync(p))),
     };
@@ -118,6 +119,8 @@ export interface RealNode {
     readonly containerdSocket: string;
     /** The node's cgroup root (`--cgroup-root`), made in every hierarchy and removed at stop. */
     readonly cgroupRoot: string;
+    /** The host's bridge of the pod network ({@link POD_CIDR}), removed at stop. */
+    readonly bridge: string;
     /** kubelet and containerd (for tests that check where they listen). */
     readonly processes: readonly { readonly name: string; readonly pid: number }[];
     /**
@@ -256,8 +259,25 @@ export function kubeletConfig(o: { port: number; healthzPort: number; ca: string
     );
 }
 
-/** A loopback-only CNI network: the CRI plugin reports its network ready; hostNetwork pods need no more. */
-const CNI_LOOPBACK = JSON.stringify({ cniVersion: "1.0.0", name: "openfaas-gitops-loopback", plugins: [{ type: "loopback" }] });
+/**
+ * The pod network of the real node: its own subnet, apart from KWOK's 10.244.0.0/16 and the cluster's
+ * Services (10.0.0.0/24). One real node at a time per machine: two would route the same subnet.
+ */
+export const POD_CIDR = "10.245.0.0/24";
+
+/**
+ * The CNI network (Debian's plugins): a bridge of the node's own on the host with the subnet's first
+ * address, so the kubelet's probes and the host reach pods at their IPs; each pod gets a veth on it and
+ * an address from host-local (its records in the run directory). Pods get no default route and no
+ * masquerading: nothing a pod sends leaves the machine. hostNetwork pods do not use it.
+ */
+export function cniConfig(bridge: string, ipamDir: string): string {
+    return JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "openfaas-gitops-pods",
+        plugins: [{ type: "bridge", bridge, isGateway: true, isDefaultGateway: false, ipMasq: false, hairpinMode: false, ipam: { type: "host-local", ranges: [[{ subnet: POD_CIDR }]], dataDir: ipamDir } }],
+    });
+}
 
 interface Component {
     readonly name: string;
@@ -286,7 +306,10 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
     const cniConf = path.join(dir, "cni");
     fs.mkdirSync(containerdDir, { recursive: true });
     fs.mkdirSync(cniConf, { recursive: true });
-    const cgroupRoot = `/openfaas-gitops-node-${path.basename(dir).replace(/^openfaas-gitops-node-/, "")}`;
+    const suffix = path.basename(dir).replace(/^openfaas-gitops-node-/, "");
+    const cgroupRoot = `/openfaas-gitops-node-${suffix}`;
+    // An interface name has at most 15 bytes.
+    const bridge = `ofgn-${suffix.replace(/[^A-Za-z0-9]/g, "").slice(-10)}`;
     const before = hostState();
     const components: Component[] = [];
     let stopped = false;
@@ -366,6 +389,7 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
             if (err) problems.push(`remove cgroup ${cg}: ${err.message}`);
             else undone.push(`remove cgroup ${cg}`);
         }
+        if (fs.existsSync(`/sys/class/net/${bridge}`)) attempt(`remove the bridge ${bridge}`, () => execFileSync("ip", ["link", "delete", bridge], { stdio: "pipe" }));
         for (const [k, v] of Object.entries(before.sysctls)) {
             const now = readSysctl(k);
             if (now !== v) attempt(`restore ${k} (${now} -> ${v})`, () => fs.writeFileSync(`/proc/sys/${k}`, v));
@@ -392,7 +416,7 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
             // A new v1 cpuset has no CPUs or memory nodes until given its parent's.
             for (const f of ["cpuset.cpus", "cpuset.mems"]) if (fs.existsSync(path.join(cg, f))) fs.writeFileSync(path.join(cg, f), fs.readFileSync(path.join(m, f)));
         }
-        fs.writeFileSync(path.join(cniConf, "10-loopback.conflist"), CNI_LOOPBACK);
+        fs.writeFileSync(path.join(cniConf, "10-pods.conflist"), cniConfig(bridge, path.join(dir, "cni-ipam")));
         const containerdConf = path.join(containerdDir, "config.toml");
         fs.writeFileSync(containerdConf, containerdConfig(containerdDir, cniConf));
         const containerd = start("containerd", "/usr/bin/containerd", ["--config", containerdConf, "--log-level", "warn"]);
@@ -435,6 +459,7 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
         dir,
         containerdSocket,
         cgroupRoot,
+        bridge,
         processes: components.map((c) => ({ name: c.name, pid: c.child.pid! })),
         stop,
     };
