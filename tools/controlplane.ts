@@ -137,7 +137,7 @@ const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /** Kills `child` with SIGKILL if this process exits first (the last resort after an abrupt exit). */
-export function track(child: ChildProcess): void {
+function track(child: ChildProcess): void {
     running.add(child);
     child.on("exit", () => running.delete(child));
     if (!exitHookInstalled) {
@@ -162,15 +162,15 @@ export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
     });
 }
 
-/** One process of the cluster, with its log file; `exited` names it and its log's last lines. */
-interface Component {
+/** One process of the cluster (or of a real node), with its log file. */
+export interface Component {
     readonly name: string;
     readonly child: ChildProcess;
     readonly log: string;
 }
 
 /** The last lines of a component's log file, for the error that names it. */
-export function tail(file: string, lines = 15): string {
+function tail(file: string, lines = 15): string {
     try {
         return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
     } catch {
@@ -181,6 +181,38 @@ export function tail(file: string, lines = 15): string {
 /** Why a component is not serving: its name, its log file and the last lines of that log. */
 function componentFailure(c: Component, what: string): string {
     return `${c.name} ${what}; its log ${c.log} ends with:\n${tail(c.log)}`;
+}
+
+/**
+ * The processes started for one run directory (the cluster's, or a real node's), each logging to
+ * `<dir>/<name>.log` and killed if this process exits first.
+ */
+export class Components {
+    readonly list: Component[] = [];
+    constructor(private readonly dir: string) {}
+
+    start(name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): Component {
+        const log = path.join(this.dir, `${name}.log`);
+        const fd = fs.openSync(log, "a");
+        const child = spawn(bin, args, { stdio: ["ignore", fd, fd], env: env ?? process.env });
+        fs.closeSync(fd);
+        track(child);
+        const c = { name, child, log };
+        this.list.push(c);
+        return c;
+    }
+
+    /** Polls `ready` until true; fails naming the first component that exited, or `waitingFor` on timeout. */
+    async waitUntil(waitingFor: Component, ready: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+            const dead = this.list.find((c) => c.child.exitCode !== null || c.child.signalCode !== null);
+            if (dead) throw new Error(componentFailure(dead, `exited (${dead.child.exitCode ?? dead.child.signalCode}) while starting`));
+            if (await ready()) return;
+            if (Date.now() > deadline) throw new Error(componentFailure(waitingFor, `did not become ready within ${timeoutMs / 1000} s`));
+            await new Promise((r) => setTimeout(r, 250));
+        }
+    }
 }
 
 /** RBAC of the cluster's own users that are not Kubernetes components with built-in roles. */
@@ -263,17 +295,9 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
         writeKubeconfig(file, server, caFile, issueClientCert(pki, name, user, groups));
         return file;
     };
-    const components: Component[] = [];
-    const start = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): Component => {
-        const log = path.join(dir, `${name}.log`);
-        const fd = fs.openSync(log, "a");
-        const child = spawn(bin, args, { stdio: ["ignore", fd, fd], env: env ?? process.env });
-        fs.closeSync(fd);
-        track(child);
-        const c = { name, child, log };
-        components.push(c);
-        return c;
-    };
+    const group = new Components(dir);
+    const components = group.list;
+    const start = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv) => group.start(name, bin, args, env);
     const stop = async () => {
         standin?.stop();
         // Dependants first: nothing should log errors about an apiserver that went away under it.
@@ -292,17 +316,7 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
             throw new Error(`kubectl ${args.join(" ")} failed: ${(err.stderr || err.stdout || String(e)).trim()}`);
         }
     };
-    /** Polls `ready` until true; fails naming the first component that exited, or `waitingFor` on timeout. */
-    const waitUntil = async (waitingFor: Component, ready: () => Promise<boolean> | boolean, timeoutMs: number) => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-            const dead = components.find((c) => c.child.exitCode !== null || c.child.signalCode !== null);
-            if (dead) throw new Error(componentFailure(dead, `exited (${dead.child.exitCode ?? dead.child.signalCode}) while starting`));
-            if (await ready()) return;
-            if (Date.now() > deadline) throw new Error(componentFailure(waitingFor, `did not become ready within ${timeoutMs / 1000} s`));
-            await new Promise((r) => setTimeout(r, 250));
-        }
-    };
+    const waitUntil = (waitingFor: Component, ready: () => Promise<boolean> | boolean, timeoutMs: number) => group.waitUntil(waitingFor, ready, timeoutMs);
 
     try {
         start("etcd", bins.etcd, [

@@ -8,11 +8,11 @@
  * chains, a few fixed directories: tools/host-changes.ts) is recorded before it starts and undone
  * when it stops. See docs/testing.md "A real node".
  */
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ControlPlane, KUBERNETES_LDFLAGS, KUBERNETES_VERSION, stopChild, tail, track } from "./controlplane";
+import { Component, Components, ControlPlane, KUBERNETES_LDFLAGS, KUBERNETES_VERSION, stopChild } from "./controlplane";
 import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
 import { FIXED_HOST_PATHS, iptablesUndo, NODE_SYSCTLS } from "./host-changes";
 import { freePort } from "./net";
@@ -279,12 +279,6 @@ export function cniConfig(bridge: string, ipamDir: string): string {
     });
 }
 
-interface Component {
-    readonly name: string;
-    readonly child: ChildProcess;
-    readonly log: string;
-}
-
 /**
  * Starts containerd and a kubelet as node `name` of `cp`, waits until the Node is Ready, and returns
  * it. The Node carries {@link REAL_NODE_KEY} as label and NoSchedule taint, and no KWOK annotation.
@@ -311,34 +305,19 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
     // An interface name has at most 15 bytes.
     const bridge = `ofgn-${suffix.replace(/[^A-Za-z0-9]/g, "").slice(-10)}`;
     const before = hostState();
-    const components: Component[] = [];
     let stopped = false;
 
-    const start = (cname: string, bin: string, args: string[]): Component => {
-        const log = path.join(dir, `${cname}.log`);
-        const fd = fs.openSync(log, "a");
-        const child = spawn(bin, args, { stdio: ["ignore", fd, fd] });
-        fs.closeSync(fd);
-        track(child);
-        const c = { name: cname, child, log };
-        components.push(c);
-        return c;
-    };
-    const failure = (c: Component, what: string) => `${c.name} ${what}; its log ${c.log} ends with:\n${tail(c.log)}`;
-    const waitUntil = async (waitingFor: Component, ready: () => boolean, timeoutMs: number) => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-            const dead = components.find((c) => c.child.exitCode !== null || c.child.signalCode !== null);
-            if (dead) throw new Error(failure(dead, `exited (${dead.child.exitCode ?? dead.child.signalCode}) while starting`));
+    const group = new Components(dir);
+    const components = group.list;
+    // Kubectl answers "not found" until the kubelet has registered the Node: not yet, not a failure.
+    const waitUntil = (waitingFor: Component, ready: () => boolean, timeoutMs: number) =>
+        group.waitUntil(waitingFor, () => {
             try {
-                if (ready()) return;
+                return ready();
             } catch {
-                // not yet
+                return false;
             }
-            if (Date.now() > deadline) throw new Error(failure(waitingFor, `did not become ready within ${timeoutMs / 1000} s`));
-            await new Promise((r) => setTimeout(r, 250));
-        }
-    };
+        }, timeoutMs);
 
     const undone: string[] = [];
     const stop = async (): Promise<string[]> => {
@@ -419,7 +398,7 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
         fs.writeFileSync(path.join(cniConf, "10-pods.conflist"), cniConfig(bridge, path.join(dir, "cni-ipam")));
         const containerdConf = path.join(containerdDir, "config.toml");
         fs.writeFileSync(containerdConf, containerdConfig(containerdDir, cniConf));
-        const containerd = start("containerd", "/usr/bin/containerd", ["--config", containerdConf, "--log-level", "warn"]);
+        const containerd = group.start("containerd", "/usr/bin/containerd", ["--config", containerdConf, "--log-level", "warn"]);
         await waitUntil(containerd, () => (ctr({ containerdSocket }, ["version"]), true), 60_000);
         const image = path.join(dir, "image");
         fs.mkdirSync(image);
@@ -431,7 +410,7 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
         fs.mkdirSync(kubeletDir);
         const config = path.join(dir, "kubelet-config.json");
         fs.writeFileSync(config, kubeletConfig({ port, healthzPort, ca: creds.ca, serving: creds.serving, containerdSocket, cgroupRoot, podLogsDir: path.join(dir, "pod-logs"), volumePluginDir: path.join(dir, "volume-plugins") }));
-        const kubeletC = start("kubelet", kubelet, [
+        const kubeletC = group.start("kubelet", kubelet, [
             `--config=${config}`,
             `--kubeconfig=${creds.kubeconfig}`,
             `--root-dir=${kubeletDir}`,
