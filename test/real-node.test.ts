@@ -8,7 +8,7 @@
  * everywhere, without a node.
  */
 import { strict as assert } from "node:assert";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -169,6 +169,43 @@ describe("a real node", { skip: why }, () => {
             assert.equal(fs.existsSync(`/sys/class/net/${node.bridge}`), false, `the bridge ${node.bridge} is left`);
             assert.deepEqual(hostNow(), hostBefore);
             assert.equal(cp.kubectl(["get", "node", node.name, "--ignore-not-found", "-o", "name"]).trim(), "");
+        });
+    });
+
+    describe("a real node whose process exits without stop()", () => {
+        it("is undone by the exit hook: its containers, kubelet, containerd and shims killed, nothing mounted, no cgroup, no bridge, the host as before", async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-crashed-node-"));
+            try {
+                const script = path.join(dir, "crash.ts");
+                const tools = path.resolve(__dirname, "..", "tools");
+                fs.writeFileSync(script, `
+                    import { startControlPlane } from ${JSON.stringify(path.join(tools, "controlplane"))};
+                    import { startRealNode, TEST_IMAGE, REAL_NODE_KEY } from ${JSON.stringify(path.join(tools, "real-node"))};
+                    (async () => {
+                        const cp = await startControlPlane({ dir: ${JSON.stringify(path.join(dir, "cp"))} });
+                        const node = await startRealNode(cp, { dir: ${JSON.stringify(path.join(dir, "node"))} });
+                        cp.kubectl(["run", "sleeper", "--image=" + TEST_IMAGE, "--image-pull-policy=Never", "--command", "--overrides=" + JSON.stringify({ spec: { hostNetwork: true, nodeSelector: { [REAL_NODE_KEY]: "true" }, tolerations: [{ key: REAL_NODE_KEY, operator: "Exists" }] } }), "--", "/bin/busybox", "sleep", "3600"]);
+                        cp.kubectl(["wait", "--for=condition=Ready", "pod/sleeper", "--timeout=90s"]);
+                        console.log(JSON.stringify({ cgroupRoot: node.cgroupRoot, bridge: node.bridge, containers: node.processes.length }));
+                        process.exit(7); // no stop(): the exit hooks must undo it all
+                    })();
+                `);
+                const hostBefore = hostNow();
+                const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+                    const child = execFile(process.execPath, ["--import", "tsx", script], { cwd: path.resolve(__dirname, "..") }, (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
+                });
+                assert.equal(out.code, 7, out.stderr);
+                const { cgroupRoot, bridge } = JSON.parse(out.stdout.trim().split("\n").pop()!);
+                const run = path.join(dir, "node");
+                assert.deepEqual(processesUnder(run), []);
+                assert.deepEqual(processesUnder(path.join(dir, "cp")), []);
+                assert.deepEqual(mountsUnder(run), []);
+                assert.deepEqual(cgroupsOf(cgroupRoot), []);
+                assert.equal(fs.existsSync(`/sys/class/net/${bridge}`), false);
+                assert.deepEqual(hostNow(), hostBefore);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
     });
 

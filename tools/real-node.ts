@@ -112,6 +112,40 @@ export function processesUnder(dir: string): number[] {
     }
 }
 
+/** Waits synchronously (the exit hook cannot await). */
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Undoes on the host what a node changed, after its kubelet and containerd were stopped (or died):
+ * kills what still names its run directory (a shim outlives containerd by design), unmounts what is
+ * left under it, removes its cgroups, its bridge, the kubelet's new `KUBE-*` chains and the fixed
+ * directories it made, and restores the kernel settings. Synchronous, so it also runs on exit.
+ */
+function undoHost(o: { dir: string; cgroupRoot: string; bridge: string; before: HostState; ownDir: boolean }, attempt: (what: string, fn: () => void) => void): void {
+    // Containers are in the node's cgroups (their command lines do not name the run directory).
+    const inCgroups = () => cgroupsOf(o.cgroupRoot).flatMap((cg) => fs.readFileSync(path.join(cg, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number));
+    const left = () => [...new Set([...processesUnder(o.dir), ...inCgroups()])];
+    for (const pid of left()) attempt(`kill ${pid}`, () => process.kill(pid, "SIGKILL"));
+    for (let i = 0; i < 40 && left().length > 0; i++) sleepSync(250);
+    for (const m of mountsUnder(o.dir)) attempt(`unmount ${m}`, () => execFileSync("umount", [m], { stdio: "pipe" }));
+    for (const cg of cgroupsOf(o.cgroupRoot).reverse()) attempt(`remove cgroup ${cg}`, () => fs.rmdirSync(cg));
+    if (fs.existsSync(`/sys/class/net/${o.bridge}`)) attempt(`remove the bridge ${o.bridge}`, () => execFileSync("ip", ["link", "delete", o.bridge], { stdio: "pipe" }));
+    for (const [k, v] of Object.entries(o.before.sysctls)) {
+        const now = readSysctl(k);
+        if (now !== v) attempt(`restore ${k} (${now} -> ${v})`, () => fs.writeFileSync(`/proc/sys/${k}`, v));
+    }
+    for (const family of ["v4", "v6"] as const) {
+        const undo = iptablesUndo(o.before.iptables[family], iptablesSave(family));
+        if (undo) attempt(`remove iptables ${family} chains: ${undo.split("\n").filter((l) => l.startsWith("-X")).join(", ")}`, () => execFileSync(family === "v4" ? "iptables-restore" : "ip6tables-restore", ["--noflush"], { input: undo, stdio: ["pipe", "pipe", "pipe"] }));
+    }
+    for (const p of FIXED_HOST_PATHS) {
+        if (o.before.existing.has(p) || !fs.existsSync(p)) continue;
+        for (const m of mountsUnder(p)) attempt(`unmount ${m}`, () => execFileSync("umount", [m], { stdio: "pipe" }));
+        attempt(`remove ${p}`, () => fs.rmSync(p, { recursive: true, force: true }));
+    }
+    if (o.ownDir) attempt(`remove ${o.dir}`, () => fs.rmSync(o.dir, { recursive: true, force: true }));
+}
+
 export interface RealNode {
     readonly name: string;
     readonly dir: string;
@@ -320,18 +354,25 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
         }, timeoutMs);
 
     const undone: string[] = [];
+    const problems: string[] = [];
+    const attempt = (what: string, fn: () => void) => {
+        try {
+            fn();
+            undone.push(what);
+        } catch (e) {
+            problems.push(`${what}: ${(e as Error).message}`);
+        }
+    };
+    // If this process exits without stop() (a crash, a test runner's exit), the host is still restored:
+    // every step of the undo is synchronous for this reason.
+    const onExit = () => {
+        if (!stopped) undoHost({ dir, cgroupRoot, bridge, before, ownDir }, attempt);
+    };
+    process.on("exit", onExit);
     const stop = async (): Promise<string[]> => {
         if (stopped) return undone;
         stopped = true;
-        const problems: string[] = [];
-        const attempt = (what: string, fn: () => void) => {
-            try {
-                fn();
-                undone.push(what);
-            } catch (e) {
-                problems.push(`${what}: ${(e as Error).message}`);
-            }
-        };
+        process.off("exit", onExit);
         const kubeletC = components.find((c) => c.name === "kubelet");
         if (kubeletC && kubeletC.child.exitCode === null && kubeletC.child.signalCode === null) {
             // Cordon, then delete its pods while the kubelet runs, so it stops their containers itself.
@@ -347,42 +388,8 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
             });
             await stopChild(containerdC.child, 10_000);
         }
-        // Shims outlive containerd by design; theirs name the run directory in their arguments.
-        for (const pid of processesUnder(dir)) attempt(`kill ${pid}`, () => process.kill(pid, "SIGKILL"));
-        for (let i = 0; i < 40 && processesUnder(dir).length > 0; i++) await new Promise((r) => setTimeout(r, 250));
         attempt("delete the Node", () => cp.kubectl(["delete", "node", name, "--ignore-not-found", "--wait=false"]));
-        for (const m of mountsUnder(dir)) attempt(`unmount ${m}`, () => execFileSync("umount", [m], { stdio: "pipe" }));
-        // A cgroup can be removed only once empty: its processes may take a moment to be reaped.
-        for (const cg of cgroupsOf(cgroupRoot).reverse()) {
-            let err: Error | undefined;
-            for (let i = 0; i < 40; i++) {
-                try {
-                    fs.rmdirSync(cg);
-                    err = undefined;
-                    break;
-                } catch (e) {
-                    err = e as Error;
-                    await new Promise((r) => setTimeout(r, 250));
-                }
-            }
-            if (err) problems.push(`remove cgroup ${cg}: ${err.message}`);
-            else undone.push(`remove cgroup ${cg}`);
-        }
-        if (fs.existsSync(`/sys/class/net/${bridge}`)) attempt(`remove the bridge ${bridge}`, () => execFileSync("ip", ["link", "delete", bridge], { stdio: "pipe" }));
-        for (const [k, v] of Object.entries(before.sysctls)) {
-            const now = readSysctl(k);
-            if (now !== v) attempt(`restore ${k} (${now} -> ${v})`, () => fs.writeFileSync(`/proc/sys/${k}`, v));
-        }
-        for (const family of ["v4", "v6"] as const) {
-            const undo = iptablesUndo(before.iptables[family], iptablesSave(family));
-            if (undo) attempt(`remove iptables ${family} chains: ${undo.split("\n").filter((l) => l.startsWith("-X")).join(", ")}`, () => execFileSync(family === "v4" ? "iptables-restore" : "ip6tables-restore", ["--noflush"], { input: undo, stdio: ["pipe", "pipe", "pipe"] }));
-        }
-        for (const p of FIXED_HOST_PATHS) {
-            if (before.existing.has(p) || !fs.existsSync(p)) continue;
-            for (const m of mountsUnder(p)) attempt(`unmount ${m}`, () => execFileSync("umount", [m], { stdio: "pipe" }));
-            attempt(`remove ${p}`, () => fs.rmSync(p, { recursive: true, force: true }));
-        }
-        if (ownDir) attempt(`remove ${dir}`, () => fs.rmSync(dir, { recursive: true, force: true }));
+        undoHost({ dir, cgroupRoot, bridge, before, ownDir }, attempt);
         if (problems.length > 0) throw new Error(`the real node ${name} did not stop cleanly:\n${problems.join("\n")}`);
         return undone;
     };
