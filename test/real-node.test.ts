@@ -72,7 +72,7 @@ describe("a real node", { skip: why }, () => {
             assert.match(real.status.nodeInfo.containerRuntimeVersion, /^containerd:\/\//);
         });
 
-        it("a pod selecting it really runs: its HTTP answer on loopback, `kubectl logs` and `exec` through the apiserver to the kubelet", async () => {
+        it("a pod selecting it really runs: its HTTP answer on loopback, `kubectl logs` and `exec` through the apiserver to the kubelet, the apiserver on loopback", async () => {
             const port = await freePort();
             cp.kubectl(["apply", "-f", "-"], JSON.stringify(pinned({
                 metadata: { name: "real-web" },
@@ -86,6 +86,8 @@ describe("a real node", { skip: why }, () => {
                         imagePullPolicy: "Never",
                         command: ["/bin/busybox", "sh", "-c", `echo started on the real node; echo served by a real container > /www/index.html; exec /bin/busybox httpd -f -p 127.0.0.1:${port} -h /www`],
                         securityContext: { runAsUser: 10001, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                        // No kube-proxy: the kubernetes Service's ClusterIP does not route, so an in-cluster client is pointed at the apiserver on loopback.
+                        env: [{ name: "KUBERNETES_SERVICE_HOST", value: "127.0.0.1" }, { name: "KUBERNETES_SERVICE_PORT", value: new URL(cp.server).port }],
                         volumeMounts: [{ name: "www", mountPath: "/www" }],
                     }],
                     volumes: [{ name: "www", emptyDir: {} }],
@@ -101,6 +103,10 @@ describe("a real node", { skip: why }, () => {
             assert.equal(cp.kubectl(["logs", "real-web"]).trim(), "started on the real node");
             assert.equal(cp.kubectl(["exec", "real-web", "--", "/bin/busybox", "id", "-u"]).trim(), "10001");
             assert.throws(() => cp.kubectl(["exec", "real-web", "--", "/bin/busybox", "touch", "/x"]), /Read-only file system/);
+            // busybox has no TLS client: plain HTTP to the apiserver's TLS port gets Go's own refusal, which proves who answered.
+            const probe = 'echo "$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"; /bin/busybox wget -q -O - "http://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/" 2>&1; true';
+            const fromPod = cp.kubectl(["exec", "real-web", "--", "/bin/busybox", "sh", "-c", probe]);
+            assert.match(fromPod, new RegExp(`^127\\.0\\.0\\.1:${new URL(cp.server).port}\\n[^]*400 Bad Request`), fromPod);
         });
 
         it("a pod on the pod network gets an address of the node's subnet, answers the kubelet's probe and the host there, and has no route off the machine", async () => {
