@@ -209,6 +209,7 @@ describe("a real node", { skip: why }, () => {
                 assert.deepEqual(cgroupsOf(cgroupRoot), []);
                 assert.equal(fs.existsSync(`/sys/class/net/${bridge}`), false);
                 assert.deepEqual(hostNow(), hostBefore);
+                assert.doesNotMatch(out.stderr, /not undone cleanly/);
             } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
             }

@@ -116,6 +116,23 @@ export function processesUnder(dir: string): number[] {
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
+ * Unmounts `point`. Right after its users were killed it can still be busy for a moment (a dying
+ * process lets go of its mounts last), so it is retried for 2 s, then detached lazily: it leaves the
+ * mount table at once and is freed when the last user is gone.
+ */
+function unmount(point: string): void {
+    for (let i = 0; i < 8; i++) {
+        try {
+            execFileSync("umount", [point], { stdio: "pipe" });
+            return;
+        } catch {
+            sleepSync(250);
+        }
+    }
+    execFileSync("umount", ["--lazy", point], { stdio: "pipe" });
+}
+
+/**
  * Undoes on the host what a node changed, after its kubelet and containerd were stopped (or died):
  * kills what still names its run directory (a shim outlives containerd by design), unmounts what is
  * left under it, removes its cgroups, its bridge, the kubelet's new `KUBE-*` chains and the fixed
@@ -127,7 +144,7 @@ function undoHost(o: { dir: string; cgroupRoot: string; bridge: string; before: 
     const left = () => [...new Set([...processesUnder(o.dir), ...inCgroups()])];
     for (const pid of left()) attempt(`kill ${pid}`, () => process.kill(pid, "SIGKILL"));
     for (let i = 0; i < 40 && left().length > 0; i++) sleepSync(250);
-    for (const m of mountsUnder(o.dir)) attempt(`unmount ${m}`, () => execFileSync("umount", [m], { stdio: "pipe" }));
+    for (const m of mountsUnder(o.dir)) attempt(`unmount ${m}`, () => unmount(m));
     for (const cg of cgroupsOf(o.cgroupRoot).reverse()) attempt(`remove cgroup ${cg}`, () => fs.rmdirSync(cg));
     if (fs.existsSync(`/sys/class/net/${o.bridge}`)) attempt(`remove the bridge ${o.bridge}`, () => execFileSync("ip", ["link", "delete", o.bridge], { stdio: "pipe" }));
     for (const [k, v] of Object.entries(o.before.sysctls)) {
@@ -140,7 +157,7 @@ function undoHost(o: { dir: string; cgroupRoot: string; bridge: string; before: 
     }
     for (const p of FIXED_HOST_PATHS) {
         if (o.before.existing.has(p) || !fs.existsSync(p)) continue;
-        for (const m of mountsUnder(p)) attempt(`unmount ${m}`, () => execFileSync("umount", [m], { stdio: "pipe" }));
+        for (const m of mountsUnder(p)) attempt(`unmount ${m}`, () => unmount(m));
         attempt(`remove ${p}`, () => fs.rmSync(p, { recursive: true, force: true }));
     }
     if (o.ownDir) attempt(`remove ${o.dir}`, () => fs.rmSync(o.dir, { recursive: true, force: true }));
@@ -266,8 +283,6 @@ export function kubeletConfig(o: { port: number; healthzPort: number; ca: string
             tlsPrivateKeyFile: o.serving.key,
             authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: o.ca } },
             authorization: { mode: "Webhook" },
-            rotateCertificates: false,
-            serverTLSBootstrap: false,
             containerRuntimeEndpoint: `unix://${o.containerdSocket}`,
             cgroupDriver: "cgroupfs",
             cgroupRoot: o.cgroupRoot,
@@ -275,6 +290,7 @@ export function kubeletConfig(o: { port: number; healthzPort: number; ca: string
             failCgroupV1: false,
             failSwapOn: false,
             makeIPTablesUtilChains: false,
+            // Its default (-999) lowers its own oom_score_adj, which this machine refuses.
             oomScoreAdj: 0,
             podLogsDir: o.podLogsDir,
             // Its default is under /usr/libexec: it would create a directory there.
@@ -284,9 +300,8 @@ export function kubeletConfig(o: { port: number; healthzPort: number; ca: string
             evictionHard: { "memory.available": "1Mi", "nodefs.available": "1%", "nodefs.inodesFree": "1%", "imagefs.available": "1%" },
             imageGCHighThresholdPercent: 100,
             imageGCLowThresholdPercent: 99,
+            // No host resolver handed to pods: a pod's name lookups have nowhere to go off the machine.
             resolvConf: "",
-            maxPods: 20,
-            nodeStatusReportFrequency: "10s",
         },
         null,
         2,
@@ -366,7 +381,9 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
     // If this process exits without stop() (a crash, a test runner's exit), the host is still restored:
     // every step of the undo is synchronous for this reason.
     const onExit = () => {
-        if (!stopped) undoHost({ dir, cgroupRoot, bridge, before, ownDir }, attempt);
+        if (stopped) return;
+        undoHost({ dir, cgroupRoot, bridge, before, ownDir }, attempt);
+        if (problems.length > 0) process.stderr.write(`the real node ${name} was not undone cleanly at exit:\n${problems.join("\n")}\n`);
     };
     process.on("exit", onExit);
     const stop = async (): Promise<string[]> => {
