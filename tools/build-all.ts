@@ -12,6 +12,7 @@ import { ensureBinaries } from "./controlplane";
 import { ensureEngine } from "./engine";
 import { ensureSmallTool, SMALL_TOOLS, SmallTool } from "./go-tools";
 import { ensureKubeseal } from "./kubeseal";
+import { ensureKubelet } from "./real-node";
 import { ensureSealedSecretsController } from "./sealed-secrets-controller";
 import { ensureSourceController } from "./source-controller";
 
@@ -20,6 +21,7 @@ const ENGINE = "the Pulumi CLI and kubernetes provider";
 const STEPS: Record<string, () => unknown> = {
     [ENGINE]: () => ensureEngine(log),
     "the live cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)": () => ensureBinaries(log),
+    "the real node's kubelet": () => ensureKubelet(log),
     "Flux source-controller": () => ensureSourceController(log),
     kubeseal: () => ensureKubeseal(log),
     "sealed-secrets controller": () => ensureSealedSecretsController(log),

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { startAddressStandIn, STANDIN_USER } from "./address-standin";
 import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
 import { freePort } from "./net";
-import { generateClusterPki, issueClientCert, writeKubeconfig } from "./pki";
+import { generateClusterPki, issueClientCert, issueServingCert, writeKubeconfig } from "./pki";
 import { killOnExit, logTail, stopChild } from "./processes";
 import { Upstream, upstream } from "./upstream";
 
@@ -53,14 +53,21 @@ function collectKwokFiles(moduleDir: string, stagesOut: string, roleOut: string)
     write(stagesOut, docs.join("\n---\n") + "\n");
 }
 
-/** Returns the cached binaries, building them first if absent (20 to 30 minutes cold on 2 cores). */
-export function ensureBinaries(log?: (line: string) => void): Binaries {
+/**
+ * The version stamp of every Kubernetes binary built here (the cluster's and the real node's
+ * kubelet): without it they report v0.0.0, and a kubelet would be older than its apiserver.
+ */
+export const KUBERNETES_LDFLAGS = (() => {
     const [major, minor] = KUBERNETES_VERSION.slice(1).split(".");
-    const ldflags = [
+    return [
         `-X k8s.io/component-base/version.gitVersion=${KUBERNETES_VERSION}`,
         `-X k8s.io/component-base/version.gitMajor=${major}`,
         `-X k8s.io/component-base/version.gitMinor=${minor}`,
     ].join(" ");
+})();
+
+/** Returns the cached binaries, building them first if absent (20 to 30 minutes cold on 2 cores). */
+export function ensureBinaries(log?: (line: string) => void): Binaries {
     const bins = ensureGoTools(
         "controlplane",
         KUBERNETES_VERSION,
@@ -71,7 +78,7 @@ export function ensureBinaries(log?: (line: string) => void): Binaries {
             "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
             kwok: "sigs.k8s.io/kwok/cmd/kwok",
         },
-        { ldflags, log },
+        { ldflags: KUBERNETES_LDFLAGS, log },
     );
     const kwokStages = path.join(toolCacheDir("controlplane", KUBERNETES_VERSION), "kwok-stages.yaml");
     const kwokRole = path.join(toolCacheDir("controlplane", KUBERNETES_VERSION), "kwok-role.yaml");
@@ -107,9 +114,11 @@ export interface ControlPlane {
     kubectl(args: string[], input?: string): string;
     /**
      * Credentials for a real node (a kubelet) named `node`: a kubeconfig as user `system:node:<node>`
-     * in group `system:nodes`, so the Node authorizer and NodeRestriction scope it to its own node.
+     * in group `system:nodes`, so the Node authorizer and NodeRestriction scope it to its own node,
+     * and its kubelet's serving certificate for 127.0.0.1, signed by the cluster CA, which the
+     * apiserver checks when it reaches the kubelet (logs, exec).
      */
-    nodeCredentials(node: string): { kubeconfig: string; ca: string };
+    nodeCredentials(node: string): { kubeconfig: string; ca: string; serving: { cert: string; key: string } };
     stop(): Promise<void>;
 }
 
@@ -125,8 +134,8 @@ function probe(url: string, opts: https.RequestOptions): Promise<number> {
     });
 }
 
-/** One process of the cluster, with its log file; `exited` names it and its log's last lines. */
-interface Component {
+/** One process of the cluster (or of a real node), with its log file. */
+export interface Component {
     readonly name: string;
     readonly child: ChildProcess;
     readonly log: string;
@@ -135,6 +144,38 @@ interface Component {
 /** Why a component is not serving: its name, its log file and the last lines of that log. */
 function componentFailure(c: Component, what: string): string {
     return `${c.name} ${what}; its log ${c.log} ends with:\n${logTail(c.log)}`;
+}
+
+/**
+ * The processes started for one run directory (the cluster's, or a real node's), each logging to
+ * `<dir>/<name>.log` and killed if this process exits first.
+ */
+export class Components {
+    readonly list: Component[] = [];
+    constructor(private readonly dir: string) {}
+
+    start(name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): Component {
+        const log = path.join(this.dir, `${name}.log`);
+        const fd = fs.openSync(log, "a");
+        const child = spawn(bin, args, { stdio: ["ignore", fd, fd], env: env ?? process.env });
+        fs.closeSync(fd);
+        killOnExit(child);
+        const c = { name, child, log };
+        this.list.push(c);
+        return c;
+    }
+
+    /** Polls `ready` until true; fails naming the first component that exited, or `waitingFor` on timeout. */
+    async waitUntil(waitingFor: Component, ready: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+            const dead = this.list.find((c) => c.child.exitCode !== null || c.child.signalCode !== null);
+            if (dead) throw new Error(componentFailure(dead, `exited (${dead.child.exitCode ?? dead.child.signalCode}) while starting`));
+            if (await ready()) return;
+            if (Date.now() > deadline) throw new Error(componentFailure(waitingFor, `did not become ready within ${timeoutMs / 1000} s`));
+            await new Promise((r) => setTimeout(r, 250));
+        }
+    }
 }
 
 /** RBAC of the cluster's own users that are not Kubernetes components with built-in roles. */
@@ -217,17 +258,9 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
         writeKubeconfig(file, server, caFile, issueClientCert(pki, name, user, groups));
         return file;
     };
-    const components: Component[] = [];
-    const start = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): Component => {
-        const log = path.join(dir, `${name}.log`);
-        const fd = fs.openSync(log, "a");
-        const child = spawn(bin, args, { stdio: ["ignore", fd, fd], env: env ?? process.env });
-        fs.closeSync(fd);
-        killOnExit(child);
-        const c = { name, child, log };
-        components.push(c);
-        return c;
-    };
+    const group = new Components(dir);
+    const components = group.list;
+    const start = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv) => group.start(name, bin, args, env);
     const stop = async () => {
         standin?.stop();
         // Dependants first: nothing should log errors about an apiserver that went away under it.
@@ -246,17 +279,7 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
             throw new Error(`kubectl ${args.join(" ")} failed: ${(err.stderr || err.stdout || String(e)).trim()}`);
         }
     };
-    /** Polls `ready` until true; fails naming the first component that exited, or `waitingFor` on timeout. */
-    const waitUntil = async (waitingFor: Component, ready: () => Promise<boolean> | boolean, timeoutMs: number) => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-            const dead = components.find((c) => c.child.exitCode !== null || c.child.signalCode !== null);
-            if (dead) throw new Error(componentFailure(dead, `exited (${dead.child.exitCode ?? dead.child.signalCode}) while starting`));
-            if (await ready()) return;
-            if (Date.now() > deadline) throw new Error(componentFailure(waitingFor, `did not become ready within ${timeoutMs / 1000} s`));
-            await new Promise((r) => setTimeout(r, 250));
-        }
-    };
+    const waitUntil = (waitingFor: Component, ready: () => Promise<boolean> | boolean, timeoutMs: number) => group.waitUntil(waitingFor, ready, timeoutMs);
 
     try {
         start("etcd", bins.etcd, [
@@ -348,7 +371,11 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
         processes: processesOf(components),
         kubectl,
         nodeCredentials(node) {
-            return { kubeconfig: kubeconfigOf(`node-${node}`, `system:node:${node}`, ["system:nodes"]), ca: caFile };
+            return {
+                kubeconfig: kubeconfigOf(`node-${node}`, `system:node:${node}`, ["system:nodes"]),
+                ca: caFile,
+                serving: issueServingCert(pki, `kubelet-${node}`, `/O=system:nodes/CN=system:node:${node}`, ["127.0.0.1"]),
+            };
         },
         stop,
     };

@@ -32,6 +32,14 @@ function issue(dir: string, name: string, subject: string, ext: string): { cert:
     return { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
 }
 
+/**
+ * A serving certificate for a server of the cluster other than the apiserver (a real node's kubelet):
+ * `ips` as its IP SANs, so a client checking against the cluster CA accepts it at those addresses.
+ */
+export function issueServingCert(dir: string, name: string, subject: string, ips: readonly string[]): { cert: string; key: string } {
+    return issue(dir, name, subject, `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(",")}\nextendedKeyUsage=serverAuth\n`);
+}
+
 /** A client certificate: the apiserver takes CN as the user name and each O as a group. */
 export function issueClientCert(dir: string, name: string, user: string, groups: readonly string[] = []): { cert: string; key: string } {
     const subject = [...groups.map((g) => `/O=${g}`), `/CN=${user}`].join("");
