@@ -130,4 +130,28 @@ describe("live test cluster: a component that does not start", { skip: !availabl
         }, 20_000, "no component left running");
         fs.rmSync(dir, { recursive: true, force: true });
     });
+
+    it("in a directory of its own, the named log is still there afterwards, and nothing else is (keys, tokens, etcd's data)", async () => {
+        const real = ensureBinaries();
+        const fakes = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-broken-bin-"));
+        const fake = path.join(fakes, "kube-scheduler");
+        fs.writeFileSync(fake, "#!/bin/sh\necho 'scheduler: simulated start-up failure' >&2\nexit 4\n", { mode: 0o755 });
+        const message = await startControlPlane({ binaries: { ...real, kubeScheduler: fake } }).then(() => assert.fail("started"), (e: Error) => e.message);
+        const log = /its log (\S+kube-scheduler\.log) ends with/.exec(message)?.[1];
+        assert.ok(log, message);
+        assert.match(fs.readFileSync(log, "utf8"), /simulated start-up failure/);
+        assert.deepEqual(fs.readdirSync(path.dirname(log)).filter((f) => !f.endsWith(".log")), []);
+        fs.rmSync(path.dirname(log), { recursive: true, force: true });
+        fs.rmSync(fakes, { recursive: true, force: true });
+    });
+
+    it("a binary that cannot be executed is named, with the fix, instead of an uncaught spawn error", async () => {
+        const real = ensureBinaries();
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-missing-bin-"));
+        await assert.rejects(startControlPlane({ dir: path.join(dir, "run"), binaries: { ...real, kwok: path.join(dir, "no-such-kwok") } }), (e: Error) => {
+            assert.match(e.message, /kwok could not be started \(spawn \S+no-such-kwok ENOENT\); rebuild it with npm run tools:build/);
+            return true;
+        });
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
 });

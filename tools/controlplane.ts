@@ -139,6 +139,8 @@ export interface Component {
     readonly name: string;
     readonly child: ChildProcess;
     readonly log: string;
+    /** Why the process could not be started at all (a missing or non-executable binary). */
+    spawnError?: Error;
 }
 
 /** Why a component is not serving: its name, its log file and the last lines of that log. */
@@ -160,7 +162,9 @@ export class Components {
         const child = spawn(bin, args, { stdio: ["ignore", fd, fd], env: env ?? process.env });
         fs.closeSync(fd);
         killOnExit(child);
-        const c = { name, child, log };
+        const c: Component = { name, child, log };
+        // Without a listener a failed spawn is an uncaught exception that names nothing.
+        child.on("error", (e) => (c.spawnError = e));
         this.list.push(c);
         return c;
     }
@@ -169,6 +173,8 @@ export class Components {
     async waitUntil(waitingFor: Component, ready: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
         const deadline = Date.now() + timeoutMs;
         for (;;) {
+            const unstarted = this.list.find((c) => c.spawnError);
+            if (unstarted) throw new Error(`${unstarted.name} could not be started (${unstarted.spawnError!.message}); rebuild it with npm run tools:build`);
             const dead = this.list.find((c) => c.child.exitCode !== null || c.child.signalCode !== null);
             if (dead) throw new Error(componentFailure(dead, `exited (${dead.child.exitCode ?? dead.child.signalCode}) while starting`));
             if (await ready()) return;
@@ -261,11 +267,17 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
     const group = new Components(dir);
     const components = group.list;
     const start = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv) => group.start(name, bin, args, env);
-    const stop = async () => {
+    /**
+     * Stops every component, dependants first (nothing should log errors about an apiserver that
+     * went away under it), and removes a directory of its own; after a failed start it keeps the
+     * logs there, which the error names, and removes everything else (keys, tokens, etcd's data).
+     */
+    const stop = async (o: { keepLogs?: boolean } = {}) => {
         standin?.stop();
-        // Dependants first: nothing should log errors about an apiserver that went away under it.
         for (const c of [...components].reverse()) await stopChild(c.child, 10_000);
-        if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
+        if (!ownDir) return;
+        if (!o.keepLogs) return fs.rmSync(dir, { recursive: true, force: true });
+        for (const entry of fs.readdirSync(dir)) if (!entry.endsWith(".log")) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
     };
     let standin: ReturnType<typeof startAddressStandIn> | undefined;
 
@@ -311,7 +323,7 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
         ]);
         const ca = fs.readFileSync(caFile);
         await waitUntil(apiserver, async () => (await probe(`${server}/readyz`, { ca, headers: { Authorization: `Bearer ${token}` } })) === 200, 120_000);
-        if (!live) return { dir, kubeconfig, server, live, nodes: [], processes: processesOf(components), kubectl, nodeCredentials: () => notLive(), stop };
+        if (!live) return { dir, kubeconfig, server, live, nodes: [], processes: processesOf(components), kubectl, nodeCredentials: () => notLive(), stop: () => stop() };
 
         kubectl(["apply", "-f", "-"], clusterRbac(bins.kwokRole));
         const controllerManager = start("kube-controller-manager", bins.kubeControllerManager, [
@@ -358,7 +370,7 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
         // The service-account controller made `default` in `default`: without it no pod is admitted.
         await waitUntil(controllerManager, () => kubectl(["get", "serviceaccount", "default", "-n", "default", "--ignore-not-found", "-o", "name"]).trim() !== "", 60_000);
     } catch (e) {
-        await stop();
+        await stop({ keepLogs: true });
         throw new Error(`the local cluster did not start: ${(e as Error).message}`);
     }
 
@@ -377,7 +389,7 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
                 serving: issueServingCert(pki, `kubelet-${node}`, `/O=system:nodes/CN=system:node:${node}`, ["127.0.0.1"]),
             };
         },
-        stop,
+        stop: () => stop(),
     };
 }
 
