@@ -154,11 +154,15 @@ describe("a real node", { skip: why }, () => {
             }
         });
 
-        it("every socket of the kubelet and containerd is on loopback", () => {
+        it("every socket of the kubelet and containerd is on loopback, but the kubelet's probes of pods on the node's own bridge", () => {
+            // The bridged pod's readiness probe runs every second: the kubelet then holds a socket to
+            // its address on the bridge, which is on this host and never leaves the machine.
+            const [net] = POD_CIDR.split("/");
+            const onBridge = (remote: string) => remote.split(".").slice(0, 3).join(".") === net!.split(".").slice(0, 3).join(".");
             for (const p of node.processes) {
                 const sockets = socketsOf(p.pid);
                 assert.ok(sockets.some((s) => s.state === "listen"), `no listening socket read for ${p.name}`);
-                for (const s of sockets) assert.ok(onLoopback(s), `${p.name}: ${JSON.stringify(s)}`);
+                for (const s of sockets) assert.ok(onLoopback(s) || (p.name === "kubelet" && onBridge(s.remote)), `${p.name}: ${JSON.stringify(s)}`);
             }
             assert.deepEqual(node.processes.map((p) => p.name), ["containerd", "kubelet"]);
         });
