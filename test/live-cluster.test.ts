@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { STANDIN_ADDRESS } from "../tools/address-standin";
-import { Binaries, ControlPlane, controlPlaneAvailable, ensureBinaries, startControlPlane } from "../tools/controlplane";
+import { Binaries, ControlPlane, controlPlaneAvailable, ensureBinaries, lostPortRace, startControlPlane } from "../tools/controlplane";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
 
@@ -143,6 +143,31 @@ describe("live test cluster: a component that does not start", { skip: !availabl
         assert.deepEqual(fs.readdirSync(path.dirname(log)).filter((f) => !f.endsWith(".log")), []);
         fs.rmSync(path.dirname(log), { recursive: true, force: true });
         fs.rmSync(fakes, { recursive: true, force: true });
+    });
+
+    it("a component that loses its free port to another process is started again on fresh ports, and the start succeeds", async () => {
+        const real = ensureBinaries();
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-port-race-"));
+        // etcd that fails the first time as a real one does when its port was taken, then is the real one.
+        const etcd = path.join(dir, "etcd");
+        const marker = path.join(dir, "lost-once");
+        fs.writeFileSync(etcd, `#!/bin/sh\nif [ ! -e ${marker} ]; then touch ${marker}; echo '{"level":"fatal","msg":"discovery failed","error":"listen tcp 127.0.0.1:1: bind: address already in use"}' >&2; exit 1; fi\nexec ${real.etcd} "$@"\n`, { mode: 0o755 });
+        const lines: string[] = [];
+        const cp = await startControlPlane({ dir: path.join(dir, "run"), binaries: { ...real, etcd }, live: false, log: (l) => lines.push(l) });
+        try {
+            assert.ok(fs.existsSync(marker), "the first etcd never ran");
+            assert.match(lines.join("\n"), /a port was taken by another process before the cluster bound it; starting again \(attempt 2 of 3\)/);
+            assert.match(cp.kubectl(["get", "--raw", "/readyz"]), /ok/);
+        } finally {
+            await cp.stop();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("lostPortRace: only a bind on a taken port is retried", () => {
+        assert.equal(lostPortRace("etcd exited (1) while starting; ... bind: address already in use"), true);
+        assert.equal(lostPortRace("listen EADDRINUSE: address already in use 127.0.0.1:1"), true);
+        for (const other of ["kwok exited (3) while starting", "did not become ready within 60 s", "spawn ENOENT"]) assert.equal(lostPortRace(other), false);
     });
 
     it("a binary that cannot be executed is named, with the fix, instead of an uncaught spawn error", async () => {

@@ -232,6 +232,30 @@ function simulatedNode(name: string): string {
     });
 }
 
+export interface ControlPlaneOptions {
+    readonly dir?: string;
+    readonly binaries?: Binaries;
+    readonly log?: (line: string) => void;
+    readonly live?: boolean;
+    readonly nodes?: number;
+    readonly admissionWebhooks?: boolean;
+}
+
+/** A failed start, with the run directory that keeps its logs. */
+class StartError extends Error {
+    constructor(message: string, readonly runDir: string) {
+        super(message);
+    }
+}
+
+/** Starts taken, at most, when a component loses its free port to another process (see below). */
+const START_ATTEMPTS = 3;
+
+/** Whether a failed start is a lost race for a port: free when picked, taken before the component bound it. */
+export function lostPortRace(message: string): boolean {
+    return /bind: address already in use|EADDRINUSE/.test(message);
+}
+
 /**
  * Starts etcd and kube-apiserver on free loopback ports; with `live` (the default) also
  * kube-controller-manager, kube-scheduler and KWOK with `nodes` simulated nodes, each with its own
@@ -243,7 +267,24 @@ function simulatedNode(name: string): string {
  * loopback). The webhook configurations are stored as declared, so the program reaches the apiserver
  * unchanged; a cluster with a real node that runs the webhook's pod may turn them on.
  */
-export async function startControlPlane(opts: { dir?: string; binaries?: Binaries; log?: (line: string) => void; live?: boolean; nodes?: number; admissionWebhooks?: boolean } = {}): Promise<ControlPlane> {
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    // A free port is free when picked and bound a moment later by the component; with several
+    // clusters starting side by side (the test runner runs three files at once) another process can
+    // take it in between. Only that failure is retried, on fresh ports.
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await startOnce(opts);
+        } catch (e) {
+            if (attempt >= START_ATTEMPTS || !(e instanceof StartError) || !lostPortRace(e.message)) throw e;
+            opts.log?.(`a port was taken by another process before the cluster bound it; starting again (attempt ${attempt + 1} of ${START_ATTEMPTS})`);
+            // The failed attempt's logs go with it: this one is not reported.
+            if (opts.dir) for (const entry of fs.readdirSync(opts.dir)) fs.rmSync(path.join(opts.dir, entry), { recursive: true, force: true });
+            else fs.rmSync(e.runDir, { recursive: true, force: true });
+        }
+    }
+}
+
+async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const bins = opts.binaries ?? ensureBinaries(opts.log);
     const live = opts.live ?? true;
     const nodeNames = live ? Array.from({ length: opts.nodes ?? 1 }, (_, i) => `kwok-node-${i}`) : [];
@@ -371,7 +412,7 @@ export async function startControlPlane(opts: { dir?: string; binaries?: Binarie
         await waitUntil(controllerManager, () => kubectl(["get", "serviceaccount", "default", "-n", "default", "--ignore-not-found", "-o", "name"]).trim() !== "", 60_000);
     } catch (e) {
         await stop({ keepLogs: true });
-        throw new Error(`the local cluster did not start: ${(e as Error).message}`);
+        throw new StartError(`the local cluster did not start: ${(e as Error).message}`, dir);
     }
 
     return {
