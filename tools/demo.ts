@@ -34,6 +34,7 @@ import { serveGit } from "./git-http";
 import { toolCacheDir } from "./go-tools";
 import { copyWorkingTree, localChartsConfig, makeCredentials, ROOT, seedDependencyCache } from "./local-stack";
 import { freePort } from "./net";
+import { logTail, stopChild } from "./processes";
 import { ensureSourceController, SOURCE_CONTROLLER_VERSION, SourceController, startSourceController } from "./source-controller";
 
 /** The stack the demo bootstraps: the shipped one meant for local and throwaway clusters. */
@@ -216,26 +217,9 @@ async function waitForHttp(url: string, alive: () => string | undefined, ms: num
     }
 }
 
-function tail(file: string, lines = 20): string {
-    try {
-        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-    } catch {
-        return "(no log)";
-    }
-}
-
 /** Stops the agent (SIGTERM, then SIGKILL), then whatever is left of its process group (engine runs, the CLI, providers). */
 async function stopAgent(child: ChildProcess): Promise<void> {
-    if (child.exitCode === null && child.signalCode === null) {
-        await new Promise<void>((resolve) => {
-            const timer = setTimeout(() => child.kill("SIGKILL"), (AGENT_SHUTDOWN_GRACE_SECONDS + 15) * 1000);
-            child.once("exit", () => {
-                clearTimeout(timer);
-                resolve();
-            });
-            child.kill("SIGTERM");
-        });
-    }
+    await stopChild(child, (AGENT_SHUTDOWN_GRACE_SECONDS + 15) * 1000);
     try {
         process.kill(-child.pid!, "SIGKILL");
     } catch {
@@ -375,7 +359,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
             process.off("exit", killGroup);
         });
         const agentUrl = `http://127.0.0.1:${port}`;
-        await waitForHttp(`${agentUrl}/healthz`, () => (agent.exitCode !== null || agent.signalCode !== null ? `the agent exited (${agent.exitCode ?? agent.signalCode}); its log ${agentLog} ends with:\n${tail(agentLog)}` : undefined), 60_000);
+        await waitForHttp(`${agentUrl}/healthz`, () => (agent.exitCode !== null || agent.signalCode !== null ? `the agent exited (${agent.exitCode ?? agent.signalCode}); its log ${agentLog} ends with:\n${logTail(agentLog, 20)}` : undefined), 60_000);
         checkAborted();
 
         const status = (): AgentStatus | undefined => {

@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ensureGoTools } from "./go-tools";
 import { freePort } from "./net";
+import { killOnExit, stopChild } from "./processes";
 
 export const SOURCE_CONTROLLER_VERSION = "v1.9.6";
 
@@ -45,22 +46,13 @@ export async function startSourceController(kubeconfig: string, opts: { namespac
     ], { env: { ...process.env, KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: opts.namespace ?? "flux-system" }, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    process.on("exit", () => child.kill("SIGKILL"));
+    killOnExit(child);
     return {
         storageUrl: `http://${addr}`,
         log: () => out,
         running: () => child.exitCode === null && child.signalCode === null,
         stop: async () => {
-            if (child.exitCode === null && child.signalCode === null) {
-                await new Promise<void>((resolve) => {
-                    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-                    child.once("exit", () => {
-                        clearTimeout(timer);
-                        resolve();
-                    });
-                    child.kill("SIGTERM");
-                });
-            }
+            await stopChild(child, 5000);
             // A directory of our own goes with the process; a given one may outlive it (restart tests).
             if (!opts.storageDir) fs.rmSync(storage, { recursive: true, force: true });
         },
