@@ -36,6 +36,16 @@ export function installEnvironment(agentEnv: Readonly<Record<string, string | un
 }
 
 /**
+ * Pure: what a failed npm run said, on one line: its first lines (the error code and the request or
+ * package that failed, e.g. `404 Not Found - GET <url>`) and its last (where the whole log is). The
+ * advice npm prints in between is dropped.
+ */
+export function npmFailure(stderr: string): string {
+    const lines = stderr.trim().split("\n");
+    return (lines.length <= 5 ? lines : [...lines.slice(0, 4), lines[lines.length - 1]!]).join(" ");
+}
+
+/**
  * Runs `npm ci --ignore-scripts` in `projectDir` unless node_modules was installed from the same
  * lockfile. The hash is kept inside node_modules, so a removed node_modules can never look
  * installed. Returns whether it installed.
@@ -53,7 +63,7 @@ export async function prepareDependencies(projectDir: string, log: (line: string
         await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"], { cwd: projectDir, env: installEnvironment(agentEnv), maxBuffer: 64 * 1024 * 1024, timeout: 1_800_000, signal });
     } catch (e) {
         const err = e as { stderr?: string; message: string };
-        throw new Error(redactUrls(`npm ci failed in ${projectDir}: ${(err.stderr || err.message).trim().split("\n").slice(-5).join(" ")}`));
+        throw new Error(redactUrls(`npm ci failed in ${projectDir}: ${npmFailure(err.stderr || err.message)}`));
     }
     fs.mkdirSync(path.dirname(marker), { recursive: true });
     fs.writeFileSync(marker, hash + "\n");

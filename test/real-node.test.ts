@@ -29,6 +29,7 @@ const hostNow = () => ({
     sysctls: Object.fromEntries(NODE_SYSCTLS.map((k) => [k, fs.readFileSync(`/proc/sys/${k}`, "utf8").trim()])),
     chains: [...kubeChains(execFileSync("iptables-save", { encoding: "utf8" })), ...kubeChains(execFileSync("ip6tables-save", { encoding: "utf8" })).map((c) => `v6:${c}`)],
     paths: FIXED_HOST_PATHS.filter((p) => fs.existsSync(p)),
+    bridges: fs.readdirSync("/sys/class/net").filter((n) => n.startsWith("ofgn-")),
 });
 
 /** A pod for the real node: tolerates its taint and selects its label (the way a harness pins one). */
@@ -195,7 +196,9 @@ describe("a real node", { skip: why }, () => {
                         const cp = await startControlPlane({ dir: ${JSON.stringify(path.join(dir, "cp"))} });
                         const node = await startRealNode(cp, { dir: ${JSON.stringify(path.join(dir, "node"))} });
                         cp.kubectl(["run", "sleeper", "--image=" + TEST_IMAGE, "--image-pull-policy=Never", "--command", "--overrides=" + JSON.stringify({ spec: { hostNetwork: true, nodeSelector: { [REAL_NODE_KEY]: "true" }, tolerations: [{ key: REAL_NODE_KEY, operator: "Exists" }] } }), "--", "/bin/busybox", "sleep", "3600"]);
-                        cp.kubectl(["wait", "--for=condition=Ready", "pod/sleeper", "--timeout=90s"]);
+                        // And one on the pod network: its network namespace is a mount under /var/run/netns (/run/netns).
+                        cp.kubectl(["run", "bridged", "--image=" + TEST_IMAGE, "--image-pull-policy=Never", "--command", "--overrides=" + JSON.stringify({ spec: { nodeSelector: { [REAL_NODE_KEY]: "true" }, tolerations: [{ key: REAL_NODE_KEY, operator: "Exists" }] } }), "--", "/bin/busybox", "sleep", "3600"]);
+                        cp.kubectl(["wait", "--for=condition=Ready", "pod/sleeper", "pod/bridged", "--timeout=90s"]);
                         console.log(JSON.stringify({ cgroupRoot: node.cgroupRoot, bridge: node.bridge, containers: node.processes.length }));
                         process.exit(7); // no stop(): the exit hooks must undo it all
                     })();
@@ -210,6 +213,7 @@ describe("a real node", { skip: why }, () => {
                 assert.deepEqual(processesUnder(run), []);
                 assert.deepEqual(processesUnder(path.join(dir, "cp")), []);
                 assert.deepEqual(mountsUnder(run), []);
+                assert.deepEqual(mountsUnder("/var/run/netns"), []);
                 assert.deepEqual(cgroupsOf(cgroupRoot), []);
                 assert.equal(fs.existsSync(`/sys/class/net/${bridge}`), false);
                 assert.deepEqual(hostNow(), hostBefore);

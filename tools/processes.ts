@@ -5,6 +5,7 @@
  */
 import { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -18,6 +19,14 @@ export function killOnExit(child: ChildProcess): void {
         process.on("exit", () => {
             for (const c of running) c.kill("SIGKILL");
         });
+        // A signal's default action ends the process without running `exit` hooks (this one, the real
+        // node's undo): end it through process.exit instead, with the code a shell reports for the
+        // signal. A tool with its own handler (a graceful stop) stays in charge of it.
+        for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+            process.on(signal, () => {
+                if (process.listenerCount(signal) === 1) process.exit(128 + os.constants.signals[signal]);
+            });
+        }
     }
 }
 

@@ -9,6 +9,7 @@
  * when it stops. See docs/testing.md "A real node".
  */
 import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -50,10 +51,19 @@ export function ensureKubelet(log?: (line: string) => void): string {
     return ensureGoTools("kubelet", KUBERNETES_VERSION, { kubelet: "k8s.io/kubernetes/cmd/kubelet" }, { ldflags: KUBERNETES_LDFLAGS, log }).kubelet!;
 }
 
-/** Why a real node cannot start here (one line), or undefined when it can. */
+/**
+ * Why a real node is not to be started here (one line: the tests skip with it), or undefined when
+ * it is asked for. Asked for and unable (a package or Go missing) is not a skip: startRealNode fails
+ * with what to install, so a CI that meant to run it cannot pass without it.
+ */
 export function realNodeUnavailable(): string | undefined {
     if (process.env[REAL_NODE_OPT_IN] !== "1") return `a real node changes the host (cgroups, mounts, sysctls, iptables): set ${REAL_NODE_OPT_IN}=1, as root on a machine you can spare, to run it`;
     if (process.getuid?.() !== 0) return `${REAL_NODE_OPT_IN}=1 but this is not root: the kubelet and containerd need root`;
+    return undefined;
+}
+
+/** What a real node needs and this machine lacks (one line), or undefined. */
+function realNodeMissing(): string | undefined {
     const missing = Object.entries(HOST_PACKAGES).filter(([, file]) => !fs.existsSync(file)).map(([pkg]) => pkg);
     if (missing.length > 0) return `a real node needs ${missing.join(", ")}: apt-get install ${Object.keys(HOST_PACKAGES).join(" ")}`;
     if (!haveGo() && !fs.existsSync(path.join(toolCacheDir("kubelet", KUBERNETES_VERSION), "kubelet"))) return "no Go toolchain and no cached kubelet";
@@ -79,7 +89,9 @@ function hostState(): HostState {
 }
 
 /** Mount points (from /proc/self/mountinfo) at or under `dir`, deepest first. */
-export function mountsUnder(dir: string): string[] {
+export function mountsUnder(given: string): string[] {
+    // mountinfo names the real path: /var/run/netns is a link to /run/netns on Debian.
+    const dir = fs.existsSync(given) ? fs.realpathSync(given) : given;
     const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
     const points = fs.readFileSync("/proc/self/mountinfo", "utf8").trim().split("\n").map((l) => unescape(l.split(" ")[4]!));
     return [...new Set(points.filter((p) => p === dir || p.startsWith(`${dir}/`)))].sort((a, b) => b.length - a.length);
@@ -171,7 +183,7 @@ export interface RealNode {
     readonly containerdSocket: string;
     /** The node's cgroup root (`--cgroup-root`), made in every hierarchy and removed at stop. */
     readonly cgroupRoot: string;
-    /** The host's bridge of the pod network ({@link POD_CIDR}), removed at stop. */
+    /** The host's bridge of the pod network ({@link POD_CIDR}, the host at {@link POD_GATEWAY}), removed at stop. */
     readonly bridge: string;
     /** kubelet and containerd (for tests that check where they listen). */
     readonly processes: readonly { readonly name: string; readonly pid: number }[];
@@ -203,6 +215,11 @@ export function importImage(node: Pick<RealNode, "containerdSocket">, archive: s
     const names = [...out.matchAll(/^unpacking (\S+) \(/gm)].map((m) => m[1]!);
     if (names.length === 0) throw new Error(`${archive} holds no image that could be named ${repository}:<tag>: tag it in the archive (e.g. with its org.opencontainers.image.ref.name) and import again; ctr said: ${out.trim() || "(nothing)"}`);
     return names;
+}
+
+/** Gives an image in the node's containerd a second name (as a registry would serve a second tag of one build). */
+export function tagImage(node: Pick<RealNode, "containerdSocket">, source: string, target: string): void {
+    ctr(node, ["images", "tag", "--force", source, target]);
 }
 
 /** Builds the busybox {@link TEST_IMAGE} as an OCI archive in `dir` with umoci; returns the archive's path. */
@@ -314,6 +331,8 @@ export function kubeletConfig(o: { port: number; healthzPort: number; ca: string
  * Services (10.0.0.0/24). One real node at a time per machine: two would route the same subnet.
  */
 export const POD_CIDR = "10.245.0.0/24";
+/** The host's address on the node's bridge: pods on the pod network reach the host here, and only here. */
+export const POD_GATEWAY = "10.245.0.1";
 
 /**
  * The CNI network (Debian's plugins): a bridge of the node's own on the host with the subnet's first
@@ -337,7 +356,7 @@ export function cniConfig(bridge: string, ipamDir: string): string {
  * that does not start fails it with its name, log file and last log lines; nothing is left behind.
  */
 export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir?: string; kubelet?: string; log?: (line: string) => void } = {}): Promise<RealNode> {
-    const why = realNodeUnavailable();
+    const why = realNodeUnavailable() ?? realNodeMissing();
     if (why) throw new Error(`cannot start a real node: ${why}`);
     if (!cp.live) throw new Error("a real node needs a live control plane (controllers and a scheduler): start it without live: false");
     const kubelet = opts.kubelet ?? ensureKubelet(opts.log);
@@ -350,10 +369,11 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
     const cniConf = path.join(dir, "cni");
     fs.mkdirSync(containerdDir, { recursive: true });
     fs.mkdirSync(cniConf, { recursive: true });
-    const suffix = path.basename(dir).replace(/^openfaas-gitops-node-/, "");
+    // Random, not from the run directory's name: two nodes given directories of the same name (say
+    // two runs' `node`) would share a cgroup root and a bridge. An interface name has at most 15 bytes.
+    const suffix = crypto.randomBytes(5).toString("hex");
     const cgroupRoot = `/openfaas-gitops-node-${suffix}`;
-    // An interface name has at most 15 bytes.
-    const bridge = `ofgn-${suffix.replace(/[^A-Za-z0-9]/g, "").slice(-10)}`;
+    const bridge = `ofgn-${suffix}`;
     const before = hostState();
     let stopped = false;
 
@@ -420,6 +440,11 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
             // A new v1 cpuset has no CPUs or memory nodes until given its parent's.
             for (const f of ["cpuset.cpus", "cpuset.mems"]) if (fs.existsSync(path.join(cg, f))) fs.writeFileSync(path.join(cg, f), fs.readFileSync(path.join(m, f)));
         }
+        // The bridge and its gateway address exist before any pod, so the host can serve pods there
+        // (POD_GATEWAY) from the start; the CNI plugin finds them as it would have made them.
+        execFileSync("ip", ["link", "add", "name", bridge, "type", "bridge"], { stdio: "pipe" });
+        execFileSync("ip", ["addr", "add", `${POD_GATEWAY}/${POD_CIDR.split("/")[1]}`, "dev", bridge], { stdio: "pipe" });
+        execFileSync("ip", ["link", "set", bridge, "up"], { stdio: "pipe" });
         fs.writeFileSync(path.join(cniConf, "10-pods.conflist"), cniConfig(bridge, path.join(dir, "cni-ipam")));
         const containerdConf = path.join(containerdDir, "config.toml");
         fs.writeFileSync(containerdConf, containerdConfig(containerdDir, cniConf));
@@ -455,8 +480,9 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
             return n.status.conditions?.some((c: { type: string; status: string }) => c.type === "Ready" && c.status === "True") && !n.spec.taints?.some((t: { key: string }) => t.key === "node.kubernetes.io/not-ready");
         }, 120_000);
     } catch (e) {
-        await stop().catch((s: Error) => opts.log?.(s.message));
-        throw new Error(`the real node ${name} did not start: ${(e as Error).message}`);
+        // What could not be undone is part of the failure: the host is not as it was.
+        const notUndone = await stop().then(() => "", (s: Error) => `\n${s.message}`);
+        throw new Error(`the real node ${name} did not start: ${(e as Error).message}${notUndone}`);
     }
     return {
         name,

@@ -1,0 +1,205 @@
+/**
+ * The agent as a real pod on the real node (tools/real-node.ts: kubelet + containerd + runc), from the
+ * image `npm run image:build` makes, upgrading itself through git:
+ * - `pulumi up` of the dev stack with the agent (the real engine, the real charts) bootstraps it: its
+ *   Deployment as the program declares it (service account and RBAC, security context, env, Secrets
+ *   as files, probes, resources), pinned to the real node by the harness (test/support/standins.ts,
+ *   `harness:agentOnRealNode`, committed with the stack so the agent's own runs keep it);
+ * - the pod is Ready (the kubelet probes it), runs as 10001 with a read-only root, reads its deploy key
+ *   from the Secret's file, fetches the repository over ssh, and installs the checkout's dependencies
+ *   from the mirror the committed `.npmrc` names (tools/npm-mirror.ts: the image carries no dependency
+ *   cache, and the pod cannot reach a public registry, as in an air-gapped cluster), then applies the
+ *   revision with the engine the image carries;
+ * - a commit changes `agent.image` to a second tag of the same build: the pod applies its own
+ *   Deployment, the rollout completes, the new pod leads and applies the next commit; no run is left
+ *   cancelled or waiting, and the status history shows both.
+ * It changes the host (a real node), so it runs only where test/real-node.test.ts does, and needs the
+ * image's tools (podman); elsewhere it skips with one line saying why.
+ */
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as yaml from "js-yaml";
+import type { AgentStatus } from "../agent/reconciler";
+import { AGENT_DEFAULTS } from "../agent/settings";
+import { PROJECT } from "../config";
+import { CHART_NAMES } from "../model/charts";
+import { controlPlaneAvailable } from "../tools/controlplane";
+import { engineAvailable } from "../tools/engine";
+import { agentImage, buildAgentImage, IMAGE_REPOSITORY } from "../tools/image";
+import { NpmMirror, startNpmMirror } from "../tools/npm-mirror";
+import { podmanUnavailable } from "../tools/podman";
+import { importImage, POD_GATEWAY, REAL_NODE_KEY, RealNode, realNodeUnavailable, startRealNode, tagImage } from "../tools/real-node";
+import { upstream } from "../tools/upstream";
+import { ROOT } from "./helpers";
+import { Relay, relay } from "./support/bridge-relay";
+import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
+import { git, makeRepo, Repo } from "./support/gitrepo";
+import { onLoopback, socketsOf } from "./support/sockets";
+import { SSHD, Sshd, startSshd } from "./support/sshd";
+import type { AgentOnRealNode } from "./support/standins";
+import { until } from "./support/wait";
+
+const why =
+    realNodeUnavailable() ??
+    podmanUnavailable() ??
+    (controlPlaneAvailable() && engineAvailable() ? undefined : "no Go toolchain and no cached control plane and engine") ??
+    (SSHD ? undefined : "no sshd (Debian package openssh-server; .ci/run installs it)");
+
+const NS = AGENT_DEFAULTS.namespace;
+const STACK = "dev";
+/** Where the pod sees the state directory (the harness's stand-in for an object store). */
+const STATE_MOUNT = "/var/lib/openfaas-gitops-state";
+/** The second name of the same build, as a registry serves a new tag. */
+const UPGRADED = `${IMAGE_REPOSITORY}:upgraded`;
+/** npm ci of the whole project and an engine run inside the pod, on a shared 2-core machine. */
+const APPLY_MS = 900_000;
+
+type Pod = { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string; containers: { image: string }[] }; status: { podIP?: string; phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { ready: boolean; restartCount: number }[] } };
+
+describe("the agent as a real pod on the real node, from its image, upgrading itself through git", { skip: why }, () => {
+    let h: EngineHarness;
+    let node: RealNode;
+    let sshd: Sshd;
+    let mirror: NpmMirror;
+    const relays: Relay[] = [];
+    let repo: Repo;
+    let s: TestStack;
+    let configFile = "";
+    let tag = "";
+    const heads: string[] = [];
+    const log = (l: string) => console.log(`# ${l}`);
+
+    const pods = () => (JSON.parse(h.cp.kubectl(["get", "pods", "-n", NS, "-l", `app.kubernetes.io/name=${AGENT_DEFAULTS.name}`, "-o", "json"])).items as Pod[]).filter((p) => !p.metadata.deletionTimestamp);
+    const ready = (p: Pod) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+    const statusOf = async (p: Pod) => (await (await fetch(`http://${p.status.podIP}:${AGENT_DEFAULTS.port}/status.json`)).json()) as AgentStatus;
+    const holder = () => JSON.parse(h.cp.kubectl(["get", "lease", AGENT_DEFAULTS.name, "-n", NS, "-o", "json"])).spec.holderIdentity as string | undefined;
+    /** Commits the harness's project copy (its stack file included) as the repository's next revision. */
+    const commitProject = (message: string) => {
+        fs.cpSync(h.projectDir, repo.work, { recursive: true, filter: (src) => !/(^|\/)(node_modules|seen-env\.json)$/.test(path.relative(h.projectDir, src)) });
+        git(["add", "-A"], repo.work);
+        git(["commit", "--quiet", "-m", message], repo.work);
+        git(["push", "--quiet", "origin", "HEAD:refs/heads/main"], repo.work);
+        heads.push(git(["rev-parse", "HEAD"], repo.work));
+        return heads[heads.length - 1]!;
+    };
+    const editConfig = (edit: (config: Record<string, unknown>) => void) => {
+        const file = yaml.load(fs.readFileSync(configFile, "utf8")) as { config: Record<string, unknown> };
+        edit(file.config);
+        fs.writeFileSync(configFile, yaml.dump(file));
+    };
+    /** The one agent pod that leads, once it has applied `revision` and nothing runs. */
+    const appliedBy = (revision: string) =>
+        until(`the agent to apply ${revision.slice(0, 12)}`, async () => {
+            const leader = pods().find((p) => p.metadata.name === holder() && ready(p));
+            if (!leader) return undefined;
+            const status = await statusOf(leader);
+            if (status.applyError) throw new Error(`the agent failed to apply: ${status.applyError}`);
+            return status.lastAppliedRevision === revision && !status.running ? { pod: leader, status } : undefined;
+        }, APPLY_MS);
+
+    before(async () => {
+        let image = agentImage();
+        if (!fs.existsSync(image.archive)) image = buildAgentImage({ log });
+        h = await startEngineHarness({ log });
+        node = await startRealNode(h.cp, { log });
+        [tag] = importImage(node, image.archive, IMAGE_REPOSITORY);
+        tagImage(node, tag!, UPGRADED);
+
+        sshd = await startSshd();
+        mirror = await startNpmMirror({ lockfile: JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) });
+        const [api, gitRelay, npm] = await Promise.all([relay(POD_GATEWAY, Number(new URL(h.cp.server).port)), relay(POD_GATEWAY, sshd.port), relay(POD_GATEWAY, Number(new URL(mirror.url).port))]);
+        relays.push(api!, gitRelay!, npm!);
+
+        repo = makeRepo();
+        const state = new URL(h.env.PULUMI_BACKEND_URL!).pathname;
+        // The revision carries what an air-gapped cluster's repository would: the charts, and the mirror to install from.
+        const charts = upstream().charts;
+        for (const c of CHART_NAMES) fs.cpSync(charts[c], path.join(h.projectDir, "vendor", "charts", c), { recursive: true });
+        fs.writeFileSync(path.join(h.projectDir, ".npmrc"), `registry=http://${POD_GATEWAY}:${npm!.port}/\n`);
+        const onRealNode: AgentOnRealNode = { nodeKey: REAL_NODE_KEY, gateway: POD_GATEWAY, apiserverPort: api!.port, state: { hostPath: state, mountPath: STATE_MOUNT } };
+        s = await h.stack(STACK, "dev", {
+            secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem", "agentSyncToken"],
+            extra: {
+                charts: Object.fromEntries(CHART_NAMES.map((c) => [c, { path: `./vendor/charts/${c}` }])),
+                agent: {
+                    image: tag,
+                    repoUrl: `ssh://${sshd.user}@${POD_GATEWAY}:${gitRelay!.port}${repo.bare}`,
+                    knownHosts: `[${POD_GATEWAY}]:${gitRelay!.port} ${sshd.knownHostsLine.split(" ").slice(1).join(" ")}`,
+                    pollIntervalSeconds: 5,
+                    driftIntervalSeconds: 0,
+                    backendUrl: `file://${STATE_MOUNT}`,
+                    secretsProvider: "passphrase",
+                },
+            },
+        });
+        configFile = s.configFile;
+        await s.stack.setAllConfig({
+            [`${PROJECT}:agentDeployKey`]: { value: fs.readFileSync(sshd.clientKeyFile, "utf8"), secret: true },
+            [`${PROJECT}:agentEngineEnv`]: { value: JSON.stringify({ PULUMI_CONFIG_PASSPHRASE: h.env.PULUMI_CONFIG_PASSPHRASE }), secret: true },
+            "harness:agentOnRealNode": { value: JSON.stringify(onRealNode) },
+        });
+        commitProject("the platform with its agent");
+        await s.run("up");
+        // The pod's user writes the state from now on (locks, history, checkpoints).
+        for (const f of [state, ...fs.readdirSync(state, { recursive: true, encoding: "utf8" }).map((f) => path.join(state, f))]) fs.chownSync(f, 10001, 10001);
+    });
+    after(async () => {
+        await node?.stop();
+        for (const r of relays) await r.close();
+        await mirror?.close();
+        await sshd?.stop();
+        await h?.stop();
+    });
+
+    it("runs on the real node from the image, as declared: Ready, user 10001, read-only root, its deploy key from the Secret's file", async () => {
+        h.cp.kubectl(["rollout", "status", `deployment/${AGENT_DEFAULTS.name}`, "-n", NS, "--timeout=300s"]);
+        const [pod] = pods();
+        assert.ok(pod && ready(pod));
+        assert.equal(pod.spec.nodeName, node.name);
+        assert.equal(pod.spec.containers[0]!.image, tag);
+        const exec = (cmd: string[]) => h.cp.kubectl(["exec", "-n", NS, pod.metadata.name, "--", ...cmd]).trim();
+        assert.equal(exec(["id", "-u"]), "10001");
+        assert.throws(() => exec(["touch", "/x"]), /Read-only file system/);
+        assert.match(exec(["ls", "/etc/openfaas-gitops-agent/git"]), /identity/);
+        const health = await fetch(`http://${pod.status.podIP}:${AGENT_DEFAULTS.port}/healthz`);
+        assert.equal(health.status, 200);
+    });
+
+    it("applies the revision it fetched over ssh, with dependencies from the mirror the .npmrc names", async () => {
+        const { status } = await appliedBy(heads[0]!);
+        assert.equal(status.history[0]?.revision, heads[0]);
+        assert.equal(status.history[0]?.result, "succeeded", JSON.stringify(status.history[0]));
+        assert.ok(mirror.requests.some((r) => r.path.endsWith(".tgz") && r.status === 200), "nothing was installed from the mirror");
+    });
+
+    it("upgrades itself through git: the new pod takes over and applies the next commit; no run is left cancelled or waiting", async () => {
+        const first = pods()[0]!.metadata.name;
+        editConfig((c) => ((c[`${PROJECT}:agent`] as Record<string, unknown>).image = UPGRADED));
+        const upgrade = commitProject("the agent's next image");
+        await appliedBy(upgrade);
+        await until("the rollout to the upgraded image", () => {
+            const now = pods();
+            return now.length === 1 && now[0]!.metadata.name !== first && now[0]!.spec.containers[0]!.image === UPGRADED && ready(now[0]!) && holder() === now[0]!.metadata.name ? true : undefined;
+        }, APPLY_MS);
+        editConfig((c) => (c[`${PROJECT}:gatewayReplicas`] = 2));
+        const next = commitProject("two gateways");
+        const { pod, status } = await appliedBy(next);
+        assert.notEqual(pod.metadata.name, first);
+        assert.equal(JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"])).spec.replicas, 2);
+        const runs = status.history.map((r) => `${r.revision.slice(0, 12)} ${r.kind} ${r.result}`);
+        for (const rev of [upgrade, next]) assert.ok(status.history.some((r) => r.revision === rev && r.result === "succeeded"), `${rev.slice(0, 12)} not applied: ${runs.join("; ")}`);
+        assert.ok(status.history.every((r) => r.result === "succeeded"), runs.join("; "));
+        assert.equal(status.nextRetryAt, undefined);
+        assert.equal(status.running, undefined);
+        assert.equal(pod.status.containerStatuses?.[0]?.restartCount, 0);
+    });
+
+    it("every socket of the relays' process is on loopback or the node's bridge", () => {
+        const bridge = `${POD_GATEWAY.split(".").slice(0, 3).join(".")}.`;
+        const sockets = socketsOf(process.pid);
+        assert.ok(sockets.some((sk) => sk.local.startsWith(bridge)), "no relay socket read");
+        for (const sk of sockets) assert.ok(onLoopback(sk) || (sk.local.startsWith(bridge) && (sk.remote.startsWith(bridge) || sk.remote.startsWith("0.0.0.0"))), JSON.stringify(sk));
+    });
+});
