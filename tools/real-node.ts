@@ -348,6 +348,48 @@ export function cniConfig(bridge: string, ipamDir: string): string {
     });
 }
 
+/** The machine's one real node: one pod subnet and one gateway address ({@link POD_CIDR}). */
+const NODE_LOCK = path.join(fs.existsSync("/run/lock") ? "/run/lock" : os.tmpdir(), "openfaas-gitops-real-node");
+
+const alive = (pid: number) => {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+};
+
+/**
+ * Takes the machine's real-node lock ({@link NODE_LOCK}, a directory holding the owner's pid),
+ * waiting while another live process holds it (test files run side by side); a lock whose process
+ * is gone is taken over. Returns its release.
+ */
+async function lockNode(log?: (line: string) => void): Promise<() => void> {
+    const pidFile = path.join(NODE_LOCK, "pid");
+    let told = false;
+    for (;;) {
+        try {
+            fs.mkdirSync(NODE_LOCK);
+            fs.writeFileSync(pidFile, String(process.pid));
+            return () => fs.rmSync(NODE_LOCK, { recursive: true, force: true });
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        }
+        const holder = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, "utf8") : "0");
+        if (holder === process.pid) throw new Error("this process already runs a real node: stop() it before starting another (one per machine)");
+        // No pid yet: its owner is between the two calls above, unless it died there long ago.
+        const stale = holder ? !alive(holder) : Date.now() - fs.statSync(NODE_LOCK).mtimeMs > 10_000;
+        if (stale) {
+            fs.rmSync(NODE_LOCK, { recursive: true, force: true });
+            continue;
+        }
+        if (!told) log?.(`waiting for the real node of process ${holder || "?"} to stop (one per machine, ${NODE_LOCK})`);
+        told = true;
+        await new Promise((r) => setTimeout(r, 500));
+    }
+}
+
 /**
  * Starts containerd and a kubelet as node `name` of `cp`, waits until the Node is Ready, and returns
  * it. The Node carries {@link REAL_NODE_KEY} as label and NoSchedule taint, and no KWOK annotation.
@@ -374,6 +416,7 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
     const suffix = crypto.randomBytes(5).toString("hex");
     const cgroupRoot = `/openfaas-gitops-node-${suffix}`;
     const bridge = `ofgn-${suffix}`;
+    const unlock = await lockNode(opts.log);
     const before = hostState();
     let stopped = false;
 
@@ -404,6 +447,7 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
     const onExit = () => {
         if (stopped) return;
         undoHost({ dir, cgroupRoot, bridge, before, ownDir }, attempt);
+        unlock();
         if (problems.length > 0) process.stderr.write(`the real node ${name} was not undone cleanly at exit:\n${problems.join("\n")}\n`);
     };
     process.on("exit", onExit);
@@ -428,6 +472,7 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
         }
         attempt("delete the Node", () => cp.kubectl(["delete", "node", name, "--ignore-not-found", "--wait=false"]));
         undoHost({ dir, cgroupRoot, bridge, before, ownDir }, attempt);
+        unlock();
         if (problems.length > 0) throw new Error(`the real node ${name} did not stop cleanly:\n${problems.join("\n")}`);
         return undone;
     };
