@@ -10,7 +10,7 @@
  */
 import * as crypto from "node:crypto";
 import { KubeApi, KubeApiError, kubeConnection, microTime } from "./kube-api";
-import { AgentEvent, AgentStatus, parsePersisted, PersistedStatus, toPersisted } from "./reconciler";
+import { AgentEvent, AgentStatus, deriveConditions, parsePersisted, PersistedStatus, toPersisted } from "./reconciler";
 import { AGENT_DEFAULTS } from "./settings";
 
 interface Lease {
@@ -263,6 +263,35 @@ export class StatusStore {
         }
         const text = cm?.data?.["status.json"];
         return typeof text === "string" && text !== "" ? parsePersisted(text, now) : undefined;
+    }
+
+    /**
+     * A replica that does not lead reports why it cannot take part in the election: that one fact is
+     * merged into the status stored now, never this replica's own facts, which it read at its start
+     * and may be older than what a live leader wrote since. (A new pod whose Lease request timed out
+     * during a rollout wrote its older facts over the leader's, then adopted them when it led: the
+     * upgrade's run was gone from the history, its revision about to be applied again.) Written only
+     * over the version it read: if anyone wrote meanwhile, the report is dropped (the writer leads).
+     * With nothing stored, `own` is written: there is no leader's status to keep.
+     */
+    async reportElectionError(error: string | undefined, own: AgentStatus, now = Date.now()): Promise<void> {
+        let cm: { metadata?: { resourceVersion?: string }; data?: Record<string, string> } | undefined;
+        try {
+            cm = await this.api.get("configmaps", this.namespace, this.name);
+        } catch (e) {
+            if (status(e) !== 404) throw e;
+        }
+        const text = cm?.data?.["status.json"];
+        if (!cm || typeof text !== "string" || text === "") return this.save(own);
+        const stored = parsePersisted(text, now).status;
+        if (stored.leaderElectionError === error) return;
+        const data = statusConfigMapData(deriveConditions({ ...stored, leaderElectionError: error }, now));
+        const body = { metadata: { name: this.name, namespace: this.namespace, labels: { "app.kubernetes.io/name": this.component }, resourceVersion: cm.metadata?.resourceVersion }, data };
+        try {
+            await this.api.replace("configmaps", this.namespace, this.name, body);
+        } catch (e) {
+            if (status(e) !== 409) throw e;
+        }
     }
 
     /** Writes the status ({@link statusConfigMapData}). */

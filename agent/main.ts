@@ -115,7 +115,10 @@ async function main(): Promise<void> {
                 const reportsFailedElection = elector.error !== undefined && elector.leader === undefined && storedStatusRead;
                 if (!elector.isLeader() && !reportsFailedElection) return;
                 try {
-                    await store.save(status);
+                    // "No holder known" may only mean this replica's request failed while a leader lives:
+                    // it adds its election error to the stored status, never its own facts.
+                    if (elector.isLeader()) await store.save(status);
+                    else await store.reportElectionError(status.leaderElectionError, status);
                     if (event) await store.event(event);
                 } catch (e) {
                     log.warn({ error: (e as Error).message }, "could not write the status ConfigMap or Event");

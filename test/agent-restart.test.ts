@@ -110,6 +110,38 @@ describe("the agent process across restarts", { skip: !available && "no Go toolc
         assert.equal(await a.stop("SIGTERM"), 0);
     });
 
+    it("a replica whose election fails while another leads adds only its election error to the stored status, never its own older facts", async () => {
+        // Seen on the real node (test/agent-pod.test.ts): a new pod's Lease request timed out during a
+        // rollout, it wrote the facts it had read at its start over the live leader's newer ones, and
+        // adopted them when it led: the upgrade's run was gone from the history. Here the Lease is
+        // forbidden to the replica (its Role covers the ConfigMap and Events only), and what it would
+        // write differs from the leader's (agent.suspend), as its stale facts did.
+        const ns = "openfaas-gitops";
+        cp.kubectl(["apply", "-f", "-"], JSON.stringify({
+            apiVersion: "v1", kind: "List", items: [
+                { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "no-lease", namespace: ns } },
+                { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "no-lease", namespace: ns }, rules: [{ apiGroups: [""], resources: ["configmaps", "events"], verbs: ["get", "create", "update"] }] },
+                { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "no-lease", namespace: ns }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "no-lease" }, subjects: [{ kind: "ServiceAccount", name: "no-lease", namespace: ns }] },
+            ],
+        }));
+        const kubeconfig = JSON.parse(cp.kubectl(["config", "view", "--raw", "--minify", "-o", "json"]));
+        kubeconfig.users[0].user = { token: cp.kubectl(["create", "token", "no-lease", "-n", ns]).trim() };
+        const file = path.join(path.dirname(tokenFile), "no-lease.kubeconfig");
+        fs.writeFileSync(file, JSON.stringify(kubeconfig), { mode: 0o600 });
+        const leaderStatus = { lastAppliedRevision: "d".repeat(40), failures: 0, suspended: false, history: [{ revision: "d".repeat(40), kind: "apply", result: "succeeded", startedAt: new Date().toISOString(), durationMs: 1000 }] };
+        cp.kubectl(["create", "configmap", "no-lease", "-n", ns, `--from-literal=status.json=${JSON.stringify(leaderStatus)}`]);
+        const a = await start("no-lease", { KUBECONFIG: file, AGENT_SUSPEND: "true" });
+        const stored = await until("the election error in the stored status", async () => {
+            const s = status("no-lease") as ReturnType<typeof status> & { leaderElectionError?: string; lastAppliedRevision?: string; history: { revision: string }[] };
+            return s.leaderElectionError ? s : undefined;
+        }, 60_000);
+        assert.match(stored.leaderElectionError!, /forbidden/i);
+        assert.equal(stored.suspended, false, "the replica wrote its own suspension over the leader's");
+        assert.equal(stored.lastAppliedRevision, "d".repeat(40));
+        assert.deepEqual(stored.history.map((r) => r.revision), ["d".repeat(40)]);
+        assert.equal(await a.stop("SIGTERM"), 0);
+    });
+
     it("HostKeyMismatch: fixing known_hosts and restarting the agent (what the message says) reaches the server again", { skip: !SSHD && "no sshd" }, async () => {
         const sshd = await startSshd();
         try {
