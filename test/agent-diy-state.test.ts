@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { attrsAreWhole, fileBackendDir, removeTornAttrs } from "../agent/diy-state";
+import { tempDir } from "./support/tmp";
 
 describe("DIY state repair", () => {
     it("fileBackendDir reads file:// URLs (absolute, home-relative, with options) and nothing else", () => {
@@ -33,7 +34,7 @@ describe("DIY state repair", () => {
     });
 
     it("removes torn .attrs files under .pulumi only, and leaves whole ones, other files and links alone", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-diy-"));
+        const dir = tempDir("ofg-diy-");
         const stacks = path.join(dir, ".pulumi", "stacks", "proj");
         fs.mkdirSync(stacks, { recursive: true });
         const write = (f: string, text: string) => fs.writeFileSync(path.join(stacks, f), text);

@@ -19,7 +19,6 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
@@ -33,6 +32,7 @@ import { makeRepo, Repo } from "./support/gitrepo";
 import { AgentProcess, startAgent } from "./support/agent-process";
 import { EventsRecorder, startEventsRecorder } from "./support/flux-events-recorder";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 const available = engineAvailable() && controlPlaneAvailable();
 
@@ -85,7 +85,7 @@ describe("agent end to end with the real engine: git mode, then flux mode on the
     const applied = (revision: string) => until(`${revision} applied`, () => (status().lastAppliedRevision === revision ? true : undefined), 600_000).catch((e) => assert.fail(`${e}\n${agent?.logs().slice(-4000)}`));
 
     it("git mode: applies the branch head with a real up: the platform appears, status and metrics say so", async () => {
-        const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-e2e-")), "token");
+        const tokenFile = path.join(tempDir("ofg-agent-e2e-"), "token");
         fs.writeFileSync(tokenFile, token);
         agent = await startAgent({ ...common, AGENT_REPO_URL: `file://${repo.bare}`, AGENT_SYNC_TOKEN_FILE: tokenFile, POD_NAME: "agent-e2e-git" }, { dependencyCache: true });
         head = repo.commit({ "README.md": "platform\n" }, "touch");

@@ -11,7 +11,6 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { after, before, describe, it } from "node:test";
@@ -23,6 +22,7 @@ import { PermanentError, Reason, SourceUnavailableError } from "../agent/reconci
 import { ArtifactLimits } from "../agent/settings";
 import { gitRepositorySpec } from "../components/flux";
 import { ControlPlane, controlPlaneAvailable, installCrds, startControlPlane } from "../tools/controlplane";
+import { tempDir } from "./support/tmp";
 
 const available = controlPlaneAvailable();
 const NS = "flux-system";
@@ -31,7 +31,7 @@ const MiB = 2 ** 20;
 
 /** A tar.gz of `files` (text, or `{ link }` for a symlink), made by GNU tar from a directory. */
 function archive(files: Record<string, string | { link: string }>): Buffer {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-artifact-src-"));
+    const dir = tempDir("ofg-artifact-src-");
     for (const [rel, f] of Object.entries(files)) {
         fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         if (typeof f === "string") fs.writeFileSync(path.join(dir, rel), f);
@@ -49,7 +49,7 @@ function archive(files: Record<string, string | { link: string }>): Buffer {
  * for an empty file, with its size and checksum rewritten.
  */
 function gzipBomb(size: number): Buffer {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-bomb-"));
+    const dir = tempDir("ofg-bomb-");
     fs.writeFileSync(path.join(dir, "zeros"), "");
     const header = Buffer.from(execFileSync("tar", ["-cf", "-", "-C", dir, "zeros"]).subarray(0, 512));
     fs.rmSync(dir, { recursive: true });
@@ -68,7 +68,7 @@ describe("a GitRepository advertising an artifact URL that is not http(s)", () =
     // ended the agent at AGENT_ARTIFACT_TIMEOUT, at every check of the source.
     for (const url of ["ftp://source-controller/a.tar.gz", "http://[::1/a.tar.gz", "file:///etc/passwd"]) {
         it(`${url}: the source is unavailable, with the reason, and nothing fires afterwards`, async () => {
-            const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-badurl-"));
+            const workDir = tempDir("ofg-badurl-");
             const revision = `main@sha1:${"a".repeat(40)}`;
             const obj = { metadata: { name: "repo" }, status: { artifact: { url, revision, digest: `sha256:${"b".repeat(64)}` } } };
             const api = { getPath: async () => obj } as unknown as ConstructorParameters<typeof FluxSource>[0];
@@ -99,7 +99,7 @@ describe("an artifact whose directories lock their owner out", { skip: asUnprivi
     // emptyDir) was replaced. A directory of 0555 passed, became the checkout, and the next artifact
     // could not remove it.
     it("is unpacked and replaced like any other", () => {
-        const base = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-modes-"));
+        const base = tempDir("ofg-modes-");
         try {
             fs.chmodSync(base, 0o777);
             const src = path.join(base, "src");
@@ -183,7 +183,7 @@ describe("Flux artifacts: deadline, size limits and links out of the checkout", 
     };
     const serveBytes = (bytes: Buffer) => (serve = (_q, res) => res.end(bytes));
     const workspace = () => {
-        const root = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-artifact-"));
+        const root = tempDir("ofg-artifact-");
         const victim = path.join(root, "victim");
         fs.mkdirSync(victim);
         fs.writeFileSync(path.join(victim, "keep"), "outside the work directory");
@@ -240,7 +240,7 @@ describe("Flux artifacts: deadline, size limits and links out of the checkout", 
         assert.equal(await source.checkout(first), dir, "the applied revision is still there for a drift check");
 
         // A sparse member: 120 bytes of archive, 10 KB of tar stream, a 1 GiB file.
-        const src = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-sparse-"));
+        const src = tempDir("ofg-sparse-");
         fs.mkdirSync(path.join(src, "app"));
         fs.writeFileSync(path.join(src, "app", "big"), "");
         fs.truncateSync(path.join(src, "app", "big"), 2 ** 30);
@@ -292,7 +292,7 @@ describe("Flux artifacts: deadline, size limits and links out of the checkout", 
 
 describe("unpacking arbitrary bytes", () => {
     it("garbage, truncated and bit-flipped archives end in a clear error or an unpacked tree, never a hang and never a write outside", { timeout: 120_000 }, async () => {
-        const root = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-unpack-fuzz-"));
+        const root = tempDir("ofg-unpack-fuzz-");
         const victim = path.join(root, "victim");
         fs.mkdirSync(victim);
         const valid = archive({ "app/Pulumi.yaml": "name: x\n", "app/a.txt": "1", "app/link": { link: "a.txt" }, "app/out": { link: "../../victim/planted" } });

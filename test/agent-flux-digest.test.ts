@@ -11,7 +11,6 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Engine, RunResult } from "../agent/engine";
@@ -19,6 +18,7 @@ import { FluxSource, GitRepositoryObject } from "../agent/flux-source";
 import { KubeApi } from "../agent/kube-api";
 import { statusConfigMapData } from "../agent/kube";
 import { parsePersisted, Reason, Reconciler } from "../agent/reconciler";
+import { tempDir } from "./support/tmp";
 
 /** TEST DOUBLE of the Kubernetes API: the GitRepository's status is whatever the test publishes. */
 class GitRepositoryDouble extends KubeApi {
@@ -36,7 +36,7 @@ describe("a DigestMismatch stall", () => {
     let url = "";
     let digest = "";
     before(async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-digest-"));
+        const dir = tempDir("ofg-digest-");
         fs.mkdirSync(path.join(dir, "src"));
         fs.writeFileSync(path.join(dir, "src", "Pulumi.yaml"), "name: x\n");
         execFileSync("tar", ["-czf", path.join(dir, "a.tar.gz"), "-C", path.join(dir, "src"), "."]);
@@ -53,7 +53,7 @@ describe("a DigestMismatch stall", () => {
         const revision = `main@sha1:${"a".repeat(40)}`;
         const artifact = (d: string) => ({ status: { artifact: { url, revision, digest: d } } });
         api.published = artifact(`sha256:${"0".repeat(64)}`);
-        const source = new FluxSource(api, { namespace: "flux-system", name: "openfaas-gitops", workDir: fs.mkdtempSync(path.join(os.tmpdir(), "ofg-digest-work-")) });
+        const source = new FluxSource(api, { namespace: "flux-system", name: "openfaas-gitops", workDir: tempDir("ofg-digest-work-") });
         const applied: string[] = [];
         /** TEST DOUBLE for the engine (no Pulumi CLI here): records what it applied. */
         const engine: Engine = {

@@ -16,7 +16,6 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
@@ -36,6 +35,7 @@ import { makeRepo, Repo } from "./support/gitrepo";
 import { ROOT, runProgram } from "./helpers";
 import { EventsRecorder, startEventsRecorder } from "./support/flux-events-recorder";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 const available = controlPlaneAvailable();
 const NS = "flux-system";
@@ -98,11 +98,11 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
         tampered = http.createServer((_req, res) => res.end(tamperedBytes));
         notifications = await startEventsRecorder();
         for (const s of [git, tampered]) await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-        storageDir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-sc-storage-"));
+        storageDir = tempDir("ofg-sc-storage-");
         storagePort = await freePort();
         await startSc();
 
-        const work = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-flux-"));
+        const work = tempDir("ofg-agent-flux-");
         source = new FluxSource(kubeConfig(cp.kubeconfig), { namespace: NS, name: NAME, workDir: work, onRevision: () => void reconciler.sync("watch") });
         reconciler = new Reconciler({
             source,

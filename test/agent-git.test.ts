@@ -3,7 +3,6 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { classifyGitFailure, GitSource, GitSourceSettings, SourceError } from "../agent/git";
@@ -11,6 +10,7 @@ import { freePort } from "../tools/net";
 import { makeRepo } from "./support/gitrepo";
 import { SSHD, Sshd, startSshd } from "./support/sshd";
 import { serveGit } from "../tools/git-http";
+import { tempDir } from "./support/tmp";
 
 const hasSsh = (() => {
     try {
@@ -22,7 +22,7 @@ const hasSsh = (() => {
 })();
 
 function settings(over: Partial<GitSourceSettings>): GitSourceSettings {
-    return { repoUrl: "", branch: "main", verifySignatures: "off", workDir: fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-")), ...over };
+    return { repoUrl: "", branch: "main", verifySignatures: "off", workDir: tempDir("ofg-agent-"), ...over };
 }
 
 describe("git source on a real repository", () => {
@@ -120,7 +120,7 @@ describe("git failures over real HTTP on loopback: classified, never leaking a U
             assert.match(e.message, /not found/);
             return true;
         });
-        const gone = new GitSource(settings({ repoUrl: `file://${fs.mkdtempSync(path.join(os.tmpdir(), "ofg-gone-"))}/nothing.git` }));
+        const gone = new GitSource(settings({ repoUrl: `file://${tempDir("ofg-gone-")}/nothing.git` }));
         await assert.rejects(gone.head(), (e: SourceError) => !/does not exist in/.test(e.message) && /does not appear to be a git repository/.test(e.message));
     });
 
@@ -153,7 +153,7 @@ describe("git over a real sshd with a pinned host key", { skip: !SSHD && "openss
     after(async () => sshd?.stop());
 
     const knownHosts = (line: string) => {
-        const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-kh-")), "known_hosts");
+        const f = path.join(tempDir("ofg-kh-"), "known_hosts");
         fs.writeFileSync(f, line + "\n");
         return f;
     };
@@ -167,7 +167,7 @@ describe("git over a real sshd with a pinned host key", { skip: !SSHD && "openss
     });
 
     it("refuses a changed host key with a clear message", async () => {
-        const other = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-otherkey-"));
+        const other = tempDir("ofg-otherkey-");
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(other, "k")]);
         const [type, key] = fs.readFileSync(path.join(other, "k.pub"), "utf8").split(" ");
         const src = new GitSource(settings({ repoUrl: url(), sshKeyFile: sshd.clientKeyFile, knownHostsFile: knownHosts(`[127.0.0.1]:${sshd.port} ${type} ${key}`) }));
@@ -180,7 +180,7 @@ describe("git over a real sshd with a pinned host key", { skip: !SSHD && "openss
     });
 
     it("names a deploy key the server does not accept", async () => {
-        const other = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-badkey-"));
+        const other = tempDir("ofg-badkey-");
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(other, "k")]);
         const src = new GitSource(settings({ repoUrl: url(), sshKeyFile: path.join(other, "k"), knownHostsFile: knownHosts(sshd.knownHostsLine) }));
         await assert.rejects(src.head(), (e: SourceError) => e.kind === "auth" && /deploy key/.test(e.message));
@@ -189,7 +189,7 @@ describe("git over a real sshd with a pinned host key", { skip: !SSHD && "openss
 
 describe("commit signature verification (ssh signatures)", () => {
     it("applies a signed head and refuses an unsigned one", async () => {
-        const keys = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-sign-"));
+        const keys = tempDir("ofg-sign-");
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "t@example.com", "-f", path.join(keys, "signer")]);
         const pub = fs.readFileSync(path.join(keys, "signer.pub"), "utf8").trim();
         fs.writeFileSync(path.join(keys, "allowed_signers"), `t@example.com namespaces="git" ${pub}\n`);

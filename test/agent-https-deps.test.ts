@@ -4,13 +4,13 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { installEnvironment, lockfileHash, prepareDependencies } from "../agent/deps";
 import { GitSource, SourceError } from "../agent/git";
 import { makeRepo } from "./support/gitrepo";
 import { serveGit } from "../tools/git-http";
+import { tempDir } from "./support/tmp";
 
 const TOKEN = "ghp_test-token-0123456789";
 
@@ -31,7 +31,7 @@ function gitHttpsServer(root: string, cert: { key: string; cert: string }): http
 }
 
 describe("git over real HTTPS with a token", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-https-"));
+    const dir = tempDir("ofg-https-");
     execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { cwd: dir, stdio: "pipe" });
     const repo = makeRepo();
     let server: https.Server;
@@ -63,7 +63,7 @@ describe("git over real HTTPS with a token", () => {
 
 describe("dependency cache (real npm ci)", () => {
     it("installs once per lockfile and again when it changes", async () => {
-        const project = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-deps-"));
+        const project = tempDir("ofg-deps-");
         const pkg = { name: "p", version: "1.0.0", lockfileVersion: 3, requires: true, packages: { "": { name: "p", version: "1.0.0" } } };
         fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "p", version: "1.0.0" }));
         fs.writeFileSync(path.join(project, "package-lock.json"), JSON.stringify(pkg));
@@ -81,14 +81,14 @@ describe("dependency cache (real npm ci)", () => {
     });
 
     it("a revision's install scripts do not run, and npm sees none of the agent's credentials or settings", async () => {
-        const project = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-scripts-"));
+        const project = tempDir("ofg-scripts-");
         const dump = path.join(project, "env-seen-by-scripts");
         // What a hostile revision would do: write the environment it runs with where it can read it later.
         const steal = `node -e "require('fs').appendFileSync(process.argv[1], JSON.stringify(process.env) + '\\n')" ${JSON.stringify(dump)}`;
         const scripts = { preinstall: steal, install: steal, postinstall: steal, prepare: steal };
         fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "p", version: "1.0.0", scripts }));
         fs.writeFileSync(path.join(project, "package-lock.json"), JSON.stringify({ name: "p", version: "1.0.0", lockfileVersion: 3, requires: true, packages: { "": { name: "p", version: "1.0.0", hasInstallScript: true } } }));
-        const home = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-home-"));
+        const home = tempDir("ofg-home-");
         const agentEnv = {
             PATH: process.env.PATH, HOME: home, NODE_ENV: "production", HTTPS_PROXY: "http://127.0.0.1:9", NO_PROXY: "127.0.0.1",
             AWS_SECRET_ACCESS_KEY: "aws-secret", PULUMI_CONFIG_PASSPHRASE: "passphrase", PULUMI_ACCESS_TOKEN: "pul-token",
@@ -104,7 +104,7 @@ describe("dependency cache (real npm ci)", () => {
 
     it("a revision's .npmrc cannot hand the agent's credentials to a registry of its choosing", async () => {
         // A registry on loopback that records what it is sent and serves one tiny package.
-        const pkgDir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-dep-"));
+        const pkgDir = tempDir("ofg-dep-");
         fs.mkdirSync(path.join(pkgDir, "package"));
         fs.writeFileSync(path.join(pkgDir, "package", "package.json"), JSON.stringify({ name: "dep", version: "1.0.0" }));
         execFileSync("tar", ["-czf", "dep.tgz", "package"], { cwd: pkgDir });
@@ -118,14 +118,14 @@ describe("dependency cache (real npm ci)", () => {
         await new Promise<void>((r) => registry.listen(0, "127.0.0.1", () => r()));
         try {
             const host = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
-            const project = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-npmrc-"));
+            const project = tempDir("ofg-npmrc-");
             fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "p", version: "1.0.0", dependencies: { dep: "1.0.0" } }));
             fs.writeFileSync(path.join(project, "package-lock.json"), JSON.stringify({
                 name: "p", version: "1.0.0", lockfileVersion: 3, requires: true,
                 packages: { "": { name: "p", version: "1.0.0", dependencies: { dep: "1.0.0" } }, "node_modules/dep": { version: "1.0.0", resolved: `http://${host}/dep/-/dep-1.0.0.tgz` } },
             }));
             fs.writeFileSync(path.join(project, ".npmrc"), `registry=http://${host}/\n//${host}/:_authToken=\${PULUMI_ACCESS_TOKEN}\n`);
-            const agentEnv = { PATH: process.env.PATH, HOME: fs.mkdtempSync(path.join(os.tmpdir(), "ofg-home-")), PULUMI_ACCESS_TOKEN: "pul-token" };
+            const agentEnv = { PATH: process.env.PATH, HOME: tempDir("ofg-home-"), PULUMI_ACCESS_TOKEN: "pul-token" };
             await prepareDependencies(project, () => undefined, agentEnv).catch(() => false);
             assert.ok(seen.length > 0, "npm fetched the package from the loopback registry");
             assert.ok(!seen.join("\n").includes("pul-token"), seen.join("\n"));
@@ -135,6 +135,6 @@ describe("dependency cache (real npm ci)", () => {
     });
 
     it("refuses a project without a lockfile", () => {
-        assert.throws(() => lockfileHash(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-nolock-"))), /package-lock\.json is missing/);
+        assert.throws(() => lockfileHash(tempDir("ofg-nolock-")), /package-lock\.json is missing/);
     });
 });

@@ -2,7 +2,6 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LeaseElector, kubeConfig, StatusStore } from "../agent/kube";
@@ -11,6 +10,7 @@ import { Engine, RunResult } from "../agent/engine";
 import { fromPersisted, Reconciler } from "../agent/reconciler";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 const available = controlPlaneAvailable();
 if (!available) console.log("# SKIP agent Kubernetes tests: no `go` on PATH to build kube-apiserver and etcd, and none cached");
@@ -215,7 +215,7 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
 
 describe("agent API connection from a kubeconfig", () => {
     const write = (text: string) => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-kc-"));
+        const dir = tempDir("ofg-kc-");
         fs.writeFileSync(path.join(dir, "config"), text);
         fs.writeFileSync(path.join(dir, "token"), "file-token\n");
         return path.join(dir, "config");

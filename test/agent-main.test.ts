@@ -6,13 +6,13 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
 import { makeRepo } from "./support/gitrepo";
 import { AgentProcess, startAgent } from "./support/agent-process";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 const available = controlPlaneAvailable();
 if (!available) console.log("# SKIP agent process test: no `go` on PATH to build kube-apiserver and etcd, and none cached");
@@ -30,7 +30,7 @@ describe("npm run agent", { skip: !available && "no Go toolchain and no cached b
         cp.kubectl(["create", "namespace", "openfaas-gitops"]);
         const repo = makeRepo();
         repo.commit({ "Pulumi.yaml": "name: x\nruntime: nodejs\n", "package.json": "{}" });
-        tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-main-")), "token");
+        tokenFile = path.join(tempDir("ofg-agent-main-"), "token");
         fs.writeFileSync(tokenFile, token);
         agent = await startAgent({
             KUBECONFIG: cp.kubeconfig, AGENT_REPO_URL: `file://${repo.bare}`, AGENT_STACK: "dev", AGENT_SYNC_TOKEN_FILE: tokenFile,

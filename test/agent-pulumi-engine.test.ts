@@ -12,12 +12,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { spawnSync } from "node:child_process";
-import * as os from "node:os";
 import { engineEnvironment, linkPreinstalledPlugins, locksAreOwnAndDead, lockHolders, PulumiEngine, pulumiHome } from "../agent/pulumi-engine";
 import { RunContext } from "../agent/engine";
 import { controlPlaneAvailable } from "../tools/controlplane";
 import { engineAvailable, ensureEngine, KUBERNETES_PROVIDER_VERSION } from "../tools/engine";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
+import { tempDir } from "./support/tmp";
 
 const available = engineAvailable() && controlPlaneAvailable();
 
@@ -54,7 +54,7 @@ describe("an engine run that floods its stderr", () => {
     // (or a provider) writing 256 MiB to stderr grew the agent by as much (measured +364 MB RSS)
     // and made a crash message of four 1 MiB lines.
     it("costs the agent a bounded tail, and the crash message stays short", async () => {
-        const project = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-stderr-"));
+        const project = tempDir("ofg-stderr-");
         const automation = path.join(project, "node_modules", "@pulumi", "pulumi", "automation");
         fs.mkdirSync(automation, { recursive: true });
         fs.writeFileSync(path.join(project, "package.json"), '{"name":"flood"}');
@@ -98,7 +98,7 @@ process.exit(3);
 
 describe("the image's preinstalled plugins", { skip: !engineAvailable() && "no Go toolchain and no cached engine" }, () => {
     // The image's layout: /opt/pulumi-home/plugins/resource-kubernetes-v<version>/pulumi-resource-kubernetes.
-    const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "ofg-plugins-"));
+    const tmp = () => tempDir("ofg-plugins-");
     const imagePlugins = (provider: string) => {
         const dir = path.join(tmp(), "plugins");
         fs.mkdirSync(path.join(dir, `resource-kubernetes-v${KUBERNETES_PROVIDER_VERSION}`), { recursive: true });

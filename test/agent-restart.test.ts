@@ -7,7 +7,6 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
@@ -15,6 +14,7 @@ import { AgentProcess, startAgent } from "./support/agent-process";
 import { makeRepo, Repo } from "./support/gitrepo";
 import { SSHD, startSshd } from "./support/sshd";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 const available = controlPlaneAvailable();
 if (!available) console.log("# SKIP agent restart tests: no `go` on PATH to build kube-apiserver and etcd, and none cached");
@@ -30,7 +30,7 @@ describe("the agent process across restarts", { skip: !available && "no Go toolc
         cp.kubectl(["create", "namespace", "openfaas-gitops"]);
         repo = makeRepo();
         repo.commit({ "Pulumi.yaml": "name: x\nruntime: nodejs\n", "package.json": "{}" });
-        tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-restart-")), "token");
+        tokenFile = path.join(tempDir("ofg-agent-restart-"), "token");
         fs.writeFileSync(tokenFile, token);
     });
     after(async () => {
@@ -145,7 +145,7 @@ describe("the agent process across restarts", { skip: !available && "no Go toolc
     it("HostKeyMismatch: fixing known_hosts and restarting the agent (what the message says) reaches the server again", { skip: !SSHD && "no sshd" }, async () => {
         const sshd = await startSshd();
         try {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-hostkey-"));
+            const dir = tempDir("ofg-agent-hostkey-");
             execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "other")], { stdio: "pipe" });
             const [type, key] = fs.readFileSync(path.join(dir, "other.pub"), "utf8").split(" ");
             const knownHosts = path.join(dir, "known_hosts");

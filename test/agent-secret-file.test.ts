@@ -1,13 +1,13 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { secretFile } from "../agent/secret-file";
+import { tempDir } from "./support/tmp";
 
 /** A directory laid out as kubelet mounts a Secret: `token -> ..data/token`, `..data -> ..<n>`; rotate() swaps `..data`. */
 function mountedSecret(value: string) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-secret-"));
+    const dir = tempDir("ofg-secret-");
     let n = 0;
     const rotate = (v: string) => {
         const version = `..${++n}`;

@@ -12,7 +12,6 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
@@ -21,6 +20,7 @@ import { ROOT } from "./helpers";
 import { AgentProcess, startAgent } from "./support/agent-process";
 import { makeRepo } from "./support/gitrepo";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 const available = controlPlaneAvailable() && engineAvailable();
 /** How long the revision's program runs: long enough to start a second agent and signal the first meanwhile. */
@@ -38,7 +38,7 @@ describe("agent upgrade: the new pod is Ready beside the old one, which finishes
         const binaries = ensureEngine();
         cp = await startControlPlane();
         cp.kubectl(["create", "namespace", "openfaas-gitops"]);
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-upgrade-"));
+        const dir = tempDir("ofg-upgrade-");
         fs.mkdirSync(path.join(dir, "state"));
         const repo = makeRepo();
         // This project's package files: the dependency cache the harness seeds (this node_modules) matches their lockfile.

@@ -7,7 +7,6 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as fc from "fast-check";
@@ -18,6 +17,7 @@ import { PermanentError, Reason, Reconciler } from "../agent/reconciler";
 import { DEFAULT_ARTIFACT_LIMITS, parseSettings, SettingsError, sizeBytes } from "../agent/settings";
 import { assertContained, regularFileBytes } from "../agent/worktree";
 import { makeRepo } from "./support/gitrepo";
+import { tempDir } from "./support/tmp";
 
 /** A project npm ci installs offline: no dependencies, so no registry. */
 const PROJECT = {
@@ -28,7 +28,7 @@ const PROJECT = {
 
 describe("git checkout: links out of the work directory", () => {
     it("a commit whose node_modules links outside is refused before npm ci runs, and the victim stays intact; the next clean commit applies", async () => {
-        const root = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-worktree-"));
+        const root = tempDir("ofg-worktree-");
         const victim = path.join(root, "victim");
         fs.mkdirSync(victim);
         fs.writeFileSync(path.join(victim, "keep"), "outside the work directory");
@@ -74,7 +74,7 @@ describe("git checkout: links out of the work directory", () => {
     });
 
     it("a link anywhere in a commit that leads out of the checkout is refused, naming it", async () => {
-        const root = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-worktree-"));
+        const root = tempDir("ofg-worktree-");
         const repo = makeRepo();
         fs.mkdirSync(path.join(repo.work, "infra"));
         fs.symlinkSync("/etc", path.join(repo.work, "infra", "etc"));
@@ -93,7 +93,7 @@ describe("assertContained under random trees", () => {
     it("afterwards no link leads outside; links that stay inside and are not node_modules are kept; it throws exactly when it removed one", () => {
         fc.assert(
             fc.property(fc.uniqueArray(entry, { selector: (e) => e.at, maxLength: 4 }), (links) => {
-                const root = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-contained-"));
+                const root = tempDir("ofg-contained-");
                 const tree = path.join(root, "tree");
                 fs.mkdirSync(path.join(tree, "a", "b"), { recursive: true });
                 fs.writeFileSync(path.join(tree, "f"), "f");
@@ -133,7 +133,7 @@ describe("a tree with a very large directory", () => {
     // within the default unpacked limit). The walk spread each directory's entries into a call's
     // arguments, so the check ended in "Maximum call stack size exceeded" instead of a verdict.
     it("is walked: assertContained accepts it and regularFileBytes adds its files up", () => {
-        const root = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-wide-"));
+        const root = tempDir("ofg-wide-");
         const dir = path.join(root, "tree", "sub");
         fs.mkdirSync(dir, { recursive: true });
         for (let i = 0; i < 200_000; i++) fs.closeSync(fs.openSync(path.join(dir, `f${i}`), "w"));

@@ -1,7 +1,6 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
@@ -9,6 +8,7 @@ import { CONFIG_KEYS, ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../co
 import { CHARTS } from "../model/charts";
 import { stackFileConfig } from "../tools/mock-engine";
 import { raw, ROOT, STACKS } from "./helpers";
+import { tempDir } from "./support/tmp";
 
 /** Parses and returns the ConfigError, failing if the config was accepted. */
 function problemsOf(values: Record<string, string>, secretKeys: string[] = [], now?: Date): ConfigError {
@@ -212,7 +212,7 @@ describe("invalid configuration", () => {
 });
 
 describe("bring-your-own sealing key", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-key-"));
+    const dir = tempDir("ofg-key-");
     const a = keyPair(dir, "a");
     const b = keyPair(dir, "b");
 

@@ -9,7 +9,6 @@ import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parseQuantity } from "../model/quantity";
 import { parseSealedSecretFile } from "../sealing/manifests";
@@ -18,6 +17,7 @@ import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, start
 import { K8sObject, renderStack } from "../tools/render";
 import { stackFileConfig } from "../tools/mock-engine";
 import { raw, ROOT, STACKS } from "./helpers";
+import { tempDir } from "./support/tmp";
 
 const available = controlPlaneAvailable();
 if (!available) console.log("# SKIP control-plane tests: no `go` on PATH to build kube-apiserver and etcd, and none cached");
@@ -152,7 +152,7 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
     });
 
     it("a sealed secret from the sealing code passes the real SealedSecret CRD schema, in every scope", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-cp-seal-"));
+        const dir = tempDir("ofg-cp-seal-");
         execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "30", "-subj", "/CN=sealed-secret"], { cwd: dir, stdio: "pipe" });
         const pub = new crypto.X509Certificate(fs.readFileSync(path.join(dir, "c.pem"))).publicKey;
         cp.kubectl(["apply", "--server-side", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata: {name: openfaas-fn}\n");
@@ -170,7 +170,7 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
     });
 
     it("sealing-key export reads the active key through kubectl into a 0600 file", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-cp-key-"));
+        const dir = tempDir("ofg-cp-key-");
         execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "30", "-subj", "/CN=sealed-secret"], { cwd: dir, stdio: "pipe" });
         cp.kubectl(["create", "namespace", "legacy-flux"]);
         cp.kubectl(["-n", "legacy-flux", "create", "secret", "tls", "sealed-secrets-keyabc", "--key", path.join(dir, "k.pem"), "--cert", path.join(dir, "c.pem")]);

@@ -10,7 +10,6 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
@@ -20,6 +19,7 @@ import { parseDemoArgs } from "../tools/demo-cli";
 import { engineAvailable } from "../tools/engine";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 const available = engineAvailable() && controlPlaneAvailable();
 
@@ -68,7 +68,7 @@ describe("npm run demo: arguments and refusals", () => {
     });
 
     it("a --dir that is not empty is refused, naming it, and left as it was", async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-demo-full-"));
+        const dir = tempDir("ofg-demo-full-");
         fs.writeFileSync(path.join(dir, "mine"), "keep me");
         await assert.rejects(startDemo({ dir }), (e: Error) => e instanceof DemoError && e.message.includes(dir) && /not empty/.test(e.message));
         assert.deepEqual(fs.readdirSync(dir), ["mine"]);
@@ -76,7 +76,7 @@ describe("npm run demo: arguments and refusals", () => {
     });
 
     it("an interrupted start removes the directory it made", async () => {
-        const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-demo-abort-")), "demo");
+        const dir = path.join(tempDir("ofg-demo-abort-"), "demo");
         await assert.rejects(startDemo({ dir, signal: AbortSignal.abort() }), (e: Error) => e instanceof DemoError && /interrupted/.test(e.message));
         assert.ok(!fs.existsSync(dir));
         fs.rmdirSync(path.dirname(dir));
@@ -90,7 +90,7 @@ describe("npm run demo end to end: bootstrap, the agent applies a commit to the 
     });
 
     it("runs the whole loop", { timeout: 30 * 60_000 }, async () => {
-        const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ofg-demo-test-")), "demo");
+        const dir = path.join(tempDir("ofg-demo-test-"), "demo");
         const started = Date.now();
         // Polling off: the commit is applied because the test asks, as the printed curl does.
         demo = await startDemo({ dir, pollIntervalSeconds: 3600, driftIntervalSeconds: 0, log: (l) => console.log(`# ${l}`), engineLog: () => undefined });

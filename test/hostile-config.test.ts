@@ -4,7 +4,6 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it, TestContext } from "node:test";
 import fc from "fast-check";
@@ -17,6 +16,7 @@ import { formatProblem, PROBLEM_CAPS } from "../model/problem";
 import { expandedSize, MAX_YAML_SIZE } from "../model/yaml";
 import { ROOT } from "./helpers";
 import { offThread } from "./support/off-thread";
+import { tempDir } from "./support/tmp";
 
 /** Every problem of a parsed stack.yml, as the config error prints them. */
 function problemsOf(parsed: ReturnType<typeof parseStackYml>): string[] {
@@ -254,7 +254,7 @@ const scratchDirs: string[] = [];
 after(() => scratchDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 function scratch(): { project: string; outside: string } {
-    const base = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-hostile-"));
+    const base = tempDir("ofg-hostile-");
     scratchDirs.push(base);
     const project = path.join(base, "project");
     const outside = path.join(base, "outside");

@@ -15,7 +15,6 @@ import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { agentDeploymentSpec } from "../components/gitops-agent";
@@ -25,6 +24,7 @@ import { freePort } from "../tools/net";
 import { podman, podmanUnavailable } from "../tools/podman";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 describe("the image's recipe (no container runtime needed)", () => {
     it("runs the devDependency's Node major, at a version both architectures have", () => {
@@ -70,7 +70,7 @@ describe("the agent image under a real container runtime, as the Deployment runs
     before(async () => {
         let image = agentImage();
         if (!podman(["image", "ls", "-q", "--filter", `reference=${image.tag}`]).trim()) image = buildAgentImage({ log: (l) => console.log(`# ${l}`) });
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "agent-image-"));
+        dir = tempDir("agent-image-");
         port = await freePort();
         url = `http://127.0.0.1:${port}`;
         // The Secret and ConfigMap volumes, as the kubelet mounts them: root-owned, readable by the pod's fsGroup.

@@ -7,13 +7,13 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { STANDIN_ADDRESS } from "../tools/address-standin";
 import { Binaries, ControlPlane, controlPlaneAvailable, ensureBinaries, lostPortRace, startControlPlane } from "../tools/controlplane";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 const waitFor = (fn: () => Promise<boolean>, ms: number, what: string) => until(what, async () => ((await fn()) ? true : undefined), ms);
 
@@ -110,7 +110,7 @@ describe("live test cluster: controllers, scheduler and simulated nodes", { skip
 describe("live test cluster: a component that does not start", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
     it("is named with its log file and last lines, and nothing is left running", async () => {
         const real = ensureBinaries();
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-broken-cp-"));
+        const dir = tempDir("ofg-broken-cp-");
         const fake = path.join(dir, "kwok");
         fs.writeFileSync(fake, "#!/bin/sh\necho 'kwok: simulated start-up failure' >&2\nexit 3\n", { mode: 0o755 });
         const binaries: Binaries = { ...real, kwok: fake };
@@ -133,7 +133,7 @@ describe("live test cluster: a component that does not start", { skip: !availabl
 
     it("in a directory of its own, the named log is still there afterwards, and nothing else is (keys, tokens, etcd's data)", async () => {
         const real = ensureBinaries();
-        const fakes = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-broken-bin-"));
+        const fakes = tempDir("ofg-broken-bin-");
         const fake = path.join(fakes, "kube-scheduler");
         fs.writeFileSync(fake, "#!/bin/sh\necho 'scheduler: simulated start-up failure' >&2\nexit 4\n", { mode: 0o755 });
         const message = await startControlPlane({ binaries: { ...real, kubeScheduler: fake } }).then(() => assert.fail("started"), (e: Error) => e.message);
@@ -147,7 +147,7 @@ describe("live test cluster: a component that does not start", { skip: !availabl
 
     it("a component that loses its free port to another process is started again on fresh ports, and the start succeeds", async () => {
         const real = ensureBinaries();
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-port-race-"));
+        const dir = tempDir("ofg-port-race-");
         // etcd that fails the first time as a real one does when its port was taken, then is the real one.
         const etcd = path.join(dir, "etcd");
         const marker = path.join(dir, "lost-once");
@@ -172,7 +172,7 @@ describe("live test cluster: a component that does not start", { skip: !availabl
 
     it("a binary that cannot be executed is named, with the fix, instead of an uncaught spawn error", async () => {
         const real = ensureBinaries();
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-missing-bin-"));
+        const dir = tempDir("ofg-missing-bin-");
         await assert.rejects(startControlPlane({ dir: path.join(dir, "run"), binaries: { ...real, kwok: path.join(dir, "no-such-kwok") } }), (e: Error) => {
             assert.match(e.message, /kwok could not be started \(spawn \S+no-such-kwok ENOENT\); rebuild it with npm run tools:build/);
             return true;

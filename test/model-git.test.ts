@@ -5,12 +5,11 @@
  */
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { branchProblem, hasUrlCredentials, projectPathProblem, redactUrl, redactUrls } from "../model/git";
+import { tempDir } from "./support/tmp";
 
 /** Characters RFC 3986 allows in user information, `:` and `@` included as people paste them unencoded. */
 const USERINFO_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%:@/";
@@ -126,7 +125,7 @@ describe("branch names as git accepts them", () => {
 
     it("property: the same verdict as git check-ref-format --branch", () => {
         // Outside any repository, so git does not expand @{-1} or @ against a current branch.
-        const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-refs-"));
+        const cwd = tempDir("ofg-refs-");
         const gitSays = (name: string) => spawnSync("git", ["check-ref-format", "--branch", name], { cwd, stdio: "ignore", env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_CEILING_DIRECTORIES: path.dirname(cwd) } }).status === 0;
         const unit = fc.constantFrom(..."ab.-/@{}:?*[]\\^~ \t\x01\x7fHEADlockéx".split(""), ".lock", "..", "@{", "HEAD", "refs/");
         fc.assert(

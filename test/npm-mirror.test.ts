@@ -7,13 +7,13 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { prepareDependencies } from "../agent/deps";
 import { lockedPackages, NpmMirror, parseMirrorPath, startNpmMirror } from "../tools/npm-mirror";
 import { ROOT } from "./helpers";
+import { tempDir } from "./support/tmp";
 
 const projectLock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8"));
 
@@ -37,7 +37,7 @@ function smallProject(dir: string, registry: string): void {
 }
 
 describe("npm mirror of a lockfile from the host's npm cache", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-npm-mirror-"));
+    const dir = tempDir("ofg-npm-mirror-");
     let mirror: NpmMirror;
     before(async () => {
         mirror = await startNpmMirror({ lockfile: projectLock });

@@ -10,7 +10,6 @@
 import { strict as assert } from "node:assert";
 import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
@@ -20,6 +19,7 @@ import { freePort } from "../tools/net";
 import { buildTestImage, cgroupsOf, importImage, mountsUnder, POD_CIDR, processesUnder, REAL_NODE_KEY, RealNode, realNodeUnavailable, startRealNode, TEST_IMAGE } from "../tools/real-node";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 const why = realNodeUnavailable() ?? (controlPlaneAvailable() ? undefined : "no Go toolchain and no cached control-plane binaries");
 
@@ -142,7 +142,7 @@ describe("a real node", { skip: why }, () => {
         });
 
         it("importImage names an archive's images under the repository given, and refuses one it cannot name", () => {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-image-"));
+            const dir = tempDir("ofg-image-");
             try {
                 const archive = buildTestImage(dir);
                 assert.deepEqual(importImage(node, archive, "localhost/openfaas-gitops/imported"), ["localhost/openfaas-gitops/imported:1"]);
@@ -185,7 +185,7 @@ describe("a real node", { skip: why }, () => {
 
     describe("a real node whose process exits without stop()", () => {
         it("is undone by the exit hook: its containers, kubelet, containerd and shims killed, nothing mounted, no cgroup, no bridge, the host as before", async () => {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-crashed-node-"));
+            const dir = tempDir("ofg-crashed-node-");
             try {
                 const script = path.join(dir, "crash.ts");
                 const tools = path.resolve(__dirname, "..", "tools");
@@ -227,7 +227,7 @@ describe("a real node", { skip: why }, () => {
     describe("a real node whose kubelet does not start", () => {
         it("is named with its log file and last lines, and nothing is left running or mounted", async () => {
             const cp = await startControlPlane();
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-broken-node-"));
+            const dir = tempDir("ofg-broken-node-");
             try {
                 const fake = path.join(dir, "kubelet");
                 fs.writeFileSync(fake, "#!/bin/sh\necho 'kubelet: simulated start-up failure' >&2\nexit 3\n", { mode: 0o755 });

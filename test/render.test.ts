@@ -2,18 +2,18 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { stackFileConfig } from "../tools/mock-engine";
 import { RENDER_MARKER, USAGE } from "../tools/render";
 import { ROOT } from "./helpers";
+import { tempDir } from "./support/tmp";
 
 function render(args: string[]) {
     const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "tools", "render.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "ofg-render-"));
+const tmp = () => tempDir("ofg-render-");
 
 describe("render --out never deletes what it did not write", () => {
     it("refuses a non-empty directory it did not create, and leaves it as it was", () => {

@@ -2,7 +2,6 @@ import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
@@ -10,10 +9,11 @@ import { ConfigError, parseConfig, projectFiles } from "../config";
 import { sealSecret } from "../sealing/sealed-secret";
 import { valueOf } from "../tools/mock-engine";
 import { one, ROOT, runProgram } from "./helpers";
+import { tempDir } from "./support/tmp";
 
 /** A scratch project: the real functions files plus the given files under secrets/<stack>/. */
 function project(files: Record<string, string>): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-proj-"));
+    const dir = tempDir("ofg-proj-");
     fs.mkdirSync(path.join(dir, "functions"));
     for (const f of ["stack.yml", "invoker.yml"]) fs.copyFileSync(path.join(ROOT, "functions", f), path.join(dir, "functions", f));
     for (const [rel, text] of Object.entries(files)) {
@@ -23,7 +23,7 @@ function project(files: Record<string, string>): string {
     return dir;
 }
 
-const certDir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-cert-"));
+const certDir = tempDir("ofg-cert-");
 execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-days", "30", "-subj", "/CN=sealed-secret"], { cwd: certDir, stdio: "pipe" });
 const PUBLIC = new crypto.X509Certificate(fs.readFileSync(path.join(certDir, "c.pem"))).publicKey;
 

@@ -10,7 +10,6 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
@@ -22,6 +21,7 @@ import { freePort } from "../tools/net";
 import { credentialsFromKubeconfig, ensureSealedSecretsController, SealedSecretsController, sealedSecretsControllerAvailable, startSealedSecretsController } from "../tools/sealed-secrets-controller";
 import { onLoopback, procAddress, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
+import { tempDir } from "./support/tmp";
 
 const CONTROLLER_NS = "sealed-secrets";
 const APP_NS = "openfaas";
@@ -91,7 +91,7 @@ describe("the sealed-secrets controller on the real control plane", { skip: !ava
     before(() => {
         ensureBinaries((l) => console.log(`# ${l}`));
         ensureSealedSecretsController((l) => console.log(`# ${l}`));
-        work = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-sealed-"));
+        work = tempDir("ofg-sealed-");
         sealing = keyPair(work, "stack");
         const other = keyPair(work, "other");
         fs.mkdirSync(path.join(work, "secrets"));
@@ -194,7 +194,7 @@ describe("the sealed-secrets controller on the real control plane", { skip: !ava
 
 describe("starting the sealed-secrets controller", { skip: !available && "no Go toolchain and no cached binary" }, () => {
     it("fails with the component, its log file and the log's last lines, leaves no process, and shows no token", async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-sealed-bad-"));
+        const dir = tempDir("ofg-sealed-bad-");
         try {
             const { cert } = keyPair(dir, "ca");
             const token = `tok-${Math.random().toString(36).slice(2)}`;
@@ -224,7 +224,7 @@ describe("starting the sealed-secrets controller", { skip: !available && "no Go 
     });
 
     it("refuses a kubeconfig whose user has no token, naming the file and the user", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-sealed-kc-"));
+        const dir = tempDir("ofg-sealed-kc-");
         try {
             const file = path.join(dir, "kubeconfig");
             fs.writeFileSync(file, yaml.dump({

@@ -2,7 +2,6 @@ import { strict as assert } from "node:assert";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, it } from "node:test";
@@ -13,6 +12,7 @@ import { ensureSmallTool, haveGo, smallToolAvailable, toolCacheDir } from "../to
 import { ensureKubeseal, KUBESEAL_VERSION } from "../tools/kubeseal";
 import { parseSealedSecretFile } from "../sealing/manifests";
 import { ROOT } from "./helpers";
+import { tempDir } from "./support/tmp";
 
 /**
  * An independent decryption written from the controller's format (sealed-secrets' pkg/crypto,
@@ -30,7 +30,7 @@ function unseal(privateKeyPem: string, label: string, b64: string): Buffer {
     return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]);
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-seal-"));
+const dir = tempDir("ofg-seal-");
 function openssl(args: string[]) {
     execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
 }
@@ -433,7 +433,7 @@ describe("sealing-key import", () => {
      * hands to `pulumi config set`.
      */
     function fakePulumi(): { bin: string; log: string } {
-        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-fake-pulumi-"));
+        const bin = tempDir("ofg-fake-pulumi-");
         const log = path.join(bin, "calls.log");
         fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\nprintf 'ARGS %s\\n' "$*" >> "${log}"\ncat >> "${log}"\nprintf '\\nEND\\n' >> "${log}"\n`, { mode: 0o755 });
         return { bin, log };

@@ -3,11 +3,10 @@
  * environment), for the tests that run it whole: npm run agent, and the end-to-end test.
  */
 import { ChildProcess, spawn } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { seedDependencyCache } from "../../tools/local-stack";
 import { freePort } from "../../tools/net";
+import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -29,7 +28,7 @@ export interface AgentProcess {
  * `dependencyCache`, this project's node_modules already installed in its checkout.
  */
 export async function startAgent(env: Record<string, string | undefined>, opts: { dependencyCache?: boolean } = {}): Promise<AgentProcess> {
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-agent-"));
+    const work = tempDir("ofg-agent-");
     const stateDir = path.join(work, "state");
     if (opts.dependencyCache) seedDependencyCache(stateDir);
     const port = await freePort();

@@ -8,7 +8,6 @@
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
@@ -19,6 +18,7 @@ import { copyWorkingTree, LocalCredentials, localChartsConfig, makeCredentials }
 import { RunResult } from "../../agent/engine";
 import { RunOp } from "../../agent/engine-run";
 import { ENGINE_SETTINGS, runEngine } from "../../agent/pulumi-engine";
+import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -118,7 +118,7 @@ export interface EngineHarnessOptions {
 export async function startEngineHarness(opts: EngineHarnessOptions = {}): Promise<EngineHarness> {
     const log = opts.log ?? (() => undefined);
     const binaries = ensureEngine(log);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-engine-"));
+    const dir = tempDir("ofg-engine-");
     const cp = await startControlPlane({ log });
     // Everything after the control plane started stops it when it fails: the test file never holds
     // it (the harness was not returned), and its etcd and apiserver would keep the test process, and

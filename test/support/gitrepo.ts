@@ -1,8 +1,8 @@
 /** Real git repositories on disk for the agent tests: a bare "remote" and a clone to commit from. */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { tempDir } from "./tmp";
 
 export interface Repo {
     readonly bare: string;
@@ -18,7 +18,7 @@ export function git(args: string[], cwd: string): string {
 }
 
 export function makeRepo(branch = "main"): Repo {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-git-"));
+    const dir = tempDir("ofg-git-");
     const bare = path.join(dir, "remote.git");
     const work = path.join(dir, "work");
     git(["init", "--quiet", "--bare", `--initial-branch=${branch}`, bare], dir);

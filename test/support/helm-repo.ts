@@ -8,10 +8,10 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import * as tar from "tar";
+import { tempDir } from "./tmp";
 
 export interface ServedChart {
     readonly chart: string;
@@ -30,7 +30,7 @@ export interface HelmRepo {
 
 /** A chart directory packed as `helm package` does: a gzipped tar of `<chart>/<files>`. */
 export function packChart(chart: string, dir: string): Buffer {
-    const stage = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-helm-pack-"));
+    const stage = tempDir("ofg-helm-pack-");
     try {
         fs.cpSync(dir, path.join(stage, chart), { recursive: true });
         const file = path.join(stage, "chart.tgz");

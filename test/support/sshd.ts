@@ -8,6 +8,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { freePort } from "../../tools/net";
+import { tempDir } from "./tmp";
 
 export const SSHD = ["/usr/sbin/sshd", "/usr/bin/sshd"].find((p) => fs.existsSync(p));
 
@@ -29,7 +30,7 @@ function keygen(file: string, comment: string): string {
 
 export async function startSshd(): Promise<Sshd> {
     if (!SSHD) throw new Error("sshd is not installed (Debian package openssh-server; .ci/run installs it)");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ofg-sshd-"));
+    const dir = tempDir("ofg-sshd-");
     const hostPub = keygen(path.join(dir, "host_key"), "test-host");
     const clientPub = keygen(path.join(dir, "client_key"), "agent");
     fs.writeFileSync(path.join(dir, "authorized_keys"), clientPub + "\n", { mode: 0o600 });
