@@ -8,6 +8,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { branchProblem, hasUrlCredentials, isSshUrl, projectPathProblem, redactUrl } from "../model/git";
+import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/names";
 import { eventsUrl } from "./flux-events";
 
 export type DriftMode = "correct" | "report";
@@ -184,9 +185,6 @@ export class SettingsError extends Error {
 
 /** A host name (RFC 1123), which the agent may listen on once it resolves. */
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-/** Kubernetes object names (RFC 1123 subdomain), and namespaces (RFC 1123 label). */
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** A value as a message shows it: at most 100 characters, so a pasted file does not become the message. */
 function shown(v: string): string {

@@ -18,6 +18,13 @@ function problems(env: Record<string, string>, argv: string[] = [], fileExists: 
 }
 
 describe("agent settings", () => {
+    it("object names follow Kubernetes' rules as model/names.ts writes them: a DNS label of a subdomain has at most 63 characters", () => {
+        const long = "a".repeat(64);
+        assert.match(problems({ ...base, AGENT_LEASE_NAME: `${long}.example` }).join("\n"), /AGENT_LEASE_NAME/);
+        assert.match(problems({ ...base, AGENT_STATUS_CONFIGMAP: long }).join("\n"), /AGENT_STATUS_CONFIGMAP/);
+        assert.equal(parseSettings({ ...base, AGENT_LEASE_NAME: `${"a".repeat(63)}.example` }, [], exists).leaseName, `${"a".repeat(63)}.example`);
+    });
+
     it("flux mode: no repository or ssh settings needed; the GitRepository and the event endpoint default to the Flux component's", () => {
         const s = parseSettings({ AGENT_SOURCE: "flux", AGENT_STACK: "prod" }, [], exists);
         assert.equal(s.source, "flux");
