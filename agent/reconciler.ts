@@ -532,8 +532,17 @@ export class Reconciler {
         const before = JSON.stringify({ ...this.current, lastCheckedAt: undefined });
         this.current = deriveConditions({ ...this.current, ...facts, history }, this.d.clock());
         if (!event && !run && JSON.stringify({ ...this.current, lastCheckedAt: undefined }) === before) return;
-        await this.d.onChange?.(this.current, event, run);
+        // Reported one after another, in the order of the changes: an election error or a suspension
+        // is recorded outside the run chain, and its slow write (an apiserver under load) landing
+        // after a newer one would leave the stored status without the newer facts (an apply).
+        const status = this.current;
+        const report = this.reports.then(() => this.d.onChange?.(status, event, run));
+        this.reports = report.catch(() => undefined);
+        await report;
     }
+
+    /** The status reports in flight, in order ({@link record}). */
+    private reports: Promise<unknown> = Promise.resolve();
 
     /** Runs `fn` after every earlier run: one update at a time. */
     private serial<T>(fn: () => Promise<T>): Promise<T> {

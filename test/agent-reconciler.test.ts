@@ -92,6 +92,31 @@ const B = "b".repeat(40);
 const C = "c".repeat(40);
 
 describe("reconcile loop (engine double)", () => {
+    it("status writes land in the order of the changes: a slow write never lands after a newer one", async () => {
+        // An election error is recorded outside the run chain; its write (slow, as an apiserver
+        // under load answers) must not land after the applied run's, or the stored status loses the
+        // apply and a next leader adopts a revision as not applied.
+        const landed: AgentStatus[] = [];
+        let slowNext = true;
+        const r = new Reconciler({
+            source: new SourceDouble(),
+            engine: new EngineDouble(),
+            clock: Date.now,
+            isLeader: () => true,
+            onChange: async (s) => {
+                if (slowNext) {
+                    slowNext = false;
+                    await new Promise((resolve) => setTimeout(resolve, 200));
+                }
+                landed.push(s);
+            },
+            settings: { backoffBaseMs: 30_000, backoffCapMs: 300_000, stalledAfter: 3, driftMode: "correct" },
+        });
+        await Promise.all([r.leaderElection("no answer from the apiserver within the renew deadline (8 s)"), r.sync("poll")]);
+        assert.equal(landed.at(-1)!.lastAppliedRevision, "a".repeat(40), "the last write is not the newest status");
+        assert.deepEqual(landed.at(-1), r.status);
+    });
+
     it("applies a revision once; polls and webhooks after that find it up to date", async () => {
         const { r, engine, events } = setup();
         assert.equal((await r.sync("poll")).action, "applied");
