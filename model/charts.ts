@@ -29,19 +29,28 @@ export const CHARTS = {
 } as const satisfies Record<string, ChartSource>;
 
 /**
- * The digest of each pinned chart's files as Helm renders them, by `<chart>@<version>`, so a version
- * bumped without its digest is caught rather than checked against the old one. The tests, `npm run
- * cluster` and `npm run demo` verify a chart they download (or find in OPENFAAS_GITOPS_UPSTREAM)
- * against it (tools/upstream.ts `chartTreeDigest` says what is digested, docs/testing.md how to
- * compute it). The program's own chart downloads are Helm's and are not checked against these.
+ * What each pinned release is, by `<chart>@<version>`: the digest of its files as Helm renders them,
+ * and the appVersion its Chart.yaml declares (the templates default image tags to it, so a changed
+ * appVersion changes what runs while every digested file stays the same). A version bumped without
+ * its entry is caught rather than checked against the old one. The tests, `npm run cluster` and `npm
+ * run demo` verify a chart they download (or find in OPENFAAS_GITOPS_UPSTREAM) against it
+ * (tools/upstream.ts `chartTreeDigest` says what is digested, docs/testing.md how to compute it). The
+ * program's own chart downloads are Helm's and are not checked against these.
  */
 export const CHART_TREE_DIGESTS = {
-    "openfaas@15.0.6": "sha256:8e9c0cdb1df904f281b9742002690a35a2b0ab90f380f84b586b984d21e511ae",
-    "sealed-secrets@2.18.5": "sha256:2b42405b5e74ab1fdcc4dce1473d86808354121c6b5ecec0a299dd50430938ed",
-    "contour@0.7.0": "sha256:8740b3a49e993d29b3e38615d156d7862c44a57c89fa2a351f5d162ebcb39cc3",
-    "cert-manager@v1.21.1": "sha256:32a4999b64b1f123b96ba4d903e7711d7b4cbe0cd4da0b76dc89b213d5bfa4eb",
-    "flux2@2.18.3": "sha256:aea96f3e6f1f9dc4ae3015444c339a10e8cf1e1f6e024ebec8559386e8db132f",
-} as const satisfies Record<string, `sha256:${string}`>;
+    "openfaas@15.0.6": { digest: "sha256:8e9c0cdb1df904f281b9742002690a35a2b0ab90f380f84b586b984d21e511ae" },
+    "sealed-secrets@2.18.5": { digest: "sha256:2b42405b5e74ab1fdcc4dce1473d86808354121c6b5ecec0a299dd50430938ed", appVersion: "0.36.6" },
+    "contour@0.7.0": { digest: "sha256:8740b3a49e993d29b3e38615d156d7862c44a57c89fa2a351f5d162ebcb39cc3", appVersion: "1.33.6" },
+    "cert-manager@v1.21.1": { digest: "sha256:32a4999b64b1f123b96ba4d903e7711d7b4cbe0cd4da0b76dc89b213d5bfa4eb", appVersion: "v1.21.1" },
+    "flux2@2.18.3": { digest: "sha256:aea96f3e6f1f9dc4ae3015444c339a10e8cf1e1f6e024ebec8559386e8db132f", appVersion: "2.8.5" },
+} as const satisfies Record<string, PinnedRelease>;
+
+/** A pinned chart release (see {@link CHART_TREE_DIGESTS}). */
+export interface PinnedRelease {
+    readonly digest: `sha256:${string}`;
+    /** Chart.yaml's appVersion; absent where the chart declares none. */
+    readonly appVersion?: string;
+}
 
 export type ChartName = keyof typeof CHARTS;
 export const CHART_NAMES = Object.keys(CHARTS) as ChartName[];

@@ -14,7 +14,7 @@ import { Worker } from "node:worker_threads";
 import * as fc from "fast-check";
 import * as yaml from "js-yaml";
 import * as tar from "tar";
-import { ChartName, CHART_NAMES, CHART_TREE_DIGESTS, CHARTS } from "../model/charts";
+import { ChartName, CHART_NAMES, CHART_TREE_DIGESTS, CHARTS, PinnedRelease } from "../model/charts";
 import { ControlPlane, controlPlaneAvailable, installCrds, startControlPlane } from "../tools/controlplane";
 import { freePort } from "../tools/net";
 import {
@@ -40,7 +40,7 @@ import { HelmRepo, packChart, startHelmRepo } from "./support/helm-repo";
 const haveShared = fs.existsSync(path.join(SHARED_UPSTREAM, "charts"));
 const NO_SHARED = "no ../shared/upstream here: its copies are what the pinned digests and the loopback repository are made from";
 const sharedChart = (c: ChartName) => path.join(SHARED_UPSTREAM, "charts", c);
-const pinned = (c: ChartName) => (CHART_TREE_DIGESTS as Record<string, string>)[`${CHARTS[c].chart}@${CHARTS[c].version}`]!;
+const pinned = (c: ChartName) => (CHART_TREE_DIGESTS as Record<string, PinnedRelease>)[`${CHARTS[c].chart}@${CHARTS[c].version}`]!.digest;
 
 /** CRDs by name from YAML texts. */
 function crdsByName(texts: string[]): Map<string, { spec: unknown }> {
@@ -101,6 +101,11 @@ describe("the pinned chart digests", () => {
         assert.equal(chartYamlProblem(fs.readFileSync(path.join(SHARED_UPSTREAM, "chart-values", "cert-manager", "Chart.yaml"), "utf8"), "cert-manager"), "is chart cert-manager v0.0.0, not cert-manager v1.21.1");
         assert.equal(chartYamlProblem(undefined, "openfaas"), "has no Chart.yaml");
         assert.equal(chartYamlProblem("name: openfaas\nversion: 15.0.60\n", "openfaas"), "is chart openfaas 15.0.60, not openfaas 15.0.6");
+        // The templates default image tags to .Chart.AppVersion: a changed appVersion changes what runs.
+        assert.equal(chartYamlProblem("name: sealed-secrets\nversion: 2.18.5\nappVersion: 0.36.7\n", "sealed-secrets"), "declares appVersion 0.36.7, not 0.36.6");
+        assert.equal(chartYamlProblem("name: sealed-secrets\nversion: 2.18.5\n", "sealed-secrets"), "declares appVersion (none), not 0.36.6");
+        assert.equal(chartYamlProblem("name: openfaas\nversion: 15.0.6\nappVersion: 1.0.0\n", "openfaas"), "declares appVersion 1.0.0, not (none)");
+        for (const c of CHART_NAMES) assert.equal(chartYamlProblem(fs.readFileSync(path.join(sharedChart(c), "Chart.yaml"), "utf8"), c), undefined, c);
     });
 });
 

@@ -21,7 +21,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { Parser, ReadEntry } from "tar";
-import { ChartName, CHART_NAMES, CHART_TREE_DIGESTS, CHARTS } from "../model/charts";
+import { ChartName, CHART_NAMES, CHART_TREE_DIGESTS, CHARTS, PinnedRelease } from "../model/charts";
 import { cacheBase } from "./go-tools";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -113,12 +113,12 @@ export function readTree(dir: string): Map<string, Buffer> {
     return files;
 }
 
-/** The pinned digest of a chart at its pinned version, or an error saying where to add it. */
-function pinnedDigest(name: ChartName): string {
+/** The pinned release of a chart at its pinned version, or an error saying where to add it. */
+function pinnedRelease(name: ChartName): PinnedRelease {
     const { chart, version } = CHARTS[name];
-    const digest = (CHART_TREE_DIGESTS as Readonly<Record<string, string>>)[`${chart}@${version}`];
-    if (!digest) throw new Error(`model/charts.ts pins ${chart} ${version} but CHART_TREE_DIGESTS has no "${chart}@${version}": add its digest (docs/testing.md says how to compute it)`);
-    return digest;
+    const release = (CHART_TREE_DIGESTS as Readonly<Record<string, PinnedRelease>>)[`${chart}@${version}`];
+    if (!release) throw new Error(`model/charts.ts pins ${chart} ${version} but CHART_TREE_DIGESTS has no "${chart}@${version}": add its digest and appVersion (docs/testing.md says how to compute the digest)`);
+    return release;
 }
 
 /** Pure: why a chart's Chart.yaml is not the pinned chart, or undefined. */
@@ -132,8 +132,10 @@ export function chartYamlProblem(text: string | undefined, name: ChartName): str
     } catch {
         return "has a Chart.yaml that is not YAML";
     }
-    const got = (doc ?? {}) as { name?: unknown; version?: unknown };
+    const got = (doc ?? {}) as { name?: unknown; version?: unknown; appVersion?: unknown };
     if (got.name !== chart || got.version !== version) return `is chart ${String(got.name)} ${String(got.version)}, not ${chart} ${version}`;
+    const { appVersion } = pinnedRelease(name);
+    if (got.appVersion !== appVersion) return `declares appVersion ${got.appVersion === undefined ? "(none)" : String(got.appVersion)}, not ${appVersion ?? "(none)"}`;
     return undefined;
 }
 
@@ -144,7 +146,7 @@ class ChartRefused extends Error {}
 function verifyChart(name: ChartName, files: ReadonlyMap<string, Buffer>, from: string, fix: string): void {
     const wrong = chartYamlProblem(files.get("Chart.yaml")?.toString("utf8"), name);
     if (wrong) throw new ChartRefused(`${name} from ${from} ${wrong} (model/charts.ts): ${fix}`);
-    const want = pinnedDigest(name);
+    const want = pinnedRelease(name).digest;
     const got = chartTreeDigest(files);
     if (got !== want) {
         throw new ChartRefused(`${name} ${CHARTS[name].version} from ${from} has digest ${got}, but model/charts.ts pins ${want}: ${fix}`);
@@ -197,7 +199,7 @@ function fromShared(dir: string): Upstream {
 /** The cache directory of one pinned chart: its version and digest in the name, so a new pin misses it. */
 function cachedChartDir(cacheDir: string, name: ChartName): string {
     const { chart, version } = CHARTS[name];
-    return path.join(cacheDir, `${chart}-${version}-${pinnedDigest(name).replace(/^sha256:/, "").slice(0, 16)}`);
+    return path.join(cacheDir, `${chart}-${version}-${pinnedRelease(name).digest.replace(/^sha256:/, "").slice(0, 16)}`);
 }
 
 const FIX_KNOB = `set ${UPSTREAM_ENV} to a directory holding the pinned charts unpacked (helm pull <chart> --repo <repo> --version <version> --untar -d <dir>, for each chart in model/charts.ts)`;
