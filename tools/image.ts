@@ -20,7 +20,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ensureEngine, KUBERNETES_PROVIDER_VERSION } from "./engine";
 import { cacheBase } from "./go-tools";
-import { podman, podmanEnv, podmanUnavailable } from "./podman";
+import { podman, podmanUnavailable } from "./podman";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -258,7 +258,7 @@ export function buildAgentImage(opts: { arch?: Arch; extraPlugins?: string; log?
     const ctx = stageContext(arch, opts, log);
     const image = agentImage(arch);
     timed(log, `podman build -f agent/Dockerfile --from ${base}`, () =>
-        run("podman", ["build", "--network", "none", "--pull=never", "--arch", arch, "--build-arg", `BASE=${base}`, "-f", path.join(ROOT, "agent/Dockerfile"), "-t", image.tag, ctx], { env: podmanEnv() }),
+        podman(["build", "--network", "none", "--pull=never", "--arch", arch, "--build-arg", `BASE=${base}`, "-f", path.join(ROOT, "agent/Dockerfile"), "-t", image.tag, ctx], { stdio: ["ignore", "inherit", "inherit"] }),
     );
     // The images this tag replaced; the layers of this build (its cache) stay.
     podman(["image", "prune", "-f"], { stdio: "ignore" });

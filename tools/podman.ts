@@ -65,7 +65,21 @@ export function podmanUnavailable(): string | undefined {
     return undefined;
 }
 
-/** Runs podman with the private configuration; returns its stdout. */
+/**
+ * Where containers/image keeps root's blob-info cache (`cache/blob-info-cache-v1.boltdb`), whatever
+ * the configuration says: the one thing podman writes outside {@link podmanDir}.
+ */
+const HOST_CONTAINERS_DIR = "/var/lib/containers";
+
+/**
+ * Runs podman with the private configuration; returns its stdout. The host's
+ * {@link HOST_CONTAINERS_DIR} is removed again when this call made it.
+ */
 export function podman(args: readonly string[], opts: ExecFileSyncOptions = {}): string {
-    return execFileSync("podman", args, { env: podmanEnv(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024, ...opts }) as string;
+    const existed = fs.existsSync(HOST_CONTAINERS_DIR);
+    try {
+        return execFileSync("podman", args, { env: podmanEnv(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024, ...opts }) as string;
+    } finally {
+        if (!existed) fs.rmSync(HOST_CONTAINERS_DIR, { recursive: true, force: true });
+    }
 }
