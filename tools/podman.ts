@@ -11,9 +11,8 @@ import { execFileSync, ExecFileSyncOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { cacheBase } from "./go-tools";
+import { missingPackages } from "./packages";
 
-/** The Debian packages the image build and test use (the release workflow and .ci/run install them). */
-export const PODMAN_PACKAGES = ["podman", "buildah", "runc", "skopeo", "umoci", "mmdebstrap", "uidmap", "containernetworking-plugins", "conmon", "catatonit", "golang-github-containers-common"] as const;
 
 export function podmanDir(): string {
     return path.join(cacheBase(), "podman");
@@ -55,14 +54,7 @@ export function podmanEnv(): NodeJS.ProcessEnv {
 /** Why podman cannot run here, or undefined when it can (root, and the packages installed). */
 export function podmanUnavailable(): string | undefined {
     if (process.getuid?.() !== 0) return "not root: podman runs as root here (no rootless set-up), as .ci/run does";
-    for (const bin of ["podman", "runc", "mmdebstrap"]) {
-        try {
-            execFileSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" });
-        } catch {
-            return `${bin} is not installed (apt-get install ${PODMAN_PACKAGES.join(" ")})`;
-        }
-    }
-    return undefined;
+    return missingPackages("podman");
 }
 
 /**

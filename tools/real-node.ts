@@ -18,6 +18,7 @@ import { stopChild } from "./processes";
 import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
 import { FIXED_HOST_PATHS, iptablesUndo, NODE_SYSCTLS } from "./host-changes";
 import { freePort } from "./net";
+import { missingPackages } from "./packages";
 
 /** The environment variable that allows a real node on this machine; nothing else starts one. */
 export const REAL_NODE_OPT_IN = "OPENFAAS_GITOPS_REAL_NODE";
@@ -35,16 +36,6 @@ export const REAL_NODE_KEY = "openfaas-gitops/real-node";
 export const TEST_IMAGE_REPOSITORY = "localhost/openfaas-gitops/busybox-test-double";
 export const TEST_IMAGE = `${TEST_IMAGE_REPOSITORY}:1`;
 
-/** The Debian packages a real node needs, and a file of each that shows it is installed. */
-const HOST_PACKAGES: Record<string, string> = {
-    containerd: "/usr/bin/containerd",
-    runc: "/usr/sbin/runc",
-    "containernetworking-plugins": "/usr/lib/cni/bridge",
-    iproute2: "/bin/ip",
-    "busybox-static": "/bin/busybox",
-    umoci: "/usr/bin/umoci",
-    iptables: "/usr/sbin/iptables-save",
-};
 
 /** Returns the kubelet, building it first if absent (under 5 minutes cold on 2 cores, about 2 with the cluster's packages compiled). */
 export function ensureKubelet(log?: (line: string) => void): string {
@@ -64,8 +55,8 @@ export function realNodeUnavailable(): string | undefined {
 
 /** What a real node needs and this machine lacks (one line), or undefined. */
 function realNodeMissing(): string | undefined {
-    const missing = Object.entries(HOST_PACKAGES).filter(([, file]) => !fs.existsSync(file)).map(([pkg]) => pkg);
-    if (missing.length > 0) return `a real node needs ${missing.join(", ")}: apt-get install ${Object.keys(HOST_PACKAGES).join(" ")}`;
+    const missing = missingPackages("real-node");
+    if (missing) return `a real node needs its packages: ${missing}`;
     if (!haveGo() && !fs.existsSync(path.join(toolCacheDir("kubelet", KUBERNETES_VERSION), "kubelet"))) return "no Go toolchain and no cached kubelet";
     return undefined;
 }
