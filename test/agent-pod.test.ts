@@ -38,6 +38,7 @@ import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
 import { git, makeRepo, Repo } from "./support/gitrepo";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { SSHD, Sshd, startSshd } from "./support/sshd";
+import { teardown } from "./support/teardown";
 import type { AgentOnRealNode } from "./support/standins";
 import { until } from "./support/wait";
 
@@ -162,13 +163,14 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
         // The pod's user writes the state from now on (locks, history, checkpoints).
         for (const f of [state, ...fs.readdirSync(state, { recursive: true, encoding: "utf8" }).map((f) => path.join(state, f))]) fs.chownSync(f, 10001, 10001);
     });
-    after(async () => {
-        await node?.stop();
-        for (const r of relays) await r.close();
-        await mirror?.close();
-        await sshd?.stop();
-        await h?.stop();
-    });
+    after(() =>
+        teardown(
+            () => node?.stop(),
+            ...relays.map((r) => () => r.close()),
+            () => mirror?.close(),
+            () => sshd?.stop(),
+            () => h?.stop(),
+        ));
 
     it("runs on the real node from the image, as declared: Ready, user 10001, read-only root, its deploy key from the Secret's file", async () => {
         h.cp.kubectl(["rollout", "status", `deployment/${AGENT_DEFAULTS.name}`, "-n", NS, "--timeout=300s"]);

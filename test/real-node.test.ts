@@ -18,6 +18,7 @@ import { FIXED_HOST_PATHS, iptablesUndo, NODE_SYSCTLS, parseIptablesSave } from 
 import { freePort } from "../tools/net";
 import { buildTestImage, cgroupsOf, importImage, mountsUnder, POD_CIDR, processesUnder, REAL_NODE_KEY, RealNode, realNodeUnavailable, startRealNode, TEST_IMAGE } from "../tools/real-node";
 import { onLoopback, socketsOf } from "./support/sockets";
+import { teardown } from "./support/teardown";
 import { until } from "./support/wait";
 import { tempDir } from "./support/tmp";
 
@@ -54,10 +55,7 @@ describe("a real node", { skip: why }, () => {
             cp = await startControlPlane({ log: (l) => console.log(`# ${l}`) });
             node = await startRealNode(cp, { log: (l) => console.log(`# ${l}`) });
         });
-        after(async () => {
-            await node?.stop();
-            await cp?.stop();
-        });
+        after(() => teardown(() => node?.stop(), () => cp?.stop()));
 
         it("joins Ready beside the simulated node: its own label and taint, no KWOK annotation, reached at 127.0.0.1", () => {
             const nodes = json(["get", "nodes"]).items as { metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> }; spec: { taints?: { key: string; effect: string }[] }; status: { addresses: { address: string }[]; conditions: { type: string; status: string }[]; nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string } } }[];

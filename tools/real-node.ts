@@ -450,14 +450,23 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
         if (kubeletC && kubeletC.child.exitCode === null && kubeletC.child.signalCode === null) {
             // Cordon, then delete its pods while the kubelet runs, so it stops their containers itself.
             attempt("cordon", () => cp.kubectl(["cordon", name]));
-            attempt("delete its pods", () => cp.kubectl(["delete", "pods", "--all-namespaces", `--field-selector=spec.nodeName=${name}`, "--wait=true", "--timeout=60s"]));
+            // With a grace period of at most 10 s: a pod's own may be minutes (the agent's waits for a
+            // running update), and the node is going away.
+            attempt("delete its pods", () => cp.kubectl(["delete", "pods", "--all-namespaces", `--field-selector=spec.nodeName=${name}`, "--grace-period=10", "--wait=true", "--timeout=60s"]));
         }
         if (kubeletC) await stopChild(kubeletC.child, 10_000);
         const containerdC = components.find((c) => c.name === "containerd");
         if (containerdC && containerdC.child.exitCode === null && containerdC.child.signalCode === null) {
             // What the kubelet left (its pod sandboxes): killed and deleted, so each shim exits.
             attempt("remove tasks", () => {
-                for (const id of ctr({ containerdSocket }, ["tasks", "ls", "-q"]).trim().split("\n").filter(Boolean)) ctr({ containerdSocket }, ["tasks", "delete", "--force", id]);
+                for (const id of ctr({ containerdSocket }, ["tasks", "ls", "-q"]).trim().split("\n").filter(Boolean)) {
+                    try {
+                        ctr({ containerdSocket }, ["tasks", "delete", "--force", id]);
+                    } catch (e) {
+                        // Gone between the listing and the delete (its shim exited): what was wanted.
+                        if (!/not found/.test((e as Error).message)) throw e;
+                    }
+                }
             });
             await stopChild(containerdC.child, 10_000);
         }
