@@ -38,6 +38,7 @@ import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
 import { git, makeRepo, Repo } from "./support/gitrepo";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { SSHD, Sshd, startSshd } from "./support/sshd";
+import { holdRealNodeTests } from "./support/real-node-tests";
 import { teardown } from "./support/teardown";
 import type { AgentOnRealNode } from "./support/standins";
 import { until } from "./support/wait";
@@ -117,7 +118,9 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
         }
     };
 
+    let release: (() => void) | undefined;
     before(async () => {
+        release = await holdRealNodeTests(log);
         let image = agentImage();
         if (!fs.existsSync(image.archive)) image = buildAgentImage({ log });
         h = await startEngineHarness({ log });
@@ -170,6 +173,7 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
             () => mirror?.close(),
             () => sshd?.stop(),
             () => h?.stop(),
+            () => release?.(),
         ));
 
     it("runs on the real node from the image, as declared: Ready, user 10001, read-only root, its deploy key from the Secret's file", async () => {

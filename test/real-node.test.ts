@@ -18,6 +18,7 @@ import { FIXED_HOST_PATHS, iptablesUndo, NODE_SYSCTLS, parseIptablesSave } from 
 import { freePort } from "../tools/net";
 import { buildTestImage, cgroupsOf, importImage, mountsUnder, POD_CIDR, processesUnder, REAL_NODE_KEY, RealNode, realNodeUnavailable, startRealNode, TEST_IMAGE } from "../tools/real-node";
 import { onLoopback, socketsOf } from "./support/sockets";
+import { holdRealNodeTests } from "./support/real-node-tests";
 import { teardown } from "./support/teardown";
 import { until } from "./support/wait";
 import { tempDir } from "./support/tmp";
@@ -44,6 +45,12 @@ function pinned(pod: { metadata: { name: string }; spec: Record<string, unknown>
 }
 
 describe("a real node", { skip: why }, () => {
+    let release: (() => void) | undefined;
+    before(async () => {
+        release = await holdRealNodeTests((l) => console.log(`# ${l}`));
+    });
+    after(() => release?.());
+
     describe("a real node (kubelet + containerd + runc) in the live cluster", () => {
         let cp: ControlPlane;
         let node: RealNode;

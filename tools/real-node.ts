@@ -18,6 +18,7 @@ import { stopChild } from "./processes";
 import { ensureGoTools, haveGo, toolCacheDir } from "./go-tools";
 import { FIXED_HOST_PATHS, iptablesUndo, NODE_SYSCTLS } from "./host-changes";
 import { freePort } from "./net";
+import { machineLock } from "./machine-lock";
 import { missingPackages } from "./packages";
 
 /** The environment variable that allows a real node on this machine; nothing else starts one. */
@@ -339,48 +340,6 @@ export function cniConfig(bridge: string, ipamDir: string): string {
     });
 }
 
-/** The machine's one real node: one pod subnet and one gateway address ({@link POD_CIDR}). */
-const NODE_LOCK = path.join(fs.existsSync("/run/lock") ? "/run/lock" : os.tmpdir(), "openfaas-gitops-real-node");
-
-const alive = (pid: number) => {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (e) {
-        return (e as NodeJS.ErrnoException).code === "EPERM";
-    }
-};
-
-/**
- * Takes the machine's real-node lock ({@link NODE_LOCK}, a directory holding the owner's pid),
- * waiting while another live process holds it (test files run side by side); a lock whose process
- * is gone is taken over. Returns its release.
- */
-async function lockNode(log?: (line: string) => void): Promise<() => void> {
-    const pidFile = path.join(NODE_LOCK, "pid");
-    let told = false;
-    for (;;) {
-        try {
-            fs.mkdirSync(NODE_LOCK);
-            fs.writeFileSync(pidFile, String(process.pid));
-            return () => fs.rmSync(NODE_LOCK, { recursive: true, force: true });
-        } catch (e) {
-            if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-        }
-        const holder = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, "utf8") : "0");
-        if (holder === process.pid) throw new Error("this process already runs a real node: stop() it before starting another (one per machine)");
-        // No pid yet: its owner is between the two calls above, unless it died there long ago.
-        const stale = holder ? !alive(holder) : Date.now() - fs.statSync(NODE_LOCK).mtimeMs > 10_000;
-        if (stale) {
-            fs.rmSync(NODE_LOCK, { recursive: true, force: true });
-            continue;
-        }
-        if (!told) log?.(`waiting for the real node of process ${holder || "?"} to stop (one per machine, ${NODE_LOCK})`);
-        told = true;
-        await new Promise((r) => setTimeout(r, 500));
-    }
-}
-
 /**
  * Starts containerd and a kubelet as node `name` of `cp`, waits until the Node is Ready, and returns
  * it. The Node carries {@link REAL_NODE_KEY} as label and NoSchedule taint, and no KWOK annotation.
@@ -407,7 +366,8 @@ export async function startRealNode(cp: ControlPlane, opts: { name?: string; dir
     const suffix = crypto.randomBytes(5).toString("hex");
     const cgroupRoot = `/openfaas-gitops-node-${suffix}`;
     const bridge = `ofgn-${suffix}`;
-    const unlock = await lockNode(opts.log);
+    // One real node per machine: one pod subnet and one gateway address (POD_CIDR).
+    const unlock = await machineLock("openfaas-gitops-real-node", "a real node", opts.log);
     const before = hostState();
     let stopped = false;
 
