@@ -100,7 +100,16 @@ export class LeaseElector {
      * Bounded by the renew deadline, as client-go bounds each renewal (context.WithTimeout): a
      * hanging apiserver call is aborted then, not after the request's own 30 s.
      */
-    async tryAcquireOrRenew(): Promise<boolean> {
+    tryAcquireOrRenew(): Promise<boolean> {
+        const round = this.electionRound();
+        this.inflight = round;
+        return round;
+    }
+
+    /** The round in flight, which stop() lets finish before it releases (its write would make the release's stale). */
+    private inflight?: Promise<boolean>;
+
+    private async electionRound(): Promise<boolean> {
         const started = this.clock();
         const seconds = Math.round(this.renewDeadlineMs / 100) / 10;
         const abort = new AbortController();
@@ -202,6 +211,10 @@ export class LeaseElector {
         this.stopped = true;
         clearTimeout(this.timer);
         clearTimeout(this.deadline);
+        // A renewal in flight writes the Lease after the release read it: the release's write would
+        // then fail on the resourceVersion and the Lease stay held until it expires. It is bounded by
+        // the renew deadline, as the release is.
+        await this.inflight?.catch(() => undefined);
         if (!this.isLeader()) return;
         this.leaderUntil = 0;
         const { name, namespace } = this.o;

@@ -23,6 +23,20 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
     });
     after(async () => cp?.stop());
 
+    it("stop() while a renewal is in flight still hands the Lease back (seen in CI: SIGTERM during a renewal left the Lease held)", async () => {
+        const kc = kubeConfig(cp.kubeconfig);
+        for (let i = 0; i < 5; i++) {
+            const name = `stop-race-${i}`;
+            const e = new LeaseElector(kc, { namespace: "openfaas-gitops", name, identity: "agent-a" });
+            assert.equal(await e.tryAcquireOrRenew(), true);
+            const renewal = e.tryAcquireOrRenew();
+            await e.stop();
+            await renewal;
+            const lease = JSON.parse(cp.kubectl(["get", "lease", name, "-n", "openfaas-gitops", "-o", "json"]));
+            assert.equal(lease.spec.holderIdentity, undefined, `attempt ${i}: the Lease is still held`);
+        }
+    });
+
     it("two candidates on one Lease: exactly one leads; the other takes over after release or expiry", async () => {
         let now = Date.now();
         const clock = () => now;
