@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
+import { CHART_NAMES, ChartName, ChartSource } from "./model/charts";
 import { INVOKER_IMAGE_POLICY } from "./config/invoker";
 import { CertManager } from "./components/cert-manager";
 import { OpenFaaSFunction } from "./components/function";
@@ -31,12 +32,26 @@ export interface PlatformOutputs {
     readonly fluxWebhookUrl: pulumi.Output<string | undefined>;
 }
 
-/** Declares the whole platform from a validated config. Only composition here: the objects are built in components/. */
-export function buildPlatform(cfg: PlatformConfig): PlatformOutputs {
-    // One explicit provider for every object, chart contents included. With the default provider,
-    // the engine puts a chart's objects on an unversioned default provider at the first update and
-    // moves them (deleting that provider) at the next one: noise in the first real change's diff.
-    const kubernetes = new k8s.Provider("kubernetes", {});
+/**
+ * The one provider of every object, chart contents included, and of the CRD step's rendering. With
+ * the default provider, the engine puts a chart's objects on an unversioned default provider at the
+ * first update and moves them (deleting that provider) at the next one: noise in the first real
+ * change's diff.
+ */
+export function clusterProvider(): k8s.Provider {
+    return new k8s.Provider("kubernetes", {});
+}
+
+/** The charts a stack installs (Flux only with a `flux` map), for the CRD step. */
+export function stackCharts(cfg: PlatformConfig): { name: ChartName; source: ChartSource }[] {
+    return CHART_NAMES.filter((name) => name !== "flux2" || cfg.flux !== undefined).map((name) => ({ name, source: cfg.charts[name] }));
+}
+
+/**
+ * Declares the whole platform from a validated config, on `kubernetes`. Only composition here: the
+ * objects are built in components/. The CRDs are not declared: the CRD step applied them (index.ts).
+ */
+export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = clusterProvider()): PlatformOutputs {
     const onCluster = (opts: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ ...opts, providers: [kubernetes] });
     // Functions with a namespace of their own (Pro; config/ refuses it in CE) get it declared here.
     const moreFunctionNamespaces = [...new Set(cfg.functions.flatMap((f) => (f.namespace ? [f.namespace] : [])))].sort();

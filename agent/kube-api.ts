@@ -85,18 +85,23 @@ export class KubeApi {
 
     private url(kind: Kind, namespace: string, name?: string): string {
         const group = kind === "leases" ? "/apis/coordination.k8s.io/v1" : "/api/v1";
-        return `${this.c.server.replace(/\/$/, "")}${group}/namespaces/${encodeURIComponent(namespace)}/${kind}${name ? `/${encodeURIComponent(name)}` : ""}`;
+        return this.at(`${group}/namespaces/${encodeURIComponent(namespace)}/${kind}${name ? `/${encodeURIComponent(name)}` : ""}`);
+    }
+
+    /** The URL of an API path (`/api/...`, `/apis/...`) on this server. */
+    private at(apiPath: string): string {
+        return `${this.c.server.replace(/\/$/, "")}${apiPath}`;
     }
 
     /**
      * One call, given up after 30 s without an answer, or when `signal` aborts (the request is
      * destroyed; the rejection is the signal's reason), e.g. at a leader's renew deadline.
      */
-    private request<T>(method: "GET" | "POST" | "PUT", url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    private request<T>(method: "GET" | "POST" | "PUT" | "PATCH", url: string, body?: unknown, signal?: AbortSignal, types: { accept?: string; content?: string } = {}): Promise<T> {
         const payload = body === undefined ? undefined : JSON.stringify(body);
         const token = this.c.token?.();
-        const headers: Record<string, string> = { Accept: "application/json" };
-        if (payload !== undefined) Object.assign(headers, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(payload)) });
+        const headers: Record<string, string> = { Accept: types.accept ?? "application/json" };
+        if (payload !== undefined) Object.assign(headers, { "Content-Type": types.content ?? "application/json", "Content-Length": String(Buffer.byteLength(payload)) });
         if (token) headers.Authorization = `Bearer ${token}`;
         return new Promise<T>((resolve, reject) => {
             if (signal?.aborted) return reject(signal.reason);
@@ -125,7 +130,7 @@ export class KubeApi {
 
     /** GET of an API path, e.g. `/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/x`. */
     getPath<T>(apiPath: string): Promise<T> {
-        return this.request("GET", `${this.c.server.replace(/\/$/, "")}${apiPath}`);
+        return this.request("GET", this.at(apiPath));
     }
 
     /**
@@ -136,7 +141,7 @@ export class KubeApi {
      */
     watch<T>(apiPath: string, query: Record<string, string>, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
         const qs = new URLSearchParams({ ...query, watch: "1", allowWatchBookmarks: "true" }).toString();
-        const url = `${this.c.server.replace(/\/$/, "")}${apiPath}?${qs}`;
+        const url = this.at(`${apiPath}?${qs}`);
         const token = this.c.token?.();
         const headers: Record<string, string> = { Accept: "application/json" };
         if (token) headers.Authorization = `Bearer ${token}`;
@@ -173,6 +178,21 @@ export class KubeApi {
             req.on("error", (e) => (signal.aborted ? resolve() : reject(e)));
             req.end();
         });
+    }
+
+    /**
+     * The metadata of a collection's objects (PartialObjectMetadataList): names, labels and
+     * annotations without the bodies (a CRD's schema is up to a few hundred kB).
+     */
+    listMetadata<T>(apiPath: string, labelSelector: string): Promise<{ items: T[] }> {
+        const qs = new URLSearchParams({ labelSelector }).toString();
+        return this.request("GET", this.at(`${apiPath}?${qs}`), undefined, undefined, { accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1" });
+    }
+
+    /** A server-side apply of `body` at `apiPath` (conflicts forced); `dryRun` validates it without storing it. */
+    apply<T>(apiPath: string, body: unknown, fieldManager: string, dryRun = false): Promise<T> {
+        const qs = new URLSearchParams({ fieldManager, force: "true", ...(dryRun ? { dryRun: "All" } : {}) }).toString();
+        return this.request("PATCH", this.at(`${apiPath}?${qs}`), body, undefined, { content: "application/apply-patch+yaml" });
     }
 
     get<T>(kind: Kind, namespace: string, name: string, signal?: AbortSignal): Promise<T> {

@@ -1,6 +1,7 @@
 /**
  * The real engine on the prod stack with the real upstream charts (test/support/engine.ts): wall
- * time of preview, first up, no-op up and destroy, and in the same run `kubectl apply
+ * time and CPU of preview, first up, no-op preview, no-op up, drift check and destroy, the state's
+ * size, and in the same run `kubectl apply
  * --server-side` of the same objects on a fresh control plane, as the floor the engine is compared
  * with. Usage: npm run bench:engine (also in npm run bench; .ci/run runs it)
  */
@@ -14,22 +15,59 @@ import { startEngineHarness } from "../test/support/engine";
 /** Server-managed fields that an apply must not carry. */
 const SERVER_FIELDS = ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"];
 
-async function timed<T>(label: string, fn: () => Promise<T>, into: Record<string, number>): Promise<T> {
+const TICKS_PER_SECOND = 100; // USER_HZ, what /proc reports CPU times in on Linux
+
+/** CPU seconds (user + system) from a /proc stat line: the process's own (fields 14, 15) or its reaped children's (16, 17). */
+function cpuOf(pid: number | "self", children: boolean): number {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command, which is in parentheses and may hold spaces.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    const [utime, stime, cutime, cstime] = [f[11]!, f[12]!, f[13]!, f[14]!];
+    return (children ? cutime + cstime : utime + stime) / TICKS_PER_SECOND;
+}
+
+/** The pids of this process's children (every thread's). */
+function children(): Set<number> {
+    const tasks = fs.readdirSync("/proc/self/task");
+    return new Set(tasks.flatMap((t) => fs.readFileSync(`/proc/self/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number)));
+}
+
+/**
+ * Wall time of `fn`, the CPU of the processes it ran and waited for (the engine run's Node process,
+ * the program in it, the CLI and the provider: each is reaped by its parent, so its time adds to
+ * this process's children's once the run has exited, which it does just after answering), and the
+ * apiserver's CPU meanwhile.
+ */
+async function timed<T>(label: string, fn: () => Promise<T>, into: Record<string, number>, cpu?: Record<string, { engine: number; apiserver: number }>, apiserverPid?: number): Promise<T> {
+    const before = children();
     const start = process.hrtime.bigint();
+    const engine0 = cpuOf("self", true);
+    const api0 = apiserverPid ? cpuOf(apiserverPid, false) : 0;
     const out = await fn();
     into[label] = Number(process.hrtime.bigint() - start) / 1e9;
+    for (let i = 0; i < 200 && [...children()].some((pid) => !before.has(pid)); i++) await new Promise((r) => setTimeout(r, 50));
+    if (cpu) cpu[label] = { engine: cpuOf("self", true) - engine0, apiserver: apiserverPid ? cpuOf(apiserverPid, false) - api0 : 0 };
     return out;
 }
 
 async function main(): Promise<void> {
     const t: Record<string, number> = {};
+    const cpu: Record<string, { engine: number; apiserver: number }> = {};
     const h = await startEngineHarness();
+    const apiserver = h.cp.processes.find((p) => p.name === "kube-apiserver")?.pid;
     let objects: unknown[] = [];
+    let stateBytes = 0;
+    let crdStateBytes = 0;
     try {
         const stack = await h.stack("bench", "prod", { secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret"] });
-        const preview = await timed("preview", () => stack.run("preview"), t);
-        await timed("first up", () => stack.run("up"), t);
-        await timed("no-op up", () => stack.run("up"), t);
+        const preview = await timed("preview", () => stack.run("preview"), t, cpu, apiserver);
+        await timed("first up", () => stack.run("up"), t, cpu, apiserver);
+        await timed("no-op preview", () => stack.run("preview"), t, cpu, apiserver);
+        await timed("no-op up", () => stack.run("up"), t, cpu, apiserver);
+        await timed("drift check", () => stack.run("drift-check"), t, cpu, apiserver);
+        const deployment = (await stack.stack.exportStack()).deployment as { resources: { type: string }[] };
+        stateBytes = JSON.stringify(deployment).length;
+        crdStateBytes = deployment.resources.filter((r) => r.type === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").reduce((n, r) => n + JSON.stringify(r).length, 0);
         // The same objects as the cluster holds them (state outputs are the SDK's form, not the API's).
         const state = (await stack.stack.exportStack()).deployment.resources as { type: string; outputs?: Record<string, any> }[];
         objects = state
@@ -44,7 +82,7 @@ async function main(): Promise<void> {
                 for (const f of SERVER_FIELDS) delete o.metadata[f];
                 return o;
             });
-        await timed("destroy", () => stack.run("destroy"), t);
+        await timed("destroy", () => stack.run("destroy"), t, cpu, apiserver);
         console.log(`engine, prod stack, ${preview.changes.create} resources (${objects.length} Kubernetes objects):`);
     } finally {
         await h.stop();
@@ -65,7 +103,11 @@ async function main(): Promise<void> {
     } finally {
         await cp.stop();
     }
-    for (const [k, v] of Object.entries(t)) console.log(`  ${k.padEnd(20)} ${v.toFixed(2)} s`);
+    for (const [k, v] of Object.entries(t)) {
+        const c = cpu[k];
+        console.log(`  ${k.padEnd(20)} ${v.toFixed(2).padStart(6)} s${c ? `   CPU: engine ${c.engine.toFixed(1)} s, apiserver ${c.apiserver.toFixed(1)} s` : ""}`);
+    }
+    console.log(`  state: ${(stateBytes / 1e6).toFixed(2)} MB, of which CRDs ${(crdStateBytes / 1e6).toFixed(2)} MB`);
     console.log(`  first up / kubectl first apply: x${(t["first up"]! / t["kubectl first apply"]!).toFixed(1)}`);
     console.log(`  no-op up / kubectl no-op apply: x${(t["no-op up"]! / t["kubectl no-op apply"]!).toFixed(1)}`);
 }

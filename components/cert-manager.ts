@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ChartSource } from "../model/charts";
-import { chartLocation } from "./charts";
+import { chartArgs, withoutCrds } from "./charts";
 
 /** Let's Encrypt ACME v2 directories (v1 was switched off in 2021). */
 export const ACME_SERVERS = {
@@ -22,11 +22,6 @@ export interface CertManagerArgs {
     readonly acmeEmail?: string;
     /** IngressClass the http01 solver answers challenges through (Contour's `ingressClass` output). */
     readonly ingressClass: pulumi.Input<string>;
-}
-
-/** Pure: chart values; cert-manager installs its CRDs only when asked to. */
-export function certManagerValues(): Record<string, unknown> {
-    return { crds: { enabled: true } };
 }
 
 /** Pure: an ACME v2 ClusterIssuer solving http01 through the given IngressClass. */
@@ -58,11 +53,11 @@ export class CertManager extends pulumi.ComponentResource {
         }
         const chart = new k8s.helm.v4.Chart(
             `${name}-chart`,
-            { ...chartLocation(args.chart), name: "cert-manager", namespace: args.namespace, values: certManagerValues() },
+            { ...chartArgs("cert-manager", args.chart), namespace: args.namespace, values: withoutCrds("cert-manager", {}) },
             { parent: this },
         );
         if (args.issuer) {
-            // After the chart: the ClusterIssuer kind exists only once the chart's CRDs are in.
+            // After the chart: the CRD step put the ClusterIssuer kind in, and cert-manager's webhook, which the chart runs, admits it.
             const issuer = new k8s.apiextensions.CustomResource(
                 `${name}-${args.issuer}`,
                 clusterIssuerSpec(args.issuer, args.acmeEmail!, args.ingressClass),

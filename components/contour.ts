@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ChartSource } from "../model/charts";
-import { chartLocation } from "./charts";
+import { chartArgs, withoutCrds } from "./charts";
 
 /** IngressClass that the gateway ingress and cert-manager's http01 solver route through. */
 export const INGRESS_CLASS = "contour";
@@ -45,7 +45,7 @@ export class Contour extends pulumi.ComponentResource {
         super("openfaas-gitops:platform:Contour", name, args, opts);
         const chart = new k8s.helm.v4.Chart(
             `${name}-chart`,
-            { ...chartLocation(args.chart), name: "contour", namespace: args.namespace, values: contourValues(args) },
+            { ...chartArgs("contour", args.chart), namespace: args.namespace, values: withoutCrds("contour", contourValues(args)) },
             { parent: this },
         );
         // Resolved once the chart (which creates the IngressClass) is in: an Ingress naming it waits for it.

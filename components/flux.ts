@@ -8,7 +8,7 @@ import { FluxNotification, githubRepositoryAddress, NotificationType } from "../
 import { isSshUrl } from "../model/git";
 import { AGENT_DEFAULTS } from "../agent/settings";
 import { ChartSource } from "../model/charts";
-import { chartLocation } from "./charts";
+import { chartArgs, withoutCrds } from "./charts";
 
 /** API versions of the Flux v2.8 CRDs (../shared/upstream/crds/flux.yaml) this component declares. */
 export const FLUX_API = {
@@ -147,7 +147,6 @@ export function fluxAgentNetworkPolicySpec(namespace: string, agent: FluxAgentAc
  */
 export function fluxValues(args: Pick<FluxArgs, "kustomizeController" | "helmController" | "networkPolicies">): Record<string, unknown> {
     return {
-        installCRDs: true,
         policies: { create: args.networkPolicies === true },
         sourceController: { create: true },
         notificationController: { create: true },
@@ -334,10 +333,10 @@ export class Flux extends pulumi.ComponentResource {
         const ns = args.namespace ?? AGENT_DEFAULTS.fluxNamespace;
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: LABELS } }, { parent: this });
         const inNs = { parent: this, dependsOn: [namespace] };
-        // The CRDs come with the chart: the Flux objects wait for it.
+        // The Flux objects wait for the chart (its controllers); the CRDs were applied before the program declared anything.
         const chart = new k8s.helm.v4.Chart(
             `${name}-chart`,
-            { ...chartLocation(args.chart), name: "flux2", namespace: ns, values: fluxValues(args) },
+            { ...chartArgs("flux2", args.chart), namespace: ns, values: withoutCrds("flux2", fluxValues(args)) },
             inNs,
         );
         const afterChart = { parent: this, dependsOn: [namespace, chart] };

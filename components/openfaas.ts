@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BASIC_AUTH_KEYS, BASIC_AUTH_SECRET } from "../model/platform";
 import { ChartSource } from "../model/charts";
-import { chartLocation } from "./charts";
+import { chartArgs, withoutCrds } from "./charts";
 
 /** Secret OpenFaaS Pro reads its licence from. */
 export const LICENSE_SECRET = "openfaas-license";
@@ -176,11 +176,10 @@ export class OpenFaaS extends pulumi.ComponentResource {
         new k8s.helm.v4.Chart(
             `${name}-chart`,
             {
-                ...chartLocation(args.chart),
-                name: "openfaas",
+                ...chartArgs("openfaas", args.chart),
                 namespace: args.namespace,
                 values: pulumi.output(args.functionNamespace).apply((functionNamespace) =>
-                    openfaasValues({ functionNamespace, gatewayReplicas: args.gatewayReplicas, queueWorkerReplicas: args.queueWorkerReplicas, pro, multipleNamespaces: args.multipleNamespaces }),
+                    withoutCrds("openfaas", openfaasValues({ functionNamespace, gatewayReplicas: args.gatewayReplicas, queueWorkerReplicas: args.queueWorkerReplicas, pro, multipleNamespaces: args.multipleNamespaces })),
                 ),
             },
             { parent: this, dependsOn },

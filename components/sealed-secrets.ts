@@ -4,7 +4,7 @@ import * as tls from "@pulumi/tls";
 import { ACTIVE_KEY_LABEL } from "../model/sealing-key";
 import { SealedSecret } from "../sealing/sealed-secret";
 import { ChartSource } from "../model/charts";
-import { chartLocation } from "./charts";
+import { chartArgs, withoutCrds } from "./charts";
 
 /** Controller name kubeseal looks for by default, so `kubeseal --controller-namespace <ns>` just works. */
 export const CONTROLLER_NAME = "sealed-secrets-controller";
@@ -101,7 +101,7 @@ export class SealedSecrets extends pulumi.ComponentResource {
         });
         const chart = new k8s.helm.v4.Chart(
             `${name}-chart`,
-            { ...chartLocation(args.chart), name: "sealed-secrets", namespace: args.namespace, values: sealedSecretsValues() },
+            { ...chartArgs("sealed-secrets", args.chart), namespace: args.namespace, values: withoutCrds("sealed-secrets", sealedSecretsValues()) },
             { parent: this, dependsOn: [secret] },
         );
         for (const m of args.manifests ?? []) {

@@ -5,6 +5,7 @@
  */
 import { readAgent } from "./agent";
 import { readCharts } from "./charts";
+import { CRD_MODES } from "../model/crds";
 import { ConfigError } from "./errors";
 import { RawConfig } from "./files";
 import { readFlux } from "./flux";
@@ -33,6 +34,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
     const sealedSecrets = readSealing(r, raw, now);
     const openfaas = readOpenFaaS(r, raw, sealedSecrets.manifests);
     const charts = readCharts(r);
+    const crds = r.oneOf("crds", CRD_MODES, "apply");
     const networkPolicies = r.bool("networkPolicies", true);
     const functions = readFunctions(r, raw, isPro(r));
     const invoker = readInvoker(r, raw);
@@ -41,5 +43,5 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
 
     r.unknownKeys();
     if (r.problems.length > 0) throw new ConfigError(raw.stack, r.problems);
-    return { stack: raw.stack, ingress, tls, openfaas, sealedSecrets, charts, networkPolicies, functions, invoker: invoker!, agent, flux }; // no invoker means a problem above
+    return { stack: raw.stack, ingress, tls, openfaas, sealedSecrets, charts, crds, networkPolicies, functions, invoker: invoker!, agent, flux }; // no invoker means a problem above
 }

@@ -25,6 +25,7 @@ export const CONFIG_KEYS = {
     sealingCertPem: "string",
     sealingCertValidityDays: "integer",
     charts: "object",
+    crds: "string",
     networkPolicies: "boolean",
     functionsFile: "string",
     functions: "object",

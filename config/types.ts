@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { FluxNotification } from "../model/flux";
 import { ChartName, ChartSource } from "../model/charts";
+import { CrdMode } from "../model/crds";
 import { FunctionDef } from "../model/function";
 import { SealedSecretFile } from "../sealing/manifests";
 import type { Invoker } from "./invoker";
@@ -90,6 +91,8 @@ export interface PlatformConfig {
         readonly manifests: readonly SealedSecretFile[];
     };
     readonly charts: Readonly<Record<ChartName, ChartSource>>;
+    /** What the program does with the charts' CRDs (model/crds.ts, docs/crds.md). */
+    readonly crds: CrdMode;
     readonly networkPolicies: boolean;
     /** The functions of `functionsFile` with this stack's overrides applied (schedules emptied when off). */
     readonly functions: readonly FunctionDef[];

@@ -6,32 +6,11 @@ import Ajv from "ajv";
 import * as yaml from "js-yaml";
 import { ChartName, CHART_NAMES, CHARTS } from "../model/charts";
 import { upstream } from "../tools/upstream";
-import { chartFile, runProgram, raw, runStack, STACKS } from "./helpers";
+import { mergeValues } from "../components/charts";
+import { chartFile, runProgram, raw, runStack, STACKS, unknownValueKeys } from "./helpers";
 
 function upstreamValues(chart: ChartName): Record<string, unknown> {
     return yaml.load(fs.readFileSync(chartFile(chart, "values.yaml"), "utf8")) as Record<string, unknown>;
-}
-
-function isMap(v: unknown): v is Record<string, unknown> {
-    return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
-/**
- * Key paths in `given` that the chart's values.yaml does not have. Below an upstream map that is
- * empty (free-form, e.g. annotations) anything goes.
- */
-export function unknownValueKeys(given: Record<string, unknown>, upstream: Record<string, unknown>, at = ""): string[] {
-    const out: string[] = [];
-    for (const [k, v] of Object.entries(given)) {
-        const p = at ? `${at}.${k}` : k;
-        if (!(k in upstream)) {
-            out.push(p);
-            continue;
-        }
-        const u = upstream[k];
-        if (isMap(v) && isMap(u) && Object.keys(u).length > 0) out.push(...unknownValueKeys(v, u, p));
-    }
-    return out;
 }
 
 describe("chart values", () => {
@@ -81,7 +60,7 @@ describe("chart values", () => {
                     // Helm validates the merged values, so check the defaults with our values on top.
                     const ajv = new Ajv({ strict: false, allErrors: true });
                     const validate = ajv.compile(JSON.parse(fs.readFileSync(schemaFile, "utf8")));
-                    const merged = deepMerge(upstreamValues(name), values);
+                    const merged = mergeValues(upstreamValues(name), values);
                     assert.ok(validate(merged), `${name}: ${ajv.errorsText(validate.errors)}`);
                 }
             }
@@ -91,11 +70,3 @@ describe("chart values", () => {
         assert.deepEqual([...checked].sort(), [...CHART_NAMES].sort());
     });
 });
-
-function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-    const out: Record<string, unknown> = { ...base };
-    for (const [k, v] of Object.entries(over)) {
-        out[k] = isMap(v) && isMap(base[k]) ? deepMerge(base[k] as Record<string, unknown>, v) : v;
-    }
-    return out;
-}

@@ -44,3 +44,25 @@ export function one(resources: DeclaredResource[], type: string, name?: string):
 export function chartInputs(resources: DeclaredResource[], release: string): Record<string, any> {
     return one(resources, "kubernetes:helm.sh/v4:Chart", `${release}-chart`).inputs;
 }
+
+function isMap(v: unknown): v is Record<string, unknown> {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * Key paths in `given` that the chart's values.yaml does not have. Below an upstream map that is
+ * empty (free-form, e.g. annotations) anything goes.
+ */
+export function unknownValueKeys(given: Record<string, unknown>, upstream: Record<string, unknown>, at = ""): string[] {
+    const out: string[] = [];
+    for (const [k, v] of Object.entries(given)) {
+        const p = at ? `${at}.${k}` : k;
+        if (!(k in upstream)) {
+            out.push(p);
+            continue;
+        }
+        const u = upstream[k];
+        if (isMap(v) && isMap(u) && Object.keys(u).length > 0) out.push(...unknownValueKeys(v, u, p));
+    }
+    return out;
+}

@@ -28,11 +28,12 @@ import type { AgentStatus } from "../agent/reconciler";
 import { AGENT_DEFAULTS, SourceMode } from "../agent/settings";
 import { gitRepositorySpec } from "../components/flux";
 import { PROJECT } from "../config";
-import { ControlPlane, ensureBinaries, installCrds, KUBERNETES_VERSION, startControlPlane } from "./controlplane";
+import { ControlPlane, ensureBinaries, KUBERNETES_VERSION, startControlPlane } from "./controlplane";
 import { ensureEngine, KUBERNETES_PROVIDER_VERSION, PULUMI_CLI_VERSION } from "./engine";
 import { serveGit } from "./git-http";
 import { toolCacheDir } from "./go-tools";
 import { copyWorkingTree, localChartsConfig, makeCredentials, ROOT, seedDependencyCache } from "./local-stack";
+import { chartCrds, upstream } from "./upstream";
 import { freePort } from "./net";
 import { logTail, stopChild } from "./processes";
 import { ensureSourceController, SOURCE_CONTROLLER_VERSION, SourceController, startSourceController } from "./source-controller";
@@ -261,8 +262,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
         const cp = await startControlPlane({ dir: path.join(dir, "cluster"), log });
         undo.push(() => cp.stop());
         checkAborted();
-        const crds = installCrds(cp);
-        log(`cluster ready at ${cp.server} (${crds.length} CRDs of the platform's charts installed; admission webhooks are never called: their pods run no process)`);
+        // No CRD is installed here: the bootstrap's CRD step applies the charts' CRDs, as on a user's cluster.
+        log(`cluster ready at ${cp.server} (admission webhooks are never called: their pods run no process)`);
 
         const repo = path.join(dir, "repo");
         makeRepository(repo);
@@ -309,6 +310,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
         if (source === "flux") {
             const fluxNamespace = AGENT_DEFAULTS.fluxNamespace;
             cp.kubectl(["create", "namespace", fluxNamespace]);
+            // The dev stack has no Flux, so its CRD step brings none of Flux's: the source-controller run here needs them.
+            cp.kubectl(["apply", "--server-side", "--field-manager=openfaas-gitops-demo", "-f", "-"], chartCrds("flux2", upstream().charts.flux2));
+            cp.kubectl(["wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=flux", "--timeout=60s"]);
             // Flux fetches over HTTP: git's own http-backend serves the demo directory's repositories on loopback.
             const server = http.createServer((req, res) => serveGit(dir, req, res));
             await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));

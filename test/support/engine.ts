@@ -112,6 +112,11 @@ export interface EngineHarnessOptions {
      * @default true
      */
     readonly agentSettings?: boolean;
+    /**
+     * Whether the charts' CRDs are on the cluster before the first run (unmarked, as `npm run
+     * cluster` puts them), or only the program's CRD step brings them (docs/crds.md). @default true
+     */
+    readonly crds?: boolean;
 }
 
 /** Starts a control plane with the real CRDs, a private state backend and a project copy for the engine. */
@@ -125,7 +130,7 @@ export async function startEngineHarness(opts: EngineHarnessOptions = {}): Promi
     // so the whole run, alive for good (a CI clone without ../shared hung so).
     const ready = await (async () => {
         try {
-            installCrds(cp);
+            if (opts.crds !== false) installCrds(cp);
             for (const d of ["state", "home", "project"]) fs.mkdirSync(path.join(dir, d));
             const projectDir = path.join(dir, "project");
             projectCopy(projectDir);
