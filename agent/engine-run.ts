@@ -71,6 +71,8 @@ function send(m: RunMessage): Promise<void> {
  * has no one to answer it. Clearing them is safe here: a create it had started is adopted by the
  * next apply (server-side apply upserts an object that already exists), and an update or delete is
  * planned again from the program. (`importStack` drops them; the CLI does that on every import.)
+ * Only before a run that writes the state: a preview leaves them as they are, and reading the whole
+ * state costs a CLI process (about 0.6 CPU-seconds on the prod stack) every preview and drift check.
  */
 async function clearPendingOperations(stack: automation.Stack): Promise<void> {
     const state = await stack.exportStack();
@@ -87,6 +89,10 @@ async function run(req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
     const fromProject = createRequire(path.join(projectDir, "package.json"));
     // Under the agent's own tsx (development) .ts already loads; in the image, the checkout's tsx.
     if (!require.extensions[".ts"]) (fromProject("tsx/cjs/api") as { register(): unknown }).register();
+    // tsx maps every stack trace back to TypeScript, and @pulumi/pulumi takes one for every promise and
+    // resource it makes: about 0.4 of a prod preview's CPU-seconds. A run's errors are messages, so
+    // its traces point into the transpiled program instead.
+    process.setSourceMapsEnabled(false);
     const auto = fromProject("@pulumi/pulumi/automation") as typeof automation;
     const project = yaml.load(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name: string; main?: string };
     const main = path.resolve(projectDir, project.main ?? "index.ts");
@@ -102,8 +108,8 @@ async function run(req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
         await stack.cancel();
         return { kind: "done", changes: {}, changed: [] };
     }
-    await clearPendingOperations(stack);
     const planOnly = req.op === "preview" || req.op === "drift-check";
+    if (!planOnly) await clearPendingOperations(stack);
     const changed: string[] = [];
     const opts = {
         configFile: req.configFile,
