@@ -38,13 +38,27 @@ async function main(): Promise<void> {
         return loaded?.status;
     };
     const metrics = new AgentMetrics();
+    // Whether this leader has read the status the previous one left (or failed to and keeps its own).
+    // Until then it writes nothing: a change recorded in the same election round that made it leader
+    // ("works again") would put the facts it read at its start over the previous leader's newer ones,
+    // and the adoption would then read them back (seen on the real node in a rollout).
+    let adopted = false;
     const elector = new LeaseElector(kc, { namespace: settings.namespace, name: settings.leaseName, identity: settings.identity }, {
         leader: (leads) => {
             log.info({ identity: settings.identity }, leads ? "became leader" : "not the leader");
+            adopted = false;
             if (!leads) reconciler.leadershipLost();
             else
-                void reconciler.adoptLeaderStatus(loadStatus).catch((e: Error) =>
-                    log.warn({ error: e.message }, "could not read the previous leader's status; keeping this replica's"));
+                void reconciler
+                    .adoptLeaderStatus(async () => {
+                        const stored = await loadStatus();
+                        adopted = true;
+                        return stored;
+                    })
+                    .catch((e: Error) => {
+                        adopted = true;
+                        log.warn({ error: e.message }, "could not read the previous leader's status; keeping this replica's");
+                    });
         },
         error: (error) => {
             if (error) log.error({ identity: settings.identity }, error);
@@ -117,8 +131,9 @@ async function main(): Promise<void> {
                 try {
                     // "No holder known" may only mean this replica's request failed while a leader lives:
                     // it adds its election error to the stored status, never its own facts.
-                    if (elector.isLeader()) await store.save(status);
-                    else await store.reportElectionError(status.leaderElectionError, status);
+                    if (elector.isLeader()) {
+                        if (adopted) await store.save(status);
+                    } else await store.reportElectionError(status.leaderElectionError, status);
                     if (event) await store.event(event);
                 } catch (e) {
                     log.warn({ error: (e as Error).message }, "could not write the status ConfigMap or Event");

@@ -1,9 +1,10 @@
 /**
  * The real engine on the prod stack with the real upstream charts (test/support/engine.ts): wall
- * time and CPU of preview, first up, no-op preview, no-op up, drift check and destroy, the state's
- * size, and in the same run `kubectl apply
- * --server-side` of the same objects on a fresh control plane, as the floor the engine is compared
- * with. Usage: npm run bench:engine (also in npm run bench; .ci/run runs it)
+ * time and CPU of preview, first up, no-op preview, no-op up, drift check and destroy, and the
+ * state's size; then the same stack in Pro mode with N generated functions (preview, up, no-op
+ * preview); and `kubectl apply --server-side` of the prod stack's objects on a fresh control plane,
+ * the floor the engine is compared with.
+ * Usage: npm run bench:engine [-- <functions>] (default 150; also in npm run bench; .ci/run runs 15)
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -11,6 +12,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { installCrds, startControlPlane } from "../tools/controlplane";
 import { startEngineHarness } from "../test/support/engine";
+import { stackYml } from "./generated-functions";
 
 /** Server-managed fields that an apply must not carry. */
 const SERVER_FIELDS = ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"];
@@ -50,7 +52,11 @@ async function timed<T>(label: string, fn: () => Promise<T>, into: Record<string
     return out;
 }
 
-async function main(): Promise<void> {
+/** The prod stack's credentials, as bring-your-own config. */
+const SECRETS = ["adminPassword", "sealingKeyPem", "sealingCertPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret"] as const;
+
+async function main(functions: number): Promise<void> {
+    let proResources = 0;
     const t: Record<string, number> = {};
     const cpu: Record<string, { engine: number; apiserver: number }> = {};
     const h = await startEngineHarness();
@@ -59,7 +65,7 @@ async function main(): Promise<void> {
     let stateBytes = 0;
     let crdStateBytes = 0;
     try {
-        const stack = await h.stack("bench", "prod", { secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret"] });
+        const stack = await h.stack("bench", "prod", { secrets: SECRETS });
         const preview = await timed("preview", () => stack.run("preview"), t, cpu, apiserver);
         await timed("first up", () => stack.run("up"), t, cpu, apiserver);
         await timed("no-op preview", () => stack.run("preview"), t, cpu, apiserver);
@@ -84,6 +90,14 @@ async function main(): Promise<void> {
             });
         await timed("destroy", () => stack.run("destroy"), t, cpu, apiserver);
         console.log(`engine, prod stack, ${preview.changes.create} resources (${objects.length} Kubernetes objects):`);
+
+        // Pro mode with many functions (Function objects for the operator, HPAs, CronJobs), on the same cluster.
+        fs.writeFileSync(path.join(h.projectDir, "functions", "bench.yml"), stackYml(functions));
+        const pro = await h.stack("bench-pro", "prod", { secrets: SECRETS, extra: { functionsFile: "functions/bench.yml" } });
+        await pro.stack.setConfig("openfaas-gitops:proLicense", { value: "bench-placeholder-not-a-licence", secret: true });
+        proResources = (await timed(`pro ${functions} fns: preview`, () => pro.run("preview"), t, cpu, apiserver)).changes.create ?? 0;
+        await timed(`pro ${functions} fns: up`, () => pro.run("up"), t, cpu, apiserver);
+        await timed(`pro ${functions} fns: no-op preview`, () => pro.run("preview"), t, cpu, apiserver);
     } finally {
         await h.stop();
     }
@@ -110,6 +124,12 @@ async function main(): Promise<void> {
     console.log(`  state: ${(stateBytes / 1e6).toFixed(2)} MB, of which CRDs ${(crdStateBytes / 1e6).toFixed(2)} MB`);
     console.log(`  first up / kubectl first apply: x${(t["first up"]! / t["kubectl first apply"]!).toFixed(1)}`);
     console.log(`  no-op up / kubectl no-op apply: x${(t["no-op up"]! / t["kubectl no-op apply"]!).toFixed(1)}`);
+    console.log(`  (pro: the prod stack in Pro mode with ${functions} generated functions, ${proResources} resources)`);
 }
 
-void main();
+const functions = Number(process.argv[2] ?? 150);
+if (!Number.isInteger(functions) || functions < 1) {
+    console.error("usage: npm run bench:engine [-- <functions>] (the Pro-mode stack's generated functions; default 150)");
+    process.exit(2);
+}
+void main(functions);

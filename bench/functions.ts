@@ -12,26 +12,11 @@ import { parseConfig } from "../config";
 import { projectFiles } from "../config/files";
 import { buildPlatform } from "../platform";
 import { declare, stackFileConfig } from "../tools/mock-engine";
+import { stackYml } from "./generated-functions";
 
 const DEFAULT_SIZES = [15, 150, 1500];
 /** The functions file the shipped stacks read (`functionsFile`'s default). */
 const FUNCTIONS_FILE = "functions/stack.yml";
-
-function stackYml(n: number): string {
-    const lines = ["provider: {name: openfaas}", "functions:"];
-    for (let i = 0; i < n; i++) {
-        lines.push(
-            `  fn-${i}:`,
-            `    image: ghcr.io/acme/fn-${i}:1.0.${i}`,
-            "    environment: {mode: bench}",
-            "    requests: {cpu: 10m, memory: 32Mi}",
-            "    limits: {cpu: 100m, memory: 128Mi}",
-            ...(i % 3 === 0 ? ["    autoscaling: {minReplicas: 1, maxReplicas: 5, cpuUtilization: 60}"] : []),
-            ...(i % 5 === 0 ? ['    schedules: [{cron: "*/5 * * * *", payload: ping}]'] : []),
-        );
-    }
-    return lines.join("\n") + "\n";
-}
 
 async function measure(n: number): Promise<void> {
     const base = stackFileConfig("prod");

@@ -65,7 +65,13 @@ export async function applyChartCrds(args: CrdStepArgs): Promise<void> {
     const work = crdWork(wanted, (live.items ?? []).map((i) => i.metadata));
     for (const w of work) {
         const source = args.charts.find((c) => c.name === w.chart)!.source;
-        const crds = markedCrds(w, await render(w.chart, source, args.provider));
+        const rendered = await render(w.chart, source, args.provider);
+        let crds: ManifestObject[];
+        try {
+            crds = markedCrds(w, rendered);
+        } catch (e) {
+            throw new CrdStepError((e as Error).message);
+        }
         const names = crds.map((c) => c.metadata!.name!);
         const what = `${crds.length} CRDs of ${w.chart} ${w.version}${w.from && w.from !== w.version ? ` (from ${w.from})` : ""}: ${w.reason}`;
         let validated = true;
@@ -107,7 +113,9 @@ async function render(chart: ChartName, source: ChartSource, provider: k8s.Provi
         release_name: CHART_RELEASE_NAMES[chart],
         values: CHART_CRD_VALUES[chart].on,
     };
-    const out = (await pulumi.runtime.invoke("kubernetes:helm:template", { jsonOpts: JSON.stringify(opts) }, { provider })) as { result?: unknown };
+    const out = (await pulumi.runtime.invoke("kubernetes:helm:template", { jsonOpts: JSON.stringify(opts) }, { provider }).catch((e: Error) => {
+        throw new CrdStepError(`rendering chart ${chart} ${source.version} from ${source.path ?? source.repo} failed: ${e.message}`);
+    })) as { result?: unknown };
     const result = out.result;
     // The provider answers with the objects; a YAML stream is accepted too.
     if (typeof result === "string") return yaml.loadAll(result) as ManifestObject[];

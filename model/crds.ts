@@ -5,6 +5,7 @@
  * with or without its CRDs, how applied CRDs are marked, and which charts' CRDs a run must apply.
  */
 import { ChartName } from "./charts";
+import { capText } from "./problem";
 
 /** How a stack's CRDs are handled (`crds` config key). */
 export const CRD_MODES = ["apply", "skip"] as const;
@@ -47,6 +48,9 @@ export const CRD_COUNT_ANNOTATION = "openfaas-gitops.dev/chart-crds";
 /** The field manager of the step's server-side applies. */
 export const CRD_FIELD_MANAGER = "openfaas-gitops-crds";
 
+/** How much of the versions found on the cluster a run's log repeats. */
+const VERSIONS_SHOWN = 100;
+
 /** A chart whose CRDs the stack needs, at the version it is configured with. */
 export interface WantedCrds {
     readonly chart: ChartName;
@@ -78,7 +82,9 @@ export function crdWork(wanted: readonly WantedCrds[], live: readonly LiveCrd[])
         if (mine.length === 0) return [{ ...w, reason: "none of its CRDs is on the cluster" }];
         const versions = [...new Set(mine.map((c) => c.annotations?.[CRD_VERSION_ANNOTATION] ?? "(unmarked)"))].sort();
         const other = versions.filter((v) => v !== w.version);
-        if (other.length > 0) return [{ ...w, from: other.join(", "), reason: `its CRDs are at ${other.join(", ")}` }];
+        // Annotations are anyone's to edit: what the log repeats of them is bounded.
+        const shown = capText(other.join(", "), VERSIONS_SHOWN);
+        if (other.length > 0) return [{ ...w, from: shown, reason: `its CRDs are at ${shown}` }];
         const count = Number(mine[0]!.annotations?.[CRD_COUNT_ANNOTATION]);
         if (Number.isInteger(count) && mine.length < count) return [{ ...w, from: w.version, reason: `${count - mine.length} of its ${count} CRDs are missing` }];
         return [];

@@ -142,6 +142,51 @@ describe("the agent process across restarts", { skip: !available && "no Go toolc
         assert.equal(await a.stop("SIGTERM"), 0);
     });
 
+    it("a replica whose failed election recovers and wins in one round adopts the status stored then, never writes its own older facts first", async () => {
+        // Seen on the real node (CI, test/agent-pod.test.ts): the new pod of a rollout read the status
+        // at its start, while the old leader was mid-run; its Lease request then timed out, and the
+        // round that worked again also made it leader. "Works again" was recorded first, and, the pod
+        // leading by then, that write put its start-time facts over the old leader's newer ones; it
+        // then adopted them, and the old leader's last apply was gone. Here the Lease is forbidden to
+        // the replica until the stored status has moved on, then allowed.
+        const ns = "openfaas-gitops";
+        const name = "late-leader";
+        const role = (verbs: string[]) => JSON.stringify({
+            apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name, namespace: ns },
+            rules: [{ apiGroups: [""], resources: ["configmaps", "events"], verbs: ["get", "create", "update"] }, ...(verbs.length ? [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs }] : [])],
+        });
+        cp.kubectl(["apply", "-f", "-"], JSON.stringify({
+            apiVersion: "v1", kind: "List", items: [
+                { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: ns } },
+                JSON.parse(role([])),
+                { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name, namespace: ns }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name }, subjects: [{ kind: "ServiceAccount", name, namespace: ns }] },
+            ],
+        }));
+        const kubeconfig = JSON.parse(cp.kubectl(["config", "view", "--raw", "--minify", "-o", "json"]));
+        kubeconfig.users[0].user = { token: cp.kubectl(["create", "token", name, "-n", ns]).trim() };
+        const file = path.join(path.dirname(tokenFile), `${name}.kubeconfig`);
+        fs.writeFileSync(file, JSON.stringify(kubeconfig), { mode: 0o600 });
+        const entry = (revision: string) => ({ revision, kind: "apply", result: "succeeded", startedAt: new Date().toISOString(), durationMs: 1000 });
+        // What the replica reads at its start: the old leader mid-run (attempting b, a applied).
+        const atStart = { lastAppliedRevision: "a".repeat(40), lastAttemptedRevision: "b".repeat(40), failures: 0, suspended: false, history: [entry("a".repeat(40))] };
+        cp.kubectl(["create", "configmap", name, "-n", ns, `--from-literal=status.json=${JSON.stringify(atStart)}`]);
+        // Suspended, so it applies nothing of its own: what it writes is only what it read or adopted.
+        const a = await start(name, { KUBECONFIG: file, AGENT_SUSPEND: "true" });
+        await until("the election error in the stored status", async () => ((status(name) as { leaderElectionError?: string }).leaderElectionError ? true : undefined), 60_000);
+        // The old leader finishes its run: b applied.
+        const later = { lastAppliedRevision: "b".repeat(40), lastAttemptedRevision: "b".repeat(40), failures: 0, suspended: true, suspendedBy: "setting", history: [entry("a".repeat(40)), entry("b".repeat(40))] };
+        cp.kubectl(["apply", "--server-side", "--force-conflicts", "-f", "-"], cp.kubectl(["create", "configmap", name, "-n", ns, `--from-literal=status.json=${JSON.stringify(later)}`, "--dry-run=client", "-o", "json"]));
+        cp.kubectl(["apply", "-f", "-"], role(["get", "create", "update"]));
+        await until("the replica leads", async () => (/became leader/.test(a.logs()) ? true : undefined), 60_000);
+        // Its writes after leading have landed (a suspended leader writes once, then only on change).
+        await until("the election error cleared", async () => ((status(name) as { leaderElectionError?: string }).leaderElectionError === undefined ? true : undefined), 30_000);
+        await new Promise((r) => setTimeout(r, 2000));
+        const stored = status(name) as ReturnType<typeof status> & { lastAppliedRevision?: string; history: { revision: string }[] };
+        assert.equal(stored.lastAppliedRevision, "b".repeat(40), `the replica wrote its start-time facts over the leader's:\n${a.logs()}`);
+        assert.deepEqual(stored.history.map((r) => r.revision), ["a".repeat(40), "b".repeat(40)]);
+        assert.equal(await a.stop("SIGTERM"), 0);
+    });
+
     it("HostKeyMismatch: fixing known_hosts and restarting the agent (what the message says) reaches the server again", { skip: !SSHD && "no sshd" }, async () => {
         const sshd = await startSshd();
         try {

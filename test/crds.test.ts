@@ -42,6 +42,11 @@ describe("CRD policy (model/crds.ts)", () => {
         assert.deepEqual(missing.map((w) => w.reason), ["1 of its 2 CRDs are missing"]);
     });
 
+    it("repeats a bounded part of versions someone wrote into the annotations", () => {
+        const [w] = crdWork([want[0]!], [live("a.cert-manager.io", "cert-manager", "v".repeat(300_000), 1)]);
+        assert.ok(w!.reason.length < 300 && w!.from!.length < 200, w!.reason.slice(0, 300));
+    });
+
     it("leaves alone a chart whose CRDs are all there at its version, and CRDs of anything else", () => {
         const others: LiveCrd[] = [{ name: "x.example.com" }, { name: "y.example.com", labels: { [CRD_CHART_LABEL]: "not-ours" } }];
         assert.deepEqual(crdWork(want, [...others, live("a.cert-manager.io", "cert-manager", "v1.21.1", 1), live("s.bitnami.com", "sealed-secrets", "2.18.5", 1)]), []);

@@ -117,6 +117,11 @@ describe("real engine: the CRD step (crds: apply)", { skip: SKIP_REASON }, () =>
         await s.stack.setConfig("openfaas-gitops:gatewayReplicas", { value: "1" });
     });
 
+    it("a chart the step cannot render fails the run naming the chart, its version and where it was looked for", async () => {
+        s = await withSealedChart(path.join(dir, "no-such-chart"), "2.18.9");
+        await assert.rejects(s.run("preview"), /CRD step \(config key crds, docs\/crds\.md\): rendering chart sealed-secrets 2\.18\.9 from \S*no-such-chart failed: /);
+    });
+
     it("destroy leaves every CRD (deleting one would delete every object of its kind in the cluster)", async () => {
         const before = (await crds()).map((c) => c.metadata.name).sort();
         await s.run("destroy");
