@@ -119,7 +119,7 @@ async function main(functions: number): Promise<void> {
     }
     for (const [k, v] of Object.entries(t)) {
         const c = cpu[k];
-        console.log(`  ${k.padEnd(20)} ${v.toFixed(2).padStart(6)} s${c ? `   CPU: engine ${c.engine.toFixed(1)} s, apiserver ${c.apiserver.toFixed(1)} s` : ""}`);
+        console.log(`  ${k.padEnd(28)} ${v.toFixed(2).padStart(6)} s${c ? `   CPU: engine ${c.engine.toFixed(1)} s, apiserver ${c.apiserver.toFixed(1)} s` : ""}`);
     }
     console.log(`  state: ${(stateBytes / 1e6).toFixed(2)} MB, of which CRDs ${(crdStateBytes / 1e6).toFixed(2)} MB`);
     console.log(`  first up / kubectl first apply: x${(t["first up"]! / t["kubectl first apply"]!).toFixed(1)}`);
