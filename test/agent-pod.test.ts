@@ -70,6 +70,8 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
     let s: TestStack;
     let configFile = "";
     let tag = "";
+    /** When the bootstrap's state files were given to the pod's user (see the first apply's test). */
+    let stateHandedOver = 0;
     const heads: string[] = [];
     const log = (l: string) => console.log(`# ${l}`);
 
@@ -165,6 +167,7 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
         await s.run("up");
         // The pod's user writes the state from now on (locks, history, checkpoints).
         for (const f of [state, ...fs.readdirSync(state, { recursive: true, encoding: "utf8" }).map((f) => path.join(state, f))]) fs.chownSync(f, 10001, 10001);
+        stateHandedOver = Date.now();
     });
     after(() =>
         teardown(
@@ -196,8 +199,12 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
         assert.equal(status.history[0]?.result, "succeeded", JSON.stringify(status.history[0]));
         // The pod starts while the bootstrap's `pulumi up` still runs (its Deployment is not awaited)
         // and reads the same revision: a first attempt may meet that run's lock, as on a user's cluster.
+        // Until the state is handed over, the directories the bootstrap (root) created refuse the pod's
+        // user: an artifact of this fixture sharing a host directory between two users, which an
+        // object store does not have. A run that started then may fail with that; none later.
         for (const r of status.history.filter((r) => r.result !== "succeeded")) {
             assert.equal(r.result, "failed", JSON.stringify(r));
+            if (/permission denied/.test(r.message ?? "") && Date.parse(r.startedAt) < stateHandedOver) continue;
             assert.match(r.message ?? "", /currently locked[^]*is not a crashed run of this agent[^]*left alone/, JSON.stringify(r));
         }
         assert.ok(mirror.requests.some((r) => r.path.endsWith(".tgz") && r.status === 200), "nothing was installed from the mirror");
