@@ -42,9 +42,17 @@ export function clusterProvider(): k8s.Provider {
     return new k8s.Provider("kubernetes", {});
 }
 
-/** The charts a stack installs (Flux only with a `flux` map), for the CRD step. */
+/**
+ * The stack's Flux settings when it installs Flux: with a `flux` map, which config/flux.ts accepts
+ * only beside the `agent` map (Flux follows the agent's repository with its key).
+ */
+function fluxOf(cfg: PlatformConfig): PlatformConfig["flux"] {
+    return cfg.agent ? cfg.flux : undefined;
+}
+
+/** The charts a stack installs, for the CRD step. */
 export function stackCharts(cfg: PlatformConfig): { name: ChartName; source: ChartSource }[] {
-    return CHART_NAMES.filter((name) => name !== "flux2" || cfg.flux !== undefined).map((name) => ({ name, source: cfg.charts[name] }));
+    return CHART_NAMES.filter((name) => name !== "flux2" || fluxOf(cfg) !== undefined).map((name) => ({ name, source: cfg.charts[name] }));
 }
 
 /**
@@ -116,11 +124,12 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
         new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions, moreFunctionNamespaces: ns.moreFunctions }, onCluster());
     }
 
-    const fluxAgent = cfg.flux && cfg.agent?.source === "flux";
+    const fluxCfg = fluxOf(cfg);
+    const fluxAgent = fluxCfg && cfg.agent?.source === "flux";
     const agent = cfg.agent
         ? new GitOpsAgent("agent", {
               image: cfg.agent.image,
-              flux: fluxAgent ? { namespace: cfg.flux!.namespace, gitRepository: FLUX_SOURCE_NAME } : undefined,
+              flux: fluxAgent ? { namespace: fluxCfg.namespace, gitRepository: FLUX_SOURCE_NAME } : undefined,
               repoUrl: cfg.agent.repoUrl,
               branch: cfg.agent.branch,
               projectPath: cfg.agent.projectPath,
@@ -131,7 +140,7 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
               webhookSecret: cfg.agent.webhookSecret,
               github: cfg.agent.githubRepository ? { repository: cfg.agent.githubRepository } : undefined,
               // Write access only for image automation, which pushes tag commits with this key.
-              deployKeyWrite: cfg.agent.deployKeyWrite || cfg.flux?.imageAutomation !== undefined,
+              deployKeyWrite: cfg.agent.deployKeyWrite || fluxCfg?.imageAutomation !== undefined,
               webhookHost: cfg.agent.webhookHost,
               ingressClass: contour.ingressClass,
               tlsIssuer: issuerName,
@@ -147,24 +156,23 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
           }, onCluster())
         : undefined;
 
-    // config/flux.ts refuses a flux map without the agent map: Flux follows the agent's repository with its key.
-    const flux = cfg.flux && cfg.agent && agent
+    const flux = fluxCfg && cfg.agent && agent
         ? new Flux("flux", {
-              namespace: cfg.flux.namespace,
+              namespace: fluxCfg.namespace,
               chart: cfg.charts.flux2,
-              kustomizeController: cfg.flux.kustomizeController,
-              helmController: cfg.flux.helmController,
+              kustomizeController: fluxCfg.kustomizeController,
+              helmController: fluxCfg.helmController,
               repoUrl: cfg.agent.repoUrl,
               branch: cfg.agent.branch,
-              interval: cfg.flux.interval,
+              interval: fluxCfg.interval,
               deployKey: agent.deployKey,
               knownHosts: cfg.agent.knownHosts,
-              webhookHost: cfg.flux.webhookHost,
-              webhookSecret: cfg.flux.webhookSecret,
+              webhookHost: fluxCfg.webhookHost,
+              webhookSecret: fluxCfg.webhookSecret,
               github: cfg.agent.githubRepository ? { repository: cfg.agent.githubRepository } : undefined,
-              notifications: cfg.flux.notifications,
-              imageAutomation: cfg.flux.imageAutomation && {
-                  path: cfg.flux.imageAutomation.path,
+              notifications: fluxCfg.notifications,
+              imageAutomation: fluxCfg.imageAutomation && {
+                  path: fluxCfg.imageAutomation.path,
                   images: [
                       ...cfg.functions.flatMap((f) => (f.imagePolicy ? [{ name: f.name, image: f.image, policy: f.imagePolicy }] : [])),
                       { name: INVOKER_IMAGE_POLICY, image: cfg.invoker.image, policy: cfg.invoker.imagePolicy },

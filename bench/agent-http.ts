@@ -8,11 +8,11 @@
  * CI runs it with 10 so it cannot rot).
  */
 import { spawn } from "node:child_process";
-import * as fs from "node:fs";
 import * as net from "node:net";
 import { AddressInfo } from "node:net";
 import { AgentMetrics, createServer } from "../agent/server";
 import { emptyStatus } from "../agent/reconciler";
+import { memoryMiB } from "./proc";
 
 const CONNECTIONS = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 300);
 const BODY = 1024 * 1024;
@@ -28,9 +28,6 @@ function serve(): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function rssMiB(pid: number): number {
-    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
-}
 
 /** Opens a connection that sends all of a 1 MiB body but its last byte; outcome() is what it got so far. */
 function unfinished(port: number): { socket: net.Socket; sent: Promise<void>; outcome(): string } {
@@ -52,16 +49,16 @@ async function bench(): Promise<void> {
     const child = spawn(process.execPath, ["--import", "tsx", __filename, "--serve"], { stdio: ["ignore", "pipe", "inherit"] });
     const port = Number(await new Promise<string>((r) => child.stdout!.once("data", (d) => r(String(d).trim()))));
     await sleep(1000);
-    const idle = rssMiB(child.pid!);
+    const idle = memoryMiB(child.pid!).rss;
     const conns = Array.from({ length: CONNECTIONS }, () => unfinished(port));
     await Promise.all(conns.map((c) => c.sent));
     await sleep(2000);
-    const loaded = rssMiB(child.pid!);
+    const loaded = memoryMiB(child.pid!).rss;
     const counts = new Map<string, number>();
     for (const o of conns.map((c) => c.outcome())) counts.set(o, (counts.get(o) ?? 0) + 1);
     for (const c of conns) c.socket.destroy();
     await sleep(3000);
-    const after = rssMiB(child.pid!);
+    const after = memoryMiB(child.pid!).rss;
     child.kill();
     console.log(`${CONNECTIONS} connections x ${BODY / 1024} KiB unfinished webhook bodies, server RSS: idle ${idle.toFixed(0)} MiB, under load ${loaded.toFixed(0)} MiB, 3 s after they closed ${after.toFixed(0)} MiB`);
     console.log(`what the connections got: ${[...counts].map(([k, v]) => `${v} x ${k}`).join(", ")}`);

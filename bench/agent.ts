@@ -16,11 +16,11 @@ import { makeRepo, Repo } from "../test/support/gitrepo";
 import { ControlPlane, startControlPlane } from "../tools/controlplane";
 import { AGENT_DEFAULTS } from "../agent/settings";
 import { freePort } from "../tools/net";
+import { cpuSeconds, memoryMiB } from "./proc";
 
 const ROOT = path.resolve(__dirname, "..");
 const SECRET = "bench-webhook-secret-0123456789";
 const POLL_SECONDS = 5;
-const TICK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
 
 interface Agent {
     readonly proc: ChildProcess;
@@ -64,19 +64,6 @@ async function startAgent(cp: ControlPlane, repo: Repo, identity: string, compil
     return { proc, base: `http://127.0.0.1:${port}`, next: (re) => new Promise((resolve) => waiters.push({ re, resolve })) };
 }
 
-/** CPU seconds of a process and of its waited-for children (git), from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-    // After the command: state is field 3, utime..cstime are fields 14..17.
-    return fields.slice(11, 15).reduce((a, f) => a + Number(f), 0) / TICK;
-}
-
-function rssMiB(pid: number): { rss: number; hwm: number } {
-    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)![1]);
-    return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
-}
-
 async function webhook(agent: Agent, sha: string): Promise<void> {
     const body = JSON.stringify({ ref: "refs/heads/main", after: sha });
     const sig = `sha256=${crypto.createHmac("sha256", SECRET).update(body).digest("hex")}`;
@@ -105,14 +92,14 @@ async function measure(cp: ControlPlane, compiled: boolean): Promise<Record<stri
     await sleep(3000);
 
     const rss: number[] = [];
-    const cpu0 = cpuSeconds(pid);
+    const cpu0 = cpuSeconds(pid, "both");
     const polls0 = performance.now();
     for (let i = 0; i < 6 * POLL_SECONDS; i++) {
-        rss.push(rssMiB(pid).rss);
+        rss.push(memoryMiB(pid).rss);
         await sleep(1000);
     }
     const polls = (performance.now() - polls0) / 1000 / POLL_SECONDS;
-    const cpuPerPoll = ((cpuSeconds(pid) - cpu0) / polls) * 1000;
+    const cpuPerPoll = ((cpuSeconds(pid, "both") - cpu0) / polls) * 1000;
 
     const latencies: number[] = [];
     for (let i = 1; i <= 5; i++) {
@@ -125,7 +112,7 @@ async function measure(cp: ControlPlane, compiled: boolean): Promise<Record<stri
         await finished;
     }
 
-    const peak = rssMiB(pid).hwm;
+    const peak = memoryMiB(pid).peak;
     const b = await startAgent(cp, repo, "bench-b", compiled);
     await sleep(6000); // b is running its election rounds as a follower
     const t0 = performance.now();

@@ -5,14 +5,11 @@
  * later. Figures only, no assertion on them. Usage: npm run bench:cluster [-- <rounds>] (default 3;
  * CI runs 1 so it cannot rot).
  */
-import * as fs from "node:fs";
 import { ensureBinaries, startControlPlane } from "../tools/controlplane";
+import { memoryMiB } from "./proc";
 
 const ROUNDS = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3);
 
-function rssMiB(pid: number): number {
-    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -21,7 +18,7 @@ async function measure(live: boolean): Promise<{ seconds: number; rss: Record<st
     const cp = await startControlPlane({ live });
     const seconds = (Date.now() - t) / 1000;
     await new Promise((r) => setTimeout(r, 5000));
-    const rss = Object.fromEntries(cp.processes.map((p) => [p.name, rssMiB(p.pid)]));
+    const rss = Object.fromEntries(cp.processes.map((p) => [p.name, memoryMiB(p.pid).rss]));
     await cp.stop();
     return { seconds, rss };
 }

@@ -66,12 +66,9 @@ export async function applyChartCrds(args: CrdStepArgs): Promise<void> {
     for (const w of work) {
         const source = args.charts.find((c) => c.name === w.chart)!.source;
         const rendered = await render(w.chart, source, args.provider);
-        let crds: ManifestObject[];
-        try {
-            crds = markedCrds(w, rendered);
-        } catch (e) {
-            throw new CrdStepError((e as Error).message);
-        }
+        const marking = markedCrds(w, rendered);
+        if ("problem" in marking) throw new CrdStepError(marking.problem);
+        const { crds } = marking;
         const names = crds.map((c) => c.metadata!.name!);
         const what = `${crds.length} CRDs of ${w.chart} ${w.version}${w.from && w.from !== w.version ? ` (from ${w.from})` : ""}: ${w.reason}`;
         let validated = true;

@@ -101,17 +101,17 @@ export interface ManifestObject {
 
 /**
  * Pure: the CRDs of a chart's rendered objects, sorted by name, each marked with the chart, its
- * version and how many there are. Throws when the chart renders none: a chart listed here has CRDs,
- * so none means its values no longer switch them on (a renamed value after an upgrade).
+ * version and how many there are; or the problem when the chart renders none: a chart listed here
+ * has CRDs, so none means its values no longer switch them on (a renamed value after an upgrade).
  */
-export function markedCrds(w: WantedCrds, objects: readonly (ManifestObject | null | undefined)[]): ManifestObject[] {
+export function markedCrds(w: WantedCrds, objects: readonly (ManifestObject | null | undefined)[]): { crds: ManifestObject[] } | { problem: string } {
     const crds = objects
         .filter((o): o is ManifestObject => o?.kind === "CustomResourceDefinition" && typeof o.metadata?.name === "string")
         .sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
     if (crds.length === 0) {
-        throw new Error(`chart ${w.chart} ${w.version} rendered no CustomResourceDefinition with ${JSON.stringify(CHART_CRD_VALUES[w.chart].on)}: model/crds.ts CHART_CRD_VALUES must name the values that switch its CRDs on`);
+        return { problem: `chart ${w.chart} ${w.version} rendered no CustomResourceDefinition with ${JSON.stringify(CHART_CRD_VALUES[w.chart].on)}: model/crds.ts CHART_CRD_VALUES must name the values that switch its CRDs on` };
     }
-    return crds.map((c) => ({
+    const marked = crds.map((c) => ({
         ...c,
         metadata: {
             ...c.metadata,
@@ -119,4 +119,5 @@ export function markedCrds(w: WantedCrds, objects: readonly (ManifestObject | nu
             annotations: { ...c.metadata!.annotations, [CRD_VERSION_ANNOTATION]: w.version, [CRD_COUNT_ANNOTATION]: String(crds.length) },
         },
     }));
+    return { crds: marked };
 }

@@ -231,7 +231,20 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         assert.deepEqual((await engine.detectDrift(ctx)).changed, []);
     });
 
-    it("clears the pending operations an interrupted update left, then applies", async () => {
+    it("an update runs the CLI's update and nothing else: no state export, no outputs or history for a result nobody reads", async () => {
+        // The CLI as the run finds it on PATH, behind a wrapper that records each command.
+        const wrapper = tempDir("ofg-cli-log-");
+        const calls = path.join(wrapper, "calls");
+        const real = spawnSync("sh", ["-c", "command -v pulumi"], { env: { PATH: h.env.PATH! }, encoding: "utf8" }).stdout.trim();
+        fs.writeFileSync(path.join(wrapper, "pulumi"), `#!/bin/sh\necho "$1 $2" >> ${calls}\nexec ${real} "$@"\n`, { mode: 0o755 });
+        const env = engineEnvironment({ ...process.env, ...h.env, PATH: `${wrapper}:${h.env.PATH}` }, h.env.PULUMI_BACKEND_URL);
+        const recorded = new PulumiEngine({ stack: STACK, projectPath: ".", secretsProvider: "passphrase", env });
+        await recorded.up(ctx);
+        const commands = fs.readFileSync(calls, "utf8").trim().split("\n").map((l) => l.split(" ")[0] === "stack" ? l : l.split(" ")[0]);
+        assert.deepEqual(commands, ["version", "stack select", "up"]);
+    });
+
+    it("an update that meets the pending operations an interrupted update left clears them after it", async () => {
         // What a run killed between starting a create and recording it leaves: a pending create.
         // Written into the state file directly (`pulumi stack import` would drop it), so it is certain.
         const stacksDir = path.join(h.env.PULUMI_BACKEND_URL!.replace("file://", ""), ".pulumi", "stacks");
@@ -248,11 +261,15 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         assert.equal(((await stack.stack.exportStack()).deployment as { pending_operations?: unknown[] }).pending_operations?.length, 1);
         logs.length = 0;
         await engine.up(ctx);
+        // The CLI warns and goes on; the run then clears them.
+        assert.ok(logs.some((l) => /pending operations from previous deployment/.test(l)), logs.join("\n"));
         assert.ok(logs.some((l) => /recovering: clearing 1 pending operation\(s\) of an interrupted update: creating fn-nodeinfo-deployment/.test(l)), logs.join("\n"));
-        // Left in place, the CLI warns on every update and keeps them until an interactive refresh.
-        assert.ok(!logs.some((l) => /pending operations from previous deployment/.test(l)), logs.join("\n"));
         assert.deepEqual(((await stack.stack.exportStack()).deployment as { pending_operations?: unknown[] }).pending_operations ?? [], []);
         assert.match(h.cp.kubectl(["get", "deployment", "nodeinfo", "-n", "openfaas-fn", "-o", "name"]), /nodeinfo/);
+        // Left in place, the CLI would warn on every update and keep them until an interactive refresh.
+        logs.length = 0;
+        await engine.up(ctx);
+        assert.ok(!logs.some((l) => /pending operations from previous deployment|recovering: clearing/.test(l)), logs.join("\n"));
     });
 
     it("leaves a lock held by another replica alone and says why", async () => {
