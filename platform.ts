@@ -111,12 +111,13 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
 
     const pro = cfg.openfaas.proLicense !== undefined;
     for (const fn of cfg.functions) {
-        // After OpenFaaS: Pro Function CRs need the chart's CRDs; CE functions need nothing from it
-        // but ordering them after the gateway keeps `pulumi up` output readable.
+        // Not after OpenFaaS: the CRD step put the Function kind in, the operator reconciles a Function
+        // whenever it starts, and a CE function is a Deployment the gateway finds when it asks.
+        // Waiting for the chart held the first up for its Services' awaits (about 10 s).
         const namespace = fn.namespace ? ns.moreFunctions[fn.namespace]! : ns.names.functions;
-        new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace, pro }, onCluster({ dependsOn: [openfaas] }));
+        new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace, pro }, onCluster());
         for (const schedule of fn.schedules) {
-            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, functionNamespace: fn.namespace, schedule, namespace: ns.names.core, image: cfg.invoker.image }, onCluster({ dependsOn: [openfaas] }));
+            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, functionNamespace: fn.namespace, schedule, namespace: ns.names.core, image: cfg.invoker.image }, onCluster());
         }
     }
 

@@ -13,6 +13,7 @@ import { createRequire, enableCompileCache } from "node:module";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { deferUnusedModules } from "./deferred-modules";
+import { ObjectRef, objectRef } from "./engine";
 import type * as automation from "@pulumi/pulumi/automation";
 
 /**
@@ -35,7 +36,7 @@ export interface RunRequest {
 
 export type RunMessage =
     | { readonly kind: "log"; readonly line: string }
-    | { readonly kind: "done"; readonly changes: Record<string, number>; readonly changed: string[] }
+    | { readonly kind: "done"; readonly changes: Record<string, number>; readonly changed: string[]; readonly objects?: ObjectRef[] }
     | { readonly kind: "failed"; readonly message: string; readonly locked: boolean };
 
 /** Steps that are not a change: a drift check's refresh steps are how it reads, not what it finds. */
@@ -120,6 +121,7 @@ async function run(req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
     stack.outputs = async () => ({});
     stack.info = async () => undefined;
     const changed: string[] = [];
+    const objects: ObjectRef[] = [];
     let metPendingOperations = false;
     const opts = {
         configFile: req.configFile,
@@ -134,12 +136,16 @@ async function run(req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
             // A plan reports steps before they run; an update, the steps that ran.
             const m = planOnly ? ev.resourcePreEvent?.metadata : ev.resOutputsEvent?.metadata;
             if (m && !NOT_A_CHANGE.has(m.op)) changed.push(describeStep(m.urn, m.op));
+            // The objects the program manages: as the state has them (a plan), as the update left them.
+            const state = m && (planOnly ? m.old ?? m.new : m.new ?? m.old);
+            const object = state?.custom ? objectRef(state.type, state.id) : undefined;
+            if (object) objects.push(object);
         },
     };
     if (req.op === "destroy") await stack.destroy({ signal, onOutput: opts.onOutput, onEvent: opts.onEvent });
     else await (planOnly ? stack.preview(opts) : stack.up(opts));
     if (!planOnly && metPendingOperations) await clearPendingOperations(stack);
-    return { kind: "done", changes: countChanges(changed), changed };
+    return { kind: "done", changes: countChanges(changed), changed, objects };
 }
 
 if (require.main === module) {

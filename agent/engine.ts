@@ -9,6 +9,31 @@ export interface RunResult {
     readonly changes: Readonly<Record<string, number>>;
     /** Resources that differ (URNs or names), for drift reports and previews. */
     readonly changed: readonly string[];
+    /** The Kubernetes objects the run found the program managing (a drift check's and an update's), for the drift gate. */
+    readonly objects?: readonly ObjectRef[];
+}
+
+/** A Kubernetes object by its API version, kind, namespace (when namespaced) and name. */
+export interface ObjectRef {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly namespace?: string;
+    readonly name: string;
+}
+
+/**
+ * Pure: the object a Kubernetes provider resource is, from its Pulumi type
+ * (`kubernetes:<group>/<version>:<Kind>`, the core group written `core`) and its ID (`<namespace>/<name>`,
+ * or `<name>` for a cluster-scoped object); undefined for anything else (providers, components).
+ */
+export function objectRef(type: string, id: string | undefined): ObjectRef | undefined {
+    const m = /^kubernetes:([a-z0-9.-]+)\/([a-z0-9]+):([A-Za-z0-9]+)$/.exec(type);
+    if (!m || !id) return undefined;
+    const [, group, version, kind] = m as unknown as [string, string, string, string];
+    const parts = id.split("/");
+    if (parts.length > 2 || parts.some((p) => p === "")) return undefined;
+    const apiVersion = group === "core" ? version : `${group}/${version}`;
+    return parts.length === 2 ? { apiVersion, kind, namespace: parts[0], name: parts[1]! } : { apiVersion, kind, name: parts[0]! };
 }
 
 export interface RunContext {

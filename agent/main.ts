@@ -6,6 +6,7 @@ import * as path from "node:path";
 import pino from "pino";
 import { redactUrl, redactUrls } from "../model/git";
 import { prepareDependencies } from "./deps";
+import { clusterReader, DriftGate } from "./drift-gate";
 import { GitSource, SourceError } from "./git";
 import { kubeConfig, LeaseElector, StatusStore } from "./kube";
 import { engineEnvironment, linkPreinstalledPlugins, PulumiEngine, pulumiHome } from "./pulumi-engine";
@@ -99,13 +100,17 @@ async function main(): Promise<void> {
             process.exit(1);
         }
     }
-    const engine = new PulumiEngine({
-        stack: settings.stack,
-        projectPath: settings.projectPath,
-        backendUrl: settings.backendUrl,
-        secretsProvider: settings.secretsProvider,
-        env: engineEnv,
-    });
+    const engine = new DriftGate(
+        new PulumiEngine({
+            stack: settings.stack,
+            projectPath: settings.projectPath,
+            backendUrl: settings.backendUrl,
+            secretsProvider: settings.secretsProvider,
+            env: engineEnv,
+        }),
+        clusterReader(kc),
+        Date.now,
+    );
     // The CLI prints what the program and its providers say; a URL credential in it is redacted.
     const engineLog = (line: string) => log.info({ engine: true }, redactUrls(line));
     let fluxEventsSent: Promise<void> = Promise.resolve();

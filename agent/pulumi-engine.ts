@@ -174,7 +174,7 @@ export function runEngine(req: RunRequest, ctx: EngineRunContext): Promise<RunRe
             if (m.kind === "log") ctx.log(m.line);
             else if (m.kind === "done") {
                 settled = true;
-                resolve({ changes: m.changes, changed: m.changed });
+                resolve({ changes: m.changes, changed: m.changed, objects: m.objects });
             } else {
                 settled = true;
                 reject(new EngineRunError(m.message, m.locked));

@@ -1,7 +1,7 @@
 /**
  * The real engine on the prod stack with the real upstream charts (test/support/engine.ts): wall
- * time and CPU of preview, first up, no-op preview, no-op up, drift check and destroy, and the
- * state's size; then the same stack in Pro mode with N generated functions (preview, up, no-op
+ * time and CPU of preview, first up, no-op preview, no-op up, drift check (and what the agent's
+ * drift gate reads instead when nothing was written) and destroy, and the state's size; then the same stack in Pro mode with N generated functions (preview, up, no-op
  * preview); and `kubectl apply --server-side` of the prod stack's objects on a fresh control plane,
  * the floor the engine is compared with.
  * Usage: npm run bench:engine [-- <functions>] (default 150; also in npm run bench; .ci/run runs 15)
@@ -14,6 +14,8 @@ import { installCrds, startControlPlane } from "../tools/controlplane";
 import { startEngineHarness } from "../test/support/engine";
 import { stackYml } from "./generated-functions";
 import { cpuSeconds } from "./proc";
+import { clusterReader, refKey } from "../agent/drift-gate";
+import { kubeConfig } from "../agent/kube";
 
 /** Server-managed fields that an apply must not carry. */
 const SERVER_FIELDS = ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"];
@@ -47,6 +49,7 @@ const SECRETS = ["adminPassword", "sealingKeyPem", "sealingCertPem", "agentDeplo
 
 async function main(functions: number): Promise<void> {
     let proResources = 0;
+    let gatedObjects = 0;
     const t: Record<string, number> = {};
     const cpu: Record<string, { engine: number; apiserver: number }> = {};
     const h = await startEngineHarness();
@@ -60,7 +63,15 @@ async function main(functions: number): Promise<void> {
         await timed("first up", () => stack.run("up"), t, cpu, apiserver);
         await timed("no-op preview", () => stack.run("preview"), t, cpu, apiserver);
         await timed("no-op up", () => stack.run("up"), t, cpu, apiserver);
-        await timed("drift check", () => stack.run("drift-check"), t, cpu, apiserver);
+        const drift = await timed("drift check", () => stack.run("drift-check"), t, cpu, apiserver);
+        // What the agent's drift gate reads instead when nothing was written (agent/drift-gate.ts), in this process.
+        const read = clusterReader(kubeConfig(h.cp.kubeconfig));
+        await read(drift.objects ?? []);
+        const self0 = cpuSeconds("self");
+        const api0 = apiserver ? cpuSeconds(apiserver) : 0;
+        await timed("drift check, gated", () => read(drift.objects ?? []), t);
+        cpu["drift check, gated"] = { engine: cpuSeconds("self") - self0, apiserver: apiserver ? cpuSeconds(apiserver) - api0 : 0 };
+        gatedObjects = new Set((drift.objects ?? []).map(refKey)).size;
         const deployment = (await stack.stack.exportStack()).deployment as { resources: { type: string }[] };
         stateBytes = JSON.stringify(deployment).length;
         crdStateBytes = deployment.resources.filter((r) => r.type === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").reduce((n, r) => n + JSON.stringify(r).length, 0);
@@ -113,6 +124,7 @@ async function main(functions: number): Promise<void> {
         const c = cpu[k];
         console.log(`  ${k.padEnd(28)} ${v.toFixed(2).padStart(6)} s${c ? `   CPU: engine ${c.engine.toFixed(1)} s, apiserver ${c.apiserver.toFixed(1)} s` : ""}`);
     }
+    console.log(`  (drift check, gated: the drift gate's read of the ${gatedObjects} objects' metadata when nothing was written; its CPU is this process's)`);
     console.log(`  state: ${(stateBytes / 1e6).toFixed(2)} MB, of which CRDs ${(crdStateBytes / 1e6).toFixed(2)} MB`);
     console.log(`  first up / kubectl first apply: x${(t["first up"]! / t["kubectl first apply"]!).toFixed(1)}; with its wait for the Deployments: x${(t["first up"]! / (t["kubectl first apply"]! + t["kubectl wait (Available)"]!)).toFixed(1)}`);
     console.log(`  no-op up / kubectl no-op apply: x${(t["no-op up"]! / t["kubectl no-op apply"]!).toFixed(1)}`);

@@ -47,7 +47,8 @@ export class CertManager extends pulumi.ComponentResource {
     public readonly issuerName: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: CertManagerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("openfaas-gitops:platform:CertManager", name, args, opts);
+        // The ingress class resolves after Contour's chart (components/contour.ts): not recorded.
+        super("openfaas-gitops:platform:CertManager", name, { ...args, ingressClass: undefined }, opts);
         if (args.issuer && !args.acmeEmail) {
             throw new pulumi.ResourceError(`CertManager ${name}: acmeEmail is required with issuer ${args.issuer} (Let's Encrypt needs an account e-mail)`, this);
         }

@@ -49,6 +49,10 @@ export class Contour extends pulumi.ComponentResource {
             { parent: this },
         );
         // Resolved once the chart (which creates the IngressClass) is in: an Ingress naming it waits for it.
+        // Components pass it on to their Ingresses but leave it out of their own recorded inputs: a
+        // component registers only once those resolve, and its children wait for it, so the whole
+        // chart of a component recording it would wait for Contour's (each chart's first install
+        // awaits its Services, about 10 s; the first up ran them one after another).
         this.ingressClass = chart.resources.apply(() => INGRESS_CLASS);
         this.registerOutputs({ ingressClass: this.ingressClass });
     }

@@ -329,7 +329,14 @@ export class Flux extends pulumi.ComponentResource {
 
     constructor(name: string, args: FluxArgs, opts?: pulumi.ComponentResourceOptions) {
         // Credentials stay out of the component's recorded inputs.
-        super("openfaas-gitops:platform:Flux", name, { ...args, deployKey: undefined, webhookSecret: undefined, notifications: args.notifications?.map((n) => ({ ...n, secret: undefined })) }, opts);
+        // Credentials are not recorded; neither are the ingress class and the issuer, which resolve
+        // after Contour's and cert-manager's charts (components/contour.ts).
+        super(
+            "openfaas-gitops:platform:Flux",
+            name,
+            { ...args, deployKey: undefined, webhookSecret: undefined, notifications: args.notifications?.map((n) => ({ ...n, secret: undefined })), ingressClass: undefined, tlsIssuer: undefined },
+            opts,
+        );
         const ns = args.namespace ?? AGENT_DEFAULTS.fluxNamespace;
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: LABELS } }, { parent: this });
         const inNs = { parent: this, dependsOn: [namespace] };

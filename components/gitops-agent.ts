@@ -291,7 +291,9 @@ export class GitOpsAgent extends pulumi.ComponentResource {
 
     constructor(name: string, args: GitOpsAgentArgs, opts?: pulumi.ComponentResourceOptions) {
         // Its inputs are recorded in state without the credentials (a bring-your-own key, token, secret or engine credentials).
-        super("openfaas-gitops:agent:GitOpsAgent", name, { ...args, deployKey: undefined, syncToken: undefined, webhookSecret: undefined, engineEnv: undefined }, opts);
+        // Credentials are not recorded; neither are the ingress class and the issuer, which resolve
+        // after Contour's and cert-manager's charts (components/contour.ts).
+        super("openfaas-gitops:agent:GitOpsAgent", name, { ...args, deployKey: undefined, syncToken: undefined, webhookSecret: undefined, engineEnv: undefined, ingressClass: undefined, tlsIssuer: undefined }, opts);
         const ns = args.namespace ?? AGENT_NAMESPACE;
         const child = { parent: this };
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: LABELS } }, child);

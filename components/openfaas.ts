@@ -147,7 +147,9 @@ export class OpenFaaS extends pulumi.ComponentResource {
 
     constructor(name: string, args: OpenFaaSArgs, opts?: pulumi.ComponentResourceOptions) {
         // The credentials are left out: they belong to the Secrets below and nowhere else in state.
-        super("openfaas-gitops:platform:OpenFaaS", name, { ...args, adminPassword: undefined, proLicense: undefined }, opts);
+        // Credentials are not recorded; neither are the ingress class and the issuer, which resolve
+        // after Contour's and cert-manager's charts (components/contour.ts).
+        super("openfaas-gitops:platform:OpenFaaS", name, { ...args, adminPassword: undefined, proLicense: undefined, ingressClass: undefined, tlsIssuer: undefined }, opts);
         const user = args.adminUser ?? "admin";
         const dependsOn: pulumi.Resource[] = [];
         let password: pulumi.Output<string> | undefined;

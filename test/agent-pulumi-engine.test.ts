@@ -13,7 +13,9 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { spawnSync } from "node:child_process";
 import { engineEnvironment, linkPreinstalledPlugins, locksAreOwnAndDead, lockHolders, PulumiEngine, pulumiHome } from "../agent/pulumi-engine";
+import { clusterReader, DriftGate } from "../agent/drift-gate";
 import { RunContext } from "../agent/engine";
+import { kubeConfig } from "../agent/kube";
 import { controlPlaneAvailable } from "../tools/controlplane";
 import { engineAvailable, ensureEngine, KUBERNETES_PROVIDER_VERSION } from "../tools/engine";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
@@ -229,6 +231,29 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         assert.equal(replicas("sentimentanalysis"), 4);
         assert.match(h.cp.kubectl(["get", "deployment", "certinfo", "-n", "openfaas-fn", "-o", "name"]), /certinfo/);
         assert.deepEqual((await engine.detectDrift(ctx)).changed, []);
+    });
+
+    it("through the drift gate, a check after a quiet full check runs no engine until an object is written, and a write that is drift is found", async () => {
+        const gate = new DriftGate(engine, clusterReader(kubeConfig(h.cp.kubeconfig)), Date.now);
+        const applied = await gate.up(ctx);
+        assert.ok(applied.objects?.some((o) => o.apiVersion === "apps/v1" && o.kind === "Deployment" && o.namespace === "openfaas-fn" && o.name === "nodeinfo"), JSON.stringify(applied.objects));
+        // The controllers have done what they do once after a create (a Deployment's revision annotation).
+        h.cp.kubectl(["wait", "--for=condition=Available", "deployment", "--all", "--all-namespaces", "--timeout=120s"]);
+        const check = async () => {
+            logs.length = 0;
+            const r = await gate.detectDrift(ctx);
+            return { engineRan: !logs.some((l) => /the engine did not run/.test(l)), changed: r.changed };
+        };
+        assert.deepEqual(await check(), { engineRan: true, changed: [] });
+        // Meanwhile the live controllers write status (Deployments, HPAs): not a write the gate counts.
+        assert.deepEqual(await check(), { engineRan: false, changed: [] });
+        h.cp.kubectl(["label", "deployment", "nodeinfo", "-n", "openfaas-fn", "example.com/owner=someone"]);
+        assert.deepEqual(await check(), { engineRan: true, changed: [] }, "a label the program does not set is a write, not drift");
+        assert.deepEqual(await check(), { engineRan: false, changed: [] });
+        h.cp.kubectl(["scale", "deployment", "nodeinfo", "-n", "openfaas-fn", "--replicas=3"]);
+        assert.deepEqual(await check(), { engineRan: true, changed: ["kubernetes:apps/v1:Deployment::fn-nodeinfo-deployment (update)"] });
+        await gate.correctDrift(ctx);
+        h.cp.kubectl(["label", "deployment", "nodeinfo", "-n", "openfaas-fn", "example.com/owner-"]);
     });
 
     it("an update runs the CLI's update and nothing else: no state export, no outputs or history for a result nobody reads", async () => {
