@@ -86,6 +86,14 @@ async function clearPendingOperations(stack: automation.Stack): Promise<void> {
     await stack.importStack(state);
 }
 
+/**
+ * Resource operations at once. The CLI's default is 4 per core (8 on 2 cores), sized for cloud APIs'
+ * rate limits; here most operations wait (a chart's component until its objects are in, a Service
+ * 10 s after its Endpoints last changed), and 8 waiting operations held every other chart back:
+ * the first up of prod ran its charts in two rounds.
+ */
+const ENGINE_PARALLEL = 64;
+
 /** The CLI's warning when an update starts from a state with pending operations (pkg/engine, pulumi#9293). */
 const PENDING_OPERATIONS_WARNING = /pending operations from previous deployment/;
 
@@ -128,6 +136,7 @@ async function run(req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
         signal,
         // Drift is the difference between the program and the cluster as it is now.
         refresh: req.op === "drift-check" || req.op === "drift-correct",
+        parallel: ENGINE_PARALLEL,
         policyPacks: req.policyPacks ? [...req.policyPacks] : undefined,
         policyPackConfigs: req.policyPackConfigs ? [...req.policyPackConfigs] : undefined,
         onOutput: (line: string) => void send({ kind: "log", line: line.trimEnd() }),
@@ -142,7 +151,7 @@ async function run(req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
             if (object) objects.push(object);
         },
     };
-    if (req.op === "destroy") await stack.destroy({ signal, onOutput: opts.onOutput, onEvent: opts.onEvent });
+    if (req.op === "destroy") await stack.destroy({ signal, parallel: ENGINE_PARALLEL, onOutput: opts.onOutput, onEvent: opts.onEvent });
     else await (planOnly ? stack.preview(opts) : stack.up(opts));
     if (!planOnly && metPendingOperations) await clearPendingOperations(stack);
     return { kind: "done", changes: countChanges(changed), changed, objects };

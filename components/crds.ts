@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
 import { KubeApi, KubeApiError, kubeConnection } from "../agent/kube-api";
 import { ChartName, ChartSource } from "../model/charts";
-import { CHART_CRD_VALUES, CHART_RELEASE_NAMES, CRD_CHART_LABEL, CRD_FIELD_MANAGER, crdWork, LiveCrd, ManifestObject, markedCrds, WantedCrds } from "../model/crds";
+import { CHART_CRD_VALUES, CHART_RELEASE_NAMES, CRD_CHART_LABEL, CRD_FIELD_MANAGER, CrdWork, crdWork, LiveCrd, ManifestObject, markedCrds, WantedCrds } from "../model/crds";
 
 const CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 /** How long a new CRD may take to be served; the apiserver establishes one in well under a second. */
@@ -63,29 +63,33 @@ export async function applyChartCrds(args: CrdStepArgs): Promise<void> {
     }
     // An empty list comes back with `items: null`.
     const work = crdWork(wanted, (live.items ?? []).map((i) => i.metadata));
-    for (const w of work) {
-        const source = args.charts.find((c) => c.name === w.chart)!.source;
-        const rendered = await render(w.chart, source, args.provider);
-        const marking = markedCrds(w, rendered);
-        if ("problem" in marking) throw new CrdStepError(marking.problem);
-        const { crds } = marking;
-        const names = crds.map((c) => c.metadata!.name!);
-        const what = `${crds.length} CRDs of ${w.chart} ${w.version}${w.from && w.from !== w.version ? ` (from ${w.from})` : ""}: ${w.reason}`;
-        let validated = true;
-        for (const crd of crds) {
-            await api.apply(`${CRDS_PATH}/${encodeURIComponent(crd.metadata!.name!)}`, crd, CRD_FIELD_MANAGER, args.dryRun).catch((e: Error) => {
-                if (args.dryRun && forbidden(e)) validated = false;
-                else throw new CrdStepError(`${args.dryRun ? "a dry run of" : "applying"} CRD ${crd.metadata!.name} of ${w.chart} ${w.version} failed: ${apiMessage(e)}`);
-            });
-        }
-        if (args.dryRun) {
-            const how = validated ? "validated by a server-side dry run" : "not validated: this preview may not patch CRDs, even in a dry run";
-            args.log.info(`would apply ${what} (${how}; \`pulumi destroy\` never deletes them)`);
-            continue;
-        }
-        await established(api, names);
-        args.log.info(`applied ${what}; \`pulumi destroy\` leaves them (docs/crds.md)`);
+    // The charts side by side (rendering is most of the step); said, or the first failure thrown, in chart order.
+    const done = await Promise.allSettled(work.map((w) => applyCrdsOf(w, api, args)));
+    for (const d of done) if (d.status === "rejected") throw d.reason;
+    for (const d of done) if (d.status === "fulfilled") args.log.info(d.value);
+}
+
+/** One chart's part of the step: render, apply (or validate) and wait for its CRDs; what it did, to be said. */
+async function applyCrdsOf(w: CrdWork, api: KubeApi, args: CrdStepArgs): Promise<string> {
+    const source = args.charts.find((c) => c.name === w.chart)!.source;
+    const rendered = await render(w.chart, source, args.provider);
+    const marking = markedCrds(w, rendered);
+    if ("problem" in marking) throw new CrdStepError(marking.problem);
+    const { crds } = marking;
+    const what = `${crds.length} CRDs of ${w.chart} ${w.version}${w.from && w.from !== w.version ? ` (from ${w.from})` : ""}: ${w.reason}`;
+    let validated = true;
+    for (const crd of crds) {
+        await api.apply(`${CRDS_PATH}/${encodeURIComponent(crd.metadata!.name!)}`, crd, CRD_FIELD_MANAGER, args.dryRun).catch((e: Error) => {
+            if (args.dryRun && forbidden(e)) validated = false;
+            else throw new CrdStepError(`${args.dryRun ? "a dry run of" : "applying"} CRD ${crd.metadata!.name} of ${w.chart} ${w.version} failed: ${apiMessage(e)}`);
+        });
     }
+    if (args.dryRun) {
+        const how = validated ? "validated by a server-side dry run" : "not validated: this preview may not patch CRDs, even in a dry run";
+        return `would apply ${what} (${how}; \`pulumi destroy\` never deletes them)`;
+    }
+    await established(api, crds.map((c) => c.metadata!.name!));
+    return `applied ${what}; \`pulumi destroy\` leaves them (docs/crds.md)`;
 }
 
 /** The connection the kubernetes provider would use, refused where the provider is pointed elsewhere by stack config. */
