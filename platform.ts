@@ -23,7 +23,7 @@ export interface PlatformOutputs {
     readonly adminPassword: pulumi.Output<string | undefined>;
     readonly sealingCertPem: pulumi.Output<string>;
     readonly namespaces: pulumi.Output<Record<string, string>>;
-    /** Public deploy key to add to the repository (when generated and not registered by the program). */
+    /** Public half of the deploy key the program generated (none when the key was brought); with `githubRepository` the program also registers it. */
     readonly agentDeployPublicKey: pulumi.Output<string | undefined>;
     readonly agentWebhookUrl: pulumi.Output<string | undefined>;
     /** Secret: bearer token for the agent's POST /sync. */

@@ -19,7 +19,7 @@ import * as https from "node:https";
 import { redactUrl } from "../model/git";
 import { AgentEvent, Reason } from "./reconciler";
 // Used inside functions only: settings.ts imports this module too.
-import { AGENT_DEFAULTS } from "./settings";
+import { AGENT_DEFAULTS } from "./contract";
 
 /** The API group of the involved object (GitRepository): the prefix of every metadata key. */
 export const SOURCE_GROUP = "source.toolkit.fluxcd.io";

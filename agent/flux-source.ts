@@ -28,7 +28,8 @@ import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
 import { KubeApi, KubeApiError, WatchEvent } from "./kube-api";
 import { jittered, PermanentError, Reason, SourceUnavailableError } from "./reconciler";
-import { ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, FIELDS } from "./settings";
+import { FIELDS } from "./contract";
+import { ArtifactLimits, DEFAULT_ARTIFACT_LIMITS } from "./settings";
 import { assertContained, ownerAccess, regularFileBytes, removeTree } from "./worktree";
 
 /** How long tar may take to unpack an artifact that is within its size limit. */

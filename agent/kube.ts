@@ -11,7 +11,7 @@
 import * as crypto from "node:crypto";
 import { KubeApi, KubeApiError, kubeConnection, microTime } from "./kube-api";
 import { AgentEvent, AgentStatus, deriveConditions, parsePersisted, PersistedStatus, toPersisted } from "./reconciler";
-import { AGENT_DEFAULTS } from "./settings";
+import { AGENT_DEFAULTS } from "./contract";
 
 interface Lease {
     metadata?: { name?: string; namespace?: string; resourceVersion?: string };

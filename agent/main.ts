@@ -16,7 +16,8 @@ import { guardProcess } from "./process-guard";
 import { jittered, PermanentError, Reason, Reconciler, Source, Trigger } from "./reconciler";
 import { secretFile } from "./secret-file";
 import { AgentMetrics, createServer } from "./server";
-import { AGENT_DEFAULTS, AgentSettings, FIELDS, parseSettings, SettingsError } from "./settings";
+import { AGENT_DEFAULTS, FIELDS } from "./contract";
+import { AgentSettings, parseSettings, SettingsError } from "./settings";
 
 async function main(): Promise<void> {
     let settings;

@@ -9,41 +9,10 @@ import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { branchProblem, hasUrlCredentials, isSshUrl, projectPathProblem, redactUrl } from "../model/git";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/names";
+import { AGENT_DEFAULTS, DriftMode, Field, FIELDS, SOURCE_MODES, SourceMode } from "./contract";
 import { eventsUrl } from "./flux-events";
 
-export type DriftMode = "correct" | "report";
 export type SignatureMode = "off" | "ssh" | "gpg";
-/** Where revisions come from: the agent's own git client, or Flux's GitRepository artifact. */
-export type SourceMode = "git" | "flux";
-export const SOURCE_MODES: readonly SourceMode[] = ["git", "flux"];
-/**
- * The agent's names and defaults, written once: the settings below default to them, and the
- * component that deploys the agent (components/gitops-agent.ts) and the stack config's `agent` map
- * (config/agent.ts) import them from here, never the other way.
- */
-export const AGENT_DEFAULTS = {
-    /** Its Lease, ServiceAccount, Role, Deployment, Service and the prefix of its other objects. */
-    name: "openfaas-gitops-agent",
-    namespace: "openfaas-gitops",
-    statusConfigMap: "openfaas-gitops-agent-status",
-    workDir: "/var/lib/openfaas-gitops-agent",
-    port: 8080,
-    branch: "main",
-    projectPath: ".",
-    pollIntervalSeconds: 60,
-    driftIntervalSeconds: 600,
-    driftMode: "correct" as DriftMode,
-    shutdownGraceSeconds: 300,
-    /** One run (checkout, install, engine) longer than this is stopped as a failure. */
-    runTimeoutSeconds: 3600,
-    fluxNamespace: "flux-system",
-    /** The GitRepository the Flux component declares for this program's repository. */
-    fluxSource: "openfaas-gitops",
-    /** flux mode: limits of one artifact (download deadline, bytes downloaded, bytes once unpacked: PKO's default). */
-    artifactTimeoutSeconds: 120,
-    artifactMaxBytes: "50Mi",
-    artifactMaxExtractedBytes: "100Mi",
-} as const;
 const D = AGENT_DEFAULTS;
 
 /** flux mode: what one artifact may take (agent/flux-source.ts enforces them). */
@@ -127,54 +96,6 @@ export interface AgentSettings {
     readonly logLevel: string;
 }
 
-/** One setting: its environment variable, flag, and parser. */
-interface Field {
-    readonly env: string;
-    readonly flag: string;
-    readonly doc: string;
-}
-
-export const FIELDS = {
-    source: { env: "AGENT_SOURCE", flag: "source", doc: "git | flux: the agent's own git client, or Flux's GitRepository artifact (default git)" },
-    fluxNamespace: { env: "AGENT_FLUX_NAMESPACE", flag: "flux-namespace", doc: `flux mode: namespace of the GitRepository and of Flux (default ${D.fluxNamespace})` },
-    fluxSource: { env: "AGENT_FLUX_SOURCE", flag: "flux-source", doc: `flux mode: name of the GitRepository (default ${D.fluxSource})` },
-    fluxEventsUrl: { env: "AGENT_FLUX_EVENTS_URL", flag: "flux-events-url", doc: "flux mode: notification-controller's event endpoint, or off (default http://notification-controller.<flux namespace>.svc.cluster.local./)" },
-    artifactTimeout: { env: "AGENT_ARTIFACT_TIMEOUT", flag: "artifact-timeout", doc: `flux mode: seconds one artifact download may take in all (default ${D.artifactTimeoutSeconds})` },
-    artifactMaxBytes: { env: "AGENT_ARTIFACT_MAX_BYTES", flag: "artifact-max-bytes", doc: `flux mode: largest artifact to download, in bytes or with Ki, Mi or Gi (default ${D.artifactMaxBytes})` },
-    artifactMaxExtractedBytes: { env: "AGENT_ARTIFACT_MAX_EXTRACTED_BYTES", flag: "artifact-max-extracted-bytes", doc: `flux mode: largest artifact once unpacked, in bytes or with Ki, Mi or Gi (default ${D.artifactMaxExtractedBytes})` },
-    repoUrl: { env: "AGENT_REPO_URL", flag: "repo-url", doc: "git URL of the repository (required)" },
-    branch: { env: "AGENT_BRANCH", flag: "branch", doc: `branch to follow (default ${D.branch})` },
-    projectPath: { env: "AGENT_PROJECT_PATH", flag: "project-path", doc: `Pulumi project directory in the repository (default ${D.projectPath})` },
-    stack: { env: "AGENT_STACK", flag: "stack", doc: "stack to apply (required)" },
-    pollInterval: { env: "AGENT_POLL_INTERVAL", flag: "poll-interval", doc: `seconds between checks of the branch head (default ${D.pollIntervalSeconds})` },
-    sshKeyFile: { env: "AGENT_SSH_KEY_FILE", flag: "ssh-key-file", doc: "private deploy key (required for ssh URLs)" },
-    knownHostsFile: { env: "AGENT_KNOWN_HOSTS_FILE", flag: "known-hosts-file", doc: "pinned known_hosts (required for ssh URLs)" },
-    httpsTokenFile: { env: "AGENT_HTTPS_TOKEN_FILE", flag: "https-token-file", doc: "file holding a token for https URLs" },
-    httpsCaFile: { env: "AGENT_HTTPS_CA_FILE", flag: "https-ca-file", doc: "CA bundle of an https git server with a private CA" },
-    verifySignatures: { env: "AGENT_VERIFY_SIGNATURES", flag: "verify-signatures", doc: "off | ssh | gpg (default off)" },
-    allowedSignersFile: { env: "AGENT_ALLOWED_SIGNERS_FILE", flag: "allowed-signers-file", doc: "allowed SSH signers (with verify-signatures ssh)" },
-    gpgHome: { env: "AGENT_GPG_HOME", flag: "gpg-home", doc: "GNUPGHOME with trusted keys (with verify-signatures gpg)" },
-    workDir: { env: "AGENT_WORK_DIR", flag: "work-dir", doc: `checkout and cache directory (default ${D.workDir})` },
-    webhookSecretFile: { env: "AGENT_WEBHOOK_SECRET_FILE", flag: "webhook-secret-file", doc: "GitHub webhook secret; without it the webhook is off" },
-    syncTokenFile: { env: "AGENT_SYNC_TOKEN_FILE", flag: "sync-token-file", doc: "bearer token for POST /sync; without it /sync is off" },
-    listen: { env: "AGENT_LISTEN", flag: "listen", doc: `host:port of the HTTP server (default 0.0.0.0:${D.port})` },
-    driftInterval: { env: "AGENT_DRIFT_INTERVAL", flag: "drift-interval", doc: `seconds between drift checks, 0 = off (default ${D.driftIntervalSeconds})` },
-    driftMode: { env: "AGENT_DRIFT_MODE", flag: "drift-mode", doc: `correct | report (default ${D.driftMode})` },
-    backoffBase: { env: "AGENT_BACKOFF_BASE", flag: "backoff-base", doc: "seconds before the first retry of a failed revision (default 30)" },
-    backoffCap: { env: "AGENT_BACKOFF_CAP", flag: "backoff-cap", doc: "longest wait between retries, seconds (default 900)" },
-    stalledAfter: { env: "AGENT_STALLED_AFTER", flag: "stalled-after", doc: "failures of one revision before Stalled (default 5)" },
-    shutdownGrace: { env: "AGENT_SHUTDOWN_GRACE", flag: "shutdown-grace", doc: `seconds a running update may finish after SIGTERM (default ${D.shutdownGraceSeconds})` },
-    runTimeout: { env: "AGENT_RUN_TIMEOUT", flag: "run-timeout", doc: `seconds one run (checkout, install, engine) may take before it is stopped as a failure (default ${D.runTimeoutSeconds})` },
-    suspend: { env: "AGENT_SUSPEND", flag: "suspend", doc: "true: apply nothing until resumed (default false)" },
-    backendUrl: { env: "PULUMI_BACKEND_URL", flag: "backend-url", doc: "Pulumi state backend" },
-    secretsProvider: { env: "AGENT_SECRETS_PROVIDER", flag: "secrets-provider", doc: "Pulumi secrets provider of the stack" },
-    pulumiPlugins: { env: "AGENT_PULUMI_PLUGINS", flag: "pulumi-plugins", doc: "directory of preinstalled Pulumi plugins, linked as $PULUMI_HOME/plugins (the image sets it)" },
-    namespace: { env: "POD_NAMESPACE", flag: "namespace", doc: `namespace of the Lease, status ConfigMap and Events (default ${D.namespace})` },
-    identity: { env: "POD_NAME", flag: "identity", doc: "leader-election identity (default the host name)" },
-    leaseName: { env: "AGENT_LEASE_NAME", flag: "lease-name", doc: `Lease name (default ${D.name})` },
-    statusConfigMap: { env: "AGENT_STATUS_CONFIGMAP", flag: "status-configmap", doc: `status ConfigMap name (default ${D.statusConfigMap})` },
-    logLevel: { env: "AGENT_LOG_LEVEL", flag: "log-level", doc: "trace | debug | info | warn | error (default info)" },
-} as const satisfies Record<string, Field>;
 
 export class SettingsError extends Error {
     constructor(public readonly problems: readonly string[]) {

@@ -14,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { makeRepo, Repo } from "../test/support/gitrepo";
 import { ControlPlane, startControlPlane } from "../tools/controlplane";
-import { AGENT_DEFAULTS } from "../agent/settings";
+import { AGENT_DEFAULTS } from "../agent/contract";
 import { freePort } from "../tools/net";
 import { cpuSeconds, memoryMiB } from "./proc";
 

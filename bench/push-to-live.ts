@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { KubeApi, kubeConnection } from "../agent/kube-api";
-import { AGENT_DEFAULTS } from "../agent/settings";
+import { AGENT_DEFAULTS } from "../agent/contract";
 import { AgentProcess, startAgent } from "../test/support/agent-process";
 import { projectCopy, startEngineHarness } from "../test/support/engine";
 import { makeRepo } from "../test/support/gitrepo";

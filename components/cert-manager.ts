@@ -1,14 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ChartSource } from "../model/charts";
+import { ACME_SERVERS, AcmeIssuerName } from "../policies/shared/acme";
 import { chartArgs, withoutCrds } from "./charts";
-
-/** Let's Encrypt ACME v2 directories (v1 was switched off in 2021). */
-export const ACME_SERVERS = {
-    "letsencrypt-prod": "https://acme-v02.api.letsencrypt.org/directory",
-    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
-} as const;
-export type AcmeIssuerName = keyof typeof ACME_SERVERS;
 
 /** Arguments for {@link CertManager}. */
 export interface CertManagerArgs {

@@ -6,7 +6,7 @@ import * as random from "@pulumi/random";
 import type { ImagePolicyDef } from "../model/function";
 import { FluxNotification, githubRepositoryAddress, NotificationType } from "../model/flux";
 import { isSshUrl } from "../model/git";
-import { AGENT_DEFAULTS } from "../agent/settings";
+import { AGENT_DEFAULTS } from "../agent/contract";
 import { ChartSource } from "../model/charts";
 import { chartArgs, withoutCrds } from "./charts";
 

@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { AGENT_DEFAULTS, FIELDS } from "../agent/settings";
+import { AGENT_DEFAULTS, FIELDS } from "../agent/contract";
 
 /**
  * GitHub's published SSH host key for github.com (ed25519; OpenSSH prefers it). Pinned: the agent

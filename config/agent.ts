@@ -1,6 +1,6 @@
 /** The `agent` map and the agent's secrets: the reconcile agent's settings. */
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_DEFAULTS } from "../agent/settings";
+import { AGENT_DEFAULTS } from "../agent/contract";
 import { ENGINE_ENV_NAMES, engineEnvAllowed } from "../model/engine-env";
 import { branchProblem, GITHUB_KNOWN_HOSTS, hasUrlCredentials, isSshUrl, knownHostsName, knownHostsProblem, projectPathProblem, redactUrl, sshHost } from "../model/git";
 import { DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE } from "../model/names";

@@ -1,7 +1,7 @@
 /** The `flux` map, its notifications and secrets, and the setter markers image automation needs in the functions file. */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_DEFAULTS } from "../agent/settings";
+import { AGENT_DEFAULTS } from "../agent/contract";
 import { FluxNotification, githubRepositoryAddress, NOTIFICATION_TYPES, setterMarker } from "../model/flux";
 import { isSshUrl } from "../model/git";
 import { FunctionDef } from "../model/function";

@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { cronProblem } from "./shared/cron";
+import { ACME_SERVERS } from "./shared/acme";
 import { imageProblem } from "./shared/image";
 
 export { imageProblem };
@@ -30,10 +31,6 @@ const SEALED = "kubernetes:bitnami.com/v1alpha1:SealedSecret";
 const CHART = "kubernetes:helm.sh/v4:Chart";
 const DEPLOY_KEY = "github:index/repositoryDeployKey:RepositoryDeployKey";
 
-const ACME_V2 = {
-    prod: "https://acme-v02.api.letsencrypt.org/directory",
-    staging: "https://acme-staging-v02.api.letsencrypt.org/directory",
-};
 
 function label(type: string, props: Props, name: string): string {
     const m = props.metadata ?? {};
@@ -257,9 +254,9 @@ export const acmeV2: ResourceValidationPolicy = {
         const server = args.props.spec?.acme?.server;
         if (server === undefined) return;
         const who = label(args.type, args.props, args.name);
-        if (server !== ACME_V2.prod && server !== ACME_V2.staging) {
+        if (server !== ACME_SERVERS["letsencrypt-prod"] && server !== ACME_SERVERS["letsencrypt-staging"]) {
             report(`${who}: ACME server ${server} is not Let's Encrypt ACME v2 (v1 was switched off in 2021); use tlsIssuer letsencrypt-prod or letsencrypt-staging`);
-        } else if (args.getConfig<{ requireProduction: boolean }>().requireProduction && server !== ACME_V2.prod) {
+        } else if (args.getConfig<{ requireProduction: boolean }>().requireProduction && server !== ACME_SERVERS["letsencrypt-prod"]) {
             report(`${who}: this stack requires the production endpoint, but ${server} issues untrusted staging certificates; set tlsIssuer: letsencrypt-prod`);
         }
     },

@@ -22,7 +22,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import type { AgentStatus } from "../agent/reconciler";
-import { AGENT_DEFAULTS } from "../agent/settings";
+import { AGENT_DEFAULTS } from "../agent/contract";
 import { PROJECT } from "../config";
 import { CHART_NAMES } from "../model/charts";
 import { controlPlaneAvailable } from "../tools/controlplane";

@@ -25,7 +25,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { runEngine } from "../agent/pulumi-engine";
 import type { AgentStatus } from "../agent/reconciler";
-import { AGENT_DEFAULTS, SourceMode } from "../agent/settings";
+import { AGENT_DEFAULTS, SourceMode } from "../agent/contract";
 import { gitRepositorySpec } from "../components/flux";
 import { PROJECT } from "../config";
 import { ControlPlane, ensureBinaries, KUBERNETES_VERSION, startControlPlane } from "./controlplane";

@@ -256,6 +256,12 @@ describe("the PR workflow", () => {
 });
 
 describe("every shipped stack is clean under its policy config", () => {
+    it("each policy config says what its stack file does: image automation (the deploy key's write access)", () => {
+        for (const stack of STACKS) {
+            const cfg = parseConfig(stackFileConfig(stack));
+            assert.equal((loadPolicyConfig(stack)["deploy-key-read-only"] as Record<string, unknown> | undefined)?.imageAutomation, cfg.flux?.imageAutomation !== undefined, `policies/config/${stack}.json vs stacks/Pulumi.${stack}.yaml`);
+        }
+    });
     for (const stack of STACKS) {
         it(stack, async () => {
             const { resources } = await declare(stack, () => buildPlatform(parseConfig(stackFileConfig(stack))));

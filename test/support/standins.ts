@@ -19,7 +19,7 @@
  * admission webhook (their pods run no process), so webhook configurations are stored as declared.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_DEFAULTS } from "../../agent/settings";
+import { AGENT_DEFAULTS } from "../../agent/contract";
 
 /** Seconds any one resource may take to become ready under test (stack config `harness:awaitTimeoutSeconds` overrides it). */
 export const AWAIT_TIMEOUT_SECONDS = 120;
