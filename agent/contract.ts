@@ -83,3 +83,16 @@ export const FIELDS = {
     statusConfigMap: { env: "AGENT_STATUS_CONFIGMAP", flag: "status-configmap", doc: `status ConfigMap name (default ${D.statusConfigMap})` },
     logLevel: { env: "AGENT_LOG_LEVEL", flag: "log-level", doc: "trace | debug | info | warn | error (default info)" },
 } as const satisfies Record<string, Field>;
+
+/** Pure: the agent's `--help`: every setting's flag, variable and meaning, from {@link FIELDS}. */
+export function helpText(): string {
+    const rows = Object.values(FIELDS).map((f: Field) => [`--${f.flag}`, f.env, f.doc] as const);
+    const width = Math.max(...rows.map(([flag, env]) => flag.length + env.length + 3));
+    return [
+        "openfaas-gitops agent: applies the tracked revision of a Pulumi program and keeps the cluster at it.",
+        "Every setting is a flag or an environment variable (the flag wins); docs/agent.md has the details.",
+        "",
+        ...rows.map(([flag, env, doc]) => `  ${`${flag} / ${env}`.padEnd(width)}  ${doc}`),
+        "",
+    ].join("\n");
+}

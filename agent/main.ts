@@ -16,10 +16,14 @@ import { guardProcess } from "./process-guard";
 import { jittered, PermanentError, Reason, Reconciler, Source, Trigger } from "./reconciler";
 import { secretFile } from "./secret-file";
 import { AgentMetrics, createServer } from "./server";
-import { AGENT_DEFAULTS, FIELDS } from "./contract";
+import { AGENT_DEFAULTS, FIELDS, helpText } from "./contract";
 import { AgentSettings, parseSettings, SettingsError } from "./settings";
 
 async function main(): Promise<void> {
+    if (process.argv.slice(2).some((a) => a === "--help" || a === "-h")) {
+        process.stdout.write(helpText());
+        return;
+    }
     let settings;
     try {
         settings = parseSettings(process.env, process.argv.slice(2));

@@ -1,7 +1,11 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { FIELDS, helpText } from "../agent/contract";
 import { parseListen, parseSettings, SettingsError } from "../agent/settings";
 
 const exists = (_file: string) => true;
@@ -168,5 +172,25 @@ describe("agent settings", () => {
 
     it("an unknown flag is refused", () => {
         assert.match(problems(base, ["--brnach", "x"])[0]!, /Unknown option '--brnach'/);
+    });
+});
+
+describe("the agent's --help and docs/agent.md's settings table", () => {
+    const ROOT = path.resolve(__dirname, "..");
+
+    it("--help prints every setting's flag, variable and meaning, and exits 0 without starting", () => {
+        const r = spawnSync(process.execPath, ["--import", "tsx", "agent/main.ts", "--help"], { cwd: ROOT, encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout, helpText());
+        for (const f of Object.values(FIELDS)) assert.match(r.stdout, new RegExp(`--${f.flag} / ${f.env} +${f.doc.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\n`));
+    });
+
+    it("the table in docs/agent.md names exactly the variables and flags the agent reads", () => {
+        const doc = fs.readFileSync(path.join(ROOT, "docs", "agent.md"), "utf8");
+        const table = doc.slice(doc.indexOf("| variable | flag | default | meaning |")).split("\n\n")[0]!.split("\n").slice(2);
+        const names = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+        const cells = table.map((row) => row.split(" | "));
+        assert.deepEqual(cells.flatMap((c) => names(c[0]!)).sort(), Object.values(FIELDS).map((f) => f.env).sort());
+        assert.deepEqual(cells.flatMap((c) => names(c[1]!)).sort(), Object.values(FIELDS).map((f) => `--${f.flag}`).sort());
     });
 });
