@@ -16,8 +16,6 @@ const SECRETS_DIR = `/etc/${NAME}`;
 
 /** Arguments for {@link GitOpsAgent}. */
 export interface GitOpsAgentArgs {
-    /** Namespace of the agent. @default AGENT_DEFAULTS.namespace */
-    readonly namespace?: string;
     /** Agent image (agent/Dockerfile), pinned. */
     readonly image: string;
     /**
@@ -294,7 +292,8 @@ export class GitOpsAgent extends pulumi.ComponentResource {
         // Credentials are not recorded; neither are the ingress class and the issuer, which resolve
         // after Contour's and cert-manager's charts (components/contour.ts).
         super("openfaas-gitops:agent:GitOpsAgent", name, { ...args, deployKey: undefined, syncToken: undefined, webhookSecret: undefined, engineEnv: undefined, ingressClass: undefined, tlsIssuer: undefined }, opts);
-        const ns = args.namespace ?? AGENT_NAMESPACE;
+        // Always the contract's: Flux's NetworkPolicy and RBAC for the agent (platform.ts) name it too.
+        const ns = AGENT_NAMESPACE;
         const child = { parent: this };
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: LABELS } }, child);
         const inNs = { parent: this, dependsOn: [namespace] };
