@@ -30,8 +30,6 @@ const RECEIVER_NAME = "github-push";
 const RECEIVER_SERVICE = "webhook-receiver";
 const LABELS = { "app.kubernetes.io/part-of": "openfaas-gitops", "app.kubernetes.io/component": "flux" };
 
-/** The notification targets a stack can configure (Flux Provider types). */
-
 /** The kinds whose events the Alerts forward: the Flux objects this component declares. */
 export const ALERT_EVENT_SOURCES = ["GitRepository", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation"] as const;
 

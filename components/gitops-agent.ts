@@ -6,11 +6,6 @@ import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { AGENT_DEFAULTS, FIELDS } from "../agent/contract";
 
-/**
- * GitHub's published SSH host key for github.com (ed25519; OpenSSH prefers it). Pinned: the agent
- * refuses any other key, so a spoofed or changed host is an error, never trusted on first use.
- */
-
 const { name: NAME, port: PORT, workDir: WORK_DIR } = AGENT_DEFAULTS;
 const SECRETS_DIR = `/etc/${NAME}`;
 

@@ -6,7 +6,11 @@
  */
 import * as path from "node:path";
 
-/** GitHub's published ed25519 host key: the pinned known_hosts of repositories on github.com. */
+/**
+ * GitHub's published ed25519 host key (OpenSSH prefers it): the pinned known_hosts of repositories
+ * on github.com. The agent refuses any other key, so a spoofed or changed host is an error, never
+ * trusted on first use.
+ */
 export const GITHUB_KNOWN_HOSTS = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
 
 /** Pure: the host (and a port other than 22) of an ssh git URL; undefined for https and file URLs. */
