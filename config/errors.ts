@@ -2,9 +2,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { capProblem, formatProblem, Problem } from "../model/problem";
 
-/** One thing wrong with a stack's configuration: a fully qualified key (`openfaas-gitops:gatewayReplicas`) or a place in a file. */
-export type ConfigProblem = Problem;
-
 /**
  * Thrown before any resource is declared; lists every problem at once. A `RunError`, so the engine
  * prints the message alone, without a stack trace. The stack is `stackName`: a field named `stack`
@@ -12,9 +9,9 @@ export type ConfigProblem = Problem;
  */
 export class ConfigError extends pulumi.RunError {
     /** Every problem, capped ({@link capProblem}): whoever keeps or shows them (the agent's status) gets bounded text. */
-    public readonly problems: readonly ConfigProblem[];
+    public readonly problems: readonly Problem[];
 
-    constructor(public readonly stackName: string, problems: readonly ConfigProblem[]) {
+    constructor(public readonly stackName: string, problems: readonly Problem[]) {
         super(
             `Stack "${stackName}" has ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}; nothing was created:\n` +
                 problems.map((p) => `  - ${formatProblem(p)}`).join("\n"),

@@ -17,7 +17,7 @@ import { Reader } from "./reader";
 import { readSealing } from "./sealing";
 import { PlatformConfig } from "./types";
 
-export { ConfigError, ConfigProblem } from "./errors";
+export { ConfigError } from "./errors";
 export { ProjectFiles, projectFiles, RawConfig } from "./files";
 export { CONFIG_KEYS, ConfigKey, ENVOY_SERVICE_TYPES, EnvoyServiceType, PROJECT, SECRET_CONFIG_KEYS, TLS_ISSUERS, TlsIssuer } from "./keys";
 export { rawConfigFromRuntime } from "./runtime";
