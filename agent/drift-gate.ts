@@ -19,10 +19,17 @@
  */
 import * as crypto from "node:crypto";
 import { Engine, hasChanges, ObjectRef, RunContext, RunResult } from "./engine";
-import { KubeApi } from "./kube-api";
+import { KubeApi, KubeApiError } from "./kube-api";
 
 /** A full check at least this often, whatever the metadata says (see above). */
 export const FULL_CHECK_EVERY_MS = 60 * 60_000;
+
+/**
+ * The most objects one list may return. A collection with more holds more than the program's own
+ * (anyone who may create objects there could fill it): the gate then reads the program's objects
+ * one by one, so its memory never grows with what others put in a namespace.
+ */
+export const LIST_LIMIT = 500;
 
 interface ManagedFieldsEntry {
     readonly manager?: string;
@@ -85,24 +92,40 @@ interface ApiResource {
 
 /**
  * The metadata of `objects` as the apiserver has them now: discovery for each API version (the
- * resource name of each kind), then one metadata-only list per kind and namespace. Rejects when a
- * kind is not served or a call fails.
+ * resource name of each kind), then one metadata-only list per kind and namespace, or, where that
+ * list would exceed {@link LIST_LIMIT}, one read per object. Rejects when a kind is not served or a
+ * call fails (an object that is gone is absent, not a failure).
  */
-export async function liveMetadata(api: KubeApi, objects: readonly ObjectRef[]): Promise<Map<string, ObjectMetadata>> {
+export async function liveMetadata(api: KubeApi, objects: readonly ObjectRef[], limit = LIST_LIMIT): Promise<Map<string, ObjectMetadata>> {
     const base = (apiVersion: string) => (apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`);
     const resources = new Map<string, readonly ApiResource[]>();
     for (const apiVersion of new Set(objects.map((o) => o.apiVersion))) {
         resources.set(apiVersion, (await api.getPath<{ resources: ApiResource[] }>(base(apiVersion))).resources.filter((r) => !r.name.includes("/")));
     }
-    const collections = new Map<string, ObjectRef>();
-    for (const o of objects) collections.set(`${o.apiVersion} ${o.kind} ${o.namespace ?? ""}`, o);
+    const collections = new Map<string, ObjectRef[]>();
+    for (const o of objects) {
+        const key = `${o.apiVersion} ${o.kind} ${o.namespace ?? ""}`;
+        collections.set(key, [...(collections.get(key) ?? []), o]);
+    }
     const live = new Map<string, ObjectMetadata>();
-    for (const o of collections.values()) {
+    for (const mine of collections.values()) {
+        const o = mine[0]!;
         const r = resources.get(o.apiVersion)!.find((x) => x.kind === o.kind);
         if (!r) throw new Error(`${o.apiVersion} ${o.kind} is not served`);
         const path = `${base(o.apiVersion)}${r.namespaced && o.namespace ? `/namespaces/${encodeURIComponent(o.namespace)}` : ""}/${r.name}`;
-        for (const item of (await api.listMetadata<{ metadata: ObjectMetadata }>(path, "")).items) {
-            live.set(refKey({ apiVersion: o.apiVersion, kind: o.kind, namespace: r.namespaced ? item.metadata.namespace : undefined, name: item.metadata.name ?? "" }), item.metadata);
+        const page = await api.listMetadata<{ metadata: ObjectMetadata }>(path, "", limit);
+        if (!page.metadata?.continue) {
+            for (const item of page.items) {
+                live.set(refKey({ apiVersion: o.apiVersion, kind: o.kind, namespace: r.namespaced ? item.metadata.namespace : undefined, name: item.metadata.name ?? "" }), item.metadata);
+            }
+            continue;
+        }
+        for (const one of mine) {
+            try {
+                live.set(refKey(one), (await api.getMetadata<{ metadata: ObjectMetadata }>(`${path}/${encodeURIComponent(one.name)}`)).metadata);
+            } catch (e) {
+                if (!(e instanceof KubeApiError && e.code === 404)) throw e;
+            }
         }
     }
     return live;

@@ -184,9 +184,14 @@ export class KubeApi {
      * The metadata of a collection's objects (PartialObjectMetadataList): names, labels and
      * annotations without the bodies (a CRD's schema is up to a few hundred kB).
      */
-    listMetadata<T>(apiPath: string, labelSelector: string): Promise<{ items: T[] }> {
-        const qs = new URLSearchParams({ labelSelector }).toString();
+    listMetadata<T>(apiPath: string, labelSelector: string, limit?: number): Promise<{ metadata?: { continue?: string }; items: T[] }> {
+        const qs = new URLSearchParams({ labelSelector, ...(limit ? { limit: String(limit) } : {}) }).toString();
         return this.request("GET", this.at(`${apiPath}?${qs}`), undefined, undefined, { accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1" });
+    }
+
+    /** The metadata of one object (PartialObjectMetadata). */
+    getMetadata<T>(apiPath: string): Promise<T> {
+        return this.request("GET", this.at(apiPath), undefined, undefined, { accept: "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1" });
     }
 
     /** A server-side apply of `body` at `apiPath` (conflicts forced); `dryRun` validates it without storing it. */

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { spawnSync } from "node:child_process";
 import { engineEnvironment, linkPreinstalledPlugins, locksAreOwnAndDead, lockHolders, PulumiEngine, pulumiHome } from "../agent/pulumi-engine";
-import { clusterReader, DriftGate } from "../agent/drift-gate";
+import { clusterReader, DriftGate, fingerprint, liveMetadata } from "../agent/drift-gate";
 import { RunContext } from "../agent/engine";
 import { kubeConfig } from "../agent/kube";
 import { controlPlaneAvailable } from "../tools/controlplane";
@@ -237,6 +237,10 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         const gate = new DriftGate(engine, clusterReader(kubeConfig(h.cp.kubeconfig)), Date.now);
         const applied = await gate.up(ctx);
         assert.ok(applied.objects?.some((o) => o.apiVersion === "apps/v1" && o.kind === "Deployment" && o.namespace === "openfaas-fn" && o.name === "nodeinfo"), JSON.stringify(applied.objects));
+        // Read one by one (as where a namespace is too full to list), the apiserver gives the same metadata.
+        const api = kubeConfig(h.cp.kubeconfig);
+        const [listed, oneByOne] = [await liveMetadata(api, applied.objects!), await liveMetadata(api, applied.objects!, 1)];
+        assert.equal(fingerprint(applied.objects!, oneByOne), fingerprint(applied.objects!, listed));
         // The controllers have done what they do once after a create (a Deployment's revision annotation).
         h.cp.kubectl(["wait", "--for=condition=Available", "deployment", "--all", "--all-namespaces", "--timeout=120s"]);
         const check = async () => {

@@ -2,13 +2,15 @@
  * The drift gate (agent/drift-gate.ts): the fingerprint it compares (a property: status writes and
  * order never change it, any other write does), the objects an engine run reports, and when it lets
  * a check skip the engine, against an engine double (a named stand-in for the real engine, which
- * test/agent-pulumi-engine.test.ts runs through the gate on a real cluster).
+ * test/agent-pulumi-engine.test.ts runs through the gate on a real cluster), and how it reads a
+ * namespace someone filled, against an API double.
  */
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { DriftGate, fingerprint, FULL_CHECK_EVERY_MS, ObjectMetadata, refKey } from "../agent/drift-gate";
+import { DriftGate, fingerprint, FULL_CHECK_EVERY_MS, LIST_LIMIT, liveMetadata, ObjectMetadata, refKey } from "../agent/drift-gate";
 import { Engine, ObjectRef, objectRef, RunContext, RunResult } from "../agent/engine";
+import { KubeApi, KubeApiError } from "../agent/kube-api";
 
 describe("the objects an engine run reports", () => {
     it("reads a Kubernetes provider resource's type and ID, and nothing else", () => {
@@ -179,5 +181,66 @@ describe("the drift gate", () => {
         engine.objects = undefined;
         assert.equal((await check()).full, true, "after a failed check");
         assert.equal((await check()).full, true, "an engine that reports no objects");
+    });
+});
+
+/**
+ * TEST DOUBLE of the Kubernetes API: one namespace with the program's two Deployments among
+ * `others` more (someone filled it), a list page of at most `limit` items, reads by name. The real
+ * apiserver's lists are in test/agent-pulumi-engine.test.ts.
+ */
+class FloodedNamespaceDouble extends KubeApi {
+    readonly calls: string[] = [];
+    constructor(private readonly others: number) {
+        super({ server: "https://127.0.0.1:1" });
+    }
+    private item(name: string): { metadata: ObjectMetadata } {
+        return { metadata: { name, namespace: "fn", uid: `uid-${name}`, generation: 1, managedFields: [{ manager: "m", operation: "Apply", time: "2026-12-03T00:00:00Z" }] } };
+    }
+    private names(): string[] {
+        return ["a", ...Array.from({ length: this.others }, (_, i) => `other-${i}`)];
+    }
+    override async getPath<T>(apiPath: string): Promise<T> {
+        this.calls.push(`discover ${apiPath}`);
+        return { resources: [{ name: "deployments", kind: "Deployment", namespaced: true }, { name: "deployments/scale", kind: "Scale", namespaced: true }] } as T;
+    }
+    override async listMetadata<T>(apiPath: string, _selector: string, limit?: number): Promise<{ metadata?: { continue?: string }; items: T[] }> {
+        this.calls.push(`list ${apiPath}`);
+        const all = this.names().map((n) => this.item(n));
+        return { metadata: limit && all.length > limit ? { continue: "next" } : {}, items: all.slice(0, limit) as T[] };
+    }
+    override async getMetadata<T>(apiPath: string): Promise<T> {
+        this.calls.push(`get ${apiPath}`);
+        const name = decodeURIComponent(apiPath.split("/").pop()!);
+        if (!this.names().includes(name)) throw new KubeApiError(`HTTP 404 from GET ${apiPath}`, 404, undefined);
+        return this.item(name) as T;
+    }
+}
+
+describe("the drift gate's reads", () => {
+    // The program's objects: `a` exists, `b` was deleted.
+    const mine: ObjectRef[] = [
+        { apiVersion: "apps/v1", kind: "Deployment", namespace: "fn", name: "a" },
+        { apiVersion: "apps/v1", kind: "Deployment", namespace: "fn", name: "b" },
+    ];
+
+    it("list a collection of ordinary size in one call", async () => {
+        const api = new FloodedNamespaceDouble(10);
+        const live = await liveMetadata(api, mine);
+        assert.deepEqual([...live.keys()].filter((k) => k.endsWith(" a") || k.endsWith(" b")), [refKey(mine[0]!)]);
+        assert.deepEqual(api.calls, ["discover /apis/apps/v1", "list /apis/apps/v1/namespaces/fn/deployments"]);
+    });
+
+    it("read the program's objects one by one where others filled the namespace, and hash them the same", async () => {
+        const flooded = new FloodedNamespaceDouble(LIST_LIMIT * 4);
+        const live = await liveMetadata(flooded, mine);
+        assert.deepEqual([...live.keys()], [refKey(mine[0]!)], "only the program's objects are kept, and a deleted one is absent");
+        assert.deepEqual(flooded.calls, [
+            "discover /apis/apps/v1",
+            "list /apis/apps/v1/namespaces/fn/deployments",
+            "get /apis/apps/v1/namespaces/fn/deployments/a",
+            "get /apis/apps/v1/namespaces/fn/deployments/b",
+        ]);
+        assert.equal(fingerprint(mine, live), fingerprint(mine, await liveMetadata(new FloodedNamespaceDouble(10), mine)));
     });
 });
