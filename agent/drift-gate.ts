@@ -20,7 +20,7 @@
  */
 import * as crypto from "node:crypto";
 import { Engine, hasChanges, ObjectRef, RunContext, RunResult } from "./engine";
-import { KubeApi, KubeApiError } from "./kube-api";
+import { apiStatus, KubeApi } from "../kube/api";
 
 /** A full check at least this often, whatever the metadata says (see above). */
 export const FULL_CHECK_EVERY_MS = 60 * 60_000;
@@ -125,7 +125,7 @@ export async function liveMetadata(api: KubeApi, objects: readonly ObjectRef[], 
             try {
                 live.set(refKey(one), (await api.getMetadata<{ metadata: ObjectMetadata }>(`${path}/${encodeURIComponent(one.name)}`)).metadata);
             } catch (e) {
-                if (!(e instanceof KubeApiError && e.code === 404)) throw e;
+                if (apiStatus(e) !== 404) throw e;
             }
         }
     }

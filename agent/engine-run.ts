@@ -58,11 +58,6 @@ export function countChanges(changed: readonly string[]): Record<string, number>
     return out;
 }
 
-/** Pure: whether an engine error is a stack lock held by someone (DIY backends and the Pulumi Cloud word it differently). */
-export function isLockError(message: string): boolean {
-    return /currently locked|ConcurrentUpdateError|update is already in progress/i.test(message);
-}
-
 function send(m: RunMessage): Promise<void> {
     return new Promise((resolve) => process.send!(m, () => resolve()));
 }
@@ -108,6 +103,14 @@ async function run(req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
     process.setSourceMapsEnabled(false);
     deferUnusedModules(fromProject);
     const auto = fromProject("@pulumi/pulumi/automation") as typeof automation;
+    // A stack locked by someone is the Automation API's own error type (it reads the CLI's words for
+    // both the DIY backends and the Pulumi Cloud), so nothing here matches error text.
+    return operate(auto, fromProject, req, signal).catch((e: Error): RunMessage => ({ kind: "failed", message: e.message, locked: e instanceof auto.ConcurrentUpdateError }));
+}
+
+/** The operation itself, with the checkout's Automation API and program. */
+async function operate(auto: typeof automation, fromProject: NodeJS.Require, req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
+    const projectDir = process.cwd();
     const project = yaml.load(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name: string; main?: string };
     const main = path.resolve(projectDir, project.main ?? "index.ts");
     const program = async () => {
@@ -168,7 +171,7 @@ if (require.main === module) {
             return;
         }
         void run(m, controller.signal)
-            .catch((e: Error): RunMessage => ({ kind: "failed", message: e.message, locked: isLockError(e.message) }))
+            .catch((e: Error): RunMessage => ({ kind: "failed", message: e.message, locked: false }))
             .then(send)
             .then(() => process.exit(0));
     });

@@ -17,7 +17,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { redactUrl } from "../model/git";
-import { AgentEvent, Reason } from "./reconciler";
+import { AgentEvent, Reason } from "./status";
 // Used inside functions only: settings.ts imports this module too.
 import { AGENT_DEFAULTS } from "./contract";
 

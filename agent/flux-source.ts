@@ -26,8 +26,10 @@ import * as path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
-import { KubeApi, KubeApiError, WatchEvent } from "./kube-api";
-import { jittered, PermanentError, Reason, SourceUnavailableError } from "./reconciler";
+import { apiStatus, KubeApi, WatchEvent } from "../kube/api";
+import { PermanentError, SourceUnavailableError } from "./errors";
+import { jittered } from "./reconciler";
+import { Reason } from "./status";
 import { FIELDS } from "./contract";
 import { ArtifactLimits, DEFAULT_ARTIFACT_LIMITS } from "./settings";
 import { assertContained, ownerAccess, regularFileBytes, removeTree } from "./worktree";
@@ -119,14 +121,14 @@ export class FluxSource {
     private seenArtifact?: string;
     private headDigest?: string;
 
-    constructor(private readonly api: KubeApi, private readonly o: FluxSourceOptions) {
-        this.checkoutDir = path.join(o.workDir, "checkout");
-        this.markerFile = path.join(o.workDir, "flux-artifact.json");
-        this.where = `${o.namespace}/${o.name}`;
+    constructor(private readonly api: KubeApi, private readonly options: FluxSourceOptions) {
+        this.checkoutDir = path.join(options.workDir, "checkout");
+        this.markerFile = path.join(options.workDir, "flux-artifact.json");
+        this.where = `${options.namespace}/${options.name}`;
     }
 
     private get collection(): string {
-        return `${GIT_REPOSITORY_API}/namespaces/${encodeURIComponent(this.o.namespace)}/gitrepositories`;
+        return `${GIT_REPOSITORY_API}/namespaces/${encodeURIComponent(this.options.namespace)}/gitrepositories`;
     }
 
     /** A new artifact (a new revision, or the same one rebuilt, e.g. after source-controller lost its storage) triggers a sync. */
@@ -136,7 +138,7 @@ export class FluxSource {
         const key = a ? `${a.revision} ${a.digest} ${a.url}` : undefined;
         if (a && key !== this.seenArtifact) {
             this.seenArtifact = key;
-            this.o.onRevision?.(a.revision);
+            this.options.onRevision?.(a.revision);
         }
     }
 
@@ -153,7 +155,7 @@ export class FluxSource {
                 try {
                     if (!rv) {
                         const list = await this.api.getPath<{ metadata: { resourceVersion: string }; items: GitRepositoryObject[] }>(
-                            `${this.collection}?fieldSelector=${encodeURIComponent(`metadata.name=${this.o.name}`)}`,
+                            `${this.collection}?fieldSelector=${encodeURIComponent(`metadata.name=${this.options.name}`)}`,
                         );
                         rv = list.metadata.resourceVersion;
                         if (list.items[0]) this.observe(list.items[0]);
@@ -162,7 +164,7 @@ export class FluxSource {
                     let expired = false;
                     await this.api.watch<GitRepositoryObject>(
                         this.collection,
-                        { fieldSelector: `metadata.name=${this.o.name}`, resourceVersion: rv, timeoutSeconds: "300" },
+                        { fieldSelector: `metadata.name=${this.options.name}`, resourceVersion: rv, timeoutSeconds: "300" },
                         (e: WatchEvent<GitRepositoryObject>) => {
                             // An ERROR carries a Status, usually 410 Gone (the resourceVersion is too old): list again.
                             if (e.type === "ERROR") {
@@ -180,7 +182,7 @@ export class FluxSource {
                     if (signal.aborted) return;
                     rv = undefined;
                     this.latest = undefined;
-                    this.o.log?.(`watch of GitRepository ${this.where} failed (${(e as Error).message}); listing again`);
+                    this.options.log?.(`watch of GitRepository ${this.where} failed (${(e as Error).message}); listing again`);
                     await new Promise((r) => setTimeout(r, jittered(2000)).unref());
                 }
             }
@@ -197,9 +199,9 @@ export class FluxSource {
         let obj = this.latest;
         if (!obj) {
             try {
-                obj = await this.api.getPath<GitRepositoryObject>(`${this.collection}/${encodeURIComponent(this.o.name)}`);
+                obj = await this.api.getPath<GitRepositoryObject>(`${this.collection}/${encodeURIComponent(this.options.name)}`);
             } catch (e) {
-                if (e instanceof KubeApiError && e.code === 404) throw new Error(`GitRepository ${this.where} does not exist; the Flux component declares it (flux map in the stack config)`);
+                if (apiStatus(e) === 404) throw new Error(`GitRepository ${this.where} does not exist; the Flux component declares it (flux map in the stack config)`);
                 throw new Error(`cannot read GitRepository ${this.where}: ${(e as Error).message}`);
             }
         }
@@ -229,17 +231,17 @@ export class FluxSource {
         if (done?.revision === revision && fs.existsSync(this.checkoutDir)) return this.checkoutDir;
         const artifact = await this.current();
         if (artifact.revision !== revision) throw new Error(`${revision} is no longer the artifact of GitRepository ${this.where} (now ${artifact.revision}); the next check applies the new one`);
-        const limits = this.o.limits ?? DEFAULT_ARTIFACT_LIMITS;
-        const file = path.join(this.o.workDir, "flux-artifact.tar.gz");
-        fs.mkdirSync(this.o.workDir, { recursive: true });
+        const limits = this.options.limits ?? DEFAULT_ARTIFACT_LIMITS;
+        const file = path.join(this.options.workDir, "flux-artifact.tar.gz");
+        fs.mkdirSync(this.options.workDir, { recursive: true });
         // What a killed agent left unpacking (one checkout at a time: nothing else uses them).
-        for (const stale of fs.readdirSync(this.o.workDir).filter((e) => e.startsWith("incoming-"))) removeTree(path.join(this.o.workDir, stale));
+        for (const stale of fs.readdirSync(this.options.workDir).filter((e) => e.startsWith("incoming-"))) removeTree(path.join(this.options.workDir, stale));
         let incoming: string | undefined;
         try {
             const actual = await download(artifact.url, file, limits);
             const problem = digestProblem(artifact.digest, actual, revision);
             if (problem) throw new PermanentError(problem, Reason.DigestMismatch, artifact.digest);
-            incoming = fs.mkdtempSync(path.join(this.o.workDir, "incoming-"));
+            incoming = fs.mkdtempSync(path.join(this.options.workDir, "incoming-"));
             await extract(file, incoming, limits.maxExtractedBytes, revision);
             // The archive's directory modes (000, 0555) must not lock the agent out of its own work directory.
             ownerAccess(incoming);
@@ -263,7 +265,7 @@ export class FluxSource {
      * is moved there, then the previous checkout is removed (removal unlinks symlinks, never follows them).
      */
     private replaceCheckout(incoming: string): void {
-        const project = this.o.projectPath ?? ".";
+        const project = this.options.projectPath ?? ".";
         const cache = path.join(this.checkoutDir, project, "node_modules");
         const target = path.join(incoming, project, "node_modules");
         fs.rmSync(this.markerFile, { force: true });

@@ -65,8 +65,8 @@ export class GitSource {
     /** The working tree the engine runs in. */
     readonly checkoutDir: string;
 
-    constructor(private readonly s: GitSourceSettings) {
-        this.checkoutDir = path.join(s.workDir, "checkout");
+    constructor(private readonly settings: GitSourceSettings) {
+        this.checkoutDir = path.join(settings.workDir, "checkout");
     }
 
     /** git's environment: pinned SSH, token header, no prompts, no user or system config; the proxy, if the pod has one. */
@@ -74,24 +74,24 @@ export class GitSource {
         const env: NodeJS.ProcessEnv = {
             ...proxyEnvironment(process.env),
             PATH: process.env.PATH,
-            HOME: this.s.workDir,
+            HOME: this.settings.workDir,
             GIT_TERMINAL_PROMPT: "0",
             GIT_CONFIG_NOSYSTEM: "1",
             GIT_CONFIG_GLOBAL: "/dev/null",
         };
-        if (this.s.sshKeyFile && this.s.knownHostsFile) {
+        if (this.settings.sshKeyFile && this.settings.knownHostsFile) {
             env.GIT_SSH_COMMAND = [
-                "ssh", "-F", "/dev/null", "-i", shq(this.s.sshKeyFile), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-                "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${shq(this.s.knownHostsFile)}`, "-o", "GlobalKnownHostsFile=/dev/null",
+                "ssh", "-F", "/dev/null", "-i", shq(this.settings.sshKeyFile), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+                "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${shq(this.settings.knownHostsFile)}`, "-o", "GlobalKnownHostsFile=/dev/null",
             ].join(" ");
         }
-        if (this.s.httpsTokenFile && this.s.repoUrl.startsWith("https://")) {
-            const token = fs.readFileSync(this.s.httpsTokenFile, "utf8").trim();
+        if (this.settings.httpsTokenFile && this.settings.repoUrl.startsWith("https://")) {
+            const token = fs.readFileSync(this.settings.httpsTokenFile, "utf8").trim();
             const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
             Object.assign(env, { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` });
         }
-        if (this.s.httpsCaFile) env.GIT_SSL_CAINFO = this.s.httpsCaFile;
-        if (this.s.gpgHome) env.GNUPGHOME = this.s.gpgHome;
+        if (this.settings.httpsCaFile) env.GIT_SSL_CAINFO = this.settings.httpsCaFile;
+        if (this.settings.gpgHome) env.GNUPGHOME = this.settings.gpgHome;
         return env;
     }
 
@@ -103,7 +103,7 @@ export class GitSource {
         } catch (e) {
             const err = e as { code?: unknown; stdout?: string; stderr?: string; message: string };
             if (typeof err.code === "number" && outcomes.includes(err.code)) return { code: err.code, stdout: err.stdout ?? "" };
-            throw classifyGitFailure(err.stderr || err.message, this.s);
+            throw classifyGitFailure(err.stderr || err.message, this.settings);
         }
     }
 
@@ -116,10 +116,10 @@ export class GitSource {
         if (hint) return this.confirm(hint);
         // With --exit-code, 2 is git's own "no such ref": the repository answered and has no such branch.
         // Any other failure (GitHub's "Repository not found", a refused token) keeps git's message.
-        const { code, stdout } = await this.git(["ls-remote", "--exit-code", this.s.repoUrl, `refs/heads/${this.s.branch}`], undefined, [2]);
+        const { code, stdout } = await this.git(["ls-remote", "--exit-code", this.settings.repoUrl, `refs/heads/${this.settings.branch}`], undefined, [2]);
         const sha = stdout.trim().split(/\s+/)[0];
-        if (code === 2 || !sha) throw new SourceError(`branch ${this.s.branch} does not exist in ${this.s.repoUrl}`, "not-found");
-        if (!/^[0-9a-f]{40,64}$/.test(sha)) throw new SourceError(`ls-remote of ${this.s.repoUrl} returned no revision for ${this.s.branch}: ${stdout.trim().slice(0, 200)}`, "git");
+        if (code === 2 || !sha) throw new SourceError(`branch ${this.settings.branch} does not exist in ${this.settings.repoUrl}`, "not-found");
+        if (!/^[0-9a-f]{40,64}$/.test(sha)) throw new SourceError(`ls-remote of ${this.settings.repoUrl} returned no revision for ${this.settings.branch}: ${stdout.trim().slice(0, 200)}`, "git");
         return sha;
     }
 
@@ -132,7 +132,7 @@ export class GitSource {
     async checkout(revision: string): Promise<string> {
         const dir = await this.fetch();
         await this.git(["cat-file", "-e", `${revision}^{commit}`], dir).catch(() => {
-            throw new SourceError(`revision ${revision} is not on ${this.s.branch} any more (force-pushed?); the next check picks up the new head`, "not-found");
+            throw new SourceError(`revision ${revision} is not on ${this.settings.branch} any more (force-pushed?); the next check picks up the new head`, "not-found");
         });
         await this.git(["checkout", "--quiet", "--force", "--detach", revision], dir);
         await this.git(["clean", "-ffdq"], dir);
@@ -148,33 +148,33 @@ export class GitSource {
         if (!fs.existsSync(path.join(dir, ".git"))) {
             fs.mkdirSync(dir, { recursive: true });
             await this.git(["init", "--quiet"], dir);
-            await this.git(["remote", "add", "origin", this.s.repoUrl], dir);
+            await this.git(["remote", "add", "origin", this.settings.repoUrl], dir);
         } else {
-            await this.git(["remote", "set-url", "origin", this.s.repoUrl], dir);
+            await this.git(["remote", "set-url", "origin", this.settings.repoUrl], dir);
         }
-        await this.git(["fetch", "--quiet", "--no-tags", "--prune", "origin", `+refs/heads/${this.s.branch}:refs/remotes/origin/${this.s.branch}`], dir);
+        await this.git(["fetch", "--quiet", "--no-tags", "--prune", "origin", `+refs/heads/${this.settings.branch}:refs/remotes/origin/${this.settings.branch}`], dir);
         return dir;
     }
 
     private async confirm(sha: string): Promise<string> {
         const dir = await this.fetch();
-        const tip = (await this.git(["rev-parse", `refs/remotes/origin/${this.s.branch}`], dir)).stdout.trim();
+        const tip = (await this.git(["rev-parse", `refs/remotes/origin/${this.settings.branch}`], dir)).stdout.trim();
         if (tip === sha) return tip;
         await this.git(["merge-base", "--is-ancestor", sha, tip], dir).catch(() => {
-            throw new SourceError(`the pushed revision ${sha} is not on ${this.s.branch} (force-pushed since?); the next check picks up the branch head`, "not-found");
+            throw new SourceError(`the pushed revision ${sha} is not on ${this.settings.branch} (force-pushed since?); the next check picks up the branch head`, "not-found");
         });
         return tip;
     }
 
     /** Refuses a revision whose commit signature does not verify, when verification is on. */
     async verify(revision: string): Promise<void> {
-        if (this.s.verifySignatures === "off") return;
-        const args = this.s.verifySignatures === "ssh" ? ["-c", `gpg.ssh.allowedSignersFile=${this.s.allowedSignersFile}`, "verify-commit", revision] : ["verify-commit", revision];
+        if (this.settings.verifySignatures === "off") return;
+        const args = this.settings.verifySignatures === "ssh" ? ["-c", `gpg.ssh.allowedSignersFile=${this.settings.allowedSignersFile}`, "verify-commit", revision] : ["verify-commit", revision];
         try {
             await this.git(args, this.checkoutDir);
         } catch (e) {
             throw new SourceError(
-                `commit ${revision.slice(0, 12)} has no signature that verifies against the ${this.s.verifySignatures === "ssh" ? `allowed signers in ${this.s.allowedSignersFile}` : `keys in ${this.s.gpgHome}`}; it is not applied. ${(e as Error).message}`,
+                `commit ${revision.slice(0, 12)} has no signature that verifies against the ${this.settings.verifySignatures === "ssh" ? `allowed signers in ${this.settings.allowedSignersFile}` : `keys in ${this.settings.gpgHome}`}; it is not applied. ${(e as Error).message}`,
                 "signature",
             );
         }

@@ -8,12 +8,16 @@ import { redactUrl, redactUrls } from "../model/git";
 import { prepareDependencies } from "./deps";
 import { clusterReader, DriftGate } from "./drift-gate";
 import { GitSource, SourceError } from "./git";
-import { kubeConfig, LeaseElector, StatusStore } from "./kube";
+import { kubeApi } from "../kube/api";
+import { LeaseElector } from "./leader-election";
+import { StatusStore } from "./status-store";
 import { engineEnvironment, linkPreinstalledPlugins, PulumiEngine, pulumiHome } from "./pulumi-engine";
 import { sendFluxEvents } from "./flux-events";
 import { FluxSource } from "./flux-source";
 import { guardProcess } from "./process-guard";
-import { jittered, PermanentError, Reason, Reconciler, Source, Trigger } from "./reconciler";
+import { PermanentError } from "./errors";
+import { jittered, Reconciler, Source } from "./reconciler";
+import { Reason, Trigger } from "./status";
 import { secretFile } from "./secret-file";
 import { AgentMetrics, createServer } from "./server";
 import { AGENT_DEFAULTS, FIELDS, helpText } from "./contract";
@@ -35,7 +39,7 @@ async function main(): Promise<void> {
     guardProcess(log);
     log.info(settings.flux ? { source: "flux", gitRepository: `${settings.flux.namespace}/${settings.flux.name}`, path: settings.projectPath } : { source: "git", repo: redactUrl(settings.repoUrl), branch: settings.branch, path: settings.projectPath }, "starting");
 
-    const kc = kubeConfig(process.env.KUBECONFIG);
+    const kc = kubeApi(process.env.KUBECONFIG);
     const store = new StatusStore(kc, settings.namespace, settings.statusConfigMap);
     // Validated whoever wrote it (an older agent, a person): what does not fit is dropped and named.
     const loadStatus = async () => {

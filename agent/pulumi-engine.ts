@@ -193,12 +193,12 @@ export function runEngine(req: RunRequest, ctx: EngineRunContext): Promise<RunRe
 }
 
 export class PulumiEngine implements Engine {
-    constructor(private readonly s: PulumiEngineSettings) {}
+    constructor(private readonly settings: PulumiEngineSettings) {}
 
     private fork(op: RunOp, ctx: RunContext): Promise<RunResult> {
-        const cwd = path.join(ctx.dir, this.s.projectPath);
-        const req: RunRequest = { op, stack: this.s.stack, configFile: path.join(cwd, "stacks", `Pulumi.${this.s.stack}.yaml`), secretsProvider: this.s.secretsProvider };
-        return runEngine(req, { cwd, env: this.s.env, signal: ctx.signal, log: ctx.log, killAfterMs: this.s.killAfterMs });
+        const cwd = path.join(ctx.dir, this.settings.projectPath);
+        const req: RunRequest = { op, stack: this.settings.stack, configFile: path.join(cwd, "stacks", `Pulumi.${this.settings.stack}.yaml`), secretsProvider: this.settings.secretsProvider };
+        return runEngine(req, { cwd, env: this.settings.env, signal: ctx.signal, log: ctx.log, killAfterMs: this.settings.killAfterMs });
     }
 
     /**
@@ -211,7 +211,7 @@ export class PulumiEngine implements Engine {
         try {
             return await this.forkUnlocking(op, ctx);
         } catch (e) {
-            const dir = fileBackendDir(this.s.env.PULUMI_BACKEND_URL);
+            const dir = fileBackendDir(this.settings.env.PULUMI_BACKEND_URL);
             if (!(e instanceof EngineRunError) || !dir || !MAYBE_TORN_STATE.test(e.message)) throw e;
             const removed = removeTornAttrs(dir);
             if (removed.length === 0) throw e;

@@ -6,7 +6,8 @@ import * as crypto from "node:crypto";
 import * as http from "node:http";
 import type * as stream from "node:stream";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { AgentStatus, ConditionStatus, ConditionType, CONDITIONS, RunRecord, short, suspensionCause, Trigger } from "./reconciler";
+import { suspensionCause } from "./reconciler";
+import { AgentStatus, CONDITIONS, ConditionStatus, ConditionType, RunRecord, shortRevision, Trigger } from "./status";
 import { pushVerdict, validSignature } from "./webhook";
 
 const STATUSES: readonly ConditionStatus[] = ["True", "False", "Unknown"];
@@ -159,8 +160,8 @@ function field(o: unknown, key: string): unknown {
 
 /** Pure: the status page. Everything from the status is escaped; nothing is loaded from elsewhere. */
 export function statusPage(s: AgentStatus, election: { readonly identity: string; readonly leader?: string }): string {
-    // short(): a sha cut to 12 hex digits, a Flux revision kept as `main@sha1:` and 12 of its digits.
-    const rev = (r: unknown) => (typeof r === "string" && r ? `<code>${esc(short(r))}</code>` : "none");
+    // shortRevision(): a sha cut to 12 hex digits, a Flux revision kept as `main@sha1:` and 12 of its digits.
+    const rev = (r: unknown) => (typeof r === "string" && r ? `<code>${esc(shortRevision(r))}</code>` : "none");
     const conditions = CONDITIONS.map((c) => {
         const v = field(s.conditions, c);
         const status = field(v, "status");
@@ -168,12 +169,12 @@ export function statusPage(s: AgentStatus, election: { readonly identity: string
         return `<tr><td>${c}</td><td class="${meaning}">${esc(status)}</td><td>${esc(field(v, "reason"))}</td><td>${esc(field(v, "message"))}</td><td>${esc(field(v, "lastTransitionTime"))}</td></tr>`;
     }).join("");
     // The current error is the Ready message already; a run's message is shown only when it says something else.
-    const shown = new Set(CONDITIONS.map((c) => field(field(s.conditions, c), "message")));
+    const displayedMessages = new Set(CONDITIONS.map((c) => field(field(s.conditions, c), "message")));
     const runs = (Array.isArray(s.history) ? (s.history as unknown[]) : [])
         .map((r) => {
             const m = field(r, "message");
-            const message = m && !shown.has(m) ? m : "";
-            if (message) shown.add(message);
+            const message = m && !displayedMessages.has(m) ? m : "";
+            if (message) displayedMessages.add(message);
             const result = field(r, "result");
             const meaning = result === "succeeded" || result === "no-drift" ? "good" : result === "cancelled" ? "unknown" : "bad";
             const ms = field(r, "durationMs");
@@ -291,20 +292,20 @@ type Handler = (req: http.IncomingMessage) => Reply | Promise<Reply>;
 /** A path's handlers by method; a GET handler answers HEAD too (Node leaves the body out). */
 type Route = Partial<Record<"GET" | "POST", Handler>>;
 
-export function createServer(d: ServerDeps): http.Server {
-    const limits: HttpLimits = { ...HTTP_LIMITS, ...d.limits };
+export function createServer(deps: ServerDeps): http.Server {
+    const limits: HttpLimits = { ...HTTP_LIMITS, ...deps.limits };
     const budget = new ByteBudget(limits.pendingBodyBytes);
     /**
      * Who leads, when this replica does not: the holder it saw, unless that is itself (its Lease
      * ran out without a renewal) or nobody.
      */
     const otherLeader = () => {
-        const { identity, leader } = d.election();
+        const { identity, leader } = deps.election();
         return leader !== identity ? leader : undefined;
     };
     const NO_LEADER = reply(503, "no replica leads right now; try again\n", { "Retry-After": "2" });
     const webhook: Handler = async (req) => {
-        const secret = d.webhookSecret();
+        const secret = deps.webhookSecret();
         if (!secret) return reply(404, "webhook is off: no webhook secret configured\n");
         if ("error" in secret) return reply(503, "the webhook secret cannot be read; the agent's log says why\n");
         const share = budget.share();
@@ -314,19 +315,19 @@ export function createServer(d: ServerDeps): http.Server {
             const read = await readBody(req, share, limits);
             if ("refused" in read) return read.refused;
             if (!validSignature(secret.value, read.body, req.headers["x-hub-signature-256"] as string | undefined)) {
-                d.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
+                deps.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
                 return reply(401, "bad or missing X-Hub-Signature-256\n");
             }
-            const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, read.body, d.branch);
+            const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, read.body, deps.branch);
             if (!verdict.sync) return reply(202, `ignored: ${verdict.reason}\n`);
-            if (!d.leads()) {
+            if (!deps.leads()) {
                 // Not lost: the leader's poll finds the same head, as a webhook would have told it.
                 const leader = otherLeader();
                 if (!leader) return NO_LEADER;
-                return reply(202, `not started here: this replica (${d.election().identity}) does not lead; the leader ${leader} applies the push at its next check of the branch\n`);
+                return reply(202, `not started here: this replica (${deps.election().identity}) does not lead; the leader ${leader} applies the push at its next check of the branch\n`);
             }
-            d.log("webhook push: syncing now", { revision: verdict.revision });
-            d.sync("webhook", verdict.revision);
+            deps.log("webhook push: syncing now", { revision: verdict.revision });
+            deps.sync("webhook", verdict.revision);
             return reply(202, "sync started\n");
         } finally {
             share.release();
@@ -338,33 +339,33 @@ export function createServer(d: ServerDeps): http.Server {
      * on a follower would be dropped when it adopts the leader's status.
      */
     const withToken = (path: string, act: () => Reply): Handler => (req) => {
-        const token = d.syncToken();
+        const token = deps.syncToken();
         if (!token) return reply(404, `${path} is off: no sync token configured\n`);
         if ("error" in token) return reply(503, "the sync token cannot be read; the agent's log says why\n");
         if (!tokenMatches(token.value, req.headers.authorization)) return reply(401, "missing or bad bearer token\n", { "WWW-Authenticate": "Bearer" });
-        if (!d.leads()) {
+        if (!deps.leads()) {
             const leader = otherLeader();
             if (!leader) return NO_LEADER;
-            return reply(503, `this replica (${d.election().identity}) does not lead; send it to the leader ${leader} (kubectl port-forward pod/${leader} 8080 in the agent's namespace)\n`, { "Retry-After": "2" });
+            return reply(503, `this replica (${deps.election().identity}) does not lead; send it to the leader ${leader} (kubectl port-forward pod/${leader} 8080 in the agent's namespace)\n`, { "Retry-After": "2" });
         }
         return act();
     };
     const suspend = (on: boolean) => () => {
-        d.suspend(on);
+        deps.suspend(on);
         return reply(200, on ? "suspended\n" : "resumed\n");
     };
     const routes = new Map<string, Route>([
         ["/healthz", { GET: () => reply(200, "ok\n") }],
         ["/readyz", { GET: () => {
-            const why = d.notReady();
+            const why = deps.notReady();
             return why === undefined ? reply(200, "ready\n") : reply(503, `not ready: ${why}\n`);
         } }],
-        ["/metrics", { GET: async () => ({ code: 200, body: await d.metrics.registry.metrics(), type: d.metrics.registry.contentType }) }],
-        ["/status.json", { GET: () => ({ code: 200, body: JSON.stringify(d.status(), null, 2), type: "application/json" }) }],
-        ["/", { GET: () => ({ code: 200, body: statusPage(d.status(), d.election()), type: "text/html; charset=utf-8" }) }],
+        ["/metrics", { GET: async () => ({ code: 200, body: await deps.metrics.registry.metrics(), type: deps.metrics.registry.contentType }) }],
+        ["/status.json", { GET: () => ({ code: 200, body: JSON.stringify(deps.status(), null, 2), type: "application/json" }) }],
+        ["/", { GET: () => ({ code: 200, body: statusPage(deps.status(), deps.election()), type: "text/html; charset=utf-8" }) }],
         ["/webhook", { POST: webhook }],
         ["/sync", { POST: withToken("/sync", () => {
-            d.sync("manual");
+            deps.sync("manual");
             return reply(202, "sync started\n");
         }) }],
         ["/suspend", { POST: withToken("/suspend", suspend(true)) }],
@@ -401,7 +402,7 @@ export function createServer(d: ServerDeps): http.Server {
             try {
                 r = await answer(req);
             } catch (e) {
-                d.log("request failed", { error: (e as Error).message });
+                deps.log("request failed", { error: (e as Error).message });
                 r = reply(500, "internal error\n");
             }
             send(req, res, r);

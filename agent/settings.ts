@@ -13,7 +13,6 @@ import { AGENT_DEFAULTS, DriftMode, Field, FIELDS, SOURCE_MODES, SourceMode } fr
 import { eventsUrl } from "./flux-events";
 
 export type SignatureMode = "off" | "ssh" | "gpg";
-const D = AGENT_DEFAULTS;
 
 /** flux mode: what one artifact may take (agent/flux-source.ts enforces them). */
 export interface ArtifactLimits {
@@ -108,7 +107,7 @@ export class SettingsError extends Error {
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** A value as a message shows it: at most 100 characters, so a pasted file does not become the message. */
-function shown(v: string): string {
+function quotedValue(v: string): string {
     return JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}...` : v);
 }
 
@@ -203,16 +202,16 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     } else if (hasUrlCredentials(repoUrl)) {
         // git would strip them from its messages, but the URL itself is shown in the log, the status page and Events.
         const fix = isSshUrl(repoUrl) ? `ssh signs in with the deploy key of ${name(FIELDS.sshKeyFile)}, never a password` : `put the token in the file named by ${name(FIELDS.httpsTokenFile)}`;
-        problems.push(`${name(FIELDS.repoUrl)} = ${shown(redactUrl(repoUrl))}: carries credentials, which would be shown wherever the URL is; remove them from the URL: ${fix}`);
+        problems.push(`${name(FIELDS.repoUrl)} = ${quotedValue(redactUrl(repoUrl))}: carries credentials, which would be shown wherever the URL is; remove them from the URL: ${fix}`);
     } else if (!isSshUrl(repoUrl) && !/^https:\/\/[^/]/.test(repoUrl) && !/^file:\/\//.test(repoUrl)) {
-        problems.push(`${name(FIELDS.repoUrl)} = ${shown(redactUrl(repoUrl))}: expected an ssh URL (git@host:org/repo.git, ssh://...) or https://...`);
+        problems.push(`${name(FIELDS.repoUrl)} = ${quotedValue(redactUrl(repoUrl))}: expected an ssh URL (git@host:org/repo.git, ssh://...) or https://...`);
     }
-    const branch = str(FIELDS.branch, D.branch)!;
+    const branch = str(FIELDS.branch, AGENT_DEFAULTS.branch)!;
     const badBranch = branchProblem(branch);
-    if (badBranch) problems.push(`${name(FIELDS.branch)} = ${shown(branch)}: ${badBranch}`);
-    const projectPath = str(FIELDS.projectPath, D.projectPath)!;
+    if (badBranch) problems.push(`${name(FIELDS.branch)} = ${quotedValue(branch)}: ${badBranch}`);
+    const projectPath = str(FIELDS.projectPath, AGENT_DEFAULTS.projectPath)!;
     const badPath = projectPathProblem(projectPath);
-    if (badPath) problems.push(`${name(FIELDS.projectPath)} = ${shown(projectPath)}: ${badPath}`);
+    if (badPath) problems.push(`${name(FIELDS.projectPath)} = ${quotedValue(projectPath)}: ${badPath}`);
     const stack = raw(FIELDS.stack);
     if (stack === undefined) problems.push(`${name(FIELDS.stack)} is required`);
     const sshKeyFile = file(FIELDS.sshKeyFile);
@@ -228,9 +227,9 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     if (verifySignatures === "ssh" && !allowedSignersFile) problems.push(`${name(FIELDS.allowedSignersFile)} is required with verify-signatures ssh`);
     if (verifySignatures === "gpg" && !gpgHome) problems.push(`${name(FIELDS.gpgHome)} is required with verify-signatures gpg`);
 
-    const listen = str(FIELDS.listen, `0.0.0.0:${D.port}`)!;
+    const listen = str(FIELDS.listen, `0.0.0.0:${AGENT_DEFAULTS.port}`)!;
     const address = parseListen(listen);
-    if ("problem" in address) problems.push(`${name(FIELDS.listen)} = ${shown(listen)}: ${address.problem}`);
+    if ("problem" in address) problems.push(`${name(FIELDS.listen)} = ${quotedValue(listen)}: ${address.problem}`);
 
     const backoffBaseMs = seconds(FIELDS.backoffBase, 30, 1, 86400);
     const backoffCapMs = seconds(FIELDS.backoffCap, 900, 1, 86400);
@@ -243,15 +242,15 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     }
     let flux: AgentSettings["flux"];
     if (source === "flux") {
-        const namespace = k8sName(FIELDS.fluxNamespace, D.fluxNamespace, DNS_LABEL, "a namespace name");
+        const namespace = k8sName(FIELDS.fluxNamespace, AGENT_DEFAULTS.fluxNamespace, DNS_LABEL, "a namespace name");
         const events = str(FIELDS.fluxEventsUrl, eventsUrl(namespace))!;
-        if (events !== "off" && !requestableUrl(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = ${shown(redactUrl(events))}: expected an http(s) URL or off`);
-        flux = { namespace, name: k8sName(FIELDS.fluxSource, D.fluxSource, DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
+        if (events !== "off" && !requestableUrl(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = ${quotedValue(redactUrl(events))}: expected an http(s) URL or off`);
+        flux = { namespace, name: k8sName(FIELDS.fluxSource, AGENT_DEFAULTS.fluxSource, DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
     }
     const artifact = {
-        timeoutMs: seconds(FIELDS.artifactTimeout, D.artifactTimeoutSeconds, 5, 3600),
-        maxBytes: bytes(FIELDS.artifactMaxBytes, D.artifactMaxBytes),
-        maxExtractedBytes: bytes(FIELDS.artifactMaxExtractedBytes, D.artifactMaxExtractedBytes),
+        timeoutMs: seconds(FIELDS.artifactTimeout, AGENT_DEFAULTS.artifactTimeoutSeconds, 5, 3600),
+        maxBytes: bytes(FIELDS.artifactMaxBytes, AGENT_DEFAULTS.artifactMaxBytes),
+        maxExtractedBytes: bytes(FIELDS.artifactMaxExtractedBytes, AGENT_DEFAULTS.artifactMaxExtractedBytes),
     };
     const settings: AgentSettings = {
         source,
@@ -261,7 +260,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         branch,
         projectPath,
         stack: stack ?? "",
-        pollIntervalMs: seconds(FIELDS.pollInterval, D.pollIntervalSeconds, 5, 86400),
+        pollIntervalMs: seconds(FIELDS.pollInterval, AGENT_DEFAULTS.pollIntervalSeconds, 5, 86400),
         sshKeyFile,
         knownHostsFile,
         httpsTokenFile,
@@ -269,26 +268,26 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         verifySignatures,
         allowedSignersFile,
         gpgHome,
-        workDir: str(FIELDS.workDir, D.workDir)!,
+        workDir: str(FIELDS.workDir, AGENT_DEFAULTS.workDir)!,
         webhookSecretFile: file(FIELDS.webhookSecretFile),
         syncTokenFile: file(FIELDS.syncTokenFile),
         listenHost: "host" in address ? address.host : "0.0.0.0",
-        listenPort: "port" in address ? address.port : D.port,
-        driftIntervalMs: seconds(FIELDS.driftInterval, D.driftIntervalSeconds, 0, 604800),
-        driftMode: oneOf(FIELDS.driftMode, ["correct", "report"] as const, D.driftMode),
+        listenPort: "port" in address ? address.port : AGENT_DEFAULTS.port,
+        driftIntervalMs: seconds(FIELDS.driftInterval, AGENT_DEFAULTS.driftIntervalSeconds, 0, 604800),
+        driftMode: oneOf(FIELDS.driftMode, ["correct", "report"] as const, AGENT_DEFAULTS.driftMode),
         backoffBaseMs,
         backoffCapMs,
         stalledAfter,
-        shutdownGraceMs: seconds(FIELDS.shutdownGrace, D.shutdownGraceSeconds, 0, 3600),
-        runTimeoutMs: seconds(FIELDS.runTimeout, D.runTimeoutSeconds, 60, 86400),
+        shutdownGraceMs: seconds(FIELDS.shutdownGrace, AGENT_DEFAULTS.shutdownGraceSeconds, 0, 3600),
+        runTimeoutMs: seconds(FIELDS.runTimeout, AGENT_DEFAULTS.runTimeoutSeconds, 60, 86400),
         backendUrl: str(FIELDS.backendUrl),
         secretsProvider: str(FIELDS.secretsProvider),
         pulumiPlugins: file(FIELDS.pulumiPlugins),
         suspend: oneOf(FIELDS.suspend, ["true", "false"] as const, "false") === "true",
-        namespace: k8sName(FIELDS.namespace, D.namespace, DNS_LABEL, "a namespace name"),
+        namespace: k8sName(FIELDS.namespace, AGENT_DEFAULTS.namespace, DNS_LABEL, "a namespace name"),
         identity: str(FIELDS.identity, os.hostname())!,
-        leaseName: k8sName(FIELDS.leaseName, D.name, DNS_SUBDOMAIN, "a Lease name"),
-        statusConfigMap: k8sName(FIELDS.statusConfigMap, D.statusConfigMap, DNS_SUBDOMAIN, "a ConfigMap name"),
+        leaseName: k8sName(FIELDS.leaseName, AGENT_DEFAULTS.name, DNS_SUBDOMAIN, "a Lease name"),
+        statusConfigMap: k8sName(FIELDS.statusConfigMap, AGENT_DEFAULTS.statusConfigMap, DNS_SUBDOMAIN, "a ConfigMap name"),
         logLevel: oneOf(FIELDS.logLevel, ["trace", "debug", "info", "warn", "error"] as const, "info"),
     };
     if (problems.length > 0) throw new SettingsError(problems);

@@ -7,7 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PermanentError, Reason } from "./reconciler";
+import { PermanentError } from "./errors";
+import { Reason } from "./status";
 
 /** At most this many offending entries are named in the message. */
 const NAMED = 5;
@@ -29,8 +30,8 @@ function problemOf(root: string, rootReal: string, rel: string, specials: boolea
     if (!st) return undefined;
     if (st.isSymbolicLink()) {
         const target = fs.readlinkSync(abs);
-        const shown = `${rel} -> ${target.slice(0, 200)}`;
-        if (path.basename(rel) === "node_modules") return `${shown} (node_modules must be a directory: it is the dependency cache npm ci replaces)`;
+        const link = `${rel} -> ${target.slice(0, 200)}`;
+        if (path.basename(rel) === "node_modules") return `${link} (node_modules must be a directory: it is the dependency cache npm ci replaces)`;
         // Where its text leads from where its directory really is (a dangling link has only this).
         const lexical = path.resolve(fs.realpathSync(path.dirname(abs)), target);
         let real: string | undefined;
@@ -39,7 +40,7 @@ function problemOf(root: string, rootReal: string, rel: string, specials: boolea
         } catch {
             real = undefined; // dangling or a loop: its text decides
         }
-        if (!inside(rootReal, lexical) || (real !== undefined && !inside(rootReal, real))) return `${shown} (leads outside the checkout)`;
+        if (!inside(rootReal, lexical) || (real !== undefined && !inside(rootReal, real))) return `${link} (leads outside the checkout)`;
         return undefined;
     }
     if (specials && !st.isFile() && !st.isDirectory()) return `${rel} (not a file, directory or symlink)`;

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import * as net from "node:net";
 import { AddressInfo } from "node:net";
 import { AgentMetrics, createServer } from "../agent/server";
-import { emptyStatus } from "../agent/reconciler";
+import { emptyStatus } from "../agent/conditions";
 import { memoryMiB } from "./proc";
 
 const CONNECTIONS = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 300);

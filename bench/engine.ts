@@ -15,7 +15,7 @@ import { startEngineHarness } from "../test/support/engine";
 import { stackYml } from "./generated-functions";
 import { cpuSeconds } from "./proc";
 import { clusterReader, refKey } from "../agent/drift-gate";
-import { kubeConfig } from "../agent/kube";
+import { kubeApi } from "../kube/api";
 
 /** Server-managed fields that an apply must not carry. */
 const SERVER_FIELDS = ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"];
@@ -65,7 +65,7 @@ async function main(functions: number): Promise<void> {
         await timed("no-op up", () => stack.run("up"), t, cpu, apiserver);
         const drift = await timed("drift check", () => stack.run("drift-check"), t, cpu, apiserver);
         // What the agent's drift gate reads instead when nothing was written (agent/drift-gate.ts), in this process.
-        const read = clusterReader(kubeConfig(h.cp.kubeconfig));
+        const read = clusterReader(kubeApi(h.cp.kubeconfig));
         await read(drift.objects ?? []);
         const self0 = cpuSeconds("self");
         const api0 = apiserver ? cpuSeconds(apiserver) : 0;

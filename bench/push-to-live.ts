@@ -12,7 +12,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { KubeApi, kubeConnection } from "../agent/kube-api";
+import { KubeApi, kubeConnection } from "../kube/api";
 import { AGENT_DEFAULTS } from "../agent/contract";
 import { AgentProcess, startAgent } from "../test/support/agent-process";
 import { projectCopy, startEngineHarness } from "../test/support/engine";

@@ -12,7 +12,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
-import { KubeApi, KubeApiError, kubeConnection } from "../agent/kube-api";
+import { apiErrorText, apiStatus, KubeApi, kubeConnection } from "../kube/api";
 import { ChartName, ChartSource } from "../model/charts";
 import { CHART_CRD_VALUES, CHART_RELEASE_NAMES, CRD_CHART_LABEL, CRD_FIELD_MANAGER, CrdWork, crdWork, LiveCrd, ManifestObject, markedCrds, WantedCrds } from "../model/crds";
 
@@ -55,11 +55,11 @@ export async function applyChartCrds(args: CrdStepArgs): Promise<void> {
         live = await api.listMetadata<{ metadata: LiveCrd }>(CRDS_PATH, CRD_CHART_LABEL);
     } catch (e) {
         // A preview may run as a read-only identity (the PR workflow's `view` binding cannot list CRDs).
-        if (args.dryRun && forbidden(e)) {
-            args.log.warn(`this preview may not list CRDs (${apiMessage(e as Error)}), so it cannot say whether an update would apply any`);
+        if (args.dryRun && apiStatus(e) === 403) {
+            args.log.warn(`this preview may not list CRDs (${apiErrorText(e)}), so it cannot say whether an update would apply any`);
             return;
         }
-        throw new CrdStepError(`could not list the cluster's CRDs: ${apiMessage(e as Error)}`);
+        throw new CrdStepError(`could not list the cluster's CRDs: ${apiErrorText(e)}`);
     }
     // An empty list comes back with `items: null`.
     const work = crdWork(wanted, (live.items ?? []).map((i) => i.metadata));
@@ -80,8 +80,8 @@ async function applyCrdsOf(w: CrdWork, api: KubeApi, args: CrdStepArgs): Promise
     let validated = true;
     for (const crd of crds) {
         await api.apply(`${CRDS_PATH}/${encodeURIComponent(crd.metadata!.name!)}`, crd, CRD_FIELD_MANAGER, args.dryRun).catch((e: Error) => {
-            if (args.dryRun && forbidden(e)) validated = false;
-            else throw new CrdStepError(`${args.dryRun ? "a dry run of" : "applying"} CRD ${crd.metadata!.name} of ${w.chart} ${w.version} failed: ${apiMessage(e)}`);
+            if (args.dryRun && apiStatus(e) === 403) validated = false;
+            else throw new CrdStepError(`${args.dryRun ? "a dry run of" : "applying"} CRD ${crd.metadata!.name} of ${w.chart} ${w.version} failed: ${apiErrorText(e)}`);
         });
     }
     if (args.dryRun) {
@@ -135,14 +135,4 @@ async function established(api: KubeApi, names: readonly string[]): Promise<void
             await new Promise((r) => setTimeout(r, 200));
         }
     }
-}
-
-function forbidden(e: unknown): boolean {
-    return e instanceof KubeApiError && e.code === 403;
-}
-
-/** The apiserver's own message for a refused request, else the error's. */
-function apiMessage(e: Error): string {
-    const body = e instanceof KubeApiError ? (e.body as { message?: unknown } | undefined) : undefined;
-    return typeof body?.message === "string" ? body.message : e.message;
 }

@@ -109,7 +109,7 @@ export function agentRoleSpec(namespace: string) {
  * Pure: the agent's environment, named by agent/settings.ts's FIELDS (the one home of the names).
  * In flux mode the git settings but the branch are left out: source-controller fetches, the agent runs no git or ssh.
  */
-export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.types.input.core.v1.EnvVar[] {
+export function agentEnv(a: GitOpsAgentArgs): k8s.types.input.core.v1.EnvVar[] {
     const git = a.flux === undefined;
     const env: Record<string, string | undefined> = {
         [FIELDS.source.env]: git ? "git" : "flux",
@@ -130,7 +130,7 @@ export function agentEnv(a: GitOpsAgentArgs, files: { webhook: boolean }): k8s.t
         [FIELDS.sshKeyFile.env]: git ? `${SECRETS_DIR}/git/identity` : undefined,
         [FIELDS.knownHostsFile.env]: git ? `${SECRETS_DIR}/known-hosts/known_hosts` : undefined,
         [FIELDS.syncTokenFile.env]: `${SECRETS_DIR}/git/sync-token`,
-        [FIELDS.webhookSecretFile.env]: files.webhook ? `${SECRETS_DIR}/git/webhook-secret` : undefined,
+        [FIELDS.webhookSecretFile.env]: a.webhookHost !== undefined ? `${SECRETS_DIR}/git/webhook-secret` : undefined,
         [FIELDS.backendUrl.env]: a.backendUrl,
         [FIELDS.secretsProvider.env]: a.secretsProvider,
         PULUMI_HOME: `${WORK_DIR}/.pulumi`,
@@ -166,7 +166,7 @@ export function secretsChecksum(consumed: Readonly<Record<string, Readonly<Recor
  * Pure: the Deployment: non-root, read-only root filesystem, probes, bounded resources.
  * `checksum` is {@link secretsChecksum} of what the pod consumes.
  */
-export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secrets: { git: string; engine?: string }, files: { webhook: boolean }, checksum?: pulumi.Input<string>) {
+export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secrets: { git: string; engine?: string }, checksum?: pulumi.Input<string>) {
     const git = a.flux === undefined;
     const grace = a.shutdownGraceSeconds ?? AGENT_DEFAULTS.shutdownGraceSeconds;
     return {
@@ -202,7 +202,7 @@ export function agentDeploymentSpec(a: GitOpsAgentArgs, namespace: string, secre
                             name: "agent",
                             image: a.image,
                             ports: [{ name: "http", containerPort: PORT, protocol: "TCP" }],
-                            env: agentEnv(a, files),
+                            env: agentEnv(a),
                             ...(secrets.engine ? { envFrom: [{ secretRef: { name: secrets.engine } }] } : {}),
                             resources: { requests: { cpu: "100m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
                             livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
@@ -366,7 +366,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
         );
         new k8s.apps.v1.Deployment(
             `${name}-deployment`,
-            agentDeploymentSpec(args, ns, { git: `${NAME}-git`, engine: engineSecret ? `${NAME}-engine` : undefined }, { webhook }, checksum),
+            agentDeploymentSpec(args, ns, { git: `${NAME}-git`, engine: engineSecret ? `${NAME}-engine` : undefined }, checksum),
             { parent: this, dependsOn: [namespace, gitSecret, ...(knownHosts ? [knownHosts] : []), ...(engineSecret ? [engineSecret] : [])] },
         );
         new k8s.core.v1.Service(

@@ -78,7 +78,7 @@ describe("GitOpsAgent component", () => {
     });
 
     it("Deployment: non-root, read-only root, probes, bounded resources, grace for a running update", () => {
-        const d = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod" }, "openfaas-gitops", { git: "g" }, { webhook: false });
+        const d = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod" }, "openfaas-gitops", { git: "g" });
         const pod = d.spec.template.spec;
         assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } });
         const c = pod.containers[0]!;
@@ -91,18 +91,18 @@ describe("GitOpsAgent component", () => {
     });
 
     it("the Deployment's environment is a valid agent configuration (settings.ts parses it)", () => {
-        const d = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod", webhookHost: "h.example.com" }, "ns", { git: "g" }, { webhook: true });
+        const d = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod", webhookHost: "h.example.com" }, "ns", { git: "g" });
         const env = Object.fromEntries((d.spec.template.spec.containers[0]!.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
         const s = parseSettings({ ...env, POD_NAMESPACE: "ns", POD_NAME: "agent-0" }, [], () => true);
         assert.deepEqual([s.repoUrl, s.stack, s.branch, s.pollIntervalMs, s.driftMode], [AGENT.repoUrl, "prod", "main", 60_000, "correct"]);
         assert.ok(s.webhookSecretFile && s.syncTokenFile && s.sshKeyFile && s.knownHostsFile);
         assert.equal(s.suspend, false);
-        const suspended = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod", suspend: true }, "ns", { git: "g" }, { webhook: false });
+        const suspended = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod", suspend: true }, "ns", { git: "g" });
         assert.ok((suspended.spec.template.spec.containers[0]!.env as { name: string; value?: string }[]).some((e) => e.name === "AGENT_SUSPEND" && e.value === "true"));
     });
 
     it("flux mode: the environment selects the GitRepository and carries no git or ssh settings; settings.ts parses it", () => {
-        const d = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod", flux: { namespace: "flux", gitRepository: "openfaas-gitops" } }, "ns", { git: "g" }, { webhook: false });
+        const d = agentDeploymentSpec({ ...AGENT_ARGS, stack: "prod", flux: { namespace: "flux", gitRepository: "openfaas-gitops" } }, "ns", { git: "g" });
         const vars = d.spec.template.spec.containers[0]!.env as { name: string; value?: string }[];
         const env = Object.fromEntries(vars.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
         for (const gitOnly of ["AGENT_REPO_URL", "AGENT_SSH_KEY_FILE", "AGENT_KNOWN_HOSTS_FILE"]) assert.equal(env[gitOnly], undefined, gitOnly);

@@ -17,8 +17,9 @@ import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import * as fc from "fast-check";
 import { extract, FluxSource } from "../agent/flux-source";
-import { kubeConfig } from "../agent/kube";
-import { PermanentError, Reason, SourceUnavailableError } from "../agent/reconciler";
+import { kubeApi } from "../kube/api";
+import { PermanentError, SourceUnavailableError } from "../agent/errors";
+import { Reason } from "../agent/status";
 import { ArtifactLimits } from "../agent/settings";
 import { gitRepositorySpec } from "../components/flux";
 import { ControlPlane, controlPlaneAvailable, installCrds, startControlPlane } from "../tools/controlplane";
@@ -188,7 +189,7 @@ describe("Flux artifacts: deadline, size limits and links out of the checkout", 
         fs.mkdirSync(victim);
         fs.writeFileSync(path.join(victim, "keep"), "outside the work directory");
         const workDir = path.join(root, "work");
-        return { root, victim, workDir, source: new FluxSource(kubeConfig(cp.kubeconfig), { namespace: NS, name: NAME, workDir, projectPath: "app", limits }) };
+        return { root, victim, workDir, source: new FluxSource(kubeApi(cp.kubeconfig), { namespace: NS, name: NAME, workDir, projectPath: "app", limits }) };
     };
     const good = (text = "1") => archive({ "app/Pulumi.yaml": "name: x\n", "app/a.txt": text });
 

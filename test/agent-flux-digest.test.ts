@@ -15,9 +15,11 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Engine, RunResult } from "../agent/engine";
 import { FluxSource, GitRepositoryObject } from "../agent/flux-source";
-import { KubeApi } from "../agent/kube-api";
-import { statusConfigMapData } from "../agent/kube";
-import { parsePersisted, Reason, Reconciler } from "../agent/reconciler";
+import { KubeApi } from "../kube/api";
+import { statusConfigMapData } from "../agent/status-store";
+import { parsePersisted } from "../agent/persisted-status";
+import { Reconciler } from "../agent/reconciler";
+import { Reason } from "../agent/status";
 import { tempDir } from "./support/tmp";
 
 /** TEST DOUBLE of the Kubernetes API: the GitRepository's status is whatever the test publishes. */

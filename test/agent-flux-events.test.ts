@@ -11,7 +11,7 @@ import type * as net from "node:net";
 import { describe, it } from "node:test";
 import { eventsUrl, FluxEvent, fluxEvents, postEvent, SOURCE_GROUP } from "../agent/flux-events";
 import { artifactOf, digestProblem, parseDigest } from "../agent/flux-source";
-import { Reason, short } from "../agent/reconciler";
+import { Reason, shortRevision } from "../agent/status";
 import { ensureSmallTool, smallToolAvailable } from "../tools/go-tools";
 
 const REV = `main@sha1:${"ab12".repeat(10)}`;
@@ -53,8 +53,8 @@ describe("Flux events (pure)", () => {
     });
 
     it("revisions in messages keep Flux's ref and cut the hash", () => {
-        assert.equal(short(REV), "main@sha1:ab12ab12ab12");
-        assert.equal(short("0123456789abcdef0123456789abcdef01234567"), "0123456789ab");
+        assert.equal(shortRevision(REV), "main@sha1:ab12ab12ab12");
+        assert.equal(shortRevision("0123456789abcdef0123456789abcdef01234567"), "0123456789ab");
     });
 });
 

@@ -22,8 +22,9 @@ import * as yaml from "js-yaml";
 import { Engine } from "../agent/engine";
 import { sendFluxEvents } from "../agent/flux-events";
 import { FluxSource } from "../agent/flux-source";
-import { kubeConfig } from "../agent/kube";
-import { Reason, Reconciler } from "../agent/reconciler";
+import { kubeApi } from "../kube/api";
+import { Reconciler } from "../agent/reconciler";
+import { Reason } from "../agent/status";
 import { gitRepositorySpec } from "../components/flux";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";
 import { serveGit } from "../tools/git-http";
@@ -103,7 +104,7 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
         await startSc();
 
         const work = tempDir("ofg-agent-flux-");
-        source = new FluxSource(kubeConfig(cp.kubeconfig), { namespace: NS, name: NAME, workDir: work, onRevision: () => void reconciler.sync("watch") });
+        source = new FluxSource(kubeApi(cp.kubeconfig), { namespace: NS, name: NAME, workDir: work, onRevision: () => void reconciler.sync("watch") });
         reconciler = new Reconciler({
             source,
             engine,

@@ -4,10 +4,13 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { LeaseElector, kubeConfig, StatusStore } from "../agent/kube";
-import { KubeApi, kubeConnection } from "../agent/kube-api";
+import fc from "fast-check";
+import { LeaseElector, leaseTiming, nextTransitions } from "../agent/leader-election";
+import { StatusStore } from "../agent/status-store";
+import { KubeApi, kubeApi, kubeConnection, microTime } from "../kube/api";
 import { Engine, RunResult } from "../agent/engine";
-import { fromPersisted, Reconciler } from "../agent/reconciler";
+import { fromPersisted } from "../agent/persisted-status";
+import { Reconciler } from "../agent/reconciler";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
 import { until } from "./support/wait";
 import { tempDir } from "./support/tmp";
@@ -24,7 +27,7 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
     after(async () => cp?.stop());
 
     it("stop() while a renewal is in flight still hands the Lease back (seen in CI: SIGTERM during a renewal left the Lease held)", async () => {
-        const kc = kubeConfig(cp.kubeconfig);
+        const kc = kubeApi(cp.kubeconfig);
         for (let i = 0; i < 5; i++) {
             const name = `stop-race-${i}`;
             const e = new LeaseElector(kc, { namespace: "openfaas-gitops", name, identity: "agent-a" });
@@ -33,15 +36,16 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
             await e.stop();
             await renewal;
             const lease = JSON.parse(cp.kubectl(["get", "lease", name, "-n", "openfaas-gitops", "-o", "json"]));
-            assert.equal(lease.spec.holderIdentity, undefined, `attempt ${i}: the Lease is still held`);
+            assert.ok(!lease.spec.holderIdentity, `attempt ${i}: the Lease is still held by ${lease.spec.holderIdentity}`);
+            assert.equal(lease.spec.leaseDurationSeconds, 1, "released as client-go releases: no holder, 1 s");
         }
     });
 
     it("two candidates on one Lease: exactly one leads; the other takes over after release or expiry", async () => {
         let now = Date.now();
         const clock = () => now;
-        const kc = kubeConfig(cp.kubeconfig);
-        const opts = { namespace: "openfaas-gitops", name: "election-1", leaseDurationSeconds: 15, clock };
+        const kc = kubeApi(cp.kubeconfig);
+        const opts = { namespace: "openfaas-gitops", name: "election-1", leaseDurationSeconds: 15, renewDeadlineSeconds: 10, clock };
         const a = new LeaseElector(kc, { ...opts, identity: "agent-a" });
         const b = new LeaseElector(kc, { ...opts, identity: "agent-b" });
         const [ra, rb] = await Promise.all([a.tryAcquireOrRenew(), b.tryAcquireOrRenew()]);
@@ -55,16 +59,21 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
         await leader.stop();
         assert.equal(await other.tryAcquireOrRenew(), true, "a released lease is taken at once");
 
-        now += 16_000; // the new leader stops renewing (crashed): after expiry the first takes over
+        // The new leader stops renewing (crashed). A newcomer waits a whole lease duration from when it
+        // first saw the Lease, on its own clock, as client-go does: the Lease's renewTime says nothing.
         const c = new LeaseElector(kc, { ...opts, identity: "agent-c" });
-        assert.equal(await c.tryAcquireOrRenew(), true);
+        assert.equal(await c.tryAcquireOrRenew(), false, "a newcomer does not take a Lease it has just seen");
+        now += 14_000;
+        assert.equal(await c.tryAcquireOrRenew(), false, "nor before its duration (15 s) has passed without a change");
+        now += 2_000;
+        assert.equal(await c.tryAcquireOrRenew(), true, "after it, it does");
         const after = JSON.parse(cp.kubectl(["get", "lease", "election-1", "-n", "openfaas-gitops", "-o", "json"]));
         assert.equal(after.spec.holderIdentity, "agent-c");
         assert.ok(after.spec.leaseTransitions >= 2);
     });
 
     it("two agents sharing one Lease: only the leader updates", async () => {
-        const kc = kubeConfig(cp.kubeconfig);
+        const kc = kubeApi(cp.kubeconfig);
         const applied: string[] = [];
         /** TEST DOUBLE for the engine (no Pulumi CLI here): records which agent applied. */
         const engine = (who: string): Engine => ({
@@ -92,7 +101,7 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
     });
 
     it("persists status in the ConfigMap and records Events", async () => {
-        const store = new StatusStore(kubeConfig(cp.kubeconfig), "openfaas-gitops", "agent-status");
+        const store = new StatusStore(kubeApi(cp.kubeconfig), "openfaas-gitops", "agent-status");
         assert.equal(await store.load(), undefined);
         const now = Date.now();
         const s = fromPersisted({ lastAppliedRevision: "e".repeat(40), lastAttemptedRevision: "e".repeat(40) }, now);
@@ -106,7 +115,7 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
     });
 
     it("the status of 12 failures with 100 KB errors each is accepted by the apiserver (it refused the 7th: over 1 MiB)", async () => {
-        const store = new StatusStore(kubeConfig(cp.kubeconfig), "openfaas-gitops", "agent-status-big");
+        const store = new StatusStore(kubeApi(cp.kubeconfig), "openfaas-gitops", "agent-status-big");
         let error = "";
         /** TEST DOUBLE for the engine (no Pulumi CLI here): fails with the whole CLI output, as the Automation API's error carries it. */
         const engine: Engine = { up: async () => { throw new Error(error); }, detectDrift: async () => ({ changes: {}, changed: [] }), correctDrift: async () => ({ changes: {}, changed: [] }) };
@@ -141,8 +150,9 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
         const api = new KubeApi({ ...kubeConnection(cp.kubeconfig), server: `https://127.0.0.1:${(proxy.address() as net.AddressInfo).port}` });
 
         const changes: [boolean, number][] = [];
-        // A 3 s lease: a renewal holds for 2 s (the renew deadline); another replica may take the Lease at 3 s.
-        const elector = new LeaseElector(api, { namespace: "openfaas-gitops", name: "election-hang", identity: "agent-h", leaseDurationSeconds: 3 }, {
+        // A 4 s lease, a 2 s renew deadline and a 1 s retry period: after a renewal the leader leads for
+        // 3 s (the next cycle starts after 1 s and lasts 2 s); another replica may take the Lease at 4 s.
+        const elector = new LeaseElector(api, { namespace: "openfaas-gitops", name: "election-hang", identity: "agent-h", leaseDurationSeconds: 4, renewDeadlineSeconds: 2, retryPeriodSeconds: 1 }, {
             leader: (l) => {
                 changes.push([l, Date.now()]);
                 if (!l) r.leadershipLost(); // as agent/main.ts does
@@ -163,7 +173,7 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
             const renewal = elector.tryAcquireOrRenew(); // the next renewal: its request never gets an answer
             const lost = await until("leadership lost", async () => changes.find(([l]) => !l), 6_000);
             const after = lost[1] - renewed;
-            assert.ok(after >= 1_900 && after <= 2_500, `leadership given up ${after} ms after the last renewal began (renew deadline 2000 ms)`);
+            assert.ok(after >= 2_900 && after <= 3_600, `leadership given up ${after} ms after the last renewal began (retry period and renew deadline: 3000 ms)`);
             assert.deepEqual(await run, { action: "cancelled", revision: "9".repeat(40), reason: "leadership was lost" }, "the running update is aborted at the deadline");
             // The hanging round itself is aborted at its own deadline, not after the request's 30 s.
             assert.equal(await renewal, false);
@@ -179,7 +189,7 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
     });
 
     it("aggregates repeated Events: one Event with a count, series and last timestamp", async () => {
-        const store = new StatusStore(kubeConfig(cp.kubeconfig), "openfaas-gitops", "agent-status-repeat");
+        const store = new StatusStore(kubeApi(cp.kubeconfig), "openfaas-gitops", "agent-status-repeat");
         const outage = { type: "Warning" as const, reason: "SourceUnavailable", message: "cannot reach git@github.com:org/repo.git: Connection refused" };
         await store.event(outage, new Date("2026-11-24T00:00:00Z"));
         await store.event(outage, new Date("2026-11-24T00:01:00Z"));
@@ -194,11 +204,14 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
     });
 
     it("a leader cut off from the apiserver leads until its renew deadline, then stops (and says so)", async () => {
-        /** TEST DOUBLE of a network partition in front of the REAL apiserver: calls fail while `cut`. */
+        /** TEST DOUBLE of a network partition in front of the REAL apiserver: every call fails while `cut`. */
         class Partition extends KubeApi {
             cut = false;
             override get<T>(...args: Parameters<KubeApi["get"]>): Promise<T> {
                 return this.cut ? Promise.reject(new Error("connect ETIMEDOUT")) : super.get<T>(...args);
+            }
+            override replace<T>(...args: Parameters<KubeApi["replace"]>): Promise<T> {
+                return this.cut ? Promise.reject(new Error("connect ETIMEDOUT")) : super.replace<T>(args[0], args[1], args[2], args[3] as T, args[4]);
             }
         }
         let now = Date.now();
@@ -208,16 +221,83 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
         assert.equal(await elector.tryAcquireOrRenew(), true);
         api.cut = true;
         now += 4_000;
-        assert.equal(await elector.tryAcquireOrRenew(), true, "one failed renewal: the Lease is still ours");
+        assert.equal(await elector.tryAcquireOrRenew(), false, "the renewal fails");
+        assert.equal(elector.isLeader(), true, "one failed renewal: it still leads");
         assert.match(elector.error!, /connect ETIMEDOUT/);
-        now += 4_000;
-        assert.equal(await elector.tryAcquireOrRenew(), false, "at the renew deadline (8 s of a 12 s lease) it stops leading");
+        now += 5_900;
+        await elector.tryAcquireOrRenew();
+        assert.equal(elector.isLeader(), true, "still within the cycle: 2 s retry period and 8 s renew deadline");
+        now += 200;
+        assert.equal(await elector.tryAcquireOrRenew(), false);
+        assert.equal(elector.isLeader(), false, "10 s after its last renewal it stops leading, 2 s before its 12 s Lease may be taken");
         assert.deepEqual(changes, [true, false], "the loss is reported (the agent aborts a running update on it)");
+    });
+
+    it("expiry is judged on the candidate's own clock from when it saw the Lease change: a skewed or edited renewTime neither hands over early nor locks anyone out", async () => {
+        const kc = kubeApi(cp.kubeconfig);
+        const plant = (name: string, spec: object) =>
+            kc.create("leases", "openfaas-gitops", { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace: "openfaas-gitops" }, spec });
+        let now = Date.now();
+        const candidate = (name: string) => new LeaseElector(kc, { namespace: "openfaas-gitops", name, identity: "agent-k", clock: () => now });
+        // A live holder whose clock is 26 years behind: its renewTime looks expired. Before, a
+        // candidate compared it with its own clock and took the Lease from the live leader at once.
+        await plant("skewed", { holderIdentity: "live-leader", leaseDurationSeconds: 12, renewTime: "2000-01-01T00:00:00.000000Z", leaseTransitions: 3 });
+        const k = candidate("skewed");
+        assert.equal(await k.tryAcquireOrRenew(), false, "a Lease just seen is held, whatever its renewTime says");
+        assert.equal(k.leader, "live-leader");
+        // A renewTime in the year 9999 (someone edited it) holds only the lease duration once it stops changing.
+        await plant("future", { holderIdentity: "gone", leaseDurationSeconds: 12, renewTime: "9999-12-31T23:59:59.000000Z" });
+        const f = candidate("future");
+        assert.equal(await f.tryAcquireOrRenew(), false);
+        now += 12_001;
+        assert.equal(await f.tryAcquireOrRenew(), true, "taken 12 s after it last changed");
+        // A duration of 68 years is honoured for 300 s at most; leaseTransitions at the int32 maximum starts again.
+        await plant("forever", { holderIdentity: "gone", leaseDurationSeconds: 2147483647, renewTime: microTime(Date.now()), leaseTransitions: 2147483647 });
+        const g = candidate("forever");
+        assert.equal(await g.tryAcquireOrRenew(), false);
+        now += 299_000;
+        assert.equal(await g.tryAcquireOrRenew(), false);
+        now += 2_000;
+        assert.equal(await g.tryAcquireOrRenew(), true, "taken after 300 s");
+        const lease = JSON.parse(cp.kubectl(["get", "lease", "forever", "-n", "openfaas-gitops", "-o", "json"]));
+        assert.deepEqual([lease.spec.holderIdentity, lease.spec.leaseTransitions, lease.spec.leaseDurationSeconds], ["agent-k", 1, 12]);
+    });
+
+    it("start(): a leader that stops renewing stops leading before the follower takes over (no overlap), and the follower does take over", async () => {
+        /** TEST DOUBLE of a crash in front of the REAL apiserver: every call of the leader fails once `dead`. */
+        class Crash extends KubeApi {
+            dead = false;
+            override get<T>(...args: Parameters<KubeApi["get"]>): Promise<T> {
+                return this.dead ? Promise.reject(new Error("crashed")) : super.get<T>(...args);
+            }
+            override replace<T>(...args: Parameters<KubeApi["replace"]>): Promise<T> {
+                return this.dead ? Promise.reject(new Error("crashed")) : super.replace<T>(args[0], args[1], args[2], args[3] as T, args[4]);
+            }
+        }
+        const timing = { namespace: "openfaas-gitops", name: "election-loop", leaseDurationSeconds: 3, renewDeadlineSeconds: 1.5, retryPeriodSeconds: 0.25 };
+        const events: [string, boolean, number][] = [];
+        const leaderApi = new Crash(kubeConnection(cp.kubeconfig));
+        const a = new LeaseElector(leaderApi, { ...timing, identity: "loop-a" }, { leader: (l) => events.push(["a", l, Date.now()]) });
+        a.start();
+        await until("a leads", async () => a.isLeader() || undefined, 5_000);
+        const b = new LeaseElector(kubeApi(cp.kubeconfig), { ...timing, identity: "loop-b" }, { leader: (l) => events.push(["b", l, Date.now()]) });
+        b.start();
+        try {
+            await new Promise((r) => setTimeout(r, 1_000));
+            assert.equal(b.isLeader(), false, "the follower waits while the leader renews (every 0.25 s)");
+            leaderApi.dead = true;
+            await until("b leads", async () => b.isLeader() || undefined, 10_000);
+            const lost = events.find(([who, l]) => who === "a" && !l);
+            const gained = events.find(([who, l]) => who === "b" && l);
+            assert.ok(lost && gained && lost[2] <= gained[2], `the old leader stopped leading before the new one started: ${JSON.stringify(events)}`);
+        } finally {
+            await Promise.all([a.stop(), b.stop()]);
+        }
     });
 
     it("a failing election is reported, not swallowed", async () => {
         const errors: (string | undefined)[] = [];
-        const elector = new LeaseElector(kubeConfig(cp.kubeconfig), { namespace: "no-such-namespace", name: "agent", identity: "agent-z" }, { error: (e) => errors.push(e) });
+        const elector = new LeaseElector(kubeApi(cp.kubeconfig), { namespace: "no-such-namespace", name: "agent", identity: "agent-z" }, { error: (e) => errors.push(e) });
         assert.equal(await elector.tryAcquireOrRenew(), false);
         assert.equal(errors.length, 1);
         assert.match(errors[0]!, /leader election on Lease no-such-namespace\/agent failed: HTTP 404: namespaces "no-such-namespace" not found/);
@@ -247,5 +327,38 @@ describe("agent API connection from a kubeconfig", () => {
     it("refuses what it cannot do, saying so", () => {
         assert.throws(() => kubeConnection(write(config("{exec: {command: aws}}"))), /needs an exec or auth-provider plugin; the agent takes a token, token file or client certificate/);
         assert.throws(() => kubeConnection(write("apiVersion: v1\nkind: Config\n")), /no current-context with a cluster server/);
+    });
+});
+
+describe("leader election timing (pure)", () => {
+    it("checks the durations as client-go's NewLeaderElector: lease > renew deadline > 1.2 x retry period > 0, naming the bad one", () => {
+        assert.deepEqual(leaseTiming({}), { leaseMs: 12_000, renewDeadlineMs: 8_000, retryMs: 2_000 });
+        assert.throws(() => leaseTiming({ leaseDurationSeconds: 3 }), /leaseDurationSeconds \(3\) must be greater than renewDeadlineSeconds \(8\)/);
+        assert.throws(() => leaseTiming({ renewDeadlineSeconds: 2 }), /renewDeadlineSeconds \(2\) must be greater than 1\.2 x retryPeriodSeconds \(2\)/);
+        assert.throws(() => leaseTiming({ retryPeriodSeconds: 0 }), /retryPeriodSeconds must be greater than zero/);
+        const n = fc.double({ min: -10, max: 100, noNaN: true });
+        fc.assert(
+            fc.property(n, n, n, (lease, renew, retry) => {
+                const valid = retry > 0 && lease > renew && renew > 1.2 * retry;
+                let threw = false;
+                try {
+                    leaseTiming({ leaseDurationSeconds: lease, renewDeadlineSeconds: renew, retryPeriodSeconds: retry });
+                } catch {
+                    threw = true;
+                }
+                return threw === !valid;
+            }),
+        );
+    });
+
+    it("a takeover counts one more transition, starting again where an int32 cannot grow or the value is not a count", () => {
+        assert.equal(nextTransitions(undefined), 1);
+        assert.equal(nextTransitions(0), 1);
+        assert.equal(nextTransitions(41), 42);
+        assert.equal(nextTransitions(2 ** 31 - 1), 1);
+        fc.assert(fc.property(fc.oneof(fc.integer(), fc.double(), fc.constant(undefined)), (v) => {
+            const next = nextTransitions(v);
+            return Number.isInteger(next) && next >= 1 && next <= 2 ** 31 - 1;
+        }));
     });
 });

@@ -21,7 +21,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
-import type { AgentStatus } from "../agent/reconciler";
+import type { AgentStatus } from "../agent/status";
 import { AGENT_DEFAULTS } from "../agent/contract";
 import { PROJECT } from "../config";
 import { CHART_NAMES } from "../model/charts";

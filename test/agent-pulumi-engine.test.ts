@@ -15,7 +15,7 @@ import { spawnSync } from "node:child_process";
 import { engineEnvironment, linkPreinstalledPlugins, locksAreOwnAndDead, lockHolders, PulumiEngine, pulumiHome } from "../agent/pulumi-engine";
 import { clusterReader, DriftGate, fingerprint, liveMetadata } from "../agent/drift-gate";
 import { RunContext } from "../agent/engine";
-import { kubeConfig } from "../agent/kube";
+import { kubeApi } from "../kube/api";
 import { controlPlaneAvailable } from "../tools/controlplane";
 import { engineAvailable, ensureEngine, KUBERNETES_PROVIDER_VERSION } from "../tools/engine";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
@@ -234,11 +234,11 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
     });
 
     it("through the drift gate, a check after a quiet full check runs no engine until an object is written, and a write that is drift is found", async () => {
-        const gate = new DriftGate(engine, clusterReader(kubeConfig(h.cp.kubeconfig)), Date.now);
+        const gate = new DriftGate(engine, clusterReader(kubeApi(h.cp.kubeconfig)), Date.now);
         const applied = await gate.up(ctx);
         assert.ok(applied.objects?.some((o) => o.apiVersion === "apps/v1" && o.kind === "Deployment" && o.namespace === "openfaas-fn" && o.name === "nodeinfo"), JSON.stringify(applied.objects));
         // Read one by one (as where a namespace is too full to list), the apiserver gives the same metadata.
-        const api = kubeConfig(h.cp.kubeconfig);
+        const api = kubeApi(h.cp.kubeconfig);
         const [listed, oneByOne] = [await liveMetadata(api, applied.objects!), await liveMetadata(api, applied.objects!, 1)];
         assert.equal(fingerprint(applied.objects!, oneByOne), fingerprint(applied.objects!, listed));
         // The controllers have done what they do once after a create (a Deployment's revision annotation).

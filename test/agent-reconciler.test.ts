@@ -1,7 +1,10 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { Engine, RunContext, RunResult } from "../agent/engine";
-import { AgentStatus, backoffDelay, fromPersisted, jittered, PermanentError, Reason, Reconciler, ReconcilerDeps, Source } from "../agent/reconciler";
+import { PermanentError } from "../agent/errors";
+import { fromPersisted } from "../agent/persisted-status";
+import { backoffDelay, jittered, Reconciler, ReconcilerDeps, Source } from "../agent/reconciler";
+import { AgentStatus, Reason } from "../agent/status";
 
 /**
  * TEST DOUBLE for the engine (the Pulumi CLI cannot run on these machines): records what it was
@@ -157,7 +160,7 @@ describe("reconcile loop (engine double)", () => {
                 const t = setTimeout(() => reject(new Error("install ran to its own end")), 5_000);
                 signal?.addEventListener("abort", () => (clearTimeout(t), reject(new Error("npm ci killed"))), { once: true });
             });
-        (r as unknown as { d: ReconcilerDeps }).d = { ...(r as unknown as { d: ReconcilerDeps }).d, prepare: hungInstall };
+        (r as unknown as { deps: ReconcilerDeps }).deps = { ...(r as unknown as { deps: ReconcilerDeps }).deps, prepare: hungInstall };
         const t0 = Date.now();
         const failed = await r.sync("poll");
         assert.equal(failed.action, "failed");
@@ -166,7 +169,7 @@ describe("reconcile loop (engine double)", () => {
         assert.deepEqual(engine.calls, []);
         // A leader that loses the Lease mid-install stops the install as well.
         const other = setup();
-        (other.r as unknown as { d: ReconcilerDeps }).d = { ...(other.r as unknown as { d: ReconcilerDeps }).d, prepare: hungInstall };
+        (other.r as unknown as { deps: ReconcilerDeps }).deps = { ...(other.r as unknown as { deps: ReconcilerDeps }).deps, prepare: hungInstall };
         const run = other.r.sync("poll");
         await new Promise((res) => setTimeout(res, 20));
         other.r.leadershipLost();

@@ -10,7 +10,8 @@ import { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { AgentMetrics, bearerToken, createServer, requestPath, statusPage } from "../agent/server";
-import { AgentStatus, CONDITIONS, emptyStatus } from "../agent/reconciler";
+import { emptyStatus } from "../agent/conditions";
+import { AgentStatus, CONDITIONS } from "../agent/status";
 import { pushVerdict } from "../agent/webhook";
 
 const SECRET = "fuzz-webhook-secret";

@@ -4,7 +4,9 @@ import * as net from "node:net";
 import { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { AgentMetrics, createServer, Credential, statusPage } from "../agent/server";
-import { emptyStatus, fromPersisted, Trigger } from "../agent/reconciler";
+import { emptyStatus } from "../agent/conditions";
+import { fromPersisted } from "../agent/persisted-status";
+import { Trigger } from "../agent/status";
 import { pushVerdict, validSignature } from "../agent/webhook";
 
 /** Sends `raw` over a plain TCP connection and resolves with everything the server answered until it closed. */

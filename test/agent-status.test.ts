@@ -7,8 +7,10 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import * as fc from "fast-check";
 import { Engine, RunContext, RunResult } from "../agent/engine";
-import { statusConfigMapData } from "../agent/kube";
-import { capText, MAX_TEXT, parsePersisted, readPersisted, Reconciler, Source } from "../agent/reconciler";
+import { statusConfigMapData } from "../agent/status-store";
+import { parsePersisted, readPersisted } from "../agent/persisted-status";
+import { Reconciler, Source } from "../agent/reconciler";
+import { capText, MAX_TEXT } from "../agent/status";
 
 const NOW = Date.parse("2026-11-24T00:00:00Z");
 const A = "a".repeat(40);

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@pulumi/kubernetes";
-import { KubeApi, kubeConnection } from "../agent/kube-api";
+import { KubeApi, kubeConnection } from "../kube/api";
 import { applyChartCrds, CrdStepError } from "../components/crds";
 import { ControlPlane, controlPlaneAvailable, startControlPlane } from "../tools/controlplane";
 import { tempDir } from "./support/tmp";

@@ -10,7 +10,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { DriftGate, fingerprint, FULL_CHECK_EVERY_MS, LIST_LIMIT, liveMetadata, ObjectMetadata, refKey } from "../agent/drift-gate";
 import { Engine, ObjectRef, objectRef, RunContext, RunResult } from "../agent/engine";
-import { KubeApi, KubeApiError } from "../agent/kube-api";
+import { KubeApi, KubeApiError } from "../kube/api";
 
 describe("the objects an engine run reports", () => {
     it("reads a Kubernetes provider resource's type and ID, and nothing else", () => {

@@ -15,7 +15,7 @@ import { DEFAULT_NAMESPACES } from "../model/platform";
 import { BASE, SKIP_REASON } from "./support/engine-lifecycle";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
 import { tempDir } from "./support/tmp";
-import { KubeApi, kubeConnection } from "../agent/kube-api";
+import { KubeApi, kubeConnection } from "../kube/api";
 
 interface Crd {
     metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; managedFields?: { manager: string; time?: string }[] };
@@ -108,7 +108,7 @@ describe("real engine: the CRD step (crds: apply)", { skip: SKIP_REASON }, () =>
         s = await withSealedChart(broken, "2.18.7");
         await s.stack.setConfig("openfaas-gitops:gatewayReplicas", { value: "2" });
         await assert.rejects(s.run("up"), (e: Error) => {
-            assert.match(e.message, /CRD step \(config key crds, docs\/crds\.md\): applying CRD sealedsecrets\.bitnami\.com of sealed-secrets 2\.18\.7 failed: CustomResourceDefinition\.apiextensions\.k8s\.io "sealedsecrets\.bitnami\.com" is invalid: spec\.group: Invalid value: "bitnami\.example\.com"/);
+            assert.match(e.message, /CRD step \(config key crds, docs\/crds\.md\): applying CRD sealedsecrets\.bitnami\.com of sealed-secrets 2\.18\.7 failed: HTTP 422: CustomResourceDefinition\.apiextensions\.k8s\.io "sealedsecrets\.bitnami\.com" is invalid: spec\.group: Invalid value: "bitnami\.example\.com"/);
             return true;
         });
         const gw = JSON.parse(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "json"]));

@@ -58,7 +58,6 @@ describe("the agent image under a real container runtime, as the Deployment runs
         { image: "built-here", repoUrl: "https://127.0.0.1:9/org/repo.git", stack: "dev", knownHosts: GITHUB_KNOWN_HOSTS, driftIntervalSeconds: 0 },
         "openfaas-gitops",
         { git: "openfaas-gitops-agent-git" },
-        { webhook: false },
     );
     const pod = spec.spec.template.spec;
     const container = pod.containers[0]!;

@@ -4,7 +4,7 @@
  * Ctrl-C (SIGINT) or SIGTERM.
  */
 import { parseArgs } from "node:util";
-import type { AgentStatus } from "../agent/reconciler";
+import type { AgentStatus } from "../agent/status";
 import { Demo, DemoError, startDemo } from "./demo";
 
 const USAGE = "usage: npm run demo [-- --flux] [--dir <path>] [--keep]\n" +

@@ -24,7 +24,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { runEngine } from "../agent/pulumi-engine";
-import type { AgentStatus } from "../agent/reconciler";
+import type { AgentStatus } from "../agent/status";
 import { AGENT_DEFAULTS, SourceMode } from "../agent/contract";
 import { gitRepositorySpec } from "../components/flux";
 import { PROJECT } from "../config";
