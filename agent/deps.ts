@@ -12,6 +12,12 @@ import { promisify } from "node:util";
 import { proxyEnvironment } from "../model/engine-env";
 import { redactUrls } from "../model/git";
 
+/**
+ * npm's own limit, for an install without a run deadline (AGENT_RUN_TIMEOUT unset): a cold install
+ * of the program's packages from a slow mirror takes minutes, so this only stops one that hangs.
+ */
+const NPM_CI_TIMEOUT_MS = 30 * 60_000;
+
 const run = promisify(execFile);
 
 /** Pure-ish: the cache key of a project's dependencies. */
@@ -60,7 +66,7 @@ export async function prepareDependencies(projectDir: string, log: (line: string
         // No install script is needed: the providers are the image's (@pulumi/kubernetes's would
         // download one), protobufjs's only warns, esbuild works without its own. The run's signal
         // kills npm at AGENT_RUN_TIMEOUT, a leadership loss or shutdown, as it stops the engine.
-        await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"], { cwd: projectDir, env: installEnvironment(agentEnv), maxBuffer: 64 * 1024 * 1024, timeout: 1_800_000, signal });
+        await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"], { cwd: projectDir, env: installEnvironment(agentEnv), maxBuffer: 64 * 1024 * 1024, timeout: NPM_CI_TIMEOUT_MS, signal });
     } catch (e) {
         const err = e as { stderr?: string; message: string };
         throw new Error(redactUrls(`npm ci failed in ${projectDir}: ${npmFailure(err.stderr || err.message)}`));

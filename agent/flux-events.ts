@@ -71,6 +71,12 @@ export function eventsUrl(fluxNamespace: string): string {
     return `http://notification-controller.${fluxNamespace}.svc.cluster.local./`;
 }
 
+/**
+ * notification-controller answers within milliseconds; an event is a report, so one that cannot be
+ * delivered is given up rather than left to hold a connection.
+ */
+const EVENT_POST_TIMEOUT_MS = 15_000;
+
 /** Posts one event; resolves the HTTP status (notification-controller answers 202). */
 export function postEvent(url: string, event: FluxEvent): Promise<number> {
     const body = JSON.stringify(event);
@@ -78,7 +84,7 @@ export function postEvent(url: string, event: FluxEvent): Promise<number> {
     const where = redactUrl(url);
     const request = url.startsWith("https:") ? https.request : http.request;
     return new Promise((resolve, reject) => {
-        const req = request(url, { method: "POST", timeout: 15_000, headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) } }, (res) => {
+        const req = request(url, { method: "POST", timeout: EVENT_POST_TIMEOUT_MS, headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) } }, (res) => {
             res.resume();
             res.on("end", () => ((res.statusCode ?? 0) < 300 ? resolve(res.statusCode!) : reject(new Error(`HTTP ${res.statusCode} from ${where}`))));
         });

@@ -34,8 +34,11 @@ import { FIELDS } from "./contract";
 import { ArtifactLimits, DEFAULT_ARTIFACT_LIMITS } from "./settings";
 import { assertContained, ownerAccess, regularFileBytes, removeTree } from "./worktree";
 
-/** How long tar may take to unpack an artifact that is within its size limit. */
-const EXTRACT_TIMEOUT_MS = 300_000;
+/**
+ * How long tar may take to unpack an artifact within its size limits: 100 MiB unpacks in seconds on
+ * a slow volume, so this ends only a tar stuck on its input or its disk.
+ */
+const EXTRACT_TIMEOUT_MS = 5 * 60_000;
 
 /** The source.toolkit.fluxcd.io/v1 API path of GitRepositories. */
 export const GIT_REPOSITORY_API = "/apis/source.toolkit.fluxcd.io/v1";

@@ -29,6 +29,12 @@ export type GitSourceSettings = Pick<
     "repoUrl" | "branch" | "sshKeyFile" | "knownHostsFile" | "httpsTokenFile" | "httpsCaFile" | "verifySignatures" | "allowedSignersFile" | "gpgHome" | "workDir"
 >;
 
+/**
+ * git has no deadline of its own and ssh waits on a server that stops answering: 5 minutes is a
+ * fetch of a large repository over a slow link, and ends one that hangs.
+ */
+const GIT_TIMEOUT_MS = 5 * 60_000;
+
 /** Single-quotes a path for the ssh command line git runs through a shell. */
 function shq(s: string): string {
     return `'${s.replace(/'/g, "'\\''")}'`;
@@ -98,7 +104,7 @@ export class GitSource {
     /** Runs git; a failure is classified, except the exit codes in `outcomes`, which are returned as they are. */
     private async git(args: string[], cwd?: string, outcomes: readonly number[] = []): Promise<{ readonly code: number; readonly stdout: string }> {
         try {
-            const { stdout } = await run("git", args, { cwd, env: this.env(), maxBuffer: 16 * 1024 * 1024, timeout: 300_000 });
+            const { stdout } = await run("git", args, { cwd, env: this.env(), maxBuffer: 16 * 1024 * 1024, timeout: GIT_TIMEOUT_MS });
             return { code: 0, stdout };
         } catch (e) {
             const err = e as { code?: unknown; stdout?: string; stderr?: string; message: string };

@@ -23,9 +23,16 @@ export interface PulumiEngineSettings {
      * providers see these variables and no others.
      */
     readonly env: Readonly<Record<string, string>>;
-    /** How long a cancelled run may take to stop before it is killed. @default 60000 */
+    /** How long a cancelled run may take to stop before it is killed. @default {@link CANCEL_GRACE_MS} */
     readonly killAfterMs?: number;
 }
+
+/**
+ * How long a cancelled run may take to stop: the CLI finishes the steps in flight and writes a
+ * checkpoint (a Helm release or a CRD can take tens of seconds); killed sooner, the stack would keep
+ * pending operations and a lock.
+ */
+const CANCEL_GRACE_MS = 60_000;
 
 /** What a process needs to run at all, and how the provider finds the cluster (in-cluster or a kubeconfig). */
 const ENGINE_ENV_BASE = /^(PATH|HOME|TMPDIR|LANG|TZ|SSL_CERT_FILE|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|KUBERNETES_SERVICE_HOST|KUBERNETES_SERVICE_PORT|KUBECONFIG|PULUMI_HOME)$/;
@@ -142,7 +149,7 @@ export interface EngineRunContext {
     readonly env: Readonly<Record<string, string>>;
     readonly signal?: AbortSignal;
     readonly log: (line: string) => void;
-    /** How long a cancelled run may take to stop before it is killed. @default 60000 */
+    /** How long a cancelled run may take to stop before it is killed. @default {@link CANCEL_GRACE_MS} */
     readonly killAfterMs?: number;
 }
 
@@ -166,7 +173,7 @@ export function runEngine(req: RunRequest, ctx: EngineRunContext): Promise<RunRe
         let killer: NodeJS.Timeout | undefined;
         const onAbort = () => {
             child.send({ kind: "cancel" });
-            killer = setTimeout(() => child.kill("SIGKILL"), ctx.killAfterMs ?? 60_000);
+            killer = setTimeout(() => child.kill("SIGKILL"), ctx.killAfterMs ?? CANCEL_GRACE_MS);
         };
         if (ctx.signal?.aborted) onAbort();
         else ctx.signal?.addEventListener("abort", onAbort, { once: true });

@@ -88,6 +88,13 @@ export function kubeApi(file?: string): KubeApi {
     return new KubeApi(kubeConnection(file));
 }
 
+/**
+ * A call without an answer for this long is given up: the apiserver answers a get or a write in
+ * milliseconds, and its own request timeout is 60 s, so a silent connection (a partitioned apiserver,
+ * a proxy that holds it) would otherwise hold a poll or a CRD step for as long as TCP lets it.
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 type Kind = "leases" | "configmaps" | "events";
 
 /** One line of a watch stream. An ERROR event carries a Status object (410: the resourceVersion is too old). */
@@ -126,7 +133,7 @@ export class KubeApi {
         if (token) headers.Authorization = `Bearer ${token}`;
         return new Promise<T>((resolve, reject) => {
             if (signal?.aborted) return reject(signal.reason);
-            const req = https.request(url, { method, agent: this.agent, headers, timeout: 30_000, signal }, (res) => {
+            const req = https.request(url, { method, agent: this.agent, headers, timeout: REQUEST_TIMEOUT_MS, signal }, (res) => {
                 const chunks: Buffer[] = [];
                 res.on("data", (c: Buffer) => chunks.push(c));
                 res.on("end", () => {
@@ -143,7 +150,7 @@ export class KubeApi {
                 });
                 res.on("error", (e) => reject(signal?.aborted ? signal.reason : e));
             });
-            req.on("timeout", () => req.destroy(new Error(`no answer in 30 s from ${method} ${url}`)));
+            req.on("timeout", () => req.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000} s from ${method} ${url}`)));
             req.on("error", (e) => reject(signal?.aborted ? signal.reason : e));
             req.end(payload);
         });
