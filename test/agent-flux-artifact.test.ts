@@ -20,7 +20,7 @@ import { extract, FluxSource } from "../agent/flux-source";
 import { kubeConfig } from "../agent/kube";
 import { PermanentError, Reason, SourceUnavailableError } from "../agent/reconciler";
 import { ArtifactLimits } from "../agent/settings";
-import { gitRepositorySpec } from "../components/flux";
+import { gitRepositorySpec } from "../components/flux/source";
 import { ControlPlane, controlPlaneAvailable, installCrds, startControlPlane } from "../tools/controlplane";
 import { tempDir } from "./support/tmp";
 

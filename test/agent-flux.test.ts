@@ -24,7 +24,7 @@ import { sendFluxEvents } from "../agent/flux-events";
 import { FluxSource } from "../agent/flux-source";
 import { kubeConfig } from "../agent/kube";
 import { Reason, Reconciler } from "../agent/reconciler";
-import { gitRepositorySpec } from "../components/flux";
+import { gitRepositorySpec } from "../components/flux/source";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";
 import { serveGit } from "../tools/git-http";
 import { ensureSmallTool } from "../tools/go-tools";
