@@ -3,24 +3,24 @@ import * as pulumi from "@pulumi/pulumi";
 import { FunctionDef, fixedReplicas, SCALE } from "../model/function";
 
 /** Label faas-netes (CE) lists and routes functions by. */
-export const FUNCTION_LABEL = "faas_function";
+const FUNCTION_LABEL = "faas_function";
 /** Port every OpenFaaS watchdog listens on. */
-export const FUNCTION_PORT = 8080;
+const FUNCTION_PORT = 8080;
 /** Where faas-netes mounts function secrets. */
-export const SECRETS_MOUNT_PATH = "/var/openfaas/secrets";
+const SECRETS_MOUNT_PATH = "/var/openfaas/secrets";
 /**
- * Probe timings faas-netes puts on function pods, as chart 15.0.6 configures it (`functions.*Probe`
+ * @internal Probe timings faas-netes puts on function pods, as chart 15.0.6 configures it (`functions.*Probe`
  * in its values.yaml; a test keeps them equal).
  */
 export const FUNCTION_PROBE = { initialDelaySeconds: 0, timeoutSeconds: 1, periodSeconds: 2, successThreshold: 1, failureThreshold: 3 } as const;
 
-/** Pure: a container env var; an empty value is sent as none, because the server drops `value: ""` and that would read as drift. */
+/** @internal Pure: a container env var; an empty value is sent as none, because the server drops `value: ""` and that would read as drift. */
 export function envVar(name: string, value: string): { name: string; value?: string } {
     return value === "" ? { name } : { name, value };
 }
 
 /** Pure: annotations as faas-netes sets them: the user's, plus `prometheus.io.scrape: "false"` unless given. */
-export function functionAnnotations(fn: FunctionDef): Record<string, string> {
+function functionAnnotations(fn: FunctionDef): Record<string, string> {
     return { "prometheus.io.scrape": "false", ...fn.annotations };
 }
 
@@ -37,7 +37,7 @@ function nodeSelector(fn: FunctionDef): Record<string, string> | undefined {
 }
 
 /**
- * Pure: the Deployment faas-netes itself would create for this function (CE), so the CE gateway
+ * @internal Pure: the Deployment faas-netes itself would create for this function (CE), so the CE gateway
  * lists, scales and invokes it. `replicas` is left out when an HPA owns the count.
  */
 export function functionDeploymentSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
@@ -98,7 +98,7 @@ export function functionDeploymentSpec(fn: FunctionDef, namespace: pulumi.Input<
     };
 }
 
-/** Pure: the ClusterIP Service faas-netes creates next to the Deployment. */
+/** @internal Pure: the ClusterIP Service faas-netes creates next to the Deployment. */
 export function functionServiceSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
     return {
         apiVersion: "v1" as const,
@@ -113,7 +113,7 @@ export function functionServiceSpec(fn: FunctionDef, namespace: pulumi.Input<str
 }
 
 /**
- * Pure: the `openfaas.com/v1` Function the Pro operator turns into a Deployment and Service: the
+ * @internal Pure: the `openfaas.com/v1` Function the Pro operator turns into a Deployment and Service: the
  * fields `faas-cli generate` writes, in the function's own namespace when it has one.
  */
 export function functionCrSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
@@ -144,7 +144,7 @@ export function functionCrSpec(fn: FunctionDef, namespace: pulumi.Input<string>)
     };
 }
 
-/** Pure: an `autoscaling/v2` HPA on the function's Deployment, or undefined without autoscaling. */
+/** @internal Pure: an `autoscaling/v2` HPA on the function's Deployment, or undefined without autoscaling. */
 export function functionHpaSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
     const a = fn.autoscaling;
     if (!a) return undefined;

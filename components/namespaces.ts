@@ -2,9 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_NAMESPACES, NamespaceNames } from "../model/platform";
 
-/** Label the 2018 network policies key on: namespaces whose pods may call functions. */
+/** @internal Label the 2018 network policies key on: namespaces whose pods may call functions. */
 export const ROLE_LABEL = { role: "openfaas-system" } as const;
-/** Label the 2018 network policies key on: namespaces whose pods may call the gateway. */
+/** @internal Label the 2018 network policies key on: namespaces whose pods may call the gateway. */
 export const ACCESS_LABEL = { access: "openfaas-system" } as const;
 
 /** Arguments for {@link PlatformNamespaces}. */
@@ -16,10 +16,10 @@ export interface PlatformNamespacesArgs {
 }
 
 /** Annotation by which OpenFaaS Pro's gateway and operator recognise a function namespace (faas-netes ListNamespaces). */
-export const OPENFAAS_NAMESPACE_ANNOTATION = { openfaas: "1" } as const;
+const OPENFAAS_NAMESPACE_ANNOTATION = { openfaas: "1" } as const;
 
 /**
- * Pure: a namespace for functions besides the platform's: annotated so OpenFaaS Pro serves it, and
+ * @internal Pure: a namespace for functions besides the platform's: annotated so OpenFaaS Pro serves it, and
  * labelled like the platform's function namespace (neither label: nothing in it reaches the gateway).
  */
 export function functionNamespaceSpec(name: string): k8s.types.input.core.v1.Namespace {
@@ -27,7 +27,7 @@ export function functionNamespaceSpec(name: string): k8s.types.input.core.v1.Nam
 }
 
 /** Pure: the resolved namespace names. */
-export function namespaceNames(args: PlatformNamespacesArgs = {}): NamespaceNames {
+function namespaceNames(args: PlatformNamespacesArgs = {}): NamespaceNames {
     return { ...DEFAULT_NAMESPACES, ...args.names };
 }
 
@@ -44,9 +44,10 @@ const NAMESPACE_LABELS: { readonly [K in keyof NamespaceNames]: Readonly<Record<
     sealedSecrets: ACCESS_LABEL,
 };
 
+/** @internal The Namespace objects, by role, as {@link namespaceSpecs} builds them. */
 export type NamespaceSpecs = { readonly [K in keyof NamespaceNames]: k8s.types.input.core.v1.Namespace };
 
-/** Pure: the Namespace objects, by role. */
+/** @internal Pure: the Namespace objects, by role. */
 export function namespaceSpecs(args: PlatformNamespacesArgs = {}): NamespaceSpecs {
     const names = namespaceNames(args);
     const spec = (key: keyof NamespaceNames): k8s.types.input.core.v1.Namespace => ({

@@ -13,7 +13,7 @@ export interface NetworkPoliciesArgs {
 }
 
 /**
- * Pure: the 2018 isolation, on today's API.
+ * @internal Pure: the 2018 isolation, on today's API.
  * - `openfaas-fn` accepts traffic only from namespaces labelled `role: openfaas-system` (the core
  *   namespace: gateway, queue-worker, Prometheus).
  * - `openfaas` accepts traffic from namespaces labelled `access: openfaas-system` (Contour's Envoy,

@@ -6,10 +6,10 @@ import { envVar } from "./function";
 import { gatewayUrl } from "./openfaas";
 
 /** History limits of the 2018 guide's cron job. */
-export const HISTORY = { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 3 } as const;
+const HISTORY = { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 3 } as const;
 
 /**
- * Pure: a `batch/v1` CronJob that invokes `fn` through the gateway with the basic-auth credentials.
+ * @internal Pure: a `batch/v1` CronJob that invokes `fn` through the gateway with the basic-auth credentials.
  * Everything variable reaches the shell as environment, never spliced into the script. A function
  * in its own namespace is invoked as `<fn>.<namespace>`, the gateway's route to it.
  */

@@ -1,7 +1,7 @@
 import type { FluxAgentAccess } from "./flux";
 import { FLUX_LABELS } from "./shared";
 
-/** Pure: the Role and RoleBinding that let the agent get, list and watch the GitRepository (its status carries the artifact). */
+/** @internal Pure: the Role and RoleBinding that let the agent get, list and watch the GitRepository (its status carries the artifact). */
 export function agentAccessSpecs(namespace: string, agent: FluxAgentAccess) {
     const name = agent.serviceAccount;
     return {
@@ -22,7 +22,7 @@ export function agentAccessSpecs(namespace: string, agent: FluxAgentAccess) {
 }
 
 /**
- * Pure: the one rule the agent needs on top of the chart's own policies (`policies.create`, the set
+ * @internal Pure: the one rule the agent needs on top of the chart's own policies (`policies.create`, the set
  * `flux install` ships: ingress only from within the namespace, metrics on 8080 and the Receiver's
  * port from anywhere): the agent's pods reach the two ports they use, source-controller's artifact
  * storage and notification-controller's event endpoint, both the container port named `http`

@@ -6,7 +6,7 @@ const IMAGE_SCAN_INTERVAL = "5m";
 /** Author of the tag commits (Flux's documented bot identity). */
 const IMAGE_COMMIT_AUTHOR = { name: "fluxcdbot", email: "fluxcdbot@users.noreply.github.com" };
 
-/** Pure: the repository part of an image reference (tag and digest dropped), what an ImageRepository scans. */
+/** @internal Pure: the repository part of an image reference (tag and digest dropped), what an ImageRepository scans. */
 export function imageRepository(image: string): string {
     const noDigest = image.split("@")[0]!;
     const slash = noDigest.lastIndexOf("/");
@@ -14,7 +14,7 @@ export function imageRepository(image: string): string {
     return colon > slash ? noDigest.slice(0, colon) : noDigest;
 }
 
-/** Pure: the ImageRepository that lists an image's tags. */
+/** @internal Pure: the ImageRepository that lists an image's tags. */
 export function imageRepositorySpec(namespace: string, img: Pick<AutomatedImage, "name" | "image">) {
     return {
         apiVersion: FLUX_API.image,
@@ -24,7 +24,7 @@ export function imageRepositorySpec(namespace: string, img: Pick<AutomatedImage,
     };
 }
 
-/** Pure: the ImagePolicy that picks the latest allowed tag. */
+/** @internal Pure: the ImagePolicy that picks the latest allowed tag. */
 export function imagePolicySpec(namespace: string, img: Pick<AutomatedImage, "name" | "policy">) {
     const p = img.policy;
     return {
@@ -43,7 +43,7 @@ export function imagePolicySpec(namespace: string, img: Pick<AutomatedImage, "na
     };
 }
 
-/** Pure: the one ImageUpdateAutomation: checks out the branch, rewrites the marked lines under `path`, pushes to the same branch. */
+/** @internal Pure: the one ImageUpdateAutomation: checks out the branch, rewrites the marked lines under `path`, pushes to the same branch. */
 export function imageUpdateAutomationSpec(namespace: string, a: { branch?: string; path: string }) {
     const branch = a.branch ?? "main";
     return {

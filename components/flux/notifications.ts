@@ -4,12 +4,12 @@ import { FLUX_API, FLUX_LABELS } from "./shared";
 /** The kinds whose events the Alerts forward: the Flux objects this component declares. */
 const ALERT_EVENT_SOURCES = ["GitRepository", "ImageRepository", "ImagePolicy", "ImageUpdateAutomation"] as const;
 
-/** Pure: the Secret key a Provider reads its credential from: a token for commit statuses, else the webhook address. */
+/** @internal Pure: the Secret key a Provider reads its credential from: a token for commit statuses, else the webhook address. */
 export function notificationSecretKey(type: NotificationType): "token" | "address" {
     return type === "github" ? "token" : "address";
 }
 
-/** Pure: a Provider; the credential stays in the Secret named after it. */
+/** @internal Pure: a Provider; the credential stays in the Secret named after it. */
 export function providerSpec(namespace: string, n: Omit<FluxNotification, "secret">, repoUrl: string) {
     const address = n.type === "github" ? githubRepositoryAddress(repoUrl) : undefined;
     if (n.type === "github" && !address) throw new Error(`notification ${n.name}: GitHub commit status needs a github.com repository, not ${repoUrl}`);
@@ -26,7 +26,7 @@ export function providerSpec(namespace: string, n: Omit<FluxNotification, "secre
     };
 }
 
-/** Pure: the Alert that sends the events of every Flux object here to a Provider. */
+/** @internal Pure: the Alert that sends the events of every Flux object here to a Provider. */
 export function alertSpec(namespace: string, n: Pick<FluxNotification, "name" | "severity">) {
     return {
         apiVersion: FLUX_API.notificationProvider,

@@ -6,7 +6,7 @@ const RECEIVER_NAME = "github-push";
 /** notification-controller's receiver Service in the flux2 chart (templates/notification-controller-webhook-service.yaml). */
 const RECEIVER_SERVICE = "webhook-receiver";
 
-/** Pure: the Receiver that turns a GitHub push (or ping) into an immediate fetch of the GitRepository. */
+/** @internal Pure: the Receiver that turns a GitHub push (or ping) into an immediate fetch of the GitRepository. */
 export function receiverSpec(namespace: string, tokenSecret: string) {
     return {
         apiVersion: FLUX_API.notification,
@@ -22,14 +22,14 @@ export function receiverSpec(namespace: string, tokenSecret: string) {
 }
 
 /**
- * Pure: the path notification-controller serves a Receiver on (its `status.webhookPath`):
+ * @internal Pure: the path notification-controller serves a Receiver on (its `status.webhookPath`):
  * `/hook/` + hex sha256 of token + name + namespace, so the URL is known before the controller runs.
  */
 export function receiverPath(token: string, namespace: string, name = RECEIVER_NAME): string {
     return `/hook/${crypto.createHash("sha256").update(token + name + namespace).digest("hex")}`;
 }
 
-/** Pure: the Ingress that lets GitHub reach only the receiver paths, through Contour. */
+/** @internal Pure: the Ingress that lets GitHub reach only the receiver paths, through Contour. */
 export function receiverIngressSpec(namespace: string, host: string, ingressClass: pulumi.Input<string>, tlsIssuer?: pulumi.Input<string>) {
     return {
         apiVersion: "networking.k8s.io/v1" as const,

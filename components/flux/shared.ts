@@ -4,7 +4,7 @@
  */
 import { AGENT_DEFAULTS } from "../../agent/contract";
 
-/** API versions of the Flux v2.8 CRDs (../shared/upstream/crds/flux.yaml) this component declares. */
+/** @internal API versions of the Flux v2.8 CRDs (../shared/upstream/crds/flux.yaml) this component declares. */
 export const FLUX_API = {
     source: "source.toolkit.fluxcd.io/v1",
     notification: "notification.toolkit.fluxcd.io/v1",
@@ -12,8 +12,8 @@ export const FLUX_API = {
     image: "image.toolkit.fluxcd.io/v1",
 } as const;
 
-/** Name of the GitRepository (and of its credentials Secret): the agent's Flux source mode reads it. */
+/** @internal Name of the GitRepository (and of its credentials Secret): the agent's Flux source mode reads it. */
 export const FLUX_SOURCE_NAME = AGENT_DEFAULTS.fluxSource;
 
-/** Labels of every object the component declares. */
+/** @internal Labels of every object the component declares. */
 export const FLUX_LABELS = { "app.kubernetes.io/part-of": "openfaas-gitops", "app.kubernetes.io/component": "flux" };

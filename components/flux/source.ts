@@ -3,7 +3,7 @@ import type { FluxArgs } from "./flux";
 import { FLUX_API, FLUX_LABELS, FLUX_SOURCE_NAME } from "./shared";
 
 /**
- * Pure: the URL as source-controller wants it. It takes only `ssh://` for ssh, so the scp-like
+ * @internal Pure: the URL as source-controller wants it. It takes only `ssh://` for ssh, so the scp-like
  * `git@github.com:org/repo.git` that git (and the agent) accept becomes `ssh://git@github.com/org/repo.git`.
  */
 export function fluxGitUrl(url: string): string {
@@ -11,7 +11,7 @@ export function fluxGitUrl(url: string): string {
     return scp && !url.startsWith("ssh://") ? `ssh://${scp[1]}/${scp[2]!.replace(/^\//, "")}` : url;
 }
 
-/** Pure: the GitRepository that follows this program's repository. */
+/** @internal Pure: the GitRepository that follows this program's repository. */
 export function gitRepositorySpec(namespace: string, a: Pick<FluxArgs, "repoUrl" | "branch" | "interval">) {
     return {
         apiVersion: FLUX_API.source,

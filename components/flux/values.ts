@@ -1,7 +1,7 @@
 import type { FluxArgs } from "./flux";
 
 /**
- * Pure: chart values: source and notification controllers always, image automation for tag commits,
+ * @internal Pure: chart values: source and notification controllers always, image automation for tag commits,
  * the rest on request; the chart's own network policies follow the stack's `networkPolicies`.
  */
 export function fluxValues(args: Pick<FluxArgs, "kustomizeController" | "helmController" | "networkPolicies">): Record<string, unknown> {
