@@ -6,10 +6,17 @@ import { describe, it } from "node:test";
 import { parseConfig, projectFiles } from "../../config";
 import { buildPlatform } from "../../platform";
 import { declare, stackFileConfig } from "../../tools/mock-engine";
-import {
-    acmeV2, allPolicies, cronJobs, deployKeyReadOnly, functionResources, gatewayBasicAuth, gatewayIngressTls, hpaSanity, imageProblem,
-    networkPolicies, noSecretLiterals, pinnedImages, plaintextLiterals,
-} from "../rules";
+import { allPolicies } from "../all";
+import { plaintextLiterals } from "../literal-scan";
+import { acmeV2 } from "../rules/acme";
+import { cronJobs } from "../rules/cronjobs";
+import { deployKeyReadOnly } from "../rules/deploy-key";
+import { gatewayBasicAuth, gatewayIngressTls } from "../rules/gateway";
+import { hpaSanity } from "../rules/hpa";
+import { networkPolicies } from "../rules/network-policies";
+import { noSecretLiterals } from "../rules/secret-literals";
+import { functionResources, pinnedImages } from "../rules/workloads";
+import { imageProblem } from "../shared/image";
 import { evaluate, fromDeclared, loadPolicyConfig, Res } from "./harness";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -211,7 +218,7 @@ describe("policies, each with passing and failing cases", () => {
                 assert.ok(path.resolve(pack, path.dirname(file), m[1]!).startsWith(pack + path.sep), `${file} imports ${m[1]}, outside policies/`);
             }
         }
-        assert.ok(sources.includes("rules.ts") && sources.includes(path.join("shared", "cron.ts")));
+        assert.ok(sources.includes("all.ts") && sources.includes(path.join("rules", "hpa.ts")) && sources.includes(path.join("shared", "cron.ts")));
     });
 
     it("no-secret-literals finds the program through policy config, and names a directory without Pulumi.yaml", async () => {
