@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { FunctionDef, fixedReplicas, SCALE } from "../model/function";
+import { Autoscaling, FunctionDef, fixedReplicas, SCALE } from "../model/function";
 
 /** Label faas-netes (CE) lists and routes functions by. */
 const FUNCTION_LABEL = "faas_function";
@@ -144,10 +144,23 @@ export function functionCrSpec(fn: FunctionDef, namespace: pulumi.Input<string>)
     };
 }
 
-/** @internal Pure: an `autoscaling/v2` HPA on the function's Deployment, or undefined without autoscaling. */
-export function functionHpaSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
-    const a = fn.autoscaling;
-    if (!a) return undefined;
+/**
+ * @internal What an HPA scales: a workload object as its builder returns it, so the HPA names the object
+ * it was given rather than a name that could miss (cdk8s-plus's `target: IScalable`).
+ */
+export interface ScaleTarget {
+    readonly apiVersion: "apps/v1";
+    readonly kind: "Deployment";
+    readonly metadata: { readonly name: string; readonly namespace: pulumi.Input<string> };
+}
+
+/** @internal Pure: the Deployment the Pro operator makes of a Function (its name, in its namespace): what the Function's HPA scales. */
+export function operatorDeployment(fn: ReturnType<typeof functionCrSpec>): ScaleTarget {
+    return { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: fn.metadata.name, namespace: fn.metadata.namespace } };
+}
+
+/** @internal Pure: an `autoscaling/v2` HPA on `target`, beside it and named after it. */
+export function functionHpaSpec(target: ScaleTarget, a: Autoscaling) {
     const metrics: k8s.types.input.autoscaling.v2.MetricSpec[] = [];
     if (a.cpuUtilization !== undefined) {
         metrics.push({ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: a.cpuUtilization } } });
@@ -158,9 +171,9 @@ export function functionHpaSpec(fn: FunctionDef, namespace: pulumi.Input<string>
     return {
         apiVersion: "autoscaling/v2" as const,
         kind: "HorizontalPodAutoscaler" as const,
-        metadata: { name: fn.name, namespace },
+        metadata: { name: target.metadata.name, namespace: target.metadata.namespace },
         spec: {
-            scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: fn.name },
+            scaleTargetRef: { apiVersion: target.apiVersion, kind: target.kind, name: target.metadata.name },
             minReplicas: a.minReplicas,
             maxReplicas: a.maxReplicas,
             metrics,
@@ -184,14 +197,20 @@ export class OpenFaaSFunction extends pulumi.ComponentResource {
         super("openfaas-gitops:functions:Function", name, args, opts);
         const { fn, namespace } = args;
         const workload: pulumi.Resource[] = [];
+        let scaled: ScaleTarget;
         if (args.pro) {
-            workload.push(new k8s.apiextensions.CustomResource(`${name}-function`, functionCrSpec(fn, namespace), { parent: this }));
+            const cr = functionCrSpec(fn, namespace);
+            workload.push(new k8s.apiextensions.CustomResource(`${name}-function`, cr, { parent: this }));
+            scaled = operatorDeployment(cr);
         } else {
-            workload.push(new k8s.apps.v1.Deployment(`${name}-deployment`, functionDeploymentSpec(fn, namespace), { parent: this }));
+            const deployment = functionDeploymentSpec(fn, namespace);
+            workload.push(new k8s.apps.v1.Deployment(`${name}-deployment`, deployment, { parent: this }));
             workload.push(new k8s.core.v1.Service(`${name}-service`, functionServiceSpec(fn, namespace), { parent: this }));
+            scaled = deployment;
         }
-        const hpa = functionHpaSpec(fn, namespace);
-        if (hpa) new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, hpa, { parent: this, dependsOn: workload });
+        if (fn.autoscaling) {
+            new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, functionHpaSpec(scaled, fn.autoscaling), { parent: this, dependsOn: workload });
+        }
         this.registerOutputs({});
     }
 }

@@ -127,16 +127,17 @@ describe("the 2018 example functions", () => {
         const fn = example().get("sentimentanalysis")!;
         const d = functionDeploymentSpec(fn, "openfaas-fn");
         assert.equal("replicas" in d.spec, false, "the HPA owns the replica count");
-        const hpa = functionHpaSpec(fn, "openfaas-fn")!;
+        const hpa = functionHpaSpec(d, fn.autoscaling!);
         assert.equal(hpa.apiVersion, "autoscaling/v2");
         assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: d.apiVersion, kind: d.kind, name: d.metadata.name });
+        assert.deepEqual(hpa.metadata, { name: d.metadata.name, namespace: d.metadata.namespace }, "beside its Deployment");
         assert.equal(hpa.spec.minReplicas, 1);
         assert.equal(hpa.spec.maxReplicas, 5);
         assert.deepEqual(hpa.spec.metrics, [
             { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 50 } } },
             { type: "Resource", resource: { name: "memory", target: { type: "AverageValue", averageValue: "400Mi" } } },
         ]);
-        assert.equal(functionHpaSpec(example().get("certinfo")!, "openfaas-fn"), undefined);
+        assert.equal(example().get("certinfo")!.autoscaling, undefined, "no autoscaling, so no HPA: each shipped stack declares exactly one, below");
     });
 
     it("with a Pro licence: Function CRs, and the 2018 ceiling of 10 replicas through an override", async () => {
@@ -146,7 +147,9 @@ describe("the 2018 example functions", () => {
         const cr = one(resources, "kubernetes:openfaas.com/v1:Function", "fn-sentimentanalysis-function").inputs;
         assert.deepEqual(cr.spec, functionCrSpec(example().get("sentimentanalysis")!, "openfaas-fn").spec);
         assert.equal(cr.spec.readOnlyRootFilesystem, false);
-        assert.equal(one(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs.spec.maxReplicas, 10);
+        const hpa = one(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs;
+        assert.equal(hpa.spec.maxReplicas, 10);
+        assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: cr.metadata.name }, "the Deployment the operator makes of the Function");
     });
 
     it("secrets are mounted read-only from a projected volume, /tmp is writable with a read-only root", () => {

@@ -168,7 +168,7 @@ describe("policies, each with passing and failing cases", () => {
         const m = await messages(hpaSanity, [hpa({ scaleTargetRef: { ...target, name: "ghost" }, minReplicas: 4, maxReplicas: 2, metrics: [] })]);
         assert.deepEqual(m, [
             "HorizontalPodAutoscaler openfaas-fn/f: minReplicas 4 is greater than maxReplicas 2; fix autoscaling in functions/stack.yml or the functions override",
-            "HorizontalPodAutoscaler openfaas-fn/f: no metrics, so it never scales; give cpuUtilization or memoryAverage",
+            "HorizontalPodAutoscaler openfaas-fn/f: needs at least one metric (cpuUtilization or memoryAverage), or it never scales; fix autoscaling in functions/stack.yml or the functions override",
             "HorizontalPodAutoscaler openfaas-fn/f: scaleTargetRef apps/v1/Deployment ghost is not a Deployment this stack declares; it would scale nothing",
         ]);
     });
