@@ -184,7 +184,7 @@ export function functionHpaSpec(target: ScaleTarget, a: Autoscaling) {
 /** Arguments for {@link OpenFaaSFunction}. */
 export interface OpenFaaSFunctionArgs {
     /** The validated function definition. */
-    readonly fn: FunctionDef;
+    readonly definition: FunctionDef;
     /** Namespace this function runs in (its own, or the platform's function namespace). */
     readonly namespace: pulumi.Input<string>;
     /** Pro: declare a Function CR for the operator; CE: declare the Deployment and Service directly. @default false */
@@ -195,7 +195,7 @@ export interface OpenFaaSFunctionArgs {
 export class OpenFaaSFunction extends pulumi.ComponentResource {
     constructor(name: string, args: OpenFaaSFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:functions:Function", name, args, opts);
-        const { fn, namespace } = args;
+        const { definition: fn, namespace } = args;
         const workload: pulumi.Resource[] = [];
         let scaled: ScaleTarget;
         if (args.pro) {

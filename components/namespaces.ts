@@ -11,8 +11,8 @@ export const ACCESS_LABEL = { access: "openfaas-system" } as const;
 export interface PlatformNamespacesArgs {
     /** Namespace names. @default {@link DEFAULT_NAMESPACES} */
     readonly names?: Partial<NamespaceNames>;
-    /** Namespaces of functions that have their own (faas-cli `namespace`, OpenFaaS Pro). @default [] */
-    readonly moreFunctionNamespaces?: readonly string[];
+    /** Namespaces functions name for themselves (faas-cli `namespace`, OpenFaaS Pro), beside the platform's `functions`. @default [] */
+    readonly ownFunctionNamespaces?: readonly string[];
 }
 
 /** Annotation by which OpenFaaS Pro's gateway and operator recognise a function namespace (faas-netes ListNamespaces). */
@@ -62,8 +62,8 @@ export function namespaceSpecs(args: PlatformNamespacesArgs = {}): NamespaceSpec
 export class PlatformNamespaces extends pulumi.ComponentResource {
     /** Each namespace name, resolved once the Namespace exists. */
     public readonly names: { readonly [K in keyof NamespaceNames]: pulumi.Output<string> };
-    /** The extra function namespaces by name, resolved once each exists. */
-    public readonly moreFunctions: Readonly<Record<string, pulumi.Output<string>>>;
+    /** The namespaces functions name for themselves, by name, resolved once each exists. */
+    public readonly ownFunctionNamespaces: Readonly<Record<string, pulumi.Output<string>>>;
     /** Every namespace declared here, by its name: for objects that name a namespace as written (SealedSecret manifests). */
     public readonly byName: Readonly<Record<string, pulumi.Output<string>>>;
 
@@ -80,13 +80,13 @@ export class PlatformNamespaces extends pulumi.ComponentResource {
             certManager: create("certManager"),
             sealedSecrets: create("sealedSecrets"),
         };
-        this.moreFunctions = Object.fromEntries(
-            (args.moreFunctionNamespaces ?? []).map((ns) => [ns, new k8s.core.v1.Namespace(`${name}-${ns}`, functionNamespaceSpec(ns), { parent: this }).metadata.name]),
+        this.ownFunctionNamespaces = Object.fromEntries(
+            (args.ownFunctionNamespaces ?? []).map((ns) => [ns, new k8s.core.v1.Namespace(`${name}-${ns}`, functionNamespaceSpec(ns), { parent: this }).metadata.name]),
         );
         this.byName = {
             ...Object.fromEntries((Object.keys(names) as (keyof NamespaceNames)[]).map((key) => [names[key], this.names[key]])),
-            ...this.moreFunctions,
+            ...this.ownFunctionNamespaces,
         };
-        this.registerOutputs({ names: this.names, moreFunctions: this.moreFunctions });
+        this.registerOutputs({ names: this.names, ownFunctionNamespaces: this.ownFunctionNamespaces });
     }
 }

@@ -98,7 +98,7 @@ describe("the 2018 example functions", () => {
             { name: "output", value: "verbose" },
         ]);
         assert.deepEqual(fn.schedules, [{ name: "every-minute", cron: "*/1 * * * *", payload: "verbose", async: false }]);
-        const cj = cronJobSpec({ fn: "nodeinfo", schedule: fn.schedules[0]!, namespace: "openfaas", gatewayUrl: "http://gateway.openfaas:8080", image: "curlimages/curl:8.11.1" });
+        const cj = cronJobSpec({ functionName: "nodeinfo", schedule: fn.schedules[0]!, namespace: "openfaas", gatewayUrl: "http://gateway.openfaas:8080", image: "curlimages/curl:8.11.1" });
         assert.equal(cj.apiVersion, "batch/v1");
         assert.equal(cj.metadata.name, "nodeinfo-every-minute");
         assert.equal(cj.metadata.namespace, "openfaas");
@@ -119,7 +119,7 @@ describe("the 2018 example functions", () => {
         assert.deepEqual(env.GATEWAY_USER, { secretKeyRef: { name: "basic-auth", key: "basic-auth-user" } });
         assert.deepEqual(env.GATEWAY_PASSWORD, { secretKeyRef: { name: "basic-auth", key: "basic-auth-password" } });
         assert.doesNotMatch(c.args[0]!, /verbose|nodeinfo/, "values reach the shell as environment only");
-        const asyncJob = cronJobSpec({ fn: "nodeinfo", schedule: { ...fn.schedules[0]!, async: true }, namespace: "openfaas", gatewayUrl: "x", image: "curlimages/curl:8.11.1" });
+        const asyncJob = cronJobSpec({ functionName: "nodeinfo", schedule: { ...fn.schedules[0]!, async: true }, namespace: "openfaas", gatewayUrl: "x", image: "curlimages/curl:8.11.1" });
         assert.equal(asyncJob.spec.jobTemplate.spec.template.spec.containers[0]!.env.find((e: any) => e.name === "ROUTE")!.value, "async-function");
     });
 
