@@ -5,7 +5,8 @@ import { CHART_NAMES, ChartName, ChartSource } from "./model/charts";
 import { INVOKER_IMAGE_POLICY } from "./config/invoker";
 import { CertManager } from "./components/cert-manager";
 import { OpenFaaSFunction } from "./components/function";
-import { Flux, FLUX_SOURCE_NAME } from "./components/flux";
+import { Flux } from "./components/flux/flux";
+import { FLUX_SOURCE_NAME } from "./components/flux/shared";
 import { AGENT_NAMESPACE, AGENT_POD_SELECTOR, AGENT_SERVICE_ACCOUNT, GitOpsAgent } from "./components/gitops-agent";
 import { NetworkPolicies } from "./components/network-policies";
 import { FunctionSchedule } from "./components/schedule";
@@ -60,10 +61,10 @@ export function stackCharts(cfg: PlatformConfig): { name: ChartName; source: Cha
  * objects are built in components/. The CRDs are not declared: the CRD step applied them (index.ts).
  */
 export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = clusterProvider()): PlatformOutputs {
-    const onCluster = (opts: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ ...opts, providers: [kubernetes] });
+    const withClusterProvider = (opts: pulumi.ComponentResourceOptions = {}): pulumi.ComponentResourceOptions => ({ ...opts, providers: [kubernetes] });
     // Functions with a namespace of their own (Pro; config/ refuses it in CE) get it declared here.
-    const moreFunctionNamespaces = [...new Set(cfg.functions.flatMap((f) => (f.namespace ? [f.namespace] : [])))].sort();
-    const ns = new PlatformNamespaces("platform", { moreFunctionNamespaces }, onCluster());
+    const ownFunctionNamespaces = [...new Set(cfg.functions.flatMap((f) => (f.namespace ? [f.namespace] : [])))].sort();
+    const ns = new PlatformNamespaces("platform", { ownFunctionNamespaces }, withClusterProvider());
 
     const sealed = new SealedSecrets("sealed-secrets", {
         namespace: ns.names.sealedSecrets,
@@ -72,7 +73,7 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
         certValidityDays: cfg.sealedSecrets.certValidityDays,
         manifests: cfg.sealedSecrets.manifests.map((m) => m.object),
         namespaces: ns.byName,
-    }, onCluster());
+    }, withClusterProvider());
 
     const contour = new Contour("contour", {
         namespace: ns.names.contour,
@@ -80,7 +81,7 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
         serviceType: cfg.ingress.envoyServiceType,
         httpNodePort: cfg.ingress.httpNodePort,
         httpsNodePort: cfg.ingress.httpsNodePort,
-    }, onCluster());
+    }, withClusterProvider());
 
     const tlsIssuer = cfg.tls.issuer === "none" ? undefined : cfg.tls.issuer;
     const certManager = new CertManager("cert-manager", {
@@ -89,14 +90,14 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
         issuer: tlsIssuer,
         acmeEmail: cfg.tls.acmeEmail,
         ingressClass: contour.ingressClass,
-    }, onCluster());
+    }, withClusterProvider());
     // The issuer's output, not its name: an Ingress with TLS then waits for its ClusterIssuer.
     const issuerName = tlsIssuer ? certManager.issuerName.apply((n) => n ?? tlsIssuer) : undefined;
 
     const openfaas = new OpenFaaS("openfaas", {
         namespace: ns.names.core,
         functionNamespace: ns.names.functions,
-        multipleNamespaces: moreFunctionNamespaces.length > 0,
+        multipleNamespaces: ownFunctionNamespaces.length > 0,
         chart: cfg.charts.openfaas,
         gatewayReplicas: cfg.openfaas.gatewayReplicas,
         queueWorkerReplicas: cfg.openfaas.queueWorkerReplicas,
@@ -107,22 +108,22 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
         ingressClass: contour.ingressClass,
         domain: cfg.ingress.domain,
         tlsIssuer: issuerName,
-    }, onCluster({ dependsOn: cfg.openfaas.basicAuthFromSealedSecret ? [sealed] : [] }));
+    }, withClusterProvider({ dependsOn: cfg.openfaas.basicAuthFromSealedSecret ? [sealed] : [] }));
 
     const pro = cfg.openfaas.proLicense !== undefined;
     for (const fn of cfg.functions) {
         // Not after OpenFaaS: the CRD step put the Function kind in, the operator reconciles a Function
         // whenever it starts, and a CE function is a Deployment the gateway finds when it asks.
         // Waiting for the chart held the first up for its Services' awaits (about 10 s).
-        const namespace = fn.namespace ? ns.moreFunctions[fn.namespace]! : ns.names.functions;
-        new OpenFaaSFunction(`fn-${fn.name}`, { fn, namespace, pro }, onCluster());
+        const namespace = fn.namespace ? ns.ownFunctionNamespaces[fn.namespace]! : ns.names.functions;
+        new OpenFaaSFunction(`fn-${fn.name}`, { definition: fn, namespace, pro }, withClusterProvider());
         for (const schedule of fn.schedules) {
-            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { fn: fn.name, functionNamespace: fn.namespace, schedule, namespace: ns.names.core, image: cfg.invoker.image }, onCluster());
+            new FunctionSchedule(`fn-${fn.name}-${schedule.name}`, { functionName: fn.name, functionNamespace: fn.namespace, schedule, namespace: ns.names.core, image: cfg.invoker.image }, withClusterProvider());
         }
     }
 
     if (cfg.networkPolicies) {
-        new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions, moreFunctionNamespaces: ns.moreFunctions }, onCluster());
+        new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions, ownFunctionNamespaces: ns.ownFunctionNamespaces }, withClusterProvider());
     }
 
     const fluxCfg = fluxOf(cfg);
@@ -154,7 +155,7 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
               engineEnv: cfg.agent.engineEnv,
               clusterAdmin: cfg.agent.clusterAdmin,
               networkPolicy: cfg.networkPolicies ? { ingressNamespace: ns.names.contour, metricsNamespaceSelector: cfg.agent.metricsNamespaceSelector } : undefined,
-          }, onCluster())
+          }, withClusterProvider())
         : undefined;
 
     const flux = fluxCfg && cfg.agent && agent
@@ -183,7 +184,7 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
               tlsIssuer: issuerName,
               agent: fluxAgent ? { namespace: AGENT_NAMESPACE, serviceAccount: AGENT_SERVICE_ACCOUNT, podLabels: AGENT_POD_SELECTOR } : undefined,
               networkPolicies: cfg.networkPolicies,
-          }, onCluster())
+          }, withClusterProvider())
         : undefined;
 
     return {

@@ -1,7 +1,7 @@
 /**
  * The contract between the agent and what deploys it: its names and defaults, and the environment
  * variables (with their flags) it reads. The Pulumi program (config/agent.ts, config/flux.ts,
- * components/gitops-agent.ts, components/flux.ts) and the agent (settings.ts) both import it, and it
+ * components/gitops-agent.ts, components/flux/) and the agent (settings.ts) both import it, and it
  * imports nothing, so the program loads none of the agent's runtime. The image carries it (agent/).
  */
 

@@ -18,7 +18,7 @@ export interface CertManagerArgs {
     readonly ingressClass: pulumi.Input<string>;
 }
 
-/** Pure: an ACME v2 ClusterIssuer solving http01 through the given IngressClass. */
+/** @internal Pure: an ACME v2 ClusterIssuer solving http01 through the given IngressClass. */
 export function clusterIssuerSpec(issuer: AcmeIssuerName, email: string, ingressClass: pulumi.Input<string>) {
     return {
         apiVersion: "cert-manager.io/v1",

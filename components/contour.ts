@@ -4,7 +4,7 @@ import { ChartSource } from "../model/charts";
 import { chartArgs, withoutCrds } from "./charts";
 
 /** IngressClass that the gateway ingress and cert-manager's http01 solver route through. */
-export const INGRESS_CLASS = "contour";
+const INGRESS_CLASS = "contour";
 
 /** Arguments for {@link Contour}. */
 export interface ContourArgs {
@@ -20,7 +20,7 @@ export interface ContourArgs {
     readonly httpsNodePort?: number;
 }
 
-/** Pure: chart values. */
+/** @internal Pure: chart values. */
 export function contourValues(args: Omit<ContourArgs, "namespace" | "chart">): Record<string, unknown> {
     const nodePorts: Record<string, string> = {};
     if (args.httpNodePort !== undefined) nodePorts.http = String(args.httpNodePort);

@@ -1,26 +1,26 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { FunctionDef, fixedReplicas, SCALE } from "../model/function";
+import { Autoscaling, FunctionDef, fixedReplicas, SCALE } from "../model/function";
 
 /** Label faas-netes (CE) lists and routes functions by. */
-export const FUNCTION_LABEL = "faas_function";
+const FUNCTION_LABEL = "faas_function";
 /** Port every OpenFaaS watchdog listens on. */
-export const FUNCTION_PORT = 8080;
+const FUNCTION_PORT = 8080;
 /** Where faas-netes mounts function secrets. */
-export const SECRETS_MOUNT_PATH = "/var/openfaas/secrets";
+const SECRETS_MOUNT_PATH = "/var/openfaas/secrets";
 /**
- * Probe timings faas-netes puts on function pods, as chart 15.0.6 configures it (`functions.*Probe`
+ * @internal Probe timings faas-netes puts on function pods, as chart 15.0.6 configures it (`functions.*Probe`
  * in its values.yaml; a test keeps them equal).
  */
 export const FUNCTION_PROBE = { initialDelaySeconds: 0, timeoutSeconds: 1, periodSeconds: 2, successThreshold: 1, failureThreshold: 3 } as const;
 
-/** Pure: a container env var; an empty value is sent as none, because the server drops `value: ""` and that would read as drift. */
+/** @internal Pure: a container env var; an empty value is sent as none, because the server drops `value: ""` and that would read as drift. */
 export function envVar(name: string, value: string): { name: string; value?: string } {
     return value === "" ? { name } : { name, value };
 }
 
 /** Pure: annotations as faas-netes sets them: the user's, plus `prometheus.io.scrape: "false"` unless given. */
-export function functionAnnotations(fn: FunctionDef): Record<string, string> {
+function functionAnnotations(fn: FunctionDef): Record<string, string> {
     return { "prometheus.io.scrape": "false", ...fn.annotations };
 }
 
@@ -37,7 +37,7 @@ function nodeSelector(fn: FunctionDef): Record<string, string> | undefined {
 }
 
 /**
- * Pure: the Deployment faas-netes itself would create for this function (CE), so the CE gateway
+ * @internal Pure: the Deployment faas-netes itself would create for this function (CE), so the CE gateway
  * lists, scales and invokes it. `replicas` is left out when an HPA owns the count.
  */
 export function functionDeploymentSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
@@ -98,7 +98,7 @@ export function functionDeploymentSpec(fn: FunctionDef, namespace: pulumi.Input<
     };
 }
 
-/** Pure: the ClusterIP Service faas-netes creates next to the Deployment. */
+/** @internal Pure: the ClusterIP Service faas-netes creates next to the Deployment. */
 export function functionServiceSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
     return {
         apiVersion: "v1" as const,
@@ -113,7 +113,7 @@ export function functionServiceSpec(fn: FunctionDef, namespace: pulumi.Input<str
 }
 
 /**
- * Pure: the `openfaas.com/v1` Function the Pro operator turns into a Deployment and Service: the
+ * @internal Pure: the `openfaas.com/v1` Function the Pro operator turns into a Deployment and Service: the
  * fields `faas-cli generate` writes, in the function's own namespace when it has one.
  */
 export function functionCrSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
@@ -144,10 +144,23 @@ export function functionCrSpec(fn: FunctionDef, namespace: pulumi.Input<string>)
     };
 }
 
-/** Pure: an `autoscaling/v2` HPA on the function's Deployment, or undefined without autoscaling. */
-export function functionHpaSpec(fn: FunctionDef, namespace: pulumi.Input<string>) {
-    const a = fn.autoscaling;
-    if (!a) return undefined;
+/**
+ * @internal What an HPA scales: a workload object as its builder returns it, so the HPA names the object
+ * it was given rather than a name that could miss (cdk8s-plus's `target: IScalable`).
+ */
+export interface ScaleTarget {
+    readonly apiVersion: "apps/v1";
+    readonly kind: "Deployment";
+    readonly metadata: { readonly name: string; readonly namespace: pulumi.Input<string> };
+}
+
+/** @internal Pure: the Deployment the Pro operator makes of a Function (its name, in its namespace): what the Function's HPA scales. */
+export function operatorDeployment(fn: ReturnType<typeof functionCrSpec>): ScaleTarget {
+    return { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: fn.metadata.name, namespace: fn.metadata.namespace } };
+}
+
+/** @internal Pure: an `autoscaling/v2` HPA on `target`, beside it and named after it. */
+export function functionHpaSpec(target: ScaleTarget, a: Autoscaling) {
     const metrics: k8s.types.input.autoscaling.v2.MetricSpec[] = [];
     if (a.cpuUtilization !== undefined) {
         metrics.push({ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: a.cpuUtilization } } });
@@ -158,9 +171,9 @@ export function functionHpaSpec(fn: FunctionDef, namespace: pulumi.Input<string>
     return {
         apiVersion: "autoscaling/v2" as const,
         kind: "HorizontalPodAutoscaler" as const,
-        metadata: { name: fn.name, namespace },
+        metadata: { name: target.metadata.name, namespace: target.metadata.namespace },
         spec: {
-            scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: fn.name },
+            scaleTargetRef: { apiVersion: target.apiVersion, kind: target.kind, name: target.metadata.name },
             minReplicas: a.minReplicas,
             maxReplicas: a.maxReplicas,
             metrics,
@@ -171,7 +184,7 @@ export function functionHpaSpec(fn: FunctionDef, namespace: pulumi.Input<string>
 /** Arguments for {@link OpenFaaSFunction}. */
 export interface OpenFaaSFunctionArgs {
     /** The validated function definition. */
-    readonly fn: FunctionDef;
+    readonly definition: FunctionDef;
     /** Namespace this function runs in (its own, or the platform's function namespace). */
     readonly namespace: pulumi.Input<string>;
     /** Pro: declare a Function CR for the operator; CE: declare the Deployment and Service directly. @default false */
@@ -182,16 +195,22 @@ export interface OpenFaaSFunctionArgs {
 export class OpenFaaSFunction extends pulumi.ComponentResource {
     constructor(name: string, args: OpenFaaSFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:functions:Function", name, args, opts);
-        const { fn, namespace } = args;
+        const { definition: fn, namespace } = args;
         const workload: pulumi.Resource[] = [];
+        let scaled: ScaleTarget;
         if (args.pro) {
-            workload.push(new k8s.apiextensions.CustomResource(`${name}-function`, functionCrSpec(fn, namespace), { parent: this }));
+            const cr = functionCrSpec(fn, namespace);
+            workload.push(new k8s.apiextensions.CustomResource(`${name}-function`, cr, { parent: this }));
+            scaled = operatorDeployment(cr);
         } else {
-            workload.push(new k8s.apps.v1.Deployment(`${name}-deployment`, functionDeploymentSpec(fn, namespace), { parent: this }));
+            const deployment = functionDeploymentSpec(fn, namespace);
+            workload.push(new k8s.apps.v1.Deployment(`${name}-deployment`, deployment, { parent: this }));
             workload.push(new k8s.core.v1.Service(`${name}-service`, functionServiceSpec(fn, namespace), { parent: this }));
+            scaled = deployment;
         }
-        const hpa = functionHpaSpec(fn, namespace);
-        if (hpa) new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, hpa, { parent: this, dependsOn: workload });
+        if (fn.autoscaling) {
+            new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, functionHpaSpec(scaled, fn.autoscaling), { parent: this, dependsOn: workload });
+        }
         this.registerOutputs({});
     }
 }

@@ -2,24 +2,24 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_NAMESPACES, NamespaceNames } from "../model/platform";
 
-/** Label the 2018 network policies key on: namespaces whose pods may call functions. */
+/** @internal Label the 2018 network policies key on: namespaces whose pods may call functions. */
 export const ROLE_LABEL = { role: "openfaas-system" } as const;
-/** Label the 2018 network policies key on: namespaces whose pods may call the gateway. */
+/** @internal Label the 2018 network policies key on: namespaces whose pods may call the gateway. */
 export const ACCESS_LABEL = { access: "openfaas-system" } as const;
 
 /** Arguments for {@link PlatformNamespaces}. */
 export interface PlatformNamespacesArgs {
     /** Namespace names. @default {@link DEFAULT_NAMESPACES} */
     readonly names?: Partial<NamespaceNames>;
-    /** Namespaces of functions that have their own (faas-cli `namespace`, OpenFaaS Pro). @default [] */
-    readonly moreFunctionNamespaces?: readonly string[];
+    /** Namespaces functions name for themselves (faas-cli `namespace`, OpenFaaS Pro), beside the platform's `functions`. @default [] */
+    readonly ownFunctionNamespaces?: readonly string[];
 }
 
 /** Annotation by which OpenFaaS Pro's gateway and operator recognise a function namespace (faas-netes ListNamespaces). */
-export const OPENFAAS_NAMESPACE_ANNOTATION = { openfaas: "1" } as const;
+const OPENFAAS_NAMESPACE_ANNOTATION = { openfaas: "1" } as const;
 
 /**
- * Pure: a namespace for functions besides the platform's: annotated so OpenFaaS Pro serves it, and
+ * @internal Pure: a namespace for functions besides the platform's: annotated so OpenFaaS Pro serves it, and
  * labelled like the platform's function namespace (neither label: nothing in it reaches the gateway).
  */
 export function functionNamespaceSpec(name: string): k8s.types.input.core.v1.Namespace {
@@ -27,7 +27,7 @@ export function functionNamespaceSpec(name: string): k8s.types.input.core.v1.Nam
 }
 
 /** Pure: the resolved namespace names. */
-export function namespaceNames(args: PlatformNamespacesArgs = {}): NamespaceNames {
+function namespaceNames(args: PlatformNamespacesArgs = {}): NamespaceNames {
     return { ...DEFAULT_NAMESPACES, ...args.names };
 }
 
@@ -44,9 +44,10 @@ const NAMESPACE_LABELS: { readonly [K in keyof NamespaceNames]: Readonly<Record<
     sealedSecrets: ACCESS_LABEL,
 };
 
+/** @internal The Namespace objects, by role, as {@link namespaceSpecs} builds them. */
 export type NamespaceSpecs = { readonly [K in keyof NamespaceNames]: k8s.types.input.core.v1.Namespace };
 
-/** Pure: the Namespace objects, by role. */
+/** @internal Pure: the Namespace objects, by role. */
 export function namespaceSpecs(args: PlatformNamespacesArgs = {}): NamespaceSpecs {
     const names = namespaceNames(args);
     const spec = (key: keyof NamespaceNames): k8s.types.input.core.v1.Namespace => ({
@@ -61,8 +62,8 @@ export function namespaceSpecs(args: PlatformNamespacesArgs = {}): NamespaceSpec
 export class PlatformNamespaces extends pulumi.ComponentResource {
     /** Each namespace name, resolved once the Namespace exists. */
     public readonly names: { readonly [K in keyof NamespaceNames]: pulumi.Output<string> };
-    /** The extra function namespaces by name, resolved once each exists. */
-    public readonly moreFunctions: Readonly<Record<string, pulumi.Output<string>>>;
+    /** The namespaces functions name for themselves, by name, resolved once each exists. */
+    public readonly ownFunctionNamespaces: Readonly<Record<string, pulumi.Output<string>>>;
     /** Every namespace declared here, by its name: for objects that name a namespace as written (SealedSecret manifests). */
     public readonly byName: Readonly<Record<string, pulumi.Output<string>>>;
 
@@ -79,13 +80,13 @@ export class PlatformNamespaces extends pulumi.ComponentResource {
             certManager: create("certManager"),
             sealedSecrets: create("sealedSecrets"),
         };
-        this.moreFunctions = Object.fromEntries(
-            (args.moreFunctionNamespaces ?? []).map((ns) => [ns, new k8s.core.v1.Namespace(`${name}-${ns}`, functionNamespaceSpec(ns), { parent: this }).metadata.name]),
+        this.ownFunctionNamespaces = Object.fromEntries(
+            (args.ownFunctionNamespaces ?? []).map((ns) => [ns, new k8s.core.v1.Namespace(`${name}-${ns}`, functionNamespaceSpec(ns), { parent: this }).metadata.name]),
         );
         this.byName = {
             ...Object.fromEntries((Object.keys(names) as (keyof NamespaceNames)[]).map((key) => [names[key], this.names[key]])),
-            ...this.moreFunctions,
+            ...this.ownFunctionNamespaces,
         };
-        this.registerOutputs({ names: this.names, moreFunctions: this.moreFunctions });
+        this.registerOutputs({ names: this.names, ownFunctionNamespaces: this.ownFunctionNamespaces });
     }
 }

@@ -8,12 +8,12 @@ export interface NetworkPoliciesArgs {
     readonly core: pulumi.Input<string>;
     /** Namespace functions run in. */
     readonly functions: pulumi.Input<string>;
-    /** Namespaces of functions with a namespace of their own (Pro), by name; isolated like `functions`. @default {} */
-    readonly moreFunctionNamespaces?: Readonly<Record<string, pulumi.Input<string>>>;
+    /** Namespaces functions name for themselves (Pro), by name; isolated like `functions`. @default {} */
+    readonly ownFunctionNamespaces?: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /**
- * Pure: the 2018 isolation, on today's API.
+ * @internal Pure: the 2018 isolation, on today's API.
  * - `openfaas-fn` accepts traffic only from namespaces labelled `role: openfaas-system` (the core
  *   namespace: gateway, queue-worker, Prometheus).
  * - `openfaas` accepts traffic from namespaces labelled `access: openfaas-system` (Contour's Envoy,
@@ -33,7 +33,7 @@ export function networkPolicySpecs(args: NetworkPoliciesArgs) {
     return [
         functionPolicy(args.functions),
         policy("openfaas", args.core, [{ namespaceSelector: { matchLabels: { ...ACCESS_LABEL } } }, { podSelector: {} }]),
-        ...Object.values(args.moreFunctionNamespaces ?? {}).map(functionPolicy),
+        ...Object.values(args.ownFunctionNamespaces ?? {}).map(functionPolicy),
     ];
 }
 
@@ -43,7 +43,7 @@ export class NetworkPolicies extends pulumi.ComponentResource {
         super("openfaas-gitops:platform:NetworkPolicies", name, args, opts);
         networkPolicySpecs(args).forEach((spec, i) => {
             // The platform's two keep the names they had before function namespaces existed; the others are named by namespace.
-            const child = i < 2 ? `${name}-${spec.metadata.name}` : `${name}-${Object.keys(args.moreFunctionNamespaces!)[i - 2]}-${spec.metadata.name}`;
+            const child = i < 2 ? `${name}-${spec.metadata.name}` : `${name}-${Object.keys(args.ownFunctionNamespaces!)[i - 2]}-${spec.metadata.name}`;
             new k8s.networking.v1.NetworkPolicy(child, spec, { parent: this });
         });
         this.registerOutputs({});

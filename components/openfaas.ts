@@ -6,11 +6,11 @@ import { ChartSource } from "../model/charts";
 import { chartArgs, withoutCrds } from "./charts";
 
 /** Secret OpenFaaS Pro reads its licence from. */
-export const LICENSE_SECRET = "openfaas-license";
+const LICENSE_SECRET = "openfaas-license";
 /** Gateway Service name and port, fixed by the chart. */
-export const GATEWAY_SERVICE = { name: "gateway", port: 8080 } as const;
+const GATEWAY_SERVICE = { name: "gateway", port: 8080 } as const;
 /** Secret cert-manager writes the gateway certificate to. */
-export const GATEWAY_TLS_SECRET = "gateway-tls";
+const GATEWAY_TLS_SECRET = "gateway-tls";
 
 /** Arguments for {@link OpenFaaS}. */
 export interface OpenFaaSArgs {
@@ -48,7 +48,7 @@ export interface OpenFaaSArgs {
     readonly tlsIssuer?: pulumi.Input<string>;
 }
 
-/** Pure: chart values. */
+/** @internal Pure: chart values. */
 export function openfaasValues(args: {
     functionNamespace: string;
     gatewayReplicas?: number;
@@ -75,7 +75,7 @@ export function openfaasValues(args: {
     };
 }
 
-/** Pure: the `basic-auth` Secret with the keys the gateway and faas-cli expect (created here: the chart's generator runs in a Helm hook). */
+/** @internal Pure: the `basic-auth` Secret with the keys the gateway and faas-cli expect (created here: the chart's generator runs in a Helm hook). */
 export function basicAuthSecretSpec(
     namespace: pulumi.Input<string>,
     user: pulumi.Input<string>,
@@ -90,7 +90,7 @@ export function basicAuthSecretSpec(
     };
 }
 
-/** Pure: the gateway Ingress: routed by Contour, TLS from cert-manager when an issuer is set. */
+/** @internal Pure: the gateway Ingress: routed by Contour, TLS from cert-manager when an issuer is set. */
 export function gatewayIngressSpec(args: {
     namespace: pulumi.Input<string>;
     ingressClass: pulumi.Input<string>;
@@ -131,7 +131,7 @@ export function gatewayIngressSpec(args: {
     };
 }
 
-/** Pure: where users reach the gateway. */
+/** @internal Pure: where users reach the gateway. */
 export function gatewayUrl(args: { namespace: string; domain?: string; tls?: boolean }): string {
     if (args.domain === undefined) return `http://${GATEWAY_SERVICE.name}.${args.namespace}:${GATEWAY_SERVICE.port}`;
     return `${args.tls ? "https" : "http"}://${args.domain}`;

@@ -6,21 +6,21 @@ import { envVar } from "./function";
 import { gatewayUrl } from "./openfaas";
 
 /** History limits of the 2018 guide's cron job. */
-export const HISTORY = { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 3 } as const;
+const HISTORY = { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 3 } as const;
 
 /**
- * Pure: a `batch/v1` CronJob that invokes `fn` through the gateway with the basic-auth credentials.
- * Everything variable reaches the shell as environment, never spliced into the script. A function
- * in its own namespace is invoked as `<fn>.<namespace>`, the gateway's route to it.
+ * @internal Pure: a `batch/v1` CronJob that invokes the function `functionName` through the gateway with the
+ * basic-auth credentials. Everything variable reaches the shell as environment, never spliced into the
+ * script. A function in its own namespace is invoked as `<function>.<namespace>`, the gateway's route to it.
  */
-export function cronJobSpec(args: { fn: string; functionNamespace?: string; schedule: Schedule; namespace: pulumi.Input<string>; gatewayUrl: string; image: string }) {
-    const { fn, schedule } = args;
-    const route = args.functionNamespace ? `${fn}.${args.functionNamespace}` : fn;
+export function cronJobSpec(args: { functionName: string; functionNamespace?: string; schedule: Schedule; namespace: pulumi.Input<string>; gatewayUrl: string; image: string }) {
+    const { functionName, schedule } = args;
+    const route = args.functionNamespace ? `${functionName}.${args.functionNamespace}` : functionName;
     const fromSecret = (key: string) => ({ valueFrom: { secretKeyRef: { name: BASIC_AUTH_SECRET, key } } });
     return {
         apiVersion: "batch/v1" as const,
         kind: "CronJob" as const,
-        metadata: { name: scheduleJobName(fn, schedule.name), namespace: args.namespace, labels: { "openfaas-gitops/function": fn } },
+        metadata: { name: scheduleJobName(functionName, schedule.name), namespace: args.namespace, labels: { "openfaas-gitops/function": functionName } },
         spec: {
             schedule: schedule.cron,
             concurrencyPolicy: "Forbid",
@@ -29,7 +29,7 @@ export function cronJobSpec(args: { fn: string; functionNamespace?: string; sche
                 spec: {
                     backoffLimit: 2,
                     template: {
-                        metadata: { labels: { "openfaas-gitops/function": fn } },
+                        metadata: { labels: { "openfaas-gitops/function": functionName } },
                         spec: {
                             restartPolicy: "OnFailure",
                             securityContext: { runAsNonRoot: true, runAsUser: 100, seccompProfile: { type: "RuntimeDefault" } },
@@ -61,8 +61,8 @@ export function cronJobSpec(args: { fn: string; functionNamespace?: string; sche
 
 /** Arguments for {@link FunctionSchedule}. */
 export interface FunctionScheduleArgs {
-    /** Function to invoke. */
-    readonly fn: string;
+    /** Name of the function to invoke. */
+    readonly functionName: string;
     /** The function's own namespace. @default the gateway's default function namespace */
     readonly functionNamespace?: string;
     readonly schedule: Schedule;
@@ -83,7 +83,7 @@ export class FunctionSchedule extends pulumi.ComponentResource {
     constructor(name: string, args: FunctionScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:functions:Schedule", name, args, opts);
         const spec = pulumi.output(args.namespace).apply((ns) =>
-            cronJobSpec({ fn: args.fn, functionNamespace: args.functionNamespace, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? gatewayUrl({ namespace: ns }), image: args.image }),
+            cronJobSpec({ functionName: args.functionName, functionNamespace: args.functionNamespace, schedule: args.schedule, namespace: ns, gatewayUrl: args.gatewayUrl ?? gatewayUrl({ namespace: ns }), image: args.image }),
         );
         new k8s.batch.v1.CronJob(`${name}-cronjob`, { metadata: spec.metadata, spec: spec.spec }, { parent: this });
         this.registerOutputs({});

@@ -6,9 +6,9 @@ import { SealedSecret } from "../sealing/sealed-secret";
 import { ChartSource } from "../model/charts";
 import { chartArgs, withoutCrds } from "./charts";
 
-/** Controller name kubeseal looks for by default, so `kubeseal --controller-namespace <ns>` just works. */
+/** @internal Controller name kubeseal looks for by default, so `kubeseal --controller-namespace <ns>` just works. */
 export const CONTROLLER_NAME = "sealed-secrets-controller";
-/** Name of the Secret holding the sealing key; fixed so export/import and DR can find it. */
+/** @internal Name of the Secret holding the sealing key; fixed so export/import and DR can find it. */
 export const KEY_SECRET_NAME = "sealed-secrets-key";
 
 /** Arguments for {@link SealedSecrets}. */
@@ -35,7 +35,7 @@ export interface SealedSecretsArgs {
 }
 
 /**
- * Pure: chart values. Key renewal is off because the key in Pulumi state IS the disaster-recovery
+ * @internal Pure: chart values. Key renewal is off because the key in Pulumi state IS the disaster-recovery
  * backup; a controller-rotated key would exist only in the cluster and be lost with it.
  */
 export function sealedSecretsValues(): Record<string, unknown> {
@@ -45,7 +45,7 @@ export function sealedSecretsValues(): Record<string, unknown> {
     };
 }
 
-/** Pure: the `kubernetes.io/tls` Secret the controller adopts as its active key. */
+/** @internal Pure: the `kubernetes.io/tls` Secret the controller adopts as its active key. */
 export function sealingKeySecretSpec(
     namespace: pulumi.Input<string>,
     privateKeyPem: pulumi.Input<string>,

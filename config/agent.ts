@@ -74,10 +74,10 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
         }
         return undefined;
     }
-    const invalid = new Set(r.addAll(schemaProblems(AGENT_SCHEMA, a, r.fq("agent"))).map((p) => p.key));
+    const invalid = new Set(r.addAll(schemaProblems(AGENT_SCHEMA, a, r.fullKey("agent"))).map((p) => p.key));
     // A field with a problem reads as unset, so the rules below never pile onto it.
     const field = <T>(f: string, type: "string" | "number" | "boolean"): T | undefined =>
-        typeof a[f] === type && a[f] !== "" && !invalid.has(r.fq(`agent.${f}`)) ? (a[f] as T) : undefined;
+        typeof a[f] === type && a[f] !== "" && !invalid.has(r.fullKey(`agent.${f}`)) ? (a[f] as T) : undefined;
     const str = (f: string) => field<string>(f, "string");
     const image = str("image");
     if (image && imageProblem(image)) r.problem("agent.image", `${imageProblem(image)}; pin a version tag or a digest (@sha256:...)`, image);
@@ -107,7 +107,7 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
         secretsProvider: str("secretsProvider"),
         clusterAdmin: field<boolean>("clusterAdmin", "boolean") !== false,
         source: source === "flux" ? "flux" : "git",
-        metricsNamespaceSelector: invalid.has(r.fq("agent.metricsNamespaceSelector")) || typeof a.metricsNamespaceSelector !== "object" || a.metricsNamespaceSelector === null
+        metricsNamespaceSelector: invalid.has(r.fullKey("agent.metricsNamespaceSelector")) || typeof a.metricsNamespaceSelector !== "object" || a.metricsNamespaceSelector === null
             ? DEFAULT_METRICS_NAMESPACE_SELECTOR
             : (a.metricsNamespaceSelector as Record<string, string>),
         deployKey,

@@ -34,19 +34,19 @@ export function readCharts(r: Reader): Record<ChartName, ChartSource> {
     const given = r.object("charts");
     if (!given) return charts;
     // A repository URL is echoed redacted: one with a user and password is a credential in plain text.
-    const schema = schemaProblems(CHARTS_SCHEMA, given, r.fq("charts")).map((p) => (p.value === undefined ? p : { ...p, value: redactUrl(p.value) }));
+    const schema = schemaProblems(CHARTS_SCHEMA, given, r.fullKey("charts")).map((p) => (p.value === undefined ? p : { ...p, value: redactUrl(p.value) }));
     const invalid = new Set(r.addAll(schema).map((p) => p.key));
     for (const name of CHART_NAMES) {
         const override = given[name];
         if (override === null || typeof override !== "object" || Array.isArray(override)) continue;
         const repo = (override as Record<string, unknown>).repo;
-        if (typeof repo === "string" && !invalid.has(r.fq(`charts.${name}.repo`)) && hasUrlCredentials(repo)) {
+        if (typeof repo === "string" && !invalid.has(r.fullKey(`charts.${name}.repo`)) && hasUrlCredentials(repo)) {
             // Plain config, then the Chart's inputs and the state: no place for a password. No chart repository this program pins needs one.
             r.problem(`charts.${name}.repo`, "carries credentials, which would be stored in plain text in the stack file and the state; give a repository that needs none, or a path to the chart (a .tgz or directory in the repository)", redactUrl(repo));
-            invalid.add(r.fq(`charts.${name}.repo`));
+            invalid.add(r.fullKey(`charts.${name}.repo`));
         }
         const fields = Object.entries(override as Record<string, unknown>).filter(
-            ([field, value]) => typeof value === "string" && !invalid.has(r.fq(`charts.${name}.${field}`)),
+            ([field, value]) => typeof value === "string" && !invalid.has(r.fullKey(`charts.${name}.${field}`)),
         );
         charts[name] = { ...charts[name], ...Object.fromEntries(fields) };
     }

@@ -56,9 +56,9 @@ export function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConf
     }
     if (!agent) r.problem("flux", "needs the agent map: Flux follows agent.repoUrl and agent.branch with the agent's deploy key; add openfaas-gitops:agent");
     const key = (field: string) => `flux.${field}`;
-    const invalid = new Set(r.addAll(schemaProblems(FLUX_SCHEMA, f, r.fq("flux"))).map((p) => p.key));
+    const invalid = new Set(r.addAll(schemaProblems(FLUX_SCHEMA, f, r.fullKey("flux"))).map((p) => p.key));
     // A field with a problem reads as unset, so the rules below never pile onto it.
-    const str = (field: string) => (typeof f[field] === "string" && f[field] !== "" && !invalid.has(r.fq(key(field))) ? (f[field] as string) : undefined);
+    const str = (field: string) => (typeof f[field] === "string" && f[field] !== "" && !invalid.has(r.fullKey(key(field))) ? (f[field] as string) : undefined);
     const notifications = readNotifications(r, Array.isArray(f.notifications) ? f.notifications : [], agent?.repoUrl, invalid);
     const namespace = str("namespace") ?? AGENT_DEFAULTS.fluxNamespace;
     const interval = str("interval") ?? "1m";
@@ -75,7 +75,7 @@ export function readFlux(r: Reader, agent: AgentConfig | undefined, raw: RawConf
         checkSetterMarkers(r, raw, INVOKER_FILE, namespace, [{ name: INVOKER_IMAGE_POLICY, imagePolicy: { semver: "" } }], "");
         // The invoke image's ImageRepository and ImagePolicy take this name, and so would the function's.
         if (functions.some((fn) => fn.imagePolicy && fn.name === INVOKER_IMAGE_POLICY)) {
-            r.at(`${file} functions.${INVOKER_IMAGE_POLICY}.imagePolicy`, `the name ${INVOKER_IMAGE_POLICY} is taken by the cron jobs' invoke image (${INVOKER_FILE}); rename the function`);
+            r.fileProblem(`${file} functions.${INVOKER_IMAGE_POLICY}.imagePolicy`, `the name ${INVOKER_IMAGE_POLICY} is taken by the cron jobs' invoke image (${INVOKER_FILE}); rename the function`);
         }
         const dir = path.posix.join(agent?.projectPath ?? ".", path.posix.dirname(file));
         imageAutomation = { path: dir === "." ? "./" : `./${dir}` };
@@ -108,7 +108,7 @@ function checkSetterMarkers(r: Reader, raw: RawConfig, file: string, namespace: 
         const marker = setterMarker(namespace, fn.name);
         const marked = lines.filter((l) => /^\s*image:\s*\S+\s+#/.test(l) && l.trimEnd().endsWith(marker));
         if (marked.length !== 1) {
-            r.at(`${file} ${at}${at ? `${fn.name}.` : ""}image`, `${marked.length === 0 ? "has no" : "has more than one"} Flux setter marker; end the image line with ${marker} (flux.imageAutomation commits new tags only on marked lines)`);
+            r.fileProblem(`${file} ${at}${at ? `${fn.name}.` : ""}image`, `${marked.length === 0 ? "has no" : "has more than one"} Flux setter marker; end the image line with ${marker} (flux.imageAutomation commits new tags only on marked lines)`);
         }
     }
 }
@@ -128,7 +128,7 @@ function readNotifications(r: Reader, list: unknown[], repoUrl: string | undefin
         if (!item || typeof item !== "object" || Array.isArray(item)) return; // the schema reported it
         const n = item as Record<string, unknown>;
         const name = typeof n.name === "string" ? n.name : "";
-        if (!invalid.has(r.fq(at("name"))) && names.has(name)) r.problem(at("name"), "another notification has this name", name);
+        if (!invalid.has(r.fullKey(at("name"))) && names.has(name)) r.problem(at("name"), "another notification has this name", name);
         names.add(name);
         const type = n.type as FluxNotification["type"];
         if (typeof n.channel === "string" && type !== "slack") r.problem(at("channel"), "a channel name (string) applies to slack only", JSON.stringify(n.channel));

@@ -103,7 +103,7 @@ export function readFunctions(r: Reader, raw: RawConfig, pro: boolean): Function
         return [];
     }
     const parsed = parseStackYml(text, file, { env, readFile: (rel) => files.read(rel) });
-    const applied = applyOverrides(parsed.functions, overrides, { pro, schedules, file, configKey: r.fq("functions") });
+    const applied = applyOverrides(parsed.functions, overrides, { pro, schedules, file, configKey: r.fullKey("functions") });
     r.addAll([...parsed.problems, ...applied.problems]);
     return applied.functions;
 }

@@ -41,7 +41,7 @@ export function readInvoker(r: Reader, raw: RawConfig): Invoker | undefined {
     try {
         text = (raw.files ?? projectFiles(process.cwd())).read(INVOKER_FILE);
     } catch (e) {
-        r.at(INVOKER_FILE, `cannot read it (${unreadableReason(e)}); it holds the image the schedules run (image: and imagePolicy:)`);
+        r.fileProblem(INVOKER_FILE, `cannot read it (${unreadableReason(e)}); it holds the image the schedules run (image: and imagePolicy:)`);
         return undefined;
     }
     const parsed = parseInvokerYml(text, INVOKER_FILE);

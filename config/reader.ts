@@ -15,18 +15,19 @@ export class Reader {
 
     constructor(private readonly raw: RawConfig) {}
 
-    fq(key: string): string {
+    /** The key as Pulumi names it, with the project: `openfaas-gitops:<key>`. */
+    fullKey(key: string): string {
         return `${PROJECT}:${key}`;
     }
 
-    /** A value as a problem shows it: never a secret's, even one stored in plain text by mistake (every problem about that key hides it). */
-    private shown(key: string, value: string): string {
+    /** A value as a problem may carry it: never a secret's, even one stored in plain text by mistake (every problem about that key hides it). */
+    private redacted(key: string, value: string): string {
         return this.hidden(key) ?? value;
     }
 
     /**
-     * How a value under `key` (`functionsEnv.DB_PIN`, `agent.repoUrl`, `flux.notifications[0].name`)
-     * is shown when it must not be, else undefined. By the top-level key: Pulumi keeps a map set with
+     * What a value under `key` (`functionsEnv.DB_PIN`, `agent.repoUrl`, `flux.notifications[0].name`)
+     * is redacted to when it must not be shown, else undefined. By the top-level key: Pulumi keeps a map set with
      * `--secret --path` secret whole, so every value under it is (a problem at `functionsEnv.DB_PIN`
      * showed that value).
      */
@@ -37,7 +38,7 @@ export class Reader {
     }
 
     /** A problem located in a file rather than under a config key. */
-    at(location: string, expected: string): void {
+    fileProblem(location: string, expected: string): void {
         this.problems.push({ key: location, expected });
     }
 
@@ -54,7 +55,7 @@ export class Reader {
     }
 
     problem(key: string, expected: string, value?: string): void {
-        this.problems.push({ key: this.fq(key), value: value === undefined ? undefined : this.shown(key, value), expected });
+        this.problems.push({ key: this.fullKey(key), value: value === undefined ? undefined : this.redacted(key, value), expected });
     }
 
     /** The raw string, or undefined when unset; an empty string counts as unset. */
@@ -118,7 +119,7 @@ export class Reader {
         const v = this.get(key);
         if (v === undefined) return undefined;
         if (!this.raw.secretKeys.has(key)) {
-            // Shown hidden (see shown): it is a credential stored in plain text in the stack file.
+            // Redacted (see redacted): it is a credential stored in plain text in the stack file.
             this.problem(key, `must be a secret; remove it and run: pulumi config set --secret ${key} <value>`, v);
             return undefined;
         }
@@ -170,7 +171,7 @@ export class Reader {
             const near = closest(key, Object.keys(CONFIG_KEYS));
             // A misspelt secret key holds that secret (adminPasword: ...): its value is hidden as the key's would be.
             const value = near && this.hidden(near) !== undefined && !this.raw.secretKeys.has(key) ? "[plaintext value hidden]" : this.raw.values[key];
-            this.problem(key, `unknown key${near ? `; did you mean ${this.fq(near)}?` : ""} (see docs/configuration.md)`, value);
+            this.problem(key, `unknown key${near ? `; did you mean ${this.fullKey(near)}?` : ""} (see docs/configuration.md)`, value);
         }
     }
 }

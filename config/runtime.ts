@@ -18,11 +18,11 @@ export function rawConfigFromRuntime(): RawConfig {
     const prefix = `${PROJECT}:`;
     const values: Record<string, string> = {};
     const secretKeys = new Set<string>();
-    for (const [fq, value] of Object.entries(pulumi.runtime.allConfig())) {
-        if (!fq.startsWith(prefix)) continue;
-        const key = fq.slice(prefix.length);
+    for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!fullKey.startsWith(prefix)) continue;
+        const key = fullKey.slice(prefix.length);
         values[key] = value;
-        if (isConfigSecret(fq)) secretKeys.add(key);
+        if (isConfigSecret(fullKey)) secretKeys.add(key);
     }
     return { stack: pulumi.getStack(), values, secretKeys, files: projectFiles(process.cwd()) };
 }

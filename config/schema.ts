@@ -28,8 +28,8 @@ function keyOf(instancePath: string): string {
         .join("");
 }
 
-/** Pure: a value as a problem shows it: strings as written, anything else (and any value of the wrong type) as JSON. */
-function shown(value: unknown, asJson: boolean): string {
+/** Pure: a value as a problem carries it: strings as written, anything else (and any value of the wrong type) as JSON. */
+function problemValue(value: unknown, asJson: boolean): string {
     return typeof value === "string" && !asJson ? value : JSON.stringify(value);
 }
 
@@ -51,17 +51,17 @@ function problemOf(e: ErrorObject, at: string): Problem {
         }
         case "type": {
             // A map or list says its shape (its `expected`); a scalar says its type (its `expected` is about a well-typed value).
-            if (parent.expected && (parent.type === "object" || parent.type === "array")) return { key, value: shown(e.data, true), expected: parent.expected };
+            if (parent.expected && (parent.type === "object" || parent.type === "array")) return { key, value: problemValue(e.data, true), expected: parent.expected };
             const words = (e.params as { type: string }).type.split(",").map((t) => (t === "string" && Number(parent.minLength) > 0 ? "a non-empty string" : (TYPE_WORDS[t] ?? t)));
-            return { key, value: shown(e.data, true), expected: `expected ${words.join(" or ")}` };
+            return { key, value: problemValue(e.data, true), expected: `expected ${words.join(" or ")}` };
         }
         case "enum":
-            return { key, value: shown(e.data, false), expected: parent.expected ?? `expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(" | ")}` };
+            return { key, value: problemValue(e.data, false), expected: parent.expected ?? `expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(" | ")}` };
         case "minimum":
         case "maximum":
-            return { key, value: shown(e.data, false), expected: parent.expected ?? `expected an integer from ${parent.minimum} to ${parent.maximum}` };
+            return { key, value: problemValue(e.data, false), expected: parent.expected ?? `expected an integer from ${parent.minimum} to ${parent.maximum}` };
         default:
-            return { key, value: shown(e.data, false), expected: parent.expected ?? (e.message ?? "invalid") };
+            return { key, value: problemValue(e.data, false), expected: parent.expected ?? (e.message ?? "invalid") };
     }
 }
 

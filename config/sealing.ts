@@ -39,14 +39,14 @@ function readSealedSecrets(r: Reader, raw: RawConfig): SealedSecretFile[] {
         try {
             text = files.read(file);
         } catch (e) {
-            r.at(file, `cannot read it (${unreadableReason(e)})`);
+            r.fileProblem(file, `cannot read it (${unreadableReason(e)})`);
             continue;
         }
         const parsed = parseSealedSecretFile(text, file);
         r.addAll(parsed.problems);
         for (const o of parsed.objects) {
             const id = `${o.object.metadata.namespace}/${o.object.metadata.name}`;
-            if (seen.has(id)) r.at(o.file, `SealedSecret ${id} is also defined in ${seen.get(id)}; keep one (npm run -s seal -- --merge-into merges keys)`);
+            if (seen.has(id)) r.fileProblem(o.file, `SealedSecret ${id} is also defined in ${seen.get(id)}; keep one (npm run -s seal -- --merge-into merges keys)`);
             seen.set(id, o.file);
             out.push(o);
         }

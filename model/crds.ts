@@ -49,7 +49,7 @@ export const CRD_COUNT_ANNOTATION = "openfaas-gitops.dev/chart-crds";
 export const CRD_FIELD_MANAGER = "openfaas-gitops-crds";
 
 /** How much of the versions found on the cluster a run's log repeats. */
-const VERSIONS_SHOWN = 100;
+const VERSIONS_TEXT_CAP = 100;
 
 /** A chart whose CRDs the stack needs, at the version it is configured with. */
 export interface WantedCrds {
@@ -83,8 +83,8 @@ export function crdWork(wanted: readonly WantedCrds[], live: readonly LiveCrd[])
         const versions = [...new Set(mine.map((c) => c.annotations?.[CRD_VERSION_ANNOTATION] ?? "(unmarked)"))].sort();
         const other = versions.filter((v) => v !== w.version);
         // Annotations are anyone's to edit: what the log repeats of them is bounded.
-        const shown = capText(other.join(", "), VERSIONS_SHOWN);
-        if (other.length > 0) return [{ ...w, from: shown, reason: `its CRDs are at ${shown}` }];
+        const others = capText(other.join(", "), VERSIONS_TEXT_CAP);
+        if (other.length > 0) return [{ ...w, from: others, reason: `its CRDs are at ${others}` }];
         const count = Number(mine[0]!.annotations?.[CRD_COUNT_ANNOTATION]);
         if (Number.isInteger(count) && mine.length < count) return [{ ...w, from: w.version, reason: `${count - mine.length} of its ${count} CRDs are missing` }];
         return [];

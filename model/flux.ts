@@ -1,5 +1,5 @@
 /**
- * Flux facts that the stack config (config/flux.ts) checks and the Flux component (components/flux.ts)
+ * Flux facts that the stack config (config/flux.ts) checks and the Flux component (components/flux/)
  * builds from: notification kinds, git URL forms, the image-automation setter marker.
  */
 import type * as pulumi from "@pulumi/pulumi";

@@ -7,7 +7,7 @@
 export interface Problem {
     /** A config key (`openfaas-gitops:gatewayReplicas`), or a place in a file (`functions/stack.yml functions.f.image`). */
     readonly key: string;
-    /** The offending value as given (secrets shown as `[secret]`); undefined when missing or already in `expected`. */
+    /** The offending value as given (a secret's redacted: `[secret]`); undefined when missing or already in `expected`. */
     readonly value?: string;
     /** What was expected, and how to fix it. */
     readonly expected: string;

@@ -1,5 +1,5 @@
 import { PolicyPack } from "@pulumi/policy";
-import { allPolicies } from "./rules";
+import { allPolicies } from "./all";
 
-// Constructing the pack starts its server: keep this file to wiring only (rules.ts is testable).
+// Constructing the pack starts its server: keep this file to wiring only (all.ts and rules/ are testable).
 new PolicyPack("openfaas-gitops", { policies: allPolicies() });

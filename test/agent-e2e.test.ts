@@ -22,7 +22,7 @@ import { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
-import { gitRepositorySpec } from "../components/flux";
+import { gitRepositorySpec } from "../components/flux/source";
 import { controlPlaneAvailable } from "../tools/controlplane";
 import { engineAvailable } from "../tools/engine";
 import { serveGit } from "../tools/git-http";

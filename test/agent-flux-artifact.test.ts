@@ -21,7 +21,7 @@ import { kubeApi } from "../kube/api";
 import { PermanentError, SourceUnavailableError } from "../agent/errors";
 import { Reason } from "../agent/status";
 import { ArtifactLimits } from "../agent/settings";
-import { gitRepositorySpec } from "../components/flux";
+import { gitRepositorySpec } from "../components/flux/source";
 import { ControlPlane, controlPlaneAvailable, installCrds, startControlPlane } from "../tools/controlplane";
 import { tempDir } from "./support/tmp";
 

@@ -25,7 +25,7 @@ import { FluxSource } from "../agent/flux-source";
 import { kubeApi } from "../kube/api";
 import { Reconciler } from "../agent/reconciler";
 import { Reason } from "../agent/status";
-import { gitRepositorySpec } from "../components/flux";
+import { gitRepositorySpec } from "../components/flux/source";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";
 import { serveGit } from "../tools/git-http";
 import { ensureSmallTool } from "../tools/go-tools";

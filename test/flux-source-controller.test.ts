@@ -11,7 +11,7 @@ import { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as yaml from "js-yaml";
-import { gitRepositorySpec } from "../components/flux";
+import { gitRepositorySpec } from "../components/flux/source";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";
 import { serveGit } from "../tools/git-http";
 import { SourceController, startSourceController } from "../tools/source-controller";

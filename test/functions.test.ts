@@ -98,7 +98,7 @@ describe("the 2018 example functions", () => {
             { name: "output", value: "verbose" },
         ]);
         assert.deepEqual(fn.schedules, [{ name: "every-minute", cron: "*/1 * * * *", payload: "verbose", async: false }]);
-        const cj = cronJobSpec({ fn: "nodeinfo", schedule: fn.schedules[0]!, namespace: "openfaas", gatewayUrl: "http://gateway.openfaas:8080", image: "curlimages/curl:8.11.1" });
+        const cj = cronJobSpec({ functionName: "nodeinfo", schedule: fn.schedules[0]!, namespace: "openfaas", gatewayUrl: "http://gateway.openfaas:8080", image: "curlimages/curl:8.11.1" });
         assert.equal(cj.apiVersion, "batch/v1");
         assert.equal(cj.metadata.name, "nodeinfo-every-minute");
         assert.equal(cj.metadata.namespace, "openfaas");
@@ -119,7 +119,7 @@ describe("the 2018 example functions", () => {
         assert.deepEqual(env.GATEWAY_USER, { secretKeyRef: { name: "basic-auth", key: "basic-auth-user" } });
         assert.deepEqual(env.GATEWAY_PASSWORD, { secretKeyRef: { name: "basic-auth", key: "basic-auth-password" } });
         assert.doesNotMatch(c.args[0]!, /verbose|nodeinfo/, "values reach the shell as environment only");
-        const asyncJob = cronJobSpec({ fn: "nodeinfo", schedule: { ...fn.schedules[0]!, async: true }, namespace: "openfaas", gatewayUrl: "x", image: "curlimages/curl:8.11.1" });
+        const asyncJob = cronJobSpec({ functionName: "nodeinfo", schedule: { ...fn.schedules[0]!, async: true }, namespace: "openfaas", gatewayUrl: "x", image: "curlimages/curl:8.11.1" });
         assert.equal(asyncJob.spec.jobTemplate.spec.template.spec.containers[0]!.env.find((e: any) => e.name === "ROUTE")!.value, "async-function");
     });
 
@@ -127,16 +127,17 @@ describe("the 2018 example functions", () => {
         const fn = example().get("sentimentanalysis")!;
         const d = functionDeploymentSpec(fn, "openfaas-fn");
         assert.equal("replicas" in d.spec, false, "the HPA owns the replica count");
-        const hpa = functionHpaSpec(fn, "openfaas-fn")!;
+        const hpa = functionHpaSpec(d, fn.autoscaling!);
         assert.equal(hpa.apiVersion, "autoscaling/v2");
         assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: d.apiVersion, kind: d.kind, name: d.metadata.name });
+        assert.deepEqual(hpa.metadata, { name: d.metadata.name, namespace: d.metadata.namespace }, "beside its Deployment");
         assert.equal(hpa.spec.minReplicas, 1);
         assert.equal(hpa.spec.maxReplicas, 5);
         assert.deepEqual(hpa.spec.metrics, [
             { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 50 } } },
             { type: "Resource", resource: { name: "memory", target: { type: "AverageValue", averageValue: "400Mi" } } },
         ]);
-        assert.equal(functionHpaSpec(example().get("certinfo")!, "openfaas-fn"), undefined);
+        assert.equal(example().get("certinfo")!.autoscaling, undefined, "no autoscaling, so no HPA: each shipped stack declares exactly one, below");
     });
 
     it("with a Pro licence: Function CRs, and the 2018 ceiling of 10 replicas through an override", async () => {
@@ -146,7 +147,9 @@ describe("the 2018 example functions", () => {
         const cr = one(resources, "kubernetes:openfaas.com/v1:Function", "fn-sentimentanalysis-function").inputs;
         assert.deepEqual(cr.spec, functionCrSpec(example().get("sentimentanalysis")!, "openfaas-fn").spec);
         assert.equal(cr.spec.readOnlyRootFilesystem, false);
-        assert.equal(one(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs.spec.maxReplicas, 10);
+        const hpa = one(resources, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs;
+        assert.equal(hpa.spec.maxReplicas, 10);
+        assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: cr.metadata.name }, "the Deployment the operator makes of the Function");
     });
 
     it("secrets are mounted read-only from a projected volume, /tmp is writable with a read-only root", () => {

@@ -26,7 +26,7 @@ import * as yaml from "js-yaml";
 import { runEngine } from "../agent/pulumi-engine";
 import type { AgentStatus } from "../agent/status";
 import { AGENT_DEFAULTS, SourceMode } from "../agent/contract";
-import { gitRepositorySpec } from "../components/flux";
+import { gitRepositorySpec } from "../components/flux/source";
 import { PROJECT } from "../config";
 import { ControlPlane, ensureBinaries, KUBERNETES_VERSION, startControlPlane } from "./controlplane";
 import { ensureEngine, KUBERNETES_PROVIDER_VERSION, PULUMI_CLI_VERSION } from "./engine";

@@ -4,6 +4,7 @@
  * reports problems under its location and returns the typed value.
  */
 import * as semver from "semver";
+import { autoscalingProblems } from "../../policies/shared/autoscaling";
 import { cronProblem } from "../../policies/shared/cron";
 import { Autoscaling, ImagePolicyDef, Resources, Schedule } from "../../model/function";
 import { DNS_LABEL } from "../../model/names";
@@ -72,7 +73,7 @@ export function stringList(p: Problems, where: string, v: unknown, check: (s: st
 
 const REPLICAS = { type: "integer", minimum: 1, maximum: 1000 } as const;
 
-/** `autoscaling`, in the functions file and in a stack's override; the metric and range rules are code in {@link readAutoscaling}. */
+/** `autoscaling`, in the functions file and in a stack's override; the range and metric rules are {@link autoscalingProblems}, applied in {@link readAutoscaling}. */
 export const AUTOSCALING_SCHEMA: Schema = {
     type: "object",
     expected: "expected a map with minReplicas, maxReplicas, cpuUtilization and/or memoryAverage",
@@ -102,8 +103,7 @@ export function readAutoscaling(p: Problems, where: string, v: unknown, base?: A
         p.add(`${where}.maxReplicas`, "required: the most replicas the HPA may run");
         return undefined;
     }
-    if (min > max) p.add(where, `minReplicas ${min} is greater than maxReplicas ${max}`);
-    if (cpu === undefined && memory === undefined) p.add(where, "needs at least one metric: cpuUtilization or memoryAverage");
+    for (const problem of autoscalingProblems({ minReplicas: min, maxReplicas: max, metrics: [cpu, memory].filter((m) => m !== undefined).length })) p.add(where, problem);
     return { minReplicas: min, maxReplicas: max, cpuUtilization: cpu, memoryAverage: memory };
 }
 

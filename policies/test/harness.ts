@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { EnforcementLevel, PolicyResource } from "@pulumi/policy";
 import type { DeclaredResource } from "../../tools/mock-engine";
-import { Policy } from "../rules";
+import { Policy } from "../all";
 
 export interface Violation {
     readonly policy: string;

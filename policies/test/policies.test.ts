@@ -6,10 +6,17 @@ import { describe, it } from "node:test";
 import { parseConfig, projectFiles } from "../../config";
 import { buildPlatform } from "../../platform";
 import { declare, stackFileConfig } from "../../tools/mock-engine";
-import {
-    acmeV2, allPolicies, cronJobs, deployKeyReadOnly, functionResources, gatewayBasicAuth, gatewayIngressTls, hpaSanity, imageProblem,
-    networkPolicies, noSecretLiterals, pinnedImages, plaintextLiterals,
-} from "../rules";
+import { allPolicies } from "../all";
+import { plaintextLiterals } from "../literal-scan";
+import { acmeV2 } from "../rules/acme";
+import { cronJobs } from "../rules/cronjobs";
+import { deployKeyReadOnly } from "../rules/deploy-key";
+import { gatewayBasicAuth, gatewayIngressTls } from "../rules/gateway";
+import { hpaSanity } from "../rules/hpa";
+import { networkPolicies } from "../rules/network-policies";
+import { noSecretLiterals } from "../rules/secret-literals";
+import { functionResources, pinnedImages } from "../rules/workloads";
+import { imageProblem } from "../shared/image";
 import { evaluate, fromDeclared, loadPolicyConfig, Res } from "./harness";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -161,7 +168,7 @@ describe("policies, each with passing and failing cases", () => {
         const m = await messages(hpaSanity, [hpa({ scaleTargetRef: { ...target, name: "ghost" }, minReplicas: 4, maxReplicas: 2, metrics: [] })]);
         assert.deepEqual(m, [
             "HorizontalPodAutoscaler openfaas-fn/f: minReplicas 4 is greater than maxReplicas 2; fix autoscaling in functions/stack.yml or the functions override",
-            "HorizontalPodAutoscaler openfaas-fn/f: no metrics, so it never scales; give cpuUtilization or memoryAverage",
+            "HorizontalPodAutoscaler openfaas-fn/f: needs at least one metric (cpuUtilization or memoryAverage), or it never scales; fix autoscaling in functions/stack.yml or the functions override",
             "HorizontalPodAutoscaler openfaas-fn/f: scaleTargetRef apps/v1/Deployment ghost is not a Deployment this stack declares; it would scale nothing",
         ]);
     });
@@ -211,7 +218,7 @@ describe("policies, each with passing and failing cases", () => {
                 assert.ok(path.resolve(pack, path.dirname(file), m[1]!).startsWith(pack + path.sep), `${file} imports ${m[1]}, outside policies/`);
             }
         }
-        assert.ok(sources.includes("rules.ts") && sources.includes(path.join("shared", "cron.ts")));
+        assert.ok(sources.includes("all.ts") && sources.includes(path.join("rules", "hpa.ts")) && sources.includes(path.join("shared", "cron.ts")));
     });
 
     it("no-secret-literals finds the program through policy config, and names a directory without Pulumi.yaml", async () => {
