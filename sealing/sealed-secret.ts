@@ -1,7 +1,7 @@
 /** Pure construction of SealedSecret objects from plaintext values (which never leave memory). */
 import * as crypto from "node:crypto";
-import { SCOPE_ANNOTATIONS, Scope, scopeLabel, sealValue, unsealValue } from "./crypto";
-import { DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, SECRET_KEY } from "../model/names";
+import { SCOPE_ANNOTATIONS, Scope, scopeLabel, sealValue } from "./crypto";
+import { LABEL_KEY, LABEL_VALUE } from "../model/names";
 
 export interface SealedSecret {
     apiVersion: "bitnami.com/v1alpha1";
@@ -55,7 +55,7 @@ export function quote(text: string): string {
 export const LISTED_PROBLEMS = 5;
 
 /** Pure: what a YAML value is, for messages that must not show it. */
-export function typeName(v: unknown): string {
+function typeName(v: unknown): string {
     return v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a map" : `a ${typeof v}`;
 }
 
@@ -102,19 +102,6 @@ export function metadataProblems(metadata: unknown, at: string): string[] {
     return problems;
 }
 
-/** Everything wrong with a request's names and keys, for one error listing all of it. */
-export function requestProblems(r: { name?: string; namespace?: string; scope: Scope; keys: readonly string[]; nameRequired?: boolean }): string[] {
-    const problems: string[] = [];
-    if (!r.name) {
-        if (r.nameRequired !== false) problems.push(`--name is required${r.scope === "strict" ? " with scope strict" : ""} (the Secret's name)`);
-    } else if (!DNS_SUBDOMAIN.test(r.name)) problems.push(`name ${quote(r.name)} is not a DNS-1123 subdomain (lower case letters, digits, '-' and '.')`);
-    if (r.namespace === undefined) {
-        if (r.scope !== "cluster-wide") problems.push(`--namespace is required with scope ${r.scope}`);
-    } else if (!DNS_LABEL.test(r.namespace)) problems.push(`namespace ${quote(r.namespace)} is not a DNS-1123 label (lower case letters, digits and '-', at most 63)`);
-    for (const k of r.keys) if (!SECRET_KEY.test(k)) problems.push(`key ${quote(k)} is not a valid Secret key (letters, digits, '-', '_' and '.')`);
-    return problems;
-}
-
 /** Seals every value of a request into a SealedSecret the controller turns back into the Secret. */
 export function sealSecret(publicKey: crypto.KeyObject, r: SealRequest): SealedSecret {
     const label = scopeLabel(r.scope, r.namespace ?? "", r.name);
@@ -152,75 +139,4 @@ export function scopeOf(s: { metadata?: { annotations?: Record<string, string> }
     if (a["sealedsecrets.bitnami.com/cluster-wide"] === "true") return "cluster-wide";
     if (a["sealedsecrets.bitnami.com/namespace-wide"] === "true") return "namespace-wide";
     return "strict";
-}
-
-/** Adds or replaces the keys of `update` in `existing`; both must be sealed for the same name, namespace and scope. */
-export function mergeSealed(existing: SealedSecret, update: SealedSecret): SealedSecret {
-    const mismatch = (["name", "namespace"] as const).filter((k) => existing.metadata[k] !== update.metadata[k]);
-    if (mismatch.length > 0 || scopeOf(existing) !== scopeOf(update)) {
-        throw new Error(
-            `cannot merge: the file is sealed for ${existing.metadata.namespace ?? "*"}/${existing.metadata.name} (${scopeOf(existing)}), ` +
-                `the new values for ${update.metadata.namespace ?? "*"}/${update.metadata.name} (${scopeOf(update)}); values only decrypt under the name, namespace and scope they were sealed for`,
-        );
-    }
-    const merged = { ...existing.spec.encryptedData, ...update.spec.encryptedData };
-    // As kubeseal --merge-into: the new labels and annotations join the template's.
-    const t = existing.spec.template;
-    const u = update.spec.template.metadata;
-    const labels = { ...t?.metadata.labels, ...u.labels };
-    const annotations = { ...t?.metadata.annotations, ...u.annotations };
-    const template = {
-        ...(t ?? update.spec.template),
-        metadata: {
-            ...(t ?? update.spec.template).metadata,
-            ...(Object.keys(labels).length > 0 ? { labels } : {}),
-            ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
-        },
-    };
-    return {
-        ...existing,
-        spec: { ...existing.spec, template, encryptedData: Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]!])) },
-    };
-}
-
-/** A decrypted Secret, as `kubeseal --recovery-unseal` prints it. */
-export interface UnsealedSecret {
-    apiVersion: "v1";
-    kind: "Secret";
-    metadata: SealedSecret["spec"]["template"]["metadata"];
-    type: string;
-    immutable?: boolean;
-    data: Record<string, string>;
-}
-
-/**
- * Decrypts every value of a SealedSecret with whichever of `keys` opens it, under the label of the
- * SealedSecret's own name, namespace and scope (as the controller does); throws naming the first
- * value none of them opens.
- */
-export function unsealSecret(s: SealedSecret, keys: readonly crypto.KeyObject[]): UnsealedSecret {
-    const scope = scopeOf(s);
-    const label = scopeLabel(scope, s.metadata.namespace ?? "", s.metadata.name);
-    // No prototype, as seal's input: "__proto__" is a valid Secret key, and assigning it on a plain object sets no key.
-    const data: Record<string, string> = Object.create(null);
-    for (const [k, v] of Object.entries(s.spec.encryptedData)) {
-        const opened = keys.flatMap((key) => {
-            try {
-                return [unsealValue(key, label, v)];
-            } catch {
-                return [];
-            }
-        })[0];
-        if (!opened) throw new Error(`spec.encryptedData.${k} does not decrypt with the given key(s) as ${scope} ${s.metadata.namespace ?? "*"}/${s.metadata.name}: wrong key, or the file was renamed or moved after sealing`);
-        data[k] = opened.toString("base64");
-    }
-    const t = s.spec.template ?? { metadata: { name: s.metadata.name }, type: "Opaque" };
-    return {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { ...t.metadata, name: s.metadata.name, ...(s.metadata.namespace !== undefined ? { namespace: s.metadata.namespace } : {}) },
-        type: t.type ?? "Opaque",
-        ...(t.immutable !== undefined ? { immutable: t.immutable } : {}),
-        data,
-    };
 }
