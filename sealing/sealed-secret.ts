@@ -1,4 +1,9 @@
-/** Pure construction of SealedSecret objects from plaintext values (which never leave memory). */
+/**
+ * The SealedSecret object: its shape and metadata rules (manifests.ts reads the committed files with
+ * them), its scope, and sealSecret, which builds one in process. Users seal with kubeseal
+ * (`npm run seal`); the tests seal with sealSecret, and test/sealing.test.ts checks that kubeseal and
+ * the controller's own decryption open what it writes, and that it opens what kubeseal writes.
+ */
 import * as crypto from "node:crypto";
 import { SCOPE_ANNOTATIONS, Scope, scopeLabel, sealValue } from "./crypto";
 import { LABEL_KEY, LABEL_VALUE } from "../model/names";
@@ -31,12 +36,11 @@ export interface SealRequest {
 const LAST_APPLIED = ["kubectl.kubernetes.io/last-applied-configuration", "kubecfg.ksonnet.io/last-applied-configuration"];
 
 /** Pure: the template's annotations as kubeseal writes them: the input's, without last-applied copies, with the scope's annotation and no other scope's. */
-export function templateAnnotations(input: Readonly<Record<string, string>> | undefined, scope: Scope): Record<string, string> {
+function templateAnnotations(input: Readonly<Record<string, string>> | undefined, scope: Scope): Record<string, string> {
     const scopeKeys = Object.keys({ ...SCOPE_ANNOTATIONS["namespace-wide"], ...SCOPE_ANNOTATIONS["cluster-wide"] });
     const kept = Object.entries(input ?? {}).filter(([k]) => !LAST_APPLIED.includes(k) && !scopeKeys.includes(k));
     return { ...Object.fromEntries(kept), ...SCOPE_ANNOTATIONS[scope] };
 }
-
 
 /** Longest part of a name or key a message shows: input can be any size, a message stays a line. */
 const SHOWN_CHARS = 64;
@@ -103,40 +107,40 @@ export function metadataProblems(metadata: unknown, at: string): string[] {
 }
 
 /** Seals every value of a request into a SealedSecret the controller turns back into the Secret. */
-export function sealSecret(publicKey: crypto.KeyObject, r: SealRequest): SealedSecret {
-    const label = scopeLabel(r.scope, r.namespace ?? "", r.name);
+export function sealSecret(publicKey: crypto.KeyObject, request: SealRequest): SealedSecret {
+    const label = scopeLabel(request.scope, request.namespace ?? "", request.name);
     const encryptedData = Object.fromEntries(
-        Object.keys(r.data)
+        Object.keys(request.data)
             .sort()
-            .map((k) => [k, sealValue(publicKey, label, r.data[k]!)]),
+            .map((k) => [k, sealValue(publicKey, label, request.data[k]!)]),
     );
-    const annotations = SCOPE_ANNOTATIONS[r.scope];
-    const template = templateAnnotations(r.annotations, r.scope);
-    const ns = r.namespace !== undefined ? { namespace: r.namespace } : {};
+    const annotations = SCOPE_ANNOTATIONS[request.scope];
+    const template = templateAnnotations(request.annotations, request.scope);
+    const ns = request.namespace !== undefined ? { namespace: request.namespace } : {};
     return {
         apiVersion: "bitnami.com/v1alpha1",
         kind: "SealedSecret",
-        metadata: { name: r.name, ...ns, ...(Object.keys(annotations).length > 0 ? { annotations: { ...annotations } } : {}) },
+        metadata: { name: request.name, ...ns, ...(Object.keys(annotations).length > 0 ? { annotations: { ...annotations } } : {}) },
         spec: {
             encryptedData,
             template: {
                 metadata: {
-                    name: r.name,
+                    name: request.name,
                     ...ns,
-                    ...(r.labels && Object.keys(r.labels).length > 0 ? { labels: { ...r.labels } } : {}),
+                    ...(request.labels && Object.keys(request.labels).length > 0 ? { labels: { ...request.labels } } : {}),
                     ...(Object.keys(template).length > 0 ? { annotations: template } : {}),
                 },
-                type: r.type ?? "Opaque",
-                ...(r.immutable !== undefined ? { immutable: r.immutable } : {}),
+                type: request.type ?? "Opaque",
+                ...(request.immutable !== undefined ? { immutable: request.immutable } : {}),
             },
         },
     };
 }
 
 /** The scope a SealedSecret was sealed with, read from its annotations as the controller does. */
-export function scopeOf(s: { metadata?: { annotations?: Record<string, string> } }): Scope {
-    const a = s.metadata?.annotations ?? {};
-    if (a["sealedsecrets.bitnami.com/cluster-wide"] === "true") return "cluster-wide";
-    if (a["sealedsecrets.bitnami.com/namespace-wide"] === "true") return "namespace-wide";
+export function scopeOf(sealed: { metadata?: { annotations?: Record<string, string> } }): Scope {
+    const annotations = sealed.metadata?.annotations ?? {};
+    if (annotations["sealedsecrets.bitnami.com/cluster-wide"] === "true") return "cluster-wide";
+    if (annotations["sealedsecrets.bitnami.com/namespace-wide"] === "true") return "namespace-wide";
     return "strict";
 }
