@@ -8,7 +8,6 @@
 import * as crypto from "node:crypto";
 
 export type Scope = "strict" | "namespace-wide" | "cluster-wide";
-export const SCOPES: readonly Scope[] = ["strict", "namespace-wide", "cluster-wide"];
 
 /** Annotations that tell the controller which scope a SealedSecret was sealed with. */
 export const SCOPE_ANNOTATIONS: Readonly<Record<Scope, Record<string, string>>> = {
@@ -38,15 +37,4 @@ export function sealValue(publicKey: crypto.KeyObject, label: Buffer, plaintext:
     const length = Buffer.alloc(2);
     length.writeUInt16BE(wrapped.length);
     return Buffer.concat([length, wrapped, body]).toString("base64");
-}
-
-/** Decrypts one sealed value (kubeseal --recovery-unseal); throws when the key or the scope label is not the one it was sealed with. */
-export function unsealValue(privateKey: crypto.KeyObject, label: Buffer, b64: string): Buffer {
-    const blob = Buffer.from(b64, "base64");
-    const wrappedLength = blob.readUInt16BE(0);
-    const sessionKey = crypto.privateDecrypt({ key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256", oaepLabel: label }, blob.subarray(2, 2 + wrappedLength));
-    const body = blob.subarray(2 + wrappedLength);
-    const decipher = crypto.createDecipheriv("aes-256-gcm", sessionKey, Buffer.alloc(12));
-    decipher.setAuthTag(body.subarray(body.length - 16));
-    return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]);
 }

@@ -77,7 +77,7 @@ export function activeSealingKeys(at: KeyLocation): SecretItem[] {
     }
     const keys = listed.items.filter((s) => s.data?.["tls.key"] && s.data["tls.crt"]);
     if (keys.length === 0) {
-        throw new KeyError(`no active sealing key (label ${SEALING_KEY_LABEL}=active) in namespace ${at.namespace}; the 2018 guide's controller ran in namespace flux, kubeseal's default is kube-system: pass --namespace (npm run seal: --controller-namespace)`);
+        throw new KeyError(`no active sealing key (label ${SEALING_KEY_LABEL}=active) in namespace ${at.namespace}; the 2018 guide's controller ran in namespace flux, kubeseal's default is kube-system: pass --namespace`);
     }
     return keys.sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""));
 }

@@ -1,7 +1,12 @@
-/** Pure construction of SealedSecret objects from plaintext values (which never leave memory). */
+/**
+ * The SealedSecret object: its shape and metadata rules (manifests.ts reads the committed files with
+ * them), its scope, and sealSecret, which builds one in process. Users seal with kubeseal
+ * (`npm run seal`); the tests seal with sealSecret, and test/sealing.test.ts checks that kubeseal and
+ * the controller's own decryption open what it writes, and that it opens what kubeseal writes.
+ */
 import * as crypto from "node:crypto";
-import { SCOPE_ANNOTATIONS, Scope, scopeLabel, sealValue, unsealValue } from "./crypto";
-import { DNS_LABEL, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, SECRET_KEY } from "../model/names";
+import { SCOPE_ANNOTATIONS, Scope, scopeLabel, sealValue } from "./crypto";
+import { LABEL_KEY, LABEL_VALUE } from "../model/names";
 
 export interface SealedSecret {
     apiVersion: "bitnami.com/v1alpha1";
@@ -31,12 +36,11 @@ export interface SealRequest {
 const LAST_APPLIED = ["kubectl.kubernetes.io/last-applied-configuration", "kubecfg.ksonnet.io/last-applied-configuration"];
 
 /** Pure: the template's annotations as kubeseal writes them: the input's, without last-applied copies, with the scope's annotation and no other scope's. */
-export function templateAnnotations(input: Readonly<Record<string, string>> | undefined, scope: Scope): Record<string, string> {
+function templateAnnotations(input: Readonly<Record<string, string>> | undefined, scope: Scope): Record<string, string> {
     const scopeKeys = Object.keys({ ...SCOPE_ANNOTATIONS["namespace-wide"], ...SCOPE_ANNOTATIONS["cluster-wide"] });
     const kept = Object.entries(input ?? {}).filter(([k]) => !LAST_APPLIED.includes(k) && !scopeKeys.includes(k));
     return { ...Object.fromEntries(kept), ...SCOPE_ANNOTATIONS[scope] };
 }
-
 
 /** Longest part of a name or key a message shows: input can be any size, a message stays a line. */
 const SHOWN_CHARS = 64;
@@ -55,7 +59,7 @@ export function quote(text: string): string {
 export const LISTED_PROBLEMS = 5;
 
 /** Pure: what a YAML value is, for messages that must not show it. */
-export function typeName(v: unknown): string {
+function typeName(v: unknown): string {
     return v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a map" : `a ${typeof v}`;
 }
 
@@ -102,125 +106,41 @@ export function metadataProblems(metadata: unknown, at: string): string[] {
     return problems;
 }
 
-/** Everything wrong with a request's names and keys, for one error listing all of it. */
-export function requestProblems(r: { name?: string; namespace?: string; scope: Scope; keys: readonly string[]; nameRequired?: boolean }): string[] {
-    const problems: string[] = [];
-    if (!r.name) {
-        if (r.nameRequired !== false) problems.push(`--name is required${r.scope === "strict" ? " with scope strict" : ""} (the Secret's name)`);
-    } else if (!DNS_SUBDOMAIN.test(r.name)) problems.push(`name ${quote(r.name)} is not a DNS-1123 subdomain (lower case letters, digits, '-' and '.')`);
-    if (r.namespace === undefined) {
-        if (r.scope !== "cluster-wide") problems.push(`--namespace is required with scope ${r.scope}`);
-    } else if (!DNS_LABEL.test(r.namespace)) problems.push(`namespace ${quote(r.namespace)} is not a DNS-1123 label (lower case letters, digits and '-', at most 63)`);
-    for (const k of r.keys) if (!SECRET_KEY.test(k)) problems.push(`key ${quote(k)} is not a valid Secret key (letters, digits, '-', '_' and '.')`);
-    return problems;
-}
-
 /** Seals every value of a request into a SealedSecret the controller turns back into the Secret. */
-export function sealSecret(publicKey: crypto.KeyObject, r: SealRequest): SealedSecret {
-    const label = scopeLabel(r.scope, r.namespace ?? "", r.name);
+export function sealSecret(publicKey: crypto.KeyObject, request: SealRequest): SealedSecret {
+    const label = scopeLabel(request.scope, request.namespace ?? "", request.name);
     const encryptedData = Object.fromEntries(
-        Object.keys(r.data)
+        Object.keys(request.data)
             .sort()
-            .map((k) => [k, sealValue(publicKey, label, r.data[k]!)]),
+            .map((k) => [k, sealValue(publicKey, label, request.data[k]!)]),
     );
-    const annotations = SCOPE_ANNOTATIONS[r.scope];
-    const template = templateAnnotations(r.annotations, r.scope);
-    const ns = r.namespace !== undefined ? { namespace: r.namespace } : {};
+    const annotations = SCOPE_ANNOTATIONS[request.scope];
+    const template = templateAnnotations(request.annotations, request.scope);
+    const ns = request.namespace !== undefined ? { namespace: request.namespace } : {};
     return {
         apiVersion: "bitnami.com/v1alpha1",
         kind: "SealedSecret",
-        metadata: { name: r.name, ...ns, ...(Object.keys(annotations).length > 0 ? { annotations: { ...annotations } } : {}) },
+        metadata: { name: request.name, ...ns, ...(Object.keys(annotations).length > 0 ? { annotations: { ...annotations } } : {}) },
         spec: {
             encryptedData,
             template: {
                 metadata: {
-                    name: r.name,
+                    name: request.name,
                     ...ns,
-                    ...(r.labels && Object.keys(r.labels).length > 0 ? { labels: { ...r.labels } } : {}),
+                    ...(request.labels && Object.keys(request.labels).length > 0 ? { labels: { ...request.labels } } : {}),
                     ...(Object.keys(template).length > 0 ? { annotations: template } : {}),
                 },
-                type: r.type ?? "Opaque",
-                ...(r.immutable !== undefined ? { immutable: r.immutable } : {}),
+                type: request.type ?? "Opaque",
+                ...(request.immutable !== undefined ? { immutable: request.immutable } : {}),
             },
         },
     };
 }
 
 /** The scope a SealedSecret was sealed with, read from its annotations as the controller does. */
-export function scopeOf(s: { metadata?: { annotations?: Record<string, string> } }): Scope {
-    const a = s.metadata?.annotations ?? {};
-    if (a["sealedsecrets.bitnami.com/cluster-wide"] === "true") return "cluster-wide";
-    if (a["sealedsecrets.bitnami.com/namespace-wide"] === "true") return "namespace-wide";
+export function scopeOf(sealed: { metadata?: { annotations?: Record<string, string> } }): Scope {
+    const annotations = sealed.metadata?.annotations ?? {};
+    if (annotations["sealedsecrets.bitnami.com/cluster-wide"] === "true") return "cluster-wide";
+    if (annotations["sealedsecrets.bitnami.com/namespace-wide"] === "true") return "namespace-wide";
     return "strict";
-}
-
-/** Adds or replaces the keys of `update` in `existing`; both must be sealed for the same name, namespace and scope. */
-export function mergeSealed(existing: SealedSecret, update: SealedSecret): SealedSecret {
-    const mismatch = (["name", "namespace"] as const).filter((k) => existing.metadata[k] !== update.metadata[k]);
-    if (mismatch.length > 0 || scopeOf(existing) !== scopeOf(update)) {
-        throw new Error(
-            `cannot merge: the file is sealed for ${existing.metadata.namespace ?? "*"}/${existing.metadata.name} (${scopeOf(existing)}), ` +
-                `the new values for ${update.metadata.namespace ?? "*"}/${update.metadata.name} (${scopeOf(update)}); values only decrypt under the name, namespace and scope they were sealed for`,
-        );
-    }
-    const merged = { ...existing.spec.encryptedData, ...update.spec.encryptedData };
-    // As kubeseal --merge-into: the new labels and annotations join the template's.
-    const t = existing.spec.template;
-    const u = update.spec.template.metadata;
-    const labels = { ...t?.metadata.labels, ...u.labels };
-    const annotations = { ...t?.metadata.annotations, ...u.annotations };
-    const template = {
-        ...(t ?? update.spec.template),
-        metadata: {
-            ...(t ?? update.spec.template).metadata,
-            ...(Object.keys(labels).length > 0 ? { labels } : {}),
-            ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
-        },
-    };
-    return {
-        ...existing,
-        spec: { ...existing.spec, template, encryptedData: Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]!])) },
-    };
-}
-
-/** A decrypted Secret, as `kubeseal --recovery-unseal` prints it. */
-export interface UnsealedSecret {
-    apiVersion: "v1";
-    kind: "Secret";
-    metadata: SealedSecret["spec"]["template"]["metadata"];
-    type: string;
-    immutable?: boolean;
-    data: Record<string, string>;
-}
-
-/**
- * Decrypts every value of a SealedSecret with whichever of `keys` opens it, under the label of the
- * SealedSecret's own name, namespace and scope (as the controller does); throws naming the first
- * value none of them opens.
- */
-export function unsealSecret(s: SealedSecret, keys: readonly crypto.KeyObject[]): UnsealedSecret {
-    const scope = scopeOf(s);
-    const label = scopeLabel(scope, s.metadata.namespace ?? "", s.metadata.name);
-    // No prototype, as seal's input: "__proto__" is a valid Secret key, and assigning it on a plain object sets no key.
-    const data: Record<string, string> = Object.create(null);
-    for (const [k, v] of Object.entries(s.spec.encryptedData)) {
-        const opened = keys.flatMap((key) => {
-            try {
-                return [unsealValue(key, label, v)];
-            } catch {
-                return [];
-            }
-        })[0];
-        if (!opened) throw new Error(`spec.encryptedData.${k} does not decrypt with the given key(s) as ${scope} ${s.metadata.namespace ?? "*"}/${s.metadata.name}: wrong key, or the file was renamed or moved after sealing`);
-        data[k] = opened.toString("base64");
-    }
-    const t = s.spec.template ?? { metadata: { name: s.metadata.name }, type: "Opaque" };
-    return {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { ...t.metadata, name: s.metadata.name, ...(s.metadata.namespace !== undefined ? { namespace: s.metadata.namespace } : {}) },
-        type: t.type ?? "Opaque",
-        ...(t.immutable !== undefined ? { immutable: t.immutable } : {}),
-        data,
-    };
 }

@@ -187,22 +187,6 @@ describe("real control plane", { skip: !available && "no Go toolchain and no cac
         assert.ok(out.includes(fs.readFileSync(path.join(dir, "k.pem"), "utf8").trim()));
         assert.ok(out.includes(fs.readFileSync(path.join(dir, "c.pem"), "utf8").trim()));
         assert.equal(fs.statSync(path.join(dir, "out.pem")).mode & 0o777, 0o600);
-        // npm run seal -- --fetch-cert: the same key's certificate, through the Kubernetes API, on stdout alone.
-        const seal = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "sealing", "cli.ts"), "--fetch-cert", "--controller-namespace", "legacy-flux", "--kubeconfig", cp.kubeconfig], { cwd: ROOT, encoding: "utf8" });
-        assert.equal(seal.status, 0, seal.stderr);
-        assert.equal(seal.stdout, fs.readFileSync(path.join(dir, "c.pem"), "utf8"));
-        const elsewhere = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "sealing", "cli.ts"), "--fetch-cert", "--controller-namespace", "kube-system", "--kubeconfig", cp.kubeconfig], { cwd: ROOT, encoding: "utf8" });
-        assert.equal(elsewhere.status, 2);
-        assert.match(elsewhere.stderr, /^seal: no active sealing key .* in namespace kube-system/);
-        // A controller whose active key is too weak to seal with: the one rule of model/sealing-key.ts, as for --cert.
-        execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:1024", "-nodes", "-keyout", "weak.key", "-out", "weak.pem", "-days", "30", "-subj", "/CN=weak"], { cwd: dir, stdio: "pipe" });
-        cp.kubectl(["create", "namespace", "weak-keys"]);
-        cp.kubectl(["-n", "weak-keys", "create", "secret", "tls", "sealed-secrets-weak", "--key", path.join(dir, "weak.key"), "--cert", path.join(dir, "weak.pem")]);
-        cp.kubectl(["-n", "weak-keys", "label", "secret", "sealed-secrets-weak", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
-        const weak = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "sealing", "cli.ts"), "--fetch-cert", "--controller-namespace", "weak-keys", "--kubeconfig", cp.kubeconfig], { cwd: ROOT, encoding: "utf8" });
-        assert.equal(weak.status, 2, weak.stderr);
-        assert.match(weak.stderr, /^seal: the active sealing key weak-keys\/sealed-secrets-weak cannot seal: expected an RSA key of at least 2048 bits \(sealed-secrets uses RSA-OAEP\), not rsa of 1024 bits/);
-        assert.equal(weak.stdout, "");
     });
 
     it("rejects an invalid object (the check can fail)", async () => {

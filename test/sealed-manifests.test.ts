@@ -67,7 +67,7 @@ describe("committed SealedSecrets", () => {
         });
     });
 
-    it("what npm run seal and kubeseal write is accepted: a cluster-wide SealedSecret without a namespace goes to openfaas-fn; empty data (--allow-empty-data)", async () => {
+    it("what kubeseal writes is accepted: a cluster-wide SealedSecret without a namespace goes to openfaas-fn; empty data (--allow-empty-data)", async () => {
         const clusterWide = yaml.dump(sealSecret(PUBLIC, { name: "shared", scope: "cluster-wide", data: { k: Buffer.from("v") } }));
         const empty = yaml.dump(sealSecret(PUBLIC, { name: "empty", namespace: "openfaas-fn", scope: "strict", data: {} }));
         const dir = project({ "secrets/test/shared.yaml": clusterWide, "secrets/test/empty.yaml": empty });

@@ -14,7 +14,6 @@ import { after, before, describe, it } from "node:test";
 import { CONTROLLER_NAME, KEY_SECRET_NAME } from "../components/sealed-secrets";
 import { BASIC_AUTH_KEYS, BASIC_AUTH_SECRET, DEFAULT_NAMESPACES } from "../model/platform";
 import { SEALING_KEY_LABEL } from "../model/sealing-key";
-import { runSeal } from "../sealing/cli";
 import {
     controllerArgs,
     credentialsFromKubeconfig,
@@ -26,6 +25,7 @@ import {
 } from "../tools/sealed-secrets-controller";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
 import { SKIP_REASON } from "./support/engine-lifecycle";
+import { sealToFile } from "./support/seal";
 import { until } from "./support/wait";
 
 const STACK = "sealed";
@@ -70,10 +70,7 @@ describe("real engine + real sealed-secrets controller: the gateway's basic-auth
             if (committed === undefined) {
                 const cert = path.join(h.projectDir, "..", "pub-cert.pem");
                 fs.writeFileSync(cert, h.credentials.sealingCertPem);
-                runSeal(
-                    ["--cert", cert, "--name", BASIC_AUTH_SECRET, "-n", NS.core, "--from-literal", `${BASIC_AUTH_KEYS.user}=admin`, "--from-literal", `${BASIC_AUTH_KEYS.password}=${password}`, "-w", path.join(dir, "basic-auth.yaml")],
-                    { readStdin: () => undefined, write: () => {} },
-                );
+                sealToFile(cert, { name: BASIC_AUTH_SECRET, namespace: NS.core, stringData: { [BASIC_AUTH_KEYS.user]: "admin", [BASIC_AUTH_KEYS.password]: password } }, path.join(dir, "basic-auth.yaml"));
                 committed = fs.readFileSync(path.join(dir, "basic-auth.yaml"), "utf8");
             } else {
                 fs.writeFileSync(path.join(dir, "basic-auth.yaml"), committed);

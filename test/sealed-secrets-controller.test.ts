@@ -1,8 +1,8 @@
 /**
  * The REAL sealed-secrets controller (v0.36.6, built from its Go module) as a process against the REAL
  * kube-apiserver, with the sealing key installed the way the program installs it
- * (sealingKeySecretSpec) and SealedSecret files written by this project's own sealing code (the
- * code of `npm run seal`): the controller decrypts them into Secrets it owns, reports a SealedSecret
+ * (sealingKeySecretSpec) and SealedSecret files written by `npm run seal` (the stack's certificate
+ * checked, then the real kubeseal): the controller decrypts them into Secrets it owns, reports a SealedSecret
  * it cannot decrypt, and logs no secret. Then the 2018 guide's disaster recovery, for real: a second,
  * empty cluster given the same key (as `pulumi up` of the same stack gives it) decrypts the same
  * committed files with no manual step.
@@ -15,10 +15,10 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import * as yaml from "js-yaml";
 import { KEY_SECRET_NAME, sealingKeySecretSpec } from "../components/sealed-secrets";
-import { runSeal } from "../sealing/cli";
 import { ControlPlane, controlPlaneAvailable, ensureBinaries, installCrds, startControlPlane } from "../tools/controlplane";
 import { freePort } from "../tools/net";
 import { credentialsFromKubeconfig, ensureSealedSecretsController, SealedSecretsController, sealedSecretsControllerAvailable, startSealedSecretsController } from "../tools/sealed-secrets-controller";
+import { sealToFile } from "./support/seal";
 import { onLoopback, procAddress, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
 import { tempDir } from "./support/tmp";
@@ -33,10 +33,9 @@ function keyPair(dir: string, name: string): { key: string; cert: string; certFi
     return { key: fs.readFileSync(path.join(dir, `${name}.key`), "utf8"), cert: fs.readFileSync(path.join(dir, `${name}.crt`), "utf8"), certFile: path.join(dir, `${name}.crt`) };
 }
 
-/** `npm run seal -- --cert <cert> --name <name> -n <ns> --from-literal ... -w <file>`, in process. */
-function seal(certFile: string, name: string, literals: Record<string, string>, file: string): void {
-    const argv = ["--cert", certFile, "--name", name, "--namespace", APP_NS, ...Object.entries(literals).flatMap(([k, v]) => ["--from-literal", `${k}=${v}`]), "-w", file];
-    runSeal(argv, { readStdin: () => undefined, write: () => {} });
+/** `npm run -s seal -- --cert <cert> -o yaml -w <file>` of a Secret `name` in the app namespace. */
+function seal(certFile: string, name: string, stringData: Record<string, string>, file: string): void {
+    sealToFile(certFile, { name, namespace: APP_NS, stringData }, file);
 }
 
 /** Waits for `fn` (test/support/wait.ts); a timeout shows the end of the controller's log. */

@@ -1,17 +1,16 @@
 /**
- * The sealing tools' input parsers under generated input (fast-check): any input gets a result or a
- * clear refusal, never a crash, and no refusal ever holds a value of `data` or `stringData`.
+ * The sealing input parsers under generated input (fast-check): committed SealedSecret files, PEM
+ * bundles, metadata and YAML bounds; any input gets a result or a clear refusal, never a crash, and no
+ * refusal ever holds a value of `data` or `stringData`.
  */
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import * as yaml from "js-yaml";
-import { parseSecretManifest, runSeal, SealError } from "../sealing/cli";
 import { splitPem } from "../sealing/key-cli";
 import { parseSealedSecretFile } from "../sealing/manifests";
-import { metadataProblems, sealSecret, unsealSecret } from "../sealing/sealed-secret";
-import * as crypto from "node:crypto";
+import { metadataProblems } from "../sealing/sealed-secret";
 import { expandedSize } from "../model/yaml";
 import { loadDocuments, MAX_EXPANDED_CHARS, YamlInputError } from "../sealing/yaml-input";
 import { ROOT } from "./helpers";
@@ -63,65 +62,6 @@ function asText(doc: unknown) {
         fc.tuple(fc.nat({ max: text.length }), fc.constantFrom("\t", ":", "*", "&", "!", "[", "{", '"', "\n  ")).map(([n, c]) => text.slice(0, n) + c + text.slice(n)),
     );
 }
-
-describe("npm run -s seal: a Secret manifest under generated input", () => {
-    it("--recovery-unseal keeps a key named __proto__, which seal keeps (a valid Secret key)", () => {
-        // unsealSecret filled a plain object: data["__proto__"] = ... set no key, and the value was lost from the recovered Secret.
-        const { publicKey, privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
-        const data: Record<string, Buffer> = Object.create(null);
-        data["__proto__"] = Buffer.from("v1");
-        data["other"] = Buffer.from("v2");
-        const sealed = sealSecret(publicKey, { name: "s", namespace: "n", scope: "strict", data });
-        const back = unsealSecret(sealed, [privateKey]);
-        assert.deepEqual(Object.keys(back.data).sort(), ["__proto__", "other"]);
-        assert.equal(Buffer.from(back.data["__proto__"]!, "base64").toString(), "v1");
-    });
-
-    it("a stray command-line argument is refused without echoing it: it is most often a value split by the shell", () => {
-        // --from-literal password=correct horse (unquoted): node's parseArgs said "Unexpected argument 'horse'".
-        const io = { readStdin: () => undefined, write: () => {} };
-        for (const argv of [["--from-literal", "password=correct", "SVhorse42Q"], ["--from-literal", "password=", "SVhorse42Q"], ["SVhorse42Q"]]) {
-            assert.throws(() => runSeal(["--cert", "x.pem", "--name", "a", "--namespace", "n", ...argv], io), (e: unknown) => {
-                assert.ok(e instanceof SealError, String(e));
-                assert.ok(!e.message.includes("SVhorse42Q"), e.message);
-                assert.match(e.message, /quote/);
-                return true;
-            });
-        }
-    });
-
-    it("gives a manifest or a SealError, and no message holds a value", () => {
-        const input = secretValue.chain((secret) => secretManifest(secret).chain((doc) => asText(doc).map((text) => ({ secret, text }))));
-        fc.assert(
-            fc.property(input, ({ secret, text }) => {
-                try {
-                    const m = parseSecretManifest(Buffer.from(text), "stdin");
-                    for (const [k, v] of Object.entries(m.data)) assert.ok(Buffer.isBuffer(v), `data.${k} is bytes`);
-                } catch (e) {
-                    assert.ok(e instanceof SealError, `a crash, not a refusal: ${String(e)}`);
-                    assert.equal(e.exitCode, 2);
-                    assert.match(e.message, /^stdin /);
-                    assert.ok(!e.message.includes(secret), `the refusal shows a value: ${e.message}`);
-                    assert.ok(e.message.length < 3000, `a message stays short: ${e.message.length}`);
-                }
-            }),
-            RUNS,
-        );
-    });
-
-    it("arbitrary text, binary included, is read or refused, never a crash", () => {
-        fc.assert(
-            fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: "binary", maxLength: 300 }), fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString("latin1"))), (text) => {
-                try {
-                    parseSecretManifest(Buffer.from(text), "stdin");
-                } catch (e) {
-                    assert.ok(e instanceof SealError, `a crash, not a refusal: ${String(e)}`);
-                }
-            }),
-            RUNS,
-        );
-    });
-});
 
 describe("secrets/<stack>/ manifests under generated input", () => {
     it("any text gives objects and problems, never a throw; a committed plaintext Secret's values never reach a problem", () => {
