@@ -20,7 +20,7 @@ export function readOpenFaaS(r: Reader, raw: RawConfig, manifests: readonly Seal
         const ns = DEFAULT_NAMESPACES.core;
         const found = manifests.some((m) => m.object.metadata.name === BASIC_AUTH_SECRET && m.object.metadata.namespace === ns);
         if (!found) {
-            r.problem("basicAuthFromSealedSecret", `no SealedSecret ${BASIC_AUTH_SECRET} in namespace ${ns} under sealedSecretsDir; create it with: npm run -s seal -- --stack ${raw.stack} --name ${BASIC_AUTH_SECRET} -n ${ns} --from-literal ${BASIC_AUTH_KEYS.user}=admin --from-file ${BASIC_AUTH_KEYS.password}=<file> -w secrets/${raw.stack}/${BASIC_AUTH_SECRET}.yaml`, "true");
+            r.problem("basicAuthFromSealedSecret", `no SealedSecret ${BASIC_AUTH_SECRET} in namespace ${ns} under sealedSecretsDir; create it with: kubectl create secret generic ${BASIC_AUTH_SECRET} -n ${ns} --from-literal=${BASIC_AUTH_KEYS.user}=admin --from-file=${BASIC_AUTH_KEYS.password}=<file> --dry-run=client -o yaml | npm run -s seal -- --stack ${raw.stack} -o yaml -w secrets/${raw.stack}/${BASIC_AUTH_SECRET}.yaml (docs/sealing.md)`, "true");
         }
     }
     return { gatewayReplicas, queueWorkerReplicas, adminUser, adminPassword, proLicense, basicAuthFromSealedSecret };

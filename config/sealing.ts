@@ -46,7 +46,7 @@ function readSealedSecrets(r: Reader, raw: RawConfig): SealedSecretFile[] {
         r.addAll(parsed.problems);
         for (const o of parsed.objects) {
             const id = `${o.object.metadata.namespace}/${o.object.metadata.name}`;
-            if (seen.has(id)) r.fileProblem(o.file, `SealedSecret ${id} is also defined in ${seen.get(id)}; keep one (npm run -s seal -- --merge-into merges keys)`);
+            if (seen.has(id)) r.fileProblem(o.file, `SealedSecret ${id} is also defined in ${seen.get(id)}; keep one (npm run -s seal -- --stack <stack> -o yaml --merge-into <file> merges keys: docs/sealing.md)`);
             seen.set(id, o.file);
             out.push(o);
         }

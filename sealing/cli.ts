@@ -88,9 +88,11 @@ if (require.main === module) {
         process.stderr.write(`seal: ${(e as Error).message}\n`);
         process.exit(e instanceof SealError ? 2 : 1);
     }
-    const run = spawnSync(ensureKubeseal(), args, { stdio: "inherit" });
+    // KUBESEAL: a kubeseal of your own (a package's), so sealing needs no Go toolchain.
+    const own = process.env.KUBESEAL;
+    const run = spawnSync(own || ensureKubeseal(), args, { stdio: "inherit" });
     if (run.error) {
-        process.stderr.write(`seal: cannot run kubeseal: ${run.error.message}\n`);
+        process.stderr.write(`seal: cannot run kubeseal${own ? ` (KUBESEAL=${own}: set it to a kubeseal binary, or unset it to build the pinned one)` : ""}: ${run.error.message}\n`);
         process.exit(1);
     }
     process.exit(run.status ?? 1);

@@ -95,6 +95,17 @@ describe("npm run seal: the stack's certificate, checked, then kubeseal", { skip
         assert.match(seal(["--stack", "staging", "--raw", "--name", "d", "-n", "x"], "v", false).stderr, /cannot read certificate secrets\/staging\/pub-cert\.pem: ENOENT/);
     });
 
+    it("KUBESEAL names a kubeseal of your own (no Go needed); one that cannot run is named with the fix", () => {
+        // No go on PATH and an empty tools cache: nothing could be built, and nothing needs to be.
+        const noGo = { PATH: "/nonexistent", OPENFAAS_GITOPS_CACHE: tempDir("ofg-empty-cache-") };
+        const own = sealCommand(["--cert", CERT, "--raw", "--name", "d", "-n", "openfaas-fn"], "v", dir, { KUBESEAL: ensureKubeseal(), ...noGo });
+        assert.equal(own.code, 0, own.stderr);
+        assert.equal(unseal(KEY, "openfaas-fn/d", own.stdout).toString(), "v");
+        const missing = sealCommand(["--cert", CERT, "--raw", "--name", "d", "-n", "openfaas-fn"], "v", dir, { KUBESEAL: path.join(dir, "no-such-kubeseal"), ...noGo });
+        assert.equal(missing.code, 1);
+        assert.match(missing.stderr, /^seal: cannot run kubeseal \(KUBESEAL=\S*no-such-kubeseal: set it to a kubeseal binary, or unset it to build the pinned one\): .*ENOENT/);
+    });
+
     it("the commands of docs/sealing.md, as written there, leave only sealed files", () => {
         const work = tempDir("ofg-seal-docs-");
         fs.mkdirSync(path.join(work, "secrets", "prod"), { recursive: true });

@@ -16,17 +16,17 @@ export interface CommandResult {
 }
 
 /**
- * Runs sealing/cli.ts with `args` and `stdin` in `cwd`, as a user would. kubeseal reads a kubeconfig
+ * Runs sealing/cli.ts with `args` and `stdin` in `cwd` (and `env` besides), as a user would. kubeseal reads a kubeconfig
  * only for a Secret without a namespace; an empty HOME keeps the user's out of it (the tools cache stays).
  */
-export function sealCommand(args: readonly string[], stdin: string, cwd: string): CommandResult {
+export function sealCommand(args: readonly string[], stdin: string, cwd: string, env: Record<string, string> = {}): CommandResult {
     // The loader by absolute URL: the command runs in a scratch directory, as a user's would.
     const tsx = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
     const r = spawnSync(process.execPath, ["--import", tsx, path.join(ROOT, "sealing", "cli.ts"), ...args], {
         input: stdin,
         encoding: "utf8",
         cwd,
-        env: { PATH: process.env.PATH, HOME: tempDir("ofg-seal-home-"), OPENFAAS_GITOPS_CACHE: cacheBase() },
+        env: { PATH: process.env.PATH, HOME: tempDir("ofg-seal-home-"), OPENFAAS_GITOPS_CACHE: cacheBase(), ...env },
     });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
