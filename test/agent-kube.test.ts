@@ -18,6 +18,17 @@ import { tempDir } from "./support/tmp";
 const available = controlPlaneAvailable();
 if (!available) console.log("# SKIP agent Kubernetes tests: no `go` on PATH to build kube-apiserver and etcd, and none cached");
 
+/** TEST DOUBLE of a network partition (or a crash) in front of the REAL apiserver: every get and replace fails with `cut` while it is set. */
+class CutOff extends KubeApi {
+    cut?: string;
+    override get<T>(...args: Parameters<KubeApi["get"]>): Promise<T> {
+        return this.cut ? Promise.reject(new Error(this.cut)) : super.get<T>(...args);
+    }
+    override replace<T>(...args: Parameters<KubeApi["replace"]>): Promise<T> {
+        return this.cut ? Promise.reject(new Error(this.cut)) : super.replace<T>(args[0], args[1], args[2], args[3] as T, args[4]);
+    }
+}
+
 describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchain and no cached binaries" }, () => {
     let cp: ControlPlane;
     before(async () => {
@@ -204,22 +215,12 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
     });
 
     it("a leader cut off from the apiserver leads until its renew deadline, then stops (and says so)", async () => {
-        /** TEST DOUBLE of a network partition in front of the REAL apiserver: every call fails while `cut`. */
-        class Partition extends KubeApi {
-            cut = false;
-            override get<T>(...args: Parameters<KubeApi["get"]>): Promise<T> {
-                return this.cut ? Promise.reject(new Error("connect ETIMEDOUT")) : super.get<T>(...args);
-            }
-            override replace<T>(...args: Parameters<KubeApi["replace"]>): Promise<T> {
-                return this.cut ? Promise.reject(new Error("connect ETIMEDOUT")) : super.replace<T>(args[0], args[1], args[2], args[3] as T, args[4]);
-            }
-        }
         let now = Date.now();
-        const api = new Partition(kubeConnection(cp.kubeconfig));
+        const api = new CutOff(kubeConnection(cp.kubeconfig));
         const changes: boolean[] = [];
         const elector = new LeaseElector(api, { namespace: "openfaas-gitops", name: "election-3", identity: "agent-p", clock: () => now }, { leader: (l) => changes.push(l) });
         assert.equal(await elector.tryAcquireOrRenew(), true);
-        api.cut = true;
+        api.cut = "connect ETIMEDOUT";
         now += 4_000;
         assert.equal(await elector.tryAcquireOrRenew(), false, "the renewal fails");
         assert.equal(elector.isLeader(), true, "one failed renewal: it still leads");
@@ -264,19 +265,9 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
     });
 
     it("start(): a leader that stops renewing stops leading before the follower takes over (no overlap), and the follower does take over", async () => {
-        /** TEST DOUBLE of a crash in front of the REAL apiserver: every call of the leader fails once `dead`. */
-        class Crash extends KubeApi {
-            dead = false;
-            override get<T>(...args: Parameters<KubeApi["get"]>): Promise<T> {
-                return this.dead ? Promise.reject(new Error("crashed")) : super.get<T>(...args);
-            }
-            override replace<T>(...args: Parameters<KubeApi["replace"]>): Promise<T> {
-                return this.dead ? Promise.reject(new Error("crashed")) : super.replace<T>(args[0], args[1], args[2], args[3] as T, args[4]);
-            }
-        }
         const timing = { namespace: "openfaas-gitops", name: "election-loop", leaseDurationSeconds: 3, renewDeadlineSeconds: 1.5, retryPeriodSeconds: 0.25 };
         const events: [string, boolean, number][] = [];
-        const leaderApi = new Crash(kubeConnection(cp.kubeconfig));
+        const leaderApi = new CutOff(kubeConnection(cp.kubeconfig)); // its calls fail once cut: a crashed leader
         const a = new LeaseElector(leaderApi, { ...timing, identity: "loop-a" }, { leader: (l) => events.push(["a", l, Date.now()]) });
         a.start();
         await until("a leads", async () => a.isLeader() || undefined, 5_000);
@@ -285,7 +276,7 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
         try {
             await new Promise((r) => setTimeout(r, 1_000));
             assert.equal(b.isLeader(), false, "the follower waits while the leader renews (every 0.25 s)");
-            leaderApi.dead = true;
+            leaderApi.cut = "crashed";
             await until("b leads", async () => b.isLeader() || undefined, 10_000);
             const lost = events.find(([who, l]) => who === "a" && !l);
             const gained = events.find(([who, l]) => who === "b" && l);
