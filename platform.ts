@@ -13,6 +13,8 @@ import { FunctionSchedule } from "./components/schedule";
 import { Contour } from "./components/contour";
 import { PlatformNamespaces } from "./components/namespaces";
 import { OpenFaaS } from "./components/openfaas";
+import { PreviewIdentity } from "./components/preview-identity";
+import { DEFAULT_NAMESPACES } from "./model/platform";
 import { SealedSecrets } from "./components/sealed-secrets";
 
 /** The stack outputs. */
@@ -124,6 +126,11 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
 
     if (cfg.networkPolicies) {
         new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions, ownFunctionNamespaces: ns.ownFunctionNamespaces }, withClusterProvider());
+    }
+
+    if (cfg.previewIdentity) {
+        // The core namespace's name is the default one (the platform names no other); the component waits for it.
+        new PreviewIdentity("preview-identity", { namespace: DEFAULT_NAMESPACES.core }, withClusterProvider({ dependsOn: [ns] }));
     }
 
     const fluxCfg = fluxOf(cfg);

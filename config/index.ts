@@ -36,6 +36,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
     const charts = readCharts(r);
     const crds = r.oneOf("crds", CRD_MODES, "apply");
     const networkPolicies = r.bool("networkPolicies", true);
+    const previewIdentity = r.bool("previewIdentity", false);
     const functions = readFunctions(r, raw, isPro(r));
     const invoker = readInvoker(r, raw);
     const agent = readAgent(r, r.get("flux") !== undefined);
@@ -43,5 +44,5 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
 
     r.unknownKeys();
     if (r.problems.length > 0) throw new ConfigError(raw.stack, r.problems);
-    return { stack: raw.stack, ingress, tls, openfaas, sealedSecrets, charts, crds, networkPolicies, functions, invoker: invoker!, agent, flux }; // no invoker means a problem above
+    return { stack: raw.stack, ingress, tls, openfaas, sealedSecrets, charts, crds, networkPolicies, previewIdentity, functions, invoker: invoker!, agent, flux }; // no invoker means a problem above
 }

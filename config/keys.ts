@@ -27,6 +27,7 @@ export const CONFIG_KEYS = {
     charts: "object",
     crds: "string",
     networkPolicies: "boolean",
+    previewIdentity: "boolean",
     functionsFile: "string",
     functions: "object",
     functionsEnv: "object",

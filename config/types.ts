@@ -94,6 +94,8 @@ export interface PlatformConfig {
     /** What the program does with the charts' CRDs (model/crds.ts, docs/crds.md). */
     readonly crds: CrdMode;
     readonly networkPolicies: boolean;
+    /** The identity pull-request previews run as: it reads and dry-runs, never writes (components/preview-identity.ts). */
+    readonly previewIdentity: boolean;
     /** The functions of `functionsFile` with this stack's overrides applied (schedules emptied when off). */
     readonly functions: readonly FunctionDef[];
     /** The cron jobs' invoke image, from functions/invoker.yml. */

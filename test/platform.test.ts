@@ -190,3 +190,25 @@ describe("credentials", () => {
         assert.deepEqual(keyHolders.sort(), ["sealed-secrets-cert", "sealed-secrets-key"].sort());
     });
 });
+
+describe("previewIdentity", () => {
+    it("off by default: no preview identity on any shipped stack", async () => {
+        for (const stack of STACKS) {
+            const { resources } = await runStack(stack);
+            assert.deepEqual(resources.filter((r) => r.name.startsWith("preview-identity")).map((r) => r.name), [], stack);
+        }
+    });
+
+    it("true: its ServiceAccount in the core namespace, its ClusterRole and binding, and the policy that denies it every write but a dry run", async () => {
+        const { resources } = await runProgram(raw({ previewIdentity: "true" }));
+        const sa = one(resources, "kubernetes:core/v1:ServiceAccount", "preview-identity-sa").inputs;
+        assert.deepEqual([sa.metadata.name, sa.metadata.namespace, sa.automountServiceAccountToken], ["openfaas-gitops-preview", "openfaas", false]);
+        const policy = one(resources, "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "preview-identity-policy").inputs;
+        assert.equal(policy.spec.matchConditions[0].expression, 'request.userInfo.username == "system:serviceaccount:openfaas:openfaas-gitops-preview"');
+        assert.equal(policy.spec.validations[0].expression, "request.dryRun == true");
+        assert.deepEqual(one(resources, "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", "preview-identity-policy-binding").inputs.spec.validationActions, ["Deny"]);
+        const role = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "preview-identity-role").inputs;
+        const granted = JSON.stringify(role.rules);
+        for (const never of ["secrets", "serviceaccounts/token", "pods/exec", "validatingadmissionpolic", "delete", "escalate", "bind", "impersonate"]) assert.ok(!granted.includes(never), never);
+    });
+});

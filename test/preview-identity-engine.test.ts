@@ -1,0 +1,65 @@
+/**
+ * A pull request's program under the preview identity (components/preview-identity.ts, made by the
+ * program with previewIdentity: true), through the REAL engine against the REAL control plane with
+ * the upstream charts: its preview shows the change it proposes, with the policy pack, and the same
+ * program run as an update writes nothing.
+ */
+import { strict as assert } from "node:assert";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { PREVIEW_IDENTITY } from "../components/preview-identity";
+import { runEngine } from "../agent/pulumi-engine";
+import { writeKubeconfig } from "../tools/pki";
+import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
+import { BASE, policyRun, SKIP_REASON } from "./support/engine-lifecycle";
+import { tempDir } from "./support/tmp";
+import { until } from "./support/wait";
+
+/** The platform's core namespace, where the component puts the ServiceAccount (the dev stack's up made it). */
+const NS = "openfaas";
+
+describe("a pull request's program under the preview identity (real engine)", { skip: SKIP_REASON }, () => {
+    let h: EngineHarness;
+    let s: TestStack;
+    let env: Record<string, string>;
+
+    before(async () => {
+        h = await startEngineHarness({ log: (l) => console.log(`# ${l}`), checkpoints: false });
+        // The program makes the identity itself (config key previewIdentity).
+        s = await h.stack("dev", "dev", { secrets: BASE, extra: { previewIdentity: true } });
+        await s.run("up");
+        const kubeconfig = path.join(tempDir("ofg-preview-engine-"), "kubeconfig");
+        writeKubeconfig(kubeconfig, h.cp.server, path.join(h.cp.dir, "pki", "ca.crt"), { token: h.cp.kubectl(["create", "token", PREVIEW_IDENTITY, "-n", NS, "--duration=1h"]).trim() });
+        env = { ...h.env, KUBECONFIG: kubeconfig };
+        await until("the preview policy to be enforced", () => {
+            try {
+                h.cp.kubectl(["--kubeconfig", kubeconfig, "create", "configmap", "canary", "-n", NS]);
+                h.cp.kubectl(["delete", "configmap", "canary", "-n", NS]);
+                return undefined;
+            } catch (e) {
+                return /denied request/.test((e as Error).message) ? true : undefined;
+            }
+        }, 30_000);
+        // The pull request: the gateway scaled to 2.
+        await s.stack.setConfig("openfaas-gitops:gatewayReplicas", { value: "2" });
+    });
+    after(async () => h?.stop());
+
+    const run = (op: "preview" | "up", extra = {}) => runEngine({ op, stack: "dev", configFile: s.configFile, secretsProvider: "passphrase", ...extra }, { cwd: h.projectDir, env, log: () => undefined });
+
+    it("its preview, with the policy pack, shows the update it proposes", async () => {
+        const r = await run("preview", policyRun("dev"));
+        // The gateway scaled, its component, and the provider itself: its kubeconfig is the preview's,
+        // not the one the state recorded (what the comment on the pull request must leave out).
+        assert.deepEqual([...r.changed].sort(), [
+            "kubernetes:apps/v1:Deployment::openfaas-chart:openfaas/gateway (update)",
+            "openfaas-gitops:platform:OpenFaaS::openfaas (update)",
+            "pulumi:providers:kubernetes::kubernetes (update)",
+        ]);
+    });
+
+    it("run as an update, it writes nothing: the apiserver denies it, naming the policy", async () => {
+        await assert.rejects(run("up"), new RegExp(`deployments.apps "gateway" is forbidden: ValidatingAdmissionPolicy '${PREVIEW_IDENTITY}'[^\\n]*denied request`));
+        assert.equal(h.cp.kubectl(["get", "deployment", "gateway", "-n", "openfaas", "-o", "jsonpath={.spec.replicas}"]), "1");
+    });
+});
