@@ -1,0 +1,183 @@
+/** The decisions of pull-request previews (agent/previews.ts): who is previewed, what runs, the status and the comment. */
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import {
+    base64Forms,
+    commentMarker,
+    fenced,
+    MAX_LISTED,
+    MIN_SECRET_LENGTH,
+    planPreviews,
+    PreviewPolicy,
+    previewable,
+    previewCommentBody,
+    PreviewResult,
+    previewStatus,
+    PullRequestRef,
+    scrub,
+} from "../agent/previews";
+
+const POLICY: PreviewPolicy = { repository: "org/platform", branch: "main", writers: true, label: "preview" };
+const pr = (number: number, over: Partial<PullRequestRef> = {}): PullRequestRef => ({ number, headSha: `${number}`.padStart(40, "a"), headRepository: "org/platform", baseRef: "main", author: "dev", labels: [], ...over });
+
+describe("which pull requests are previewed", () => {
+    it("a fork's never, whatever its labels or author; another base's never", () => {
+        const fork = previewable(pr(1, { headRepository: "mallory/platform", labels: ["preview"] }), POLICY, () => true);
+        assert.deepEqual(fork, { ok: false, why: "its head is in mallory/platform, a fork: a fork's pull request is never previewed" });
+        assert.deepEqual(previewable(pr(2, { baseRef: "release" }), POLICY, () => true), { ok: false, why: "it is against release, not main" });
+        assert.deepEqual(previewable(pr(3, { headRepository: "ORG/Platform" }), POLICY, () => true), { ok: true }, "GitHub's names are case-insensitive");
+    });
+
+    it("an author with write access, or the label; GitHub is asked about the author only when the label does not decide", () => {
+        let asked = 0;
+        const canWrite = (v: boolean) => () => (asked++, v);
+        assert.deepEqual(previewable(pr(1, { labels: ["preview"] }), POLICY, canWrite(false)), { ok: true });
+        assert.equal(asked, 0);
+        assert.deepEqual(previewable(pr(2), POLICY, canWrite(true)), { ok: true });
+        assert.deepEqual(previewable(pr(3, { author: "guest" }), POLICY, canWrite(false)), { ok: false, why: "its author (guest) has no write access and it has no label preview" });
+        assert.deepEqual(previewable(pr(4), { ...POLICY, writers: false, label: undefined }, canWrite(true)), { ok: false, why: "previews allow neither writers nor a label" });
+    });
+});
+
+describe("what runs", () => {
+    const state = (running: [number, string][] = [], previewed: [number, string][] = []) => ({ running: new Map(running), previewed: new Map(previewed) });
+
+    it("each head once, oldest pull request first, at most `parallel` at a time", () => {
+        const open = [pr(3), pr(1), pr(2)];
+        assert.deepEqual(planPreviews(open, state(), false, 1), { start: [pr(1)], cancel: [] });
+        assert.deepEqual(planPreviews(open, state([[1, pr(1).headSha]]), false, 2).start, [pr(2)]);
+        assert.deepEqual(planPreviews(open, state([], [[1, pr(1).headSha], [2, pr(2).headSha]]), false, 1).start, [pr(3)]);
+        assert.deepEqual(planPreviews(open, state([], open.map((p) => [p.number, p.headSha])), false, 1), { start: [], cancel: [] });
+    });
+
+    it("a new push stops the old head's preview and previews the new one; a closed pull request's stops", () => {
+        const pushed = pr(1, { headSha: "b".repeat(40) });
+        assert.deepEqual(planPreviews([pushed], state([[1, pr(1).headSha], [9, pr(9).headSha]]), false, 1), { start: [pushed], cancel: [1, 9] });
+    });
+
+    it("nothing starts while an apply runs or waits; stale previews still stop", () => {
+        assert.deepEqual(planPreviews([pr(1, { headSha: "c".repeat(40) }), pr(2)], state([[1, pr(1).headSha]]), true, 4), { start: [], cancel: [1] });
+    });
+
+    it("property: never more than `parallel`, never a head twice, never during an apply, only running ones stopped", () => {
+        const sha = fc.constantFrom("a", "b", "c").map((c) => c.repeat(40));
+        const openArb = fc.uniqueArray(fc.record({ number: fc.integer({ min: 1, max: 8 }), headSha: sha }), { selector: (p) => p.number, maxLength: 8 });
+        const mapArb = fc.array(fc.tuple(fc.integer({ min: 1, max: 10 }), sha), { maxLength: 6 }).map((e) => new Map(e));
+        fc.assert(
+            fc.property(openArb, mapArb, mapArb, fc.boolean(), fc.integer({ min: 1, max: 4 }), (o, running, previewed, pending, parallel) => {
+                const running2 = new Map([...running].slice(0, parallel));
+                const open = o.map((p) => pr(p.number, { headSha: p.headSha }));
+                const plan = planPreviews(open, { running: running2, previewed }, pending, parallel);
+                const left = running2.size - plan.cancel.length;
+                return (
+                    plan.cancel.every((n) => running2.has(n)) &&
+                    (!pending || plan.start.length === 0) &&
+                    left + plan.start.length <= Math.max(parallel, running2.size) &&
+                    plan.start.every((p) => previewed.get(p.number) !== p.headSha && running2.get(p.number) !== p.headSha) &&
+                    new Set(plan.start.map((p) => p.number)).size === plan.start.length
+                );
+            }),
+        );
+    });
+});
+
+describe("the commit status", () => {
+    const ok = (violations: PreviewResult["violations"] = [], changes: Record<string, number> = { update: 1, same: 90 }): PreviewResult => ({ ok: true, changes, changed: ["kubernetes:apps/v1:Deployment::fn (update)"], violations });
+
+    it("green only when the preview ran and no mandatory policy failed", () => {
+        assert.deepEqual(previewStatus(ok()), { state: "success", description: "1 change(s), policies pass" });
+        assert.deepEqual(previewStatus(ok([], { same: 90 })), { state: "success", description: "no changes" });
+        assert.equal(previewStatus(ok([{ policy: "hpa", level: "advisory", message: "m" }])).state, "success");
+        assert.deepEqual(previewStatus(ok([{ policy: "pinned-images", level: "mandatory", message: "uses :latest" }])), { state: "failure", description: "1 mandatory policy violation(s): pinned-images" });
+        assert.equal(previewStatus({ ok: false, error: "boom", violations: [] }).state, "failure");
+        const many = Array.from({ length: 40 }, (_, i) => ({ policy: `policy-number-${i}`, level: "mandatory" as const, message: "m" }));
+        assert.ok(previewStatus(ok(many)).description.length <= 140, "GitHub's limit");
+    });
+});
+
+describe("secrets never reach the comment", () => {
+    it("as printed, JSON-escaped, URL-encoded, and in base64 at every alignment inside a longer base64 text", () => {
+        const secret = 'pa"ss\nw0rd/+?';
+        for (const prefix of ["", "u", "us", "use"]) {
+            const blob = Buffer.from(`${prefix}${secret}:tail`).toString("base64");
+            assert.doesNotMatch(scrub(`data: ${blob}`, [secret]), new RegExp(base64Forms(secret).map((f) => f.replace(/[+/]/g, "\\$&")).join("|")), prefix);
+        }
+        assert.equal(scrub(`a ${secret} b`, [secret]), "a [secret] b");
+        assert.equal(scrub(`{"p":${JSON.stringify(secret)}}`, [secret]), '{"p":"[secret]"}');
+        assert.equal(scrub(`?p=${encodeURIComponent(secret)}&q`, [secret]), "?p=[secret]&q");
+        assert.equal(scrub("replicas: 1, enabled: yes", ["1", "yes"]), "replicas: 1, enabled: yes", `values under ${MIN_SECRET_LENGTH} characters are not secrets to scrub`);
+    });
+
+    it("property: no printed form of any secret survives, and text without secrets is kept as it was", () => {
+        const chars = fc.constantFrom(..."abcxyz019 :\"\\\n/+=%".split(""));
+        const secretArb = fc.string({ unit: chars, minLength: MIN_SECRET_LENGTH, maxLength: 12 });
+        const forms = (s: string) => [s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s), ...base64Forms(s)];
+        fc.assert(
+            fc.property(fc.array(secretArb, { minLength: 1, maxLength: 3 }), fc.array(fc.oneof(fc.string({ unit: chars, maxLength: 20 }), fc.nat({ max: 99 })), { maxLength: 12 }), (secrets, parts) => {
+                // The text: random pieces and the secrets' forms, mixed.
+                const text = parts.map((p) => (typeof p === "number" ? forms(secrets[p % secrets.length]!)[p % 4] ?? "" : p)).join("");
+                const out = scrub(text, secrets);
+                return secrets.every((s) => forms(s).every((f) => !out.includes(f)));
+            }),
+        );
+        fc.assert(fc.property(fc.string(), (text) => scrub(text, []) === text));
+    });
+});
+
+describe("the comment", () => {
+    const secret = "s3cr3t-passw0rd";
+    const base = { stack: "prod", revision: "0123456789abcdef0123456789abcdef01234567", secrets: [secret], statusUrl: "https://agent.example.com/" };
+
+    it("says what the preview found, marked so the next one edits it in place", () => {
+        const body = previewCommentBody({
+            ...base,
+            result: { ok: true, changes: { update: 1, same: 90 }, changed: ["kubernetes:apps/v1:Deployment::openfaas-chart:openfaas/gateway (update)"], violations: [] },
+        });
+        assert.ok(body.startsWith(`${commentMarker("prod")}\n### Preview of stack \`prod\` at \`0123456789ab\`: passes`));
+        assert.match(body, /Changes: 1 to update\./);
+        assert.match(body, /```text\nkubernetes:apps\/v1:Deployment::openfaas-chart:openfaas\/gateway \(update\)\n```/);
+        assert.match(body, /Every policy passes\./);
+        assert.match(body, /\[The agent's status\]\(https:\/\/agent\.example\.com\/\)$/);
+    });
+
+    it("a failed policy, an outdated preview, a long list and a long error", () => {
+        const changed = Array.from({ length: MAX_LISTED + 7 }, (_, i) => `kubernetes:core/v1:ConfigMap::c${i} (create)`);
+        const body = previewCommentBody({ ...base, outdated: true, result: { ok: true, changes: { create: changed.length }, changed, violations: [{ policy: "pinned-images", level: "mandatory", message: "image ghcr.io/x:latest is not pinned", resource: "kubernetes:apps/v1:Deployment::fn" }] } });
+        assert.match(body, /: fails/);
+        assert.match(body, /_Outdated: a newer commit has been pushed/);
+        assert.match(body, /\.\.\. and 7 more\n```/);
+        assert.match(body, /\[mandatory\] pinned-images \(kubernetes:apps\/v1:Deployment::fn\): image ghcr\.io\/x:latest is not pinned/);
+        const failed = previewCommentBody({ ...base, result: { ok: false, error: "x".repeat(50_000), violations: [] } });
+        assert.ok(failed.length < 21_000, `${failed.length} characters`);
+        assert.match(failed, /\[\.\.\. cut; the agent's log has the whole text \.\.\.\]/);
+    });
+
+    it("property: whatever the program printed, no secret is posted and its text stays inside its code block", () => {
+        const untrusted = fc.oneof(fc.string(), fc.constantFrom("```", "````\n@admin ![x](https://evil.example/p.png)", `${secret}`, Buffer.from(`k:${secret}`).toString("base64")));
+        const text = fc.array(untrusted, { maxLength: 4 }).map((a) => a.join(" "));
+        fc.assert(
+            fc.property(text, text, fc.boolean(), (name, message, failed) => {
+                const result: PreviewResult = failed
+                    ? { ok: false, error: `${name} ${message}`, violations: [] }
+                    : { ok: true, changes: { update: 1 }, changed: [name], violations: [{ policy: "p", level: "advisory", message }] };
+                const body = previewCommentBody({ ...base, result });
+                if (body.includes(secret) || base64Forms(secret).some((f) => body.includes(f))) return false;
+                // Outside the code blocks, only the agent's own lines. As in CommonMark, a block ends at
+                // the first line of at least as many backticks (up to 3 spaces before, spaces after).
+                const outside = body.replace(/^(`{3,})text\n(?:.*\n)*? {0,3}\1`* *$/gm, "");
+                return !outside.includes("@admin") && !outside.includes("evil.example");
+            }),
+        );
+    });
+
+    it("a fence is longer than any run of backticks inside it", () => {
+        fc.assert(
+            fc.property(fc.string({ unit: fc.constantFrom("`", "a", "\n") }), (s) => {
+                const block = fenced(s);
+                const fence = /^`+/.exec(block)![0];
+                return !s.includes(fence) && block.endsWith(`\n${fence}`);
+            }),
+        );
+    });
+});
