@@ -13,7 +13,7 @@ import { createRequire, enableCompileCache } from "node:module";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { deferUnusedModules } from "./deferred-modules";
-import { ObjectRef, objectRef } from "./engine";
+import { ObjectRef, objectRef, PolicyViolation } from "./engine";
 import type * as automation from "@pulumi/pulumi/automation";
 
 /**
@@ -36,16 +36,28 @@ export interface RunRequest {
 
 export type RunMessage =
     | { readonly kind: "log"; readonly line: string }
-    | { readonly kind: "done"; readonly changes: Record<string, number>; readonly changed: string[]; readonly objects?: ObjectRef[] }
-    | { readonly kind: "failed"; readonly message: string; readonly locked: boolean };
+    | { readonly kind: "done"; readonly changes: Record<string, number>; readonly changed: string[]; readonly objects?: ObjectRef[]; readonly violations: PolicyViolation[] }
+    | { readonly kind: "failed"; readonly message: string; readonly locked: boolean; readonly violations: PolicyViolation[] };
 
 /** Steps that are not a change: a drift check's refresh steps are how it reads, not what it finds. */
 const NOT_A_CHANGE = new Set(["same", "read", "refresh"]);
 
+/** Pure: `type::name` of a resource's URN (its parent types left out). */
+export function resourceName(urn: string): string {
+    const [type, name] = urn.split("::").slice(-2);
+    return `${type!.split("$").pop()}::${name}`;
+}
+
 /** Pure: `type::name (op)` of a resource step, as reported in change and drift lists. */
 export function describeStep(urn: string, op: string): string {
-    const [type, name] = urn.split("::").slice(-2);
-    return `${type!.split("$").pop()}::${name} (${op})`;
+    return `${resourceName(urn)} (${op})`;
+}
+
+/** Pure: a policy event as a run reports it: the CLI's colour codes out of its message. */
+export function policyViolation(ev: Pick<automation.PolicyEvent, "policyName" | "enforcementLevel" | "message" | "resourceUrn">): PolicyViolation {
+    // eslint-disable-next-line no-control-regex
+    const message = ev.message.replace(/\x1b\[[0-9;]*m|<\{%[^%]*%\}>/g, "").trim();
+    return { policy: ev.policyName, level: ev.enforcementLevel === "mandatory" ? "mandatory" : "advisory", message, ...(ev.resourceUrn ? { resource: resourceName(ev.resourceUrn) } : {}) };
 }
 
 /** Pure: changes by operation, from the `type::name (op)` list. */
@@ -104,12 +116,14 @@ async function run(req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
     deferUnusedModules(fromProject);
     const auto = fromProject("@pulumi/pulumi/automation") as typeof automation;
     // A stack locked by someone is the Automation API's own error type (it reads the CLI's words for
-    // both the DIY backends and the Pulumi Cloud), so nothing here matches error text.
-    return operate(auto, fromProject, req, signal).catch((e: Error): RunMessage => ({ kind: "failed", message: e.message, locked: e instanceof auto.ConcurrentUpdateError }));
+    // both the DIY backends and the Pulumi Cloud), so nothing here matches error text. A mandatory
+    // policy fails the run: its results go with the failure.
+    const violations: PolicyViolation[] = [];
+    return operate(auto, fromProject, req, signal, violations).catch((e: Error): RunMessage => ({ kind: "failed", message: e.message, locked: e instanceof auto.ConcurrentUpdateError, violations }));
 }
 
 /** The operation itself, with the checkout's Automation API and program. */
-async function operate(auto: typeof automation, fromProject: NodeJS.Require, req: RunRequest, signal: AbortSignal): Promise<RunMessage> {
+async function operate(auto: typeof automation, fromProject: NodeJS.Require, req: RunRequest, signal: AbortSignal, violations: PolicyViolation[]): Promise<RunMessage> {
     const projectDir = process.cwd();
     const project = yaml.load(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name: string; main?: string };
     const main = path.resolve(projectDir, project.main ?? "index.ts");
@@ -123,7 +137,7 @@ async function operate(auto: typeof automation, fromProject: NodeJS.Require, req
     );
     if (req.op === "unlock") {
         await stack.cancel();
-        return { kind: "done", changes: {}, changed: [] };
+        return { kind: "done", changes: {}, changed: [], violations };
     }
     const planOnly = req.op === "preview" || req.op === "drift-check";
     // An up's result is the stack's outputs and its last update, which the Automation API reads after
@@ -145,6 +159,7 @@ async function operate(auto: typeof automation, fromProject: NodeJS.Require, req
         onOutput: (line: string) => void send({ kind: "log", line: line.trimEnd() }),
         onEvent: (ev: automation.EngineEvent) => {
             if (ev.diagnosticEvent && PENDING_OPERATIONS_WARNING.test(ev.diagnosticEvent.message)) metPendingOperations = true;
+            if (ev.policyEvent) violations.push(policyViolation(ev.policyEvent));
             // A plan reports steps before they run; an update, the steps that ran.
             const m = planOnly ? ev.resourcePreEvent?.metadata : ev.resOutputsEvent?.metadata;
             if (m && !NOT_A_CHANGE.has(m.op)) changed.push(describeStep(m.urn, m.op));
@@ -157,7 +172,7 @@ async function operate(auto: typeof automation, fromProject: NodeJS.Require, req
     if (req.op === "destroy") await stack.destroy({ signal, parallel: ENGINE_PARALLEL, onOutput: opts.onOutput, onEvent: opts.onEvent });
     else await (planOnly ? stack.preview(opts) : stack.up(opts));
     if (!planOnly && metPendingOperations) await clearPendingOperations(stack);
-    return { kind: "done", changes: countChanges(changed), changed, objects };
+    return { kind: "done", changes: countChanges(changed), changed, objects, violations };
 }
 
 if (require.main === module) {
@@ -171,7 +186,7 @@ if (require.main === module) {
             return;
         }
         void run(m, controller.signal)
-            .catch((e: Error): RunMessage => ({ kind: "failed", message: e.message, locked: false }))
+            .catch((e: Error): RunMessage => ({ kind: "failed", message: e.message, locked: false, violations: [] }))
             .then(send)
             .then(() => process.exit(0));
     });

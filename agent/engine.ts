@@ -11,6 +11,17 @@ export interface RunResult {
     readonly changed: readonly string[];
     /** The Kubernetes objects the run found the program managing (a drift check's and an update's), for the drift gate. */
     readonly objects?: readonly ObjectRef[];
+    /** What the policy pack reported, for a run with one (a preview's comment lists them). */
+    readonly violations?: readonly PolicyViolation[];
+}
+
+/** One policy result as the engine reports it (an advisory one is the CLI's "warning"). */
+export interface PolicyViolation {
+    readonly policy: string;
+    readonly level: "mandatory" | "advisory";
+    readonly message: string;
+    /** `type::name` of the resource, when the policy names one. */
+    readonly resource?: string;
 }
 
 /** A Kubernetes object by its API version, kind, namespace (when namespaced) and name. */

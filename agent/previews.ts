@@ -10,6 +10,7 @@
  * - the program's text cannot end the code block it is quoted in, so it cannot mention people, link
  *   images or post markup under the agent's name.
  */
+import type { PolicyViolation } from "./engine";
 
 /** A pull request as the agent sees it (agent/github.ts reads them). */
 export interface PullRequestRef {
@@ -74,15 +75,6 @@ export function planPreviews(open: readonly PullRequestRef[], state: PreviewStat
         .sort((a, b) => a.number - b.number)
         .filter((pr) => state.previewed.get(pr.number) !== pr.headSha && state.running.get(pr.number) !== pr.headSha);
     return { start: due.slice(0, Math.max(0, parallel - stillRunning)), cancel };
-}
-
-/** A policy result as the engine reports it. */
-export interface PolicyViolation {
-    readonly policy: string;
-    readonly level: "mandatory" | "advisory";
-    readonly message: string;
-    /** `type::name` of the resource, when the policy names one. */
-    readonly resource?: string;
 }
 
 export type PreviewResult =

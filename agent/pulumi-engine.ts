@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { engineEnvAllowed, proxyEnvironment } from "../model/engine-env";
 import { fileBackendDir, MAYBE_TORN_STATE, removeTornAttrs } from "./diy-state";
-import { Engine, RunContext, RunResult } from "./engine";
+import { Engine, PolicyViolation, RunContext, RunResult } from "./engine";
 import type { RunMessage, RunOp, RunRequest } from "./engine-run";
 
 export interface PulumiEngineSettings {
@@ -131,7 +131,8 @@ export function locksAreOwnAndDead(holders: readonly LockHolder[], host = os.hos
 }
 
 export class EngineRunError extends Error {
-    constructor(message: string, public readonly locked: boolean) {
+    /** `violations`: what the policy pack reported before the run failed (a mandatory one fails it). */
+    constructor(message: string, public readonly locked: boolean, public readonly violations: readonly PolicyViolation[] = []) {
         super(message);
         this.name = "EngineRunError";
     }
@@ -181,10 +182,10 @@ export function runEngine(req: RunRequest, ctx: EngineRunContext): Promise<RunRe
             if (m.kind === "log") ctx.log(m.line);
             else if (m.kind === "done") {
                 settled = true;
-                resolve({ changes: m.changes, changed: m.changed, objects: m.objects });
+                resolve({ changes: m.changes, changed: m.changed, objects: m.objects, violations: m.violations });
             } else {
                 settled = true;
-                reject(new EngineRunError(m.message, m.locked));
+                reject(new EngineRunError(m.message, m.locked, m.violations));
             }
         });
         child.on("exit", (code, signal) => {

@@ -17,6 +17,7 @@ import {
     PullRequestRef,
     scrub,
 } from "../agent/previews";
+import { policyViolation } from "../agent/engine-run";
 
 const POLICY: PreviewPolicy = { repository: "org/platform", branch: "main", writers: true, label: "preview" };
 const pr = (number: number, over: Partial<PullRequestRef> = {}): PullRequestRef => ({ number, headSha: `${number}`.padStart(40, "a"), headRepository: "org/platform", baseRef: "main", author: "dev", labels: [], ...over });
@@ -177,6 +178,28 @@ describe("the comment", () => {
                 const block = fenced(s);
                 const fence = /^`+/.exec(block)![0];
                 return !s.includes(fence) && block.endsWith(`\n${fence}`);
+            }),
+        );
+    });
+});
+
+describe("policy results as a run reports them (agent/engine-run.ts)", () => {
+    it("the policy, its level (the CLI's warning is advisory), the resource by type and name, the message without colour codes", () => {
+        const urn = "urn:pulumi:dev::openfaas-gitops::openfaas-gitops:platform:OpenFaaSFunction$kubernetes:apps/v1:Deployment::fn-certinfo";
+        assert.deepEqual(policyViolation({ policyName: "pinned-images", enforcementLevel: "mandatory", message: "\x1b[31mimage x:latest\x1b[0m is not pinned\n", resourceUrn: urn }), {
+            policy: "pinned-images",
+            level: "mandatory",
+            message: "image x:latest is not pinned",
+            resource: "kubernetes:apps/v1:Deployment::fn-certinfo",
+        });
+        assert.deepEqual(policyViolation({ policyName: "hpa", enforcementLevel: "warning", message: "<{%fg 3%}>m<{%reset%}>" }), { policy: "hpa", level: "advisory", message: "m" });
+    });
+
+    it("property: any event gives a violation without colour codes, never a throw", () => {
+        fc.assert(
+            fc.property(fc.string(), fc.constantFrom("mandatory", "warning") as fc.Arbitrary<"mandatory" | "warning">, fc.string(), fc.option(fc.string(), { nil: undefined }), (policyName, enforcementLevel, message, resourceUrn) => {
+                const v = policyViolation({ policyName, enforcementLevel, message: `\x1b[1m${message}\x1b[0m`, resourceUrn });
+                return !v.message.includes("\x1b[0m") && (v.level === "mandatory") === (enforcementLevel === "mandatory");
             }),
         );
     });

@@ -5,10 +5,11 @@
  * program run as an update writes nothing.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PREVIEW_IDENTITY } from "../components/preview-identity";
-import { runEngine } from "../agent/pulumi-engine";
+import { EngineRunError, runEngine } from "../agent/pulumi-engine";
 import { writeKubeconfig } from "../tools/pki";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
 import { BASE, policyRun, SKIP_REASON } from "./support/engine-lifecycle";
@@ -49,6 +50,7 @@ describe("a pull request's program under the preview identity (real engine)", { 
 
     it("its preview, with the policy pack, shows the update it proposes", async () => {
         const r = await run("preview", policyRun("dev"));
+        assert.deepEqual(r.violations?.filter((v) => v.level === "mandatory"), []);
         // The gateway scaled, its component, and the provider itself: its kubeconfig is the preview's,
         // not the one the state recorded (what the comment on the pull request must leave out).
         assert.deepEqual([...r.changed].sort(), [
@@ -56,6 +58,25 @@ describe("a pull request's program under the preview identity (real engine)", { 
             "openfaas-gitops:platform:OpenFaaS::openfaas (update)",
             "pulumi:providers:kubernetes::kubernetes (update)",
         ]);
+    });
+
+    it("a pull request with a :latest image: advisory under dev's policy config, a failed preview under prod's, as the run reports", async () => {
+        const file = path.join(h.projectDir, "functions", "pr-latest.yml");
+        fs.writeFileSync(file, fs.readFileSync(path.join(h.projectDir, "functions", "stack.yml"), "utf8").replace("ghcr.io/openfaas/certinfo-fn:0.2.1", "ghcr.io/openfaas/certinfo-fn:latest"));
+        await s.stack.setConfig("openfaas-gitops:functionsFile", { value: "functions/pr-latest.yml" });
+        const latest = (v: { policy: string; resource?: string }) => v.policy === "pinned-images" && v.resource === "kubernetes:apps/v1:Deployment::fn-certinfo-deployment";
+        try {
+            const dev = await run("preview", policyRun("dev"));
+            const advisory = dev.violations?.find(latest);
+            assert.equal(advisory?.level, "advisory");
+            assert.match(advisory!.message, /container certinfo image ghcr\.io\/openfaas\/certinfo-fn:latest .*pin a version tag or a digest/);
+            assert.doesNotMatch(advisory!.message, /\x1b|<\{%/, "no colour codes");
+            const failed = await run("preview", policyRun("prod")).then(() => undefined, (e: unknown) => e);
+            assert.ok(failed instanceof EngineRunError, `the preview under prod's policy config failed: ${String(failed)}`);
+            assert.equal(failed.violations.find(latest)?.level, "mandatory");
+        } finally {
+            await s.stack.removeConfig("openfaas-gitops:functionsFile");
+        }
     });
 
     it("run as an update, it writes nothing: the apiserver denies it, naming the policy", async () => {
