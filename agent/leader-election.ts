@@ -40,7 +40,7 @@ export const JITTER_FACTOR = 1.2;
  * The agent's durations (kube-controller-manager's are 15, 10 and 2). A crashed leader's Lease
  * changes hands 12 to 16.4 s after another replica last saw it renewed (that replica tries every 2
  * to 4.4 s); a leader that cannot renew stops 10 s after its last renewal (a retry period, then the
- * renew deadline), at least 2 s before anyone may take over.
+ * renew deadline, counted from when that renewal began), at least 2 s before anyone may take over.
  */
 export const LEASE_TIMING = { leaseDurationSeconds: 12, renewDeadlineSeconds: 8, retryPeriodSeconds: 2 } as const;
 
@@ -167,6 +167,9 @@ export class LeaseElector {
     }
 
     private async attempt(): Promise<boolean> {
+        // Leadership is counted from before the write: the other replicas count the lease from when
+        // it was committed, which may be long before its answer arrives.
+        const started = this.clock();
         const seconds = Math.round(this.timing.renewDeadlineMs / 100) / 10;
         const abort = new AbortController();
         const bound = setTimeout(() => abort.abort(new Error(`no answer from the apiserver within the renew deadline (${seconds} s)`)), this.timing.renewDeadlineMs);
@@ -177,19 +180,37 @@ export class LeaseElector {
                 return false;
             })
             .finally(() => clearTimeout(bound));
-        if (held) {
+        if (held && !this.stopped) {
             this.leading = true;
-            // The next renewal cycle starts a retry period from now and lasts the renew deadline.
-            this.leadingUntil = this.clock() + this.timing.retryMs + this.timing.renewDeadlineMs;
+            // The next renewal cycle starts a retry period after this one and lasts the renew deadline.
+            this.leadingUntil = started + this.timing.retryMs + this.timing.renewDeadlineMs;
         }
         if (error !== this.error) {
             this.error = error;
             this.events.error?.(error);
         }
         this.report();
-        clearTimeout(this.deadline);
-        if (this.isLeader() && !this.stopped) this.deadline = setTimeout(() => this.report(), Math.max(0, this.leadingUntil - this.clock())).unref();
+        this.armDeadline();
         return held;
+    }
+
+    /**
+     * Reports the loss of leadership at the end of the renewal cycle, even while an attempt waits.
+     * A timer may fire a little before the clock reaches its time: then it is armed again for the rest.
+     */
+    private armDeadline(): void {
+        clearTimeout(this.deadline);
+        if (!this.isLeader() || this.stopped) return;
+        this.deadline = setTimeout(() => {
+            if (!this.report()) return;
+            this.armDeadline();
+        }, Math.max(1, this.leadingUntil - this.clock())).unref();
+    }
+
+    /** Someone else holds the Lease now (seen, or it created it first): this replica leads no longer, as client-go's IsLeader says at once. */
+    private lost(): false {
+        this.leading = false;
+        return false;
     }
 
     /** The attempt's steps, numbered as client-go's. */
@@ -214,7 +235,7 @@ export class LeaseElector {
             try {
                 created = await this.api.create<Lease>("leases", namespace, { metadata: { name, namespace }, spec: { ...record, leaseTransitions: 0 } }, signal);
             } catch (ce) {
-                if (apiStatus(ce) === 409) return false; // another candidate created it first
+                if (apiStatus(ce) === 409) return this.lost(); // another candidate created it first
                 throw ce;
             }
             this.cached = created;
@@ -227,7 +248,7 @@ export class LeaseElector {
         const spec = lease.spec ?? {};
         const raw = JSON.stringify(spec);
         if (raw !== this.observedRaw) this.observe(spec, raw, this.clock());
-        if (spec.holderIdentity && this.leaseValid(now) && !this.observedHolderIsSelf()) return false;
+        if (spec.holderIdentity && this.leaseValid(now) && !this.observedHolderIsSelf()) return this.lost();
         // 4. Take it over (or renew it after a failed optimistic write).
         const self = this.observedHolderIsSelf();
         const next = self

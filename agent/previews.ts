@@ -21,6 +21,8 @@ export interface PullRequestRef {
     readonly baseRef: string;
     readonly author: string;
     readonly labels: readonly string[];
+    /** The head the preview label was added on, if it was (agent/github.ts reads it from the timeline). */
+    readonly labelledHead?: string;
 }
 
 export interface PreviewPolicy {
@@ -30,7 +32,10 @@ export interface PreviewPolicy {
     readonly branch: string;
     /** Preview pull requests whose author may write to the repository. */
     readonly writers: boolean;
-    /** Preview pull requests that carry this label (a maintainer adds it after reading the change). */
+    /**
+     * Preview pull requests that carry this label: a maintainer adds it after reading the change, so
+     * it approves the head it was added on, never a commit pushed after it.
+     */
     readonly label?: string;
 }
 
@@ -41,9 +46,11 @@ export interface PreviewPolicy {
 export function previewable(pr: PullRequestRef, policy: PreviewPolicy, authorCanWrite: () => boolean): { readonly ok: true } | { readonly ok: false; readonly why: string } {
     if (pr.headRepository.toLowerCase() !== policy.repository.toLowerCase()) return { ok: false, why: `its head is in ${pr.headRepository}, a fork: a fork's pull request is never previewed` };
     if (pr.baseRef !== policy.branch) return { ok: false, why: `it is against ${pr.baseRef}, not ${policy.branch}` };
-    if (policy.label !== undefined && pr.labels.includes(policy.label)) return { ok: true };
+    const labelled = policy.label !== undefined && pr.labels.includes(policy.label);
+    if (labelled && pr.labelledHead === pr.headSha) return { ok: true };
     if (policy.writers && authorCanWrite()) return { ok: true };
-    const ways = [policy.writers ? `its author (${pr.author}) has no write access` : undefined, policy.label !== undefined ? `it has no label ${policy.label}` : undefined].filter(Boolean);
+    const labelWhy = labelled ? `the label ${policy.label} was added on another commit than its head; add it again after reading the new commits` : `it has no label ${policy.label}`;
+    const ways = [policy.writers ? `its author (${pr.author}) has no write access` : undefined, policy.label !== undefined ? labelWhy : undefined].filter(Boolean);
     return { ok: false, why: ways.length > 0 ? ways.join(" and ") : "previews allow neither writers nor a label" };
 }
 
@@ -51,6 +58,8 @@ export function previewable(pr: PullRequestRef, policy: PreviewPolicy, authorCan
 export interface PreviewState {
     readonly running: ReadonlyMap<number, string>;
     readonly previewed: ReadonlyMap<number, string>;
+    /** When each pull request's current head was first seen waiting (ms): the queue's order. */
+    readonly waitingSince?: ReadonlyMap<number, number>;
 }
 
 /** What to do now: previews to start (the newest heads) and running ones to stop. */
@@ -64,15 +73,19 @@ export interface PreviewPlan {
  * Pure: the previews to start and stop, given the previewable pull requests now. A head is
  * previewed once; a newer head stops the preview of the old one; at most `parallel` run; none
  * starts while an apply runs or waits (an apply waits at most for the previews already running).
- * Pull requests are taken oldest first, so a busy repository cannot starve one.
+ * Heads are taken in the order they started waiting, so a pull request pushed to again and again
+ * goes behind the others rather than keeping the slot; a pull request listed twice (GitHub's pages
+ * shift while they are read) counts once.
  */
 export function planPreviews(open: readonly PullRequestRef[], state: PreviewState, applyPending: boolean, parallel: number): PreviewPlan {
-    const byNumber = new Map(open.map((pr) => [pr.number, pr]));
+    const byNumber = new Map<number, PullRequestRef>();
+    for (const pr of open) if (!byNumber.has(pr.number)) byNumber.set(pr.number, pr);
     const cancel = [...state.running].filter(([n, head]) => byNumber.get(n)?.headSha !== head).map(([n]) => n);
     if (applyPending) return { start: [], cancel };
     const stillRunning = state.running.size - cancel.length;
-    const due = [...open]
-        .sort((a, b) => a.number - b.number)
+    const since = (pr: PullRequestRef) => state.waitingSince?.get(pr.number) ?? Number.MAX_SAFE_INTEGER;
+    const due = [...byNumber.values()]
+        .sort((a, b) => since(a) - since(b) || a.number - b.number)
         .filter((pr) => state.previewed.get(pr.number) !== pr.headSha && state.running.get(pr.number) !== pr.headSha);
     return { start: due.slice(0, Math.max(0, parallel - stillRunning)), cancel };
 }
@@ -81,11 +94,11 @@ export type PreviewResult =
     | { readonly ok: true; readonly changes: Readonly<Record<string, number>>; readonly changed: readonly string[]; readonly violations: readonly PolicyViolation[] }
     | { readonly ok: false; readonly error: string; readonly violations: readonly PolicyViolation[] };
 
-/** Pure: the commit status of a preview: green only when it ran and no mandatory policy failed. */
-export function previewStatus(result: PreviewResult): { readonly state: "success" | "failure"; readonly description: string } {
+/** Pure: the commit status of a preview: green only when it ran and no mandatory policy failed. Policy names come from the program: scrubbed. */
+export function previewStatus(result: PreviewResult, secrets: readonly string[] = []): { readonly state: "success" | "failure"; readonly description: string } {
     const mandatory = result.violations.filter((v) => v.level === "mandatory");
     if (!result.ok) return { state: "failure", description: "the preview failed; the comment has the error" };
-    if (mandatory.length > 0) return { state: "failure", description: `${mandatory.length} mandatory policy violation(s): ${[...new Set(mandatory.map((v) => v.policy))].join(", ")}`.slice(0, 140) };
+    if (mandatory.length > 0) return { state: "failure", description: scrub(`${mandatory.length} mandatory policy violation(s): ${[...new Set(mandatory.map((v) => v.policy))].join(", ")}`, secrets).slice(0, 140) };
     const n = Object.entries(result.changes).filter(([op]) => op !== "same").reduce((sum, [, k]) => sum + k, 0);
     return { state: "success", description: n === 0 ? "no changes" : `${n} change(s), policies pass` };
 }
@@ -97,8 +110,12 @@ export function commentMarker(stack: string): string {
 
 /** Changed resources listed by name in a comment; the rest are counted. */
 export const MAX_LISTED = 50;
-/** The most characters of an error quoted in a comment (GitHub takes 65536 in all). */
-export const MAX_ERROR = 20_000;
+/** The most characters of one resource name listed (names come from the program). */
+const MAX_NAME = 300;
+/** The most characters of one quoted section (an error, the policy results), after scrubbing. */
+export const MAX_QUOTED = 20_000;
+/** The most characters of a comment: GitHub refuses a body over 65536. */
+export const MAX_COMMENT = 65_000;
 
 /**
  * Pure: the base64 text of `secret` wherever it sits in a longer base64 text (a Secret's data, a
@@ -116,13 +133,64 @@ export function base64Forms(secret: string): string[] {
     return forms;
 }
 
-/** The forms a secret value may be printed in: as it is, JSON-escaped, URL-encoded, and in base64. */
-function printedForms(secret: string): string[] {
-    return [...new Set([secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret), ...base64Forms(secret)])];
+/** JSON's string escaping of `text` (without the quotes). */
+const jsonEscaped = (text: string) => JSON.stringify(text).slice(1, -1);
+
+/** Every character outside ASCII as `\uXXXX` (Python's json.dumps, and Go's for some), in `hex`'s case. */
+const asciiEscaped = (text: string, upper: boolean) =>
+    text.replace(/[^\x00-\x7f]/g, (ch) => {
+        const hex = ch.charCodeAt(0).toString(16).padStart(4, "0");
+        return `\\u${upper ? hex.toUpperCase() : hex}`;
+    });
+
+/**
+ * The forms a secret value may be printed in: as it is; JSON-escaped, once, twice (JSON in JSON: the
+ * last-applied annotation) and three times, Go's way (`<`, `>`, `&` escaped) and ASCII-only; YAML
+ * single-quoted; URL- and form-encoded; hex; base64 and base64url at any alignment.
+ */
+export function printedForms(secret: string): string[] {
+    const json = jsonEscaped(secret);
+    const twice = jsonEscaped(json);
+    const goJson = json.replace(/[<>&\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    const form = new URLSearchParams({ v: secret }).toString().slice(2);
+    const hex = Buffer.from(secret).toString("hex");
+    return [
+        ...new Set([
+            secret,
+            json,
+            twice,
+            jsonEscaped(twice),
+            goJson,
+            asciiEscaped(json, false),
+            asciiEscaped(json, true),
+            secret.replace(/'/g, "''"),
+            encodeURIComponent(secret),
+            form,
+            form.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()),
+            hex,
+            hex.toUpperCase(),
+            ...base64Forms(secret),
+            ...base64Forms(secret).map((f) => f.replace(/\+/g, "-").replace(/\//g, "_")),
+        ]),
+    ];
 }
 
 /** Values shorter than this are not scrubbed: "1" or "true" would blank half the comment, and are no secret. */
 export const MIN_SECRET_LENGTH = 4;
+
+/** Every printed form of every secret long enough to be one. */
+function formsOf(secrets: readonly string[]): string[] {
+    return [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH).flatMap(printedForms))];
+}
+
+/**
+ * Pure: whether `text` holds a secret split across lines (a printer that wraps long lines): its
+ * forms are searched in the text with every line break and the indentation after it taken out.
+ */
+export function holdsWrappedSecret(text: string, secrets: readonly string[]): boolean {
+    const joined = text.replace(/\r?\n[ \t]*/g, "");
+    return joined !== text && formsOf(secrets).some((f) => joined.includes(f));
+}
 
 /**
  * Pure: `text` with every printed form of every secret replaced by `[secret]`. Pulumi masks the
@@ -130,7 +198,7 @@ export const MIN_SECRET_LENGTH = 4;
  * found in the text as given and overlapping ones merged, so no part of one survives beside another.
  */
 export function scrub(text: string, secrets: readonly string[]): string {
-    const forms = [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH).flatMap(printedForms))];
+    const forms = formsOf(secrets);
     const spans: [number, number][] = [];
     for (const form of forms) {
         for (let i = text.indexOf(form); i !== -1; i = text.indexOf(form, i + 1)) spans.push([i, i + form.length]);
@@ -176,8 +244,13 @@ export interface PreviewComment {
  * messages, an error) is scrubbed and quoted in code blocks; only the agent's own words are markup.
  */
 export function previewCommentBody(c: PreviewComment): string {
-    const status = previewStatus(c.result);
-    const quote = (text: string) => fenced(scrub(text, c.secrets));
+    const status = previewStatus(c.result, c.secrets);
+    // Scrubbed first, then cut: a cut through a secret would leave its first part unmatched.
+    const quote = (text: string) => {
+        if (holdsWrappedSecret(text, c.secrets)) return fenced("[withheld: this text holds a secret value split across lines; the agent's log has it masked]");
+        const clean = scrub(text, c.secrets);
+        return fenced(clean.length > MAX_QUOTED ? `${clean.slice(0, MAX_QUOTED)}\n[... cut; the agent's log has the whole text ...]` : clean);
+    };
     const lines = [
         commentMarker(c.stack),
         `### Preview of stack \`${c.stack.replace(/`/g, "")}\` at \`${c.revision.slice(0, 12).replace(/[^0-9a-f]/gi, "")}\`: ${status.state === "success" ? "passes" : "fails"}`,
@@ -187,13 +260,12 @@ export function previewCommentBody(c: PreviewComment): string {
         const counts = Object.entries(c.result.changes).filter(([op, n]) => op !== "same" && n > 0).map(([op, n]) => `${n} to ${op}`);
         lines.push("", counts.length > 0 ? `Changes: ${counts.join(", ")}.` : "No changes.");
         if (c.result.changed.length > 0) {
-            const listed = c.result.changed.slice(0, MAX_LISTED).join("\n");
+            const listed = c.result.changed.slice(0, MAX_LISTED).map((n) => (n.length > MAX_NAME ? `${n.slice(0, MAX_NAME)}...` : n)).join("\n");
             const more = c.result.changed.length - MAX_LISTED;
             lines.push("", quote(more > 0 ? `${listed}\n... and ${more} more` : listed));
         }
     } else {
-        const error = c.result.error.length > MAX_ERROR ? `${c.result.error.slice(0, MAX_ERROR)}\n[... cut; the agent's log has the whole text ...]` : c.result.error;
-        lines.push("", "The preview failed:", "", quote(error));
+        lines.push("", "The preview failed:", "", quote(c.result.error));
     }
     if (c.result.violations.length > 0) {
         const text = c.result.violations.map((v) => `[${v.level}] ${v.policy}${v.resource ? ` (${v.resource})` : ""}: ${v.message}`).join("\n");
@@ -203,5 +275,6 @@ export function previewCommentBody(c: PreviewComment): string {
     }
     // The URL is the agent's own setting; encoded, so it stays one link whatever it holds.
     if (c.statusUrl) lines.push("", `[The agent's status](${encodeURI(c.statusUrl).replace(/[()]/g, (ch) => `%${ch.charCodeAt(0).toString(16)}`)})`);
-    return lines.join("\n");
+    const body = lines.join("\n");
+    return body.length > MAX_COMMENT ? `${body.slice(0, MAX_COMMENT)}\n\n[... cut: over GitHub's limit; the agent's log has the whole result ...]` : body;
 }

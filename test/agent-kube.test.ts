@@ -286,6 +286,59 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
         }
     });
 
+    it("a leader that sees another holder stops leading at once (its Lease deleted and taken), as client-go's IsLeader", async () => {
+        const kc = kubeApi(cp.kubeconfig);
+        const changes: boolean[] = [];
+        const a = new LeaseElector(kc, { namespace: "openfaas-gitops", name: "election-seen", identity: "agent-a" }, { leader: (l) => changes.push(l) });
+        const b = new LeaseElector(kc, { namespace: "openfaas-gitops", name: "election-seen", identity: "agent-b" });
+        assert.equal(await a.tryAcquireOrRenew(), true);
+        cp.kubectl(["delete", "lease", "election-seen", "-n", "openfaas-gitops"]);
+        assert.equal(await b.tryAcquireOrRenew(), true);
+        assert.equal(await a.tryAcquireOrRenew(), false);
+        assert.equal(a.isLeader(), false, "before, it led on until its renew deadline beside the new holder");
+        assert.deepEqual(changes, [true, false]);
+        assert.equal(a.leader, "agent-b");
+    });
+
+    it("leadership is counted from before the write, not from its late answer", async () => {
+        let now = Date.now();
+        /** TEST DOUBLE of a slow answer in front of the REAL apiserver: the write is committed, its answer comes 1.9 s later. */
+        class SlowAnswer extends KubeApi {
+            override async replace<T>(...args: Parameters<KubeApi["replace"]>): Promise<T> {
+                const written = await super.replace<T>(args[0], args[1], args[2], args[3] as T, args[4]);
+                now += 1_900;
+                return written;
+            }
+        }
+        const elector = new LeaseElector(new SlowAnswer(kubeConnection(cp.kubeconfig)), { namespace: "openfaas-gitops", name: "election-slow", identity: "agent-s", clock: () => now });
+        assert.equal(await elector.tryAcquireOrRenew(), true); // created: no replace yet
+        const renewed = now;
+        assert.equal(await elector.tryAcquireOrRenew(), true); // the renewal, answered late
+        now = renewed + 9_900;
+        assert.equal(elector.isLeader(), true);
+        now = renewed + 10_100;
+        assert.equal(elector.isLeader(), false, "10 s after the renewal began (retry period and renew deadline), not after its answer: another replica may take the Lease 12 s after it was written");
+    });
+
+    it("stop() while a candidate's attempt is in flight never reports leadership it will not hold", async () => {
+        /** TEST DOUBLE of a slow apiserver in front of the REAL one: every read waits 300 ms. */
+        class SlowRead extends KubeApi {
+            override async get<T>(...args: Parameters<KubeApi["get"]>): Promise<T> {
+                await new Promise((r) => setTimeout(r, 300));
+                return super.get<T>(...args);
+            }
+        }
+        const events: string[] = [];
+        const elector = new LeaseElector(new SlowRead(kubeConnection(cp.kubeconfig)), { namespace: "openfaas-gitops", name: "election-stop", identity: "agent-t" }, { leader: (l) => events.push(`leader(${l})`) });
+        const attempt = elector.tryAcquireOrRenew();
+        events.push("stop");
+        await elector.stop();
+        await attempt;
+        assert.deepEqual(events, ["stop"], "before, leader(true) came after stop(), and the agent adopted a status while shutting down");
+        const lease = JSON.parse(cp.kubectl(["get", "lease", "election-stop", "-n", "openfaas-gitops", "-o", "json"]));
+        assert.ok(!lease.spec.holderIdentity || lease.spec.leaseDurationSeconds === 12, "created by the attempt, then left to expire or released");
+    });
+
     it("a failing election is reported, not swallowed", async () => {
         const errors: (string | undefined)[] = [];
         const elector = new LeaseElector(kubeApi(cp.kubeconfig), { namespace: "no-such-namespace", name: "agent", identity: "agent-z" }, { error: (e) => errors.push(e) });

@@ -6,7 +6,10 @@ import {
     base64Forms,
     commentMarker,
     fenced,
+    holdsWrappedSecret,
+    MAX_COMMENT,
     MAX_LISTED,
+    MAX_QUOTED,
     MIN_SECRET_LENGTH,
     planPreviews,
     PreviewPolicy,
@@ -14,6 +17,7 @@ import {
     previewCommentBody,
     PreviewResult,
     previewStatus,
+    printedForms,
     PullRequestRef,
     scrub,
 } from "../agent/previews";
@@ -33,11 +37,19 @@ describe("which pull requests are previewed", () => {
     it("an author with write access, or the label; GitHub is asked about the author only when the label does not decide", () => {
         let asked = 0;
         const canWrite = (v: boolean) => () => (asked++, v);
-        assert.deepEqual(previewable(pr(1, { labels: ["preview"] }), POLICY, canWrite(false)), { ok: true });
+        assert.deepEqual(previewable(pr(1, { labels: ["preview"], labelledHead: pr(1).headSha }), POLICY, canWrite(false)), { ok: true });
         assert.equal(asked, 0);
         assert.deepEqual(previewable(pr(2), POLICY, canWrite(true)), { ok: true });
         assert.deepEqual(previewable(pr(3, { author: "guest" }), POLICY, canWrite(false)), { ok: false, why: "its author (guest) has no write access and it has no label preview" });
         assert.deepEqual(previewable(pr(4), { ...POLICY, writers: false, label: undefined }, canWrite(true)), { ok: false, why: "previews allow neither writers nor a label" });
+    });
+
+    it("a label approves the head it was added on, never a commit pushed after it", () => {
+        const reviewed = pr(5, { labels: ["preview"], labelledHead: pr(5).headSha });
+        const pushedAfter = { ...reviewed, headSha: "f".repeat(40) };
+        const labelsOnly = { ...POLICY, writers: false };
+        assert.deepEqual(previewable(reviewed, labelsOnly, () => false), { ok: true });
+        assert.deepEqual(previewable(pushedAfter, labelsOnly, () => false), { ok: false, why: "the label preview was added on another commit than its head; add it again after reading the new commits" });
     });
 });
 
@@ -55,6 +67,13 @@ describe("what runs", () => {
     it("a new push stops the old head's preview and previews the new one; a closed pull request's stops", () => {
         const pushed = pr(1, { headSha: "b".repeat(40) });
         assert.deepEqual(planPreviews([pushed], state([[1, pr(1).headSha], [9, pr(9).headSha]]), false, 1), { start: [pushed], cancel: [1, 9] });
+    });
+
+    it("a pull request listed twice starts once; one pushed to again and again goes behind the others", () => {
+        assert.deepEqual(planPreviews([pr(1), pr(1), pr(2)], state(), false, 3).start, [pr(1), pr(2)]);
+        const busy = pr(1, { headSha: "d".repeat(40) });
+        const waiting = new Map([[1, 5_000], [2, 1_000]]); // PR 1's newest head arrived after PR 2 started waiting
+        assert.deepEqual(planPreviews([busy, pr(2)], { ...state([], [[1, pr(1).headSha]]), waitingSince: waiting }, false, 1).start, [pr(2)]);
     });
 
     it("nothing starts while an apply runs or waits; stale previews still stop", () => {
@@ -94,6 +113,8 @@ describe("the commit status", () => {
         assert.equal(previewStatus({ ok: false, error: "boom", violations: [] }).state, "failure");
         const many = Array.from({ length: 40 }, (_, i) => ({ policy: `policy-number-${i}`, level: "mandatory" as const, message: "m" }));
         assert.ok(previewStatus(ok(many)).description.length <= 140, "GitHub's limit");
+        const named = previewStatus(ok([{ policy: "leak-s3cr3t-value", level: "mandatory", message: "m" }]), ["s3cr3t-value"]);
+        assert.equal(named.description, "1 mandatory policy violation(s): leak-[secret]", "a policy's name comes from the program: scrubbed");
     });
 });
 
@@ -110,14 +131,40 @@ describe("secrets never reach the comment", () => {
         assert.equal(scrub("replicas: 1, enabled: yes", ["1", "yes"]), "replicas: 1, enabled: yes", `values under ${MIN_SECRET_LENGTH} characters are not secrets to scrub`);
     });
 
+    it("as Go, Python and YAML print it, as form data, hex and base64url, and JSON inside JSON (found by the attack review)", () => {
+        const secret = "s3cr3t<pa'ss>&wörd/+?";
+        const goJson = JSON.stringify(secret).replace(/[<>&]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+        const printed = [
+            goJson,
+            JSON.stringify(secret).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+            `password: '${secret.replace(/'/g, "''")}'`,
+            Buffer.from(secret).toString("hex"),
+            Buffer.from(secret).toString("hex").toUpperCase(),
+            new URLSearchParams({ p: secret }).toString(),
+            Buffer.from(`x${secret}`).toString("base64url"),
+            JSON.stringify({ annotation: JSON.stringify({ data: { p: secret } }) }),
+        ];
+        for (const text of printed) assert.doesNotMatch(scrub(text, [secret]), /s3cr3t|7333637233|dGNyM3Q|czNjcjN0/i, text);
+    });
+
+    it("a secret split across lines by a printer that wraps is found, and its whole block withheld", () => {
+        const secret = "s3cr3t-passw0rd-0123456789";
+        const wrapped = `token: ${secret.slice(0, 10)}\n       ${secret.slice(10)}\n`;
+        assert.equal(holdsWrappedSecret(wrapped, [secret]), true);
+        assert.equal(holdsWrappedSecret("a\nb\n", [secret]), false);
+        const body = previewCommentBody({ stack: "prod", revision: "0".repeat(40), secrets: [secret], result: { ok: false, error: wrapped, violations: [] } });
+        assert.ok(!body.includes(secret.slice(0, 10)), body);
+        assert.match(body, /\[withheld: this text holds a secret value split across lines/);
+    });
+
     it("property: no printed form of any secret survives, and text without secrets is kept as it was", () => {
         const chars = fc.constantFrom(..."abcxyz019 :\"\\\n/+=%".split(""));
         const secretArb = fc.string({ unit: chars, minLength: MIN_SECRET_LENGTH, maxLength: 12 });
-        const forms = (s: string) => [s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s), ...base64Forms(s)];
+        const forms = printedForms;
         fc.assert(
             fc.property(fc.array(secretArb, { minLength: 1, maxLength: 3 }), fc.array(fc.oneof(fc.string({ unit: chars, maxLength: 20 }), fc.nat({ max: 99 })), { maxLength: 12 }), (secrets, parts) => {
                 // The text: random pieces and the secrets' forms, mixed.
-                const text = parts.map((p) => (typeof p === "number" ? forms(secrets[p % secrets.length]!)[p % 4] ?? "" : p)).join("");
+                const text = parts.map((p) => (typeof p === "number" ? (() => { const f = forms(secrets[p % secrets.length]!); return f[p % f.length]!; })() : p)).join("");
                 const out = scrub(text, secrets);
                 return secrets.every((s) => forms(s).every((f) => !out.includes(f)));
             }),
@@ -150,8 +197,21 @@ describe("the comment", () => {
         assert.match(body, /\.\.\. and 7 more\n```/);
         assert.match(body, /\[mandatory\] pinned-images \(kubernetes:apps\/v1:Deployment::fn\): image ghcr\.io\/x:latest is not pinned/);
         const failed = previewCommentBody({ ...base, result: { ok: false, error: "x".repeat(50_000), violations: [] } });
-        assert.ok(failed.length < 21_000, `${failed.length} characters`);
+        assert.ok(failed.length < MAX_QUOTED + 1_000, `${failed.length} characters`);
         assert.match(failed, /\[\.\.\. cut; the agent's log has the whole text \.\.\.\]/);
+    });
+
+    it("a secret across the cut is scrubbed before the cut (before, its first part was posted)", () => {
+        const error = `${"x".repeat(MAX_QUOTED - 6)}${secret} tail`;
+        const body = previewCommentBody({ ...base, result: { ok: false, error, violations: [] } });
+        assert.ok(!body.includes(secret.slice(0, 6)), "no part of the secret");
+    });
+
+    it("never over GitHub's limit, whatever the program printed, short secrets doubling it included", () => {
+        const violations = Array.from({ length: 200 }, (_, i) => ({ policy: `p${i}`, level: "advisory" as const, message: "abcd ".repeat(100), resource: "r".repeat(1_000) }));
+        const changed = Array.from({ length: 500 }, (_, i) => `${"n".repeat(10_000)}${i}`);
+        const body = previewCommentBody({ ...base, secrets: ["abcd"], result: { ok: true, changes: { update: 500 }, changed, violations } });
+        assert.ok(body.length <= MAX_COMMENT + 200 && body.length < 65_536, `${body.length} characters`);
     });
 
     it("property: whatever the program printed, no secret is posted and its text stays inside its code block", () => {
