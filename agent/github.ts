@@ -57,6 +57,8 @@ export interface GitHubOptions {
     readonly retries?: number;
     /** Most pull requests {@link GitHub.openPullRequests} returns. @default 100 */
     readonly limit?: number;
+    /** Deadline of one attempt, in ms. @default 30000 */
+    readonly timeoutMs?: number;
 }
 
 export const GITHUB_API = "https://api.github.com";
@@ -64,7 +66,7 @@ export const GITHUB_API = "https://api.github.com";
 export const MAX_STATUS_DESCRIPTION = 140;
 export const MAX_COMMENT_BODY = 65_536;
 /** One attempt; GitHub answers in well under a second, a stuck connection must not hold a preview. */
-const ATTEMPT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 /** Longest rate-limit wait: a longer reset fails the call, naming the reset time. */
 export const MAX_RATE_LIMIT_WAIT_S = 60;
 /** Rate-limit waits of one call, so a limit that keeps coming back still ends. */
@@ -155,17 +157,17 @@ export class GitHubError extends Error {
 
 interface OctokitFailure {
     readonly status?: number;
-    readonly name?: string;
+    readonly cause?: { readonly name?: string };
     readonly response?: { readonly status: number; readonly headers: Record<string, string | undefined>; readonly data?: unknown };
 }
 
 /** Pure: the short message of a failed call (`route` is the template, never the expanded URL). */
-export function failureMessage(method: string, route: string, e: OctokitFailure, now: number): string {
+export function failureMessage(method: string, route: string, e: OctokitFailure, now: number, timeoutMs = DEFAULT_TIMEOUT_MS): string {
     const where = `GitHub ${method} ${route}`;
     const res = e.response;
     if (!res) {
         // No answer: network errors and timeouts reach here after Octokit's retries.
-        return /timeout|abort/i.test(e.name ?? "") ? `${where}: no answer within ${ATTEMPT_TIMEOUT_MS / 1000} s` : `${where}: no answer (network error)`;
+        return e.cause?.name === "TimeoutError" ? `${where}: no answer within ${timeoutMs / 1000} s` : `${where}: no answer (network error)`;
     }
     const reset = rateLimitReset(res.headers, now);
     if ((res.status === 403 || res.status === 429) && reset !== undefined) {
@@ -198,6 +200,8 @@ export function gitHub(options: GitHubOptions): GitHub {
     if (!Number.isInteger(limit) || limit < 1) throw new Error(`GitHub limit must be a positive integer, not ${limit}`);
     const retries = options.retries ?? DEFAULT_RETRIES;
     if (!Number.isInteger(retries) || retries < 0 || retries > 10) throw new Error(`GitHub retries must be an integer from 0 to 10, not ${retries}`);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new Error(`GitHub timeoutMs must be a positive integer, not ${timeoutMs}`);
     const token = (): string => {
         const t = options.token();
         if (typeof t !== "string" || !TOKEN.test(t)) throw new GitHubError("the GitHub token is empty or holds characters an HTTP header cannot carry");
@@ -225,8 +229,10 @@ export function gitHub(options: GitHubOptions): GitHub {
             fetch: (url: string, init: RequestInit) => {
                 const headers = new Headers(init.headers);
                 headers.set("authorization", `Bearer ${token()}`);
-                const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]) : AbortSignal.timeout(ATTEMPT_TIMEOUT_MS);
-                return fetch(url, { ...init, headers, signal, redirect: "error" });
+                const deadline = AbortSignal.timeout(timeoutMs);
+                // A redirect is followed (a renamed repository answers 301); fetch drops the
+                // authorization header when one leads to another origin.
+                return fetch(url, { ...init, headers, signal: init.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
             },
         },
         retry: {
@@ -251,11 +257,14 @@ export function gitHub(options: GitHubOptions): GitHub {
 
     /** Runs one call; any failure becomes a {@link GitHubError} without the original (its request holds headers). */
     async function call<T>(method: string, route: string, run: () => Promise<T>): Promise<T> {
+        // Checked before the first attempt too: a bad token is no outage to retry.
+        token();
         try {
             return await run();
         } catch (e) {
             if (e instanceof GitHubError) throw e;
-            throw new GitHubError(scrub(failureMessage(method, route, e as OctokitFailure, Date.now())), (e as OctokitFailure).response?.status);
+            if ((e as { cause?: unknown }).cause instanceof GitHubError) throw (e as { cause: GitHubError }).cause;
+            throw new GitHubError(scrub(failureMessage(method, route, e as OctokitFailure, Date.now(), timeoutMs)), (e as OctokitFailure).response?.status);
         }
     }
 
