@@ -304,6 +304,8 @@ describe("agent/github.ts against the double", () => {
         assert.ok(Date.now() - started < 2000, "did not wait an hour");
         assert.ok(logs.some((l) => /rate limit, retrying in \d+ s/.test(l)), logs.join("\n"));
         assert.ok(logs.some((l) => /secondary rate limit, retrying in 1 s/.test(l)), logs.join("\n"));
+        // Log lines name the route template, never the URL.
+        for (const l of logs) assert.match(l, /^GitHub GET \/repos\/\{owner\}\/\{repo\}\/collaborators\/\{username\}\/permission: /);
         await finish(double);
     });
 
