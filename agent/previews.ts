@@ -11,19 +11,10 @@
  *   images or post markup under the agent's name.
  */
 import type { PolicyViolation } from "./engine";
+import { MAX_COMMENT_BODY, MAX_STATUS_DESCRIPTION, PullRequest } from "./github";
 
-/** A pull request as the agent sees it (agent/github.ts reads them). */
-export interface PullRequestRef {
-    readonly number: number;
-    readonly headSha: string;
-    /** `owner/name` of the head's repository: another one is a fork. */
-    readonly headRepository: string;
-    readonly baseRef: string;
-    readonly author: string;
-    readonly labels: readonly string[];
-    /** The head the preview label was added on, if it was (agent/github.ts reads it from the timeline). */
-    readonly labelledHead?: string;
-}
+/** A pull request as agent/github.ts reads it, with the head its preview label was added on, if it was. */
+export type PullRequestRef = Omit<PullRequest, "draft"> & { readonly labelledHead?: string };
 
 export interface PreviewPolicy {
     /** `owner/name` of the repository the agent follows. */
@@ -98,7 +89,7 @@ export type PreviewResult =
 export function previewStatus(result: PreviewResult, secrets: readonly string[] = []): { readonly state: "success" | "failure"; readonly description: string } {
     const mandatory = result.violations.filter((v) => v.level === "mandatory");
     if (!result.ok) return { state: "failure", description: "the preview failed; the comment has the error" };
-    if (mandatory.length > 0) return { state: "failure", description: scrub(`${mandatory.length} mandatory policy violation(s): ${[...new Set(mandatory.map((v) => v.policy))].join(", ")}`, secrets).slice(0, 140) };
+    if (mandatory.length > 0) return { state: "failure", description: scrub(`${mandatory.length} mandatory policy violation(s): ${[...new Set(mandatory.map((v) => v.policy))].join(", ")}`, secrets).slice(0, MAX_STATUS_DESCRIPTION) };
     const n = Object.entries(result.changes).filter(([op]) => op !== "same").reduce((sum, [, k]) => sum + k, 0);
     return { state: "success", description: n === 0 ? "no changes" : `${n} change(s), policies pass` };
 }
@@ -114,8 +105,8 @@ export const MAX_LISTED = 50;
 const MAX_NAME = 300;
 /** The most characters of one quoted section (an error, the policy results), after scrubbing. */
 export const MAX_QUOTED = 20_000;
-/** The most characters of a comment: GitHub refuses a body over 65536. */
-export const MAX_COMMENT = 65_000;
+/** The most characters of a comment: GitHub's limit, less room for the note that says it was cut. */
+export const MAX_COMMENT = MAX_COMMENT_BODY - 536;
 
 /**
  * Pure: the base64 text of `secret` wherever it sits in a longer base64 text (a Secret's data, a
