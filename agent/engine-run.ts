@@ -32,6 +32,12 @@ export interface RunRequest {
     /** Policy packs (directories or executables) and their config files, for preview and up. */
     readonly policyPacks?: readonly string[];
     readonly policyPackConfigs?: readonly string[];
+    /**
+     * A preview only: a stack export (secrets as ciphertext) to import into the backend first. A pull
+     * request's preview runs against a private copy of the stack's state this way (agent/preview-run.ts),
+     * so nothing it does can reach the real state.
+     */
+    readonly importState?: string;
 }
 
 export type RunMessage =
@@ -135,6 +141,10 @@ async function operate(auto: typeof automation, fromProject: NodeJS.Require, req
         { projectName: project.name, stackName: req.stack, program },
         { workDir: projectDir, secretsProvider: req.secretsProvider },
     );
+    if (req.importState !== undefined) {
+        if (req.op !== "preview") throw new Error(`importState is for a preview only, not ${req.op}: an operation that saves must run on the stack's own state`);
+        await stack.importStack(JSON.parse(req.importState) as automation.Deployment);
+    }
     if (req.op === "unlock") {
         await stack.cancel();
         return { kind: "done", changes: {}, changed: [], violations };

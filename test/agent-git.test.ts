@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
@@ -186,6 +187,51 @@ describe("git over a real sshd with a pinned host key", { skip: !SSHD && "openss
         await assert.rejects(src.head(), (e: SourceError) => e.kind === "auth" && /deploy key/.test(e.message));
     });
 });
+
+describe("a pull request's head for its preview: refs/pull/<n>/head as GitHub serves it", { skip: !SSHD && "openssh-server is not installed" }, () => {
+    let sshd: Sshd;
+    before(async () => {
+        sshd = await startSshd();
+    });
+    after(async () => sshd?.stop());
+
+    it("fetches it with the deploy key, archives exactly its tree under source/, and never touches the checkout", async () => {
+        const repo = makeRepo();
+        const main = repo.commit({ "Pulumi.yaml": "name: x\n", "a.txt": "main", "big.txt": crypto.randomBytes(150_000).toString("base64") });
+        const kh = path.join(tempDir("ofg-kh-"), "known_hosts");
+        fs.writeFileSync(kh, sshd.knownHostsLine + "\n");
+        const s = settings({ repoUrl: `ssh://${sshd.user}@127.0.0.1:${sshd.port}${repo.bare}`, sshKeyFile: sshd.clientKeyFile, knownHostsFile: kh });
+        const src = new GitSource(s);
+        const dir = await src.checkout(main);
+        const head = repo.pullRequest(7, { "a.txt": "pull request", "new/b.txt": "added" });
+        assert.equal(await src.head(), main, "the branch did not move");
+
+        const tar = path.join(tempDir("ofg-pr-"), "pr.tar");
+        await src.pullRequestArchive(7, head, tar);
+        const listed = execFileSync("tar", ["-tf", tar], { encoding: "utf8" }).split("\n").filter(Boolean).sort();
+        assert.deepEqual(listed, ["source/", "source/Pulumi.yaml", "source/a.txt", "source/big.txt", "source/new/", "source/new/b.txt"]);
+        assert.equal(execFileSync("tar", ["-xOf", tar, "source/a.txt"], { encoding: "utf8" }), "pull request");
+        assert.equal(fs.readFileSync(path.join(dir, "a.txt"), "utf8"), "main", "the applied checkout is untouched");
+        assert.equal(execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, encoding: "utf8" }).trim(), main);
+        // The branch's objects are borrowed from the checkout: only the pull request's own were fetched.
+        const pulls = path.join(s.workDir, "pulls.git");
+        const objects = execFileSync("git", ["count-objects", "-v"], { cwd: pulls, encoding: "utf8" });
+        assert.ok(Number(/size-pack: (\d+)/.exec(objects)![1]) + Number(/size: (\d+)/.exec(objects)![1]) < 150, `the 200 kB blob of the branch was not fetched again: ${objects}`);
+
+        // A newer push: the old head is not previewed, the new one is.
+        const newer = repo.pullRequest(7, { "a.txt": "pushed again" });
+        await assert.rejects(src.pullRequestArchive(7, head, tar), (e: SourceError) => e.kind === "not-found" && new RegExp(`#7's head is ${newer.slice(0, 12)} now, not ${head.slice(0, 12)}`).test(e.message));
+        await src.pullRequestArchive(7, newer, tar);
+        assert.equal(execFileSync("tar", ["-xOf", tar, "source/a.txt"], { encoding: "utf8" }), "pushed again");
+    });
+
+    it("refuses what is not a pull request number or a sha before running git", async () => {
+        const src = new GitSource(settings({ repoUrl: "file:///nonexistent" }));
+        for (const n of [0, -1, 1.5, Number.NaN, 2 ** 60]) await assert.rejects(src.pullRequestArchive(n, "a".repeat(40), "/dev/null"), /is not a positive integer/);
+        for (const sha of ["HEAD", "--output=/etc/x", "a".repeat(39), "A".repeat(40), `${"a".repeat(40)}\n`]) await assert.rejects(src.pullRequestArchive(1, sha, "/dev/null"), /is not a commit sha/);
+    });
+});
+
 
 describe("commit signature verification (ssh signatures)", () => {
     it("applies a signed head and refuses an unsigned one", async () => {

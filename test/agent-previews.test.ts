@@ -22,6 +22,7 @@ import {
     scrub,
 } from "../agent/previews";
 import { policyViolation } from "../agent/engine-run";
+import { configSecretValues, stateSecretValues } from "../agent/preview-inputs";
 
 const POLICY: PreviewPolicy = { repository: "org/platform", branch: "main", writers: true, label: "preview" };
 const pr = (number: number, over: Partial<PullRequestRef> = {}): PullRequestRef => ({ number, headSha: `${number}`.padStart(40, "a"), headRepository: "org/platform", baseRef: "main", author: "dev", labels: [], ...over });
@@ -262,5 +263,36 @@ describe("policy results as a run reports them (agent/engine-run.ts)", () => {
                 return !v.message.includes("\x1b[0m") && (v.level === "mandatory") === (enforcementLevel === "mandatory");
             }),
         );
+    });
+});
+
+describe("the secret values a preview's posts are scrubbed of (agent/preview-inputs.ts)", () => {
+    const sig = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" };
+    it("reads every secret of a state exported with --show-secrets, whole and each string in it", () => {
+        const state = {
+            version: 3,
+            deployment: {
+                resources: [
+                    { urn: "a", outputs: { result: { ...sig, plaintext: JSON.stringify("pw-123456") }, plain: "not-secret" } },
+                    { urn: "b", inputs: { data: { ...sig, plaintext: JSON.stringify({ user: "admin-user", pass: ["p4ss-word"] }) } } },
+                    { urn: "c", outputs: { odd: { ...sig, plaintext: "not json at all" } } },
+                ],
+            },
+        };
+        assert.deepEqual(stateSecretValues(state), [
+            JSON.stringify("pw-123456"), "pw-123456",
+            JSON.stringify({ user: "admin-user", pass: ["p4ss-word"] }), "admin-user", "p4ss-word",
+            "not json at all",
+        ]);
+        assert.deepEqual(stateSecretValues({ resources: [{ outputs: { x: { ...sig, plaintext: 5 } }, y: "plain" }] }), [], "no plaintext string: nothing");
+    });
+    it("reads the secret entries of `pulumi config --json --show-secrets`, objects included, and leaves the rest", () => {
+        const config = {
+            "p:adminPassword": { value: "s3cret-pw", secret: true },
+            "p:plain": { value: "visible", secret: false },
+            "p:obj": { value: "{\"k\":\"inner-secret\"}", objectValue: { k: "inner-secret" }, secret: true },
+        };
+        assert.deepEqual(configSecretValues(config), ["s3cret-pw", "{\"k\":\"inner-secret\"}", "inner-secret"]);
+        assert.deepEqual(configSecretValues(null), []);
     });
 });

@@ -5,11 +5,15 @@
  * program run as an update writes nothing.
  */
 import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PREVIEW_IDENTITY } from "../components/preview-identity";
 import { EngineRunError, runEngine } from "../agent/pulumi-engine";
+import { exportState, secretValues } from "../agent/preview-inputs";
+import { runPreview } from "../agent/preview-run";
 import { writeKubeconfig } from "../tools/pki";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
 import { BASE, policyRun, SKIP_REASON } from "./support/engine-lifecycle";
@@ -58,6 +62,33 @@ describe("a pull request's program under the preview identity (real engine)", { 
             "openfaas-gitops:platform:OpenFaaS::openfaas (update)",
             "pulumi:providers:kubernetes::kubernetes (update)",
         ]);
+    });
+
+    it("runs against a private copy of the state (agent/preview-run.ts): the same update, and the stack's backend is never written", async () => {
+        const backend = new URL(h.env.PULUMI_BACKEND_URL!).pathname;
+        const files = (): Record<string, string> => Object.fromEntries(
+            (fs.readdirSync(backend, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(backend, f)).isFile()).sort().map((f) => [f, crypto.createHash("sha256").update(fs.readFileSync(path.join(backend, f))).digest("hex")]),
+        );
+        const ctx = { cwd: h.projectDir, env: h.env };
+        const state = await exportState("dev", ctx);
+        const secrets = await secretValues("dev", [s.configFile], ctx);
+        for (const k of BASE) {
+            assert.ok(secrets.includes(h.credentials[k]), `${k} is among the values withheld`);
+            assert.ok(!state.includes(h.credentials[k]), `${k} is ciphertext in the exported state`);
+        }
+        const before = files();
+        const privateBackends = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("ofg-preview-state-"));
+        const earlier = privateBackends();
+        // Neither the backend nor its passphrase from the environment: the preview gets the passphrase alone.
+        const r = await runPreview({ projectDir: h.projectDir, stack: "dev", state, passphrase: h.env.PULUMI_CONFIG_PASSPHRASE!, env, ...policyRun("dev"), log: () => undefined });
+        assert.deepEqual([...r.changed].sort(), [
+            "kubernetes:apps/v1:Deployment::openfaas-chart:openfaas/gateway (update)",
+            "openfaas-gitops:platform:OpenFaaS::openfaas (update)",
+            "pulumi:providers:kubernetes::kubernetes (update)",
+        ]);
+        assert.deepEqual(files(), before, "the stack's backend is byte for byte as it was");
+        assert.deepEqual(privateBackends(), earlier, "the private backend is removed");
+        await assert.rejects(runEngine({ op: "up", stack: "dev", configFile: s.configFile, importState: state }, { cwd: h.projectDir, env, log: () => undefined }), /importState is for a preview only, not up/);
     });
 
     it("a pull request with a :latest image: advisory under dev's policy config, a failed preview under prod's, as the run reports", async () => {

@@ -1,0 +1,100 @@
+/**
+ * What the agent hands a pull request's preview and what it keeps (issue 22). The agent holds the
+ * backend's credentials, the preview never does: the agent exports the stack's state for it (secrets
+ * stay ciphertext, which the passphrase the preview gets decrypts, as CI had it), and reads the
+ * secret values itself, to withhold them from everything it posts. Both stay in memory: a plaintext
+ * secret is never written to a file.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** A state with the charts' CRDs is a few MB; a large platform's, tens. */
+const MAX_OUTPUT = 256 * 1024 * 1024;
+
+/** The CLI's own deadline: an export reads one file or object from the backend. */
+const CLI_TIMEOUT_MS = 2 * 60_000;
+
+/** Pulumi's marker of a secret value in a state or a config (sdk/go/common/resource/sig). */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface CliContext {
+    /** A Pulumi project directory of the tracked branch (the agent's own checkout, never a pull request's). */
+    readonly cwd: string;
+    /** The engine's environment, with the backend and the passphrase. */
+    readonly env: Readonly<Record<string, string>>;
+}
+
+async function pulumi(args: readonly string[], ctx: CliContext): Promise<string> {
+    try {
+        return (await run("pulumi", [...args, "--non-interactive"], { cwd: ctx.cwd, env: { ...ctx.env }, maxBuffer: MAX_OUTPUT, timeout: CLI_TIMEOUT_MS })).stdout;
+    } catch (e) {
+        // The CLI's own words name what failed; its output (a state, decrypted values) is never quoted.
+        const err = e as { stderr?: string; message: string };
+        const said = (err.stderr ?? "").trim().split("\n").filter(Boolean).slice(-3).join("; ");
+        throw new Error(`pulumi ${args.slice(0, 2).join(" ")} failed${said ? `: ${said}` : ` (${err.message.split("\n")[0]})`}`);
+    }
+}
+
+/** `pulumi stack export` of `stack`: its state with every secret as ciphertext, for the preview to import. */
+export function exportState(stack: string, ctx: CliContext): Promise<string> {
+    return pulumi(["stack", "export", "--stack", stack], ctx);
+}
+
+/** Pure: every string inside a value (a secret may be an object: each of its strings is withheld too). */
+function strings(v: unknown, out: string[]): void {
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) for (const x of v) strings(x, out);
+    else if (v !== null && typeof v === "object") for (const x of Object.values(v)) strings(x, out);
+}
+
+/**
+ * Pure: the plaintext of every secret in a state exported with `--show-secrets`: each secret value
+ * whole (as the program may print it) and each string in it.
+ */
+export function stateSecretValues(exported: unknown): string[] {
+    const out: string[] = [];
+    const visit = (v: unknown): void => {
+        if (Array.isArray(v)) for (const x of v) visit(x);
+        else if (v !== null && typeof v === "object") {
+            const o = v as Record<string, unknown>;
+            if (o[SECRET_SIG] === SECRET_SIG_VALUE && typeof o.plaintext === "string") {
+                out.push(o.plaintext);
+                try {
+                    strings(JSON.parse(o.plaintext), out);
+                } catch {
+                    // not JSON: the plaintext itself is the value
+                }
+            } else for (const x of Object.values(o)) visit(x);
+        }
+    };
+    visit(exported);
+    return out;
+}
+
+/** Pure: the values of `pulumi config --json --show-secrets` that are secret. */
+export function configSecretValues(config: unknown): string[] {
+    const out: string[] = [];
+    if (config === null || typeof config !== "object") return out;
+    for (const entry of Object.values(config as Record<string, unknown>)) {
+        const e = entry as { secret?: unknown; value?: unknown; objectValue?: unknown } | null;
+        if (!e || e.secret !== true) continue;
+        strings(e.value, out);
+        strings(e.objectValue, out);
+    }
+    return out;
+}
+
+/**
+ * Every secret value the preview of `stack` can see, to withhold from what is posted: those of the
+ * state and of each config file (the tracked branch's and the pull request's, which may add its
+ * own, encrypted with the same passphrase).
+ */
+export async function secretValues(stack: string, configFiles: readonly string[], ctx: CliContext): Promise<string[]> {
+    const state: unknown = JSON.parse(await pulumi(["stack", "export", "--show-secrets", "--stack", stack], ctx));
+    const values = stateSecretValues(state);
+    for (const file of configFiles) values.push(...configSecretValues(JSON.parse(await pulumi(["config", "--show-secrets", "--json", "--stack", stack, "--config-file", file], ctx))));
+    return [...new Set(values)];
+}
