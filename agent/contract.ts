@@ -34,6 +34,13 @@ export const AGENT_DEFAULTS = {
     artifactMaxExtractedBytes: "100Mi",
 } as const;
 
+/**
+ * The identity a pull request's preview runs as (components/preview-identity.ts makes it; the
+ * agent starts preview pods under it): its ServiceAccount, ClusterRole, binding and admission
+ * policy share this name.
+ */
+export const PREVIEW_IDENTITY = "openfaas-gitops-preview";
+
 /** One setting: its environment variable and flag. */
 export interface Field {
     readonly env: string;

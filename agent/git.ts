@@ -173,7 +173,7 @@ export class GitSource {
     }
 
     /**
-     * Writes the tree of pull request `number`'s head, if its head is still `sha`, to `file` as a tar
+     * Writes the tree of pull request `number`'s head, if its head is still `sha`, to `file` as a gzip'd tar
      * whose entries are under `source/`: what a preview of it runs (agent/preview-run.ts). GitHub
      * serves `refs/pull/<n>/head` to every reader of the repository, a deploy key included. The ref
      * is fetched into a bare repository of its own that borrows the checkout's objects (alternates),
@@ -195,7 +195,7 @@ export class GitSource {
         await this.git(["fetch", "--quiet", "--no-tags", this.settings.repoUrl, `+refs/pull/${number}/head:refs/pull/${number}`], dir);
         const head = (await this.git(["rev-parse", `refs/pull/${number}`], dir)).stdout.trim();
         if (head !== sha) throw new SourceError(`pull request #${number}'s head is ${head.slice(0, 12)} now, not ${sha.slice(0, 12)}: the newer head is previewed instead`, "not-found");
-        await this.git(["archive", "--format=tar", "--prefix=source/", "-o", file, sha], dir);
+        await this.git(["archive", "--format=tar.gz", "--prefix=source/", "-o", file, sha], dir);
     }
 
     /** Refuses a revision whose commit signature does not verify, when verification is on. */

@@ -88,8 +88,9 @@ export type PreviewResult =
 /** Pure: the commit status of a preview: green only when it ran and no mandatory policy failed. Policy names come from the program: scrubbed. */
 export function previewStatus(result: PreviewResult, secrets: readonly string[] = []): { readonly state: "success" | "failure"; readonly description: string } {
     const mandatory = result.violations.filter((v) => v.level === "mandatory");
-    if (!result.ok) return { state: "failure", description: "the preview failed; the comment has the error" };
+    // A mandatory violation fails the engine's run too: the policy is what the status names then.
     if (mandatory.length > 0) return { state: "failure", description: scrub(`${mandatory.length} mandatory policy violation(s): ${[...new Set(mandatory.map((v) => v.policy))].join(", ")}`, secrets).slice(0, MAX_STATUS_DESCRIPTION) };
+    if (!result.ok) return { state: "failure", description: "the preview failed; the comment has the error" };
     const n = Object.entries(result.changes).filter(([op]) => op !== "same").reduce((sum, [, k]) => sum + k, 0);
     return { state: "success", description: n === 0 ? "no changes" : `${n} change(s), policies pass` };
 }

@@ -112,6 +112,11 @@ export class Reconciler {
         return Number.isFinite(at) ? Math.min(at, this.deps.clock() + this.deps.settings.backoffCapMs) : 0;
     }
 
+    /** Whether a run is going or waiting: a pull request's preview does not start then (agent/preview-loop.ts). */
+    get busy(): boolean {
+        return this.running !== undefined || this.pending !== undefined || this.pendingDrift !== undefined;
+    }
+
     get status(): AgentStatus {
         return this.current;
     }

@@ -4,8 +4,10 @@
  */
 import * as crypto from "node:crypto";
 import * as http from "node:http";
-import type * as stream from "node:stream";
+import * as stream from "node:stream";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { PreviewExchange } from "./preview-pods";
+import { RESULT_LIMITS } from "./preview-protocol";
 import { suspensionCause } from "./reconciler";
 import { AgentStatus, CONDITIONS, ConditionStatus, ConditionType, RunRecord, shortRevision, Trigger } from "./status";
 import { pushVerdict, validSignature } from "./webhook";
@@ -142,6 +144,8 @@ export interface ServerDeps {
     readonly log: (msg: string, fields?: Record<string, unknown>) => void;
     /** Overrides of {@link HTTP_LIMITS} (the tests' short deadlines). */
     readonly limits?: Partial<HttpLimits>;
+    /** The preview pods' requests (`/previews/<id>/job|source|result`), when previews are on. */
+    readonly previews?: PreviewExchange;
 }
 
 /**
@@ -207,7 +211,8 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:t
 /** An answer: status code, body and any headers beyond the content type. */
 interface Reply {
     readonly code: number;
-    readonly body: string;
+    /** A stream is piped (a preview's dependencies); the connection is cut if it fails midway. */
+    readonly body: string | Buffer | stream.Readable;
     readonly type?: string;
     readonly headers?: Readonly<Record<string, string>>;
 }
@@ -372,9 +377,35 @@ export function createServer(deps: ServerDeps): http.Server {
         ["/resume", { POST: withToken("/resume", suspend(false)) }],
     ]);
 
+    /**
+     * A preview pod's request: its bearer token first (each preview has its own), then a job or
+     * source fetched once, or its result, read within RESULT_LIMITS.bytes.
+     */
+    const preview = async (req: http.IncomingMessage, id: string, what: string): Promise<Reply> => {
+        const exchange = deps.previews;
+        const authorized = exchange?.authorized(id, bearerToken(req.headers.authorization));
+        if (!exchange || authorized === undefined) return reply(404, "no such preview\n");
+        if (!authorized) return reply(401, "missing or bad bearer token\n", { "WWW-Authenticate": "Bearer" });
+        const method = req.method === "HEAD" ? "GET" : req.method;
+        if (what === "result") {
+            if (method !== "POST") return reply(405, "method not allowed\n", { Allow: "POST" });
+            const share = budget.share();
+            try {
+                const read = await readBody(req, share, { ...limits, bodyBytes: RESULT_LIMITS.bytes });
+                return "refused" in read ? read.refused : exchange.deliver(id, read.body);
+            } finally {
+                share.release();
+            }
+        }
+        if (method !== "GET") return reply(405, "method not allowed\n", { Allow: "GET, HEAD" });
+        return exchange.fetch(id, what);
+    };
+
     const answer = (req: http.IncomingMessage): Reply | Promise<Reply> => {
         const path = requestPath(req.url ?? "");
         if (path === undefined) return reply(400, "bad request target: expected /path or http://host/path\n");
+        const previewPath = /^\/previews\/([0-9a-f]{32})\/(job|source|dependencies|result)$/.exec(path);
+        if (previewPath) return preview(req, previewPath[1]!, previewPath[2]!);
         const route = routes.get(path);
         if (!route) return reply(404, "not found\n");
         const method = req.method === "HEAD" ? "GET" : req.method;
@@ -387,7 +418,8 @@ export function createServer(deps: ServerDeps): http.Server {
         // An unread request body cannot be drained on a kept-alive connection: close it after the answer.
         const close = req.complete ? {} : { Connection: "close" };
         res.writeHead(r.code, { "Content-Type": r.type ?? "text/plain; charset=utf-8", "Cache-Control": "no-store", ...r.headers, ...close });
-        res.end(r.body);
+        if (r.body instanceof stream.Readable) stream.pipeline(r.body, res, (e) => e && res.destroy());
+        else res.end(r.body);
     };
     const options: http.ServerOptions = {
         headersTimeout: limits.headersTimeoutMs,

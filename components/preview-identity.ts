@@ -20,9 +20,9 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { PREVIEW_IDENTITY } from "../agent/contract";
 
-/** The preview's ServiceAccount, ClusterRole, binding and admission policy share this name. */
-export const PREVIEW_IDENTITY = "openfaas-gitops-preview";
+export { PREVIEW_IDENTITY };
 
 /** The username the apiserver gives the preview's ServiceAccount in `namespace`. */
 export function previewUsername(namespace: string): string {

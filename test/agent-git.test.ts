@@ -206,7 +206,7 @@ describe("a pull request's head for its preview: refs/pull/<n>/head as GitHub se
         const head = repo.pullRequest(7, { "a.txt": "pull request", "new/b.txt": "added" });
         assert.equal(await src.head(), main, "the branch did not move");
 
-        const tar = path.join(tempDir("ofg-pr-"), "pr.tar");
+        const tar = path.join(tempDir("ofg-pr-"), "pr.tar.gz");
         await src.pullRequestArchive(7, head, tar);
         const listed = execFileSync("tar", ["-tf", tar], { encoding: "utf8" }).split("\n").filter(Boolean).sort();
         assert.deepEqual(listed, ["source/", "source/Pulumi.yaml", "source/a.txt", "source/big.txt", "source/new/", "source/new/b.txt"]);

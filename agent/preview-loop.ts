@@ -1,0 +1,247 @@
+/**
+ * Pull-request previews, as the leader runs them (issue 22): every tick lists the open pull requests
+ * against the branch, decides which previews start and stop (agent/previews.ts), and runs each in a
+ * pod of its own (agent/preview-pods.ts); their results go to GitHub as a commit status on the head
+ * and one comment per stack, edited in place. Nothing here holds up an apply: previews start only
+ * while no run is going or waiting, an apply never waits for one, and GitHub being down only means
+ * no previews (every failure is logged and the next tick tries again).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import type { GitHub } from "./github";
+import type { PreviewPodResult } from "./preview-protocol";
+import { commentMarker, planPreviews, previewable, previewCommentBody, PreviewPolicy, PreviewResult, previewStatus, PullRequestRef, scrub } from "./previews";
+import type { PodPreviewInput } from "./preview-pods";
+
+const run = promisify(execFile);
+
+export interface PreviewLoopSettings extends PreviewPolicy {
+    readonly stack: string;
+    /** The policy pack's config in the source: `policies/config/<name>.json`. @default the stack's name */
+    readonly policyConfig?: string;
+    readonly projectPath: string;
+    /** Previews at once. */
+    readonly parallel: number;
+    /** The agent's status page, linked from each comment. */
+    readonly statusUrl?: string;
+    /** Where pull requests' sources are written while their previews run. */
+    readonly workDir: string;
+}
+
+/** What a preview needs from the trusted side: the state, the secret values, the passphrase, the installed dependencies. */
+export interface PreviewInputs {
+    readonly state: string;
+    readonly secrets: readonly string[];
+    readonly passphrase: string;
+    readonly dependencies?: { readonly hash: string; readonly dir: string };
+    readonly sourceMaxBytes: number;
+    readonly sourceMaxExtractedBytes: number;
+}
+
+export interface PreviewLoopDeps {
+    readonly github: GitHub;
+    /** Writes pull request `number`'s head tree, if it is still `sha`, to `file` (gzip'd tar, one directory at the top). */
+    readonly archive: (number: number, sha: string, file: string) => Promise<void>;
+    /** The inputs, with `prConfigFile` (the pull request's stack config) among the configs whose secrets are withheld. */
+    readonly inputs: (prConfigFile: string | undefined) => Promise<PreviewInputs>;
+    /** Runs one preview (PodPreviewer.preview). */
+    readonly preview: (input: PodPreviewInput, signal: AbortSignal) => Promise<PreviewPodResult>;
+    /** Whether an apply or drift run is going or waiting. */
+    readonly busy: () => boolean;
+    readonly log: (msg: string, fields?: Record<string, unknown>) => void;
+    readonly clock: () => number;
+}
+
+/** The commit status context of a stack's preview. */
+export function statusContext(stack: string): string {
+    return `openfaas-gitops/preview (${stack})`;
+}
+
+/**
+ * Pure: a pod's result as a comment states it. The preview pod's provider reaches the cluster with
+ * the preview identity, not with the configuration the state recorded, so every preview would show
+ * the default kubernetes provider as an update: that one step is left out (a pull request that
+ * changes the provider's own settings shows it as the update of the resources it affects).
+ */
+export function previewResult(r: PreviewPodResult): PreviewResult {
+    if (!r.ok) return { ok: false, error: r.message, violations: r.violations };
+    const own = (c: string) => /^pulumi:providers:kubernetes::[^ ]+ \(update\)$/.test(c);
+    const dropped = r.changed.filter(own).length;
+    const changes = { ...r.changes };
+    if (dropped > 0 && changes.update !== undefined) changes.update = Math.max(0, changes.update - dropped);
+    if (changes.update === 0) delete changes.update;
+    return { ok: true, changes, changed: r.changed.filter((c) => !own(c)), violations: r.violations };
+}
+
+interface Running {
+    readonly head: string;
+    readonly controller: AbortController;
+}
+
+export class PreviewLoop {
+    private readonly running = new Map<number, Running>();
+    private readonly previewed = new Map<number, string>();
+    private readonly waitingSince = new Map<number, number>();
+    /** The head each pull request carried when its label was first seen on it. */
+    private readonly labelledHeads = new Map<number, string>();
+    /** The last comment posted on each pull request: kept to mark it outdated when a newer head arrives. */
+    private readonly posted = new Map<number, { head: string; result: PreviewResult; secrets: readonly string[]; outdated: boolean }>();
+    private ticking?: Promise<void>;
+    private stopped = false;
+
+    constructor(private readonly settings: PreviewLoopSettings, private readonly deps: PreviewLoopDeps) {}
+
+    /** One round: list, decide, start and stop. Rounds never overlap; a failure is logged and the next round tries again. */
+    tick(): Promise<void> {
+        if (this.stopped) return Promise.resolve();
+        this.ticking ??= this.round()
+            .catch((e: Error) => this.deps.log("previews: this round failed; the next one tries again", { error: e.message }))
+            .finally(() => (this.ticking = undefined));
+        return this.ticking;
+    }
+
+    /** Stops every running preview (leadership lost, shutdown); a later tick starts again. */
+    stop(): void {
+        for (const r of this.running.values()) r.controller.abort(new Error("the agent stopped previewing"));
+    }
+
+    /** Stops for good: no more rounds. */
+    close(): Promise<void> {
+        this.stopped = true;
+        this.stop();
+        return this.ticking ?? Promise.resolve();
+    }
+
+    private async round(): Promise<void> {
+        const open = await this.deps.github.openPullRequests(this.settings.branch);
+        const now = this.deps.clock();
+        const refs: PullRequestRef[] = [];
+        const writers = new Map<string, boolean>();
+        for (const pr of open) {
+            if (pr.draft) continue;
+            if (this.settings.label && pr.labels.includes(this.settings.label)) {
+                if (!this.labelledHeads.has(pr.number)) this.labelledHeads.set(pr.number, pr.headSha);
+            } else this.labelledHeads.delete(pr.number);
+            const ref: PullRequestRef = { ...pr, labelledHead: this.labelledHeads.get(pr.number) };
+            // GitHub is asked whether the author may write only when nothing else decides: once per author per round.
+            const first = previewable(ref, this.settings, () => false);
+            let ok = first.ok;
+            if (!ok && this.settings.writers && pr.headRepository.toLowerCase() === this.settings.repository.toLowerCase() && pr.baseRef === this.settings.branch) {
+                const writer = writers.get(pr.author) ?? (await this.deps.github.canWrite(pr.author));
+                writers.set(pr.author, writer);
+                ok = previewable(ref, this.settings, () => writer).ok;
+            }
+            if (!ok) continue;
+            refs.push(ref);
+            if (this.previewed.get(pr.number) !== pr.headSha && !this.waitingSince.has(pr.number)) this.waitingSince.set(pr.number, now);
+            await this.markOutdated(pr.number, pr.headSha);
+        }
+        const openNumbers = new Set(open.map((p) => p.number));
+        for (const n of [...this.previewed.keys(), ...this.labelledHeads.keys(), ...this.posted.keys()]) {
+            if (!openNumbers.has(n)) {
+                this.previewed.delete(n);
+                this.labelledHeads.delete(n);
+                this.posted.delete(n);
+                this.waitingSince.delete(n);
+            }
+        }
+        const plan = planPreviews(refs, { running: new Map([...this.running].map(([n, r]) => [n, r.head])), previewed: this.previewed, waitingSince: this.waitingSince }, this.deps.busy(), this.settings.parallel);
+        for (const n of plan.cancel) {
+            this.deps.log("previews: stopping an outdated preview", { pullRequest: n, head: this.running.get(n)?.head });
+            this.running.get(n)?.controller.abort(new Error("a newer head was pushed, or the pull request is closed"));
+            this.running.delete(n);
+        }
+        for (const pr of plan.start) this.start(pr);
+    }
+
+    /** Edits the posted comment of `number` to say it is outdated, once its head has moved on. */
+    private async markOutdated(number: number, head: string): Promise<void> {
+        const last = this.posted.get(number);
+        if (!last || last.head === head || last.outdated) return;
+        last.outdated = true;
+        const body = previewCommentBody({ stack: this.settings.stack, revision: last.head, result: last.result, statusUrl: this.settings.statusUrl, outdated: true, secrets: last.secrets });
+        await this.deps.github.upsertComment(number, commentMarker(this.settings.stack), body);
+    }
+
+    private start(pr: PullRequestRef): void {
+        const controller = new AbortController();
+        this.running.set(pr.number, { head: pr.headSha, controller });
+        this.waitingSince.delete(pr.number);
+        const started = this.deps.clock();
+        void this.previewOne(pr, controller.signal)
+            .then(
+                () => this.deps.log("previews: posted", { pullRequest: pr.number, head: pr.headSha, seconds: Math.round((this.deps.clock() - started) / 1000) }),
+                (e: Error) => {
+                    if (controller.signal.aborted) this.deps.log("previews: stopped", { pullRequest: pr.number, head: pr.headSha, why: (controller.signal.reason as Error | undefined)?.message });
+                    else this.deps.log("previews: could not preview or post; the next round tries again", { pullRequest: pr.number, head: pr.headSha, error: e.message });
+                },
+            )
+            .finally(() => {
+                if (this.running.get(pr.number)?.controller === controller) this.running.delete(pr.number);
+            });
+    }
+
+    private async previewOne(pr: PullRequestRef, signal: AbortSignal): Promise<void> {
+        const { stack } = this.settings;
+        const context = statusContext(stack);
+        const targetUrl = this.settings.statusUrl;
+        await this.deps.github.setStatus(pr.headSha, { state: "pending", context, description: `previewing ${pr.headSha.slice(0, 12)}`, targetUrl });
+        const dir = fs.mkdtempSync(path.join(this.settings.workDir, `preview-${pr.number}-`));
+        try {
+            const sourceFile = path.join(dir, "source.tar.gz");
+            await this.deps.archive(pr.number, pr.headSha, sourceFile);
+            signal.throwIfAborted();
+            const prConfig = await stackConfigOf(sourceFile, this.settings.projectPath, stack, path.join(dir, `Pulumi.${stack}.yaml`));
+            const inputs = await this.deps.inputs(prConfig);
+            signal.throwIfAborted();
+            let pod: PreviewPodResult;
+            try {
+                pod = await this.deps.preview(
+                    {
+                        pullRequest: pr.number,
+                        job: { stack, policyConfig: this.settings.policyConfig, projectPath: this.settings.projectPath, revision: pr.headSha, state: inputs.state, sourceMaxBytes: inputs.sourceMaxBytes, sourceMaxExtractedBytes: inputs.sourceMaxExtractedBytes, dependencies: inputs.dependencies?.hash },
+                        sourceFile,
+                        dependenciesDir: inputs.dependencies?.dir,
+                        passphrase: inputs.passphrase,
+                    },
+                    signal,
+                );
+            } catch (e) {
+                if (signal.aborted) throw e;
+                // The pod could not start or ended without a result: a failed preview, said so.
+                pod = { ok: false, message: (e as Error).message, violations: [] };
+            }
+            signal.throwIfAborted();
+            const result = previewResult(pod);
+            // The passphrase too: the pod had it, and the program could print it.
+            const secrets = [...inputs.secrets, inputs.passphrase];
+            const status = previewStatus(result, secrets);
+            // The comment first: a status that has turned says its comment is there to read.
+            await this.deps.github.upsertComment(pr.number, commentMarker(stack), previewCommentBody({ stack, revision: pr.headSha, result, statusUrl: targetUrl, secrets }));
+            await this.deps.github.setStatus(pr.headSha, { ...status, context, targetUrl });
+            this.previewed.set(pr.number, pr.headSha);
+            this.posted.set(pr.number, { head: pr.headSha, result, secrets, outdated: false });
+            if (!result.ok) this.deps.log("previews: the preview failed", { pullRequest: pr.number, head: pr.headSha, error: scrub(result.error, secrets).slice(0, 2000) });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+}
+
+/**
+ * The pull request's own stack config, from its source archive, written to `out`; undefined when
+ * it has none. Its secrets are ciphertext (nothing is decrypted here): the agent's CLI decrypts
+ * them to withhold their values too.
+ */
+async function stackConfigOf(archive: string, projectPath: string, stack: string, out: string): Promise<string | undefined> {
+    const member = path.posix.normalize(path.posix.join("*", projectPath, "stacks", `Pulumi.${stack}.yaml`));
+    try {
+        const { stdout } = await run("tar", ["-xzOf", archive, "--wildcards", "--no-wildcards-match-slash", member], { maxBuffer: 16 * 1024 * 1024 });
+        fs.writeFileSync(out, stdout, { mode: 0o600 });
+        return out;
+    } catch {
+        return undefined;
+    }
+}
