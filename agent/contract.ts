@@ -32,6 +32,11 @@ export const AGENT_DEFAULTS = {
     artifactTimeoutSeconds: 120,
     artifactMaxBytes: "50Mi",
     artifactMaxExtractedBytes: "100Mi",
+    /** Pull-request previews: the preview identity's namespace (the platform's core namespace), previews at once, one preview's limit. */
+    previewNamespace: "openfaas",
+    previewParallel: 1,
+    previewTimeoutSeconds: 1200,
+    githubApiUrl: "https://api.github.com",
 } as const;
 
 /**
@@ -88,6 +93,19 @@ export const FIELDS = {
     leaseName: { env: "AGENT_LEASE_NAME", flag: "lease-name", doc: `Lease name (default ${AGENT_DEFAULTS.name})` },
     statusConfigMap: { env: "AGENT_STATUS_CONFIGMAP", flag: "status-configmap", doc: `status ConfigMap name (default ${AGENT_DEFAULTS.statusConfigMap})` },
     logLevel: { env: "AGENT_LOG_LEVEL", flag: "log-level", doc: "trace | debug | info | warn | error (default info)" },
+    previewRepository: { env: "AGENT_PREVIEW_REPOSITORY", flag: "preview-repository", doc: "owner/name of the GitHub repository whose pull requests are previewed; set, previews are on (default off)" },
+    githubTokenFile: { env: "AGENT_GITHUB_TOKEN_FILE", flag: "github-token-file", doc: "previews: file holding the GitHub token (commit statuses and pull requests: write, contents: read)" },
+    githubApiUrl: { env: "AGENT_GITHUB_API_URL", flag: "github-api-url", doc: `previews: GitHub's REST API (default ${AGENT_DEFAULTS.githubApiUrl}; GitHub Enterprise Server: https://<host>/api/v3)` },
+    previewImage: { env: "AGENT_PREVIEW_IMAGE", flag: "preview-image", doc: "previews: image of the preview pods, the agent's own (required with previews)" },
+    previewNamespace: { env: "AGENT_PREVIEW_NAMESPACE", flag: "preview-namespace", doc: `previews: namespace of the preview identity, where the preview pods run (default ${AGENT_DEFAULTS.previewNamespace})` },
+    previewAgentUrl: { env: "AGENT_PREVIEW_AGENT_URL", flag: "preview-agent-url", doc: "previews: where the preview pods reach this replica (default http://<POD_IP>:<listen port>)" },
+    podIp: { env: "POD_IP", flag: "pod-ip", doc: "this pod's IP, for the preview pods' requests (the Deployment sets it)" },
+    previewParallel: { env: "AGENT_PREVIEW_PARALLEL", flag: "preview-parallel", doc: `previews: previews at once, 1 to 8 (default ${AGENT_DEFAULTS.previewParallel})` },
+    previewWriters: { env: "AGENT_PREVIEW_WRITERS", flag: "preview-writers", doc: "previews: true | false: preview pull requests whose author may write to the repository (default true)" },
+    previewLabel: { env: "AGENT_PREVIEW_LABEL", flag: "preview-label", doc: "previews: a label that approves the head it is added on, for authors without write access (default none)" },
+    previewPolicyConfig: { env: "AGENT_PREVIEW_POLICY_CONFIG", flag: "preview-policy-config", doc: "previews: the policy pack's config, policies/config/<name>.json (default the stack's name)" },
+    previewTimeout: { env: "AGENT_PREVIEW_TIMEOUT", flag: "preview-timeout", doc: `previews: seconds one preview may take (default ${AGENT_DEFAULTS.previewTimeoutSeconds})` },
+    statusUrl: { env: "AGENT_STATUS_URL", flag: "status-url", doc: "the status page's URL as people reach it, linked from preview comments and statuses (default none)" },
 } as const satisfies Record<string, Field>;
 
 /** Pure: the agent's `--help`: every setting's flag, variable and meaning, from {@link FIELDS}. */

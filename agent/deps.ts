@@ -51,6 +51,9 @@ export function npmFailure(stderr: string): string {
     return (lines.length <= 5 ? lines : [...lines.slice(0, 4), lines[lines.length - 1]!]).join(" ");
 }
 
+/** Where an install keeps the hash of the lockfile it installed (inside node_modules: a removed node_modules never looks installed). */
+export const DEPS_MARKER = path.join("node_modules", ".openfaas-gitops-deps.sha256");
+
 /**
  * Runs `npm ci --ignore-scripts` in `projectDir` unless node_modules was installed from the same
  * lockfile. The hash is kept inside node_modules, so a removed node_modules can never look
@@ -58,7 +61,7 @@ export function npmFailure(stderr: string): string {
  */
 export async function prepareDependencies(projectDir: string, log: (line: string) => void, agentEnv: Readonly<Record<string, string | undefined>> = process.env, signal?: AbortSignal): Promise<boolean> {
     const hash = lockfileHash(projectDir);
-    const marker = path.join(projectDir, "node_modules", ".openfaas-gitops-deps.sha256");
+    const marker = path.join(projectDir, DEPS_MARKER);
     const current = fs.existsSync(marker) ? fs.readFileSync(marker, "utf8").trim() : "";
     if (current === hash) return false;
     log(`lockfile changed (${hash.slice(0, 12)}): npm ci`);

@@ -10,6 +10,7 @@
  * token, a header or a URL. Octokit's packages are ESM-only; the agent's CommonJS build loads them
  * through Node's require(esm).
  */
+import * as fs from "node:fs";
 import { Octokit } from "@octokit/core";
 import { paginateRest } from "@octokit/plugin-paginate-rest";
 import { retry } from "@octokit/plugin-retry";
@@ -42,6 +43,11 @@ export interface GitHub {
      * GitHub's 65536 characters are cut, keeping the marker.
      */
     upsertComment(number: number, marker: string, body: string): Promise<{ id: number; created: boolean }>;
+    /**
+     * Writes the tree of commit `sha` to `file` as GitHub serves it: a gzip'd tar with one directory
+     * (`<owner>-<repo>-<sha>`) at its top; more than `maxBytes` is refused. Needs contents: read.
+     */
+    archive(sha: string, file: string, maxBytes: number): Promise<void>;
 }
 
 export interface GitHubOptions {
@@ -342,6 +348,16 @@ export function gitHub(options: GitHubOptions): GitHub {
                     ...(status.targetUrl !== undefined ? { target_url: status.targetUrl } : {}),
                 }),
             );
+        },
+
+        async archive(sha, file, maxBytes) {
+            if (typeof sha !== "string" || !SHA.test(sha)) throw new GitHubError(`commit ${JSON.stringify(String(sha).slice(0, 80))} is not a full lowercase hex sha`);
+            const route = "/repos/{owner}/{repo}/tarball/{ref}";
+            // Octokit follows the redirect to codeload and hands back the whole archive: its size is checked before it is written.
+            const { data } = await call("GET", route, () => octokit.request(`GET ${route}`, { owner, repo, ref: sha }));
+            const bytes = Buffer.from(data as ArrayBuffer);
+            if (bytes.length > maxBytes) throw new GitHubError(`the archive of ${sha.slice(0, 12)} is ${bytes.length} bytes, over the limit of ${maxBytes}`);
+            fs.writeFileSync(file, bytes, { mode: 0o600 });
         },
 
         async upsertComment(number, marker, body) {

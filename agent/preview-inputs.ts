@@ -6,7 +6,11 @@
  * secret is never written to a file.
  */
 import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { promisify } from "node:util";
+import { DEPS_MARKER } from "./deps";
+import type { PreviewInputs } from "./preview-loop";
 
 const run = promisify(execFile);
 
@@ -97,4 +101,21 @@ export async function secretValues(stack: string, configFiles: readonly string[]
     const values = stateSecretValues(state);
     for (const file of configFiles) values.push(...configSecretValues(JSON.parse(await pulumi(["config", "--show-secrets", "--json", "--stack", stack, "--config-file", file], ctx))));
     return [...new Set(values)];
+}
+
+/**
+ * What a preview of `stack` gets from the trusted side: the state and the secret values (from the
+ * tracked branch's checkout, `ctx.cwd`, by the agent's own CLI), the passphrase, and the
+ * dependencies installed there, offered to a pull request with the same lockfile.
+ */
+export async function previewInputs(stack: string, prConfigFile: string | undefined, ctx: CliContext, limits: { readonly maxBytes: number; readonly maxExtractedBytes: number }): Promise<PreviewInputs> {
+    const passphraseFile = ctx.env.PULUMI_CONFIG_PASSPHRASE_FILE;
+    const passphrase = ctx.env.PULUMI_CONFIG_PASSPHRASE ?? (passphraseFile ? fs.readFileSync(passphraseFile, "utf8") : undefined);
+    if (passphrase === undefined) throw new Error("previews need the stack's passphrase (PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE in the agent's engine environment): the preview pod decrypts the config with it");
+    const baseConfig = path.join(ctx.cwd, "stacks", `Pulumi.${stack}.yaml`);
+    const configs = [baseConfig, prConfigFile].filter((f): f is string => f !== undefined && fs.existsSync(f));
+    const [state, secrets] = await Promise.all([exportState(stack, ctx), secretValues(stack, configs, ctx)]);
+    const marker = path.join(ctx.cwd, DEPS_MARKER);
+    const hash = fs.existsSync(marker) ? fs.readFileSync(marker, "utf8").trim() : "";
+    return { state, secrets, passphrase, dependencies: hash ? { hash, dir: ctx.cwd } : undefined, sourceMaxBytes: limits.maxBytes, sourceMaxExtractedBytes: limits.maxExtractedBytes };
 }

@@ -93,7 +93,29 @@ export interface AgentSettings {
     readonly leaseName: string;
     readonly statusConfigMap: string;
     readonly logLevel: string;
+    /** Pull-request previews (agent/preview-loop.ts); undefined: off. */
+    readonly previews?: PreviewSettings;
 }
+
+export interface PreviewSettings {
+    /** `owner/name` on GitHub. */
+    readonly repository: string;
+    readonly githubTokenFile: string;
+    readonly githubApiUrl: string;
+    readonly image: string;
+    readonly namespace: string;
+    /** Where the preview pods reach this replica. */
+    readonly agentUrl: string;
+    readonly parallel: number;
+    readonly writers: boolean;
+    readonly label?: string;
+    readonly policyConfig: string;
+    readonly timeoutMs: number;
+    readonly statusUrl?: string;
+}
+
+/** GitHub's rules for an owner and a repository name. */
+const GITHUB_REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
 
 
 export class SettingsError extends Error {
@@ -247,12 +269,63 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         if (events !== "off" && !requestableUrl(events)) problems.push(`${name(FIELDS.fluxEventsUrl)} = ${quotedValue(redactUrl(events))}: expected an http(s) URL or off`);
         flux = { namespace, name: k8sName(FIELDS.fluxSource, AGENT_DEFAULTS.fluxSource, DNS_SUBDOMAIN, "a GitRepository name"), eventsUrl: events === "off" ? undefined : events };
     }
+    /** The preview settings, checked together: only when AGENT_PREVIEW_REPOSITORY turns previews on. */
+    function previewSettings(): PreviewSettings | undefined {
+        const repository = raw(FIELDS.previewRepository);
+        const others = [FIELDS.githubTokenFile, FIELDS.previewImage, FIELDS.previewLabel, FIELDS.previewAgentUrl].filter((f) => raw(f) !== undefined);
+        if (repository === undefined) {
+            if (others.length > 0) problems.push(`${others.map(name).join(", ")} ${others.length === 1 ? "is" : "are"} set but ${name(FIELDS.previewRepository)} is not: set it to turn previews on, or drop ${others.length === 1 ? "it" : "them"}`);
+            return undefined;
+        }
+        if (!GITHUB_REPOSITORY.test(repository)) problems.push(`${name(FIELDS.previewRepository)} = ${quotedValue(repository)}: expected owner/name as GitHub writes it, e.g. acme/platform`);
+        const githubTokenFile = file(FIELDS.githubTokenFile);
+        if (githubTokenFile === undefined && raw(FIELDS.githubTokenFile) === undefined) problems.push(`${name(FIELDS.githubTokenFile)} is required with previews: a fine-grained token or GitHub App installation token with commit statuses and pull requests write, contents read`);
+        const image = raw(FIELDS.previewImage);
+        if (image === undefined) problems.push(`${name(FIELDS.previewImage)} is required with previews: the agent's own image (the Deployment sets it)`);
+        const apiUrl = str(FIELDS.githubApiUrl, AGENT_DEFAULTS.githubApiUrl)!;
+        if (!requestableUrl(apiUrl)) problems.push(`${name(FIELDS.githubApiUrl)} = ${quotedValue(redactUrl(apiUrl))}: expected an http(s) URL, e.g. ${AGENT_DEFAULTS.githubApiUrl}`);
+        const podIp = raw(FIELDS.podIp);
+        const agentUrl = raw(FIELDS.previewAgentUrl) ?? (podIp && net.isIP(podIp) ? `http://${net.isIPv6(podIp) ? `[${podIp}]` : podIp}:${"port" in address ? address.port : AGENT_DEFAULTS.port}` : undefined);
+        if (agentUrl === undefined) problems.push(`${name(FIELDS.previewAgentUrl)} or a valid ${name(FIELDS.podIp)} is required with previews: the preview pods fetch their job from this replica`);
+        else if (!requestableUrl(agentUrl)) problems.push(`${name(FIELDS.previewAgentUrl)} = ${quotedValue(redactUrl(agentUrl))}: expected an http(s) URL`);
+        const parallelRaw = raw(FIELDS.previewParallel);
+        let parallel: number = AGENT_DEFAULTS.previewParallel;
+        if (parallelRaw !== undefined) {
+            if (!/^[1-8]$/.test(parallelRaw)) problems.push(`${name(FIELDS.previewParallel)} = ${quotedValue(parallelRaw)}: expected a whole number from 1 to 8`);
+            else parallel = Number(parallelRaw);
+        }
+        const label = raw(FIELDS.previewLabel);
+        if (label !== undefined && (label.length > 50 || /[,\x00-\x1f]/.test(label))) problems.push(`${name(FIELDS.previewLabel)} = ${quotedValue(label)}: expected a GitHub label name (at most 50 characters, no comma)`);
+        const writers = oneOf(FIELDS.previewWriters, ["true", "false"] as const, "true") === "true";
+        if (!writers && label === undefined) problems.push(`${name(FIELDS.previewWriters)} = "false" with no ${name(FIELDS.previewLabel)}: no pull request could ever be previewed; set a label, or allow writers`);
+        const policyConfig = k8sName(FIELDS.previewPolicyConfig, stack ?? "default", DNS_SUBDOMAIN, "a policy config name (policies/config/<name>.json)");
+        const secretsProvider = str(FIELDS.secretsProvider);
+        if (secretsProvider !== undefined && secretsProvider !== "passphrase") problems.push(`${name(FIELDS.secretsProvider)} = ${quotedValue(secretsProvider)} with previews: a preview pod decrypts the config with the stack's passphrase and holds no other credential; previews need the passphrase secrets provider`);
+        const statusUrl = raw(FIELDS.statusUrl);
+        if (statusUrl !== undefined && !requestableUrl(statusUrl)) problems.push(`${name(FIELDS.statusUrl)} = ${quotedValue(redactUrl(statusUrl))}: expected an http(s) URL`);
+        return {
+            repository,
+            githubTokenFile: githubTokenFile ?? "",
+            githubApiUrl: apiUrl,
+            image: image ?? "",
+            namespace: k8sName(FIELDS.previewNamespace, AGENT_DEFAULTS.previewNamespace, DNS_LABEL, "a namespace name"),
+            agentUrl: agentUrl ?? "",
+            parallel,
+            writers,
+            label,
+            policyConfig,
+            timeoutMs: seconds(FIELDS.previewTimeout, AGENT_DEFAULTS.previewTimeoutSeconds, 60, 7200),
+            statusUrl,
+        };
+    }
     const artifact = {
         timeoutMs: seconds(FIELDS.artifactTimeout, AGENT_DEFAULTS.artifactTimeoutSeconds, 5, 3600),
         maxBytes: bytes(FIELDS.artifactMaxBytes, AGENT_DEFAULTS.artifactMaxBytes),
         maxExtractedBytes: bytes(FIELDS.artifactMaxExtractedBytes, AGENT_DEFAULTS.artifactMaxExtractedBytes),
     };
+    const previews = previewSettings();
     const settings: AgentSettings = {
+        previews,
         source,
         flux,
         artifact,

@@ -15,9 +15,10 @@ import { after, describe, it } from "node:test";
 import { inspect, promisify } from "node:util";
 import fc from "fast-check";
 import * as ts from "typescript";
-import { commentBody, CUT_NOTE, failureMessage, gitHub, GitHubOptions, MAX_COMMENT_BODY, MAX_STATUS_DESCRIPTION, parseRepository, statusDescription } from "../agent/github";
+import { commentBody, CUT_NOTE, failureMessage, gitHub, GitHubError, GitHubOptions, MAX_COMMENT_BODY, MAX_STATUS_DESCRIPTION, parseRepository, statusDescription } from "../agent/github";
 import { description, GitHubDouble, OPENAPI_FILE, OPERATIONS } from "./support/github-double";
 import { ROOT } from "./helpers";
+import { tempDir } from "./support/tmp";
 
 /** Distinctive, so a leak anywhere is found by a plain search. */
 const TOKEN = "ghp_Zq7SecretTokenValue0123456789abcdefXY";
@@ -59,7 +60,7 @@ describe("GitHub's OpenAPI description in the double", () => {
         const d = description();
         assert.deepEqual(
             d.operations.map((o) => o.operationId),
-            ["pulls/list", "repos/get-collaborator-permission-level", "repos/create-commit-status", "issues/list-comments", "issues/create-comment", "issues/update-comment", "users/get-authenticated"],
+            ["pulls/list", "repos/get-collaborator-permission-level", "repos/create-commit-status", "issues/list-comments", "issues/create-comment", "issues/update-comment", "users/get-authenticated", "repos/download-tarball-archive"],
         );
         assert.equal(d.operations.length, OPERATIONS.length);
         // Loaded once per process.
@@ -225,6 +226,20 @@ describe("agent/github.ts against the double", () => {
         assert.equal(double.comments.length, 1);
         assert.ok(stored.length <= MAX_COMMENT_BODY && stored.includes(MARKER) && stored.endsWith(CUT_NOTE));
         assert.deepEqual(double.requests.filter((r) => r.method !== "GET").map((r) => r.status), [201, 200]);
+        await finish(double);
+    });
+
+    it("archive: the tarball redirect to codeload followed, the bytes written; over the limit or unknown, refused", async () => {
+        const { double, client } = await setup();
+        const file = path.join(tempDir("ofg-gh-archive-"), "a.tar.gz");
+        double.archives.set(SHA, Buffer.from("gzip bytes of the tree"));
+        await client.archive(SHA, file, 1024);
+        assert.equal(fs.readFileSync(file, "utf8"), "gzip bytes of the tree");
+        const codeload = double.requests.filter((r) => r.target.startsWith("/_codeload/"));
+        assert.equal(codeload.length, 1);
+        await assert.rejects(client.archive(SHA, file, 10), /is 22 bytes, over the limit of 10/);
+        await assert.rejects(client.archive("f".repeat(40), file, 1024), (e: GitHubError) => e.status === 404);
+        await assert.rejects(client.archive("HEAD", file, 1024), /is not a full lowercase hex sha/);
         await finish(double);
     });
 

@@ -19,7 +19,7 @@ import { runPreview } from "../agent/preview-run";
 import { PodPreviewer, PreviewExchange } from "../agent/preview-pods";
 import { AgentMetrics, createServer } from "../agent/server";
 import { emptyStatus } from "../agent/conditions";
-import { lockfileHash } from "../agent/deps";
+import { DEPS_MARKER, lockfileHash } from "../agent/deps";
 import { kubeApi } from "../kube/api";
 import { startPreviewPodDouble } from "./support/preview-pod-double";
 import { writeKubeconfig } from "../tools/pki";
@@ -122,7 +122,7 @@ describe("a pull request's program under the preview identity (real engine)", { 
         const root = path.resolve(__dirname, "..");
         for (const e of fs.readdirSync(path.join(root, "node_modules"))) fs.symlinkSync(path.join(root, "node_modules", e), path.join(installed, e));
         const hash = lockfileHash(h.projectDir);
-        fs.writeFileSync(path.join(installed, ".openfaas-gitops-deps.sha256"), hash + "\n");
+        fs.writeFileSync(path.join(agentProject, DEPS_MARKER), hash + "\n");
 
         const exchange = new PreviewExchange();
         const server = createServer({

@@ -29,6 +29,7 @@ export const OPERATIONS = [
     ["post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"],
     ["patch", "/repos/{owner}/{repo}/issues/comments/{comment_id}"],
     ["get", "/user"],
+    ["get", "/repos/{owner}/{repo}/tarball/{ref}"],
 ] as const;
 
 /** The description file: api.github.com (not GHES/GHEC), with $refs kept (a third of the dereferenced size). */
@@ -207,6 +208,8 @@ export class GitHubDouble {
     readonly tokens = new Map<string, DoubleUser>();
     readonly statuses: DoubleStatus[] = [];
     readonly comments: DoubleComment[] = [];
+    /** Source archives by commit, served as codeload serves them after the tarball redirect. */
+    readonly archives = new Map<string, Buffer>();
     private failures: { count: number; status: number } = { count: 0, status: 502 };
     private limits: RateLimit[] = [];
     private nextId = 1000;
@@ -270,6 +273,14 @@ export class GitHubDouble {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
+            // codeload.github.com, where the tarball operation redirects: no REST operation, no token needed (the URL is the grant).
+            const codeload = /^\/_codeload\/[^/]+\/[^/]+\/legacy\.tar\.gz\/([0-9a-f]{40})$/.exec(new URL(req.url ?? "/", this.url).pathname);
+            if (codeload) {
+                const bytes = this.archives.get(codeload[1]!);
+                this.requests.push({ method: req.method ?? "", target: req.url ?? "", remoteAddress: req.socket.remoteAddress ?? "", status: bytes ? 200 : 404, invalid: [], responseProblems: [] });
+                res.writeHead(bytes ? 200 : 404, { "content-type": "application/x-gzip" }).end(bytes ?? "");
+                return;
+            }
             const raw = Buffer.concat(chunks).toString("utf8");
             const answer = this.answer(req, raw);
             const headers = { "content-type": "application/json; charset=utf-8", ...answer.headers };
@@ -397,6 +408,10 @@ export class GitHubDouble {
                 if ([...body.body].length > 65536) return this.unprocessable("Body is too long (maximum is 65536 characters)");
                 const c = this.addComment(p.issue_number, me, body.body);
                 return { status: 201, headers: { location: `${this.url}/repos/${this.owner}/${this.repo}/issues/comments/${c.id}` }, body: this.comment(c) };
+            }
+            case "repos/download-tarball-archive": {
+                if (!this.archives.has(p.ref)) return { status: 404, body: { message: "Not Found" } };
+                return { status: 302, headers: { location: `${this.url}/_codeload/${this.owner}/${this.repo}/legacy.tar.gz/${p.ref}` } };
             }
             case "issues/update-comment": {
                 const c = this.comments.find((x) => x.id === p.comment_id);
