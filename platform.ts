@@ -162,6 +162,7 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
               engineEnv: cfg.agent.engineEnv,
               clusterAdmin: cfg.agent.clusterAdmin,
               networkPolicy: cfg.networkPolicies ? { ingressNamespace: ns.names.contour, metricsNamespaceSelector: cfg.agent.metricsNamespaceSelector } : undefined,
+              previews: cfg.agent.previews && { ...cfg.agent.previews, namespace: DEFAULT_NAMESPACES.core },
           }, withClusterProvider())
         : undefined;
 

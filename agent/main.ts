@@ -22,6 +22,12 @@ import { secretFile } from "./secret-file";
 import { AgentMetrics, createServer } from "./server";
 import { AGENT_DEFAULTS, FIELDS, helpText } from "./contract";
 import { AgentSettings, parseSettings, SettingsError } from "./settings";
+import { gitHub } from "./github";
+import { PreviewLoop } from "./preview-loop";
+import { previewInputs } from "./preview-inputs";
+import { PodPreviewer, PreviewExchange } from "./preview-pods";
+import { proxyEnvironment } from "../model/engine-env";
+import type { KubeApi } from "../kube/api";
 
 async function main(): Promise<void> {
     if (process.argv.slice(2).some((a) => a === "--help" || a === "-h")) {
@@ -57,7 +63,10 @@ async function main(): Promise<void> {
         leader: (leads) => {
             log.info({ identity: settings.identity }, leads ? "became leader" : "not the leader");
             adopted = false;
-            if (!leads) reconciler.leadershipLost();
+            if (!leads) {
+                reconciler.leadershipLost();
+                previews?.loop.stop();
+            }
             else
                 void reconciler
                     .adoptLeaderStatus(async () => {
@@ -188,7 +197,10 @@ async function main(): Promise<void> {
     // Read once now, so that a file that cannot be read is in the log from the start.
     webhookSecret?.();
     syncToken?.();
+    const previews = settings.previews ? startPreviews(settings, kc, engineEnv, () => reconciler.busy, credentialLog, (msg, fields) => log.info(fields ?? {}, msg)) : undefined;
     const server = createServer({
+        previews: previews?.exchange,
+        onPullRequest: previews && (() => void (elector.isLeader() && previews.loop.tick())),
         status: () => reconciler.status,
         metrics,
         sync,
@@ -212,6 +224,7 @@ async function main(): Promise<void> {
     const schedulePoll = (ms: number) => {
         poll = setTimeout(() => {
             sync("poll");
+            if (elector.isLeader()) void previews?.loop.tick();
             schedulePoll(jittered(settings.pollIntervalMs));
         }, ms);
     };
@@ -227,6 +240,7 @@ async function main(): Promise<void> {
         flux?.stop();
         if (drift) clearInterval(drift);
         const how = await reconciler.stop(settings.shutdownGraceMs);
+        await previews?.loop.close();
         log.info({ running: how }, "stopped");
         await elector.stop();
         server.close();
@@ -237,6 +251,64 @@ async function main(): Promise<void> {
 }
 
 /** The built-in git source; retrying cannot make a signature valid or a host key pinned: those stall at once. */
+/**
+ * Pull-request previews (issue 22): the exchange the preview pods talk to, and the loop the leader
+ * ticks. Pull request heads come from git (`refs/pull/<n>/head`, with the deploy key) in git mode,
+ * and from GitHub's tarball of the head in flux mode: source-controller follows one ref per
+ * GitRepository, and a GitRepository per pull request would have it fetch and serve untrusted heads
+ * to the whole cluster.
+ */
+function startPreviews(
+    settings: AgentSettings,
+    kc: KubeApi,
+    engineEnv: Readonly<Record<string, string>>,
+    busy: () => boolean,
+    credentialLog: (level: "info" | "error", msg: string) => void,
+    log: (msg: string, fields?: Record<string, unknown>) => void,
+): { exchange: PreviewExchange; loop: PreviewLoop } {
+    const p = settings.previews!;
+    const token = secretFile(p.githubTokenFile, FIELDS.githubTokenFile.env, credentialLog);
+    const github = gitHub({
+        repository: p.repository,
+        baseUrl: p.githubApiUrl,
+        token: () => {
+            const t = token();
+            if ("error" in t) throw new Error(t.error);
+            return t.value;
+        },
+        log: (line) => log(line),
+    });
+    const exchange = new PreviewExchange();
+    const previewer = new PodPreviewer(kc, exchange, { namespace: p.namespace, image: p.image, agentUrl: p.agentUrl, timeoutSeconds: p.timeoutMs / 1000, env: proxyEnvironment(process.env) }, (line) => log(line));
+    const git = settings.flux ? undefined : new GitSource(settings);
+    // The tracked branch's checkout: the state is exported, and secrets read, by the agent's CLI there.
+    const trusted = { cwd: path.join(settings.workDir, "checkout", settings.projectPath), env: engineEnv };
+    const loop = new PreviewLoop(
+        {
+            repository: p.repository,
+            branch: settings.branch,
+            writers: p.writers,
+            label: p.label,
+            stack: settings.stack,
+            policyConfig: p.policyConfig,
+            projectPath: settings.projectPath,
+            parallel: p.parallel,
+            statusUrl: p.statusUrl,
+            workDir: settings.workDir,
+        },
+        {
+            github,
+            archive: (number, sha, file) => (git ? git.pullRequestArchive(number, sha, file) : github.archive(sha, file, settings.artifact.maxBytes)),
+            inputs: (prConfig) => previewInputs(settings.stack, prConfig, trusted, settings.artifact),
+            preview: (input, signal) => previewer.preview(input, signal),
+            busy,
+            log,
+            clock: Date.now,
+        },
+    );
+    return { exchange, loop };
+}
+
 function gitSource(settings: AgentSettings): Source {
     const git = new GitSource(settings);
     const permanent = (e: unknown) => {

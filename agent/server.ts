@@ -144,8 +144,10 @@ export interface ServerDeps {
     readonly log: (msg: string, fields?: Record<string, unknown>) => void;
     /** Overrides of {@link HTTP_LIMITS} (the tests' short deadlines). */
     readonly limits?: Partial<HttpLimits>;
-    /** The preview pods' requests (`/previews/<id>/job|source|result`), when previews are on. */
+    /** The preview pods' requests (`/previews/<id>/job|source|dependencies|result`), when previews are on. */
     readonly previews?: PreviewExchange;
+    /** A signed `pull_request` delivery: the pull requests are looked at for previews now (when previews are on). */
+    readonly onPullRequest?: () => void;
 }
 
 /**
@@ -322,6 +324,10 @@ export function createServer(deps: ServerDeps): http.Server {
             if (!validSignature(secret.value, read.body, req.headers["x-hub-signature-256"] as string | undefined)) {
                 deps.log("webhook refused: missing or bad signature", { remote: req.socket.remoteAddress });
                 return reply(401, "bad or missing X-Hub-Signature-256\n");
+            }
+            if (req.headers["x-github-event"] === "pull_request" && deps.onPullRequest) {
+                deps.onPullRequest();
+                return reply(202, "pull requests looked at for previews\n");
             }
             const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, read.body, deps.branch);
             if (!verdict.sync) return reply(202, `ignored: ${verdict.reason}\n`);

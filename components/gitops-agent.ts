@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { AGENT_DEFAULTS, FIELDS } from "../agent/contract";
+import { AGENT_DEFAULTS, FIELDS, PREVIEW_IDENTITY } from "../agent/contract";
 
 const { name: NAME, port: PORT, workDir: WORK_DIR } = AGENT_DEFAULTS;
 const SECRETS_DIR = `/etc/${NAME}`;
@@ -67,6 +67,28 @@ export interface GitOpsAgentArgs {
      * webhook, with `webhookHost`) and from the namespaces that scrape `/metrics`. @default none
      */
     readonly networkPolicy?: AgentNetworkPolicyArgs;
+    /** Pull-request previews in the cluster (docs/policies-and-previews.md#in-cluster-previews). @default off */
+    readonly previews?: AgentPreviewArgs;
+}
+
+/** What the agent needs to preview pull requests: the repository, the GitHub token and who is previewed. */
+export interface AgentPreviewArgs {
+    /** `owner/name` on GitHub. */
+    readonly repository: string;
+    /** Fine-grained or GitHub App installation token: commit statuses and pull requests write, contents read. */
+    readonly githubToken: pulumi.Input<string>;
+    /** The preview identity's namespace (components/preview-identity.ts), where preview pods run. */
+    readonly namespace: string;
+    /** @default true */
+    readonly writers?: boolean;
+    readonly label?: string;
+    /** @default AGENT_DEFAULTS.previewParallel */
+    readonly parallel?: number;
+    /** @default AGENT_DEFAULTS.previewTimeoutSeconds */
+    readonly timeoutSeconds?: number;
+    /** @default the stack's name */
+    readonly policyConfig?: string;
+    readonly statusUrl?: string;
 }
 
 /** Who may reach the agent's HTTP port when its namespace is isolated. */
@@ -133,6 +155,17 @@ export function agentEnv(a: GitOpsAgentArgs): k8s.types.input.core.v1.EnvVar[] {
         [FIELDS.webhookSecretFile.env]: a.webhookHost !== undefined ? `${SECRETS_DIR}/git/webhook-secret` : undefined,
         [FIELDS.backendUrl.env]: a.backendUrl,
         [FIELDS.secretsProvider.env]: a.secretsProvider,
+        [FIELDS.previewRepository.env]: a.previews?.repository,
+        [FIELDS.githubTokenFile.env]: a.previews ? `${SECRETS_DIR}/git/github-token` : undefined,
+        // The preview pods run the agent's own image (preview-main.js, the CLI, the plugins).
+        [FIELDS.previewImage.env]: a.previews ? a.image : undefined,
+        [FIELDS.previewNamespace.env]: a.previews?.namespace,
+        [FIELDS.previewWriters.env]: a.previews ? String(a.previews.writers ?? true) : undefined,
+        [FIELDS.previewLabel.env]: a.previews?.label,
+        [FIELDS.previewParallel.env]: a.previews?.parallel === undefined ? undefined : String(a.previews.parallel),
+        [FIELDS.previewTimeout.env]: a.previews?.timeoutSeconds === undefined ? undefined : String(a.previews.timeoutSeconds),
+        [FIELDS.previewPolicyConfig.env]: a.previews?.policyConfig,
+        [FIELDS.statusUrl.env]: a.previews?.statusUrl,
         PULUMI_HOME: `${WORK_DIR}/.pulumi`,
         HOME: WORK_DIR,
     };
@@ -142,6 +175,8 @@ export function agentEnv(a: GitOpsAgentArgs): k8s.types.input.core.v1.EnvVar[] {
             .map(([name, value]) => ({ name, value })),
         { name: FIELDS.namespace.env, valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
         { name: FIELDS.identity.env, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        // Preview pods reach the replica that started them, not the Service (which may pick another).
+        ...(a.previews ? [{ name: FIELDS.podIp.env, valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }] : []),
     ];
 }
 
@@ -243,13 +278,29 @@ export function agentIngressSpec(namespace: string, host: string, ingressClass: 
 }
 
 /**
+ * Pure: what the agent needs in the preview namespace when it is not cluster-admin: to start a
+ * preview's Job and its Secret, read the Job's status and delete it (the Secret goes with it).
+ */
+export function agentPreviewRoleSpec(namespace: string) {
+    return {
+        apiVersion: "rbac.authorization.k8s.io/v1" as const,
+        kind: "Role" as const,
+        metadata: { name: `${NAME}-previews`, namespace, labels: LABELS },
+        rules: [
+            { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "delete"] },
+            { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+        ],
+    };
+}
+
+/**
  * Pure: the agent namespace's NetworkPolicy. Ingress to its one port (`http`: webhook, /metrics,
  * /sync, the status page) only from the ingress controller's namespace, when a webhook is routed
  * through it, and from the namespaces that scrape /metrics; nothing else, so a function's pod cannot
  * reach the agent. Egress stays open: the agent needs the apiserver, the git server or
  * source-controller, the state backend and the providers' APIs, which live anywhere.
  */
-export function agentNetworkPolicySpec(namespace: string, p: AgentNetworkPolicyArgs, webhook: boolean) {
+export function agentNetworkPolicySpec(namespace: string, p: AgentNetworkPolicyArgs, webhook: boolean, previewNamespace?: string) {
     const port = [{ protocol: "TCP", port: "http" }];
     return {
         apiVersion: "networking.k8s.io/v1" as const,
@@ -261,6 +312,10 @@ export function agentNetworkPolicySpec(namespace: string, p: AgentNetworkPolicyA
             ingress: [
                 ...(webhook ? [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": p.ingressNamespace } } }], ports: port }] : []),
                 { from: [{ namespaceSelector: { matchLabels: { ...p.metricsNamespaceSelector } } }], ports: port },
+                // Preview pods fetch their job and post their result (agent/preview-pods.ts); no other pod of that namespace.
+                ...(previewNamespace !== undefined
+                    ? [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": previewNamespace } }, podSelector: { matchLabels: { "app.kubernetes.io/name": PREVIEW_IDENTITY } } }], ports: port }]
+                    : []),
             ],
         },
     };
@@ -286,7 +341,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
         // Its inputs are recorded in state without the credentials (a bring-your-own key, token, secret or engine credentials).
         // Credentials are not recorded; neither are the ingress class and the issuer, which resolve
         // after Contour's and cert-manager's charts (components/contour.ts).
-        super("openfaas-gitops:agent:GitOpsAgent", name, { ...args, deployKey: undefined, syncToken: undefined, webhookSecret: undefined, engineEnv: undefined, ingressClass: undefined, tlsIssuer: undefined }, opts);
+        super("openfaas-gitops:agent:GitOpsAgent", name, { ...args, deployKey: undefined, syncToken: undefined, webhookSecret: undefined, engineEnv: undefined, ingressClass: undefined, tlsIssuer: undefined, previews: args.previews && { ...args.previews, githubToken: undefined } }, opts);
         // Always the contract's: Flux's NetworkPolicy and RBAC for the agent (platform.ts) name it too.
         const ns = AGENT_NAMESPACE;
         const child = { parent: this };
@@ -316,6 +371,20 @@ export class GitOpsAgent extends pulumi.ComponentResource {
             );
         }
 
+        if (args.previews && !(args.clusterAdmin ?? true)) {
+            const role = agentPreviewRoleSpec(args.previews.namespace);
+            new k8s.rbac.v1.Role(`${name}-previews-role`, role, inNs);
+            new k8s.rbac.v1.RoleBinding(
+                `${name}-previews-rolebinding`,
+                {
+                    metadata: role.metadata,
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                    subjects: [{ kind: "ServiceAccount", name: NAME, namespace: ns }],
+                },
+                inNs,
+            );
+        }
+
         let privateKey: pulumi.Output<string>;
         let publicKey: pulumi.Output<string | undefined>;
         if (args.deployKey !== undefined) {
@@ -331,6 +400,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
         const generated = (what: string) => new random.RandomPassword(`${name}-${what}`, { length: 40, special: false }, child).result;
         const webhookSecret = webhook ? (args.webhookSecret !== undefined ? pulumi.secret(args.webhookSecret) : generated("webhook-secret")) : undefined;
         const syncToken = args.syncToken !== undefined ? pulumi.secret(args.syncToken) : generated("sync-token");
+        const githubToken = args.previews ? pulumi.secret(args.previews.githubToken) : undefined;
 
         const gitSecret = new k8s.core.v1.Secret(
             `${name}-git`,
@@ -342,6 +412,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
                     ...(git ? { identity: privateKey } : {}),
                     "sync-token": syncToken,
                     ...(webhookSecret ? { "webhook-secret": webhookSecret } : {}),
+                    ...(githubToken ? { "github-token": githubToken } : {}),
                 },
             },
             inNs,
@@ -356,9 +427,9 @@ export class GitOpsAgent extends pulumi.ComponentResource {
 
         // Not secret: a one-way hash whose input includes the generated sync token (secretsChecksum).
         const checksum = pulumi.unsecret(
-            pulumi.all([privateKey, syncToken, webhookSecret, pulumi.output(args.engineEnv)]).apply(([identity, sync, hook, engine]) =>
+            pulumi.all([privateKey, syncToken, webhookSecret, pulumi.output(args.engineEnv), githubToken]).apply(([identity, sync, hook, engine, gh]) =>
                 secretsChecksum({
-                    git: { ...(git ? { identity } : {}), "sync-token": sync, ...(hook !== undefined ? { "webhook-secret": hook } : {}) },
+                    git: { ...(git ? { identity } : {}), "sync-token": sync, ...(hook !== undefined ? { "webhook-secret": hook } : {}), ...(gh !== undefined ? { "github-token": gh } : {}) },
                     engine: engine as Record<string, string> | undefined,
                     knownHosts: git ? { known_hosts: args.knownHosts } : undefined,
                 }),
@@ -378,7 +449,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
             inNs,
         );
 
-        if (args.networkPolicy) new k8s.networking.v1.NetworkPolicy(`${name}-network-policy`, agentNetworkPolicySpec(ns, args.networkPolicy, webhook), inNs);
+        if (args.networkPolicy) new k8s.networking.v1.NetworkPolicy(`${name}-network-policy`, agentNetworkPolicySpec(ns, args.networkPolicy, webhook, args.previews?.namespace), inNs);
 
         const url = webhook ? `${args.tlsIssuer ? "https" : "http"}://${args.webhookHost}/webhook` : undefined;
         if (webhook) new k8s.networking.v1.Ingress(`${name}-webhook`, agentIngressSpec(ns, args.webhookHost!, args.ingressClass ?? "contour", args.tlsIssuer), inNs);
@@ -391,7 +462,7 @@ export class GitOpsAgent extends pulumi.ComponentResource {
             if (webhook) {
                 new github.RepositoryWebhook(
                     `${name}-webhook`,
-                    { repository: args.github.repository, events: ["push"], active: true, configuration: { url: url!, contentType: "json", secret: webhookSecret!, insecureSsl: false } },
+                    { repository: args.github.repository, events: args.previews ? ["push", "pull_request"] : ["push"], active: true, configuration: { url: url!, contentType: "json", secret: webhookSecret!, insecureSsl: false } },
                     child,
                 );
             }

@@ -47,6 +47,21 @@ export const AGENT_SCHEMA: Schema = {
         clusterAdmin: { type: "boolean" },
         suspend: { type: "boolean" },
         source: { type: "string", enum: ["git", "flux"], expected: "expected git | flux" },
+        previews: {
+            type: "object",
+            expected: "expected a map: repository (owner/name, required), writers, label, parallel, timeoutSeconds, policyConfig, statusUrl",
+            required: ["repository"],
+            additionalProperties: false,
+            properties: {
+                repository: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$", expected: "required: the GitHub repository as owner/name, e.g. acme/platform" },
+                writers: { type: "boolean" },
+                label: { type: "string", minLength: 1, maxLength: 50, pattern: "^[^,\\x00-\\x1f]+$", expected: "expected a GitHub label name (1 to 50 characters, no comma)" },
+                parallel: { type: "integer", minimum: 1, maximum: 8 },
+                timeoutSeconds: { type: "integer", minimum: 60, maximum: 7200 },
+                policyConfig: { type: "string", pattern: DNS_SUBDOMAIN.source, expected: "expected the name of a policies/config/<name>.json" },
+                statusUrl: { type: "string", pattern: "^https?://[^\\s]+$", expected: "expected an http(s) URL" },
+            },
+        },
         metricsNamespaceSelector: {
             type: "object",
             minProperties: 1,
@@ -57,8 +72,12 @@ export const AGENT_SCHEMA: Schema = {
     },
 };
 
-/** Reads the `agent` map and its secrets `agentDeployKey`, `agentSyncToken`, `agentWebhookSecret` and `agentEngineEnv`. */
-export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
+/**
+ * Reads the `agent` map and its secrets `agentDeployKey`, `agentSyncToken`, `agentWebhookSecret`,
+ * `agentEngineEnv` and `agentGitHubToken`. `previewIdentity`: whether the stack makes the identity
+ * previews run as.
+ */
+export function readAgent(r: Reader, fluxOn: boolean, previewIdentity = false): AgentConfig | undefined {
     const a = r.object("agent");
     const deployKey = r.secret("agentDeployKey", (v) => (/^-----BEGIN OPENSSH PRIVATE KEY-----/.test(v.trim()) ? undefined : "expected an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----)"));
     const syncToken = r.secret("agentSyncToken", checkToken);
@@ -68,9 +87,10 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
     const envOk = envMap && Object.values(envMap).every((v) => typeof v === "string") && engineEnvNamesOk(r, Object.keys(envMap));
     if (envMap && Object.values(envMap).some((v) => typeof v !== "string")) r.problem("agentEngineEnv", ENV_EXPECTED, r.get("agentEngineEnv"));
     const engineEnv = envOk ? pulumi.secret(envMap as Record<string, string>) : undefined;
+    const githubToken = r.secret("agentGitHubToken", (v) => (/^[\x21-\x7e]{20,}$/.test(v.trim()) ? undefined : "expected a GitHub token (a fine-grained token, github_pat_..., or a GitHub App installation token, ghs_...)"));
     if (!a) {
-        if (deployKey || syncToken || webhookSecret || engineEnv) {
-            r.problem("agent", "agentDeployKey, agentSyncToken, agentWebhookSecret and agentEngineEnv need the agent map; add openfaas-gitops:agent with at least image and repoUrl");
+        if (deployKey || syncToken || webhookSecret || engineEnv || githubToken) {
+            r.problem("agent", "agentDeployKey, agentSyncToken, agentWebhookSecret, agentEngineEnv and agentGitHubToken need the agent map; add openfaas-gitops:agent with at least image and repoUrl");
         }
         return undefined;
     }
@@ -114,6 +134,35 @@ export function readAgent(r: Reader, fluxOn: boolean): AgentConfig | undefined {
         syncToken,
         webhookSecret,
         engineEnv,
+        previews: readPreviews(r, a.previews, invalid.has(r.fullKey("agent.previews")), githubToken, previewIdentity, str("secretsProvider")),
+    };
+}
+
+/**
+ * `agent.previews` with `agentGitHubToken`: previews run as the preview identity, decrypt with the
+ * passphrase and post with the token, so each of those is required and named when missing.
+ */
+function readPreviews(r: Reader, raw: unknown, invalid: boolean, githubToken: pulumi.Output<string> | undefined, previewIdentity: boolean, secretsProvider: string | undefined): AgentConfig["previews"] {
+    if (raw === undefined) {
+        if (githubToken) r.problem("agentGitHubToken", "is used only with agent.previews; set agent.previews or unset agentGitHubToken");
+        return undefined;
+    }
+    if (invalid || typeof raw !== "object" || raw === null) return undefined;
+    const p = raw as Record<string, unknown>;
+    if (!githubToken) r.problem("agentGitHubToken", "is required with agent.previews: a fine-grained token (or GitHub App installation token) with commit statuses and pull requests write, contents read; pulumi config set --secret agentGitHubToken <token>");
+    if (!previewIdentity) r.problem("agent.previews", "needs previewIdentity: true: a preview runs the pull request's program as the identity that can only read and dry-run");
+    if (secretsProvider !== undefined && secretsProvider !== "passphrase") r.problem("agent.previews", `needs the passphrase secrets provider (agent.secretsProvider is ${secretsProvider}): the preview pod decrypts the config with the passphrase and holds no other credential`);
+    if (p.writers === false && p.label === undefined) r.problem("agent.previews.writers", "is false with no agent.previews.label: no pull request could ever be previewed; set a label a maintainer adds, or allow writers", "false");
+    if (!githubToken || !previewIdentity) return undefined;
+    return {
+        repository: p.repository as string,
+        writers: p.writers !== false,
+        label: p.label as string | undefined,
+        parallel: (p.parallel as number | undefined) ?? AGENT_DEFAULTS.previewParallel,
+        timeoutSeconds: (p.timeoutSeconds as number | undefined) ?? AGENT_DEFAULTS.previewTimeoutSeconds,
+        policyConfig: p.policyConfig as string | undefined,
+        statusUrl: p.statusUrl as string | undefined,
+        githubToken,
     };
 }
 

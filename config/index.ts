@@ -39,7 +39,7 @@ export function parseConfig(raw: RawConfig, now: Date = new Date()): PlatformCon
     const previewIdentity = r.bool("previewIdentity", false);
     const functions = readFunctions(r, raw, isPro(r));
     const invoker = readInvoker(r, raw);
-    const agent = readAgent(r, r.get("flux") !== undefined);
+    const agent = readAgent(r, r.get("flux") !== undefined, previewIdentity);
     const flux = readFlux(r, agent, raw, functions);
 
     r.unknownKeys();

@@ -39,6 +39,7 @@ export const CONFIG_KEYS = {
     agentSyncToken: "string",
     agentWebhookSecret: "string",
     agentEngineEnv: "string",
+    agentGitHubToken: "string",
     flux: "object",
     fluxWebhookSecret: "string",
     fluxNotificationSecrets: "string",
@@ -47,5 +48,5 @@ export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 /** Keys whose value must be stored encrypted (`pulumi config set --secret`). */
 export const SECRET_CONFIG_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
-    "adminPassword", "proLicense", "sealingKeyPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret", "agentEngineEnv", "fluxWebhookSecret", "fluxNotificationSecrets",
+    "adminPassword", "proLicense", "sealingKeyPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret", "agentEngineEnv", "agentGitHubToken", "fluxWebhookSecret", "fluxNotificationSecrets",
 ]);

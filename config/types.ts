@@ -39,6 +39,21 @@ export interface AgentConfig {
     readonly webhookSecret?: pulumi.Output<string>;
     /** Backend and secrets-provider credentials for the agent's engine. */
     readonly engineEnv?: pulumi.Output<Record<string, string>>;
+    /** Pull-request previews in the cluster (`agent.previews`); undefined: off. */
+    readonly previews?: AgentPreviewsConfig;
+}
+
+/** The `agent.previews` map and the `agentGitHubToken` secret (docs/policies-and-previews.md). */
+export interface AgentPreviewsConfig {
+    /** `owner/name` of the GitHub repository whose pull requests are previewed. */
+    readonly repository: string;
+    readonly writers: boolean;
+    readonly label?: string;
+    readonly parallel: number;
+    readonly timeoutSeconds: number;
+    readonly policyConfig?: string;
+    readonly statusUrl?: string;
+    readonly githubToken: pulumi.Output<string>;
 }
 
 /** Flux's settings from the `flux` map (docs/flux.md); the repository and deploy key are the agent's. */

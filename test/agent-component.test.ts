@@ -310,3 +310,57 @@ describe("GitOpsAgent operations: upgrade, rotation, isolation", () => {
         });
     });
 });
+
+describe("agent.previews: in-cluster pull-request previews", () => {
+    const TOKEN = "github_pat_" + "x".repeat(40);
+    const PREVIEWS = { repository: "acme/platform", label: "preview", parallel: 2 };
+    const problems = (values: Record<string, string>, secrets: string[] = []) => {
+        try {
+            parseConfig(raw(values, secrets));
+        } catch (e) {
+            return (e as Error).message;
+        }
+        return "";
+    };
+
+    it("needs the preview identity, the GitHub token and the passphrase provider, each named; a token without previews is refused", () => {
+        const agent = (extra: object) => JSON.stringify({ ...AGENT, previews: PREVIEWS, ...extra });
+        assert.match(problems({ agent: agent({}), agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /openfaas-gitops:agent\.previews: needs previewIdentity: true/);
+        assert.match(problems({ agent: agent({}), previewIdentity: "true" }), /openfaas-gitops:agentGitHubToken: is required with agent\.previews/);
+        assert.match(problems({ agent: agent({ secretsProvider: "awskms://alias/x" }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews: needs the passphrase secrets provider \(agent\.secretsProvider is awskms:\/\/alias\/x\)/);
+        assert.match(problems({ agent: JSON.stringify(AGENT), agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agentGitHubToken: is used only with agent\.previews/);
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { repository: "acme" } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.repository = "acme": required: the GitHub repository as owner\/name/);
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, label: undefined, writers: false } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.writers = "false": is false with no agent\.previews\.label/);
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, parallel: 9 } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.parallel/);
+        assert.match(problems({ agent: agent({}), previewIdentity: "true", agentGitHubToken: "short" }, ["agentGitHubToken"]), /agentGitHubToken = "\[secret\]": expected a GitHub token/);
+        assert.equal(problems({ agent: agent({}), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), "");
+    });
+
+    it("the Deployment's settings parse as the agent's, the token is a file of the git Secret, and preview pods may reach the agent", async () => {
+        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, previews: PREVIEWS, webhookHost: "gitops.example.com" }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]));
+        const secret = one(resources, "kubernetes:core/v1:Secret", "agent-git");
+        assert.equal(secret.inputs.stringData["github-token"], TOKEN);
+        const container = one(resources, "kubernetes:apps/v1:Deployment", "agent-deployment").inputs.spec.template.spec.containers[0];
+        const env = Object.fromEntries((container.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+        assert.ok((container.env as { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[]).some((e) => e.name === "POD_IP" && e.valueFrom?.fieldRef?.fieldPath === "status.podIP"));
+        assert.ok(!JSON.stringify(container.env).includes(TOKEN), "the token is never a variable");
+        const settings = parseSettings({ ...env, POD_IP: "10.1.2.3", POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-0" }, [], () => true);
+        assert.deepEqual(settings.previews, {
+            repository: "acme/platform", githubTokenFile: "/etc/openfaas-gitops-agent/git/github-token", githubApiUrl: "https://api.github.com", image: AGENT.image, namespace: "openfaas",
+            agentUrl: "http://10.1.2.3:8080", parallel: 2, writers: true, label: "preview", policyConfig: "test", timeoutMs: 1_200_000, statusUrl: undefined,
+        });
+        const policy = one(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "agent-network-policy").inputs;
+        assert.deepEqual(policy.spec.ingress.at(-1).from, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "openfaas" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "openfaas-gitops-preview" } } }]);
+        assert.ok(resources.some((r) => r.type === "kubernetes:core/v1:ServiceAccount" && r.name.includes("preview")), "the preview identity is made");
+    });
+
+    it("an agent without cluster-admin gets exactly what previews need in the preview namespace", async () => {
+        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, previews: PREVIEWS, clusterAdmin: false }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]));
+        const role = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:Role", "agent-previews-role").inputs;
+        assert.equal(role.metadata.namespace, "openfaas");
+        assert.deepEqual(role.rules, [
+            { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "delete"] },
+            { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+        ]);
+    });
+});

@@ -5,6 +5,7 @@
  * only if it fits its schema and its size. Requests come from any pod, so they are fuzzed too.
  */
 import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { AddressInfo } from "node:net";
@@ -116,6 +117,33 @@ describe("preview exchange (real HTTP on loopback)", () => {
         );
         assert.equal((await get(ex.id, "job", ex.token)).status, 200, "nothing was served to a request without the token");
         ex.close();
+    });
+});
+
+describe("a signed pull_request delivery looks at the pull requests for previews", () => {
+    it("calls onPullRequest for a signed delivery only; a push still syncs", async () => {
+        let looked = 0;
+        const synced: string[] = [];
+        const server = createServer({
+            status: () => emptyStatus(0), metrics: new AgentMetrics(), branch: "main", sync: (t) => synced.push(t), suspend: () => undefined,
+            election: () => ({ identity: "a", leader: "a" }), leads: () => true, webhookSecret: () => ({ value: "hook-secret" }), syncToken: () => undefined,
+            notReady: () => undefined, log: () => undefined, onPullRequest: () => looked++,
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`;
+        const sign = (body: string) => `sha256=${crypto.createHmac("sha256", "hook-secret").update(body).digest("hex")}`;
+        try {
+            const body = JSON.stringify({ action: "synchronize", number: 1 });
+            assert.equal((await fetch(url, { method: "POST", body, headers: { "X-GitHub-Event": "pull_request", "X-Hub-Signature-256": sign(body) } })).status, 202);
+            assert.equal(looked, 1);
+            assert.equal((await fetch(url, { method: "POST", body, headers: { "X-GitHub-Event": "pull_request", "X-Hub-Signature-256": "sha256=00" } })).status, 401);
+            assert.equal(looked, 1, "an unsigned delivery does nothing");
+            const push = JSON.stringify({ ref: "refs/heads/main", after: "f".repeat(40) });
+            assert.equal((await fetch(url, { method: "POST", body: push, headers: { "X-GitHub-Event": "push", "X-Hub-Signature-256": sign(push) } })).status, 202);
+            assert.deepEqual(synced, ["webhook"]);
+        } finally {
+            server.close();
+        }
     });
 });
 
