@@ -300,6 +300,7 @@ function startPreviews(
             github,
             archive: (number, sha, file) => (git ? git.pullRequestArchive(number, sha, file) : github.archive(sha, file, settings.artifact.maxBytes)),
             inputs: (prConfig) => previewInputs(settings.stack, prConfig, trusted, settings.artifact),
+            preflight: () => previewer.preflight(),
             preview: (input, signal) => previewer.preview(input, signal),
             busy,
             log,

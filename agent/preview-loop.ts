@@ -46,6 +46,8 @@ export interface PreviewLoopDeps {
     readonly archive: (number: number, sha: string, file: string) => Promise<void>;
     /** The inputs, with `prConfigFile` (the pull request's stack config) among the configs whose secrets are withheld. */
     readonly inputs: (prConfigFile: string | undefined) => Promise<PreviewInputs>;
+    /** Why no preview may run now (PodPreviewer.preflight: the preview identity must be denied writes), or undefined. */
+    readonly preflight: () => Promise<string | undefined>;
     /** Runs one preview (PodPreviewer.preview). */
     readonly preview: (input: PodPreviewInput, signal: AbortSignal) => Promise<PreviewPodResult>;
     /** Whether an apply or drift run is going or waiting. */
@@ -63,7 +65,8 @@ export function statusContext(stack: string): string {
  * Pure: a pod's result as a comment states it. The preview pod's provider reaches the cluster with
  * the preview identity, not with the configuration the state recorded, so every preview would show
  * the default kubernetes provider as an update: that one step is left out (a pull request that
- * changes the provider's own settings shows it as the update of the resources it affects).
+ * changes the provider's own settings shows it as the update of the resources it affects). The
+ * resources are sorted.
  */
 export function previewResult(r: PreviewPodResult): PreviewResult {
     if (!r.ok) return { ok: false, error: r.message, violations: r.violations };
@@ -72,8 +75,12 @@ export function previewResult(r: PreviewPodResult): PreviewResult {
     const changes = { ...r.changes };
     if (dropped > 0 && changes.update !== undefined) changes.update = Math.max(0, changes.update - dropped);
     if (changes.update === 0) delete changes.update;
-    return { ok: true, changes, changed: r.changed.filter((c) => !own(c)), violations: r.violations };
+    // Sorted: the engine reports steps as they come, and the same change should read (and post) the same.
+    return { ok: true, changes, changed: r.changed.filter((c) => !own(c)).sort(), violations: r.violations };
 }
+
+/** How long a passed preflight holds: the admission policy is checked again after this. */
+const PREFLIGHT_VALID_MS = 10 * 60_000;
 
 interface Running {
     readonly head: string;
@@ -89,6 +96,7 @@ export class PreviewLoop {
     /** The last comment posted on each pull request: kept to mark it outdated when a newer head arrives. */
     private readonly posted = new Map<number, { head: string; result: PreviewResult; secrets: readonly string[]; outdated: boolean }>();
     private ticking?: Promise<void>;
+    private preflightPassedAt?: number;
     private stopped = false;
 
     constructor(private readonly settings: PreviewLoopSettings, private readonly deps: PreviewLoopDeps) {}
@@ -152,6 +160,17 @@ export class PreviewLoop {
             this.deps.log("previews: stopping an outdated preview", { pullRequest: n, head: this.running.get(n)?.head });
             this.running.get(n)?.controller.abort(new Error("a newer head was pushed, or the pull request is closed"));
             this.running.delete(n);
+        }
+        if (plan.start.length === 0) return;
+        const at = this.deps.clock();
+        if (this.preflightPassedAt === undefined || at - this.preflightPassedAt > PREFLIGHT_VALID_MS) {
+            const why = await this.deps.preflight();
+            if (why) {
+                this.preflightPassedAt = undefined;
+                this.deps.log("previews: none starts", { error: why });
+                return;
+            }
+            this.preflightPassedAt = at;
         }
         for (const pr of plan.start) this.start(pr);
     }

@@ -228,6 +228,27 @@ export class PodPreviewer {
         private readonly log: (line: string) => void,
     ) {}
 
+    /**
+     * Why previews must not run, or undefined when they may: the agent, as the preview identity
+     * (impersonation), creates a ConfigMap for real, which the identity's admission policy must deny.
+     * A write that got through (the policy or its binding removed, an apiserver before 1.30) is
+     * deleted at once and stops every preview until it is denied again.
+     */
+    async preflight(): Promise<string | undefined> {
+        const ns = encodeURIComponent(this.settings.namespace);
+        const name = `${PREVIEW_IDENTITY}-canary-${crypto.randomBytes(4).toString("hex")}`;
+        const user = `system:serviceaccount:${this.settings.namespace}:${PREVIEW_IDENTITY}`;
+        try {
+            await this.kube.createAt(`/api/v1/namespaces/${ns}/configmaps`, { apiVersion: "v1", kind: "ConfigMap", metadata: { name, labels: PREVIEW_LABELS } }, user);
+        } catch (e) {
+            const text = apiErrorText(e);
+            if (text.includes(`ValidatingAdmissionPolicy '${PREVIEW_IDENTITY}'`)) return undefined;
+            return `cannot check that the preview identity ${user} is denied writes: ${text} (the agent impersonates it; previewIdentity: true makes the identity and its admission policy)`;
+        }
+        await this.kube.deleteAt(`/api/v1/namespaces/${ns}/configmaps/${encodeURIComponent(name)}`).catch(() => undefined);
+        return `the preview identity ${user} could write (a ConfigMap was created and deleted again): its ValidatingAdmissionPolicy ${PREVIEW_IDENTITY} or its binding is missing or not in force; no preview runs until it is (Kubernetes 1.30 or later, previewIdentity: true)`;
+    }
+
     private jobs(name = ""): string {
         return `/apis/batch/v1/namespaces/${encodeURIComponent(this.settings.namespace)}/jobs${name ? `/${encodeURIComponent(name)}` : ""}`;
     }

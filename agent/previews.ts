@@ -176,12 +176,16 @@ function formsOf(secrets: readonly string[]): string[] {
 }
 
 /**
- * Pure: whether `text` holds a secret split across lines (a printer that wraps long lines): its
- * forms are searched in the text with every line break and the indentation after it taken out.
+ * Pure: whether `text` holds a secret split across lines (a printer that wraps long lines): a form
+ * found more often in the text with every line break and the indentation after it taken out than in
+ * the text itself.
  */
 export function holdsWrappedSecret(text: string, secrets: readonly string[]): boolean {
     const joined = text.replace(/\r?\n[ \t]*/g, "");
-    return joined !== text && formsOf(secrets).some((f) => joined.includes(f));
+    if (joined === text) return false;
+    // Only a form the joining made: one printed whole on a line is there before too, and scrubbed.
+    const count = (t: string, f: string) => t.split(f).length - 1;
+    return formsOf(secrets).some((f) => count(joined, f) > count(text, f));
 }
 
 /**

@@ -279,7 +279,8 @@ export function agentIngressSpec(namespace: string, host: string, ingressClass: 
 
 /**
  * Pure: what the agent needs in the preview namespace when it is not cluster-admin: to start a
- * preview's Job and its Secret, read the Job's status and delete it (the Secret goes with it).
+ * preview's Job and its Secret, read the Job's status and delete it (the Secret goes with it), and
+ * to act as the preview identity once, to check that its writes are denied.
  */
 export function agentPreviewRoleSpec(namespace: string) {
     return {
@@ -289,6 +290,8 @@ export function agentPreviewRoleSpec(namespace: string) {
         rules: [
             { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "delete"] },
             { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+            // The check that the preview identity is denied writes: a create as that identity.
+            { apiGroups: [""], resources: ["serviceaccounts"], resourceNames: [PREVIEW_IDENTITY], verbs: ["impersonate"] },
         ],
     };
 }

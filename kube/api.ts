@@ -125,10 +125,11 @@ export class KubeApi {
      * One call, given up after 30 s without an answer, or when `signal` aborts (the request is
      * destroyed; the rejection is the signal's reason), e.g. at a leader's renew deadline.
      */
-    private request<T>(method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE", url: string, body?: unknown, signal?: AbortSignal, types: { accept?: string; content?: string } = {}): Promise<T> {
+    private request<T>(method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE", url: string, body?: unknown, signal?: AbortSignal, types: { accept?: string; content?: string; impersonate?: string } = {}): Promise<T> {
         const payload = body === undefined ? undefined : JSON.stringify(body);
         const token = this.connection.token?.();
         const headers: Record<string, string> = { Accept: types.accept ?? "application/json" };
+        if (types.impersonate) headers["Impersonate-User"] = types.impersonate;
         if (payload !== undefined) Object.assign(headers, { "Content-Type": types.content ?? "application/json", "Content-Length": String(Buffer.byteLength(payload)) });
         if (token) headers.Authorization = `Bearer ${token}`;
         return new Promise<T>((resolve, reject) => {
@@ -228,9 +229,9 @@ export class KubeApi {
         return this.request("PATCH", this.urlOf(`${apiPath}?${qs}`), body, undefined, { content: "application/apply-patch+yaml" });
     }
 
-    /** A POST of `body` to an API path (a collection): the object created. */
-    createAt<T>(apiPath: string, body: unknown): Promise<T> {
-        return this.request("POST", this.urlOf(apiPath), body);
+    /** A POST of `body` to an API path (a collection): the object created; `as` makes it as that user (impersonation). */
+    createAt<T>(apiPath: string, body: unknown, as?: string): Promise<T> {
+        return this.request("POST", this.urlOf(apiPath), body, undefined, { impersonate: as });
     }
 
     /** A DELETE of an API path; `propagationPolicy` decides what happens to the objects it owns. */

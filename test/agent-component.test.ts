@@ -361,6 +361,7 @@ describe("agent.previews: in-cluster pull-request previews", () => {
         assert.deepEqual(role.rules, [
             { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "delete"] },
             { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+            { apiGroups: [""], resources: ["serviceaccounts"], resourceNames: ["openfaas-gitops-preview"], verbs: ["impersonate"] },
         ]);
     });
 });

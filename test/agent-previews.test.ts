@@ -153,6 +153,12 @@ describe("secrets never reach the comment", () => {
         const wrapped = `token: ${secret.slice(0, 10)}\n       ${secret.slice(10)}\n`;
         assert.equal(holdsWrappedSecret(wrapped, [secret]), true);
         assert.equal(holdsWrappedSecret("a\nb\n", [secret]), false);
+        // A secret printed whole on one line of a text of several lines is no wrapped one: it is scrubbed, the rest is kept.
+        const unwrapped = `Error: leaking ${secret}\n    at apply (index.ts:3)\n    at run`;
+        assert.equal(holdsWrappedSecret(unwrapped, [secret]), false);
+        assert.equal(holdsWrappedSecret(`${unwrapped}\n${wrapped}`, [secret]), true, "one whole and one wrapped: wrapped");
+        const kept = previewCommentBody({ stack: "prod", revision: "0".repeat(40), secrets: [secret], result: { ok: false, error: unwrapped, violations: [] } });
+        assert.match(kept, /Error: leaking \[secret\]\n {4}at apply/);
         const body = previewCommentBody({ stack: "prod", revision: "0".repeat(40), secrets: [secret], result: { ok: false, error: wrapped, violations: [] } });
         assert.ok(!body.includes(secret.slice(0, 10)), body);
         assert.match(body, /\[withheld: this text holds a secret value split across lines/);

@@ -132,6 +132,21 @@ describe("reconcile loop (engine double)", () => {
         assert.equal(r.status.history[0]!.result, "succeeded");
     });
 
+    it("busy while a run goes or waits (previews do not start then), idle once it is done", async () => {
+        const { r, engine } = setup();
+        assert.equal(r.busy, false);
+        engine.block = true;
+        const running = r.sync("poll");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(r.busy, true, "a run is going");
+        const waiting = r.sync("webhook");
+        assert.equal(r.busy, true);
+        engine.block = false;
+        engine.finish();
+        await Promise.all([running, waiting]);
+        assert.equal(r.busy, false);
+    });
+
     it("a run that never finishes is stopped at the run deadline as a failure, so the next sync is not held behind it", async () => {
         const { r, engine } = setup({ runTimeoutMs: 50 });
         engine.block = true;

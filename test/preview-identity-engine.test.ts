@@ -6,7 +6,6 @@
  */
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import type { AddressInfo } from "node:net";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -15,14 +14,8 @@ import { after, before, describe, it } from "node:test";
 import { PREVIEW_IDENTITY } from "../components/preview-identity";
 import { EngineRunError, runEngine } from "../agent/pulumi-engine";
 import { exportState, secretValues } from "../agent/preview-inputs";
+import { copyProject, previewIdentityKubeconfig, PreviewWorld, REPOSITORY, startPreviewWorld } from "./support/preview-world";
 import { runPreview } from "../agent/preview-run";
-import { PodPreviewer, PreviewExchange } from "../agent/preview-pods";
-import { AgentMetrics, createServer } from "../agent/server";
-import { emptyStatus } from "../agent/conditions";
-import { DEPS_MARKER, lockfileHash } from "../agent/deps";
-import { kubeApi } from "../kube/api";
-import { startPreviewPodDouble } from "./support/preview-pod-double";
-import { writeKubeconfig } from "../tools/pki";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
 import { BASE, policyRun, SKIP_REASON } from "./support/engine-lifecycle";
 import { tempDir } from "./support/tmp";
@@ -42,18 +35,8 @@ describe("a pull request's program under the preview identity (real engine)", { 
         // The program makes the identity itself (config key previewIdentity).
         s = await h.stack("dev", "dev", { secrets: BASE, extra: { previewIdentity: true } });
         await s.run("up");
-        kubeconfig = path.join(tempDir("ofg-preview-engine-"), "kubeconfig");
-        writeKubeconfig(kubeconfig, h.cp.server, path.join(h.cp.dir, "pki", "ca.crt"), { token: h.cp.kubectl(["create", "token", PREVIEW_IDENTITY, "-n", NS, "--duration=1h"]).trim() });
+        kubeconfig = await previewIdentityKubeconfig(h);
         env = { ...h.env, KUBECONFIG: kubeconfig };
-        await until("the preview policy to be enforced", () => {
-            try {
-                h.cp.kubectl(["--kubeconfig", kubeconfig, "create", "configmap", "canary", "-n", NS]);
-                h.cp.kubectl(["delete", "configmap", "canary", "-n", NS]);
-                return undefined;
-            } catch (e) {
-                return /denied request/.test((e as Error).message) ? true : undefined;
-            }
-        }, 30_000);
         // The pull request: the gateway scaled to 2.
         await s.stack.setConfig("openfaas-gitops:gatewayReplicas", { value: "2" });
     });
@@ -100,12 +83,18 @@ describe("a pull request's program under the preview identity (real engine)", { 
         await assert.rejects(runEngine({ op: "up", stack: "dev", configFile: s.configFile, importState: state }, { cwd: h.projectDir, env, log: () => undefined }), /importState is for a preview only, not up/);
     });
 
+    let world: Promise<PreviewWorld> | undefined;
+    const podWorld = () => (world ??= startPreviewWorld(h, s, kubeconfig, (l) => console.log(`# ${l}`)));
+    after(async () => (await world)?.stop());
+    const noPreviewObjectsLeft = () =>
+        until("the previews' Jobs and Secrets to be gone", () => (h.cp.kubectl(["get", "jobs,secrets", "-n", NS, "-l", "app.kubernetes.io/name=openfaas-gitops-preview", "-o", "name"]).trim() === "" ? true : undefined), 60_000);
+
     it("runs in a pod of its own (agent/preview-pods.ts): job and source from the agent, the agent's dependencies, its result back; the pull request's own write is refused", async () => {
-        // The pull request's source, as git archive makes it: one directory, no node_modules. Its
-        // program also tries to write to the cluster itself, outside the engine.
+        // The pull request's source, as git archive makes it: one directory. Its program also tries
+        // to write to the cluster itself, outside the engine.
         const staging = tempDir("ofg-preview-source-");
         const source = path.join(staging, "project");
-        fs.cpSync(h.projectDir, source, { recursive: true, filter: (src) => !/(^|\/)(node_modules|\.git)$/.test(path.relative(h.projectDir, src)) });
+        copyProject(h.projectDir, source);
         fs.appendFileSync(path.join(source, "index.ts"), [
             'const { kubeApi, apiStatus, apiErrorText } = require("./kube/api");',
             'module.exports = { ...module.exports, prWrite: kubeApi(process.env.KUBECONFIG).createAt("/api/v1/namespaces/openfaas/configmaps", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "pr-wrote-this" } })',
@@ -114,60 +103,79 @@ describe("a pull request's program under the preview identity (real engine)", { 
         ].join("\n"));
         const sourceFile = path.join(staging, "source.tar.gz");
         execFileSync("tar", ["-czf", sourceFile, "-C", staging, "project"]);
-        // The agent's installed dependencies for the same lockfile: a real node_modules directory
-        // whose entries lead to this checkout's packages (the agent's has the packages themselves).
-        const agentProject = tempDir("ofg-preview-agent-project-");
-        const installed = path.join(agentProject, "node_modules");
-        fs.mkdirSync(installed);
-        const root = path.resolve(__dirname, "..");
-        for (const e of fs.readdirSync(path.join(root, "node_modules"))) fs.symlinkSync(path.join(root, "node_modules", e), path.join(installed, e));
-        const hash = lockfileHash(h.projectDir);
-        fs.writeFileSync(path.join(agentProject, DEPS_MARKER), hash + "\n");
+        const w = await podWorld();
+        const ran = w.pods.ran.length;
+        const result = await w.previewer.preview(
+            {
+                pullRequest: 7,
+                job: { stack: "dev", projectPath: ".", revision: "7".repeat(40), state: await exportState("dev", { cwd: h.projectDir, env: h.env }), sourceMaxBytes: 50 * 1024 ** 2, sourceMaxExtractedBytes: 100 * 1024 ** 2, dependencies: w.hash },
+                sourceFile,
+                dependenciesDir: w.agentProject,
+                passphrase: h.env.PULUMI_CONFIG_PASSPHRASE!,
+            },
+            AbortSignal.timeout(600_000),
+        );
+        assert.equal(w.pods.ran.length, ran + 1);
+        const pod = w.pods.ran.at(-1)!;
+        assert.ok(result.ok, `the preview succeeded: ${JSON.stringify(result).slice(0, 2000)}\n${pod.output.slice(-3000)}`);
+        assert.deepEqual([...result.changed].sort(), [
+            "kubernetes:apps/v1:Deployment::openfaas-chart:openfaas/gateway (update)",
+            "openfaas-gitops:platform:OpenFaaS::openfaas (update)",
+            "pulumi:providers:kubernetes::kubernetes (update)",
+        ]);
+        assert.match(pod.output, /dependencies: the agent's, for the same lockfile/);
+        assert.doesNotMatch(pod.output, /npm ci/, "no install: the agent's packages");
+        assert.match(pod.output, new RegExp(`PR-WRITE-REFUSED 422: .*ValidatingAdmissionPolicy '${PREVIEW_IDENTITY}' with binding '${PREVIEW_IDENTITY}' denied request`), "the program's own write was refused by the preview's admission policy");
+        assert.doesNotMatch(pod.output, /PR-WROTE/);
+        assert.throws(() => h.cp.kubectl(["get", "configmap", "pr-wrote-this", "-n", NS]), /NotFound/);
+        assert.deepEqual(pod.secretOwners.map((o) => [o.kind, o.uid]), [["Job", pod.jobUid]], "the Secret is the Job's: it goes with it");
+        await noPreviewObjectsLeft();
+    });
 
-        const exchange = new PreviewExchange();
-        const server = createServer({
-            status: () => emptyStatus(0), metrics: new AgentMetrics(), branch: "main", sync: () => undefined, suspend: () => undefined,
-            election: () => ({ identity: "a", leader: "a" }), leads: () => true, webhookSecret: () => undefined, syncToken: () => undefined,
-            notReady: () => undefined, log: () => undefined, previews: exchange,
+    it("the leader's rounds end to end (a real git repository with refs/pull/<n>/head, the GitHub double, the pods): a scaling pull request gets a green status and a comment listing exactly its update, a second push edits that comment, a fork is ignored, a planted secret is posted nowhere", async () => {
+        const w = await podWorld();
+        const ran = w.pods.ran.length;
+        const { repo, github: double } = w;
+        const scale = repo.pullRequest(11, { [w.configRel]: w.withReplicas("2") });
+        const leak = repo.pullRequest(12, {
+            "index.ts": `${fs.readFileSync(path.join(h.projectDir, "index.ts"), "utf8")}\nnew (require("@pulumi/pulumi").Config)("openfaas-gitops").requireSecret("adminPassword").apply((p) => { throw new Error(\`leaking \${p} as \${Buffer.from(p).toString("base64")}\`); });\n`,
         });
-        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-        const agentUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-        const pods = startPreviewPodDouble(h.cp, NS, { kubeconfig, env: { PATH: h.env.PATH! }, log: (l) => console.log(`# ${l}`) });
-        // No simulated node may take the pod (one would "complete" it at once): the double runs it.
-        const previewer = new PodPreviewer(kubeApi(h.cp.kubeconfig), exchange, { namespace: NS, image: "openfaas-gitops-agent:test", agentUrl, timeoutSeconds: 600, nodeSelector: { "openfaas-gitops.dev/test": "no-such-node" } }, () => undefined);
-        try {
-            const result = await previewer.preview(
-                {
-                    pullRequest: 7,
-                    job: { stack: "dev", projectPath: ".", revision: "7".repeat(40), state: await exportState("dev", { cwd: h.projectDir, env: h.env }), sourceMaxBytes: 50 * 1024 ** 2, sourceMaxExtractedBytes: 100 * 1024 ** 2, dependencies: hash },
-                    sourceFile,
-                    dependenciesDir: agentProject,
-                    passphrase: h.env.PULUMI_CONFIG_PASSPHRASE!,
-                },
-                AbortSignal.timeout(600_000),
-            );
-            const pod = pods.ran[0]!;
-            assert.equal(pods.ran.length, 1);
-            assert.ok(result.ok, `the preview succeeded: ${JSON.stringify(result).slice(0, 2000)}\n${pod.output.slice(-3000)}`);
-            assert.deepEqual([...result.changed].sort(), [
-                "kubernetes:apps/v1:Deployment::openfaas-chart:openfaas/gateway (update)",
-                "openfaas-gitops:platform:OpenFaaS::openfaas (update)",
-                "pulumi:providers:kubernetes::kubernetes (update)",
-            ]);
-            assert.match(pod.output, /dependencies: the agent's, for the same lockfile/);
-            assert.doesNotMatch(pod.output, /npm ci/, "no install: the agent's packages");
-            assert.match(pod.output, new RegExp(`PR-WRITE-REFUSED 422: .*ValidatingAdmissionPolicy '${PREVIEW_IDENTITY}' with binding '${PREVIEW_IDENTITY}' denied request`), "the program's own write was refused by the preview's admission policy");
-            assert.doesNotMatch(pod.output, /PR-WROTE/);
-            assert.throws(() => h.cp.kubectl(["get", "configmap", "pr-wrote-this", "-n", NS]), /NotFound/);
-            assert.deepEqual(pod.secretOwners.map((o) => [o.kind, o.uid]), [["Job", pod.jobUid]], "the Secret is the Job's: it goes with it");
-            await until("the preview's Job and Secret to be gone", () => {
-                const left = h.cp.kubectl(["get", "jobs,secrets", "-n", NS, "-l", "app.kubernetes.io/name=openfaas-gitops-preview", "-o", "name"]).trim();
-                return left === "" ? true : undefined;
-            }, 60_000);
-        } finally {
-            await pods.stop();
-            server.close();
-        }
+        const fork = repo.pullRequest(13, { [w.configRel]: w.withReplicas("5") });
+        const secret = h.credentials.adminPassword;
+        double.pulls.push(
+            { number: 11, headSha: scale, headRepository: REPOSITORY, baseRef: "main", author: "alice" },
+            { number: 12, headSha: leak, headRepository: REPOSITORY, baseRef: "main", author: "alice" },
+            { number: 13, headSha: fork, headRepository: "alice/platform", baseRef: "main", author: "alice" },
+        );
+        const statusOf = (head: string) => double.statuses.filter((x) => x.sha === head && x.state !== "pending").at(-1);
+        const round = (what: string, done: () => boolean) =>
+            until(what, async () => {
+                await w.loop.tick();
+                if (done()) return true;
+                await new Promise((r) => setTimeout(r, 1_000));
+                return undefined;
+            }, 300_000);
+        await round("both previews to be posted", () => statusOf(scale) !== undefined && statusOf(leak) !== undefined);
+        assert.deepEqual([statusOf(scale)!.state, statusOf(scale)!.description], ["success", "2 change(s), policies pass"], w.logs.join("\n"));
+        const comment = () => double.comments.filter((c) => c.issue === 11);
+        assert.equal(comment().length, 1);
+        assert.match(comment()[0]!.body, /Changes: 2 to update\.\n\n```text\nkubernetes:apps\/v1:Deployment::openfaas-chart:openfaas\/gateway \(update\)\nopenfaas-gitops:platform:OpenFaaS::openfaas \(update\)\n```/);
+        assert.ok(!double.comments.some((c) => c.issue === 13) && !double.statuses.some((x) => x.sha === fork), "the fork's pull request is not previewed");
+        assert.equal(statusOf(leak)!.state, "failure");
+        assert.ok(double.comments.some((c) => c.issue === 12 && /leaking \[secret\] as \[secret\]/.test(c.body)), double.comments.find((c) => c.issue === 12)?.body);
+        const posted = JSON.stringify(double.requests.map((r) => r.body ?? null));
+        for (const form of [secret, Buffer.from(secret).toString("base64"), h.env.PULUMI_CONFIG_PASSPHRASE!]) assert.ok(!posted.includes(form), "no secret value in anything posted");
+
+        // A second push to #11: the same comment, edited.
+        const again = repo.pullRequest(11, { [w.configRel]: w.withReplicas("3") });
+        (double.pulls[0] as { headSha: string }).headSha = again;
+        await round("the second push's preview", () => statusOf(again) !== undefined);
+        assert.equal(comment().length, 1, "one comment, edited in place");
+        assert.match(comment()[0]!.body, new RegExp(`at \`${again.slice(0, 12)}\`: passes`));
+        assert.deepEqual(double.invalid(), []);
+        for (const r of double.requests) assert.equal(r.remoteAddress, "127.0.0.1");
+        assert.equal(w.pods.ran.length - ran, 3, "three previews: #11 twice, #12 once");
+        await noPreviewObjectsLeft();
     });
 
     it("a pull request with a :latest image: advisory under dev's policy config, a failed preview under prod's, as the run reports", async () => {

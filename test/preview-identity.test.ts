@@ -10,6 +10,8 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PREVIEW_IDENTITY, previewClusterRoleSpec, previewIdentitySpecs, previewUsername } from "../components/preview-identity";
 import { writeKubeconfig } from "../tools/pki";
+import { PodPreviewer, PreviewExchange } from "../agent/preview-pods";
+import { kubeApi } from "../kube/api";
 import { ControlPlane, controlPlaneAvailable, installCrds, startControlPlane } from "../tools/controlplane";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { tempDir } from "./support/tmp";
@@ -128,5 +130,25 @@ describe("the preview identity on a real kube-apiserver", { skip: !available && 
         const missing = [...groups].filter((g) => !granted.has(g));
         assert.deepEqual(missing, []);
         assert.ok(groups.size >= 10, `the charts' CRDs were installed (${groups.size} groups)`);
+    });
+
+    it("the agent's preflight (agent/preview-pods.ts) passes while the policy is in force, and stops previews when its binding is gone, leaving nothing behind", async () => {
+        const previewer = new PodPreviewer(kubeApi(cp.kubeconfig), new PreviewExchange(), { namespace: NS, image: "x", agentUrl: "http://127.0.0.1:1", timeoutSeconds: 60 }, () => undefined);
+        assert.equal(await previewer.preflight(), undefined);
+        const binding = cp.kubectl(["get", "validatingadmissionpolicybinding", PREVIEW_IDENTITY, "-o", "json"]);
+        cp.kubectl(["delete", "validatingadmissionpolicybinding", PREVIEW_IDENTITY]);
+        try {
+            const why = await until("the preflight to see the identity write", async () => (await previewer.preflight()) ?? undefined, 30_000);
+            assert.match(why, /could write \(a ConfigMap was created and deleted again\): its ValidatingAdmissionPolicy openfaas-gitops-preview or its binding is missing or not in force/);
+            assert.equal(cp.kubectl(["get", "configmaps", "-n", NS, "-l", "app.kubernetes.io/name=openfaas-gitops-preview", "-o", "name"]).trim(), "", "the canary is deleted");
+        } finally {
+            const restored = JSON.parse(binding) as { metadata: Record<string, unknown> };
+            restored.metadata = { name: PREVIEW_IDENTITY };
+            cp.kubectl(["create", "-f", "-"], JSON.stringify(restored));
+        }
+        await until("the policy to be in force again", async () => ((await previewer.preflight()) === undefined ? true : undefined), 30_000);
+        // Without a right to act as the identity, it cannot check, and says so.
+        const noRights = new PodPreviewer(kubeApi(cp.kubeconfig), new PreviewExchange(), { namespace: "no-such-namespace", image: "x", agentUrl: "http://127.0.0.1:1", timeoutSeconds: 60 }, () => undefined);
+        assert.match((await noRights.preflight())!, /cannot check that the preview identity system:serviceaccount:no-such-namespace:openfaas-gitops-preview is denied writes/);
     });
 });

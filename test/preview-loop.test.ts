@@ -30,6 +30,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
     const logs: { msg: string; fields?: Record<string, unknown> }[] = [];
     const work = tempDir("ofg-preview-loop-");
     let busy = false;
+    let preflightProblem: string | undefined;
     /** What the stand-in pod answers, by head; a head missing here waits until released. */
     const answers = new Map<string, PreviewPodResult>();
     const previewed: PodPreviewInput[] = [];
@@ -63,6 +64,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
                         });
                     });
                 },
+                preflight: async () => preflightProblem,
                 busy: () => busy,
                 log: (msg, fields) => logs.push({ msg, fields }),
                 clock: Date.now,
@@ -77,9 +79,17 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
     const statusesOf = (head: string) => double.statuses.filter((s) => s.sha === head && s.context === statusContext("prod"));
     const commentsOn = (n: number) => double.comments.filter((c) => c.issue === n);
 
+    it("starts nothing while the preview identity could write (the preflight), and says why", async () => {
+        preflightProblem = "the preview identity could write";
+        double.pulls.push({ number: 1, headSha: sha("a"), headRepository: REPO, baseRef: "main", author: "alice" });
+        await loop.tick();
+        assert.deepEqual(previewed, []);
+        assert.ok(logs.some((l) => l.msg === "previews: none starts" && l.fields?.error === "the preview identity could write"));
+        preflightProblem = undefined;
+    });
+
     it("previews a writer's pull request: a green status and one comment listing exactly its update; a fork, a draft and a reader's are left alone", async () => {
         double.pulls.push(
-            { number: 1, headSha: sha("a"), headRepository: REPO, baseRef: "main", author: "alice" },
             { number: 2, headSha: sha("b"), headRepository: "mallory/platform", baseRef: "main", author: "alice" },
             { number: 3, headSha: sha("c"), headRepository: REPO, baseRef: "main", author: "mallory" },
             { number: 4, headSha: sha("d"), headRepository: REPO, baseRef: "main", author: "alice", draft: true },

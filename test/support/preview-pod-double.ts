@@ -3,8 +3,8 @@
  * on the simulated cluster, where no container runs: it finds each preview Job the agent creates,
  * reads the Job's Secret (as the kubelet mounts it) into a directory of its own, and runs the
  * container's command (agent/preview-main.ts) as a local process with the Job's variables and the
- * preview identity's kubeconfig in place of its mounted token. The real pod runs on the real node
- * (test/real-node-previews.test.ts).
+ * preview identity's kubeconfig in place of its mounted token. What it leaves out is the kubelet's
+ * part: the image, the mounts, the pod's network and its deadline.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
