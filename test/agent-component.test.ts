@@ -12,6 +12,16 @@ const AGENT = { image: "ghcr.io/acme/openfaas-gitops-agent:0.1.0", repoUrl: "git
 /** The component's args for the same agent (the config fills in the pinned host keys). */
 const AGENT_ARGS = { ...AGENT, knownHosts: GITHUB_KNOWN_HOSTS };
 
+/** The configuration error for these stack values, or "" when they are valid. */
+function problems(values: Record<string, string>, secrets: string[] = []): string {
+    try {
+        parseConfig(raw(values, secrets));
+    } catch (e) {
+        return (e as Error).message;
+    }
+    return "";
+}
+
 describe("GitOpsAgent component", () => {
     it("RBAC: its own Role covers only Lease, status ConfigMap and Events; cluster-admin is bound for applying the platform", async () => {
         // get/update by name: the account could rewrite any ConfigMap of the namespace (the pinned known_hosts).
@@ -137,14 +147,6 @@ describe("GitOpsAgent component", () => {
 });
 
 describe("agent config validation", () => {
-    const problems = (values: Record<string, string>, secrets: string[] = []) => {
-        try {
-            parseConfig(raw(values, secrets));
-        } catch (e) {
-            return (e as Error).message;
-        }
-        return "";
-    };
     it("names each bad field", () => {
         const m = problems({ agent: JSON.stringify({ image: "x/agent:latest", repoUrl: "ftp://x", pollIntervalSeconds: "60", driftMode: "fix", sshKey: "x" }) });
         assert.match(m, /openfaas-gitops:agent\.image = "x\/agent:latest": uses the tag latest, so every pull may bring a different image; pin a version tag or a digest/);
@@ -314,14 +316,6 @@ describe("GitOpsAgent operations: upgrade, rotation, isolation", () => {
 describe("agent.previews: in-cluster pull-request previews", () => {
     const TOKEN = "github_pat_" + "x".repeat(40);
     const PREVIEWS = { repository: "acme/platform", label: "preview", parallel: 2 };
-    const problems = (values: Record<string, string>, secrets: string[] = []) => {
-        try {
-            parseConfig(raw(values, secrets));
-        } catch (e) {
-            return (e as Error).message;
-        }
-        return "";
-    };
 
     it("needs the preview identity, the GitHub token and the passphrase provider, each named; a token without previews is refused", () => {
         const agent = (extra: object) => JSON.stringify({ ...AGENT, previews: PREVIEWS, ...extra });
