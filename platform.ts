@@ -14,7 +14,7 @@ import { Contour } from "./components/contour";
 import { PlatformNamespaces } from "./components/namespaces";
 import { OpenFaaS } from "./components/openfaas";
 import { PreviewIdentity } from "./components/preview-identity";
-import { DEFAULT_NAMESPACES } from "./model/platform";
+import { AGENT_DEFAULTS } from "./agent/contract";
 import { SealedSecrets } from "./components/sealed-secrets";
 
 /** The stack outputs. */
@@ -128,10 +128,8 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
         new NetworkPolicies("network-policies", { core: ns.names.core, functions: ns.names.functions, ownFunctionNamespaces: ns.ownFunctionNamespaces }, withClusterProvider());
     }
 
-    if (cfg.previewIdentity) {
-        // The core namespace's name is the default one (the platform names no other); the component waits for it.
-        new PreviewIdentity("preview-identity", { namespace: DEFAULT_NAMESPACES.core }, withClusterProvider({ dependsOn: [ns] }));
-    }
+    // A namespace of its own: previews run unmerged code, which the platform's namespaces must not admit.
+    const previewIdentity = cfg.previewIdentity ? new PreviewIdentity("preview-identity", { namespace: AGENT_DEFAULTS.previewNamespace, networkPolicy: cfg.networkPolicies }, withClusterProvider()) : undefined;
 
     const fluxCfg = fluxOf(cfg);
     const fluxAgent = fluxCfg && cfg.agent?.source === "flux";
@@ -162,8 +160,9 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
               engineEnv: cfg.agent.engineEnv,
               clusterAdmin: cfg.agent.clusterAdmin,
               networkPolicy: cfg.networkPolicies ? { ingressNamespace: ns.names.contour, metricsNamespaceSelector: cfg.agent.metricsNamespaceSelector } : undefined,
-              previews: cfg.agent.previews && { ...cfg.agent.previews, namespace: DEFAULT_NAMESPACES.core },
-          }, withClusterProvider())
+              previews: cfg.agent.previews && { ...cfg.agent.previews, namespace: AGENT_DEFAULTS.previewNamespace },
+              // Its preview Role lives in the preview namespace, and its previews need the identity.
+          }, withClusterProvider(cfg.agent.previews && previewIdentity ? { dependsOn: [previewIdentity] } : {}))
         : undefined;
 
     const flux = fluxCfg && cfg.agent && agent

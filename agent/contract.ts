@@ -32,8 +32,12 @@ export const AGENT_DEFAULTS = {
     artifactTimeoutSeconds: 120,
     artifactMaxBytes: "50Mi",
     artifactMaxExtractedBytes: "100Mi",
-    /** Pull-request previews: the preview identity's namespace (the platform's core namespace), previews at once, one preview's limit. */
-    previewNamespace: "openfaas",
+    /**
+     * Pull-request previews: the preview identity's namespace, a namespace of its own (never the
+     * platform's: `openfaas` may reach the functions, and a preview runs unmerged code), previews at
+     * once, one preview's limit.
+     */
+    previewNamespace: "openfaas-gitops-previews",
     previewParallel: 1,
     previewTimeoutSeconds: 1200,
     githubApiUrl: "https://api.github.com",

@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { redactUrls } from "../model/git";
 import { proxyEnvironment } from "../model/engine-env";
 import { AgentSettings } from "./settings";
-import { assertContained } from "./worktree";
+import { assertContained, removeTree } from "./worktree";
 
 const run = promisify(execFile);
 
@@ -176,26 +176,27 @@ export class GitSource {
      * Writes the tree of pull request `number`'s head, if its head is still `sha`, to `file` as a gzip'd tar
      * whose entries are under `source/`: what a preview of it runs (agent/preview-run.ts). GitHub
      * serves `refs/pull/<n>/head` to every reader of the repository, a deploy key included. The ref
-     * is fetched into a bare repository of its own that borrows the checkout's objects (alternates),
-     * so only the pull request's own commits are downloaded, and the checkout the agent applies is
-     * never touched by it. Nothing of the pull request runs here: git writes its blobs into the tar.
+     * is fetched into a bare repository of this preview's own that borrows the checkout's objects
+     * (alternates), so only the pull request's own commits are downloaded, the checkout the agent
+     * applies is never touched by it, and nothing of it stays on the work volume afterwards. Nothing
+     * of the pull request runs here: git writes its blobs into the tar.
      */
     async pullRequestArchive(number: number, sha: string, file: string): Promise<void> {
         if (!Number.isSafeInteger(number) || number < 1) throw new Error(`pull request number ${number} is not a positive integer`);
         if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha)) throw new Error(`pull request #${number}'s head ${JSON.stringify(sha.slice(0, 80))} is not a commit sha`);
-        const dir = path.join(this.settings.workDir, "pulls.git");
-        if (!fs.existsSync(path.join(dir, "HEAD"))) {
-            fs.mkdirSync(dir, { recursive: true });
+        fs.mkdirSync(this.settings.workDir, { recursive: true });
+        const dir = fs.mkdtempSync(path.join(this.settings.workDir, `pull-${number}-`));
+        try {
             await this.git(["init", "--quiet", "--bare"], dir);
+            const borrowed = path.join(this.checkoutDir, ".git", "objects");
+            if (fs.existsSync(borrowed)) fs.writeFileSync(path.join(dir, "objects", "info", "alternates"), borrowed + "\n");
+            await this.git(["fetch", "--quiet", "--no-tags", this.settings.repoUrl, `+refs/pull/${number}/head:refs/pull/${number}`], dir);
+            const head = (await this.git(["rev-parse", `refs/pull/${number}`], dir)).stdout.trim();
+            if (head !== sha) throw new SourceError(`pull request #${number}'s head is ${head.slice(0, 12)} now, not ${sha.slice(0, 12)}: the newer head is previewed instead`, "not-found");
+            await this.git(["archive", "--format=tar.gz", "--prefix=source/", "-o", file, sha], dir);
+        } finally {
+            removeTree(dir);
         }
-        const alternates = path.join(dir, "objects", "info", "alternates");
-        const borrowed = path.join(this.checkoutDir, ".git", "objects");
-        if (fs.existsSync(borrowed)) fs.writeFileSync(alternates, borrowed + "\n");
-        else fs.rmSync(alternates, { force: true });
-        await this.git(["fetch", "--quiet", "--no-tags", this.settings.repoUrl, `+refs/pull/${number}/head:refs/pull/${number}`], dir);
-        const head = (await this.git(["rev-parse", `refs/pull/${number}`], dir)).stdout.trim();
-        if (head !== sha) throw new SourceError(`pull request #${number}'s head is ${head.slice(0, 12)} now, not ${sha.slice(0, 12)}: the newer head is previewed instead`, "not-found");
-        await this.git(["archive", "--format=tar.gz", "--prefix=source/", "-o", file, sha], dir);
     }
 
     /** Refuses a revision whose commit signature does not verify, when verification is on. */

@@ -78,7 +78,7 @@ export const MAX_RATE_LIMIT_WAIT_S = 60;
 /** Rate-limit waits of one call, so a limit that keeps coming back still ends. */
 const MAX_RATE_LIMIT_RETRIES = 2;
 const DEFAULT_RETRIES = 3;
-const DEFAULT_LIMIT = 100;
+export const DEFAULT_LIMIT = 100;
 /**
  * Comments read to find this agent's: GitHub lists them oldest first and the agent's is written by
  * the first preview of the PR, so it is near the start; a PR past this many gets a new one.
@@ -125,11 +125,11 @@ export function statusDescription(description: string): string {
  */
 export function commentBody(body: string, marker: string): string {
     markerProblem(marker);
-    const marked = body.includes(marker) ? body : `${marker}\n${body}`;
+    // The marker opens the comment: only there is it the agent's own. Quoted text may hold any marker
+    // (another stack's), and a comment found by a marker inside it would be another stack's to edit.
+    const marked = body.startsWith(marker) ? body : `${marker}\n${body}`;
     if (marked.length <= MAX_COMMENT_BODY) return marked;
-    const room = MAX_COMMENT_BODY - CUT_NOTE.length;
-    if (marked.indexOf(marker) + marker.length <= room) return head(marked, room) + CUT_NOTE;
-    return `${marker}\n${head(marked.replace(marker, ""), room - marker.length - 1)}${CUT_NOTE}`;
+    return head(marked, MAX_COMMENT_BODY - CUT_NOTE.length) + CUT_NOTE;
 }
 
 function markerProblem(marker: string): void {
@@ -370,7 +370,7 @@ export function gitHub(options: GitHubOptions): GitHub {
                 for await (const page of octokit.paginate.iterator(`GET ${list}`, { owner, repo, issue_number: number, per_page: PER_PAGE })) {
                     for (const c of page.data) {
                         // Only a comment this identity wrote: a PR author can plant the marker in theirs.
-                        if (c.user && String(c.user.id) === me && c.body?.includes(marker)) return { id: c.id, body: c.body };
+                        if (c.user && String(c.user.id) === me && c.body?.startsWith(marker)) return { id: c.id, body: c.body };
                         if (++seen >= MAX_COMMENTS_SCANNED) return undefined;
                     }
                 }

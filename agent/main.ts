@@ -23,7 +23,8 @@ import { AgentMetrics, createServer } from "./server";
 import { AGENT_DEFAULTS, FIELDS, helpText } from "./contract";
 import { AgentSettings, parseSettings, SettingsError } from "./settings";
 import { gitHub } from "./github";
-import { PreviewLoop } from "./preview-loop";
+import { labelChange } from "./webhook";
+import { PREVIEW_LIST_LIMIT, PreviewLoop } from "./preview-loop";
 import { previewInputs } from "./preview-inputs";
 import { PodPreviewer, PreviewExchange } from "./preview-pods";
 import { proxyEnvironment } from "../model/engine-env";
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
     const previews = settings.previews ? startPreviews(settings, kc, engineEnv, () => reconciler.busy, credentialLog, (msg, fields) => log.info(fields ?? {}, msg)) : undefined;
     const server = createServer({
         previews: previews?.exchange,
-        onPullRequest: previews && (() => void (elector.isLeader() && previews.loop.tick())),
+        onPullRequest: previews && ((body: Buffer) => elector.isLeader() && previews.loop.poke(labelChange(body))),
         status: () => reconciler.status,
         metrics,
         sync,
@@ -277,6 +278,7 @@ function startPreviews(
             return t.value;
         },
         log: (line) => log(line),
+        limit: PREVIEW_LIST_LIMIT,
     });
     const exchange = new PreviewExchange();
     const previewer = new PodPreviewer(kc, exchange, { namespace: p.namespace, image: p.image, agentUrl: p.agentUrl, timeoutSeconds: p.timeoutMs / 1000, env: proxyEnvironment(process.env) }, (line) => log(line));
@@ -295,6 +297,7 @@ function startPreviews(
             parallel: p.parallel,
             statusUrl: p.statusUrl,
             workDir: settings.workDir,
+            listLimit: PREVIEW_LIST_LIMIT,
         },
         {
             github,

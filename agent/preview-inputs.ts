@@ -9,6 +9,8 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import * as yaml from "js-yaml";
+import { loadYaml } from "../model/yaml";
 import { DEPS_MARKER } from "./deps";
 import type { PreviewInputs } from "./preview-loop";
 
@@ -91,6 +93,40 @@ export function configSecretValues(config: unknown): string[] {
     return out;
 }
 
+/** The most encrypted values a pull request's stack config may hold for the agent to decrypt. */
+export const MAX_PR_SECRETS = 200;
+
+/**
+ * Pure: what of a pull request's stack config the agent decrypts, as a config file: each `secure:`
+ * value of its `config` (at any depth) under a key of its own, and the branch's encryption settings.
+ * Nothing else of the file is taken: its `secretsprovider` would have the agent's CLI call a KMS or
+ * Vault of the pull request's choosing with the agent's credentials, and the plain strings of an
+ * object that holds one secure value would all count as secrets (a pull request could make the
+ * agent scrub every comment against thousands of its own strings).
+ */
+export function prSecretsConfig(prYaml: string, branchYaml: string): { readonly text: string; readonly count: number } | { readonly problem: string } {
+    const pr = loadYaml(prYaml, { file: "the pull request's stack config" });
+    const branch = loadYaml(branchYaml, { file: "the branch's stack config" });
+    if ("error" in pr) return { problem: pr.error };
+    if ("error" in branch) return { problem: branch.error };
+    const config = (pr.docs[0] as { config?: unknown } | null)?.config;
+    const secure: string[] = [];
+    const visit = (v: unknown): void => {
+        if (secure.length > MAX_PR_SECRETS) return;
+        if (Array.isArray(v)) for (const x of v) visit(x);
+        else if (v !== null && typeof v === "object") {
+            const o = v as Record<string, unknown>;
+            if (Object.keys(o).length === 1 && typeof o.secure === "string") secure.push(o.secure);
+            else for (const x of Object.values(o)) visit(x);
+        }
+    };
+    visit(config);
+    if (secure.length > MAX_PR_SECRETS) return { problem: `it holds more than ${MAX_PR_SECRETS} encrypted values` };
+    const { config: _branchConfig, ...encryption } = (branch.docs[0] ?? {}) as Record<string, unknown>;
+    const keys = Object.fromEntries(secure.map((ciphertext, i) => [`preview:secret${i}`, { secure: ciphertext }]));
+    return { text: yaml.dump({ ...encryption, config: keys }), count: secure.length };
+}
+
 /**
  * Every secret value the preview of `stack` can see, to withhold from what is posted: those of the
  * state and of each config file (the tracked branch's and the pull request's, which may add its
@@ -113,7 +149,13 @@ export async function previewInputs(stack: string, prConfigFile: string | undefi
     const passphrase = ctx.env.PULUMI_CONFIG_PASSPHRASE ?? (passphraseFile ? fs.readFileSync(passphraseFile, "utf8") : undefined);
     if (passphrase === undefined) throw new Error("previews need the stack's passphrase (PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE in the agent's engine environment): the preview pod decrypts the config with it");
     const baseConfig = path.join(ctx.cwd, "stacks", `Pulumi.${stack}.yaml`);
-    const configs = [baseConfig, prConfigFile].filter((f): f is string => f !== undefined && fs.existsSync(f));
+    const configs = [baseConfig].filter((f) => fs.existsSync(f));
+    if (prConfigFile !== undefined && configs.length > 0) {
+        const safe = prSecretsConfig(fs.readFileSync(prConfigFile, "utf8"), fs.readFileSync(baseConfig, "utf8"));
+        if ("problem" in safe) throw new Error(`the pull request's stacks/Pulumi.${stack}.yaml cannot be read for its secret values: ${safe.problem}`);
+        fs.writeFileSync(prConfigFile, safe.text, { mode: 0o600 });
+        if (safe.count > 0) configs.push(prConfigFile);
+    }
     const [state, secrets] = await Promise.all([exportState(stack, ctx), secretValues(stack, configs, ctx)]);
     const marker = path.join(ctx.cwd, DEPS_MARKER);
     const hash = fs.existsSync(marker) ? fs.readFileSync(marker, "utf8").trim() : "";

@@ -12,7 +12,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import type { GitHub } from "./github";
 import type { PreviewPodResult } from "./preview-protocol";
-import { commentMarker, planPreviews, previewable, previewCommentBody, PreviewPolicy, PreviewResult, previewStatus, PullRequestRef, scrub } from "./previews";
+import { commentMarker, planPreviews, previewable, previewCommentBody, PreviewPolicy, PreviewResult, previewStatus, PullRequestRef, scrubbedExcerpt } from "./previews";
 import type { PodPreviewInput } from "./preview-pods";
 
 const run = promisify(execFile);
@@ -28,6 +28,11 @@ export interface PreviewLoopSettings extends PreviewPolicy {
     readonly statusUrl?: string;
     /** Where pull requests' sources are written while their previews run. */
     readonly workDir: string;
+    /**
+     * The most open pull requests the GitHub client lists (its limit). A listing that long may have
+     * left some out: those are not taken for closed, so their previews go on.
+     */
+    readonly listLimit: number;
 }
 
 /** What a preview needs from the trusted side: the state, the secret values, the passphrase, the installed dependencies. */
@@ -79,8 +84,17 @@ export function previewResult(r: PreviewPodResult): PreviewResult {
     return { ok: true, changes, changed: r.changed.filter((c) => !own(c)).sort(), violations: r.violations };
 }
 
+/**
+ * The open pull requests the agent's client lists for previews: GitHub lists the newest first and
+ * anyone can open pull requests from forks, so a short listing could be filled by them.
+ */
+export const PREVIEW_LIST_LIMIT = 500;
+
 /** How long a passed preflight holds: the admission policy is checked again after this. */
 const PREFLIGHT_VALID_MS = 10 * 60_000;
+
+/** The least time between two rounds a webhook delivery starts: a burst of deliveries is one round. */
+const POKE_GAP_MS = 5_000;
 
 interface Running {
     readonly head: string;
@@ -91,13 +105,19 @@ export class PreviewLoop {
     private readonly running = new Map<number, Running>();
     private readonly previewed = new Map<number, string>();
     private readonly waitingSince = new Map<number, number>();
-    /** The head each pull request carried when its label was first seen on it. */
+    /** The head each pull request had when GitHub's signed `labeled` delivery said the label was added. */
     private readonly labelledHeads = new Map<number, string>();
-    /** The last comment posted on each pull request: kept to mark it outdated when a newer head arrives. */
-    private readonly posted = new Map<number, { head: string; result: PreviewResult; secrets: readonly string[]; outdated: boolean }>();
+    /** The head of the last comment posted on each pull request, and that comment marked outdated (posted when a newer head arrives). */
+    private readonly posted = new Map<number, { head: string; outdatedBody?: string }>();
+    /** Each running preview's end (its pod deleted), for close(). */
+    private readonly settling = new Set<Promise<unknown>>();
     private ticking?: Promise<void>;
     private preflightPassedAt?: number;
     private stopped = false;
+    /** Counts stop()s: a round that began before one starts nothing. */
+    private generation = 0;
+    private lastRoundAt = Number.NEGATIVE_INFINITY;
+    private pokeTimer?: NodeJS.Timeout;
 
     constructor(private readonly settings: PreviewLoopSettings, private readonly deps: PreviewLoopDeps) {}
 
@@ -110,28 +130,49 @@ export class PreviewLoop {
         return this.ticking;
     }
 
-    /** Stops every running preview (leadership lost, shutdown); a later tick starts again. */
+    /**
+     * A signed `pull_request` delivery: a round soon (at most one each {@link POKE_GAP_MS}), and a
+     * label change recorded with the head GitHub says it happened on.
+     */
+    poke(change?: { readonly action: "labeled" | "unlabeled"; readonly number: number; readonly label: string; readonly headSha: string }): void {
+        if (change && change.label === this.settings.label) {
+            if (change.action === "labeled") this.labelledHeads.set(change.number, change.headSha);
+            else this.labelledHeads.delete(change.number);
+        }
+        if (this.stopped || this.pokeTimer) return;
+        const wait = Math.max(0, this.lastRoundAt + POKE_GAP_MS - this.deps.clock());
+        this.pokeTimer = setTimeout(() => {
+            this.pokeTimer = undefined;
+            void this.tick();
+        }, wait);
+    }
+
+    /** Stops every running preview and any round under way (leadership lost, shutdown); a later tick starts again. */
     stop(): void {
+        this.generation++;
         for (const r of this.running.values()) r.controller.abort(new Error("the agent stopped previewing"));
     }
 
-    /** Stops for good: no more rounds. */
-    close(): Promise<void> {
+    /** Stops for good: no more rounds, and resolves once every running preview has ended (its pod deleted). */
+    async close(): Promise<void> {
         this.stopped = true;
+        clearTimeout(this.pokeTimer);
         this.stop();
-        return this.ticking ?? Promise.resolve();
+        await this.ticking;
+        await Promise.allSettled([...this.settling]);
     }
 
     private async round(): Promise<void> {
+        const generation = this.generation;
+        this.lastRoundAt = this.deps.clock();
         const open = await this.deps.github.openPullRequests(this.settings.branch);
+        const complete = open.length < this.settings.listLimit;
         const now = this.deps.clock();
         const refs: PullRequestRef[] = [];
         const writers = new Map<string, boolean>();
         for (const pr of open) {
+            if (this.settings.label && !pr.labels.includes(this.settings.label)) this.labelledHeads.delete(pr.number);
             if (pr.draft) continue;
-            if (this.settings.label && pr.labels.includes(this.settings.label)) {
-                if (!this.labelledHeads.has(pr.number)) this.labelledHeads.set(pr.number, pr.headSha);
-            } else this.labelledHeads.delete(pr.number);
             const ref: PullRequestRef = { ...pr, labelledHead: this.labelledHeads.get(pr.number) };
             // GitHub is asked whether the author may write only when nothing else decides: once per author per round.
             const first = previewable(ref, this.settings, () => false);
@@ -147,7 +188,8 @@ export class PreviewLoop {
             await this.markOutdated(pr.number, pr.headSha);
         }
         const openNumbers = new Set(open.map((p) => p.number));
-        for (const n of [...this.previewed.keys(), ...this.labelledHeads.keys(), ...this.posted.keys()]) {
+        // A listing cut at its limit may have left open pull requests out: nothing is forgotten or stopped for it.
+        for (const n of complete ? [...this.previewed.keys(), ...this.labelledHeads.keys(), ...this.posted.keys()] : []) {
             if (!openNumbers.has(n)) {
                 this.previewed.delete(n);
                 this.labelledHeads.delete(n);
@@ -156,7 +198,7 @@ export class PreviewLoop {
             }
         }
         const plan = planPreviews(refs, { running: new Map([...this.running].map(([n, r]) => [n, r.head])), previewed: this.previewed, waitingSince: this.waitingSince }, this.deps.busy(), this.settings.parallel);
-        for (const n of plan.cancel) {
+        for (const n of complete ? plan.cancel : plan.cancel.filter((c) => openNumbers.has(c))) {
             this.deps.log("previews: stopping an outdated preview", { pullRequest: n, head: this.running.get(n)?.head });
             this.running.get(n)?.controller.abort(new Error("a newer head was pushed, or the pull request is closed"));
             this.running.delete(n);
@@ -172,15 +214,17 @@ export class PreviewLoop {
             }
             this.preflightPassedAt = at;
         }
+        // Stopped (leadership lost) while this round waited on GitHub or the preflight: it starts nothing.
+        if (generation !== this.generation || this.stopped) return;
         for (const pr of plan.start) this.start(pr);
     }
 
     /** Edits the posted comment of `number` to say it is outdated, once its head has moved on. */
     private async markOutdated(number: number, head: string): Promise<void> {
         const last = this.posted.get(number);
-        if (!last || last.head === head || last.outdated) return;
-        last.outdated = true;
-        const body = previewCommentBody({ stack: this.settings.stack, revision: last.head, result: last.result, statusUrl: this.settings.statusUrl, outdated: true, secrets: last.secrets });
+        if (!last?.outdatedBody || last.head === head) return;
+        const body = last.outdatedBody;
+        last.outdatedBody = undefined;
         await this.deps.github.upsertComment(number, commentMarker(this.settings.stack), body);
     }
 
@@ -189,7 +233,7 @@ export class PreviewLoop {
         this.running.set(pr.number, { head: pr.headSha, controller });
         this.waitingSince.delete(pr.number);
         const started = this.deps.clock();
-        void this.previewOne(pr, controller.signal)
+        const settled: Promise<void> = this.previewOne(pr, controller.signal)
             .then(
                 () => this.deps.log("previews: posted", { pullRequest: pr.number, head: pr.headSha, seconds: Math.round((this.deps.clock() - started) / 1000) }),
                 (e: Error) => {
@@ -199,7 +243,9 @@ export class PreviewLoop {
             )
             .finally(() => {
                 if (this.running.get(pr.number)?.controller === controller) this.running.delete(pr.number);
+                this.settling.delete(settled);
             });
+        this.settling.add(settled);
     }
 
     private async previewOne(pr: PullRequestRef, signal: AbortSignal): Promise<void> {
@@ -241,8 +287,9 @@ export class PreviewLoop {
             await this.deps.github.upsertComment(pr.number, commentMarker(stack), previewCommentBody({ stack, revision: pr.headSha, result, statusUrl: targetUrl, secrets }));
             await this.deps.github.setStatus(pr.headSha, { ...status, context, targetUrl });
             this.previewed.set(pr.number, pr.headSha);
-            this.posted.set(pr.number, { head: pr.headSha, result, secrets, outdated: false });
-            if (!result.ok) this.deps.log("previews: the preview failed", { pullRequest: pr.number, head: pr.headSha, error: scrub(result.error, secrets).slice(0, 2000) });
+            // Only the outdated form is kept (rendered now, scrubbed): not the result, not the secret values.
+            this.posted.set(pr.number, { head: pr.headSha, outdatedBody: previewCommentBody({ stack, revision: pr.headSha, result, statusUrl: targetUrl, outdated: true, secrets }) });
+            if (!result.ok) this.deps.log("previews: the preview failed", { pullRequest: pr.number, head: pr.headSha, error: scrubbedExcerpt(result.error, secrets, 2000).text });
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

@@ -12,7 +12,7 @@
 import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import type { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { apiErrorText, apiStatus, KubeApi } from "../kube/api";
 import { PREVIEW_IDENTITY } from "./contract";
 import { parsePodResult, PREVIEW_PATHS, PREVIEW_SECRET_DIR, PREVIEW_SECRET_KEYS, PREVIEW_URL_ENV, PreviewJob, PreviewPodResult } from "./preview-protocol";
@@ -125,8 +125,14 @@ export interface ExchangeReply {
  */
 function nodeModulesTar(dir: string): Readable {
     const tar = spawn("tar", ["-c", "-f", "-", "-C", dir, "node_modules"], { stdio: ["ignore", "pipe", "ignore"] });
-    tar.stdout.on("close", () => tar.kill());
-    return tar.stdout;
+    const out = new PassThrough();
+    // A tar that cannot start, or fails midway (a node_modules an apply's npm ci is replacing), cuts
+    // the answer: the pod sees a broken transfer, never a short archive as a whole one.
+    tar.on("error", (e) => out.destroy(e));
+    tar.on("close", (code) => (code === 0 ? out.end() : out.destroy(new Error(`tar of the dependencies exited ${code}`))));
+    tar.stdout.pipe(out, { end: false });
+    out.on("close", () => tar.kill());
+    return out;
 }
 
 /**
@@ -171,7 +177,8 @@ export class PreviewExchange {
         if (what === PREVIEW_PATHS.source) {
             const file = slot.source;
             slot.source = undefined;
-            return file === undefined ? { code: 410, body: "the source was fetched already\n" } : { code: 200, body: fs.readFileSync(file), type: "application/gzip" };
+            // Streamed: an archive is up to the source limit, and up to `parallel` are fetched at once.
+            return file === undefined ? { code: 410, body: "the source was fetched already\n" } : { code: 200, body: fs.createReadStream(file), type: "application/gzip" };
         }
         if (what === PREVIEW_PATHS.dependencies) {
             const dir = slot.dependencies;
@@ -258,6 +265,8 @@ export class PodPreviewer {
      * rejects when the pod cannot be started or ends without a result, or on `signal`.
      */
     async preview(input: PodPreviewInput, signal: AbortSignal): Promise<PreviewPodResult> {
+        const size = fs.statSync(input.sourceFile).size;
+        if (size > input.job.sourceMaxBytes) throw new Error(`the source of ${input.job.revision.slice(0, 12)} is ${size} bytes packed, over the limit of ${input.job.sourceMaxBytes} (AGENT_ARTIFACT_MAX_BYTES)`);
         const ex = this.exchange.open(input.job, input.sourceFile, input.dependenciesDir);
         const name = `${PREVIEW_IDENTITY}-${input.pullRequest}-${ex.id.slice(0, 8)}`;
         const objects = previewPodObjects(this.settings, name, input.pullRequest, ex.id, ex.token, input.passphrase);

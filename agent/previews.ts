@@ -89,7 +89,13 @@ export type PreviewResult =
 export function previewStatus(result: PreviewResult, secrets: readonly string[] = []): { readonly state: "success" | "failure"; readonly description: string } {
     const mandatory = result.violations.filter((v) => v.level === "mandatory");
     // A mandatory violation fails the engine's run too: the policy is what the status names then.
-    if (mandatory.length > 0) return { state: "failure", description: scrub(`${mandatory.length} mandatory policy violation(s): ${[...new Set(mandatory.map((v) => v.policy))].join(", ")}`, secrets).slice(0, MAX_STATUS_DESCRIPTION) };
+    if (mandatory.length > 0) {
+        const names = [...new Set(mandatory.map((v) => v.policy))];
+        // The names come from the pull request's pack: a secret split across two of them is found joined.
+        const joined = names.join("");
+        const named = scrub(joined, secrets) === joined ? `: ${names.join(", ")}` : "; the comment names them";
+        return { state: "failure", description: scrub(`${mandatory.length} mandatory policy violation(s)${named}`, secrets).slice(0, MAX_STATUS_DESCRIPTION) };
+    }
     if (!result.ok) return { state: "failure", description: "the preview failed; the comment has the error" };
     const n = Object.entries(result.changes).filter(([op]) => op !== "same").reduce((sum, [, k]) => sum + k, 0);
     return { state: "success", description: n === 0 ? "no changes" : `${n} change(s), policies pass` };
@@ -181,11 +187,29 @@ function formsOf(secrets: readonly string[]): string[] {
  * the text itself.
  */
 export function holdsWrappedSecret(text: string, secrets: readonly string[]): boolean {
-    const joined = text.replace(/\r?\n[ \t]*/g, "");
+    const joined = unwrapped(text);
     if (joined === text) return false;
-    // Only a form the joining made: one printed whole on a line is there before too, and scrubbed.
+    // Only a form the joining made: one printed whole on a line is there before too, and scrubbed. A
+    // secret of several lines (a PEM key) is looked for joined too: printed indented, or with CRLF.
     const count = (t: string, f: string) => t.split(f).length - 1;
-    return formsOf(secrets).some((f) => count(joined, f) > count(text, f));
+    return formsOf(secrets).some((f) => {
+        const joinedForm = unwrapped(f);
+        return joinedForm.length >= MIN_SECRET_LENGTH && count(joined, joinedForm) > count(text, f);
+    });
+}
+
+/** Pure: `text` with every line break, and the indentation after it, taken out. */
+const unwrapped = (text: string) => text.replace(/\r?\n[ \t]*/g, "");
+
+/**
+ * Pure: at most `max` characters of `text`, scrubbed. Only the start that can be shown is scrubbed
+ * (with room for the longest form, so a secret across the cut is still found): a result's text may
+ * be megabytes, and scrubbing it whole would hold the agent's event loop for as long.
+ */
+export function scrubbedExcerpt(text: string, secrets: readonly string[], max: number): { readonly text: string; readonly cut: boolean } {
+    const room = max + Math.max(0, ...formsOf(secrets).map((f) => f.length));
+    const clean = scrub(text.length > room ? text.slice(0, room) : text, secrets);
+    return clean.length > max || text.length > room ? { text: clean.slice(0, max), cut: true } : { text: clean, cut: false };
 }
 
 /**
@@ -243,9 +267,10 @@ export function previewCommentBody(c: PreviewComment): string {
     const status = previewStatus(c.result, c.secrets);
     // Scrubbed first, then cut: a cut through a secret would leave its first part unmatched.
     const quote = (text: string) => {
-        if (holdsWrappedSecret(text, c.secrets)) return fenced("[withheld: this text holds a secret value split across lines; the agent's log has it masked]");
-        const clean = scrub(text, c.secrets);
-        return fenced(clean.length > MAX_QUOTED ? `${clean.slice(0, MAX_QUOTED)}\n[... cut; the agent's log has the whole text ...]` : clean);
+        const shown = text.length > 2 * MAX_QUOTED ? text.slice(0, 2 * MAX_QUOTED) : text;
+        if (holdsWrappedSecret(shown, c.secrets)) return fenced("[withheld: this text holds a secret value split across lines; the agent's log has it masked]");
+        const excerpt = scrubbedExcerpt(shown, c.secrets, MAX_QUOTED);
+        return fenced(excerpt.cut || shown !== text ? `${excerpt.text}\n[... cut; the agent's log has the whole text ...]` : excerpt.text);
     };
     const lines = [
         commentMarker(c.stack),

@@ -146,8 +146,8 @@ export interface ServerDeps {
     readonly limits?: Partial<HttpLimits>;
     /** The preview pods' requests (`/previews/<id>/job|source|dependencies|result`), when previews are on. */
     readonly previews?: PreviewExchange;
-    /** A signed `pull_request` delivery: the pull requests are looked at for previews now (when previews are on). */
-    readonly onPullRequest?: () => void;
+    /** A signed `pull_request` delivery (its body): the pull requests are looked at for previews now (when previews are on). */
+    readonly onPullRequest?: (body: Buffer) => void;
 }
 
 /**
@@ -326,7 +326,7 @@ export function createServer(deps: ServerDeps): http.Server {
                 return reply(401, "bad or missing X-Hub-Signature-256\n");
             }
             if (req.headers["x-github-event"] === "pull_request" && deps.onPullRequest) {
-                deps.onPullRequest();
+                deps.onPullRequest(read.body);
                 return reply(202, "pull requests looked at for previews\n");
             }
             const verdict = pushVerdict(req.headers["x-github-event"] as string | undefined, read.body, deps.branch);

@@ -39,3 +39,33 @@ export function pushVerdict(event: string | undefined, body: Buffer, branch: str
     const after = typeof payload.after === "string" && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(payload.after) && !/^0+$/.test(payload.after) ? payload.after : undefined;
     return { sync: true, revision: after };
 }
+
+/** A signed `pull_request` delivery's label change: the head it happened on, as GitHub saw it then. */
+export interface LabelChange {
+    readonly action: "labeled" | "unlabeled";
+    readonly number: number;
+    readonly label: string;
+    readonly headSha: string;
+}
+
+/**
+ * Pure: the label change a `pull_request` delivery carries, or undefined (another action, or a
+ * payload without every field in its form). The head comes from GitHub's signed payload: the commit
+ * the pull request had when the label was added, which a later push cannot change.
+ */
+export function labelChange(body: Buffer): LabelChange | undefined {
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(body.toString("utf8"));
+    } catch {
+        return undefined;
+    }
+    const p = parsed as { action?: unknown; number?: unknown; label?: { name?: unknown }; pull_request?: { head?: { sha?: unknown } } } | null;
+    if (typeof p !== "object" || p === null || (p.action !== "labeled" && p.action !== "unlabeled")) return undefined;
+    const name = p.label?.name;
+    const sha = p.pull_request?.head?.sha;
+    if (typeof p.number !== "number" || !Number.isSafeInteger(p.number) || p.number < 1) return undefined;
+    if (typeof name !== "string" || name.length === 0 || name.length > 50) return undefined;
+    if (typeof sha !== "string" || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha)) return undefined;
+    return { action: p.action, number: p.number, label: name, headSha: sha };
+}

@@ -20,7 +20,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PREVIEW_IDENTITY } from "../agent/contract";
+import { AGENT_DEFAULTS, PREVIEW_IDENTITY } from "../agent/contract";
 
 export { PREVIEW_IDENTITY };
 
@@ -132,10 +132,37 @@ export function previewIdentitySpecs(namespace: string) {
     return [previewServiceAccountSpec(namespace), previewClusterRoleSpec(), previewClusterRoleBindingSpec(namespace), previewPolicySpec(namespace), previewPolicyBindingSpec()];
 }
 
+/**
+ * @internal Pure: the preview namespace's NetworkPolicy. A preview runs unmerged code: nothing may
+ * reach its pods, and they reach only DNS, the agent that started them (its job, source and result),
+ * and HTTPS (the apiserver, on 443 or 6443, and the npm registry), never a link-local address (a
+ * cloud's metadata service hands out the node's credentials there). The platform's own namespaces
+ * admit it nowhere: it carries none of their labels.
+ */
+export function previewNetworkPolicySpec(namespace: string, agentNamespace: string) {
+    return {
+        apiVersion: "networking.k8s.io/v1" as const,
+        kind: "NetworkPolicy" as const,
+        metadata: { name: PREVIEW_IDENTITY, namespace },
+        spec: {
+            podSelector: {},
+            policyTypes: ["Ingress", "Egress"],
+            ingress: [],
+            egress: [
+                { to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } } }], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] },
+                { to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": agentNamespace } } }], ports: [{ protocol: "TCP", port: AGENT_DEFAULTS.port }] },
+                { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.0.0/16"] } }, { ipBlock: { cidr: "::/0", except: ["fe80::/10"] } }], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] },
+            ],
+        },
+    };
+}
+
 /** Arguments for {@link PreviewIdentity}. */
 export interface PreviewIdentityArgs {
-    /** Namespace of its ServiceAccount (the platform's core namespace). */
+    /** Its namespace, made here: the ServiceAccount's, where preview pods run. */
     readonly namespace: string;
+    /** Isolate the namespace ({@link previewNetworkPolicySpec}). @default false */
+    readonly networkPolicy?: boolean;
 }
 
 /**
@@ -148,9 +175,11 @@ export class PreviewIdentity extends pulumi.ComponentResource {
 
     constructor(name: string, args: PreviewIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("openfaas-gitops:platform:PreviewIdentity", name, args, opts);
-        const inThis = { parent: this };
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: args.namespace, labels: { "app.kubernetes.io/part-of": "openfaas-gitops" } } }, { parent: this });
+        const inThis = { parent: this, dependsOn: [namespace] };
+        if (args.networkPolicy) new k8s.networking.v1.NetworkPolicy(`${name}-network-policy`, previewNetworkPolicySpec(args.namespace, AGENT_DEFAULTS.namespace), inThis);
         const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, previewServiceAccountSpec(args.namespace), inThis);
-        const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, previewClusterRoleSpec(), inThis);
+        const role = new k8s.rbac.v1.ClusterRole(`${name}-role`, previewClusterRoleSpec(), { parent: this });
         new k8s.rbac.v1.ClusterRoleBinding(`${name}-binding`, previewClusterRoleBindingSpec(args.namespace), { parent: this, dependsOn: [sa, role] });
         // The policy is in force before the identity can be used for anything but reads.
         const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-policy`, previewPolicySpec(args.namespace), inThis);

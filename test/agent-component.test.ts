@@ -340,18 +340,18 @@ describe("agent.previews: in-cluster pull-request previews", () => {
         assert.ok(!JSON.stringify(container.env).includes(TOKEN), "the token is never a variable");
         const settings = parseSettings({ ...env, POD_IP: "10.1.2.3", POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-0" }, [], () => true);
         assert.deepEqual(settings.previews, {
-            repository: "acme/platform", githubTokenFile: "/etc/openfaas-gitops-agent/git/github-token", githubApiUrl: "https://api.github.com", image: AGENT.image, namespace: "openfaas",
+            repository: "acme/platform", githubTokenFile: "/etc/openfaas-gitops-agent/git/github-token", githubApiUrl: "https://api.github.com", image: AGENT.image, namespace: "openfaas-gitops-previews",
             agentUrl: "http://10.1.2.3:8080", parallel: 2, writers: true, label: "preview", policyConfig: "test", timeoutMs: 1_200_000, statusUrl: undefined,
         });
         const policy = one(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "agent-network-policy").inputs;
-        assert.deepEqual(policy.spec.ingress.at(-1).from, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "openfaas" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "openfaas-gitops-preview" } } }]);
+        assert.deepEqual(policy.spec.ingress.at(-1).from, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "openfaas-gitops-previews" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "openfaas-gitops-preview" } } }]);
         assert.ok(resources.some((r) => r.type === "kubernetes:core/v1:ServiceAccount" && r.name.includes("preview")), "the preview identity is made");
     });
 
     it("an agent without cluster-admin gets exactly what previews need in the preview namespace", async () => {
         const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, previews: PREVIEWS, clusterAdmin: false }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]));
         const role = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:Role", "agent-previews-role").inputs;
-        assert.equal(role.metadata.namespace, "openfaas");
+        assert.equal(role.metadata.namespace, "openfaas-gitops-previews");
         assert.deepEqual(role.rules, [
             { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "delete"] },
             { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },

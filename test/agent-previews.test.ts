@@ -7,6 +7,7 @@ import {
     commentMarker,
     fenced,
     holdsWrappedSecret,
+    scrubbedExcerpt,
     MAX_COMMENT,
     MAX_LISTED,
     MAX_QUOTED,
@@ -22,7 +23,8 @@ import {
     scrub,
 } from "../agent/previews";
 import { policyViolation } from "../agent/engine-run";
-import { configSecretValues, stateSecretValues } from "../agent/preview-inputs";
+import { configSecretValues, MAX_PR_SECRETS, prSecretsConfig, stateSecretValues } from "../agent/preview-inputs";
+import * as yaml from "js-yaml";
 
 const POLICY: PreviewPolicy = { repository: "org/platform", branch: "main", writers: true, label: "preview" };
 const pr = (number: number, over: Partial<PullRequestRef> = {}): PullRequestRef => ({ number, headSha: `${number}`.padStart(40, "a"), headRepository: "org/platform", baseRef: "main", author: "dev", labels: [], ...over });
@@ -115,7 +117,11 @@ describe("the commit status", () => {
         const many = Array.from({ length: 40 }, (_, i) => ({ policy: `policy-number-${i}`, level: "mandatory" as const, message: "m" }));
         assert.ok(previewStatus(ok(many)).description.length <= 140, "GitHub's limit");
         const named = previewStatus(ok([{ policy: "leak-s3cr3t-value", level: "mandatory", message: "m" }]), ["s3cr3t-value"]);
-        assert.equal(named.description, "1 mandatory policy violation(s): leak-[secret]", "a policy's name comes from the program: scrubbed");
+        assert.equal(named.description, "1 mandatory policy violation(s); the comment names them", "a policy's name comes from the program: one holding a secret is not shown");
+        // Nor a secret split across two names (each alone holds none of it).
+        const secret = "s3cret-admin-passw0rd";
+        const split = previewStatus(ok([{ policy: secret.slice(0, 10), level: "mandatory", message: "m" }, { policy: secret.slice(10), level: "mandatory", message: "m" }]), [secret]);
+        assert.equal(split.description, "2 mandatory policy violation(s); the comment names them");
     });
 });
 
@@ -146,6 +152,25 @@ describe("secrets never reach the comment", () => {
             JSON.stringify({ annotation: JSON.stringify({ data: { p: secret } }) }),
         ];
         for (const text of printed) assert.doesNotMatch(scrub(text, [secret]), /s3cr3t|7333637233|dGNyM3Q|czNjcjN0/i, text);
+    });
+
+    it("a secret of several lines (a PEM key) printed indented, as Pulumi's diagnostics print, or with CRLF is withheld", () => {
+        const pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nq8Zb1xYzW0oP2c4kQm9Xx3sT5vLk8r2Qy1fA7m3nH6pJdE0tV\n-----END PRIVATE KEY-----";
+        for (const text of [`error: bad key:\n    ${pem.replace(/\n/g, "\n    ")}`, pem.replace(/\n/g, "\r\n")]) {
+            assert.equal(holdsWrappedSecret(text, [pem]), true, JSON.stringify(text.slice(0, 40)));
+            const body = previewCommentBody({ stack: "prod", revision: "0".repeat(40), result: { ok: false, error: text, violations: [] }, secrets: [pem] });
+            assert.ok(!body.includes("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"), body);
+        }
+    });
+
+    it("a text of megabytes is scrubbed only as far as it is shown, and a secret across the cut is still found (scrubbedExcerpt)", () => {
+        const secret = "s3cret-admin-passw0rd";
+        const text = `${"x".repeat(1995)}${secret}${"y".repeat(4_000_000)}`;
+        const excerpt = scrubbedExcerpt(text, [secret], 2000);
+        assert.deepEqual(excerpt, { text: `${"x".repeat(1995)}[secr`, cut: true }, "the secret across the cut is scrubbed before cutting");
+        assert.deepEqual(scrubbedExcerpt("short", [secret], 2000), { text: "short", cut: false });
+        const body = previewCommentBody({ stack: "prod", revision: "0".repeat(40), result: { ok: false, error: text, violations: [] }, secrets: [secret] });
+        assert.ok(body.length < MAX_QUOTED + 2_000 && !body.includes("s3cret-a"), "cut, and no part of the secret");
     });
 
     it("a secret split across lines by a printer that wraps is found, and its whole block withheld", () => {
@@ -300,5 +325,33 @@ describe("the secret values a preview's posts are scrubbed of (agent/preview-inp
         };
         assert.deepEqual(configSecretValues(config), ["s3cret-pw", "{\"k\":\"inner-secret\"}", "inner-secret"]);
         assert.deepEqual(configSecretValues(null), []);
+    });
+});
+
+describe("what of a pull request's stack config the agent decrypts (prSecretsConfig)", () => {
+    const branch = "encryptionsalt: v1:branch-salt\nconfig:\n  p:adminPassword:\n    secure: v1:AAA\n";
+    it("each secure value under a key of its own, with the branch's encryption settings; never the pull request's provider or plain strings", () => {
+        const pr = [
+            "secretsprovider: hashivault://attacker-key",
+            "encryptionsalt: v1:pr-salt",
+            "config:",
+            "  p:adminPassword:",
+            "    secure: v1:AAA",
+            "  p:obj:",
+            "    k1: plain-one",
+            "    k2: plain-two",
+            "    deep: [{ secure: v1:BBB }]",
+            "",
+        ].join("\n");
+        const out = prSecretsConfig(pr, branch);
+        assert.ok("text" in out);
+        assert.deepEqual(yaml.load(out.text), { encryptionsalt: "v1:branch-salt", config: { "preview:secret0": { secure: "v1:AAA" }, "preview:secret1": { secure: "v1:BBB" } } });
+        assert.equal(out.count, 2);
+    });
+    it("refuses more than MAX_PR_SECRETS encrypted values, and YAML it cannot read, naming why", () => {
+        const many = `config:\n${Array.from({ length: MAX_PR_SECRETS + 1 }, (_, i) => `  p:k${i}:\n    secure: v1:X${i}`).join("\n")}\n`;
+        assert.deepEqual(prSecretsConfig(many, branch), { problem: `it holds more than ${MAX_PR_SECRETS} encrypted values` });
+        assert.ok("problem" in prSecretsConfig("config: [unclosed", branch));
+        assert.deepEqual(prSecretsConfig("just text", branch), { text: yaml.dump({ encryptionsalt: "v1:branch-salt", config: {} }), count: 0 });
     });
 });

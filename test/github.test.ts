@@ -414,14 +414,29 @@ describe("agent/github.ts pure helpers (property tests)", () => {
     /** Bodies from short to well past the limit, cheaply: a random piece repeated to a random length. */
     const bodies = fc.tuple(fc.string({ unit: "binary", minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 80_000 })).map(([piece, n]) => piece.repeat(Math.ceil(n / piece.length)).slice(0, n));
 
-    it("commentBody: at most 65536 characters, always the marker, unchanged when it fits, never half a surrogate pair before the note", () => {
+    it("a comment whose quoted text holds the marker of another stack is not that stack's: it writes its own", async () => {
+        const { double, client } = await setup();
+        double.pulls.push(pr(5));
+        const prod = "<!-- openfaas-gitops-preview:prod -->";
+        const staging = "<!-- openfaas-gitops-preview:staging -->";
+        try {
+            await client.upsertComment(5, prod, `${prod}\nprod's preview, quoting the program: ${staging}`);
+            const second = await client.upsertComment(5, staging, `${staging}\nstaging's preview`);
+            assert.equal(second.created, true, "staging's own comment, not prod's edited");
+            assert.ok(double.comments.find((c) => c.issue === 5 && c.body.startsWith(prod))?.body.includes("prod's preview"), "prod's comment is untouched");
+        } finally {
+            await finish(double);
+        }
+    });
+
+    it("commentBody: at most 65536 characters, opening with the marker (a marker inside is quoted text), unchanged when it fits, never half a surrogate pair before the note", () => {
         fc.assert(
             fc.property(bodies, markers, fc.nat(), fc.boolean(), (body, marker, at, withMarker) => {
                 const input = withMarker ? body.slice(0, at % (body.length + 1)) + marker + body.slice(at % (body.length + 1)) : body;
                 const out = commentBody(input, marker);
                 assert.ok(out.length <= MAX_COMMENT_BODY);
-                assert.ok(out.includes(marker));
-                const marked = input.includes(marker) ? input : `${marker}\n${input}`;
+                assert.ok(out.startsWith(marker));
+                const marked = input.startsWith(marker) ? input : `${marker}\n${input}`;
                 if (marked.length <= MAX_COMMENT_BODY) assert.equal(out, marked);
                 else {
                     assert.ok(out.endsWith(CUT_NOTE));

@@ -199,16 +199,25 @@ describe("previewIdentity", () => {
         }
     });
 
-    it("true: its ServiceAccount in the core namespace, its ClusterRole and binding, and the policy that denies it every write but a dry run", async () => {
+    it("true: its ServiceAccount in a namespace of its own, its ClusterRole and binding, and the policy that denies it every write but a dry run", async () => {
         const { resources } = await runProgram(raw({ previewIdentity: "true" }));
         const sa = one(resources, "kubernetes:core/v1:ServiceAccount", "preview-identity-sa").inputs;
-        assert.deepEqual([sa.metadata.name, sa.metadata.namespace, sa.automountServiceAccountToken], ["openfaas-gitops-preview", "openfaas", false]);
+        assert.deepEqual([sa.metadata.name, sa.metadata.namespace, sa.automountServiceAccountToken], ["openfaas-gitops-preview", "openfaas-gitops-previews", false]);
         const policy = one(resources, "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "preview-identity-policy").inputs;
-        assert.equal(policy.spec.matchConditions[0].expression, 'request.userInfo.username == "system:serviceaccount:openfaas:openfaas-gitops-preview"');
+        assert.equal(policy.spec.matchConditions[0].expression, 'request.userInfo.username == "system:serviceaccount:openfaas-gitops-previews:openfaas-gitops-preview"');
         assert.equal(policy.spec.validations[0].expression, "request.dryRun == true");
         assert.deepEqual(one(resources, "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", "preview-identity-policy-binding").inputs.spec.validationActions, ["Deny"]);
         const role = one(resources, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "preview-identity-role").inputs;
         const granted = JSON.stringify(role.rules);
         for (const never of ["secrets", "serviceaccounts/token", "pods/exec", "validatingadmissionpolic", "delete", "escalate", "bind", "impersonate"]) assert.ok(!granted.includes(never), never);
+        // Its namespace carries none of the platform's labels (openfaas-fn admits role: openfaas-system), and is isolated.
+        const namespace = one(resources, "kubernetes:core/v1:Namespace", "preview-identity-namespace").inputs;
+        assert.deepEqual(namespace.metadata, { name: "openfaas-gitops-previews", labels: { "app.kubernetes.io/part-of": "openfaas-gitops" } });
+        const isolation = one(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "preview-identity-network-policy").inputs;
+        assert.deepEqual(isolation.spec.ingress, [], "nothing reaches a preview pod");
+        assert.deepEqual(isolation.spec.egress.map((e: { ports: { port: number }[] }) => e.ports.map((p) => p.port)), [[53, 53], [8080], [443, 6443]]);
+        assert.deepEqual(isolation.spec.egress[2].to.map((t: { ipBlock: { except: string[] } }) => t.ipBlock.except), [["169.254.0.0/16"], ["fe80::/10"]], "never a cloud's metadata service");
+        const without = await runProgram(raw({ previewIdentity: "true", networkPolicies: "false" }));
+        assert.equal(without.resources.filter((r) => r.name === "preview-identity-network-policy").length, 0);
     });
 });

@@ -5,6 +5,7 @@
  * program run as an update writes nothing.
  */
 import { strict as assert } from "node:assert";
+import { AGENT_DEFAULTS } from "../agent/contract";
 import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -22,7 +23,7 @@ import { tempDir } from "./support/tmp";
 import { until } from "./support/wait";
 
 /** The platform's core namespace, where the component puts the ServiceAccount (the dev stack's up made it). */
-const NS = "openfaas";
+const NS = AGENT_DEFAULTS.previewNamespace;
 
 describe("a pull request's program under the preview identity (real engine)", { skip: SKIP_REASON }, () => {
     let h: EngineHarness;
@@ -127,7 +128,7 @@ describe("a pull request's program under the preview identity (real engine)", { 
         assert.doesNotMatch(pod.output, /npm ci/, "no install: the agent's packages");
         assert.match(pod.output, new RegExp(`PR-WRITE-REFUSED 422: .*ValidatingAdmissionPolicy '${PREVIEW_IDENTITY}' with binding '${PREVIEW_IDENTITY}' denied request`), "the program's own write was refused by the preview's admission policy");
         assert.doesNotMatch(pod.output, /PR-WROTE/);
-        assert.throws(() => h.cp.kubectl(["get", "configmap", "pr-wrote-this", "-n", NS]), /NotFound/);
+        assert.throws(() => h.cp.kubectl(["get", "configmap", "pr-wrote-this", "-n", "openfaas"]), /NotFound/);
         assert.deepEqual(pod.secretOwners.map((o) => [o.kind, o.uid]), [["Job", pod.jobUid]], "the Secret is the Job's: it goes with it");
         await noPreviewObjectsLeft();
     });
@@ -175,6 +176,27 @@ describe("a pull request's program under the preview identity (real engine)", { 
         assert.deepEqual(double.invalid(), []);
         for (const r of double.requests) assert.equal(r.remoteAddress, "127.0.0.1");
         assert.equal(w.pods.ran.length - ran, 3, "three previews: #11 twice, #12 once");
+        await noPreviewObjectsLeft();
+    });
+
+    it("under prod's policy config, a pull request with a :latest image gets a red status naming the policy, and its comment the result", async () => {
+        const w = await podWorld();
+        const { repo, github: double } = w;
+        for (const pr of double.pulls) (pr as { state?: string }).state = "closed";
+        const stackYml = fs.readFileSync(path.join(h.projectDir, "functions", "stack.yml"), "utf8");
+        assert.match(stackYml, /ghcr\.io\/openfaas\/certinfo-fn:0\.2\.1/);
+        const latest = repo.pullRequest(14, { "functions/stack.yml": stackYml.replace("ghcr.io/openfaas/certinfo-fn:0.2.1", "ghcr.io/openfaas/certinfo-fn:latest") });
+        double.pulls.push({ number: 14, headSha: latest, headRepository: REPOSITORY, baseRef: "main", author: "alice" });
+        const loop = w.newLoop({ policyConfig: "prod" });
+        const status = await until("#14's status", async () => {
+            await loop.tick();
+            const st = double.statuses.find((x) => x.sha === latest && x.state !== "pending");
+            if (!st) await new Promise((r) => setTimeout(r, 1_000));
+            return st;
+        }, 300_000);
+        assert.equal(status.state, "failure");
+        assert.match(status.description ?? "", /mandatory policy violation\(s\): .*pinned-images/);
+        assert.match(double.comments.find((c) => c.issue === 14)!.body, /\[mandatory\] pinned-images \(kubernetes:apps\/v1:Deployment::fn-certinfo-deployment\): container certinfo image ghcr\.io\/openfaas\/certinfo-fn:latest/);
         await noPreviewObjectsLeft();
     });
 

@@ -5,6 +5,7 @@
  * tried here: a real write, a Secret, a token, exec, and its own policy.
  */
 import { strict as assert } from "node:assert";
+import { AGENT_DEFAULTS } from "../agent/contract";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -20,7 +21,7 @@ import { until } from "./support/wait";
 const available = controlPlaneAvailable();
 if (!available) console.log("# SKIP preview identity tests: no `go` on PATH to build kube-apiserver and etcd, and none cached");
 
-const NS = "openfaas";
+const NS = AGENT_DEFAULTS.previewNamespace;
 const DENIED = new RegExp(`ValidatingAdmissionPolicy '${PREVIEW_IDENTITY}' with binding '${PREVIEW_IDENTITY}' denied request: ${PREVIEW_IDENTITY} previews a pull request: it may read and dry-run, never write`);
 
 describe("the preview identity on a real kube-apiserver", { skip: !available && "no Go toolchain and no cached binaries" }, () => {

@@ -10,7 +10,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { gitHub } from "../agent/github";
+import { DEFAULT_LIMIT, gitHub } from "../agent/github";
 import { PreviewLoop, previewResult, statusContext } from "../agent/preview-loop";
 import type { PodPreviewInput } from "../agent/preview-pods";
 import type { PreviewPodResult } from "../agent/preview-protocol";
@@ -45,7 +45,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
         double.permissions.set("mallory", "read");
         const github = gitHub({ repository: REPO, token: () => TOKEN, baseUrl: double.url, retries: 1, timeoutMs: 5_000 });
         loop = new PreviewLoop(
-            { repository: REPO, branch: "main", writers: true, label: "preview", stack: "prod", projectPath: ".", parallel: 1, statusUrl: "https://agent.example/", workDir: work },
+            { repository: REPO, branch: "main", writers: true, label: "preview", stack: "prod", projectPath: ".", parallel: 1, statusUrl: "https://agent.example/", workDir: work, listLimit: DEFAULT_LIMIT },
             {
                 github,
                 archive: async (number, head, file) => {
@@ -143,8 +143,11 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
         assert.equal(statusesOf(sha("6")).at(-1)!.description, "1 mandatory policy violation(s): pinned-images");
     });
 
-    it("a newer head stops the preview of the old one; a label approves only the head it was added on", async () => {
+    it("a newer head stops the preview of the old one; a label approves only the head GitHub's labeled delivery names", async () => {
         double.pulls.push({ number: 7, headSha: sha("7"), headRepository: REPO, baseRef: "main", author: "mallory", labels: ["preview"] });
+        await loop.tick();
+        assert.ok(!previewed.some((p) => p.pullRequest === 7), "a label seen in a listing approves nothing: the head it was added on is unknown");
+        loop.poke({ action: "labeled", number: 7, label: "preview", headSha: sha("7") });
         await loop.tick();
         await until("#7's preview to start", () => (waiting.has(sha("7")) ? true : undefined), 10_000);
         const pr = double.pulls.find((p) => p.number === 7) as { headSha: string };

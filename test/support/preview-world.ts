@@ -15,10 +15,11 @@ import * as yaml from "js-yaml";
 import { emptyStatus } from "../../agent/conditions";
 import { DEPS_MARKER, lockfileHash } from "../../agent/deps";
 import { GitSource } from "../../agent/git";
-import { gitHub } from "../../agent/github";
-import { PreviewLoop } from "../../agent/preview-loop";
+import { DEFAULT_LIMIT, gitHub } from "../../agent/github";
+import { PreviewLoop, PreviewLoopDeps, PreviewLoopSettings } from "../../agent/preview-loop";
 import { previewInputs } from "../../agent/preview-inputs";
 import { PodPreviewer, PreviewExchange } from "../../agent/preview-pods";
+import { labelChange } from "../../agent/webhook";
 import { AgentMetrics, createServer } from "../../agent/server";
 import { kubeApi } from "../../kube/api";
 import type { EngineHarness, TestStack } from "./engine";
@@ -27,11 +28,11 @@ import { makeRepo, Repo } from "./gitrepo";
 import { PreviewPodDouble, startPreviewPodDouble } from "./preview-pod-double";
 import { tempDir } from "./tmp";
 import { until } from "./wait";
-import { PREVIEW_IDENTITY } from "../../agent/contract";
+import { AGENT_DEFAULTS, PREVIEW_IDENTITY } from "../../agent/contract";
 import { writeKubeconfig } from "../../tools/pki";
 
-/** The platform's core namespace: the preview identity's. */
-export const PREVIEW_NS = "openfaas";
+/** The preview identity's namespace. */
+export const PREVIEW_NS = AGENT_DEFAULTS.previewNamespace;
 export const REPOSITORY = "acme/platform";
 const TOKEN = "ghs_preview_agent_token_1234";
 const WEBHOOK_SECRET = "preview-webhook-secret-1234";
@@ -54,6 +55,8 @@ export interface PreviewWorld {
     /** The stack config with the gateway scaled to `replicas`. */
     withReplicas(replicas: string): string;
     readonly loop: PreviewLoop;
+    /** Another loop on the same world, with settings of its own (a policy config, say); closed with the world. */
+    newLoop(settings: Partial<PreviewLoopSettings>): PreviewLoop;
     readonly logs: string[];
     stop(): Promise<void>;
 }
@@ -113,7 +116,7 @@ export async function startPreviewWorld(h: EngineHarness, s: TestStack, kubeconf
     const server = createServer({
         status: () => emptyStatus(0), metrics: new AgentMetrics(), branch: "main", sync: () => undefined, suspend: () => undefined,
         election: () => ({ identity: "a", leader: "a" }), leads: () => true, webhookSecret: () => ({ value: WEBHOOK_SECRET }), syncToken: () => undefined,
-        notReady: () => undefined, log: () => undefined, previews: exchange, onPullRequest: () => void loop?.tick(),
+        notReady: () => undefined, log: () => undefined, previews: exchange, onPullRequest: (body) => loop?.poke(labelChange(body)),
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const agentUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -121,25 +124,30 @@ export async function startPreviewWorld(h: EngineHarness, s: TestStack, kubeconf
     // No simulated node may take the pod (one would "complete" it at once): the double runs it.
     const previewer = new PodPreviewer(kubeApi(h.cp.kubeconfig), exchange, { namespace: PREVIEW_NS, image: "openfaas-gitops-agent:test", agentUrl, timeoutSeconds: 600, nodeSelector: { "openfaas-gitops.dev/test": "no-such-node" } }, () => undefined);
     const git = new GitSource({ repoUrl: `file://${repo.bare}`, branch: "main", verifySignatures: "off", workDir: tempDir("ofg-preview-agent-work-") });
-    loop = new PreviewLoop(
-        { repository: REPOSITORY, branch: "main", writers: true, stack: s.name, projectPath: ".", parallel: 1, statusUrl: "https://agent.example/", workDir: tempDir("ofg-preview-loop-") },
-        {
-            github: gitHub({ repository: REPOSITORY, token: () => TOKEN, baseUrl: github.url }),
-            archive: (n, head, file) => git.pullRequestArchive(n, head, file),
-            // The trusted side is the harness's project (its state backend); the installed dependencies are the world's.
-            inputs: async (prConfig) => ({ ...(await previewInputs(s.name, prConfig, { cwd: h.projectDir, env: h.env }, LIMITS)), dependencies: { hash, dir: agentProject } }),
-            preflight: () => previewer.preflight(),
-            preview: (input, signal) => previewer.preview(input, signal),
-            busy: () => false,
-            log: (msg, fields) => logs.push(`${msg} ${JSON.stringify(fields ?? {})}`),
-            clock: Date.now,
-        },
-    );
+    const settings: PreviewLoopSettings = { repository: REPOSITORY, branch: "main", writers: true, stack: s.name, projectPath: ".", parallel: 1, statusUrl: "https://agent.example/", workDir: tempDir("ofg-preview-loop-"), listLimit: DEFAULT_LIMIT };
+    const deps: PreviewLoopDeps = {
+        github: gitHub({ repository: REPOSITORY, token: () => TOKEN, baseUrl: github.url }),
+        archive: (n, head, file) => git.pullRequestArchive(n, head, file),
+        // The trusted side is the harness's project (its state backend); the installed dependencies are the world's.
+        inputs: async (prConfig) => ({ ...(await previewInputs(s.name, prConfig, { cwd: h.projectDir, env: h.env }, LIMITS)), dependencies: { hash, dir: agentProject } }),
+        preflight: () => previewer.preflight(),
+        preview: (input, signal) => previewer.preview(input, signal),
+        busy: () => false,
+        log: (msg, fields) => logs.push(`${msg} ${JSON.stringify(fields ?? {})}`),
+        clock: Date.now,
+    };
+    loop = new PreviewLoop(settings, deps);
     const theLoop = loop;
+    const others: PreviewLoop[] = [];
     return {
         previewer, pods, agentProject, hash, agentUrl, webhookSecret: WEBHOOK_SECRET, github, repo, configRel, withReplicas, loop: theLoop, logs,
+        newLoop(over) {
+            const other = new PreviewLoop({ ...settings, ...over }, deps);
+            others.push(other);
+            return other;
+        },
         async stop() {
-            await theLoop.close();
+            await Promise.all([theLoop, ...others].map((l) => l.close()));
             await pods.stop();
             server.close();
             await github.close();
