@@ -17,6 +17,7 @@ import { emptyStatus } from "../agent/conditions";
 import { jobEnded, PREVIEW_LABELS, previewPodObjects, PreviewExchange } from "../agent/preview-pods";
 import { parsePodResult, PREVIEW_SECRET_DIR, PreviewJob, RESULT_LIMITS } from "../agent/preview-protocol";
 import { PREVIEW_IDENTITY } from "../agent/contract";
+import { labelChange } from "../agent/webhook";
 import { tempDir } from "./support/tmp";
 
 const JOB: PreviewJob = { stack: "prod", projectPath: ".", revision: "a".repeat(40), state: '{"version":3}', sourceMaxBytes: 1024, sourceMaxExtractedBytes: 4096, dependencies: "d".repeat(64) };
@@ -204,5 +205,33 @@ describe("a preview's Job and Secret (previewPodObjects)", () => {
         assert.equal(jobEnded({ status: {} }), undefined);
         assert.match(jobEnded({ status: { conditions: [{ type: "Failed", status: "True", reason: "DeadlineExceeded", message: "Job was active longer than specified deadline" }] } })!, /DeadlineExceeded: Job was active/);
         assert.match(jobEnded({ status: { succeeded: 1 } })!, /without posting a result/);
+    });
+});
+
+describe("a pull_request delivery's label change (labelChange)", () => {
+    const head = "a".repeat(40);
+    const delivery = (o: unknown) => Buffer.from(JSON.stringify(o));
+    it("takes labeled and unlabeled with a number, a label name and the head's sha; nothing else", () => {
+        assert.deepEqual(labelChange(delivery({ action: "labeled", number: 7, label: { name: "preview" }, pull_request: { head: { sha: head } } })), { action: "labeled", number: 7, label: "preview", headSha: head });
+        assert.deepEqual(labelChange(delivery({ action: "unlabeled", number: 7, label: { name: "preview" }, pull_request: { head: { sha: head } } }))?.action, "unlabeled");
+        for (const bad of [
+            { action: "synchronize", number: 7, label: { name: "preview" }, pull_request: { head: { sha: head } } },
+            { action: "labeled", number: 0, label: { name: "preview" }, pull_request: { head: { sha: head } } },
+            { action: "labeled", number: 7, label: { name: "" }, pull_request: { head: { sha: head } } },
+            { action: "labeled", number: 7, label: { name: "preview" }, pull_request: { head: { sha: "HEAD" } } },
+            { action: "labeled", number: 7, label: "preview", pull_request: { head: { sha: head } } },
+            null,
+            [],
+        ]) assert.equal(labelChange(delivery(bad)), undefined, JSON.stringify(bad));
+        assert.equal(labelChange(Buffer.from("not json")), undefined);
+    });
+    it("never throws, whatever the signed body (fast-check)", () => {
+        fc.assert(
+            fc.property(fc.oneof(fc.json(), fc.string(), fc.record({ action: fc.constantFrom("labeled", "unlabeled", "x"), number: fc.oneof(fc.integer(), fc.double(), fc.string()), label: fc.anything(), pull_request: fc.anything() }).map((o) => JSON.stringify(o))), (text) => {
+                const r = labelChange(Buffer.from(text));
+                if (r) assert.match(r.headSha, /^[0-9a-f]{40}([0-9a-f]{24})?$/);
+            }),
+            { numRuns: 500 },
+        );
     });
 });
