@@ -2,8 +2,10 @@
  * The contract between the agent and what deploys it: its names and defaults, and the environment
  * variables (with their flags) it reads. The Pulumi program (config/agent.ts, config/flux.ts,
  * components/gitops-agent.ts, components/flux/) and the agent (settings.ts) both import it, and it
- * imports nothing, so the program loads none of the agent's runtime. The image carries it (agent/).
+ * imports nothing but Kubernetes' name rules (model/names.ts), so the program loads none of the
+ * agent's runtime. The image carries it (agent/).
  */
+import { LABEL_KEY, LABEL_VALUE } from "../model/names";
 
 export type DriftMode = "correct" | "report";
 /** Where revisions come from: the agent's own git client, or Flux's GitRepository artifact. */
@@ -108,9 +110,31 @@ export const FIELDS = {
     previewWriters: { env: "AGENT_PREVIEW_WRITERS", flag: "preview-writers", doc: "previews: true | false: preview pull requests whose author may write to the repository (default true)" },
     previewLabel: { env: "AGENT_PREVIEW_LABEL", flag: "preview-label", doc: "previews: a label that approves the head it is added on, for authors without write access (default none)" },
     previewPolicyConfig: { env: "AGENT_PREVIEW_POLICY_CONFIG", flag: "preview-policy-config", doc: "previews: the policy pack's config, policies/config/<name>.json (default the stack's name)" },
+    previewNodeSelector: { env: "AGENT_PREVIEW_NODE_SELECTOR", flag: "preview-node-selector", doc: "previews: node labels the preview pods must match, key=value,key=value (a node pool for untrusted code; default any node)" },
     previewTimeout: { env: "AGENT_PREVIEW_TIMEOUT", flag: "preview-timeout", doc: `previews: seconds one preview may take (default ${AGENT_DEFAULTS.previewTimeoutSeconds})` },
     statusUrl: { env: "AGENT_STATUS_URL", flag: "status-url", doc: "the status page's URL as people reach it, linked from preview comments and statuses (default none)" },
 } as const satisfies Record<string, Field>;
+
+/** Pure: `selector` as AGENT_PREVIEW_NODE_SELECTOR writes it (labels sorted), which {@link parseNodeSelector} reads back. */
+export function nodeSelectorText(selector: Readonly<Record<string, string>>): string {
+    return Object.keys(selector).sort().map((k) => `${k}=${selector[k]}`).join(",");
+}
+
+/**
+ * Pure: a nodeSelector written as `key=value,key=value` (AGENT_PREVIEW_NODE_SELECTOR), or why it is
+ * not one. Keys and values follow Kubernetes' label rules (model/names.ts); the Deployment writes it with {@link nodeSelectorText}.
+ */
+export function parseNodeSelector(text: string): { readonly selector: Record<string, string> } | { readonly error: string } {
+    const selector: Record<string, string> = {};
+    for (const pair of text.split(",")) {
+        const eq = pair.indexOf("=");
+        const [key, value] = eq < 0 ? [pair, undefined] : [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()];
+        if (value === undefined || !LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) return { error: `${JSON.stringify(pair.slice(0, 80))} is no label key=value` };
+        if (Object.hasOwn(selector, key)) return { error: `the label ${key} is given twice` };
+        selector[key] = value;
+    }
+    return { selector };
+}
 
 /** Pure: the agent's `--help`: every setting's flag, variable and meaning, from {@link FIELDS}. */
 export function helpText(): string {

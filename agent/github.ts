@@ -11,6 +11,8 @@
  * through Node's require(esm).
  */
 import * as fs from "node:fs";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { Octokit } from "@octokit/core";
 import { paginateRest } from "@octokit/plugin-paginate-rest";
 import { retry } from "@octokit/plugin-retry";
@@ -353,11 +355,31 @@ export function gitHub(options: GitHubOptions): GitHub {
         async archive(sha, file, maxBytes) {
             if (typeof sha !== "string" || !SHA.test(sha)) throw new GitHubError(`commit ${JSON.stringify(String(sha).slice(0, 80))} is not a full lowercase hex sha`);
             const route = "/repos/{owner}/{repo}/tarball/{ref}";
-            // Octokit follows the redirect to codeload and hands back the whole archive: its size is checked before it is written.
-            const { data } = await call("GET", route, () => octokit.request(`GET ${route}`, { owner, repo, ref: sha }));
-            const bytes = Buffer.from(data as ArrayBuffer);
-            if (bytes.length > maxBytes) throw new GitHubError(`the archive of ${sha.slice(0, 12)} is ${bytes.length} bytes, over the limit of ${maxBytes}`);
-            fs.writeFileSync(file, bytes, { mode: 0o600 });
+            // Octokit follows the redirect to codeload; the body is taken as a stream (codeload makes the
+            // archive as it sends it, with no length), counted as it is written, and cut past the limit.
+            const over = () => new GitHubError(`the archive of ${sha.slice(0, 12)} is over the limit of ${maxBytes} bytes`);
+            await call("GET", route, async () => {
+                const res = await octokit.request(`GET ${route}`, { owner, repo, ref: sha, request: { parseSuccessResponseBody: false } });
+                const body = res.data as unknown as import("node:stream/web").ReadableStream<Uint8Array> | null;
+                if (Number(res.headers["content-length"]) > maxBytes) {
+                    await body?.cancel();
+                    throw over();
+                }
+                let received = 0;
+                const cap = new Transform({
+                    transform(chunk: Buffer, _enc, done) {
+                        received += chunk.length;
+                        done(received > maxBytes ? over() : null, chunk);
+                    },
+                });
+                try {
+                    await pipeline(body ? Readable.fromWeb(body) : Readable.from([]), cap, fs.createWriteStream(file, { mode: 0o600 }));
+                } catch (e) {
+                    // No part of an archive is left to be taken for the whole.
+                    fs.rmSync(file, { force: true });
+                    throw e;
+                }
+            });
         },
 
         async upsertComment(number, marker, body) {

@@ -198,7 +198,7 @@ async function main(): Promise<void> {
     // Read once now, so that a file that cannot be read is in the log from the start.
     webhookSecret?.();
     syncToken?.();
-    const previews = settings.previews ? startPreviews(settings, kc, engineEnv, () => reconciler.busy, credentialLog, (msg, fields) => log.info(fields ?? {}, msg)) : undefined;
+    const previews = settings.previews ? startPreviews(settings, kc, engineEnv, reconciler, credentialLog, (msg, fields) => log.info(fields ?? {}, msg)) : undefined;
     const server = createServer({
         previews: previews?.exchange,
         onPullRequest: previews && ((body: Buffer) => elector.isLeader() && previews.loop.poke(labelChange(body))),
@@ -263,7 +263,7 @@ function startPreviews(
     settings: AgentSettings,
     kc: KubeApi,
     engineEnv: Readonly<Record<string, string>>,
-    busy: () => boolean,
+    reconciler: Pick<Reconciler, "busy" | "withCheckout">,
     credentialLog: (level: "info" | "error", msg: string) => void,
     log: (msg: string, fields?: Record<string, unknown>) => void,
 ): { exchange: PreviewExchange; loop: PreviewLoop } {
@@ -281,10 +281,8 @@ function startPreviews(
         limit: PREVIEW_LIST_LIMIT,
     });
     const exchange = new PreviewExchange();
-    const previewer = new PodPreviewer(kc, exchange, { namespace: p.namespace, image: p.image, agentUrl: p.agentUrl, timeoutSeconds: p.timeoutMs / 1000, env: proxyEnvironment(process.env) }, (line) => log(line));
+    const previewer = new PodPreviewer(kc, exchange, { namespace: p.namespace, image: p.image, agentUrl: p.agentUrl, timeoutSeconds: p.timeoutMs / 1000, env: proxyEnvironment(process.env), nodeSelector: p.nodeSelector }, (line) => log(line));
     const git = settings.flux ? undefined : new GitSource(settings);
-    // The tracked branch's checkout: the state is exported, and secrets read, by the agent's CLI there.
-    const trusted = { cwd: path.join(settings.workDir, "checkout", settings.projectPath), env: engineEnv };
     const loop = new PreviewLoop(
         {
             repository: p.repository,
@@ -302,10 +300,11 @@ function startPreviews(
         {
             github,
             archive: (number, sha, file) => (git ? git.pullRequestArchive(number, sha, file) : github.archive(sha, file, settings.artifact.maxBytes)),
-            inputs: (prConfig) => previewInputs(settings.stack, prConfig, trusted, settings.artifact),
+            // The tracked branch's checkout: the state is exported, and secrets read, by the agent's CLI there.
+            inputs: (prConfig) => reconciler.withCheckout((dir) => previewInputs(settings.stack, prConfig, { cwd: path.join(dir, settings.projectPath), env: engineEnv }, settings.artifact)),
             preflight: () => previewer.preflight(),
             preview: (input, signal) => previewer.preview(input, signal),
-            busy,
+            busy: () => reconciler.busy,
             log,
             clock: Date.now,
         },

@@ -176,9 +176,14 @@ export function printedForms(secret: string): string[] {
 /** Values shorter than this are not scrubbed: "1" or "true" would blank half the comment, and are no secret. */
 export const MIN_SECRET_LENGTH = 4;
 
-/** Every printed form of every secret long enough to be one. */
-function formsOf(secrets: readonly string[]): string[] {
-    return [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH).flatMap(printedForms))];
+/** The forms of each list of secrets, made once: one comment scrubs a dozen texts with the same list. */
+const formsMade = new WeakMap<readonly string[], readonly string[]>();
+
+/** Every printed form of every secret long enough to be one (the lists are read-only: a list's forms never change). */
+function formsOf(secrets: readonly string[]): readonly string[] {
+    let forms = formsMade.get(secrets);
+    if (!forms) formsMade.set(secrets, (forms = [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH).flatMap(printedForms))]));
+    return forms;
 }
 
 /**

@@ -284,6 +284,21 @@ export class Reconciler {
     }
 
     /**
+     * Runs `fn` on a checkout of the branch (its head as last seen, else the applied revision), in
+     * turn with the runs, so no apply replaces the checkout meanwhile. Pull-request previews read
+     * the state and the branch's config there (agent/preview-inputs.ts). A checkout is on the work
+     * volume only once this process made one: a new pod whose head was applied by its predecessor
+     * has none until this makes it.
+     */
+    withCheckout<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+        return this.serial(async () => {
+            const revision = this.current.headRevision ?? this.current.lastAppliedRevision;
+            if (!revision) throw new Error("no revision of the branch was seen yet: previews start after the first check of the branch");
+            return fn(await this.deps.source.checkout(revision));
+        });
+    }
+
+    /**
      * Compares the cluster with the applied revision; corrects drift unless the mode is report.
      * A check that is already waiting its turn is shared: the drift timer fires whatever runs, and
      * each tick queued a full refresh behind a long update, which every later sync waited for.

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { branchProblem, hasUrlCredentials, isSshUrl, projectPathProblem, redactUrl } from "../model/git";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/names";
-import { AGENT_DEFAULTS, DriftMode, Field, FIELDS, SOURCE_MODES, SourceMode } from "./contract";
+import { AGENT_DEFAULTS, DriftMode, Field, FIELDS, parseNodeSelector, SOURCE_MODES, SourceMode } from "./contract";
 import { eventsUrl } from "./flux-events";
 
 export type SignatureMode = "off" | "ssh" | "gpg";
@@ -112,6 +112,8 @@ export interface PreviewSettings {
     readonly policyConfig: string;
     readonly timeoutMs: number;
     readonly statusUrl?: string;
+    /** Node labels the preview pods must match (a nodeSelector). */
+    readonly nodeSelector?: Readonly<Record<string, string>>;
 }
 
 /** GitHub's rules for an owner and a repository name. */
@@ -303,6 +305,9 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         if (secretsProvider !== undefined && secretsProvider !== "passphrase") problems.push(`${name(FIELDS.secretsProvider)} = ${quotedValue(secretsProvider)} with previews: a preview pod decrypts the config with the stack's passphrase and holds no other credential; previews need the passphrase secrets provider`);
         const statusUrl = raw(FIELDS.statusUrl);
         if (statusUrl !== undefined && !requestableUrl(statusUrl)) problems.push(`${name(FIELDS.statusUrl)} = ${quotedValue(redactUrl(statusUrl))}: expected an http(s) URL`);
+        const selectorRaw = raw(FIELDS.previewNodeSelector);
+        const selector = selectorRaw === undefined ? undefined : parseNodeSelector(selectorRaw);
+        if (selector && "error" in selector) problems.push(`${name(FIELDS.previewNodeSelector)} = ${quotedValue(selectorRaw!)}: ${selector.error}; expected node labels as key=value,key=value, e.g. pool=previews`);
         return {
             repository,
             githubTokenFile: githubTokenFile ?? "",
@@ -316,6 +321,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
             policyConfig,
             timeoutMs: seconds(FIELDS.previewTimeout, AGENT_DEFAULTS.previewTimeoutSeconds, 60, 7200),
             statusUrl,
+            ...(selector && "selector" in selector ? { nodeSelector: selector.selector } : {}),
         };
     }
     const artifact = {

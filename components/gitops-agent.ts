@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { AGENT_DEFAULTS, FIELDS, PREVIEW_IDENTITY } from "../agent/contract";
+import { AGENT_DEFAULTS, FIELDS, nodeSelectorText, PREVIEW_IDENTITY } from "../agent/contract";
 
 const { name: NAME, port: PORT, workDir: WORK_DIR } = AGENT_DEFAULTS;
 const SECRETS_DIR = `/etc/${NAME}`;
@@ -89,6 +89,10 @@ export interface AgentPreviewArgs {
     /** @default the stack's name */
     readonly policyConfig?: string;
     readonly statusUrl?: string;
+    /** @default AGENT_DEFAULTS.githubApiUrl */
+    readonly apiUrl?: string;
+    /** Node labels the preview pods must match. @default any node */
+    readonly nodeSelector?: Readonly<Record<string, string>>;
 }
 
 /** Who may reach the agent's HTTP port when its namespace is isolated. */
@@ -166,6 +170,8 @@ export function agentEnv(a: GitOpsAgentArgs): k8s.types.input.core.v1.EnvVar[] {
         [FIELDS.previewTimeout.env]: a.previews?.timeoutSeconds === undefined ? undefined : String(a.previews.timeoutSeconds),
         [FIELDS.previewPolicyConfig.env]: a.previews?.policyConfig,
         [FIELDS.statusUrl.env]: a.previews?.statusUrl,
+        [FIELDS.githubApiUrl.env]: a.previews?.apiUrl,
+        [FIELDS.previewNodeSelector.env]: a.previews?.nodeSelector && nodeSelectorText(a.previews.nodeSelector),
         PULUMI_HOME: `${WORK_DIR}/.pulumi`,
         HOME: WORK_DIR,
     };

@@ -16,6 +16,7 @@ import { AgentConfig } from "./types";
  * carries its name as this label (Kubernetes sets it).
  */
 const DEFAULT_METRICS_NAMESPACE_SELECTOR: Readonly<Record<string, string>> = { "kubernetes.io/metadata.name": "monitoring" };
+const NODE_SELECTOR_EXPECTED = 'expected a non-empty map of node labels the preview pods must match (a nodeSelector), e.g. {"pool": "previews"}';
 const METRICS_SELECTOR_EXPECTED = 'expected a non-empty map of namespace labels (a namespaceSelector\'s matchLabels), e.g. {"kubernetes.io/metadata.name": "monitoring"}';
 
 /** The `agent` map. Defaults are applied in {@link readAgent}; rules across fields and secrets are code there. */
@@ -49,7 +50,7 @@ export const AGENT_SCHEMA: Schema = {
         source: { type: "string", enum: ["git", "flux"], expected: "expected git | flux" },
         previews: {
             type: "object",
-            expected: "expected a map: repository (owner/name, required), writers, label, parallel, timeoutSeconds, policyConfig, statusUrl",
+            expected: "expected a map: repository (owner/name, required), writers, label, parallel, timeoutSeconds, policyConfig, statusUrl, apiUrl, nodeSelector",
             required: ["repository"],
             additionalProperties: false,
             properties: {
@@ -60,6 +61,15 @@ export const AGENT_SCHEMA: Schema = {
                 timeoutSeconds: { type: "integer", minimum: 60, maximum: 7200 },
                 policyConfig: { type: "string", pattern: DNS_SUBDOMAIN.source, expected: "expected the name of a policies/config/<name>.json" },
                 statusUrl: { type: "string", pattern: "^https?://[^\\s]+$", expected: "expected an http(s) URL" },
+                // Its form is checked in readApiUrl, which never echoes a credential.
+                apiUrl: { type: "string", minLength: 1 },
+                nodeSelector: {
+                    type: "object",
+                    minProperties: 1,
+                    propertyNames: { pattern: LABEL_KEY.source, expected: NODE_SELECTOR_EXPECTED },
+                    additionalProperties: { type: "string", pattern: LABEL_VALUE.source, expected: NODE_SELECTOR_EXPECTED },
+                    expected: NODE_SELECTOR_EXPECTED,
+                },
             },
         },
         metricsNamespaceSelector: {
@@ -153,6 +163,7 @@ function readPreviews(r: Reader, raw: unknown, invalid: boolean, githubToken: pu
     if (!previewIdentity) r.problem("agent.previews", "needs previewIdentity: true: a preview runs the pull request's program as the identity that can only read and dry-run");
     if (secretsProvider !== undefined && secretsProvider !== "passphrase") r.problem("agent.previews", `needs the passphrase secrets provider (agent.secretsProvider is ${secretsProvider}): the preview pod decrypts the config with the passphrase and holds no other credential`);
     if (p.writers === false && p.label === undefined) r.problem("agent.previews.writers", "is false with no agent.previews.label: no pull request could ever be previewed; set a label a maintainer adds, or allow writers", "false");
+    const apiUrl = readApiUrl(r, typeof p.apiUrl === "string" && !invalid ? p.apiUrl : undefined);
     if (!githubToken || !previewIdentity) return undefined;
     return {
         repository: p.repository as string,
@@ -162,8 +173,24 @@ function readPreviews(r: Reader, raw: unknown, invalid: boolean, githubToken: pu
         timeoutSeconds: (p.timeoutSeconds as number | undefined) ?? AGENT_DEFAULTS.previewTimeoutSeconds,
         policyConfig: p.policyConfig as string | undefined,
         statusUrl: p.statusUrl as string | undefined,
+        apiUrl,
+        nodeSelector: p.nodeSelector as Record<string, string> | undefined,
         githubToken,
     };
+}
+
+/**
+ * `agent.previews.apiUrl`: GitHub's REST API (GitHub Enterprise Server's /api/v3). A plain variable
+ * of the Deployment, so it is refused with credentials in it (the token is agentGitHubToken), and
+ * shown redacted.
+ */
+function readApiUrl(r: Reader, url: string | undefined): string | undefined {
+    if (url === undefined) return undefined;
+    const expected = `expected GitHub's REST API as an http(s) URL, e.g. ${AGENT_DEFAULTS.githubApiUrl} (GitHub Enterprise Server: https://<host>/api/v3)`;
+    if (hasUrlCredentials(url)) r.problem("agent.previews.apiUrl", `carries credentials, which would be stored in plain text in the agent's Deployment; remove them (the token is agentGitHubToken): ${expected}`, redactUrl(url));
+    else if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(url)) r.problem("agent.previews.apiUrl", expected, url);
+    else return url;
+    return undefined;
 }
 
 /** A value that passes `problem`, else undefined with the problem reported. */

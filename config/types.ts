@@ -53,6 +53,10 @@ export interface AgentPreviewsConfig {
     readonly timeoutSeconds: number;
     readonly policyConfig?: string;
     readonly statusUrl?: string;
+    /** GitHub's REST API; undefined: api.github.com (GitHub Enterprise Server: https://<host>/api/v3). */
+    readonly apiUrl?: string;
+    /** Node labels the preview pods must match; undefined: any node. */
+    readonly nodeSelector?: Readonly<Record<string, string>>;
     readonly githubToken: pulumi.Output<string>;
 }
 

@@ -326,12 +326,15 @@ describe("agent.previews: in-cluster pull-request previews", () => {
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { repository: "acme" } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.repository = "acme": required: the GitHub repository as owner\/name/);
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, label: undefined, writers: false } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.writers = "false": is false with no agent\.previews\.label/);
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, parallel: 9 } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.parallel/);
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, apiUrl: "https://x:pw@ghe.example.com/api/v3" } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.apiUrl = "https:\/\/\*\*\*@ghe\.example\.com\/api\/v3": carries credentials/);
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, apiUrl: "ghe.example.com" } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.apiUrl = "ghe\.example\.com": expected GitHub's REST API as an http\(s\) URL/);
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, nodeSelector: { "pool=x": "a,b" } } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.nodeSelector.*expected a non-empty map of node labels the preview pods must match/);
         assert.match(problems({ agent: agent({}), previewIdentity: "true", agentGitHubToken: "short" }, ["agentGitHubToken"]), /agentGitHubToken = "\[secret\]": expected a GitHub token/);
         assert.equal(problems({ agent: agent({}), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), "");
     });
 
     it("the Deployment's settings parse as the agent's, the token is a file of the git Secret, and preview pods may reach the agent", async () => {
-        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, previews: PREVIEWS, webhookHost: "gitops.example.com" }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]));
+        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, apiUrl: "https://ghe.example.com/api/v3", nodeSelector: { pool: "previews", "kubernetes.io/os": "linux" } }, webhookHost: "gitops.example.com" }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]));
         const secret = one(resources, "kubernetes:core/v1:Secret", "agent-git");
         assert.equal(secret.inputs.stringData["github-token"], TOKEN);
         const container = one(resources, "kubernetes:apps/v1:Deployment", "agent-deployment").inputs.spec.template.spec.containers[0];
@@ -340,8 +343,9 @@ describe("agent.previews: in-cluster pull-request previews", () => {
         assert.ok(!JSON.stringify(container.env).includes(TOKEN), "the token is never a variable");
         const settings = parseSettings({ ...env, POD_IP: "10.1.2.3", POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-0" }, [], () => true);
         assert.deepEqual(settings.previews, {
-            repository: "acme/platform", githubTokenFile: "/etc/openfaas-gitops-agent/git/github-token", githubApiUrl: "https://api.github.com", image: AGENT.image, namespace: "openfaas-gitops-previews",
+            repository: "acme/platform", githubTokenFile: "/etc/openfaas-gitops-agent/git/github-token", githubApiUrl: "https://ghe.example.com/api/v3", image: AGENT.image, namespace: "openfaas-gitops-previews",
             agentUrl: "http://10.1.2.3:8080", parallel: 2, writers: true, label: "preview", policyConfig: "test", timeoutMs: 1_200_000, statusUrl: undefined,
+            nodeSelector: { pool: "previews", "kubernetes.io/os": "linux" },
         });
         const policy = one(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "agent-network-policy").inputs;
         assert.deepEqual(policy.spec.ingress.at(-1).from, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "openfaas-gitops-previews" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "openfaas-gitops-preview" } } }]);

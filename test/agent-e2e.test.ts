@@ -8,13 +8,17 @@
  *   credentials) on the same stack, state and cluster: the REAL Flux source-controller turns the
  *   same repository (served by `git http-backend`) into a GitRepository artifact, which the agent
  *   verifies, extracts and applies; the next commit's artifact is applied through the watch alone.
- * Status, Events, metrics and the Flux events it posts say so. A local HTTP server stands in for
+ * Status, Events, metrics and the Flux events it posts say so. Last, the flux-mode agent previews a
+ * pull request (issue 22) from GitHub's tarball of its head (the GitHub double,
+ * test/support/github-double.ts, serves it through the codeload redirect), its pod run by the
+ * kubelet double (test/support/preview-pod-double.ts) under the preview identity the stack made. A local HTTP server stands in for
  * notification-controller's event endpoint (a TEST DOUBLE that only records; the payloads' schema is
  * checked against Flux's own type in test/agent-flux-events.test.ts). The committed project
  * registers the harness stand-ins in its own index.ts (test/support/engine.ts projectCopy); the
  * agent runs exactly as deployed.
  */
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -30,6 +34,9 @@ import { SourceController, startSourceController } from "../tools/source-control
 import { EngineHarness, projectCopy, startEngineHarness } from "./support/engine";
 import { makeRepo, Repo } from "./support/gitrepo";
 import { AgentProcess, startAgent } from "./support/agent-process";
+import { GitHubDouble } from "./support/github-double";
+import { startPreviewPodDouble } from "./support/preview-pod-double";
+import { PREVIEW_NS, previewIdentityKubeconfig, REPOSITORY } from "./support/preview-world";
 import { EventsRecorder, startEventsRecorder } from "./support/flux-events-recorder";
 import { until } from "./support/wait";
 import { tempDir } from "./support/tmp";
@@ -144,5 +151,52 @@ describe("agent end to end with the real engine: git mode, then flux mode on the
         head = commitGatewayReplicas(3);
         await applied(`main@sha1:${head}`);
         assert.equal(gatewayReplicas(), 3);
+    });
+
+    it("flux mode: previews a pull request from GitHub's tarball of its head (no git), posts a green status and the update; the Job is gone after", async () => {
+        // The stack makes the preview identity, applied from the artifact like any change.
+        const doc = yaml.load(stackFile) as { config: Record<string, unknown> };
+        Object.assign(doc.config, { "openfaas-gitops:gatewayReplicas": 3, "openfaas-gitops:previewIdentity": true });
+        head = repo.commit({ [`stacks/Pulumi.${STACK}.yaml`]: yaml.dump(doc) }, "the preview identity");
+        await applied(`main@sha1:${head}`);
+        const kubeconfig = await previewIdentityKubeconfig(h);
+        // The pull request scales the gateway to 4; GitHub serves its head as <owner>-<repo>-<sha>/.
+        const prHead = repo.pullRequest(1, { [`stacks/Pulumi.${STACK}.yaml`]: yaml.dump({ ...doc, config: { ...doc.config, "openfaas-gitops:gatewayReplicas": 4 } }) });
+        const ghToken = "ghs_e2e_flux_preview_token_1234";
+        const github = await GitHubDouble.forPreviews(REPOSITORY, ghToken);
+        const pods = startPreviewPodDouble(h.cp, PREVIEW_NS, { kubeconfig, env: { PATH: h.env.PATH! }, log: (l) => console.log(`# ${l}`) });
+        try {
+            github.archives.set(prHead, execFileSync("git", ["archive", "--format=tar.gz", `--prefix=acme-platform-${prHead.slice(0, 7)}/`, prHead], { cwd: repo.work }));
+            github.pulls.push({ number: 1, headSha: prHead, headRepository: REPOSITORY, baseRef: "main", author: "alice" });
+            const tokenFile = path.join(tempDir("ofg-agent-e2e-gh-"), "token");
+            fs.writeFileSync(tokenFile, ghToken);
+            assert.equal(await agent!.stop(), 0);
+            agent = await startAgent({
+                ...common,
+                AGENT_SOURCE: "flux", AGENT_FLUX_NAMESPACE: "flux-system", AGENT_FLUX_SOURCE: "openfaas-gitops", AGENT_FLUX_EVENTS_URL: notifications!.url,
+                POD_NAME: "agent-e2e-flux-previews",
+                // The leader looks for pull requests at each poll (no webhook here).
+                AGENT_POLL_INTERVAL: "5",
+                AGENT_PREVIEW_REPOSITORY: REPOSITORY, AGENT_GITHUB_TOKEN_FILE: tokenFile, AGENT_GITHUB_API_URL: github.url,
+                AGENT_PREVIEW_IMAGE: "openfaas-gitops-agent:test", POD_IP: "127.0.0.1",
+                // No simulated node may take the pod (one would "complete" it at once): the kubelet double runs it.
+                AGENT_PREVIEW_NODE_SELECTOR: "openfaas-gitops.dev/test=no-such-node",
+            }, { dependencyCache: true });
+            const st = await until("the preview's status", () => github.statuses.find((s) => s.sha === prHead && s.state !== "pending"), 600_000)
+                .catch((e) => assert.fail(`${e}\n${agent!.logs().slice(-4000)}\n${pods.ran.map((p) => p.output.slice(-2000)).join("\n")}`));
+            const comment = github.comments.find((c) => c.issue === 1)?.body ?? "";
+            assert.equal(st.state, "success", `${st.description}\n${comment}`);
+            assert.match(comment, /kubernetes:apps\/v1:Deployment::openfaas-chart:openfaas\/gateway \(update\)/);
+            assert.equal(github.requests.filter((r) => r.target.startsWith("/_codeload/")).length, 1, "the head came from GitHub's tarball");
+            assert.ok(!/refs\/pull|git fetch|ls-remote/.test(agent.logs()), "no git work in flux mode");
+            assert.equal(pods.ran.length, 1);
+            assert.match(pods.ran[0]!.output, /dependencies: the agent's, for the same lockfile/);
+            await until("the preview's Job to be gone", () => (h.cp.kubectl(["get", "jobs", "-n", PREVIEW_NS, "-o", "name"]).trim() === "" ? true : undefined), 60_000);
+            assert.equal(gatewayReplicas(), 3, "a preview changes nothing");
+            assert.deepEqual(github.invalid(), []);
+        } finally {
+            await pods.stop();
+            await github.close();
+        }
     });
 });

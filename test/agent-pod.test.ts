@@ -13,6 +13,9 @@
  * - a commit changes `agent.image` to a second tag of the same build: the pod applies its own
  *   Deployment, the rollout completes, the new pod leads and applies the next commit; no run is left
  *   cancelled or waiting, and the status history shows both.
+ * - a pull request is previewed in a pod of its own (agent/preview-pods.ts): the agent's image on the
+ *   real node, under the preview identity, taking the agent's installed dependencies, and the status
+ *   and comment reach GitHub (the double, test/support/github-double.ts, relayed to the pod network).
  * It changes the host (a real node), so it runs only where test/real-node.test.ts does, and needs the
  * image's tools (podman); elsewhere it skips with one line saying why.
  */
@@ -32,6 +35,8 @@ import { NpmMirror, startNpmMirror } from "../tools/npm-mirror";
 import { podmanUnavailable } from "../tools/podman";
 import { importImage, POD_GATEWAY, REAL_NODE_KEY, RealNode, realNodeUnavailable, startRealNode, tagImage } from "../tools/real-node";
 import { upstream } from "../tools/upstream";
+import { GitHubDouble } from "./support/github-double";
+import { PREVIEW_NS, REPOSITORY } from "./support/preview-world";
 import { ROOT } from "./helpers";
 import { Relay, relay } from "./support/bridge-relay";
 import { EngineHarness, startEngineHarness, TestStack } from "./support/engine";
@@ -40,7 +45,7 @@ import { onLoopback, socketsOf } from "./support/sockets";
 import { SSHD, Sshd, startSshd } from "./support/sshd";
 import { holdRealNodeTests } from "./support/real-node-tests";
 import { teardown } from "./support/teardown";
-import type { AgentOnRealNode } from "./support/standins";
+import { AgentOnRealNode, previewPodsOnRealNode } from "./support/standins";
 import { until } from "./support/wait";
 
 const why =
@@ -50,6 +55,8 @@ const why =
     (SSHD ? undefined : "no sshd (Debian package openssh-server; .ci/run installs it)");
 
 const NS = AGENT_DEFAULTS.namespace;
+/** The agent's GitHub token, as the double knows it. */
+const GITHUB_TOKEN = "ghs_real_node_preview_token_1234";
 const STACK = "dev";
 /** Where the pod sees the state directory (the harness's stand-in for an object store). */
 const STATE_MOUNT = "/var/lib/openfaas-gitops-state";
@@ -65,6 +72,7 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
     let node: RealNode;
     let sshd: Sshd;
     let mirror: NpmMirror;
+    let github: GitHubDouble;
     const relays: Relay[] = [];
     let repo: Repo;
     let s: TestStack;
@@ -132,8 +140,9 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
 
         sshd = await startSshd();
         mirror = await startNpmMirror({ lockfile: JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) });
-        const [api, gitRelay, npm] = await Promise.all([relay(POD_GATEWAY, Number(new URL(h.cp.server).port)), relay(POD_GATEWAY, sshd.port), relay(POD_GATEWAY, Number(new URL(mirror.url).port))]);
-        relays.push(api!, gitRelay!, npm!);
+        github = await GitHubDouble.forPreviews(REPOSITORY, GITHUB_TOKEN);
+        const [api, gitRelay, npm, gh] = await Promise.all([relay(POD_GATEWAY, Number(new URL(h.cp.server).port)), relay(POD_GATEWAY, sshd.port), relay(POD_GATEWAY, Number(new URL(mirror.url).port)), relay(POD_GATEWAY, Number(new URL(github.url).port))]);
+        relays.push(api!, gitRelay!, npm!, gh!);
 
         repo = makeRepo();
         const state = new URL(h.env.PULUMI_BACKEND_URL!).pathname;
@@ -142,9 +151,12 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
         for (const c of CHART_NAMES) fs.cpSync(charts[c], path.join(h.projectDir, "vendor", "charts", c), { recursive: true });
         fs.writeFileSync(path.join(h.projectDir, ".npmrc"), `registry=http://${POD_GATEWAY}:${npm!.port}/\n`);
         const onRealNode: AgentOnRealNode = { nodeKey: REAL_NODE_KEY, gateway: POD_GATEWAY, apiserverPort: api!.port, state: { hostPath: state, mountPath: STATE_MOUNT } };
+        // The preview pods the agent will start get the same pinning and route, from the cluster's admission.
+        for (const o of previewPodsOnRealNode(onRealNode, PREVIEW_NS)) h.cp.kubectl(["apply", "-f", "-"], JSON.stringify(o));
         s = await h.stack(STACK, "dev", {
             secrets: ["adminPassword", "sealingKeyPem", "sealingCertPem", "agentSyncToken"],
             extra: {
+                previewIdentity: true,
                 charts: Object.fromEntries(CHART_NAMES.map((c) => [c, { path: `./vendor/charts/${c}` }])),
                 agent: {
                     image: tag,
@@ -154,6 +166,8 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
                     driftIntervalSeconds: 0,
                     backendUrl: `file://${STATE_MOUNT}`,
                     secretsProvider: "passphrase",
+                    // No webhook here: the leader looks for pull requests at each poll.
+                    previews: { repository: REPOSITORY, writers: true, apiUrl: `http://${POD_GATEWAY}:${gh!.port}`, timeoutSeconds: APPLY_MS / 1000 },
                 },
             },
         });
@@ -161,6 +175,7 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
         await s.stack.setAllConfig({
             [`${PROJECT}:agentDeployKey`]: { value: fs.readFileSync(sshd.clientKeyFile, "utf8"), secret: true },
             [`${PROJECT}:agentEngineEnv`]: { value: JSON.stringify({ PULUMI_CONFIG_PASSPHRASE: h.env.PULUMI_CONFIG_PASSPHRASE }), secret: true },
+            [`${PROJECT}:agentGitHubToken`]: { value: GITHUB_TOKEN, secret: true },
             "harness:agentOnRealNode": { value: JSON.stringify(onRealNode) },
         });
         commitProject("the platform with its agent");
@@ -174,6 +189,7 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
             () => node?.stop(),
             ...relays.map((r) => () => r.close()),
             () => mirror?.close(),
+            () => github?.close(),
             () => sshd?.stop(),
             () => h?.stop(),
             () => release?.(),
@@ -233,6 +249,46 @@ describe("the agent as a real pod on the real node, from its image, upgrading it
         assert.equal(status.nextRetryAt, undefined);
         assert.equal(status.running, undefined);
         assert.equal(pod.status.containerStatuses?.[0]?.restartCount, 0);
+    });
+
+    it("previews a pull request in a pod of its own, from the agent's image on the real node: the agent's dependencies, a green status and a comment listing the update, nothing left", async () => {
+        const installsBefore = mirror.requests.length;
+        const file = yaml.load(fs.readFileSync(configFile, "utf8")) as { config: Record<string, unknown> };
+        const head = repo.pullRequest(1, { [path.relative(h.projectDir, configFile)]: yaml.dump({ ...file, config: { ...file.config, [`${PROJECT}:gatewayReplicas`]: 3 } }) });
+        github.pulls.push({ number: 1, headSha: head, headRepository: REPOSITORY, baseRef: "main", author: "alice" });
+        // The preview's pod lives as long as its preview: each one seen is kept, with what it logged.
+        const previewPods = new Map<string, Pod>();
+        const podLogs = new Map<string, string>();
+        const deadline = Date.now() + APPLY_MS;
+        let status: (typeof github.statuses)[number] | undefined;
+        while (!(status = github.statuses.find((st) => st.sha === head && st.state !== "pending"))) {
+            for (const p of JSON.parse(h.cp.kubectl(["get", "pods", "-n", PREVIEW_NS, "-o", "json"])).items as Pod[]) {
+                previewPods.set(p.metadata.name, p);
+                try {
+                    if (p.status.phase === "Running") podLogs.set(p.metadata.name, h.cp.kubectl(["logs", "-n", PREVIEW_NS, p.metadata.name, "--limit-bytes=1000000"]));
+                } catch {
+                    // deleted since the listing: its preview is over, and the logs kept are its last
+                }
+            }
+            if (Date.now() > deadline) throw new Error(`no status for ${head.slice(0, 12)}: pods ${JSON.stringify([...previewPods.values()].map((p) => p.status))}\n${h.cp.kubectl(["logs", "-n", NS, `deployment/${AGENT_DEFAULTS.name}`, "--tail=30"])}`);
+            await new Promise((r) => setTimeout(r, 2000));
+        }
+        const comment = github.comments.find((c) => c.issue === 1);
+        const told = `${status.description}\n${comment?.body}\n${[...podLogs.values()].join("\n").slice(-4000)}`;
+        assert.equal(status.state, "success", told);
+        assert.match(comment?.body ?? "", /kubernetes:apps\/v1:Deployment::openfaas-chart:openfaas\/gateway \(update\)/, told);
+        assert.match(comment?.body ?? "", new RegExp(`at \`${head.slice(0, 12)}\``), told);
+        // It ran where the harness's admission put it, from the image the agent runs.
+        assert.equal(previewPods.size, 1, told);
+        const [pod] = [...previewPods.values()];
+        assert.equal(pod!.spec.nodeName, node.name);
+        assert.equal(pod!.spec.containers[0]!.image, UPGRADED);
+        // The pull request kept the branch's lockfile: the pod unpacked the agent's node_modules and installed nothing.
+        assert.match([...podLogs.values()].join("\n"), /dependencies: the agent's, for the same lockfile/, told);
+        assert.equal(mirror.requests.length, installsBefore, "the preview pod installed from the mirror");
+        // The agent deleted the Job, and with it the pod and the Secret holding its token.
+        await until("the preview's Job, pod and Secret to be gone", () => (h.cp.kubectl(["get", "jobs,pods,secrets", "-n", PREVIEW_NS, "-l", "app.kubernetes.io/managed-by=openfaas-gitops-agent", "-o", "name"]).trim() === "" ? true : undefined), 120_000);
+        assert.deepEqual(github.invalid(), []);
     });
 
     it("every socket of the relays' process is on loopback or the node's bridge", () => {

@@ -5,6 +5,7 @@ import { PermanentError } from "../agent/errors";
 import { fromPersisted } from "../agent/persisted-status";
 import { backoffDelay, jittered, Reconciler, ReconcilerDeps, Source } from "../agent/reconciler";
 import { AgentStatus, Reason } from "../agent/status";
+import { emptyStatus } from "../agent/conditions";
 
 /**
  * TEST DOUBLE for the engine (the Pulumi CLI cannot run on these machines): records what it was
@@ -118,6 +119,21 @@ describe("reconcile loop (engine double)", () => {
         await Promise.all([r.leaderElection("no answer from the apiserver within the renew deadline (8 s)"), r.sync("poll")]);
         assert.equal(landed.at(-1)!.lastAppliedRevision, "a".repeat(40), "the last write is not the newest status");
         assert.deepEqual(landed.at(-1), r.status);
+    });
+
+    it("withCheckout: a new process whose head was applied before it checks that head out; nothing seen yet is an error; in turn with the runs", async () => {
+        const stored = { ...emptyStatus(0), headRevision: B, lastAppliedRevision: B };
+        const { r, source, engine } = setup({}, stored);
+        const checkedOut: string[] = [];
+        source.checkout = async (rev?: string) => (checkedOut.push(rev!), "/checkout");
+        assert.equal(await r.withCheckout(async (dir) => dir), "/checkout");
+        assert.deepEqual(checkedOut, [B]);
+        // A sync started first runs first: the checkout is not replaced under the previews' feet.
+        source.headRev = C;
+        const order: string[] = [];
+        await Promise.all([r.sync("poll").then(() => order.push("sync")), r.withCheckout(async () => order.push(`previews at ${engine.calls.at(-1)}`))]);
+        assert.deepEqual(order, ["sync", `previews at up ${C}`]);
+        await assert.rejects(setup().r.withCheckout(async () => "x"), /no revision of the branch was seen yet/);
     });
 
     it("applies a revision once; polls and webhooks after that find it up to date", async () => {

@@ -5,7 +5,8 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { FIELDS, helpText } from "../agent/contract";
+import { FIELDS, helpText, nodeSelectorText, parseNodeSelector } from "../agent/contract";
+import { LABEL_KEY, LABEL_VALUE } from "../model/names";
 import { parseListen, parseSettings, SettingsError } from "../agent/settings";
 
 const exists = (_file: string) => true;
@@ -168,6 +169,29 @@ describe("agent settings", () => {
             }),
             { numRuns: 1000 },
         );
+    });
+
+    it("previews: AGENT_PREVIEW_NODE_SELECTOR is node labels as key=value,key=value; anything else is named with the fix", () => {
+        const previews = { ...base, AGENT_PREVIEW_REPOSITORY: "acme/platform", AGENT_GITHUB_TOKEN_FILE: "/t", AGENT_PREVIEW_IMAGE: "agent:1", POD_IP: "10.0.0.7" };
+        assert.equal(parseSettings(previews, [], exists).previews?.nodeSelector, undefined, "any node by default");
+        assert.deepEqual(parseSettings({ ...previews, AGENT_PREVIEW_NODE_SELECTOR: "pool=previews, kubernetes.io/os=linux" }, [], exists).previews?.nodeSelector, { pool: "previews", "kubernetes.io/os": "linux" });
+        for (const [bad, why] of [["pool", /"pool" is no label key=value/], ["pool=a b", /"pool=a b" is no label key=value/], ["a=1,a=2", /the label a is given twice/], ["-x=1", /is no label/]] as const) {
+            const said = problems({ ...previews, AGENT_PREVIEW_NODE_SELECTOR: bad }).join("\n");
+            assert.match(said, /AGENT_PREVIEW_NODE_SELECTOR \(--preview-node-selector\) = ".*": /);
+            assert.match(said, why);
+            assert.match(said, /expected node labels as key=value,key=value, e\.g\. pool=previews/);
+        }
+    });
+
+    it("property: a nodeSelector of valid labels, written as the Deployment writes it, reads back the same; any text is read or refused, never thrown on", () => {
+        const label = (re: RegExp, min: number) => fc.stringMatching(re).filter((s) => s.length >= min);
+        fc.assert(fc.property(fc.dictionary(label(LABEL_KEY, 1), label(LABEL_VALUE, 0), { minKeys: 1, maxKeys: 6 }), (selector) => {
+            assert.deepEqual(parseNodeSelector(nodeSelectorText(selector)), { selector: { ...selector } });
+        }));
+        fc.assert(fc.property(fc.string({ maxLength: 200 }), (text) => {
+            const r = parseNodeSelector(text);
+            if ("selector" in r) for (const [k, v] of Object.entries(r.selector)) assert.ok(LABEL_KEY.test(k) && LABEL_VALUE.test(v));
+        }));
     });
 
     it("an unknown flag is refused", () => {

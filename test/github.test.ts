@@ -7,6 +7,7 @@
  */
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -237,7 +238,13 @@ describe("agent/github.ts against the double", () => {
         assert.equal(fs.readFileSync(file, "utf8"), "gzip bytes of the tree");
         const codeload = double.requests.filter((r) => r.target.startsWith("/_codeload/"));
         assert.equal(codeload.length, 1);
-        await assert.rejects(client.archive(SHA, file, 10), /is 22 bytes, over the limit of 10/);
+        await assert.rejects(client.archive(SHA, file, 10), /the archive of [0-9a-f]{12} is over the limit of 10 bytes/);
+        assert.equal(fs.existsSync(file), false, "no part of a refused archive is left");
+        // Counted as it arrives (codeload sends no length): a large one is cut, never held whole.
+        const big = "b".repeat(40);
+        double.archives.set(big, crypto.randomBytes(3 * 1024 ** 2));
+        await assert.rejects(client.archive(big, file, 1024 ** 2), /over the limit of 1048576 bytes/);
+        assert.equal(fs.existsSync(file), false);
         await assert.rejects(client.archive("f".repeat(40), file, 1024), (e: GitHubError) => e.status === 404);
         await assert.rejects(client.archive("HEAD", file, 1024), /is not a full lowercase hex sha/);
         await finish(double);

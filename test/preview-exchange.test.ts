@@ -14,7 +14,8 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { AgentMetrics, createServer } from "../agent/server";
 import { emptyStatus } from "../agent/conditions";
-import { jobEnded, PREVIEW_LABELS, previewPodObjects, PreviewExchange } from "../agent/preview-pods";
+import { jobEnded, PodPreviewer, PREVIEW_LABELS, previewPodObjects, PreviewExchange } from "../agent/preview-pods";
+import type { KubeApi } from "../kube/api";
 import { parsePodResult, PREVIEW_SECRET_DIR, PreviewJob, RESULT_LIMITS } from "../agent/preview-protocol";
 import { PREVIEW_IDENTITY } from "../agent/contract";
 import { labelChange } from "../agent/webhook";
@@ -200,6 +201,24 @@ describe("a preview's Job and Secret (previewPodObjects)", () => {
         assert.equal(pod.securityContext.runAsNonRoot, true);
         assert.equal(job.metadata.labels["app.kubernetes.io/name"], PREVIEW_LABELS["app.kubernetes.io/name"]);
         assert.equal(job.metadata.labels["openfaas-gitops.dev/pull-request"], "7");
+    });
+    it("runs on any node, or on the nodes AGENT_PREVIEW_NODE_SELECTOR names", () => {
+        assert.equal("nodeSelector" in pod, false);
+        assert.deepEqual(previewPodObjects({ ...settings, nodeSelector: { pool: "previews" } }, "n", 7, "f".repeat(32), "tok", "pass").job.spec.template.spec.nodeSelector, { pool: "previews" });
+    });
+    it("a source over the limit is refused before any Job or Secret is made", async () => {
+        // A KubeApi TEST DOUBLE that records every call: none may come.
+        const calls: string[] = [];
+        const record = async (p: string) => {
+            calls.push(p);
+            throw new Error("no call expected");
+        };
+        const kube = { createAt: record, deleteAt: record, getPath: record } as unknown as KubeApi;
+        const file = path.join(tempDir("ofg-preview-big-"), "source.tar.gz");
+        fs.writeFileSync(file, Buffer.alloc(2048));
+        const previewer = new PodPreviewer(kube, new PreviewExchange(), settings, () => undefined);
+        await assert.rejects(previewer.preview({ pullRequest: 7, job: JOB, sourceFile: file, passphrase: "pass" }, new AbortController().signal), /the source of a{12} is 2048 bytes packed, over the limit of 1024 \(AGENT_ARTIFACT_MAX_BYTES\)/);
+        assert.deepEqual(calls, []);
     });
     it("a Job has ended without a result when it failed or its pod succeeded", () => {
         assert.equal(jobEnded({ status: {} }), undefined);

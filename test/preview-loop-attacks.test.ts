@@ -45,10 +45,7 @@ function loopOn(double: GitHubDouble, over: Partial<PreviewLoopDeps> & { label?:
 describe("preview rounds under attack", () => {
     let double: GitHubDouble;
     before(async () => {
-        double = await GitHubDouble.start(REPO);
-        double.addUser(TOKEN, "openfaas-gitops-agent[bot]");
-        double.permissions.set("alice", "write");
-        double.permissions.set("mallory", "read");
+        double = await GitHubDouble.forPreviews(REPO, TOKEN);
     });
     after(async () => double?.close());
 

@@ -39,10 +39,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
     let loop: PreviewLoop;
 
     before(async () => {
-        double = await GitHubDouble.start(REPO);
-        double.addUser(TOKEN, "openfaas-gitops-agent[bot]");
-        double.permissions.set("alice", "write");
-        double.permissions.set("mallory", "read");
+        double = await GitHubDouble.forPreviews(REPO, TOKEN);
         const github = gitHub({ repository: REPO, token: () => TOKEN, baseUrl: double.url, retries: 1, timeoutMs: 5_000 });
         loop = new PreviewLoop(
             { repository: REPO, branch: "main", writers: true, label: "preview", stack: "prod", projectPath: ".", parallel: 1, statusUrl: "https://agent.example/", workDir: work, listLimit: DEFAULT_LIMIT },

@@ -234,6 +234,18 @@ export class GitHubDouble {
         return double;
     }
 
+    /**
+     * The double as the preview tests meet GitHub: the agent's bot reached with `token`, alice who
+     * may write to the repository, mallory who may only read it.
+     */
+    static async forPreviews(repository: string, token: string): Promise<GitHubDouble> {
+        const double = await GitHubDouble.start(repository);
+        double.addUser(token, "openfaas-gitops-agent[bot]");
+        double.permissions.set("alice", "write");
+        double.permissions.set("mallory", "read");
+        return double;
+    }
+
     /** The next `count` requests answer `status` (a 502 as GitHub's front end gives in an outage). */
     failNext(count: number, status = 502): void {
         this.failures = { count, status };
@@ -278,7 +290,10 @@ export class GitHubDouble {
             if (codeload) {
                 const bytes = this.archives.get(codeload[1]!);
                 this.requests.push({ method: req.method ?? "", target: req.url ?? "", remoteAddress: req.socket.remoteAddress ?? "", status: bytes ? 200 : 404, invalid: [], responseProblems: [] });
-                res.writeHead(bytes ? 200 : 404, { "content-type": "application/x-gzip" }).end(bytes ?? "");
+                // As codeload does: made while sent, so chunked, with no length to check first.
+                res.writeHead(bytes ? 200 : 404, { "content-type": "application/x-gzip", "transfer-encoding": "chunked" });
+                if (bytes) for (let at = 0; at < bytes.length; at += 64 * 1024) res.write(bytes.subarray(at, at + 64 * 1024));
+                res.end();
                 return;
             }
             const raw = Buffer.concat(chunks).toString("utf8");

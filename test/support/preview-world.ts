@@ -98,9 +98,7 @@ export async function startPreviewWorld(h: EngineHarness, s: TestStack, kubeconf
     const hash = lockfileHash(h.projectDir);
     fs.writeFileSync(path.join(agentProject, DEPS_MARKER), hash + "\n");
 
-    const github = await GitHubDouble.start(REPOSITORY);
-    github.addUser(TOKEN, "openfaas-gitops-agent[bot]");
-    github.permissions.set("alice", "write");
+    const github = await GitHubDouble.forPreviews(REPOSITORY, TOKEN);
 
     const repo = makeRepo();
     copyProject(h.projectDir, repo.work);

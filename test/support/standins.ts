@@ -14,6 +14,9 @@
  *   the state bucket (a host directory standing in for an object store, since the agent's file
  *   backend must outlive its pod). The config is committed with the stack, so the agent's own runs
  *   of the program keep the pinning: it applies its own Deployment as the harness shaped it.
+ * - The preview pods the agent starts at run time (agent/preview-pods.ts) are no resource of the
+ *   program: {@link previewPodsOnRealNode} gives them the same pinning and route through a
+ *   MutatingAdmissionPolicy the tests apply to the cluster.
  * The address a cloud gives a LoadBalancer Service, and the one Contour writes into an Ingress, come
  * from the cluster's own stand-in (tools/address-standin.ts); the cluster's apiserver calls no
  * admission webhook (their pods run no process), so webhook configurations are stored as declared.
@@ -54,12 +57,54 @@ export function pinAgentPod(spec: PodSpec, h: AgentOnRealNode): PodSpec {
         hostAliases: [{ ip: h.gateway, hostnames: [APISERVER_NAME] }],
         containers: spec.containers.map((c) => ({
             ...c,
-            // Declared in the container, these win over the kubelet's from the Service (a ClusterIP no kube-proxy routes).
-            env: [...(c.env ?? []), { name: "KUBERNETES_SERVICE_HOST", value: APISERVER_NAME }, { name: "KUBERNETES_SERVICE_PORT", value: String(h.apiserverPort) }],
+            env: [...(c.env ?? []), ...apiserverRoute(h.apiserverPort)],
             volumeMounts: [...(c.volumeMounts ?? []), { name: STATE_VOLUME, mountPath: h.state.mountPath }],
         })),
         volumes: [...(spec.volumes ?? []), { name: STATE_VOLUME, hostPath: { path: h.state.hostPath, type: "Directory" } }],
     };
+}
+
+/** Pure: the env that routes a container to the apiserver through the relay (see the module comment). */
+function apiserverRoute(apiserverPort: number): { name: string; value: string }[] {
+    // Declared in the container, these win over the kubelet's from the Service (a ClusterIP no kube-proxy routes).
+    return [{ name: "KUBERNETES_SERVICE_HOST", value: APISERVER_NAME }, { name: "KUBERNETES_SERVICE_PORT", value: String(apiserverPort) }];
+}
+
+/**
+ * Pure: a MutatingAdmissionPolicy and its binding that give every pod created in `namespace` what
+ * {@link pinAgentPod} gives the agent's (the real node, the route to the apiserver), as the cluster
+ * admits it: the agent's preview pods, which no program declares.
+ */
+export function previewPodsOnRealNode(h: Omit<AgentOnRealNode, "state">, namespace: string): object[] {
+    const name = "harness-preview-pods-on-real-node";
+    // A JSON patch: an apply configuration may not set atomic fields (nodeSelector, tolerations, hostAliases).
+    const q = JSON.stringify;
+    const expression = `[${[
+        `JSONPatch{op: "add", path: "/spec/nodeSelector", value: {${q(h.nodeKey)}: "true"}}`,
+        `JSONPatch{op: "add", path: "/spec/tolerations", value: [Object.spec.tolerations{key: ${q(h.nodeKey)}, operator: "Exists", effect: "NoSchedule"}]}`,
+        `JSONPatch{op: "add", path: "/spec/hostAliases", value: [Object.spec.hostAliases{ip: ${q(h.gateway)}, hostnames: [${q(APISERVER_NAME)}]}]}`,
+        // The preview pod's one container, which has variables of its own.
+        ...apiserverRoute(h.apiserverPort).map((e) => `JSONPatch{op: "add", path: "/spec/containers/0/env/-", value: Object.spec.containers.env{name: ${q(e.name)}, value: ${q(e.value)}}}`),
+    ].join(", ")}]`;
+    return [
+        {
+            apiVersion: "admissionregistration.k8s.io/v1",
+            kind: "MutatingAdmissionPolicy",
+            metadata: { name },
+            spec: {
+                matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }] },
+                failurePolicy: "Fail",
+                reinvocationPolicy: "Never",
+                mutations: [{ patchType: "JSONPatch", jsonPatch: { expression } }],
+            },
+        },
+        {
+            apiVersion: "admissionregistration.k8s.io/v1",
+            kind: "MutatingAdmissionPolicyBinding",
+            metadata: { name },
+            spec: { policyName: name, matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } } },
+        },
+    ];
 }
 
 /** Registers the harness transform for the program run that is executing now. */
