@@ -65,8 +65,8 @@ export const FIELDS = {
     fluxSource: { env: "AGENT_FLUX_SOURCE", flag: "flux-source", doc: `flux mode: name of the GitRepository (default ${AGENT_DEFAULTS.fluxSource})` },
     fluxEventsUrl: { env: "AGENT_FLUX_EVENTS_URL", flag: "flux-events-url", doc: "flux mode: notification-controller's event endpoint, or off (default http://notification-controller.<flux namespace>.svc.cluster.local./)" },
     artifactTimeout: { env: "AGENT_ARTIFACT_TIMEOUT", flag: "artifact-timeout", doc: `flux mode: seconds one artifact download may take in all (default ${AGENT_DEFAULTS.artifactTimeoutSeconds})` },
-    artifactMaxBytes: { env: "AGENT_ARTIFACT_MAX_BYTES", flag: "artifact-max-bytes", doc: `flux mode: largest artifact to download, in bytes or with Ki, Mi or Gi (default ${AGENT_DEFAULTS.artifactMaxBytes})` },
-    artifactMaxExtractedBytes: { env: "AGENT_ARTIFACT_MAX_EXTRACTED_BYTES", flag: "artifact-max-extracted-bytes", doc: `flux mode: largest artifact once unpacked, in bytes or with Ki, Mi or Gi (default ${AGENT_DEFAULTS.artifactMaxExtractedBytes})` },
+    artifactMaxBytes: { env: "AGENT_ARTIFACT_MAX_BYTES", flag: "artifact-max-bytes", doc: `flux mode: largest artifact to download (and previews: largest pull-request source), in bytes or with Ki, Mi or Gi (default ${AGENT_DEFAULTS.artifactMaxBytes})` },
+    artifactMaxExtractedBytes: { env: "AGENT_ARTIFACT_MAX_EXTRACTED_BYTES", flag: "artifact-max-extracted-bytes", doc: `flux mode: largest artifact once unpacked (and previews: most a pull request's git fetch may write), in bytes or with Ki, Mi or Gi (default ${AGENT_DEFAULTS.artifactMaxExtractedBytes})` },
     repoUrl: { env: "AGENT_REPO_URL", flag: "repo-url", doc: "git URL of the repository (required)" },
     branch: { env: "AGENT_BRANCH", flag: "branch", doc: `branch to follow (default ${AGENT_DEFAULTS.branch})` },
     projectPath: { env: "AGENT_PROJECT_PATH", flag: "project-path", doc: `Pulumi project directory in the repository (default ${AGENT_DEFAULTS.projectPath})` },
@@ -111,6 +111,7 @@ export const FIELDS = {
     previewLabel: { env: "AGENT_PREVIEW_LABEL", flag: "preview-label", doc: "previews: a label that approves the head it is added on, for authors without write access (default none)" },
     previewPolicyConfig: { env: "AGENT_PREVIEW_POLICY_CONFIG", flag: "preview-policy-config", doc: "previews: the policy pack's config, policies/config/<name>.json (default the stack's name)" },
     previewNodeSelector: { env: "AGENT_PREVIEW_NODE_SELECTOR", flag: "preview-node-selector", doc: "previews: node labels the preview pods must match, key=value,key=value (a node pool for untrusted code; default any node)" },
+    previewTolerations: { env: "AGENT_PREVIEW_TOLERATIONS", flag: "preview-tolerations", doc: "previews: node taints the preview pods tolerate, key[=value][:Effect],... as kubectl taint writes them (a tainted pool for untrusted code; default none)" },
     previewTimeout: { env: "AGENT_PREVIEW_TIMEOUT", flag: "preview-timeout", doc: `previews: seconds one preview may take (default ${AGENT_DEFAULTS.previewTimeoutSeconds})` },
     statusUrl: { env: "AGENT_STATUS_URL", flag: "status-url", doc: "the status page's URL as people reach it, linked from preview comments and statuses (default none)" },
 } as const satisfies Record<string, Field>;
@@ -134,6 +135,38 @@ export function parseNodeSelector(text: string): { readonly selector: Record<str
         selector[key] = value;
     }
     return { selector };
+}
+
+/** A node taint's effects, which a toleration may name. */
+export const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const;
+
+/** A pod's toleration of a node taint: of `key` with `value` (any value when unset), of `effect` (every effect when unset). */
+export interface PreviewToleration {
+    readonly key: string;
+    readonly value?: string;
+    readonly effect?: (typeof TAINT_EFFECTS)[number];
+}
+
+/** Pure: `tolerations` as AGENT_PREVIEW_TOLERATIONS writes them, in kubectl taint's form (`key=value:Effect`), which {@link parseTolerations} reads back. */
+export function tolerationsText(tolerations: readonly PreviewToleration[]): string {
+    return tolerations.map((t) => `${t.key}${t.value === undefined ? "" : `=${t.value}`}${t.effect === undefined ? "" : `:${t.effect}`}`).join(",");
+}
+
+/**
+ * Pure: tolerations written as `key[=value][:Effect],...` (AGENT_PREVIEW_TOLERATIONS; a taint as
+ * kubectl taint writes it), or why they are not. Keys and values follow the label rules.
+ */
+export function parseTolerations(text: string): { readonly tolerations: PreviewToleration[] } | { readonly error: string } {
+    const tolerations: PreviewToleration[] = [];
+    for (const item of text.split(",")) {
+        const m = /^\s*([^=:\s]+)(?:=([^:\s]*))?(?::(\S+))?\s*$/.exec(item);
+        const effect = m?.[3] as PreviewToleration["effect"] | undefined;
+        if (!m || !LABEL_KEY.test(m[1]!) || (m[2] !== undefined && !LABEL_VALUE.test(m[2])) || (effect !== undefined && !TAINT_EFFECTS.includes(effect))) {
+            return { error: `${JSON.stringify(item.slice(0, 80))} is no toleration key[=value][:${TAINT_EFFECTS.join("|")}]` };
+        }
+        tolerations.push({ key: m[1]!, ...(m[2] !== undefined ? { value: m[2] } : {}), ...(effect ? { effect } : {}) });
+    }
+    return { tolerations };
 }
 
 /** Pure: the agent's `--help`: every setting's flag, variable and meaning, from {@link FIELDS}. */

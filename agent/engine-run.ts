@@ -14,6 +14,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { deferUnusedModules } from "./deferred-modules";
 import { ObjectRef, objectRef, PolicyViolation } from "./engine";
+import { CliContext, exportState, importState } from "./pulumi-cli";
 import type * as automation from "@pulumi/pulumi/automation";
 
 /**
@@ -85,18 +86,20 @@ function send(m: RunMessage): Promise<void> {
  * but keeps them, on every update, until an interactive `pulumi refresh` resolves them, and an agent
  * has no one to answer it. Clearing them is safe here: a create it had started is adopted by the
  * next apply (server-side apply upserts an object that already exists), and an update or delete is
- * planned again from the program. (`importStack` drops them; the CLI does that on every import.)
+ * planned again from the program. (An import drops them; the CLI does that on every import.)
  * Only after an update that met them (the CLI's warning says so): reading the whole state costs a
  * CLI process, about 0.45 CPU-seconds on the prod stack, which every update would pay otherwise.
+ * The state goes out and back with its secrets as ciphertext (agent/pulumi-cli.ts), never the
+ * Automation API's plaintext export and world-readable import file.
  */
-async function clearPendingOperations(stack: automation.Stack): Promise<void> {
-    const state = await stack.exportStack();
-    const deployment = state.deployment as { pending_operations?: { resource?: { urn?: string }; type?: string }[] } | undefined;
+async function clearPendingOperations(stack: string, ctx: CliContext): Promise<void> {
+    const state = JSON.parse(await exportState(stack, ctx)) as { deployment?: { pending_operations?: { resource?: { urn?: string }; type?: string }[] } };
+    const deployment = state.deployment;
     const pending = deployment?.pending_operations ?? [];
     if (pending.length === 0) return;
     await send({ kind: "log", line: `recovering: clearing ${pending.length} pending operation(s) of an interrupted update: ${pending.map((p) => `${p.type} ${p.resource?.urn?.split("::").pop()}`).join(", ")}` });
     deployment!.pending_operations = [];
-    await stack.importStack(state);
+    await importState(stack, JSON.stringify(state), ctx);
 }
 
 /**
@@ -137,13 +140,15 @@ async function operate(auto: typeof automation, fromProject: NodeJS.Require, req
         const exported = fromProject(main) as Record<string, unknown>;
         return Object.fromEntries(Object.entries(exported).filter(([k]) => k !== "__esModule"));
     };
+    // The CLI as the Automation API runs it: this process's variables (the run's engine environment), in the project.
+    const cli: CliContext = { cwd: projectDir, env: process.env as Record<string, string> };
     const stack = await auto.LocalWorkspace.createOrSelectStack(
         { projectName: project.name, stackName: req.stack, program },
         { workDir: projectDir, secretsProvider: req.secretsProvider },
     );
     if (req.importState !== undefined) {
         if (req.op !== "preview") throw new Error(`importState is for a preview only, not ${req.op}: an operation that saves must run on the stack's own state`);
-        await stack.importStack(JSON.parse(req.importState) as automation.Deployment);
+        await importState(req.stack, req.importState, cli);
     }
     if (req.op === "unlock") {
         await stack.cancel();
@@ -181,7 +186,7 @@ async function operate(auto: typeof automation, fromProject: NodeJS.Require, req
     };
     if (req.op === "destroy") await stack.destroy({ signal, parallel: ENGINE_PARALLEL, onOutput: opts.onOutput, onEvent: opts.onEvent });
     else await (planOnly ? stack.preview(opts) : stack.up(opts));
-    if (!planOnly && metPendingOperations) await clearPendingOperations(stack);
+    if (!planOnly && metPendingOperations) await clearPendingOperations(req.stack, cli);
     return { kind: "done", changes: countChanges(changed), changed, objects, violations };
 }
 

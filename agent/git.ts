@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { redactUrls } from "../model/git";
 import { proxyEnvironment } from "../model/engine-env";
 import { AgentSettings } from "./settings";
-import { assertContained, removeTree } from "./worktree";
+import { assertContained, regularFileBytes, removeTree } from "./worktree";
 
 const run = promisify(execFile);
 
@@ -102,9 +102,9 @@ export class GitSource {
     }
 
     /** Runs git; a failure is classified, except the exit codes in `outcomes`, which are returned as they are. */
-    private async git(args: string[], cwd?: string, outcomes: readonly number[] = []): Promise<{ readonly code: number; readonly stdout: string }> {
+    private async git(args: string[], cwd?: string, outcomes: readonly number[] = [], signal?: AbortSignal): Promise<{ readonly code: number; readonly stdout: string }> {
         try {
-            const { stdout } = await run("git", args, { cwd, env: this.env(), maxBuffer: 16 * 1024 * 1024, timeout: GIT_TIMEOUT_MS });
+            const { stdout } = await run("git", args, { cwd, env: this.env(), maxBuffer: 16 * 1024 * 1024, timeout: GIT_TIMEOUT_MS, signal });
             return { code: 0, stdout };
         } catch (e) {
             const err = e as { code?: unknown; stdout?: string; stderr?: string; message: string };
@@ -179,9 +179,11 @@ export class GitSource {
      * is fetched into a bare repository of this preview's own that borrows the checkout's objects
      * (alternates), so only the pull request's own commits are downloaded, the checkout the agent
      * applies is never touched by it, and nothing of it stays on the work volume afterwards. Nothing
-     * of the pull request runs here: git writes its blobs into the tar.
+     * of the pull request runs here: git writes its blobs into the tar. git has no limit of its own on
+     * what a fetch downloads, so the fetch is stopped once that repository holds more than
+     * `maxBytes`: anyone who may push a pull request could otherwise fill the agent's work volume.
      */
-    async pullRequestArchive(number: number, sha: string, file: string): Promise<void> {
+    async pullRequestArchive(number: number, sha: string, file: string, maxBytes: number): Promise<void> {
         if (!Number.isSafeInteger(number) || number < 1) throw new Error(`pull request number ${number} is not a positive integer`);
         if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha)) throw new Error(`pull request #${number}'s head ${JSON.stringify(sha.slice(0, 80))} is not a commit sha`);
         fs.mkdirSync(this.settings.workDir, { recursive: true });
@@ -190,13 +192,40 @@ export class GitSource {
             await this.git(["init", "--quiet", "--bare"], dir);
             const borrowed = path.join(this.checkoutDir, ".git", "objects");
             if (fs.existsSync(borrowed)) fs.writeFileSync(path.join(dir, "objects", "info", "alternates"), borrowed + "\n");
-            await this.git(["fetch", "--quiet", "--no-tags", this.settings.repoUrl, `+refs/pull/${number}/head:refs/pull/${number}`], dir);
+            await this.boundedFetch(["fetch", "--quiet", "--no-tags", this.settings.repoUrl, `+refs/pull/${number}/head:refs/pull/${number}`], dir, maxBytes, `pull request #${number}`);
             const head = (await this.git(["rev-parse", `refs/pull/${number}`], dir)).stdout.trim();
             if (head !== sha) throw new SourceError(`pull request #${number}'s head is ${head.slice(0, 12)} now, not ${sha.slice(0, 12)}: the newer head is previewed instead`, "not-found");
             await this.git(["archive", "--format=tar.gz", "--prefix=source/", "-o", file, sha], dir);
         } finally {
             removeTree(dir);
         }
+    }
+
+    /** How often a bounded fetch measures what it has written. */
+    private static readonly FETCH_WATCH_MS = 250;
+
+    /**
+     * `git fetch` into `dir`, stopped once `dir` holds more than `maxBytes`, and refused (naming `what`
+     * and the limit) when it did, or when a fetch that ended between two looks did.
+     */
+    private async boundedFetch(args: string[], dir: string, maxBytes: number, what: string): Promise<void> {
+        const refused = () => new SourceError(`${what} is over the limit of ${maxBytes} bytes fetched (AGENT_ARTIFACT_MAX_EXTRACTED_BYTES); the fetch was stopped`, "git");
+        const over = new AbortController();
+        const watch = setInterval(() => {
+            try {
+                if (regularFileBytes(dir) > maxBytes) over.abort();
+            } catch {
+                // a temporary pack renamed while it was measured: the next look counts it
+            }
+        }, GitSource.FETCH_WATCH_MS);
+        try {
+            await this.git(args, dir, [], over.signal);
+        } catch (e) {
+            throw over.signal.aborted ? refused() : e;
+        } finally {
+            clearInterval(watch);
+        }
+        if (regularFileBytes(dir) > maxBytes) throw refused();
     }
 
     /** Refuses a revision whose commit signature does not verify, when verification is on. */

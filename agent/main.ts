@@ -281,7 +281,7 @@ function startPreviews(
         limit: PREVIEW_LIST_LIMIT,
     });
     const exchange = new PreviewExchange();
-    const previewer = new PodPreviewer(kc, exchange, { namespace: p.namespace, image: p.image, agentUrl: p.agentUrl, timeoutSeconds: p.timeoutMs / 1000, env: proxyEnvironment(process.env), nodeSelector: p.nodeSelector }, (line) => log(line));
+    const previewer = new PodPreviewer(kc, exchange, { namespace: p.namespace, image: p.image, agentUrl: p.agentUrl, timeoutSeconds: p.timeoutMs / 1000, env: proxyEnvironment(process.env), nodeSelector: p.nodeSelector, tolerations: p.tolerations }, (line) => log(line));
     const git = settings.flux ? undefined : new GitSource(settings);
     const loop = new PreviewLoop(
         {
@@ -299,7 +299,7 @@ function startPreviews(
         },
         {
             github,
-            archive: (number, sha, file) => (git ? git.pullRequestArchive(number, sha, file) : github.archive(sha, file, settings.artifact.maxBytes)),
+            archive: (number, sha, file) => (git ? git.pullRequestArchive(number, sha, file, settings.artifact.maxExtractedBytes) : github.archive(sha, file, settings.artifact.maxBytes)),
             // The tracked branch's checkout: the state is exported, and secrets read, by the agent's CLI there.
             inputs: (prConfig) => reconciler.withCheckout((dir) => previewInputs(settings.stack, prConfig, { cwd: path.join(dir, settings.projectPath), env: engineEnv }, settings.artifact)),
             preflight: () => previewer.preflight(),

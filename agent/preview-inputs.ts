@@ -5,49 +5,17 @@
  * secret values itself, to withhold them from everything it posts. Both stay in memory: a plaintext
  * secret is never written to a file.
  */
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import * as yaml from "js-yaml";
 import { loadYaml } from "../model/yaml";
 import { DEPS_MARKER } from "./deps";
 import type { PreviewInputs } from "./preview-loop";
-
-const run = promisify(execFile);
-
-/** A state with the charts' CRDs is a few MB; a large platform's, tens. */
-const MAX_OUTPUT = 256 * 1024 * 1024;
-
-/** The CLI's own deadline: an export reads one file or object from the backend. */
-const CLI_TIMEOUT_MS = 2 * 60_000;
+import { CliContext, exportState, pulumi } from "./pulumi-cli";
 
 /** Pulumi's marker of a secret value in a state or a config (sdk/go/common/resource/sig). */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
-
-export interface CliContext {
-    /** A Pulumi project directory of the tracked branch (the agent's own checkout, never a pull request's). */
-    readonly cwd: string;
-    /** The engine's environment, with the backend and the passphrase. */
-    readonly env: Readonly<Record<string, string>>;
-}
-
-async function pulumi(args: readonly string[], ctx: CliContext): Promise<string> {
-    try {
-        return (await run("pulumi", [...args, "--non-interactive"], { cwd: ctx.cwd, env: { ...ctx.env }, maxBuffer: MAX_OUTPUT, timeout: CLI_TIMEOUT_MS })).stdout;
-    } catch (e) {
-        // The CLI's own words name what failed; its output (a state, decrypted values) is never quoted.
-        const err = e as { stderr?: string; message: string };
-        const said = (err.stderr ?? "").trim().split("\n").filter(Boolean).slice(-3).join("; ");
-        throw new Error(`pulumi ${args.slice(0, 2).join(" ")} failed${said ? `: ${said}` : ` (${err.message.split("\n")[0]})`}`);
-    }
-}
-
-/** `pulumi stack export` of `stack`: its state with every secret as ciphertext, for the preview to import. */
-export function exportState(stack: string, ctx: CliContext): Promise<string> {
-    return pulumi(["stack", "export", "--stack", stack], ctx);
-}
 
 /** Pure: every string inside a value (a secret may be an object: each of its strings is withheld too). */
 function strings(v: unknown, out: string[]): void {

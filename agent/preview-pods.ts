@@ -14,7 +14,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { PassThrough, Readable } from "node:stream";
 import { apiErrorText, apiStatus, KubeApi } from "../kube/api";
-import { PREVIEW_IDENTITY } from "./contract";
+import { PREVIEW_IDENTITY, PreviewToleration } from "./contract";
 import { parsePodResult, PREVIEW_PATHS, PREVIEW_SECRET_DIR, PREVIEW_SECRET_KEYS, PREVIEW_URL_ENV, PreviewJob, PreviewPodResult } from "./preview-protocol";
 
 /** Labels of every preview's Job, pod and Secret. */
@@ -33,6 +33,8 @@ export interface PreviewPodSettings {
     readonly env?: Readonly<Record<string, string>>;
     /** Where the pods may run (a node pool for untrusted code, say). @default anywhere */
     readonly nodeSelector?: Readonly<Record<string, string>>;
+    /** The taints of that pool the pods tolerate. @default none */
+    readonly tolerations?: readonly PreviewToleration[];
 }
 
 /** Pure: the Job and Secret of one preview, named `name`. The Secret is owned by the Job once the Job exists (ownerUid). */
@@ -57,6 +59,7 @@ export function previewPodObjects(s: PreviewPodSettings, name: string, pullReque
                     enableServiceLinks: false,
                     restartPolicy: "Never",
                     ...(s.nodeSelector ? { nodeSelector: { ...s.nodeSelector } } : {}),
+                    ...(s.tolerations?.length ? { tolerations: s.tolerations.map((t) => ({ key: t.key, operator: t.value === undefined ? "Exists" : "Equal", ...(t.value !== undefined ? { value: t.value } : {}), ...(t.effect ? { effect: t.effect } : {}) })) } : {}),
                     securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
                     containers: [
                         {

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { branchProblem, hasUrlCredentials, isSshUrl, projectPathProblem, redactUrl } from "../model/git";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/names";
-import { AGENT_DEFAULTS, DriftMode, Field, FIELDS, parseNodeSelector, SOURCE_MODES, SourceMode } from "./contract";
+import { AGENT_DEFAULTS, DriftMode, Field, FIELDS, parseNodeSelector, parseTolerations, PreviewToleration, SOURCE_MODES, SourceMode } from "./contract";
 import { eventsUrl } from "./flux-events";
 
 export type SignatureMode = "off" | "ssh" | "gpg";
@@ -114,6 +114,8 @@ export interface PreviewSettings {
     readonly statusUrl?: string;
     /** Node labels the preview pods must match (a nodeSelector). */
     readonly nodeSelector?: Readonly<Record<string, string>>;
+    /** Node taints the preview pods tolerate. */
+    readonly tolerations?: readonly PreviewToleration[];
 }
 
 /** GitHub's rules for an owner and a repository name. */
@@ -274,7 +276,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     /** The preview settings, checked together: only when AGENT_PREVIEW_REPOSITORY turns previews on. */
     function previewSettings(): PreviewSettings | undefined {
         const repository = raw(FIELDS.previewRepository);
-        const others = [FIELDS.githubTokenFile, FIELDS.previewImage, FIELDS.previewLabel, FIELDS.previewAgentUrl].filter((f) => raw(f) !== undefined);
+        const others = [FIELDS.githubTokenFile, FIELDS.previewImage, FIELDS.previewLabel, FIELDS.previewAgentUrl, FIELDS.previewNodeSelector, FIELDS.previewTolerations].filter((f) => raw(f) !== undefined);
         if (repository === undefined) {
             if (others.length > 0) problems.push(`${others.map(name).join(", ")} ${others.length === 1 ? "is" : "are"} set but ${name(FIELDS.previewRepository)} is not: set it to turn previews on, or drop ${others.length === 1 ? "it" : "them"}`);
             return undefined;
@@ -308,6 +310,9 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         const selectorRaw = raw(FIELDS.previewNodeSelector);
         const selector = selectorRaw === undefined ? undefined : parseNodeSelector(selectorRaw);
         if (selector && "error" in selector) problems.push(`${name(FIELDS.previewNodeSelector)} = ${quotedValue(selectorRaw!)}: ${selector.error}; expected node labels as key=value,key=value, e.g. pool=previews`);
+        const tolerationsRaw = raw(FIELDS.previewTolerations);
+        const tolerations = tolerationsRaw === undefined ? undefined : parseTolerations(tolerationsRaw);
+        if (tolerations && "error" in tolerations) problems.push(`${name(FIELDS.previewTolerations)} = ${quotedValue(tolerationsRaw!)}: ${tolerations.error}; expected taints as kubectl taint writes them, e.g. pool=previews:NoSchedule`);
         return {
             repository,
             githubTokenFile: githubTokenFile ?? "",
@@ -322,6 +327,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
             timeoutMs: seconds(FIELDS.previewTimeout, AGENT_DEFAULTS.previewTimeoutSeconds, 60, 7200),
             statusUrl,
             ...(selector && "selector" in selector ? { nodeSelector: selector.selector } : {}),
+            ...(tolerations && "tolerations" in tolerations ? { tolerations: tolerations.tolerations } : {}),
         };
     }
     const artifact = {

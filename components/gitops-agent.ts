@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { AGENT_DEFAULTS, FIELDS, nodeSelectorText, PREVIEW_IDENTITY } from "../agent/contract";
+import { AGENT_DEFAULTS, FIELDS, nodeSelectorText, PREVIEW_IDENTITY, PreviewToleration, tolerationsText } from "../agent/contract";
 
 const { name: NAME, port: PORT, workDir: WORK_DIR } = AGENT_DEFAULTS;
 const SECRETS_DIR = `/etc/${NAME}`;
@@ -93,6 +93,8 @@ export interface AgentPreviewArgs {
     readonly apiUrl?: string;
     /** Node labels the preview pods must match. @default any node */
     readonly nodeSelector?: Readonly<Record<string, string>>;
+    /** Node taints the preview pods tolerate. @default none */
+    readonly tolerations?: readonly PreviewToleration[];
 }
 
 /** Who may reach the agent's HTTP port when its namespace is isolated. */
@@ -172,6 +174,7 @@ export function agentEnv(a: GitOpsAgentArgs): k8s.types.input.core.v1.EnvVar[] {
         [FIELDS.statusUrl.env]: a.previews?.statusUrl,
         [FIELDS.githubApiUrl.env]: a.previews?.apiUrl,
         [FIELDS.previewNodeSelector.env]: a.previews?.nodeSelector && nodeSelectorText(a.previews.nodeSelector),
+        [FIELDS.previewTolerations.env]: a.previews?.tolerations && tolerationsText(a.previews.tolerations),
         PULUMI_HOME: `${WORK_DIR}/.pulumi`,
         HOME: WORK_DIR,
     };

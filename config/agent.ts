@@ -1,6 +1,6 @@
 /** The `agent` map and the agent's secrets: the reconcile agent's settings. */
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_DEFAULTS } from "../agent/contract";
+import { AGENT_DEFAULTS, PreviewToleration, TAINT_EFFECTS } from "../agent/contract";
 import { ENGINE_ENV_NAMES, engineEnvAllowed } from "../model/engine-env";
 import { branchProblem, GITHUB_KNOWN_HOSTS, hasUrlCredentials, isSshUrl, knownHostsName, knownHostsProblem, projectPathProblem, redactUrl, sshHost } from "../model/git";
 import { DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE } from "../model/names";
@@ -17,6 +17,7 @@ import { AgentConfig } from "./types";
  */
 const DEFAULT_METRICS_NAMESPACE_SELECTOR: Readonly<Record<string, string>> = { "kubernetes.io/metadata.name": "monitoring" };
 const NODE_SELECTOR_EXPECTED = 'expected a non-empty map of node labels the preview pods must match (a nodeSelector), e.g. {"pool": "previews"}';
+const TOLERATIONS_EXPECTED = 'expected a list of the node taints the preview pods tolerate, each {key, value (optional: any), effect (optional: every)}, e.g. [{"key": "pool", "value": "previews", "effect": "NoSchedule"}]';
 const METRICS_SELECTOR_EXPECTED = 'expected a non-empty map of namespace labels (a namespaceSelector\'s matchLabels), e.g. {"kubernetes.io/metadata.name": "monitoring"}';
 
 /** The `agent` map. Defaults are applied in {@link readAgent}; rules across fields and secrets are code there. */
@@ -50,7 +51,7 @@ export const AGENT_SCHEMA: Schema = {
         source: { type: "string", enum: ["git", "flux"], expected: "expected git | flux" },
         previews: {
             type: "object",
-            expected: "expected a map: repository (owner/name, required), writers, label, parallel, timeoutSeconds, policyConfig, statusUrl, apiUrl, nodeSelector",
+            expected: "expected a map: repository (owner/name, required), writers, label, parallel, timeoutSeconds, policyConfig, statusUrl, apiUrl, nodeSelector, tolerations",
             required: ["repository"],
             additionalProperties: false,
             properties: {
@@ -69,6 +70,23 @@ export const AGENT_SCHEMA: Schema = {
                     propertyNames: { pattern: LABEL_KEY.source, expected: NODE_SELECTOR_EXPECTED },
                     additionalProperties: { type: "string", pattern: LABEL_VALUE.source, expected: NODE_SELECTOR_EXPECTED },
                     expected: NODE_SELECTOR_EXPECTED,
+                },
+                tolerations: {
+                    type: "array",
+                    minItems: 1,
+                    maxItems: 20,
+                    expected: TOLERATIONS_EXPECTED,
+                    items: {
+                        type: "object",
+                        required: ["key"],
+                        additionalProperties: false,
+                        expected: TOLERATIONS_EXPECTED,
+                        properties: {
+                            key: { type: "string", pattern: LABEL_KEY.source, expected: TOLERATIONS_EXPECTED },
+                            value: { type: "string", pattern: LABEL_VALUE.source, expected: TOLERATIONS_EXPECTED },
+                            effect: { type: "string", enum: [...TAINT_EFFECTS], expected: `expected one of ${TAINT_EFFECTS.join(" | ")}` },
+                        },
+                    },
                 },
             },
         },
@@ -175,6 +193,7 @@ function readPreviews(r: Reader, raw: unknown, invalid: boolean, githubToken: pu
         statusUrl: p.statusUrl as string | undefined,
         apiUrl,
         nodeSelector: p.nodeSelector as Record<string, string> | undefined,
+        tolerations: p.tolerations as PreviewToleration[] | undefined,
         githubToken,
     };
 }

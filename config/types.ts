@@ -1,5 +1,6 @@
 /** The typed model of a validated stack configuration: what config/ produces and platform.ts consumes. */
 import * as pulumi from "@pulumi/pulumi";
+import type { PreviewToleration } from "../agent/contract";
 import type { FluxNotification } from "../model/flux";
 import { ChartName, ChartSource } from "../model/charts";
 import { CrdMode } from "../model/crds";
@@ -57,6 +58,8 @@ export interface AgentPreviewsConfig {
     readonly apiUrl?: string;
     /** Node labels the preview pods must match; undefined: any node. */
     readonly nodeSelector?: Readonly<Record<string, string>>;
+    /** Node taints the preview pods tolerate; undefined: none. */
+    readonly tolerations?: readonly PreviewToleration[];
     readonly githubToken: pulumi.Output<string>;
 }
 

@@ -329,12 +329,13 @@ describe("agent.previews: in-cluster pull-request previews", () => {
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, apiUrl: "https://x:pw@ghe.example.com/api/v3" } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.apiUrl = "https:\/\/\*\*\*@ghe\.example\.com\/api\/v3": carries credentials/);
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, apiUrl: "ghe.example.com" } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.apiUrl = "ghe\.example\.com": expected GitHub's REST API as an http\(s\) URL/);
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, nodeSelector: { "pool=x": "a,b" } } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.nodeSelector.*expected a non-empty map of node labels the preview pods must match/);
+        assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, tolerations: [{ key: "pool", effect: "Sometimes" }] } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.tolerations\[0\]\.effect = "Sometimes": expected one of NoSchedule \| PreferNoSchedule \| NoExecute/);
         assert.match(problems({ agent: agent({}), previewIdentity: "true", agentGitHubToken: "short" }, ["agentGitHubToken"]), /agentGitHubToken = "\[secret\]": expected a GitHub token/);
         assert.equal(problems({ agent: agent({}), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), "");
     });
 
     it("the Deployment's settings parse as the agent's, the token is a file of the git Secret, and preview pods may reach the agent", async () => {
-        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, apiUrl: "https://ghe.example.com/api/v3", nodeSelector: { pool: "previews", "kubernetes.io/os": "linux" } }, webhookHost: "gitops.example.com" }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]));
+        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, apiUrl: "https://ghe.example.com/api/v3", nodeSelector: { pool: "previews", "kubernetes.io/os": "linux" }, tolerations: [{ key: "pool", value: "previews", effect: "NoSchedule" }, { key: "untrusted" }] }, webhookHost: "gitops.example.com" }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]));
         const secret = one(resources, "kubernetes:core/v1:Secret", "agent-git");
         assert.equal(secret.inputs.stringData["github-token"], TOKEN);
         const container = one(resources, "kubernetes:apps/v1:Deployment", "agent-deployment").inputs.spec.template.spec.containers[0];
@@ -346,6 +347,7 @@ describe("agent.previews: in-cluster pull-request previews", () => {
             repository: "acme/platform", githubTokenFile: "/etc/openfaas-gitops-agent/git/github-token", githubApiUrl: "https://ghe.example.com/api/v3", image: AGENT.image, namespace: "openfaas-gitops-previews",
             agentUrl: "http://10.1.2.3:8080", parallel: 2, writers: true, label: "preview", policyConfig: "test", timeoutMs: 1_200_000, statusUrl: undefined,
             nodeSelector: { pool: "previews", "kubernetes.io/os": "linux" },
+            tolerations: [{ key: "pool", value: "previews", effect: "NoSchedule" }, { key: "untrusted" }],
         });
         const policy = one(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "agent-network-policy").inputs;
         assert.deepEqual(policy.spec.ingress.at(-1).from, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "openfaas-gitops-previews" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "openfaas-gitops-preview" } } }]);

@@ -189,6 +189,8 @@ describe("git over a real sshd with a pinned host key", { skip: !SSHD && "openss
 });
 
 describe("a pull request's head for its preview: refs/pull/<n>/head as GitHub serves it", { skip: !SSHD && "openssh-server is not installed" }, () => {
+    /** What a pull request's fetch may write (AGENT_ARTIFACT_MAX_EXTRACTED_BYTES). */
+    const LIMIT = 100 * 1024 ** 2;
     let sshd: Sshd;
     before(async () => {
         sshd = await startSshd();
@@ -207,7 +209,7 @@ describe("a pull request's head for its preview: refs/pull/<n>/head as GitHub se
         assert.equal(await src.head(), main, "the branch did not move");
 
         const tar = path.join(tempDir("ofg-pr-"), "pr.tar.gz");
-        await src.pullRequestArchive(7, head, tar);
+        await src.pullRequestArchive(7, head, tar, LIMIT);
         const listed = execFileSync("tar", ["-tf", tar], { encoding: "utf8" }).split("\n").filter(Boolean).sort();
         assert.deepEqual(listed, ["source/", "source/Pulumi.yaml", "source/a.txt", "source/big.txt", "source/new/", "source/new/b.txt"]);
         assert.equal(execFileSync("tar", ["-xOf", tar, "source/a.txt"], { encoding: "utf8" }), "pull request");
@@ -217,15 +219,27 @@ describe("a pull request's head for its preview: refs/pull/<n>/head as GitHub se
 
         // A newer push: the old head is not previewed, the new one is.
         const newer = repo.pullRequest(7, { "a.txt": "pushed again" });
-        await assert.rejects(src.pullRequestArchive(7, head, tar), (e: SourceError) => e.kind === "not-found" && new RegExp(`#7's head is ${newer.slice(0, 12)} now, not ${head.slice(0, 12)}`).test(e.message));
-        await src.pullRequestArchive(7, newer, tar);
+        await assert.rejects(src.pullRequestArchive(7, head, tar, LIMIT), (e: SourceError) => e.kind === "not-found" && new RegExp(`#7's head is ${newer.slice(0, 12)} now, not ${head.slice(0, 12)}`).test(e.message));
+        await src.pullRequestArchive(7, newer, tar, LIMIT);
         assert.equal(execFileSync("tar", ["-xOf", tar, "source/a.txt"], { encoding: "utf8" }), "pushed again");
+    });
+
+    it("stops a fetch past the limit and keeps nothing of it", async () => {
+        const repo = makeRepo();
+        const main = repo.commit({ "Pulumi.yaml": "name: x\n" });
+        const src = new GitSource(settings({ repoUrl: `file://${repo.bare}` }));
+        await src.checkout(main);
+        // Random bytes do not compress: the pack is as large as they are.
+        const head = repo.pullRequest(8, { "huge.bin": crypto.randomBytes(4 * 1024 ** 2).toString("base64") });
+        await assert.rejects(src.pullRequestArchive(8, head, path.join(tempDir("ofg-pr-"), "pr.tar.gz"), 1024 ** 2), /pull request #8 is over the limit of 1048576 bytes fetched \(AGENT_ARTIFACT_MAX_EXTRACTED_BYTES\); the fetch was stopped/);
+        assert.deepEqual(fs.readdirSync(src.checkoutDir.replace(/checkout$/, "")).filter((e) => e.startsWith("pull-")), []);
+        await src.pullRequestArchive(8, head, path.join(tempDir("ofg-pr-"), "pr.tar.gz"), LIMIT);
     });
 
     it("refuses what is not a pull request number or a sha before running git", async () => {
         const src = new GitSource(settings({ repoUrl: "file:///nonexistent" }));
-        for (const n of [0, -1, 1.5, Number.NaN, 2 ** 60]) await assert.rejects(src.pullRequestArchive(n, "a".repeat(40), "/dev/null"), /is not a positive integer/);
-        for (const sha of ["HEAD", "--output=/etc/x", "a".repeat(39), "A".repeat(40), `${"a".repeat(40)}\n`]) await assert.rejects(src.pullRequestArchive(1, sha, "/dev/null"), /is not a commit sha/);
+        for (const n of [0, -1, 1.5, Number.NaN, 2 ** 60]) await assert.rejects(src.pullRequestArchive(n, "a".repeat(40), "/dev/null", LIMIT), /is not a positive integer/);
+        for (const sha of ["HEAD", "--output=/etc/x", "a".repeat(39), "A".repeat(40), `${"a".repeat(40)}\n`]) await assert.rejects(src.pullRequestArchive(1, sha, "/dev/null", LIMIT), /is not a commit sha/);
     });
 });
 

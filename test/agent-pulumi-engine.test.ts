@@ -260,16 +260,35 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         h.cp.kubectl(["label", "deployment", "nodeinfo", "-n", "openfaas-fn", "example.com/owner-"]);
     });
 
-    it("an update runs the CLI's update and nothing else: no state export, no outputs or history for a result nobody reads", async () => {
-        // The CLI as the run finds it on PATH, behind a wrapper that records each command.
+    /**
+     * An engine whose CLI, as the run finds it on PATH, is behind a wrapper that records each command
+     * line, and the mode and a copy of each file given to `--file` (what `stack import` reads).
+     */
+    const recordingEngine = () => {
         const wrapper = tempDir("ofg-cli-log-");
         const calls = path.join(wrapper, "calls");
         const real = spawnSync("sh", ["-c", "command -v pulumi"], { env: { PATH: h.env.PATH! }, encoding: "utf8" }).stdout.trim();
-        fs.writeFileSync(path.join(wrapper, "pulumi"), `#!/bin/sh\necho "$1 $2" >> ${calls}\nexec ${real} "$@"\n`, { mode: 0o755 });
+        const script = [
+            "#!/bin/sh",
+            `printf '%s\\n' "$*" >> ${calls}`,
+            'prev=""',
+            `for a in "$@"; do if [ "$prev" = "--file" ]; then stat -c %a "$a" >> ${wrapper}/modes; cp "$a" ${wrapper}/file-$$; fi; prev="$a"; done`,
+            `exec ${real} "$@"`,
+        ];
+        fs.writeFileSync(path.join(wrapper, "pulumi"), `${script.join("\n")}\n`, { mode: 0o755 });
         const env = engineEnvironment({ ...process.env, ...h.env, PATH: `${wrapper}:${h.env.PATH}` }, h.env.PULUMI_BACKEND_URL);
-        const recorded = new PulumiEngine({ stack: STACK, projectPath: ".", secretsProvider: "passphrase", env });
-        await recorded.up(ctx);
-        const commands = fs.readFileSync(calls, "utf8").trim().split("\n").map((l) => l.split(" ")[0] === "stack" ? l : l.split(" ")[0]);
+        return {
+            engine: new PulumiEngine({ stack: STACK, projectPath: ".", secretsProvider: "passphrase", env }),
+            commands: () => fs.readFileSync(calls, "utf8").trim().split("\n"),
+            files: () => fs.readdirSync(wrapper).filter((f) => f.startsWith("file-")).map((f) => fs.readFileSync(path.join(wrapper, f), "utf8")),
+            modes: () => (fs.existsSync(path.join(wrapper, "modes")) ? fs.readFileSync(path.join(wrapper, "modes"), "utf8").trim().split("\n") : []),
+        };
+    };
+
+    it("an update runs the CLI's update and nothing else: no state export, no outputs or history for a result nobody reads", async () => {
+        const recorded = recordingEngine();
+        await recorded.engine.up(ctx);
+        const commands = recorded.commands().map((l) => l.split(" ").slice(0, l.startsWith("stack ") ? 2 : 1).join(" "));
         assert.deepEqual(commands, ["version", "stack select", "up"]);
     });
 
@@ -289,7 +308,17 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         assert.ok(!logs.some((l) => /recovering: clearing/.test(l)), logs.join("\n"));
         assert.equal(((await stack.stack.exportStack()).deployment as { pending_operations?: unknown[] }).pending_operations?.length, 1);
         logs.length = 0;
-        await engine.up(ctx);
+        const recorded = recordingEngine();
+        await recorded.engine.up(ctx);
+        // The state is rewritten with its secrets as ciphertext: never exported decrypted, never on disk in plaintext.
+        assert.ok(!recorded.commands().some((c) => c.includes("--show-secrets")), recorded.commands().join("\n"));
+        assert.equal(recorded.files().length, 1, "one state imported");
+        // A line of each value (a PEM's first base64 line): JSON escapes the line breaks of a whole one.
+        for (const k of ["adminPassword", "sealingKeyPem"] as const) {
+            const line = h.credentials[k].split("\n").find((l) => l.length >= 16 && !l.startsWith("-----"))!;
+            assert.ok(!recorded.files()[0]!.includes(line), `${k} is in the imported state in plaintext`);
+        }
+        assert.deepEqual(recorded.modes(), ["600"]);
         // The CLI warns and goes on; the run then clears them.
         assert.ok(logs.some((l) => /pending operations from previous deployment/.test(l)), logs.join("\n"));
         assert.ok(logs.some((l) => /recovering: clearing 1 pending operation\(s\) of an interrupted update: creating fn-nodeinfo-deployment/.test(l)), logs.join("\n"));

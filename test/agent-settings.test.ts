@@ -5,7 +5,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { FIELDS, helpText, nodeSelectorText, parseNodeSelector } from "../agent/contract";
+import { FIELDS, helpText, nodeSelectorText, parseNodeSelector, parseTolerations, TAINT_EFFECTS, tolerationsText } from "../agent/contract";
 import { LABEL_KEY, LABEL_VALUE } from "../model/names";
 import { parseListen, parseSettings, SettingsError } from "../agent/settings";
 
@@ -181,6 +181,33 @@ describe("agent settings", () => {
             assert.match(said, why);
             assert.match(said, /expected node labels as key=value,key=value, e\.g\. pool=previews/);
         }
+    });
+
+    it("previews: AGENT_PREVIEW_TOLERATIONS is taints as kubectl taint writes them; anything else is named with the fix", () => {
+        const previews = { ...base, AGENT_PREVIEW_REPOSITORY: "acme/platform", AGENT_GITHUB_TOKEN_FILE: "/t", AGENT_PREVIEW_IMAGE: "agent:1", POD_IP: "10.0.0.7" };
+        assert.equal(parseSettings(previews, [], exists).previews?.tolerations, undefined, "none by default");
+        assert.match(problems({ ...base, AGENT_PREVIEW_TOLERATIONS: "pool", AGENT_PREVIEW_NODE_SELECTOR: "pool=x" }).join("\n"), /AGENT_PREVIEW_NODE_SELECTOR \(--preview-node-selector\), AGENT_PREVIEW_TOLERATIONS \(--preview-tolerations\) are set but AGENT_PREVIEW_REPOSITORY \(--preview-repository\) is not/);
+        assert.deepEqual(parseSettings({ ...previews, AGENT_PREVIEW_TOLERATIONS: "pool=previews:NoSchedule,dedicated,gpu:NoExecute" }, [], exists).previews?.tolerations, [
+            { key: "pool", value: "previews", effect: "NoSchedule" },
+            { key: "dedicated" },
+            { key: "gpu", effect: "NoExecute" },
+        ]);
+        for (const bad of ["pool=previews:Sometimes", "pool=a b", "=x", "pool:NoSchedule:NoExecute"]) {
+            const said = problems({ ...previews, AGENT_PREVIEW_TOLERATIONS: bad }).join("\n");
+            assert.match(said, /AGENT_PREVIEW_TOLERATIONS \(--preview-tolerations\) = ".*": ".*" is no toleration key\[=value\]\[:NoSchedule\|PreferNoSchedule\|NoExecute\]; expected taints as kubectl taint writes them, e\.g\. pool=previews:NoSchedule/, bad);
+        }
+    });
+
+    it("property: tolerations of valid keys and values, written as the Deployment writes them, read back the same; any text is read or refused, never thrown on", () => {
+        const label = (re: RegExp, min: number) => fc.stringMatching(re).filter((s) => s.length >= min);
+        const toleration = fc.record({ key: label(LABEL_KEY, 1), value: label(LABEL_VALUE, 0), effect: fc.constantFrom(...TAINT_EFFECTS) }, { requiredKeys: ["key"] });
+        fc.assert(fc.property(fc.array(toleration, { minLength: 1, maxLength: 5 }), (tolerations) => {
+            assert.deepEqual(parseTolerations(tolerationsText(tolerations)), { tolerations: tolerations.map((t) => ({ ...t })) });
+        }));
+        fc.assert(fc.property(fc.string({ maxLength: 200 }), (text) => {
+            const r = parseTolerations(text);
+            if ("tolerations" in r) for (const t of r.tolerations) assert.ok(LABEL_KEY.test(t.key) && (t.value === undefined || LABEL_VALUE.test(t.value)));
+        }));
     });
 
     it("property: a nodeSelector of valid labels, written as the Deployment writes it, reads back the same; any text is read or refused, never thrown on", () => {

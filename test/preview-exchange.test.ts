@@ -202,9 +202,12 @@ describe("a preview's Job and Secret (previewPodObjects)", () => {
         assert.equal(job.metadata.labels["app.kubernetes.io/name"], PREVIEW_LABELS["app.kubernetes.io/name"]);
         assert.equal(job.metadata.labels["openfaas-gitops.dev/pull-request"], "7");
     });
-    it("runs on any node, or on the nodes AGENT_PREVIEW_NODE_SELECTOR names", () => {
+    it("runs on any node, or on the nodes AGENT_PREVIEW_NODE_SELECTOR names, tolerating the taints AGENT_PREVIEW_TOLERATIONS names", () => {
         assert.equal("nodeSelector" in pod, false);
-        assert.deepEqual(previewPodObjects({ ...settings, nodeSelector: { pool: "previews" } }, "n", 7, "f".repeat(32), "tok", "pass").job.spec.template.spec.nodeSelector, { pool: "previews" });
+        assert.equal("tolerations" in pod, false);
+        const pinned = previewPodObjects({ ...settings, nodeSelector: { pool: "previews" }, tolerations: [{ key: "pool", value: "previews", effect: "NoSchedule" }, { key: "untrusted" }] }, "n", 7, "f".repeat(32), "tok", "pass").job.spec.template.spec;
+        assert.deepEqual(pinned.nodeSelector, { pool: "previews" });
+        assert.deepEqual(pinned.tolerations, [{ key: "pool", operator: "Equal", value: "previews", effect: "NoSchedule" }, { key: "untrusted", operator: "Exists" }]);
     });
     it("a source over the limit is refused before any Job or Secret is made", async () => {
         // A KubeApi TEST DOUBLE that records every call: none may come.
