@@ -20,6 +20,17 @@ const NODE_SELECTOR_EXPECTED = 'expected a non-empty map of node labels the prev
 const TOLERATIONS_EXPECTED = 'expected a list of the node taints the preview pods tolerate, each {key, value (optional: any), effect (optional: every)}, e.g. [{"key": "pool", "value": "previews", "effect": "NoSchedule"}]';
 const METRICS_SELECTOR_EXPECTED = 'expected a non-empty map of namespace labels (a namespaceSelector\'s matchLabels), e.g. {"kubernetes.io/metadata.name": "monitoring"}';
 
+/** A schema of a non-empty map of labels (a selector's matchLabels), each key and value as Kubernetes allows them. */
+function labelMap(expected: string) {
+    return {
+        type: "object",
+        minProperties: 1,
+        propertyNames: { pattern: LABEL_KEY.source, expected },
+        additionalProperties: { type: "string", pattern: LABEL_VALUE.source, expected },
+        expected,
+    } as const;
+}
+
 /** The `agent` map. Defaults are applied in {@link readAgent}; rules across fields and secrets are code there. */
 export const AGENT_SCHEMA: Schema = {
     type: "object",
@@ -64,13 +75,7 @@ export const AGENT_SCHEMA: Schema = {
                 statusUrl: { type: "string", pattern: "^https?://[^\\s]+$", expected: "expected an http(s) URL" },
                 // Its form is checked in readApiUrl, which never echoes a credential.
                 apiUrl: { type: "string", minLength: 1 },
-                nodeSelector: {
-                    type: "object",
-                    minProperties: 1,
-                    propertyNames: { pattern: LABEL_KEY.source, expected: NODE_SELECTOR_EXPECTED },
-                    additionalProperties: { type: "string", pattern: LABEL_VALUE.source, expected: NODE_SELECTOR_EXPECTED },
-                    expected: NODE_SELECTOR_EXPECTED,
-                },
+                nodeSelector: labelMap(NODE_SELECTOR_EXPECTED),
                 tolerations: {
                     type: "array",
                     minItems: 1,
@@ -90,13 +95,7 @@ export const AGENT_SCHEMA: Schema = {
                 },
             },
         },
-        metricsNamespaceSelector: {
-            type: "object",
-            minProperties: 1,
-            propertyNames: { pattern: LABEL_KEY.source, expected: METRICS_SELECTOR_EXPECTED },
-            additionalProperties: { type: "string", pattern: LABEL_VALUE.source, expected: METRICS_SELECTOR_EXPECTED },
-            expected: METRICS_SELECTOR_EXPECTED,
-        },
+        metricsNamespaceSelector: labelMap(METRICS_SELECTOR_EXPECTED),
     },
 };
 
