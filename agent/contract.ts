@@ -137,6 +137,29 @@ export function parseNodeSelector(text: string): { readonly selector: Record<str
     return { selector };
 }
 
+/**
+ * Pure: why `url` cannot be GitHub's REST API for the agent, or undefined. It is a plain variable of
+ * the Deployment and shown in errors, so it carries no credential, in its user part or its query:
+ * the token is given apart (agentGitHubToken).
+ */
+export function githubApiUrlProblem(url: string): string | undefined {
+    let u: URL;
+    try {
+        u = new URL(url);
+    } catch {
+        return "is not a URL";
+    }
+    if (u.protocol !== "https:" && u.protocol !== "http:") return `must be http(s), not ${u.protocol}`;
+    if (u.username || u.password) return "carries credentials, which would be stored in plain text in the agent's Deployment; remove them (the token is given apart)";
+    if (u.search || u.hash) return "has a query or fragment, which would be stored in plain text in the agent's Deployment (a token there is a credential in the open); remove it";
+    return undefined;
+}
+
+/** Pure: a URL as an error may show it: no query or fragment (where a token could be); the user part is the caller's to redact. */
+export function withoutQuery(url: string): string {
+    return url.replace(/[?#][^]*$/, "?…");
+}
+
 /** A node taint's effects, which a toleration may name. */
 export const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const;
 

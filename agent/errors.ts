@@ -25,6 +25,12 @@ export class PermanentError extends Error {
     }
 }
 
+/**
+ * A pull request's source over the agent's limits: its preview fails, said so on the pull request,
+ * and that head is not fetched again (a new push is).
+ */
+export class TooLargeError extends Error {}
+
 /** Why a run was stopped at its deadline (AGENT_RUN_TIMEOUT): a failure of the revision, not a cancellation. */
 export class RunTimeoutError extends Error {}
 

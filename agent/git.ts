@@ -5,12 +5,15 @@
  * sends a token read from a file through git's environment, never on a command line. Every message
  * is redacted: no URL credential reaches the log, the status or an Event.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { redactUrls } from "../model/git";
 import { proxyEnvironment } from "../model/engine-env";
+import { TooLargeError } from "./errors";
 import { AgentSettings } from "./settings";
 import { assertContained, regularFileBytes, removeTree } from "./worktree";
 
@@ -102,9 +105,9 @@ export class GitSource {
     }
 
     /** Runs git; a failure is classified, except the exit codes in `outcomes`, which are returned as they are. */
-    private async git(args: string[], cwd?: string, outcomes: readonly number[] = [], signal?: AbortSignal): Promise<{ readonly code: number; readonly stdout: string }> {
+    private async git(args: string[], cwd?: string, outcomes: readonly number[] = []): Promise<{ readonly code: number; readonly stdout: string }> {
         try {
-            const { stdout } = await run("git", args, { cwd, env: this.env(), maxBuffer: 16 * 1024 * 1024, timeout: GIT_TIMEOUT_MS, signal });
+            const { stdout } = await run("git", args, { cwd, env: this.env(), maxBuffer: 16 * 1024 * 1024, timeout: GIT_TIMEOUT_MS });
             return { code: 0, stdout };
         } catch (e) {
             const err = e as { code?: unknown; stdout?: string; stderr?: string; message: string };
@@ -179,11 +182,13 @@ export class GitSource {
      * is fetched into a bare repository of this preview's own that borrows the checkout's objects
      * (alternates), so only the pull request's own commits are downloaded, the checkout the agent
      * applies is never touched by it, and nothing of it stays on the work volume afterwards. Nothing
-     * of the pull request runs here: git writes its blobs into the tar. git has no limit of its own on
-     * what a fetch downloads, so the fetch is stopped once that repository holds more than
-     * `maxBytes`: anyone who may push a pull request could otherwise fill the agent's work volume.
+     * of the pull request runs here: git writes its blobs into the tar. git has no limit of its own,
+     * and anyone who may push a pull request could otherwise fill the agent's work volume: the fetch
+     * is stopped once that repository holds more than `limits.maxExtractedBytes`, and the archive
+     * once it passes `limits.maxBytes` (one blob at many paths makes a pack small and a tar huge).
+     * Both refusals are {@link TooLargeError}s.
      */
-    async pullRequestArchive(number: number, sha: string, file: string, maxBytes: number): Promise<void> {
+    async pullRequestArchive(number: number, sha: string, file: string, limits: { readonly maxBytes: number; readonly maxExtractedBytes: number }): Promise<void> {
         if (!Number.isSafeInteger(number) || number < 1) throw new Error(`pull request number ${number} is not a positive integer`);
         if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha)) throw new Error(`pull request #${number}'s head ${JSON.stringify(sha.slice(0, 80))} is not a commit sha`);
         fs.mkdirSync(this.settings.workDir, { recursive: true });
@@ -192,40 +197,93 @@ export class GitSource {
             await this.git(["init", "--quiet", "--bare"], dir);
             const borrowed = path.join(this.checkoutDir, ".git", "objects");
             if (fs.existsSync(borrowed)) fs.writeFileSync(path.join(dir, "objects", "info", "alternates"), borrowed + "\n");
-            await this.boundedFetch(["fetch", "--quiet", "--no-tags", this.settings.repoUrl, `+refs/pull/${number}/head:refs/pull/${number}`], dir, maxBytes, `pull request #${number}`);
+            const fetched = await this.bounded(["fetch", "--quiet", "--no-tags", this.settings.repoUrl, `+refs/pull/${number}/head:refs/pull/${number}`], dir, { watch: () => regularFileBytes(dir) > limits.maxExtractedBytes });
+            if (fetched === "over" || regularFileBytes(dir) > limits.maxExtractedBytes) {
+                throw new TooLargeError(`pull request #${number} is over the agent's limit of ${limits.maxExtractedBytes} bytes fetched (AGENT_ARTIFACT_MAX_EXTRACTED_BYTES): it is not previewed`);
+            }
             const head = (await this.git(["rev-parse", `refs/pull/${number}`], dir)).stdout.trim();
             if (head !== sha) throw new SourceError(`pull request #${number}'s head is ${head.slice(0, 12)} now, not ${sha.slice(0, 12)}: the newer head is previewed instead`, "not-found");
-            await this.git(["archive", "--format=tar.gz", "--prefix=source/", "-o", file, sha], dir);
+            const out = fs.createWriteStream(file, { mode: 0o600 });
+            if ((await this.bounded(["archive", "--format=tar.gz", "--prefix=source/", sha], dir, { out, maxOut: limits.maxBytes })) === "over") {
+                fs.rmSync(file, { force: true });
+                throw new TooLargeError(`pull request #${number}'s source is over the agent's limit of ${limits.maxBytes} bytes packed (AGENT_ARTIFACT_MAX_BYTES): it is not previewed`);
+            }
         } finally {
-            removeTree(dir);
+            // A cleanup that fails must not hide why the preview failed; the next one's is a new directory.
+            try {
+                removeTree(dir);
+            } catch {
+                // left for the volume's owner: nothing of it is read again
+            }
         }
     }
 
-    /** How often a bounded fetch measures what it has written. */
-    private static readonly FETCH_WATCH_MS = 250;
+    /** How often a bounded git command's watch looks. */
+    private static readonly WATCH_MS = 250;
 
     /**
-     * `git fetch` into `dir`, stopped once `dir` holds more than `maxBytes`, and refused (naming `what`
-     * and the limit) when it did, or when a fetch that ended between two looks did.
+     * git `args` in `cwd`, in a process group of its own, so that stopping it stops what it started
+     * too (ssh, index-pack), and resolved only once all of them are gone. It is stopped ("over") when
+     * `watch` says so (asked every {@link WATCH_MS}) or when its output, written to `out`, passes
+     * `maxOut` bytes; at GIT_TIMEOUT_MS; a failure is classified as every git failure is.
      */
-    private async boundedFetch(args: string[], dir: string, maxBytes: number, what: string): Promise<void> {
-        const refused = () => new SourceError(`${what} is over the limit of ${maxBytes} bytes fetched (AGENT_ARTIFACT_MAX_EXTRACTED_BYTES); the fetch was stopped`, "git");
-        const over = new AbortController();
-        const watch = setInterval(() => {
-            try {
-                if (regularFileBytes(dir) > maxBytes) over.abort();
-            } catch {
-                // a temporary pack renamed while it was measured: the next look counts it
+    private bounded(args: string[], cwd: string, o: { readonly watch?: () => boolean; readonly out?: fs.WriteStream; readonly maxOut?: number }): Promise<"done" | "over"> {
+        return new Promise((resolve, reject) => {
+            const child = spawn("git", args, { cwd, env: this.env(), detached: true, stdio: ["ignore", o.out ? "pipe" : "ignore", "pipe"] });
+            let over = false;
+            let timedOut = false;
+            let stderr = "";
+            const stop = () => {
+                try {
+                    process.kill(-child.pid!, "SIGKILL");
+                } catch {
+                    // the group is gone already
+                }
+            };
+            child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+            const looks = o.watch && setInterval(() => {
+                try {
+                    if (o.watch!()) (over = true), stop();
+                } catch {
+                    // a temporary file renamed while it was measured: the next look counts it
+                }
+            }, GitSource.WATCH_MS);
+            const deadline = setTimeout(() => ((timedOut = true), stop()), GIT_TIMEOUT_MS);
+            let written: Promise<unknown> = Promise.resolve();
+            if (o.out) {
+                let bytes = 0;
+                const cap = new Transform({
+                    transform(chunk: Buffer, _enc, done) {
+                        bytes += chunk.length;
+                        if (o.maxOut !== undefined && bytes > o.maxOut) {
+                            over = true;
+                            stop();
+                            return done(new Error("over"));
+                        }
+                        done(null, chunk);
+                    },
+                });
+                written = pipeline(child.stdout!, cap, o.out).catch(() => undefined);
             }
-        }, GitSource.FETCH_WATCH_MS);
-        try {
-            await this.git(args, dir, [], over.signal);
-        } catch (e) {
-            throw over.signal.aborted ? refused() : e;
-        } finally {
-            clearInterval(watch);
-        }
-        if (regularFileBytes(dir) > maxBytes) throw refused();
+            child.on("error", (e) => {
+                o.out?.destroy();
+                clearInterval(looks);
+                clearTimeout(deadline);
+                reject(classifyGitFailure(e.message, this.settings));
+            });
+            child.on("close", (code) => {
+                clearInterval(looks);
+                clearTimeout(deadline);
+                // The group may outlive git itself (an ssh it started): it goes too.
+                stop();
+                void written.then(() => {
+                    if (over) resolve("over");
+                    else if (timedOut) reject(new SourceError(`git ${args[0]} took longer than ${GIT_TIMEOUT_MS / 1000} s and was stopped`, "unreachable"));
+                    else if (code === 0) resolve("done");
+                    else reject(classifyGitFailure(stderr || `git ${args[0]} exited ${code}`, this.settings));
+                });
+            });
+        });
     }
 
     /** Refuses a revision whose commit signature does not verify, when verification is on. */

@@ -13,6 +13,8 @@
 import * as fs from "node:fs";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { githubApiUrlProblem } from "./contract";
+import { TooLargeError } from "./errors";
 import { Octokit } from "@octokit/core";
 import { paginateRest } from "@octokit/plugin-paginate-rest";
 import { retry } from "@octokit/plugin-retry";
@@ -140,16 +142,9 @@ function markerProblem(marker: string): void {
 
 /** Why a base URL is refused: fetch puts a URL's credentials nowhere safe, and a path prefix is GitHub Enterprise's /api/v3. */
 function checkBaseUrl(baseUrl: string): string {
-    let url: URL;
-    try {
-        url = new URL(baseUrl);
-    } catch {
-        throw new Error("GitHub baseUrl is not a URL");
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`GitHub baseUrl must be http(s), not ${url.protocol}`);
-    if (url.username || url.password) throw new Error("GitHub baseUrl must not carry credentials: the token is given apart");
-    if (url.search || url.hash) throw new Error("GitHub baseUrl must not have a query or fragment");
-    return url.href.replace(/\/$/, "");
+    const problem = githubApiUrlProblem(baseUrl);
+    if (problem) throw new Error(`GitHub baseUrl ${problem}`);
+    return new URL(baseUrl).href.replace(/\/$/, "");
 }
 
 /** A header value fetch accepts; anything else is refused here, where the message cannot echo it. */
@@ -270,7 +265,7 @@ export function gitHub(options: GitHubOptions): GitHub {
         try {
             return await run();
         } catch (e) {
-            if (e instanceof GitHubError) throw e;
+            if (e instanceof GitHubError || e instanceof TooLargeError) throw e;
             if ((e as { cause?: unknown }).cause instanceof GitHubError) throw (e as { cause: GitHubError }).cause;
             throw new GitHubError(scrub(failureMessage(method, route, e as OctokitFailure, Date.now(), timeoutMs)), (e as OctokitFailure).response?.status);
         }
@@ -357,7 +352,7 @@ export function gitHub(options: GitHubOptions): GitHub {
             const route = "/repos/{owner}/{repo}/tarball/{ref}";
             // Octokit follows the redirect to codeload; the body is taken as a stream (codeload makes the
             // archive as it sends it, with no length), counted as it is written, and cut past the limit.
-            const over = () => new GitHubError(`the archive of ${sha.slice(0, 12)} is over the limit of ${maxBytes} bytes`);
+            const over = () => new TooLargeError(`the source of ${sha.slice(0, 12)} is over the agent's limit of ${maxBytes} bytes packed (AGENT_ARTIFACT_MAX_BYTES): it is not previewed`);
             await call("GET", route, async () => {
                 const res = await octokit.request(`GET ${route}`, { owner, repo, ref: sha, request: { parseSuccessResponseBody: false } });
                 const body = res.data as unknown as import("node:stream/web").ReadableStream<Uint8Array> | null;
@@ -377,7 +372,9 @@ export function gitHub(options: GitHubOptions): GitHub {
                 } catch (e) {
                     // No part of an archive is left to be taken for the whole.
                     fs.rmSync(file, { force: true });
-                    throw e;
+                    if (e instanceof TooLargeError) throw e;
+                    const why = (e as Error).name === "TimeoutError" ? `it did not end within ${timeoutMs / 1000} s` : (e as Error).message;
+                    throw new GitHubError(scrub(`the archive of ${sha.slice(0, 12)} broke off after ${received} bytes: ${why}`));
                 }
             });
         },

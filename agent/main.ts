@@ -299,7 +299,7 @@ function startPreviews(
         },
         {
             github,
-            archive: (number, sha, file) => (git ? git.pullRequestArchive(number, sha, file, settings.artifact.maxExtractedBytes) : github.archive(sha, file, settings.artifact.maxBytes)),
+            archive: (number, sha, file) => (git ? git.pullRequestArchive(number, sha, file, settings.artifact) : github.archive(sha, file, settings.artifact.maxBytes)),
             // The tracked branch's checkout: the state is exported, and secrets read, by the agent's CLI there.
             inputs: (prConfig) => reconciler.withCheckout((dir) => previewInputs(settings.stack, prConfig, { cwd: path.join(dir, settings.projectPath), env: engineEnv }, settings.artifact)),
             preflight: () => previewer.preflight(),

@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { TooLargeError } from "./errors";
 import type { GitHub } from "./github";
 import type { PreviewPodResult } from "./preview-protocol";
 import { commentMarker, planPreviews, previewable, previewCommentBody, PreviewPolicy, PreviewResult, previewStatus, PullRequestRef, scrubbedExcerpt } from "./previews";
@@ -256,7 +257,14 @@ export class PreviewLoop {
         const dir = fs.mkdtempSync(path.join(this.settings.workDir, `preview-${pr.number}-`));
         try {
             const sourceFile = path.join(dir, "source.tar.gz");
-            await this.deps.archive(pr.number, pr.headSha, sourceFile);
+            try {
+                await this.deps.archive(pr.number, pr.headSha, sourceFile);
+            } catch (e) {
+                // Over the limits: a failed preview of this head, said so, never fetched again.
+                if (!(e instanceof TooLargeError) || signal.aborted) throw e;
+                await this.post(pr, { ok: false, message: e.message, violations: [] }, []);
+                return;
+            }
             signal.throwIfAborted();
             const prConfig = await stackConfigOf(sourceFile, this.settings.projectPath, stack, path.join(dir, `Pulumi.${stack}.yaml`));
             const inputs = await this.deps.inputs(prConfig);
@@ -279,20 +287,26 @@ export class PreviewLoop {
                 pod = { ok: false, message: (e as Error).message, violations: [] };
             }
             signal.throwIfAborted();
-            const result = previewResult(pod);
             // The passphrase too: the pod had it, and the program could print it.
-            const secrets = [...inputs.secrets, inputs.passphrase];
-            const status = previewStatus(result, secrets);
-            // The comment first: a status that has turned says its comment is there to read.
-            await this.deps.github.upsertComment(pr.number, commentMarker(stack), previewCommentBody({ stack, revision: pr.headSha, result, statusUrl: targetUrl, secrets }));
-            await this.deps.github.setStatus(pr.headSha, { ...status, context, targetUrl });
-            this.previewed.set(pr.number, pr.headSha);
-            // Only the outdated form is kept (rendered now, scrubbed): not the result, not the secret values.
-            this.posted.set(pr.number, { head: pr.headSha, outdatedBody: previewCommentBody({ stack, revision: pr.headSha, result, statusUrl: targetUrl, outdated: true, secrets }) });
-            if (!result.ok) this.deps.log("previews: the preview failed", { pullRequest: pr.number, head: pr.headSha, error: scrubbedExcerpt(result.error, secrets, 2000).text });
+            await this.post(pr, pod, [...inputs.secrets, inputs.passphrase]);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    }
+
+    /** Posts `pod`'s result for the head of `pr` (the comment, then the status), withholding `secrets`; that head is previewed. */
+    private async post(pr: PullRequestRef, pod: PreviewPodResult, secrets: readonly string[]): Promise<void> {
+        const { stack } = this.settings;
+        const targetUrl = this.settings.statusUrl;
+        const result = previewResult(pod);
+        const status = previewStatus(result, secrets);
+        // The comment first: a status that has turned says its comment is there to read.
+        await this.deps.github.upsertComment(pr.number, commentMarker(stack), previewCommentBody({ stack, revision: pr.headSha, result, statusUrl: targetUrl, secrets }));
+        await this.deps.github.setStatus(pr.headSha, { ...status, context: statusContext(stack), targetUrl });
+        this.previewed.set(pr.number, pr.headSha);
+        // Only the outdated form is kept (rendered now, scrubbed): not the result, not the secret values.
+        this.posted.set(pr.number, { head: pr.headSha, outdatedBody: previewCommentBody({ stack, revision: pr.headSha, result, statusUrl: targetUrl, outdated: true, secrets }) });
+        if (!result.ok) this.deps.log("previews: the preview failed", { pullRequest: pr.number, head: pr.headSha, error: scrubbedExcerpt(result.error, secrets, 2000).text });
     }
 }
 

@@ -284,16 +284,17 @@ export class Reconciler {
     }
 
     /**
-     * Runs `fn` on a checkout of the branch (its head as last seen, else the applied revision), in
-     * turn with the runs, so no apply replaces the checkout meanwhile. Pull-request previews read
-     * the state and the branch's config there (agent/preview-inputs.ts). A checkout is on the work
-     * volume only once this process made one: a new pod whose head was applied by its predecessor
-     * has none until this makes it.
+     * Runs `fn` on a checkout of the applied revision, in turn with the runs, so no apply replaces
+     * the checkout meanwhile. Pull-request previews read the state and the branch's config there
+     * (agent/preview-inputs.ts), with the passphrase: only a revision that was verified and applied
+     * is trusted so, never a head the agent refused (an unsigned commit under signature checks could
+     * name any secrets provider). A checkout is on the work volume only once this process made one:
+     * a new pod whose revision was applied by its predecessor has none until this makes it.
      */
     withCheckout<T>(fn: (dir: string) => Promise<T>): Promise<T> {
         return this.serial(async () => {
-            const revision = this.current.headRevision ?? this.current.lastAppliedRevision;
-            if (!revision) throw new Error("no revision of the branch was seen yet: previews start after the first check of the branch");
+            const revision = this.current.lastAppliedRevision;
+            if (!revision) throw new Error("no revision of the branch is applied yet: previews start after the first apply");
             return fn(await this.deps.source.checkout(revision));
         });
     }

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { branchProblem, hasUrlCredentials, isSshUrl, projectPathProblem, redactUrl } from "../model/git";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/names";
-import { AGENT_DEFAULTS, DriftMode, Field, FIELDS, parseNodeSelector, parseTolerations, PreviewToleration, SOURCE_MODES, SourceMode } from "./contract";
+import { AGENT_DEFAULTS, DriftMode, Field, FIELDS, githubApiUrlProblem, parseNodeSelector, parseTolerations, PreviewToleration, SOURCE_MODES, SourceMode, withoutQuery } from "./contract";
 import { eventsUrl } from "./flux-events";
 
 export type SignatureMode = "off" | "ssh" | "gpg";
@@ -287,7 +287,8 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
         const image = raw(FIELDS.previewImage);
         if (image === undefined) problems.push(`${name(FIELDS.previewImage)} is required with previews: the agent's own image (the Deployment sets it)`);
         const apiUrl = str(FIELDS.githubApiUrl, AGENT_DEFAULTS.githubApiUrl)!;
-        if (!requestableUrl(apiUrl)) problems.push(`${name(FIELDS.githubApiUrl)} = ${quotedValue(redactUrl(apiUrl))}: expected an http(s) URL, e.g. ${AGENT_DEFAULTS.githubApiUrl}`);
+        const apiUrlProblem = githubApiUrlProblem(apiUrl) ?? (requestableUrl(apiUrl) ? undefined : "cannot be requested");
+        if (apiUrlProblem) problems.push(`${name(FIELDS.githubApiUrl)} = ${quotedValue(withoutQuery(redactUrl(apiUrl)))}: ${apiUrlProblem}; expected GitHub's REST API, e.g. ${AGENT_DEFAULTS.githubApiUrl} (GitHub Enterprise Server: https://<host>/api/v3)`);
         const podIp = raw(FIELDS.podIp);
         const agentUrl = raw(FIELDS.previewAgentUrl) ?? (podIp && net.isIP(podIp) ? `http://${net.isIPv6(podIp) ? `[${podIp}]` : podIp}:${"port" in address ? address.port : AGENT_DEFAULTS.port}` : undefined);
         if (agentUrl === undefined) problems.push(`${name(FIELDS.previewAgentUrl)} or a valid ${name(FIELDS.podIp)} is required with previews: the preview pods fetch their job from this replica`);

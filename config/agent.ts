@@ -1,6 +1,6 @@
 /** The `agent` map and the agent's secrets: the reconcile agent's settings. */
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_DEFAULTS, PreviewToleration, TAINT_EFFECTS } from "../agent/contract";
+import { AGENT_DEFAULTS, githubApiUrlProblem, PreviewToleration, TAINT_EFFECTS, withoutQuery } from "../agent/contract";
 import { ENGINE_ENV_NAMES, engineEnvAllowed } from "../model/engine-env";
 import { branchProblem, GITHUB_KNOWN_HOSTS, hasUrlCredentials, isSshUrl, knownHostsName, knownHostsProblem, projectPathProblem, redactUrl, sshHost } from "../model/git";
 import { DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE } from "../model/names";
@@ -204,10 +204,9 @@ function readPreviews(r: Reader, raw: unknown, invalid: boolean, githubToken: pu
  */
 function readApiUrl(r: Reader, url: string | undefined): string | undefined {
     if (url === undefined) return undefined;
-    const expected = `expected GitHub's REST API as an http(s) URL, e.g. ${AGENT_DEFAULTS.githubApiUrl} (GitHub Enterprise Server: https://<host>/api/v3)`;
-    if (hasUrlCredentials(url)) r.problem("agent.previews.apiUrl", `carries credentials, which would be stored in plain text in the agent's Deployment; remove them (the token is agentGitHubToken): ${expected}`, redactUrl(url));
-    else if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(url)) r.problem("agent.previews.apiUrl", expected, url);
-    else return url;
+    const problem = githubApiUrlProblem(url) ?? (/\s/.test(url) ? "holds white space" : undefined);
+    if (!problem) return url;
+    r.problem("agent.previews.apiUrl", `${problem}; expected GitHub's REST API as an http(s) URL, e.g. ${AGENT_DEFAULTS.githubApiUrl} (GitHub Enterprise Server: https://<host>/api/v3; the token is agentGitHubToken)`, withoutQuery(redactUrl(url)));
     return undefined;
 }
 

@@ -7,6 +7,7 @@ import { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { classifyGitFailure, GitSource, GitSourceSettings, SourceError } from "../agent/git";
+import { TooLargeError } from "../agent/errors";
 import { freePort } from "../tools/net";
 import { makeRepo } from "./support/gitrepo";
 import { SSHD, Sshd, startSshd } from "./support/sshd";
@@ -189,8 +190,8 @@ describe("git over a real sshd with a pinned host key", { skip: !SSHD && "openss
 });
 
 describe("a pull request's head for its preview: refs/pull/<n>/head as GitHub serves it", { skip: !SSHD && "openssh-server is not installed" }, () => {
-    /** What a pull request's fetch may write (AGENT_ARTIFACT_MAX_EXTRACTED_BYTES). */
-    const LIMIT = 100 * 1024 ** 2;
+    /** The agent's default limits (AGENT_ARTIFACT_MAX_BYTES, AGENT_ARTIFACT_MAX_EXTRACTED_BYTES). */
+    const LIMIT = { maxBytes: 50 * 1024 ** 2, maxExtractedBytes: 100 * 1024 ** 2 };
     let sshd: Sshd;
     before(async () => {
         sshd = await startSshd();
@@ -224,16 +225,24 @@ describe("a pull request's head for its preview: refs/pull/<n>/head as GitHub se
         assert.equal(execFileSync("tar", ["-xOf", tar, "source/a.txt"], { encoding: "utf8" }), "pushed again");
     });
 
-    it("stops a fetch past the limit and keeps nothing of it", async () => {
+    it("stops a fetch past the limit, and an archive past its own (one blob at many paths), keeping nothing of either", async () => {
         const repo = makeRepo();
         const main = repo.commit({ "Pulumi.yaml": "name: x\n" });
         const src = new GitSource(settings({ repoUrl: `file://${repo.bare}` }));
         await src.checkout(main);
+        const pulls = () => fs.readdirSync(path.dirname(src.checkoutDir)).filter((e) => e.startsWith("pull-"));
+        const tar = path.join(tempDir("ofg-pr-"), "pr.tar.gz");
         // Random bytes do not compress: the pack is as large as they are.
-        const head = repo.pullRequest(8, { "huge.bin": crypto.randomBytes(4 * 1024 ** 2).toString("base64") });
-        await assert.rejects(src.pullRequestArchive(8, head, path.join(tempDir("ofg-pr-"), "pr.tar.gz"), 1024 ** 2), /pull request #8 is over the limit of 1048576 bytes fetched \(AGENT_ARTIFACT_MAX_EXTRACTED_BYTES\); the fetch was stopped/);
-        assert.deepEqual(fs.readdirSync(src.checkoutDir.replace(/checkout$/, "")).filter((e) => e.startsWith("pull-")), []);
-        await src.pullRequestArchive(8, head, path.join(tempDir("ofg-pr-"), "pr.tar.gz"), LIMIT);
+        const huge = repo.pullRequest(8, { "huge.bin": crypto.randomBytes(4 * 1024 ** 2).toString("base64") });
+        await assert.rejects(src.pullRequestArchive(8, huge, tar, { ...LIMIT, maxExtractedBytes: 1024 ** 2 }), (e: Error) => e instanceof TooLargeError && /pull request #8 is over the agent's limit of 1048576 bytes fetched \(AGENT_ARTIFACT_MAX_EXTRACTED_BYTES\): it is not previewed/.test(e.message));
+        assert.deepEqual(pulls(), []);
+        await src.pullRequestArchive(8, huge, tar, LIMIT);
+        // One 512 KiB blob at 64 paths: a pack of 512 KiB, an archive of 32 MiB.
+        const blob = crypto.randomBytes(512 * 1024).toString("base64");
+        const many = repo.pullRequest(9, Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`copies/${i}.bin`, blob])));
+        await assert.rejects(src.pullRequestArchive(9, many, tar, { ...LIMIT, maxBytes: 4 * 1024 ** 2 }), (e: Error) => e instanceof TooLargeError && /pull request #9's source is over the agent's limit of 4194304 bytes packed \(AGENT_ARTIFACT_MAX_BYTES\)/.test(e.message));
+        assert.equal(fs.existsSync(tar), false, "no part of the archive is left");
+        assert.deepEqual(pulls(), []);
     });
 
     it("refuses what is not a pull request number or a sha before running git", async () => {

@@ -121,8 +121,9 @@ describe("reconcile loop (engine double)", () => {
         assert.deepEqual(landed.at(-1), r.status);
     });
 
-    it("withCheckout: a new process whose head was applied before it checks that head out; nothing seen yet is an error; in turn with the runs", async () => {
-        const stored = { ...emptyStatus(0), headRevision: B, lastAppliedRevision: B };
+    it("withCheckout: a new process checks out the revision applied before it, never a head it did not apply; nothing applied is an error; in turn with the runs", async () => {
+        // B was applied; C, the head, was refused (a bad signature, say): its config is nobody's to trust.
+        const stored = { ...emptyStatus(0), headRevision: C, lastAppliedRevision: B };
         const { r, source, engine } = setup({}, stored);
         const checkedOut: string[] = [];
         source.checkout = async (rev?: string) => (checkedOut.push(rev!), "/checkout");
@@ -133,7 +134,8 @@ describe("reconcile loop (engine double)", () => {
         const order: string[] = [];
         await Promise.all([r.sync("poll").then(() => order.push("sync")), r.withCheckout(async () => order.push(`previews at ${engine.calls.at(-1)}`))]);
         assert.deepEqual(order, ["sync", `previews at up ${C}`]);
-        await assert.rejects(setup().r.withCheckout(async () => "x"), /no revision of the branch was seen yet/);
+        assert.deepEqual(checkedOut.at(-1), C, "once applied, C is what previews read");
+        await assert.rejects(setup().r.withCheckout(async () => "x"), /no revision of the branch is applied yet: previews start after the first apply/);
     });
 
     it("applies a revision once; polls and webhooks after that find it up to date", async () => {

@@ -186,6 +186,10 @@ describe("agent settings", () => {
     it("previews: AGENT_PREVIEW_TOLERATIONS is taints as kubectl taint writes them; anything else is named with the fix", () => {
         const previews = { ...base, AGENT_PREVIEW_REPOSITORY: "acme/platform", AGENT_GITHUB_TOKEN_FILE: "/t", AGENT_PREVIEW_IMAGE: "agent:1", POD_IP: "10.0.0.7" };
         assert.equal(parseSettings(previews, [], exists).previews?.tolerations, undefined, "none by default");
+        // GitHub's API: a token in its query would be a credential in the open, and is never echoed.
+        const said = problems({ ...previews, AGENT_GITHUB_API_URL: "https://ghe.example.com/api/v3?access_token=ghp_secret123" }).join("\n");
+        assert.match(said, /AGENT_GITHUB_API_URL \(--github-api-url\) = "https:\/\/ghe\.example\.com\/api\/v3\?…": has a query or fragment/);
+        assert.ok(!said.includes("ghp_secret123"));
         assert.match(problems({ ...base, AGENT_PREVIEW_TOLERATIONS: "pool", AGENT_PREVIEW_NODE_SELECTOR: "pool=x" }).join("\n"), /AGENT_PREVIEW_NODE_SELECTOR \(--preview-node-selector\), AGENT_PREVIEW_TOLERATIONS \(--preview-tolerations\) are set but AGENT_PREVIEW_REPOSITORY \(--preview-repository\) is not/);
         assert.deepEqual(parseSettings({ ...previews, AGENT_PREVIEW_TOLERATIONS: "pool=previews:NoSchedule,dedicated,gpu:NoExecute" }, [], exists).previews?.tolerations, [
             { key: "pool", value: "previews", effect: "NoSchedule" },

@@ -238,12 +238,12 @@ describe("agent/github.ts against the double", () => {
         assert.equal(fs.readFileSync(file, "utf8"), "gzip bytes of the tree");
         const codeload = double.requests.filter((r) => r.target.startsWith("/_codeload/"));
         assert.equal(codeload.length, 1);
-        await assert.rejects(client.archive(SHA, file, 10), /the archive of [0-9a-f]{12} is over the limit of 10 bytes/);
+        await assert.rejects(client.archive(SHA, file, 10), /the source of [0-9a-f]{12} is over the agent's limit of 10 bytes packed \(AGENT_ARTIFACT_MAX_BYTES\)/);
         assert.equal(fs.existsSync(file), false, "no part of a refused archive is left");
         // Counted as it arrives (codeload sends no length): a large one is cut, never held whole.
         const big = "b".repeat(40);
         double.archives.set(big, crypto.randomBytes(3 * 1024 ** 2));
-        await assert.rejects(client.archive(big, file, 1024 ** 2), /over the limit of 1048576 bytes/);
+        await assert.rejects(client.archive(big, file, 1024 ** 2), /over the agent's limit of 1048576 bytes packed/);
         assert.equal(fs.existsSync(file), false);
         await assert.rejects(client.archive("f".repeat(40), file, 1024), (e: GitHubError) => e.status === 404);
         await assert.rejects(client.archive("HEAD", file, 1024), /is not a full lowercase hex sha/);
@@ -400,15 +400,22 @@ describe("agent/github.ts against the double", () => {
         double.permissions.set("alice", "write");
         // Transpiled as tsconfig.agent.json compiles it (CommonJS), into a folder inside the
         // repository so that require finds node_modules as the image's /app does.
-        const options = JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.json"), "utf8")).compilerOptions;
-        const js = ts.transpileModule(fs.readFileSync(path.join(ROOT, "agent", "github.ts"), "utf8"), {
-            compilerOptions: ts.convertCompilerOptionsFromJson({ ...options, sourceMap: false }, ROOT).options,
-        }).outputText;
-        assert.match(js, /require\("@octokit\/core"\)/);
+        const options = ts.convertCompilerOptionsFromJson({ ...JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.json"), "utf8")).compilerOptions, sourceMap: false }, ROOT).options;
         const dir = fs.mkdtempSync(path.join(ROOT, "node_modules", ".github-cjs-"));
         after(() => fs.rmSync(dir, { recursive: true, force: true }));
-        fs.writeFileSync(path.join(dir, "github.js"), js);
-        const script = `require(${JSON.stringify(path.join(dir, "github.js"))}).gitHub({ repository: process.argv[1], token: () => process.env.T, baseUrl: process.argv[2] }).canWrite("alice").then((v) => console.log(JSON.stringify(v)))`;
+        // github.ts and the project's modules it requires, each where the build puts it.
+        const pending = ["agent/github.ts"];
+        for (const done = new Set<string>(); pending.length > 0; ) {
+            const rel = pending.pop()!;
+            if (done.has(rel)) continue;
+            done.add(rel);
+            const js = ts.transpileModule(fs.readFileSync(path.join(ROOT, rel), "utf8"), { compilerOptions: options }).outputText;
+            if (rel === "agent/github.ts") assert.match(js, /require\("@octokit\/core"\)/);
+            for (const [, spec] of js.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) pending.push(path.join(path.dirname(rel), `${spec}.ts`));
+            fs.mkdirSync(path.join(dir, path.dirname(rel)), { recursive: true });
+            fs.writeFileSync(path.join(dir, rel.replace(/\.ts$/, ".js")), js);
+        }
+        const script = `require(${JSON.stringify(path.join(dir, "agent", "github.js"))}).gitHub({ repository: process.argv[1], token: () => process.env.T, baseUrl: process.argv[2] }).canWrite("alice").then((v) => console.log(JSON.stringify(v)))`;
         const { stdout, stderr } = await promisify(execFile)(process.execPath, ["-e", script, `${double.owner}/${double.repo}`, double.url], { env: { PATH: process.env.PATH, T: TOKEN } });
         assert.equal(stdout.trim(), "true");
         assert.equal(stderr, "", "no warning from require(esm)");

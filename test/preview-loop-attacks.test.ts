@@ -7,6 +7,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { TooLargeError } from "../agent/errors";
 import { DEFAULT_LIMIT, gitHub } from "../agent/github";
 import { PreviewLoop, PreviewLoopDeps } from "../agent/preview-loop";
 import type { PodPreviewInput } from "../agent/preview-pods";
@@ -83,6 +84,27 @@ describe("preview rounds under attack", () => {
         release();
         await until("#11's result to be posted", () => (double.statuses.slice(statusesBefore).some((s) => s.sha === sha("d") && s.state === "success") ? true : undefined), 5_000).catch(() => (aborted = true));
         assert.equal(aborted, false, "#11's running preview was not taken for closed");
+        await loop.close();
+        double.pulls.length = 0;
+    });
+
+    it("a source over the limits fails that head's preview, said on the pull request, and is not fetched again", async () => {
+        double.pulls.push({ number: 14, headSha: sha("1"), headRepository: REPO, baseRef: "main", author: "alice" });
+        let fetches = 0;
+        const { loop, previewed } = loopOn(double, {
+            archive: async () => {
+                fetches++;
+                throw new TooLargeError("pull request #14's source is over the agent's limit of 52428800 bytes packed (AGENT_ARTIFACT_MAX_BYTES): it is not previewed");
+            },
+        });
+        await loop.tick();
+        const status = await until("#14's red status", () => double.statuses.find((s) => s.sha === sha("1") && s.state !== "pending"), 5_000);
+        assert.equal(status.state, "failure");
+        assert.match(double.comments.find((c) => c.issue === 14)?.body ?? "", /over the agent's limit of 52428800 bytes packed \(AGENT_ARTIFACT_MAX_BYTES\)/);
+        await loop.tick();
+        await settle();
+        assert.equal(fetches, 1, "that head is not fetched again");
+        assert.deepEqual(previewed, [], "no pod");
         await loop.close();
         double.pulls.length = 0;
     });

@@ -125,7 +125,7 @@ export async function startPreviewWorld(h: EngineHarness, s: TestStack, kubeconf
     const settings: PreviewLoopSettings = { repository: REPOSITORY, branch: "main", writers: true, stack: s.name, projectPath: ".", parallel: 1, statusUrl: "https://agent.example/", workDir: tempDir("ofg-preview-loop-"), listLimit: DEFAULT_LIMIT };
     const deps: PreviewLoopDeps = {
         github: gitHub({ repository: REPOSITORY, token: () => TOKEN, baseUrl: github.url }),
-        archive: (n, head, file) => git.pullRequestArchive(n, head, file, LIMITS.maxExtractedBytes),
+        archive: (n, head, file) => git.pullRequestArchive(n, head, file, LIMITS),
         // The trusted side is the harness's project (its state backend); the installed dependencies are the world's.
         inputs: async (prConfig) => ({ ...(await previewInputs(s.name, prConfig, { cwd: h.projectDir, env: h.env }, LIMITS)), dependencies: { hash, dir: agentProject } }),
         preflight: () => previewer.preflight(),
