@@ -156,6 +156,8 @@ export function buildPlatform(cfg: PlatformConfig, kubernetes: k8s.Provider = cl
               driftMode: cfg.agent.driftMode,
               suspend: cfg.agent.suspend,
               backendUrl: cfg.agent.backendUrl,
+              artifactMaxBytes: cfg.agent.artifactMaxBytes,
+              artifactMaxExtractedBytes: cfg.agent.artifactMaxExtractedBytes,
               secretsProvider: cfg.agent.secretsProvider,
               engineEnv: cfg.agent.engineEnv,
               clusterAdmin: cfg.agent.clusterAdmin,

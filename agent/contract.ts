@@ -160,6 +160,25 @@ export function withoutQuery(url: string): string {
     return url.replace(/[?#][^]*$/, "?…");
 }
 
+/**
+ * Pure: a size in whole bytes or binary units as Kubernetes writes them (50Mi), or undefined. Not
+ * model/quantity.ts (which the image has: it copies model/): a quantity may be fractional or in
+ * milli-units (0.5, 100m), which is no byte count.
+ */
+export function sizeBytes(v: string): number | undefined {
+    const m = /^(\d{1,12})(Ki|Mi|Gi)?$/.exec(v);
+    return m ? Number(m[1]) * { "": 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }[m[2] ?? ""]! : undefined;
+}
+
+/** What a size limit of the agent (AGENT_ARTIFACT_MAX_*) may be. */
+export const LIMIT_EXPECTED = "expected a size from 1Ki to 16Gi, in bytes or with Ki, Mi or Gi";
+
+/** Pure: a size limit of the agent in bytes, or undefined when it is no size from 1Ki to 16Gi. */
+export function limitBytes(v: string): number | undefined {
+    const n = sizeBytes(v);
+    return n === undefined || n < 2 ** 10 || n > 16 * 2 ** 30 ? undefined : n;
+}
+
 /** A node taint's effects, which a toleration may name. */
 export const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const;
 

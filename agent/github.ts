@@ -352,7 +352,7 @@ export function gitHub(options: GitHubOptions): GitHub {
             const route = "/repos/{owner}/{repo}/tarball/{ref}";
             // Octokit follows the redirect to codeload; the body is taken as a stream (codeload makes the
             // archive as it sends it, with no length), counted as it is written, and cut past the limit.
-            const over = () => new TooLargeError(`the source of ${sha.slice(0, 12)} is over the agent's limit of ${maxBytes} bytes packed (AGENT_ARTIFACT_MAX_BYTES): it is not previewed`);
+            const over = () => new TooLargeError(`the source of ${sha.slice(0, 12)} is over the agent's limit of ${maxBytes} bytes packed (agent.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES): it is not previewed`);
             await call("GET", route, async () => {
                 const res = await octokit.request(`GET ${route}`, { owner, repo, ref: sha, request: { parseSuccessResponseBody: false } });
                 const body = res.data as unknown as import("node:stream/web").ReadableStream<Uint8Array> | null;

@@ -269,7 +269,7 @@ export class PodPreviewer {
      */
     async preview(input: PodPreviewInput, signal: AbortSignal): Promise<PreviewPodResult> {
         const size = fs.statSync(input.sourceFile).size;
-        if (size > input.job.sourceMaxBytes) throw new Error(`the source of ${input.job.revision.slice(0, 12)} is ${size} bytes packed, over the limit of ${input.job.sourceMaxBytes} (AGENT_ARTIFACT_MAX_BYTES)`);
+        if (size > input.job.sourceMaxBytes) throw new Error(`the source of ${input.job.revision.slice(0, 12)} is ${size} bytes packed, over the limit of ${input.job.sourceMaxBytes} (agent.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES)`);
         const ex = this.exchange.open(input.job, input.sourceFile, input.dependenciesDir);
         const name = `${PREVIEW_IDENTITY}-${input.pullRequest}-${ex.id.slice(0, 8)}`;
         const objects = previewPodObjects(this.settings, name, input.pullRequest, ex.id, ex.token, input.passphrase);

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { branchProblem, hasUrlCredentials, isSshUrl, projectPathProblem, redactUrl } from "../model/git";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../model/names";
-import { AGENT_DEFAULTS, DriftMode, Field, FIELDS, githubApiUrlProblem, parseNodeSelector, parseTolerations, PreviewToleration, SOURCE_MODES, SourceMode, withoutQuery } from "./contract";
+import { AGENT_DEFAULTS, DriftMode, Field, FIELDS, githubApiUrlProblem, LIMIT_EXPECTED, limitBytes, sizeBytes, parseNodeSelector, parseTolerations, PreviewToleration, SOURCE_MODES, SourceMode, withoutQuery } from "./contract";
 import { eventsUrl } from "./flux-events";
 
 export type SignatureMode = "off" | "ssh" | "gpg";
@@ -22,16 +22,6 @@ export interface ArtifactLimits {
     readonly maxBytes: number;
     /** Bytes of the unpacked archive: the tar stream as it is decompressed, and the files' sizes added up. */
     readonly maxExtractedBytes: number;
-}
-
-/**
- * Pure: a size in whole bytes or binary units as Kubernetes writes them (50Mi), or undefined. Not
- * model/quantity.ts (which the image has: it copies model/): a quantity may be fractional or in
- * milli-units (0.5, 100m), which is no byte count.
- */
-export function sizeBytes(v: string): number | undefined {
-    const m = /^(\d{1,12})(Ki|Mi|Gi)?$/.exec(v);
-    return m ? Number(m[1]) * { "": 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }[m[2] ?? ""]! : undefined;
 }
 
 /** The AGENT_ARTIFACT_* defaults, in milliseconds and bytes. */
@@ -208,9 +198,9 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>,
     };
     const bytes = (f: Field, def: string): number => {
         const v = raw(f) ?? def;
-        const n = sizeBytes(v);
-        if (n === undefined || n < 2 ** 10 || n > 16 * 2 ** 30) {
-            problems.push(`${name(f)} = "${v.slice(0, 40)}": expected a size from 1Ki to 16Gi, in bytes or with Ki, Mi or Gi, e.g. ${def}`);
+        const n = limitBytes(v);
+        if (n === undefined) {
+            problems.push(`${name(f)} = "${v.slice(0, 40)}": ${LIMIT_EXPECTED}, e.g. ${def}`);
             return sizeBytes(def)!;
         }
         return n;

@@ -54,6 +54,9 @@ export interface GitOpsAgentArgs {
     readonly suspend?: boolean;
     /** Pulumi state backend URL. */
     readonly backendUrl?: string;
+    /** Size limits of a source, as the agent reads them (50Mi). @default AGENT_DEFAULTS.artifactMaxBytes, artifactMaxExtractedBytes */
+    readonly artifactMaxBytes?: string;
+    readonly artifactMaxExtractedBytes?: string;
     /** Pulumi secrets provider of the stack. @default passphrase */
     readonly secretsProvider?: string;
     /** Backend and secrets-provider credentials (e.g. PULUMI_CONFIG_PASSPHRASE), stored in a Secret. @default none */
@@ -160,6 +163,8 @@ export function agentEnv(a: GitOpsAgentArgs): k8s.types.input.core.v1.EnvVar[] {
         [FIELDS.syncTokenFile.env]: `${SECRETS_DIR}/git/sync-token`,
         [FIELDS.webhookSecretFile.env]: a.webhookHost !== undefined ? `${SECRETS_DIR}/git/webhook-secret` : undefined,
         [FIELDS.backendUrl.env]: a.backendUrl,
+        [FIELDS.artifactMaxBytes.env]: a.artifactMaxBytes,
+        [FIELDS.artifactMaxExtractedBytes.env]: a.artifactMaxExtractedBytes,
         [FIELDS.secretsProvider.env]: a.secretsProvider,
         [FIELDS.previewRepository.env]: a.previews?.repository,
         [FIELDS.githubTokenFile.env]: a.previews ? `${SECRETS_DIR}/git/github-token` : undefined,

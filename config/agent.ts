@@ -1,6 +1,6 @@
 /** The `agent` map and the agent's secrets: the reconcile agent's settings. */
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_DEFAULTS, githubApiUrlProblem, PreviewToleration, TAINT_EFFECTS, withoutQuery } from "../agent/contract";
+import { AGENT_DEFAULTS, githubApiUrlProblem, LIMIT_EXPECTED, limitBytes, PreviewToleration, TAINT_EFFECTS, withoutQuery } from "../agent/contract";
 import { ENGINE_ENV_NAMES, engineEnvAllowed } from "../model/engine-env";
 import { branchProblem, GITHUB_KNOWN_HOSTS, hasUrlCredentials, isSshUrl, knownHostsName, knownHostsProblem, projectPathProblem, redactUrl, sshHost } from "../model/git";
 import { DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE } from "../model/names";
@@ -56,6 +56,9 @@ export const AGENT_SCHEMA: Schema = {
         driftIntervalSeconds: { type: "integer", minimum: 0, maximum: 604800 },
         driftMode: { type: "string", enum: ["correct", "report"], expected: "expected correct | report" },
         backendUrl: { type: "string" },
+        // Checked in readAgent against the agent's own rule (limitBytes in agent/contract.ts).
+        artifactMaxBytes: { type: "string" },
+        artifactMaxExtractedBytes: { type: "string" },
         secretsProvider: { type: "string" },
         clusterAdmin: { type: "boolean" },
         suspend: { type: "boolean" },
@@ -151,6 +154,8 @@ export function readAgent(r: Reader, fluxOn: boolean, previewIdentity = false): 
         driftMode: (str("driftMode") as "correct" | "report" | undefined) ?? AGENT_DEFAULTS.driftMode,
         suspend: field<boolean>("suspend", "boolean") === true,
         backendUrl,
+        artifactMaxBytes: checked(r, "agent.artifactMaxBytes", str("artifactMaxBytes"), limitProblem),
+        artifactMaxExtractedBytes: checked(r, "agent.artifactMaxExtractedBytes", str("artifactMaxExtractedBytes"), limitProblem),
         secretsProvider: str("secretsProvider"),
         clusterAdmin: field<boolean>("clusterAdmin", "boolean") !== false,
         source: source === "flux" ? "flux" : "git",
@@ -209,6 +214,9 @@ function readApiUrl(r: Reader, url: string | undefined): string | undefined {
     r.problem("agent.previews.apiUrl", `${problem}; expected GitHub's REST API as an http(s) URL, e.g. ${AGENT_DEFAULTS.githubApiUrl} (GitHub Enterprise Server: https://<host>/api/v3; the token is agentGitHubToken)`, withoutQuery(redactUrl(url)));
     return undefined;
 }
+
+/** Why `v` is no size limit the agent takes (AGENT_ARTIFACT_MAX_*), or undefined. */
+const limitProblem = (v: string) => (limitBytes(v) === undefined ? `${LIMIT_EXPECTED}, e.g. 50Mi` : undefined);
 
 /** A value that passes `problem`, else undefined with the problem reported. */
 function checked(r: Reader, key: string, value: string | undefined, problem: (v: string) => string | undefined): string | undefined {

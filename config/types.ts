@@ -26,6 +26,9 @@ export interface AgentConfig {
     /** Apply nothing until resumed (docs/agent.md, suspend). */
     readonly suspend: boolean;
     readonly backendUrl?: string;
+    /** The agent's size limits of a source (flux mode's artifact, a pull request's): AGENT_ARTIFACT_MAX_BYTES and _EXTRACTED_BYTES. */
+    readonly artifactMaxBytes?: string;
+    readonly artifactMaxExtractedBytes?: string;
     readonly secretsProvider?: string;
     readonly clusterAdmin: boolean;
     /** Where the agent takes revisions from: its own git client, or Flux's GitRepository artifact. @default flux with the flux map, else git */

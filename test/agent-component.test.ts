@@ -333,12 +333,15 @@ describe("agent.previews: in-cluster pull-request previews", () => {
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, apiUrl: "ghe.example.com" } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.apiUrl = "ghe\.example\.com": is not a URL; expected GitHub's REST API as an http\(s\) URL/);
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, nodeSelector: { "pool=x": "a,b" } } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.nodeSelector.*expected a non-empty map of node labels the preview pods must match/);
         assert.match(problems({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, tolerations: [{ key: "pool", effect: "Sometimes" }] } }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), /agent\.previews\.tolerations\[0\]\.effect = "Sometimes": expected one of NoSchedule \| PreferNoSchedule \| NoExecute/);
+        for (const [k, v] of [["artifactMaxBytes", "50MB"], ["artifactMaxExtractedBytes", "32Gi"], ["artifactMaxBytes", "1"]]) {
+            assert.match(problems({ agent: JSON.stringify({ ...AGENT, [k]: v }) }), new RegExp(`agent\\.${k} = "${v}": expected a size from 1Ki to 16Gi, in bytes or with Ki, Mi or Gi, e\\.g\\. 50Mi`));
+        }
         assert.match(problems({ agent: agent({}), previewIdentity: "true", agentGitHubToken: "short" }, ["agentGitHubToken"]), /agentGitHubToken = "\[secret\]": expected a GitHub token/);
         assert.equal(problems({ agent: agent({}), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]), "");
     });
 
     it("the Deployment's settings parse as the agent's, the token is a file of the git Secret, and preview pods may reach the agent", async () => {
-        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, previews: { ...PREVIEWS, apiUrl: "https://ghe.example.com/api/v3", nodeSelector: { pool: "previews", "kubernetes.io/os": "linux" }, tolerations: [{ key: "pool", value: "previews", effect: "NoSchedule" }, { key: "untrusted" }] }, webhookHost: "gitops.example.com" }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]));
+        const { resources } = await runProgram(raw({ agent: JSON.stringify({ ...AGENT, artifactMaxBytes: "20Mi", artifactMaxExtractedBytes: "1Gi", previews: { ...PREVIEWS, apiUrl: "https://ghe.example.com/api/v3", nodeSelector: { pool: "previews", "kubernetes.io/os": "linux" }, tolerations: [{ key: "pool", value: "previews", effect: "NoSchedule" }, { key: "untrusted" }] }, webhookHost: "gitops.example.com" }), previewIdentity: "true", agentGitHubToken: TOKEN }, ["agentGitHubToken"]));
         const secret = one(resources, "kubernetes:core/v1:Secret", "agent-git");
         assert.equal(secret.inputs.stringData["github-token"], TOKEN);
         const container = one(resources, "kubernetes:apps/v1:Deployment", "agent-deployment").inputs.spec.template.spec.containers[0];
@@ -346,6 +349,8 @@ describe("agent.previews: in-cluster pull-request previews", () => {
         assert.ok((container.env as { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[]).some((e) => e.name === "POD_IP" && e.valueFrom?.fieldRef?.fieldPath === "status.podIP"));
         assert.ok(!JSON.stringify(container.env).includes(TOKEN), "the token is never a variable");
         const settings = parseSettings({ ...env, POD_IP: "10.1.2.3", POD_NAMESPACE: "openfaas-gitops", POD_NAME: "agent-0" }, [], () => true);
+        // The limits a pull request's source is held to (and flux mode's artifact), as the agent reads them.
+        assert.deepEqual(settings.artifact, { timeoutMs: 120_000, maxBytes: 20 * 2 ** 20, maxExtractedBytes: 2 ** 30 });
         assert.deepEqual(settings.previews, {
             repository: "acme/platform", githubTokenFile: "/etc/openfaas-gitops-agent/git/github-token", githubApiUrl: "https://ghe.example.com/api/v3", image: AGENT.image, namespace: "openfaas-gitops-previews",
             agentUrl: "http://10.1.2.3:8080", parallel: 2, writers: true, label: "preview", policyConfig: "test", timeoutMs: 1_200_000, statusUrl: undefined,

@@ -234,13 +234,13 @@ describe("a pull request's head for its preview: refs/pull/<n>/head as GitHub se
         const tar = path.join(tempDir("ofg-pr-"), "pr.tar.gz");
         // Random bytes do not compress: the pack is as large as they are.
         const huge = repo.pullRequest(8, { "huge.bin": crypto.randomBytes(4 * 1024 ** 2).toString("base64") });
-        await assert.rejects(src.pullRequestArchive(8, huge, tar, { ...LIMIT, maxExtractedBytes: 1024 ** 2 }), (e: Error) => e instanceof TooLargeError && /pull request #8 is over the agent's limit of 1048576 bytes fetched \(AGENT_ARTIFACT_MAX_EXTRACTED_BYTES\): it is not previewed/.test(e.message));
+        await assert.rejects(src.pullRequestArchive(8, huge, tar, { ...LIMIT, maxExtractedBytes: 1024 ** 2 }), (e: Error) => e instanceof TooLargeError && /pull request #8 is over the agent's limit of 1048576 bytes fetched \(agent\.artifactMaxExtractedBytes, AGENT_ARTIFACT_MAX_EXTRACTED_BYTES\): it is not previewed/.test(e.message));
         assert.deepEqual(pulls(), []);
         await src.pullRequestArchive(8, huge, tar, LIMIT);
         // One 512 KiB blob at 64 paths: a pack of 512 KiB, an archive of 32 MiB.
         const blob = crypto.randomBytes(512 * 1024).toString("base64");
         const many = repo.pullRequest(9, Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`copies/${i}.bin`, blob])));
-        await assert.rejects(src.pullRequestArchive(9, many, tar, { ...LIMIT, maxBytes: 4 * 1024 ** 2 }), (e: Error) => e instanceof TooLargeError && /pull request #9's source is over the agent's limit of 4194304 bytes packed \(AGENT_ARTIFACT_MAX_BYTES\)/.test(e.message));
+        await assert.rejects(src.pullRequestArchive(9, many, tar, { ...LIMIT, maxBytes: 4 * 1024 ** 2 }), (e: Error) => e instanceof TooLargeError && /pull request #9's source is over the agent's limit of 4194304 bytes packed \(agent\.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES\)/.test(e.message));
         assert.equal(fs.existsSync(tar), false, "no part of the archive is left");
         assert.deepEqual(pulls(), []);
     });

@@ -238,7 +238,7 @@ describe("agent/github.ts against the double", () => {
         assert.equal(fs.readFileSync(file, "utf8"), "gzip bytes of the tree");
         const codeload = double.requests.filter((r) => r.target.startsWith("/_codeload/"));
         assert.equal(codeload.length, 1);
-        await assert.rejects(client.archive(SHA, file, 10), /the source of [0-9a-f]{12} is over the agent's limit of 10 bytes packed \(AGENT_ARTIFACT_MAX_BYTES\)/);
+        await assert.rejects(client.archive(SHA, file, 10), /the source of [0-9a-f]{12} is over the agent's limit of 10 bytes packed \(agent\.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES\)/);
         assert.equal(fs.existsSync(file), false, "no part of a refused archive is left");
         // Counted as it arrives (codeload sends no length): a large one is cut, never held whole.
         const big = "b".repeat(40);

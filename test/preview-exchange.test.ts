@@ -220,7 +220,7 @@ describe("a preview's Job and Secret (previewPodObjects)", () => {
         const file = path.join(tempDir("ofg-preview-big-"), "source.tar.gz");
         fs.writeFileSync(file, Buffer.alloc(2048));
         const previewer = new PodPreviewer(kube, new PreviewExchange(), settings, () => undefined);
-        await assert.rejects(previewer.preview({ pullRequest: 7, job: JOB, sourceFile: file, passphrase: "pass" }, new AbortController().signal), /the source of a{12} is 2048 bytes packed, over the limit of 1024 \(AGENT_ARTIFACT_MAX_BYTES\)/);
+        await assert.rejects(previewer.preview({ pullRequest: 7, job: JOB, sourceFile: file, passphrase: "pass" }, new AbortController().signal), /the source of a{12} is 2048 bytes packed, over the limit of 1024 \(agent\.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES\)/);
         assert.deepEqual(calls, []);
     });
     it("a Job has ended without a result when it failed or its pod succeeded", () => {

@@ -94,13 +94,13 @@ describe("preview rounds under attack", () => {
         const { loop, previewed } = loopOn(double, {
             archive: async () => {
                 fetches++;
-                throw new TooLargeError("pull request #14's source is over the agent's limit of 52428800 bytes packed (AGENT_ARTIFACT_MAX_BYTES): it is not previewed");
+                throw new TooLargeError("pull request #14's source is over the agent's limit of 52428800 bytes packed (agent.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES): it is not previewed");
             },
         });
         await loop.tick();
         const status = await until("#14's red status", () => double.statuses.find((s) => s.sha === sha("1") && s.state !== "pending"), 5_000);
         assert.equal(status.state, "failure");
-        assert.match(double.comments.find((c) => c.issue === 14)?.body ?? "", /over the agent's limit of 52428800 bytes packed \(AGENT_ARTIFACT_MAX_BYTES\)/);
+        assert.match(double.comments.find((c) => c.issue === 14)?.body ?? "", /over the agent's limit of 52428800 bytes packed \(agent\.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES\)/);
         await loop.tick();
         await settle();
         assert.equal(fetches, 1, "that head is not fetched again");
