@@ -40,7 +40,13 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
 
     before(async () => {
         double = await GitHubDouble.forPreviews(REPO, TOKEN);
-        const github = gitHub({ repository: REPO, token: () => TOKEN, baseUrl: double.url, retries: 1, timeoutMs: 5_000 });
+        const client = gitHub({ repository: REPO, token: () => TOKEN, baseUrl: double.url, retries: 1, timeoutMs: 5_000 });
+        // GitHub has a status as soon as it answers, before the loop hears back: that answer is held
+        // a while here, so a test waits for the preview's own end (its log), never for GitHub's record.
+        const github = { ...client, setStatus: async (...a: Parameters<typeof client.setStatus>) => {
+            await client.setStatus(...a);
+            await new Promise((r) => setTimeout(r, 200));
+        } };
         loop = new PreviewLoop(
             { repository: REPO, branch: "main", writers: true, label: "preview", stack: "prod", projectPath: ".", parallel: 1, statusUrl: "https://agent.example/", workDir: work, listLimit: DEFAULT_LIMIT },
             {
@@ -75,6 +81,9 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
 
     const statusesOf = (head: string) => double.statuses.filter((s) => s.sha === head && s.context === statusContext("prod"));
     const commentsOn = (n: number) => double.comments.filter((c) => c.issue === n);
+    /** The preview of `head` on `n` ended: posted, its source removed and its slot free. */
+    const ended = (n: number, head: string) =>
+        until(`the preview of #${n} at ${head.slice(0, 7)} to end`, () => (logs.some((l) => l.msg === "previews: posted" && l.fields?.pullRequest === n && l.fields?.head === head) ? true : undefined), 10_000);
 
     it("starts nothing while the preview identity could write (the preflight), and says why", async () => {
         preflightProblem = "the preview identity could write";
@@ -99,7 +108,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
             violations: [],
         });
         await loop.tick();
-        await until("the preview of #1 to be posted", () => (commentsOn(1).length === 1 && statusesOf(sha("a")).some((s) => s.state === "success") ? true : undefined), 10_000);
+        await ended(1, sha("a"));
         assert.deepEqual(previewed.map((p) => p.pullRequest), [1], "only #1: #2 is a fork's, #3's author cannot write, #4 is a draft, #5 is against another branch");
         assert.deepEqual(statusesOf(sha("a")).map((s) => [s.state, s.description]), [["pending", `previewing ${sha("a").slice(0, 12)}`], ["success", "2 change(s), policies pass"]]);
         const body = commentsOn(1)[0]!.body;
@@ -124,7 +133,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
         busy = false;
         answers.set(sha("f"), { ok: true, changes: { same: 43 }, changed: [], violations: [{ policy: "pinned-images", level: "advisory", message: "container x image y:latest: pin a version tag or a digest", resource: "kubernetes:apps/v1:Deployment::fn-x" }] });
         await loop.tick();
-        await until("the new head's status", () => (statusesOf(sha("f")).some((s) => s.state === "success") ? true : undefined), 10_000);
+        await ended(1, sha("f"));
         assert.equal(commentsOn(1).length, 1, "still one comment");
         const body = commentsOn(1)[0]!.body;
         assert.doesNotMatch(body, /Outdated/);
@@ -136,7 +145,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
         double.pulls.push({ number: 6, headSha: sha("6"), headRepository: REPO, baseRef: "main", author: "alice" });
         answers.set(sha("6"), { ok: false, message: "preview failed: 1 mandatory policy violation", violations: [{ policy: "pinned-images", level: "mandatory", message: "image y:latest" }] });
         await loop.tick();
-        await until("#6's status", () => (statusesOf(sha("6")).some((s) => s.state === "failure") ? true : undefined), 10_000);
+        await ended(6, sha("6"));
         assert.equal(statusesOf(sha("6")).at(-1)!.description, "1 mandatory policy violation(s): pinned-images");
     });
 
@@ -161,7 +170,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
         const b64 = Buffer.from(SECRET).toString("base64");
         answers.set(sha("9"), { ok: false, message: `Error: the program printed ${SECRET}, ${b64}, ${JSON.stringify(JSON.stringify(SECRET))} and ${PASSPHRASE}`, violations: [] });
         await loop.tick();
-        await until("#9's status", () => (statusesOf(sha("9")).some((s) => s.state === "failure") ? true : undefined), 10_000);
+        await ended(9, sha("9"));
         assert.match(commentsOn(9)[0]!.body, /The preview failed:\n\n```text\nError: the program printed \[secret\], \[secret\], .*\[secret\].* and \[secret\]/);
         const posted = JSON.stringify(double.requests.map((r) => r.body ?? null));
         for (const form of [SECRET, b64, PASSPHRASE]) assert.ok(!posted.includes(form), `${form} never reaches GitHub`);
