@@ -23,10 +23,10 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
 import { apiStatus, KubeApi, WatchEvent } from "../kube/api";
+import { ByteCap } from "./byte-cap";
 import { PermanentError, SourceUnavailableError } from "./errors";
 import { jittered } from "./reconciler";
 import { Reason } from "./status";
@@ -385,22 +385,11 @@ export async function extract(file: string, dir: string, maxBytes: number, revis
             r(null);
         });
     });
-    let fed = 0;
-    let overLimit = false;
-    const counter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-            fed += chunk.length;
-            if (fed > maxBytes) {
-                overLimit = true;
-                return done(new Error("over the limit"));
-            }
-            done(null, chunk);
-        },
-    });
+    const counter = new ByteCap(maxBytes, () => new Error("over the limit"));
     let feedError: Error | undefined;
     // tar may stop reading at the archive's end marker (EPIPE or a premature close here): its exit status decides.
     await pipeline(fs.createReadStream(file), zlib.createGunzip(), counter, tar.stdin).catch((e: Error) => (feedError = e));
-    if (overLimit) {
+    if (counter.overLimit) {
         tar.kill("SIGKILL");
         await exited;
         throw tooLargeUnpacked(revision, maxBytes, "more than that (unpacking was stopped at the limit)");

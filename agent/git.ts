@@ -8,11 +8,11 @@
 import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { redactUrls } from "../model/git";
 import { proxyEnvironment } from "../model/engine-env";
+import { ByteCap } from "./byte-cap";
 import { TooLargeError } from "./errors";
 import { AgentSettings } from "./settings";
 import { assertContained, regularFileBytes, removeTree } from "./worktree";
@@ -251,17 +251,10 @@ export class GitSource {
             const deadline = setTimeout(() => ((timedOut = true), stop()), GIT_TIMEOUT_MS);
             let written: Promise<unknown> = Promise.resolve();
             if (o.out) {
-                let bytes = 0;
-                const cap = new Transform({
-                    transform(chunk: Buffer, _enc, done) {
-                        bytes += chunk.length;
-                        if (o.maxOut !== undefined && bytes > o.maxOut) {
-                            over = true;
-                            stop();
-                            return done(new Error("over"));
-                        }
-                        done(null, chunk);
-                    },
+                const cap = new ByteCap(o.maxOut ?? Number.POSITIVE_INFINITY, () => {
+                    over = true;
+                    stop();
+                    return new Error("over");
                 });
                 written = pipeline(child.stdout!, cap, o.out).catch(() => undefined);
             }

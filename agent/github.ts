@@ -11,8 +11,9 @@
  * through Node's require(esm).
  */
 import * as fs from "node:fs";
-import { Readable, Transform } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { ByteCap } from "./byte-cap";
 import { githubApiUrlProblem } from "./contract";
 import { TooLargeError } from "./errors";
 import { Octokit } from "@octokit/core";
@@ -360,13 +361,7 @@ export function gitHub(options: GitHubOptions): GitHub {
                     await body?.cancel();
                     throw over();
                 }
-                let received = 0;
-                const cap = new Transform({
-                    transform(chunk: Buffer, _enc, done) {
-                        received += chunk.length;
-                        done(received > maxBytes ? over() : null, chunk);
-                    },
-                });
+                const cap = new ByteCap(maxBytes, over);
                 try {
                     await pipeline(body ? Readable.fromWeb(body) : Readable.from([]), cap, fs.createWriteStream(file, { mode: 0o600 }));
                 } catch (e) {
@@ -374,7 +369,7 @@ export function gitHub(options: GitHubOptions): GitHub {
                     fs.rmSync(file, { force: true });
                     if (e instanceof TooLargeError) throw e;
                     const why = (e as Error).name === "TimeoutError" ? `it did not end within ${timeoutMs / 1000} s` : (e as Error).message;
-                    throw new GitHubError(scrub(`the archive of ${sha.slice(0, 12)} broke off after ${received} bytes: ${why}`));
+                    throw new GitHubError(scrub(`the archive of ${sha.slice(0, 12)} broke off after ${cap.bytes} bytes: ${why}`));
                 }
             });
         },

@@ -11,8 +11,9 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Readable, Transform } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { ByteCap } from "./byte-cap";
 import { lockfileHash, prepareDependencies } from "./deps";
 import { EngineRunError, engineEnvironment, linkPreinstalledPlugins, pulumiHome } from "./pulumi-engine";
 import { extract } from "./flux-source";
@@ -36,13 +37,7 @@ async function request(url: string, token: string, init: RequestInit = {}): Prom
 /** Downloads `url` to `file`, refusing more than `maxBytes`. */
 async function download(url: string, token: string, file: string, maxBytes: number): Promise<void> {
     const res = await request(url, token);
-    let received = 0;
-    const counter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-            received += chunk.length;
-            done(received > maxBytes ? new Error(`the source is over ${maxBytes} bytes`) : null, chunk);
-        },
-    });
+    const counter = new ByteCap(maxBytes, () => new Error(`the source is over ${maxBytes} bytes`));
     await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), counter, fs.createWriteStream(file, { mode: 0o600 }));
 }
 
@@ -56,13 +51,7 @@ async function takeDependencies(url: string, token: string, projectDir: string):
     let stderr = "";
     tar.stderr.on("data", (d: Buffer) => (stderr = (stderr + d).slice(-2000)));
     const exited = new Promise<number | null>((r) => tar.on("close", r));
-    let received = 0;
-    const counter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-            received += chunk.length;
-            done(received > MAX_DEPENDENCY_BYTES ? new Error(`the dependencies are over ${MAX_DEPENDENCY_BYTES} bytes`) : null, chunk);
-        },
-    });
+    const counter = new ByteCap(MAX_DEPENDENCY_BYTES, () => new Error(`the dependencies are over ${MAX_DEPENDENCY_BYTES} bytes`));
     await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), counter, tar.stdin);
     const code = await exited;
     if (code !== 0) throw new Error(`cannot unpack the agent's dependencies: ${stderr.trim() || `tar exited ${code}`}`);
