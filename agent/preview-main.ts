@@ -44,17 +44,39 @@ async function download(url: string, token: string, file: string, maxBytes: numb
 /** The agent's node_modules can be large: this only bounds one that never ends. */
 const MAX_DEPENDENCY_BYTES = 8 * 1024 ** 3;
 
-/** Unpacks the agent's node_modules tar (agent/preview-pods.ts) into `projectDir`. */
-async function takeDependencies(url: string, token: string, projectDir: string): Promise<void> {
-    const res = await request(url, token);
-    const tar = spawn("tar", ["-x", "-f", "-", "-C", projectDir, "--no-same-owner"], { stdio: ["pipe", "ignore", "pipe"] });
+/**
+ * Unpacks the agent's node_modules tar (agent/preview-pods.ts) into `projectDir`; true when it did.
+ * The agent streams the node_modules of its checkout, which an apply may replace meanwhile (its
+ * npm ci for a new lockfile, or a new flux artifact): a transfer that fails for any reason leaves no
+ * node_modules here, and the preview installs its own (npm ci) as for another lockfile, rather than
+ * failing. A node_modules that arrives whole but for another lockfile is caught by its marker
+ * (prepareDependencies installs again).
+ */
+export async function takeDependencies(url: string, token: string, projectDir: string, say: (line: string) => void = log): Promise<boolean> {
+    let tar: ReturnType<typeof spawn> | undefined;
+    let exited: Promise<number | null> = Promise.resolve(null);
     let stderr = "";
-    tar.stderr.on("data", (d: Buffer) => (stderr = (stderr + d).slice(-2000)));
-    const exited = new Promise<number | null>((r) => tar.on("close", r));
-    const counter = new ByteCap(MAX_DEPENDENCY_BYTES, () => new Error(`the dependencies are over ${MAX_DEPENDENCY_BYTES} bytes`));
-    await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), counter, tar.stdin);
-    const code = await exited;
-    if (code !== 0) throw new Error(`cannot unpack the agent's dependencies: ${stderr.trim() || `tar exited ${code}`}`);
+    try {
+        const res = await request(url, token);
+        tar = spawn("tar", ["-x", "-f", "-", "-C", projectDir, "--no-same-owner"], { stdio: ["pipe", "ignore", "pipe"] });
+        tar.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d).slice(-2000)));
+        const child = tar;
+        exited = new Promise<number | null>((r) => {
+            child.on("close", r);
+            child.on("error", (e) => ((stderr += e.message), r(null)));
+        });
+        const counter = new ByteCap(MAX_DEPENDENCY_BYTES, () => new Error(`the dependencies are over ${MAX_DEPENDENCY_BYTES} bytes`));
+        await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), counter, tar.stdin!);
+        const code = await exited;
+        if (code !== 0) throw new Error(stderr.trim() || `tar exited ${code}`);
+        return true;
+    } catch (e) {
+        tar?.kill("SIGKILL");
+        await exited;
+        fs.rmSync(path.join(projectDir, "node_modules"), { recursive: true, force: true });
+        say(`dependencies: the agent's could not be taken (${(e as Error).message.trim().replace(/\s*\n\s*/g, "; ")}); npm ci instead`);
+        return false;
+    }
 }
 
 /** The preview: job, source, dependencies, engine. Its failures are results too. */
@@ -75,8 +97,7 @@ async function preview(base: string, token: string, passphrase: string, work: st
     const projectDir = path.resolve(root, job.projectPath);
     // The branch's lockfile: the agent's installed packages; another: npm ci, as the agent would.
     if (job.dependencies && fs.existsSync(path.join(projectDir, "package-lock.json")) && lockfileHash(projectDir) === job.dependencies) {
-        await takeDependencies(`${base}/${PREVIEW_PATHS.dependencies}`, token, projectDir);
-        log("dependencies: the agent's, for the same lockfile");
+        if (await takeDependencies(`${base}/${PREVIEW_PATHS.dependencies}`, token, projectDir)) log("dependencies: the agent's, for the same lockfile");
     }
     await prepareDependencies(projectDir, log);
     const env = engineEnvironment(process.env);
