@@ -52,11 +52,17 @@ export const AGENT_DEFAULTS = {
  */
 export const PREVIEW_IDENTITY = "openfaas-gitops-preview";
 
-/** One setting: its environment variable and flag. */
+/** One setting: its environment variable and flag, and its stack config key where the stack sets it. */
 export interface Field {
     readonly env: string;
     readonly flag: string;
     readonly doc: string;
+    readonly config?: string;
+}
+
+/** Pure: how a message names a setting, so a user finds what to change: its stack config key first, where it has one, then its variable. */
+export function settingNames(f: Field): string {
+    return f.config ? `${f.config}, ${f.env}` : f.env;
 }
 
 export const FIELDS = {
@@ -65,8 +71,8 @@ export const FIELDS = {
     fluxSource: { env: "AGENT_FLUX_SOURCE", flag: "flux-source", doc: `flux mode: name of the GitRepository (default ${AGENT_DEFAULTS.fluxSource})` },
     fluxEventsUrl: { env: "AGENT_FLUX_EVENTS_URL", flag: "flux-events-url", doc: "flux mode: notification-controller's event endpoint, or off (default http://notification-controller.<flux namespace>.svc.cluster.local./)" },
     artifactTimeout: { env: "AGENT_ARTIFACT_TIMEOUT", flag: "artifact-timeout", doc: `flux mode: seconds one artifact download may take in all (default ${AGENT_DEFAULTS.artifactTimeoutSeconds})` },
-    artifactMaxBytes: { env: "AGENT_ARTIFACT_MAX_BYTES", flag: "artifact-max-bytes", doc: `flux mode: largest artifact to download (and previews: largest pull-request source), in bytes or with Ki, Mi or Gi (default ${AGENT_DEFAULTS.artifactMaxBytes})` },
-    artifactMaxExtractedBytes: { env: "AGENT_ARTIFACT_MAX_EXTRACTED_BYTES", flag: "artifact-max-extracted-bytes", doc: `flux mode: largest artifact once unpacked (and previews: most a pull request's git fetch may write), in bytes or with Ki, Mi or Gi (default ${AGENT_DEFAULTS.artifactMaxExtractedBytes})` },
+    artifactMaxBytes: { env: "AGENT_ARTIFACT_MAX_BYTES", flag: "artifact-max-bytes", config: "agent.artifactMaxBytes", doc: `flux mode: largest artifact to download (and previews: largest pull-request source), in bytes or with Ki, Mi or Gi (default ${AGENT_DEFAULTS.artifactMaxBytes})` },
+    artifactMaxExtractedBytes: { env: "AGENT_ARTIFACT_MAX_EXTRACTED_BYTES", flag: "artifact-max-extracted-bytes", config: "agent.artifactMaxExtractedBytes", doc: `flux mode: largest artifact once unpacked (and previews: most a pull request's git fetch may write), in bytes or with Ki, Mi or Gi (default ${AGENT_DEFAULTS.artifactMaxExtractedBytes})` },
     repoUrl: { env: "AGENT_REPO_URL", flag: "repo-url", doc: "git URL of the repository (required)" },
     branch: { env: "AGENT_BRANCH", flag: "branch", doc: `branch to follow (default ${AGENT_DEFAULTS.branch})` },
     projectPath: { env: "AGENT_PROJECT_PATH", flag: "project-path", doc: `Pulumi project directory in the repository (default ${AGENT_DEFAULTS.projectPath})` },

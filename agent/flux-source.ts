@@ -30,7 +30,7 @@ import { ByteCap } from "./byte-cap";
 import { PermanentError, SourceUnavailableError } from "./errors";
 import { jittered } from "./reconciler";
 import { Reason } from "./status";
-import { FIELDS } from "./contract";
+import { FIELDS, settingNames } from "./contract";
 import { ArtifactLimits, DEFAULT_ARTIFACT_LIMITS } from "./settings";
 import { assertContained, ownerAccess, regularFileBytes, removeTree } from "./worktree";
 
@@ -329,8 +329,8 @@ function download(url: string, file: string, limits: ArtifactLimits): Promise<st
         const unavailable = (why: string) => finish(new SourceUnavailableError(`cannot download the Flux artifact ${url}: ${why}; source-controller may be down, the next check tries again`));
         const tooLarge = (size: string) =>
             finish(new Error(
-                `the Flux artifact ${url} is ${size}, over the limit of ${sizeText(limits.maxBytes)} (${FIELDS.artifactMaxBytes.env}); nothing of it was applied. ` +
-                    `Raise ${FIELDS.artifactMaxBytes.env} if the repository really is that large, or leave files out of the artifact (the GitRepository's spec.ignore or a .sourceignore file)`,
+                `the Flux artifact ${url} is ${size}, over the limit of ${sizeText(limits.maxBytes)} (${settingNames(FIELDS.artifactMaxBytes)}); nothing of it was applied. ` +
+                    `Raise that limit if the repository really is that large, or leave files out of the artifact (the GitRepository's spec.ignore or a .sourceignore file)`,
             ));
         const deadline = setTimeout(
             () => unavailable(`not complete after ${limits.timeoutMs / 1000} s (${FIELDS.artifactTimeout.env}); a server that sends slowly is cut off so the next sync does not wait behind it`),
@@ -365,8 +365,8 @@ function download(url: string, file: string, limits: ArtifactLimits): Promise<st
 /** The refusal of an artifact that unpacks to `what` (over `maxBytes`). */
 function tooLargeUnpacked(revision: string, maxBytes: number, what: string): Error {
     return new Error(
-        `the artifact of ${revision} unpacks to ${what}, over the limit of ${sizeText(maxBytes)} (${FIELDS.artifactMaxExtractedBytes.env}); nothing of it was applied. ` +
-            `Raise ${FIELDS.artifactMaxExtractedBytes.env} if the repository really is that large, or leave files out of the artifact (the GitRepository's spec.ignore or a .sourceignore file)`,
+        `the artifact of ${revision} unpacks to ${what}, over the limit of ${sizeText(maxBytes)} (${settingNames(FIELDS.artifactMaxExtractedBytes)}); nothing of it was applied. ` +
+            `Raise that limit if the repository really is that large, or leave files out of the artifact (the GitRepository's spec.ignore or a .sourceignore file)`,
     );
 }
 

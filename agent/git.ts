@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { redactUrls } from "../model/git";
 import { proxyEnvironment } from "../model/engine-env";
 import { ByteCap } from "./byte-cap";
+import { FIELDS, settingNames } from "./contract";
 import { TooLargeError } from "./errors";
 import { AgentSettings } from "./settings";
 import { assertContained, regularFileBytes, removeTree } from "./worktree";
@@ -199,14 +200,14 @@ export class GitSource {
             if (fs.existsSync(borrowed)) fs.writeFileSync(path.join(dir, "objects", "info", "alternates"), borrowed + "\n");
             const fetched = await this.bounded(["fetch", "--quiet", "--no-tags", this.settings.repoUrl, `+refs/pull/${number}/head:refs/pull/${number}`], dir, { watch: () => regularFileBytes(dir) > limits.maxExtractedBytes });
             if (fetched === "over" || regularFileBytes(dir) > limits.maxExtractedBytes) {
-                throw new TooLargeError(`pull request #${number} is over the agent's limit of ${limits.maxExtractedBytes} bytes fetched (agent.artifactMaxExtractedBytes, AGENT_ARTIFACT_MAX_EXTRACTED_BYTES): it is not previewed`);
+                throw new TooLargeError(`pull request #${number} is over the agent's limit of ${limits.maxExtractedBytes} bytes fetched (${settingNames(FIELDS.artifactMaxExtractedBytes)}): it is not previewed`);
             }
             const head = (await this.git(["rev-parse", `refs/pull/${number}`], dir)).stdout.trim();
             if (head !== sha) throw new SourceError(`pull request #${number}'s head is ${head.slice(0, 12)} now, not ${sha.slice(0, 12)}: the newer head is previewed instead`, "not-found");
             const out = fs.createWriteStream(file, { mode: 0o600 });
             if ((await this.bounded(["archive", "--format=tar.gz", "--prefix=source/", sha], dir, { out, maxOut: limits.maxBytes })) === "over") {
                 fs.rmSync(file, { force: true });
-                throw new TooLargeError(`pull request #${number}'s source is over the agent's limit of ${limits.maxBytes} bytes packed (agent.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES): it is not previewed`);
+                throw new TooLargeError(`pull request #${number}'s source is over the agent's limit of ${limits.maxBytes} bytes packed (${settingNames(FIELDS.artifactMaxBytes)}): it is not previewed`);
             }
         } finally {
             // A cleanup that fails must not hide why the preview failed; the next one's is a new directory.

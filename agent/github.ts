@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ByteCap } from "./byte-cap";
-import { githubApiUrlProblem } from "./contract";
+import { FIELDS, githubApiUrlProblem, settingNames } from "./contract";
 import { TooLargeError } from "./errors";
 import { Octokit } from "@octokit/core";
 import { paginateRest } from "@octokit/plugin-paginate-rest";
@@ -353,7 +353,7 @@ export function gitHub(options: GitHubOptions): GitHub {
             const route = "/repos/{owner}/{repo}/tarball/{ref}";
             // Octokit follows the redirect to codeload; the body is taken as a stream (codeload makes the
             // archive as it sends it, with no length), counted as it is written, and cut past the limit.
-            const over = () => new TooLargeError(`the source of ${sha.slice(0, 12)} is over the agent's limit of ${maxBytes} bytes packed (agent.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES): it is not previewed`);
+            const over = () => new TooLargeError(`the source of ${sha.slice(0, 12)} is over the agent's limit of ${maxBytes} bytes packed (${settingNames(FIELDS.artifactMaxBytes)}): it is not previewed`);
             await call("GET", route, async () => {
                 const res = await octokit.request(`GET ${route}`, { owner, repo, ref: sha, request: { parseSuccessResponseBody: false } });
                 const body = res.data as unknown as import("node:stream/web").ReadableStream<Uint8Array> | null;

@@ -14,7 +14,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { PassThrough, Readable } from "node:stream";
 import { apiErrorText, apiStatus, KubeApi } from "../kube/api";
-import { PREVIEW_IDENTITY, PreviewToleration } from "./contract";
+import { FIELDS, PREVIEW_IDENTITY, PreviewToleration, settingNames } from "./contract";
 import { parsePodResult, PREVIEW_PATHS, PREVIEW_SECRET_DIR, PREVIEW_SECRET_KEYS, PREVIEW_URL_ENV, PreviewJob, PreviewPodResult } from "./preview-protocol";
 
 /** Labels of every preview's Job, pod and Secret. */
@@ -269,7 +269,7 @@ export class PodPreviewer {
      */
     async preview(input: PodPreviewInput, signal: AbortSignal): Promise<PreviewPodResult> {
         const size = fs.statSync(input.sourceFile).size;
-        if (size > input.job.sourceMaxBytes) throw new Error(`the source of ${input.job.revision.slice(0, 12)} is ${size} bytes packed, over the limit of ${input.job.sourceMaxBytes} (agent.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES)`);
+        if (size > input.job.sourceMaxBytes) throw new Error(`the source of ${input.job.revision.slice(0, 12)} is ${size} bytes packed, over the limit of ${input.job.sourceMaxBytes} (${settingNames(FIELDS.artifactMaxBytes)})`);
         const ex = this.exchange.open(input.job, input.sourceFile, input.dependenciesDir);
         const name = `${PREVIEW_IDENTITY}-${input.pullRequest}-${ex.id.slice(0, 8)}`;
         const objects = previewPodObjects(this.settings, name, input.pullRequest, ex.id, ex.token, input.passphrase);

@@ -1,6 +1,6 @@
 /** The `agent` map and the agent's secrets: the reconcile agent's settings. */
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_DEFAULTS, githubApiUrlProblem, LIMIT_EXPECTED, limitBytes, PreviewToleration, TAINT_EFFECTS, withoutQuery } from "../agent/contract";
+import { AGENT_DEFAULTS, FIELDS, githubApiUrlProblem, LIMIT_EXPECTED, limitBytes, PreviewToleration, TAINT_EFFECTS, withoutQuery } from "../agent/contract";
 import { ENGINE_ENV_NAMES, engineEnvAllowed } from "../model/engine-env";
 import { branchProblem, GITHUB_KNOWN_HOSTS, hasUrlCredentials, isSshUrl, knownHostsName, knownHostsProblem, projectPathProblem, redactUrl, sshHost } from "../model/git";
 import { DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE } from "../model/names";
@@ -154,8 +154,8 @@ export function readAgent(r: Reader, fluxOn: boolean, previewIdentity = false): 
         driftMode: (str("driftMode") as "correct" | "report" | undefined) ?? AGENT_DEFAULTS.driftMode,
         suspend: field<boolean>("suspend", "boolean") === true,
         backendUrl,
-        artifactMaxBytes: checked(r, "agent.artifactMaxBytes", str("artifactMaxBytes"), limitProblem),
-        artifactMaxExtractedBytes: checked(r, "agent.artifactMaxExtractedBytes", str("artifactMaxExtractedBytes"), limitProblem),
+        artifactMaxBytes: checked(r, FIELDS.artifactMaxBytes.config, str("artifactMaxBytes"), limitProblem),
+        artifactMaxExtractedBytes: checked(r, FIELDS.artifactMaxExtractedBytes.config, str("artifactMaxExtractedBytes"), limitProblem),
         secretsProvider: str("secretsProvider"),
         clusterAdmin: field<boolean>("clusterAdmin", "boolean") !== false,
         source: source === "flux" ? "flux" : "git",

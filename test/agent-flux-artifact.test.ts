@@ -214,7 +214,7 @@ describe("Flux artifacts: deadline, size limits and links out of the checkout", 
         const { source, workDir } = workspace();
         const big = crypto.randomBytes(3 * MiB);
         serveBytes(big);
-        await assert.rejects(source.checkout(publish(big)), /is 3 MiB \(3145728 bytes\), over the limit of 2 MiB \(2097152 bytes\) \(AGENT_ARTIFACT_MAX_BYTES\); nothing of it was applied\. Raise AGENT_ARTIFACT_MAX_BYTES/);
+        await assert.rejects(source.checkout(publish(big)), /is 3 MiB \(3145728 bytes\), over the limit of 2 MiB \(2097152 bytes\) \(agent\.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES\); nothing of it was applied\. Raise that limit if/);
         // Chunked: no length announced; stopped once the limit is passed.
         serve = (_q, res) => {
             res.writeHead(200, { "transfer-encoding": "chunked" });
@@ -234,7 +234,7 @@ describe("Flux artifacts: deadline, size limits and links out of the checkout", 
         assert.ok(bomb.length < 400_000, `${bomb.length} bytes`);
         serveBytes(bomb);
         const started = Date.now();
-        await assert.rejects(source.checkout(publish(bomb)), /unpacks to more than that \(unpacking was stopped at the limit\), over the limit of 8 MiB \(8388608 bytes\) \(AGENT_ARTIFACT_MAX_EXTRACTED_BYTES\); nothing of it was applied\. Raise AGENT_ARTIFACT_MAX_EXTRACTED_BYTES/);
+        await assert.rejects(source.checkout(publish(bomb)), /unpacks to more than that \(unpacking was stopped at the limit\), over the limit of 8 MiB \(8388608 bytes\) \(agent\.artifactMaxExtractedBytes, AGENT_ARTIFACT_MAX_EXTRACTED_BYTES\); nothing of it was applied\. Raise that limit if/);
         assert.ok(Date.now() - started < 10_000);
         assert.deepEqual(fs.readdirSync(workDir).sort(), ["checkout", "flux-artifact.json"], "the partial unpacking is removed");
         assert.equal(fs.readFileSync(path.join(dir, "app", "a.txt"), "utf8"), "1");
