@@ -78,6 +78,12 @@ async function main(): Promise<void> {
                     .catch((e: Error) => {
                         adopted = true;
                         log.warn({ error: e.message }, "could not read the previous leader's status; keeping this replica's");
+                    })
+                    // A new leader checks at once: a failover, or a first election slower than the
+                    // first poll (whose check found a follower), would otherwise wait a poll interval.
+                    .then(() => {
+                        sync("elected");
+                        void previews?.loop.tick();
                     });
         },
         error: (error) => {

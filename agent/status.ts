@@ -5,8 +5,8 @@
  * and written by ./persisted-status.ts; the reconcile loop (./reconciler.ts) records them.
  */
 
-/** What started a sync: a timer, a push webhook, a person, or a change seen on a Kubernetes watch (Flux source). */
-export type Trigger = "poll" | "webhook" | "manual" | "watch";
+/** What started a sync: a timer, a push webhook, a person, a change seen on a Kubernetes watch (Flux source), or this replica becoming leader. */
+export type Trigger = "poll" | "webhook" | "manual" | "watch" | "elected";
 export type RunKind = "apply" | "drift-check" | "drift-correct";
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "drift" | "no-drift";
 

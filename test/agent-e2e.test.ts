@@ -185,6 +185,8 @@ describe("agent end to end with the real engine: git mode, then flux mode on the
             const st = await until("the preview's status", () => github.statuses.find((s) => s.sha === prHead && s.state !== "pending"), 600_000)
                 .catch((e) => assert.fail(`${e}\n${agent!.logs().slice(-4000)}\n${pods.ran.map((p) => p.output.slice(-2000)).join("\n")}`));
             const comment = github.comments.find((c) => c.issue === 1)?.body ?? "";
+            // The rounds as the agent logged them: why a round that failed before its pod failed is on record.
+            for (const line of agent.logs().split("\n").filter((l) => l.includes("previews:"))) console.log(`# ${line.slice(0, 600)}`);
             assert.equal(st.state, "success", `${st.description}\n${comment}`);
             assert.match(comment, /kubernetes:apps\/v1:Deployment::openfaas-chart:openfaas\/gateway \(update\)/);
             // From GitHub's tarball; a round that failed before its pod (the new agent's first look at

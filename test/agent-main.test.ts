@@ -92,6 +92,34 @@ describe("npm run agent", { skip: !available && "no Go toolchain and no cached b
         assert.equal(agent.child.exitCode, null);
     });
 
+    it("a follower that leads once the previous leader's Lease runs out checks the branch at once, not a poll interval later", async () => {
+        const ns = "failover";
+        cp.kubectl(["create", "namespace", ns]);
+        // A leader that was killed: its Lease renewed just now, never again.
+        cp.kubectl(["apply", "-f", "-"], JSON.stringify({
+            apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "openfaas-gitops-agent", namespace: ns },
+            spec: { holderIdentity: "killed-leader", leaseDurationSeconds: 12, renewTime: new Date().toISOString().replace("Z", "000Z") },
+        }));
+        const repo = makeRepo();
+        repo.commit({ "Pulumi.yaml": "name: x\nruntime: nodejs\n", "package.json": "{}" });
+        const follower = await startAgent({
+            KUBECONFIG: cp.kubeconfig, AGENT_REPO_URL: `file://${repo.bare}`, AGENT_STACK: "dev", POD_NAMESPACE: ns, POD_NAME: "follower", AGENT_DRIFT_INTERVAL: "0",
+            // No poll comes to the rescue within the test.
+            AGENT_POLL_INTERVAL: "3600",
+        });
+        try {
+            await until("the follower's first check (readyz)", async () => ((await fetch(`${follower.base}/readyz`)).status === 200 ? true : undefined), 60_000);
+            assert.doesNotMatch(follower.logs(), /"msg":"became leader"/, "it checked as a follower");
+            const lastError = await until("the new leader's run", async () => cp.kubectl(["get", "configmap", "openfaas-gitops-agent-status", "-n", ns, "-o", "jsonpath={.data.lastError}", "--ignore-not-found"]) || undefined, 90_000)
+                .catch((e) => assert.fail(`${e}\n${follower.logs().slice(-3000)}`));
+            assert.match(lastError, /package-lock\.json is missing/);
+            assert.equal(JSON.parse(cp.kubectl(["get", "lease", "openfaas-gitops-agent", "-n", ns, "-o", "json"])).spec.holderIdentity, "follower");
+            assert.match(follower.logs(), /applying [0-9a-f]{40} \(elected\)/);
+        } finally {
+            await follower.stop("SIGKILL");
+        }
+    });
+
     it("SIGTERM: exits cleanly and hands the Lease back", async () => {
         assert.equal(await agent.stop("SIGTERM"), 0);
         const lease = JSON.parse(cp.kubectl(["get", "lease", "openfaas-gitops-agent", "-n", "openfaas-gitops", "-o", "json"]));
