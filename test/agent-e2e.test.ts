@@ -103,7 +103,8 @@ describe("agent end to end with the real engine: git mode, then flux mode on the
         const metrics = await (await fetch(`${agent.base}/metrics`)).text();
         assert.match(metrics, /openfaas_gitops_runs_total\{kind="apply",result="succeeded"\} 1/);
         assert.match(metrics, new RegExp(`openfaas_gitops_revision_info\\{revision="${head}"\\} 1`));
-        assert.match(h.cp.kubectl(["get", "events", "-n", "openfaas-gitops", "-o", "jsonpath={.items[*].reason}"]), /Applied/);
+        // The Event is written after the status ConfigMap the wait above reads.
+        await until("the Applied Event", () => (/Applied/.test(h.cp.kubectl(["get", "events", "-n", "openfaas-gitops", "-o", "jsonpath={.items[*].reason}"])) ? true : undefined), 60_000);
     });
 
     it("git mode: applies the next commit's change when asked to sync", async () => {
@@ -139,7 +140,7 @@ describe("agent end to end with the real engine: git mode, then flux mode on the
         const metrics = await (await fetch(`${agent.base}/metrics`)).text();
         assert.match(metrics, new RegExp(`openfaas_gitops_revision_info\\{revision="${revision}"\\} 1`));
         const recorder = notifications;
-        await until("the Applied events", () => (recorder.received.filter((e) => e.reason === "Applied").length >= 2 ? true : undefined), 10_000);
+        await until("the Applied events", () => (recorder.received.filter((e) => e.reason === "Applied").length >= 2 ? true : undefined), 60_000);
         assert.deepEqual(recorder.received.filter((e) => e.reason === "Applied").map((e) => e.metadata), [
             { "source.toolkit.fluxcd.io/revision": revision },
             { "source.toolkit.fluxcd.io/revision": revision, "source.toolkit.fluxcd.io/commit_status": "update" },

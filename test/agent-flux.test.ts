@@ -176,7 +176,8 @@ describe("agent flux source mode with the real source-controller", { skip: !avai
         assert.equal(status.conditions.Ready.reason, Reason.DigestMismatch);
         assert.match(status.conditions.Ready.message, new RegExp(`not the ${good.digest} that the GitRepository's status advertises; refusing`));
         assert.equal(status.conditions.Stalled.status, "True");
-        assert.ok(notifications.received.some((e) => e.reason === Reason.DigestMismatch && e.severity === "error" && e.metadata?.["source.toolkit.fluxcd.io/revision"] === revision));
+        // The Flux event is sent after the status changes (an HTTP request of its own): waited for.
+        await until("the DigestMismatch Flux event", () => (notifications.received.some((e) => e.reason === Reason.DigestMismatch && e.severity === "error" && e.metadata?.["source.toolkit.fluxcd.io/revision"] === revision) ? true : undefined), 30_000);
     });
 
     it("source-controller down is a source error, and when it is back the agent recovers and applies the head", async () => {

@@ -86,7 +86,8 @@ describe("git source on a real repository", () => {
         // quadratic in a line of many "No " (60 KB: 0.9 s with the event loop blocked).
         const started = Date.now();
         assert.equal(classifyGitFailure(`remote: ${"No ".repeat(350_000)}`, { repoUrl: "x", knownHostsFile: "/kh" }).kind, "git");
-        assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+        // A hang guard, not a speed target (those are benchmarks): quadratic at this size takes minutes.
+        assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
     });
 
     it("names a missing branch", async () => {

@@ -182,9 +182,10 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
             const run = r.sync("poll");
             hung = true;
             const renewal = elector.tryAcquireOrRenew(); // the next renewal: its request never gets an answer
-            const lost = await until("leadership lost", async () => changes.find(([l]) => !l), 6_000);
+            const lost = await until("leadership lost", async () => changes.find(([l]) => !l), 20_000);
             const after = lost[1] - renewed;
-            assert.ok(after >= 2_900 && after <= 3_600, `leadership given up ${after} ms after the last renewal began (retry period and renew deadline: 3000 ms)`);
+            // Not before the deadline; the upper bound only tells it from the request's own 30 s (a loaded machine fires timers late).
+        assert.ok(after >= 2_900 && after <= 15_000, `leadership given up ${after} ms after the last renewal began (retry period and renew deadline: 3000 ms)`);
             assert.deepEqual(await run, { action: "cancelled", revision: "9".repeat(40), reason: "leadership was lost" }, "the running update is aborted at the deadline");
             // The hanging round itself is aborted at its own deadline, not after the request's 30 s.
             assert.equal(await renewal, false);
@@ -270,14 +271,14 @@ describe("agent on a real kube-apiserver", { skip: !available && "no Go toolchai
         const leaderApi = new CutOff(kubeConnection(cp.kubeconfig)); // its calls fail once cut: a crashed leader
         const a = new LeaseElector(leaderApi, { ...timing, identity: "loop-a" }, { leader: (l) => events.push(["a", l, Date.now()]) });
         a.start();
-        await until("a leads", async () => a.isLeader() || undefined, 5_000);
+        await until("a leads", async () => a.isLeader() || undefined, 30_000);
         const b = new LeaseElector(kubeApi(cp.kubeconfig), { ...timing, identity: "loop-b" }, { leader: (l) => events.push(["b", l, Date.now()]) });
         b.start();
         try {
             await new Promise((r) => setTimeout(r, 1_000));
             assert.equal(b.isLeader(), false, "the follower waits while the leader renews (every 0.25 s)");
             leaderApi.cut = "crashed";
-            await until("b leads", async () => b.isLeader() || undefined, 10_000);
+            await until("b leads", async () => b.isLeader() || undefined, 30_000);
             const lost = events.find(([who, l]) => who === "a" && !l);
             const gained = events.find(([who, l]) => who === "b" && l);
             assert.ok(lost && gained && lost[2] <= gained[2], `the old leader stopped leading before the new one started: ${JSON.stringify(events)}`);

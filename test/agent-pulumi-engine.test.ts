@@ -36,7 +36,8 @@ describe("lock ownership (pure)", () => {
         const started = Date.now();
         assert.deepEqual(lockHolders(`${message}\ncreated by ${"@".repeat(1_000_000)}`), [{ host: "agent-7d9f", pid: 4242 }, { host: "agent-7d9f", pid: 4343 }]);
         assert.deepEqual(lockHolders("created by a@b@host (pid 7) at now"), [{ host: "b@host", pid: 7 }]);
-        assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+        // A hang guard, not a speed target (those are benchmarks): quadratic at this size takes minutes.
+        assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
     });
     it("breaks a lock only when every holder is this host and no longer running", () => {
         const dead = () => false;

@@ -94,7 +94,8 @@ describe("URL redaction of long text", () => {
         const started = Date.now();
         assert.equal(redactUrls(`x ${"a".repeat(1_000_000)}@b y`), `x ${"a".repeat(1_000_000)}@b y`);
         assert.equal(redactUrls(`${"a".repeat(500_000)}https://u:p@h/${"b".repeat(500_000)}`), `${"a".repeat(500_000)}https://***@h/${"b".repeat(500_000)}`);
-        assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+        // A hang guard, not a speed target (those are benchmarks): quadratic at this size takes minutes.
+        assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
     });
 
     it("property: the scheme found is the regular expression's", () => {

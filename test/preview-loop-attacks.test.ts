@@ -26,7 +26,7 @@ const settle = () => new Promise((r) => setTimeout(r, 300));
 function loopOn(double: GitHubDouble, over: Partial<PreviewLoopDeps> & { label?: string } = {}) {
     const previewed: PodPreviewInput[] = [];
     const deps: PreviewLoopDeps = {
-        github: gitHub({ repository: REPO, token: () => TOKEN, baseUrl: double.url, retries: 0, timeoutMs: 5_000 }),
+        github: gitHub({ repository: REPO, token: () => TOKEN, baseUrl: double.url, retries: 0, timeoutMs: 30_000 }),
         archive: async (_n, _h, file) => fs.writeFileSync(file, "src"),
         inputs: async () => ({ state: "{}", secrets: [], passphrase: "the-passphrase", sourceMaxBytes: 1024, sourceMaxExtractedBytes: 4096 }),
         preflight: async () => undefined,
@@ -55,7 +55,7 @@ describe("preview rounds under attack", () => {
         const first = loopOn(double, { label: "preview" });
         first.loop.poke({ action: "labeled", number: 10, label: "preview", headSha: sha("a") });
         await first.loop.tick();
-        await until("head a previewed", () => (first.previewed.length === 1 ? true : undefined), 5_000);
+        await until("head a previewed", () => (first.previewed.length === 1 ? true : undefined), 30_000);
         (double.pulls.find((p) => p.number === 10) as { headSha: string }).headSha = sha("b");
         await first.loop.tick();
         await settle();
@@ -75,14 +75,14 @@ describe("preview rounds under attack", () => {
         const { loop, previewed } = loopOn(double, { preview: () => new Promise((resolve) => (release = () => resolve(OK))) });
         double.pulls.push({ number: 11, headSha: sha("d"), headRepository: REPO, baseRef: "main", author: "alice" });
         await loop.tick();
-        await until("#11's preview to run", () => (previewed.length === 1 ? true : undefined), 5_000);
+        await until("#11's preview to run", () => (previewed.length === 1 ? true : undefined), 30_000);
         // Anyone opens DEFAULT_LIMIT pull requests from forks: GitHub lists the newest first.
         for (let n = 200; n < 200 + DEFAULT_LIMIT; n++) double.pulls.unshift({ number: n, headSha: sha("c"), headRepository: "mallory/platform", baseRef: "main", author: "mallory" });
         let aborted = false;
         const statusesBefore = double.statuses.length;
         await loop.tick();
         release();
-        await until("#11's result to be posted", () => (double.statuses.slice(statusesBefore).some((s) => s.sha === sha("d") && s.state === "success") ? true : undefined), 5_000).catch(() => (aborted = true));
+        await until("#11's result to be posted", () => (double.statuses.slice(statusesBefore).some((s) => s.sha === sha("d") && s.state === "success") ? true : undefined), 30_000).catch(() => (aborted = true));
         assert.equal(aborted, false, "#11's running preview was not taken for closed");
         await loop.close();
         double.pulls.length = 0;
@@ -98,7 +98,7 @@ describe("preview rounds under attack", () => {
             },
         });
         await loop.tick();
-        const status = await until("#14's red status", () => double.statuses.find((s) => s.sha === sha("1") && s.state !== "pending"), 5_000);
+        const status = await until("#14's red status", () => double.statuses.find((s) => s.sha === sha("1") && s.state !== "pending"), 30_000);
         assert.equal(status.state, "failure");
         assert.match(double.comments.find((c) => c.issue === 14)?.body ?? "", /over the agent's limit of 52428800 bytes packed \(agent\.artifactMaxBytes, AGENT_ARTIFACT_MAX_BYTES\)/);
         await loop.tick();
@@ -114,7 +114,7 @@ describe("preview rounds under attack", () => {
         let release: ((v: string | undefined) => void) | undefined;
         const { loop, previewed } = loopOn(double, { preflight: () => new Promise((r) => (release = r)) });
         const round = loop.tick();
-        await until("the round waits on the preflight", () => (release ? true : undefined), 5_000);
+        await until("the round waits on the preflight", () => (release ? true : undefined), 30_000);
         loop.stop();
         release!(undefined);
         await round;
@@ -135,7 +135,7 @@ describe("preview rounds under attack", () => {
             }, 200))),
         });
         await loop.tick();
-        await until("the preview to run", () => (previewed.length === 1 ? true : undefined), 5_000);
+        await until("the preview to run", () => (previewed.length === 1 ? true : undefined), 30_000);
         await loop.close();
         assert.equal(jobDeleted, true, "main.ts exits after close(): the Job must be gone by then");
         double.pulls.length = 0;

@@ -40,7 +40,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
 
     before(async () => {
         double = await GitHubDouble.forPreviews(REPO, TOKEN);
-        const client = gitHub({ repository: REPO, token: () => TOKEN, baseUrl: double.url, retries: 1, timeoutMs: 5_000 });
+        const client = gitHub({ repository: REPO, token: () => TOKEN, baseUrl: double.url, retries: 1, timeoutMs: 30_000 });
         // GitHub has a status as soon as it answers, before the loop hears back: that answer is held
         // a while here, so a test waits for the preview's own end (its log), never for GitHub's record.
         const github = { ...client, setStatus: async (...a: Parameters<typeof client.setStatus>) => {
@@ -83,7 +83,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
     const commentsOn = (n: number) => double.comments.filter((c) => c.issue === n);
     /** The preview of `head` on `n` ended: posted, its source removed and its slot free. */
     const ended = (n: number, head: string) =>
-        until(`the preview of #${n} at ${head.slice(0, 7)} to end`, () => (logs.some((l) => l.msg === "previews: posted" && l.fields?.pullRequest === n && l.fields?.head === head) ? true : undefined), 10_000);
+        until(`the preview of #${n} at ${head.slice(0, 7)} to end`, () => (logs.some((l) => l.msg === "previews: posted" && l.fields?.pullRequest === n && l.fields?.head === head) ? true : undefined), 30_000);
 
     it("starts nothing while the preview identity could write (the preflight), and says why", async () => {
         preflightProblem = "the preview identity could write";
@@ -155,11 +155,11 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
         assert.ok(!previewed.some((p) => p.pullRequest === 7), "a label seen in a listing approves nothing: the head it was added on is unknown");
         loop.poke({ action: "labeled", number: 7, label: "preview", headSha: sha("7") });
         await loop.tick();
-        await until("#7's preview to start", () => (waiting.has(sha("7")) ? true : undefined), 10_000);
+        await until("#7's preview to start", () => (waiting.has(sha("7")) ? true : undefined), 30_000);
         const pr = double.pulls.find((p) => p.number === 7) as { headSha: string };
         pr.headSha = sha("8");
         await loop.tick();
-        await until("the old preview to stop", () => (aborted.includes(sha("7")) ? true : undefined), 10_000);
+        await until("the old preview to stop", () => (aborted.includes(sha("7")) ? true : undefined), 30_000);
         assert.ok(!previewed.some((p) => p.job.revision === sha("8")), "the label was added on the old head: the new one waits for a maintainer");
         assert.ok(!statusesOf(sha("7")).some((s) => s.state !== "pending"), "a stopped preview posts no result");
         waiting.clear();

@@ -139,8 +139,11 @@ describe("the sealed-secrets controller on the real control plane", { skip: !ava
                 c.controller,
             );
             assert.equal(synced.observedGeneration, ss.metadata.generation);
-            const events = JSON.parse(c.cp.kubectl(["-n", APP_NS, "get", "events", "--field-selector", "involvedObject.name=basic-auth", "-o", "json"])).items;
-            assert.ok(events.some((e: any) => e.reason === "Unsealed" && e.type === "Normal"), JSON.stringify(events));
+            // The controller's Event recorder posts from a goroutine of its own: the Event may land after the status.
+            await waitFor("the Unsealed Event", () => {
+                const events = JSON.parse(c.cp.kubectl(["-n", APP_NS, "get", "events", "--field-selector", "involvedObject.name=basic-auth", "-o", "json"])).items;
+                return events.some((e: any) => e.reason === "Unsealed" && e.type === "Normal") ? true : undefined;
+            }, c.controller);
         });
 
         it("does not decrypt a SealedSecret sealed with another key, and says so in its status and an Event", async () => {
@@ -154,8 +157,10 @@ describe("the sealed-secrets controller on the real control plane", { skip: !ava
             );
             assert.match(status.message, /no key could decrypt secret/);
             assert.equal(secretOf(c.cp, "stray"), undefined);
-            const events = JSON.parse(c.cp.kubectl(["-n", APP_NS, "get", "events", "--field-selector", "involvedObject.name=stray", "-o", "json"])).items;
-            assert.ok(events.some((e: any) => e.reason === "ErrUnsealFailed" && e.type === "Warning"), JSON.stringify(events));
+            await waitFor("the ErrUnsealFailed Event", () => {
+                const events = JSON.parse(c.cp.kubectl(["-n", APP_NS, "get", "events", "--field-selector", "involvedObject.name=stray", "-o", "json"])).items;
+                return events.some((e: any) => e.reason === "ErrUnsealFailed" && e.type === "Warning") ? true : undefined;
+            }, c.controller);
         });
 
         it("logs no secret: neither plaintext, nor the sealing key, nor its token", () => {
