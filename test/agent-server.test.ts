@@ -328,7 +328,8 @@ describe("pushVerdict: any verified payload gets a verdict", () => {
 });
 
 describe("agent HTTP server limits: unauthenticated bodies and slow clients (real HTTP on loopback)", () => {
-    const limits = { bodyBytes: 64 * 1024, pendingBodyBytes: 128 * 1024, bodyTimeoutMs: 1500, headersTimeoutMs: 1000, requestTimeoutMs: 4000 };
+    // The body deadline is seconds long so the budget test's bodies are still being read under a loaded machine's stalls.
+    const limits = { bodyBytes: 64 * 1024, pendingBodyBytes: 128 * 1024, bodyTimeoutMs: 5000, headersTimeoutMs: 1000, requestTimeoutMs: 10_000 };
     const syncs: Trigger[] = [];
     const server = createServer({
         status: () => emptyStatus(0), metrics: new AgentMetrics(), branch: "main", sync: (t) => syncs.push(t), suspend: () => {},
@@ -368,7 +369,7 @@ describe("agent HTTP server limits: unauthenticated bodies and slow clients (rea
     const whole = (bytes: number) => rawRequest(port, `POST /webhook HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n${"z".repeat(bytes)}`);
     const settle = () => new Promise((r) => setTimeout(r, 200));
 
-    it("bodies in flight are bounded in total, across connections: past the budget 503, and a finished or closed request gives its bytes back", { timeout: 15_000 }, async () => {
+    it("bodies in flight are bounded in total, across connections: past the budget 503, and a finished or closed request gives its bytes back", { timeout: 30_000 }, async () => {
         // Declared lengths are taken whole before reading: the third 60 KiB body does not fit in 128 KiB.
         const a = unfinished("Content-Length: 61440\r\n", 1024);
         const b = unfinished("Content-Length: 61440\r\n", 1024);
@@ -401,7 +402,7 @@ describe("agent HTTP server limits: unauthenticated bodies and slow clients (rea
         assert.deepEqual(syncs, ["webhook"]);
     });
 
-    it("a body that does not arrive in time gets 408 and the connection is closed", { timeout: 15_000 }, async () => {
+    it("a body that does not arrive in time gets 408 and the connection is closed", { timeout: 30_000 }, async () => {
         const started = Date.now();
         const slow = unfinished("Content-Length: 1000\r\n", 10);
         const slower = unfinished("Content-Length: 61440\r\n", 10);
