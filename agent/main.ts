@@ -204,7 +204,7 @@ async function main(): Promise<void> {
     // Read once now, so that a file that cannot be read is in the log from the start.
     webhookSecret?.();
     syncToken?.();
-    const previews = settings.previews ? startPreviews(settings, kc, engineEnv, reconciler, credentialLog, (msg, fields) => log.info(fields ?? {}, msg)) : undefined;
+    const previews = settings.previews ? startPreviews(settings, kc, engineEnv, reconciler, () => elector.isLeader(), credentialLog, (msg, fields) => log.info(fields ?? {}, msg)) : undefined;
     const server = createServer({
         previews: previews?.exchange,
         onPullRequest: previews && ((body: Buffer) => elector.isLeader() && previews.loop.poke(labelChange(body))),
@@ -270,6 +270,7 @@ function startPreviews(
     kc: KubeApi,
     engineEnv: Readonly<Record<string, string>>,
     reconciler: Pick<Reconciler, "busy" | "withCheckout">,
+    leads: () => boolean,
     credentialLog: (level: "info" | "error", msg: string) => void,
     log: (msg: string, fields?: Record<string, unknown>) => void,
 ): { exchange: PreviewExchange; loop: PreviewLoop } {
@@ -311,6 +312,7 @@ function startPreviews(
             preflight: () => previewer.preflight(),
             preview: (input, signal) => previewer.preview(input, signal),
             busy: () => reconciler.busy,
+            leads,
             log,
             clock: Date.now,
         },

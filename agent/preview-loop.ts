@@ -58,6 +58,11 @@ export interface PreviewLoopDeps {
     readonly preview: (input: PodPreviewInput, signal: AbortSignal) => Promise<PreviewPodResult>;
     /** Whether an apply or drift run is going or waiting. */
     readonly busy: () => boolean;
+    /**
+     * Whether this replica leads. Only the leader previews: a round that a caller started late (an
+     * election callback that ran after leadership was lost again) lists and starts nothing.
+     */
+    readonly leads: () => boolean;
     readonly log: (msg: string, fields?: Record<string, unknown>) => void;
     readonly clock: () => number;
 }
@@ -164,6 +169,7 @@ export class PreviewLoop {
     }
 
     private async round(): Promise<void> {
+        if (!this.deps.leads()) return;
         const generation = this.generation;
         this.lastRoundAt = this.deps.clock();
         const open = await this.deps.github.openPullRequests(this.settings.branch);
@@ -216,7 +222,7 @@ export class PreviewLoop {
             this.preflightPassedAt = at;
         }
         // Stopped (leadership lost) while this round waited on GitHub or the preflight: it starts nothing.
-        if (generation !== this.generation || this.stopped) return;
+        if (generation !== this.generation || this.stopped || !this.deps.leads()) return;
         for (const pr of plan.start) this.start(pr);
     }
 

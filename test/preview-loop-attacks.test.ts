@@ -31,6 +31,7 @@ function loopOn(double: GitHubDouble, over: Partial<PreviewLoopDeps> & { label?:
         inputs: async () => ({ state: "{}", secrets: [], passphrase: "the-passphrase", sourceMaxBytes: 1024, sourceMaxExtractedBytes: 4096 }),
         preflight: async () => undefined,
         busy: () => false,
+        leads: () => true,
         log: () => undefined,
         clock: Date.now,
         ...over,
@@ -120,6 +121,37 @@ describe("preview rounds under attack", () => {
         await round;
         await settle();
         assert.deepEqual(previewed, []);
+        await loop.close();
+        double.pulls.length = 0;
+    });
+
+    it("a replica that does not lead previews nothing, whoever asks it to tick (an election callback run after leadership was lost again)", async () => {
+        double.pulls.push({ number: 15, headSha: sha("5"), headRepository: REPO, baseRef: "main", author: "alice" });
+        let leading = false;
+        let lostDuringPreflight = false;
+        const { loop, previewed } = loopOn(double, {
+            leads: () => leading,
+            preflight: async () => {
+                if (lostDuringPreflight) leading = false;
+                return undefined;
+            },
+        });
+        const listed = () => double.requests.filter((r) => r.method === "GET" && /\/pulls(\?|$)/.test(r.target)).length;
+        const before = listed();
+        await loop.tick();
+        await settle();
+        assert.equal(listed(), before, "a follower does not even list the pull requests");
+        // Leadership lost while the round waited on the preflight: it starts nothing.
+        leading = true;
+        lostDuringPreflight = true;
+        await loop.tick();
+        await settle();
+        assert.ok(listed() > before);
+        assert.deepEqual(previewed, []);
+        lostDuringPreflight = false;
+        leading = true;
+        await loop.tick();
+        await until("#15 previewed once this replica leads", () => (previewed.length === 1 ? true : undefined), 30_000);
         await loop.close();
         double.pulls.length = 0;
     });

@@ -69,6 +69,7 @@ describe("the leader's preview rounds (GitHub double, stand-in pod)", () => {
                 },
                 preflight: async () => preflightProblem,
                 busy: () => busy,
+                leads: () => true,
                 log: (msg, fields) => logs.push({ msg, fields }),
                 clock: Date.now,
             },

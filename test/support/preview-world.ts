@@ -131,6 +131,7 @@ export async function startPreviewWorld(h: EngineHarness, s: TestStack, kubeconf
         preflight: () => previewer.preflight(),
         preview: (input, signal) => previewer.preview(input, signal),
         busy: () => false,
+        leads: () => true,
         log: (msg, fields) => logs.push(`${msg} ${JSON.stringify(fields ?? {})}`),
         clock: Date.now,
     };
