@@ -113,6 +113,19 @@ export function lockHolders(message: string): LockHolder[] {
     return [...seen.values()];
 }
 
+/**
+ * Pure: why a lock is left alone, and the way out once nothing holds it: another replica's update may
+ * still be stopping (a leader that lost its Lease cancels its run), so only a person who knows the
+ * holder is gone (its pod deleted, its node lost) may remove it; the agent retries with backoff.
+ */
+export function lockAdvice(holders: readonly LockHolder[], host: string, stack: string): string {
+    const who = holders.length ? holders.map((h) => `${h.host}, pid ${h.pid}`).join("; ") : "its holder is not named";
+    return (
+        `The lock is not a crashed run of this agent (${host}), so it is left alone (${who}): its update may still be running or stopping, and the agent tries again with backoff. ` +
+        `If its holder is gone (a pod deleted or a node lost mid-update), remove the lock with \`pulumi cancel --yes --stack ${stack}\` against the same state backend, then POST /sync.`
+    );
+}
+
 function processAlive(pid: number): boolean {
     try {
         process.kill(pid, 0);
@@ -234,7 +247,7 @@ export class PulumiEngine implements Engine {
         } catch (e) {
             if (!(e instanceof EngineRunError) || !e.locked) throw e;
             const holders = lockHolders(e.message);
-            if (!locksAreOwnAndDead(holders)) throw new EngineRunError(`${e.message}\nThe lock is not a crashed run of this agent (${os.hostname()}), so it is left alone.`, true);
+            if (!locksAreOwnAndDead(holders)) throw new EngineRunError(`${e.message}\n${lockAdvice(holders, os.hostname(), this.settings.stack)}`, true);
             ctx.log(`recovering: the stack is locked by a crashed run of this agent (${holders.map((h) => `pid ${h.pid}`).join(", ")}, no longer running); removing the lock and retrying once`);
             await this.fork("unlock", ctx);
             return this.fork(op, ctx);

@@ -335,7 +335,7 @@ describe("agent PulumiEngine on the real engine", { skip: !available && "no Go t
         const lockDir = path.join(h.env.PULUMI_BACKEND_URL!.replace("file://", ""), ".pulumi", "locks", "organization", "openfaas-gitops", STACK);
         fs.mkdirSync(lockDir, { recursive: true });
         fs.writeFileSync(path.join(lockDir, "other.json"), JSON.stringify({ pid: 1, username: "root", hostname: "agent-other-replica", timestamp: new Date().toISOString() }));
-        await assert.rejects(engine.up(ctx), /locked[\s\S]*not a crashed run of this agent/);
+        await assert.rejects(engine.up(ctx), new RegExp(`locked[\\s\\S]*not a crashed run of this agent \\(.+\\), so it is left alone \\(agent-other-replica, pid 1\\)[\\s\\S]*remove the lock with \`pulumi cancel --yes --stack ${STACK}\` against the same state backend, then POST /sync`));
         assert.ok(fs.existsSync(path.join(lockDir, "other.json")));
         fs.rmSync(path.join(lockDir, "other.json"));
     });
