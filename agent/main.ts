@@ -231,7 +231,8 @@ async function main(): Promise<void> {
     const schedulePoll = (ms: number) => {
         poll = setTimeout(() => {
             sync("poll");
-            if (elector.isLeader()) void previews?.loop.tick();
+            // Only the leader previews: the loop asks (PreviewLoopDeps.leads).
+            void previews?.loop.tick();
             schedulePoll(jittered(settings.pollIntervalMs));
         }, ms);
     };
