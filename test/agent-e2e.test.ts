@@ -154,7 +154,7 @@ describe("agent end to end with the real engine: git mode, then flux mode on the
         assert.equal(gatewayReplicas(), 3);
     });
 
-    it("flux mode: previews a pull request from GitHub's tarball of its head (no git), posts a green status and the update; the Job is gone after", async () => {
+    it("flux mode: previews a pull request from GitHub's tarball of its head (no git), posts a green status and the update; the Job is gone after", async (t) => {
         // The stack makes the preview identity, applied from the artifact like any change.
         const doc = yaml.load(stackFile) as { config: Record<string, unknown> };
         Object.assign(doc.config, { "openfaas-gitops:gatewayReplicas": 3, "openfaas-gitops:previewIdentity": true });
@@ -187,7 +187,8 @@ describe("agent end to end with the real engine: git mode, then flux mode on the
                 .catch((e) => assert.fail(`${e}\n${agent!.logs().slice(-4000)}\n${pods.ran.map((p) => p.output.slice(-2000)).join("\n")}`));
             const comment = github.comments.find((c) => c.issue === 1)?.body ?? "";
             // The rounds as the agent logged them: why a round that failed before its pod failed is on record.
-            for (const line of agent.logs().split("\n").filter((l) => l.includes("previews:"))) console.log(`# ${line.slice(0, 600)}`);
+            // As the test's diagnostics: the reporter prints those whatever runs beside this file.
+            for (const line of agent.logs().split("\n").filter((l) => l.includes("previews:"))) t.diagnostic(line.slice(0, 600));
             assert.equal(st.state, "success", `${st.description}\n${comment}`);
             assert.match(comment, /kubernetes:apps\/v1:Deployment::openfaas-chart:openfaas\/gateway \(update\)/);
             // From GitHub's tarball; a round that failed before its pod (the new agent's first look at
