@@ -23,8 +23,11 @@ import { until } from "./support/wait";
 import { tempDir } from "./support/tmp";
 
 const available = controlPlaneAvailable() && engineAvailable();
-/** How long the revision's program runs: long enough to start a second agent and signal the first meanwhile. */
-const PROGRAM_MS = 25_000;
+/**
+ * The revision's program runs until the test opens its gate (a file), so the second agent's start
+ * and the signal to the first happen mid-apply however loaded the machine is; at most this long.
+ */
+const PROGRAM_MAX_MS = 300_000;
 
 type Status = { lastAppliedRevision?: string; running?: { revision: string }; history: { kind: string; result: string; revision: string }[] };
 
@@ -33,6 +36,7 @@ describe("agent upgrade: the new pod is Ready beside the old one, which finishes
     const agents: AgentProcess[] = [];
     let env: Record<string, string> = {};
     let head = "";
+    let gate = "";
 
     before(async () => {
         const binaries = ensureEngine();
@@ -40,11 +44,20 @@ describe("agent upgrade: the new pod is Ready beside the old one, which finishes
         cp.kubectl(["create", "namespace", "openfaas-gitops"]);
         const dir = tempDir("ofg-upgrade-");
         fs.mkdirSync(path.join(dir, "state"));
+        gate = path.join(dir, "gate");
         const repo = makeRepo();
         // This project's package files: the dependency cache the harness seeds (this node_modules) matches their lockfile.
         head = repo.commit({
             "Pulumi.yaml": "name: upgrade-test\nruntime: nodejs\n",
-            "index.ts": `export const slept = new Promise<string>((resolve) => setTimeout(() => resolve("done"), ${PROGRAM_MS}));\n`,
+            "index.ts": [
+                `import * as fs from "node:fs";`,
+                `const started = Date.now();`,
+                `export const slept = new Promise<string>((resolve) => {`,
+                `    const look = () => (fs.existsSync(${JSON.stringify(gate)}) || Date.now() - started > ${PROGRAM_MAX_MS} ? resolve("done") : setTimeout(look, 200));`,
+                `    look();`,
+                `});`,
+                ``,
+            ].join("\n"),
             "package.json": fs.readFileSync(path.join(ROOT, "package.json"), "utf8"),
             "package-lock.json": fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8"),
             "stacks/Pulumi.dev.yaml": "config: {}\n",
@@ -90,7 +103,11 @@ describe("agent upgrade: the new pod is Ready beside the old one, which finishes
 
         // The Deployment controller now stops the old pod, mid-apply.
         const stopped = Date.now();
-        assert.equal(await old.stop("SIGTERM"), 0, old.logs().slice(-3000));
+        const exited = old.stop("SIGTERM");
+        await new Promise((r) => setTimeout(r, 2_000));
+        assert.equal((await statusOf(old)).running?.revision, head, "still applying after SIGTERM");
+        fs.writeFileSync(gate, "");
+        assert.equal(await exited, 0, old.logs().slice(-3000));
         assert.ok(Date.now() - stopped < 120_000);
         assert.match(old.logs(), /"running":"finished"/, "the running update finished within the grace period");
         const persisted = JSON.parse(cp.kubectl(["get", "configmap", "openfaas-gitops-agent-status", "-n", "openfaas-gitops", "-o", "jsonpath={.data.status\\.json}"])) as Status;
