@@ -112,7 +112,7 @@ describe("agent end to end with the real engine: git mode, then flux mode on the
         assert.equal((await fetch(`${agent!.base}/sync`, { method: "POST", headers: { Authorization: `Bearer ${token}` } })).status, 202);
         await applied(head);
         assert.equal(gatewayReplicas(), 2);
-        assert.match(agent!.logs(), /gateway/);
+        await agent!.waitForLog(/gateway/);
     });
 
     it("flux mode on the same stack: applies the GitRepository's artifact with a real up; status, metrics and Flux events name Flux's revision", async () => {
@@ -196,6 +196,7 @@ describe("agent end to end with the real engine: git mode, then flux mode on the
             assert.ok(github.requests.some((r) => r.target.startsWith("/_codeload/")), "the head came from GitHub's tarball");
             assert.ok(!/refs\/pull|git fetch|ls-remote/.test(agent.logs()), "no git work in flux mode");
             assert.equal(pods.ran.length, 1);
+            await pods.ran[0]!.exited;
             assert.match(pods.ran[0]!.output, /dependencies: the agent's, for the same lockfile/);
             await until("the preview's Job to be gone", () => (h.cp.kubectl(["get", "jobs", "-n", PREVIEW_NS, "-o", "name"]).trim() === "" ? true : undefined), 60_000);
             assert.equal(gatewayReplicas(), 3, "a preview changes nothing");

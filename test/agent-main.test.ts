@@ -87,7 +87,7 @@ describe("npm run agent", { skip: !available && "no Go toolchain and no cached b
         fs.renameSync(`${tokenFile}.new`, tokenFile);
         await until("the rotated token", async () => ((await sync("rotated-sync-token")) === 202 ? true : undefined), 10_000);
         assert.equal(await sync(token), 401);
-        assert.match(agent.logs(), /AGENT_SYNC_TOKEN_FILE [^"]* changed: the new value is in use/);
+        await agent.waitForLog(/AGENT_SYNC_TOKEN_FILE [^"]* changed: the new value is in use/);
         assert.doesNotMatch(agent.logs(), /rotated-sync-token|sync-token-for-test/, "no value in the log");
         assert.equal(agent.child.exitCode, null);
     });
@@ -114,7 +114,7 @@ describe("npm run agent", { skip: !available && "no Go toolchain and no cached b
                 .catch((e) => assert.fail(`${e}\n${follower.logs().slice(-3000)}`));
             assert.match(lastError, /package-lock\.json is missing/);
             assert.equal(JSON.parse(cp.kubectl(["get", "lease", "openfaas-gitops-agent", "-n", ns, "-o", "json"])).spec.holderIdentity, "follower");
-            assert.match(follower.logs(), /applying [0-9a-f]{40} \(elected\)/);
+            await follower.waitForLog(/applying [0-9a-f]{40} \(elected\)/);
         } finally {
             await follower.stop("SIGKILL");
         }

@@ -59,7 +59,7 @@ describe("the agent process across restarts", { skip: !available && "no Go toolc
         const failures = await until("an attempted apply", async () => (status("shape").failures > 0 ? status("shape").failures : undefined), 60_000);
         assert.equal(failures, 1);
         assert.equal(a.child.exitCode, null, "still running");
-        const dropped = /"dropped":(\[[^\]]*\])/.exec(a.logs());
+        const dropped = /"dropped":(\[[^\]]*\])/.exec(await a.waitForLog(/"dropped":/));
         assert.deepEqual(JSON.parse(dropped![1]!).sort(), ["failures", "history"]);
         assert.doesNotMatch(a.logs(), /secret-looking-value/);
         assert.equal((await fetch(`${a.base}/`)).status, 200, "the status page renders");
@@ -79,7 +79,7 @@ describe("the agent process across restarts", { skip: !available && "no Go toolc
 
         const resumed = await start("suspend", { AGENT_SUSPEND: "false" });
         await until("resumed and applying", async () => (!status("suspend").suspended && status("suspend").failures > 0 ? true : undefined), 60_000);
-        assert.match(resumed.logs(), /reconciliation resumed/);
+        await resumed.waitForLog(/reconciliation resumed/);
 
         assert.equal((await post(resumed, "suspend")).status, 200);
         await until("suspended by request", async () => (status("suspend").suspendedBy === "request" ? true : undefined), 30_000);

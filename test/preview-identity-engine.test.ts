@@ -125,6 +125,7 @@ describe("a pull request's program under the preview identity (real engine)", { 
             "openfaas-gitops:platform:OpenFaaS::openfaas (update)",
             "pulumi:providers:kubernetes::kubernetes (update)",
         ]);
+        await pod.exited;
         assert.match(pod.output, /dependencies: the agent's, for the same lockfile/);
         assert.doesNotMatch(pod.output, /npm ci/, "no install: the agent's packages");
         assert.match(pod.output, new RegExp(`PR-WRITE-REFUSED 422: .*ValidatingAdmissionPolicy '${PREVIEW_IDENTITY}' with binding '${PREVIEW_IDENTITY}' denied request`), "the program's own write was refused by the preview's admission policy");

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { seedDependencyCache } from "../../tools/local-stack";
 import { freePort } from "../../tools/net";
 import { tempDir } from "./tmp";
+import { until } from "./wait";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -16,9 +17,15 @@ export interface AgentProcess {
     readonly base: string;
     /** Its home directory; AGENT_WORK_DIR is `<work>/state`. */
     readonly work: string;
-    /** Everything it wrote to stdout and stderr so far. */
+    /**
+     * Everything this test process has read of its stdout and stderr so far. A line the agent wrote
+     * before a state the test saw (through kubectl, which blocks this event loop) may still sit in
+     * the pipe: a line that must be there is awaited with {@link waitForLog}.
+     */
     logs(): string;
-    /** Sends `signal` and resolves with the exit code once it has exited. */
+    /** Resolves with the logs once they match `pattern`; fails with the last lines after `ms`. */
+    waitForLog(pattern: RegExp, ms?: number): Promise<string>;
+    /** Sends `signal` and resolves with the exit code once it has exited and its output is read whole. */
     stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -40,16 +47,21 @@ export async function startAgent(env: Record<string, string | undefined>, opts: 
     });
     child.stdout!.on("data", (d) => (logs += d));
     child.stderr!.on("data", (d) => (logs += d));
+    // "close", not "exit": the process may exit before its last lines are read from the pipes.
+    const closed = new Promise<void>((r) => child.once("close", () => r()));
     return {
         child,
         base: `http://127.0.0.1:${port}`,
         work,
         logs: () => logs,
+        waitForLog: (pattern, ms = 30_000) =>
+            until(`a log line matching ${pattern}`, () => (pattern.test(logs) ? logs : undefined), ms).catch((e) => {
+                throw new Error(`${(e as Error).message}; the last lines:\n${logs.slice(-3000)}`);
+            }),
         async stop(signal = "SIGTERM") {
-            if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-            const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-            child.kill(signal);
-            return exited;
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            await closed;
+            return child.exitCode;
         },
     };
 }

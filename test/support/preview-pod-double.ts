@@ -26,9 +26,10 @@ export interface RanPod {
     /** The Secret's ownerReferences as read when the pod started. */
     readonly secretOwners: readonly { kind: string; uid: string }[];
     readonly jobUid: string;
-    /** Everything the process printed. */
+    /** Everything the process printed: whole once `exited` resolves. */
     output: string;
-    exit?: number | null;
+    /** Resolves with the exit code once the process has exited and its output is read. */
+    readonly exited: Promise<number | null>;
 }
 
 export interface PreviewPodDouble {
@@ -78,15 +79,16 @@ export function startPreviewPodDouble(cp: ControlPlane, namespace: string, opts:
                 PREVIEW_SECRET_DIR: secretDir,
                 KUBECONFIG: opts.kubeconfig,
             };
-            const pod: RanPod = { job: job.metadata.name, jobUid: job.metadata.uid, secretOwners: secret.metadata.ownerReferences ?? [], output: "" };
-            ran.push(pod);
             // The image's working directory is the agent's own (/app); here, this checkout.
             const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "agent", "preview-main.ts")], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+            // "close", not "exit": the process may exit before its last lines are read from the pipes.
+            const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+            const pod: RanPod = { job: job.metadata.name, jobUid: job.metadata.uid, secretOwners: secret.metadata.ownerReferences ?? [], output: "", exited };
+            ran.push(pod);
             children.add(child);
             child.stdout!.on("data", (d: Buffer) => (pod.output += d.toString()));
             child.stderr!.on("data", (d: Buffer) => (pod.output += d.toString()));
-            child.on("exit", (code) => {
-                pod.exit = code;
+            void exited.then((code) => {
                 children.delete(child);
                 // A pod that fails shows why, as `kubectl logs` would.
                 if (code !== 0) opts.log?.(`preview pod ${job.metadata.name} exited ${code}:\n${pod.output.slice(-4000)}`);
@@ -98,10 +100,8 @@ export function startPreviewPodDouble(cp: ControlPlane, namespace: string, opts:
         ran,
         async stop() {
             clearInterval(timer);
-            await Promise.all([...children].map((c) => new Promise<void>((r) => {
-                c.once("exit", () => r());
-                c.kill("SIGKILL");
-            })));
+            for (const c of children) c.kill("SIGKILL");
+            await Promise.all(ran.map((p) => p.exited));
         },
     };
 }
