@@ -9,7 +9,7 @@
 import * as crypto from "node:crypto";
 import { startEngineHarness } from "../test/support/engine";
 import { previewIdentityKubeconfig, REPOSITORY, startPreviewWorld } from "../test/support/preview-world";
-import { until } from "../test/support/wait";
+import { until, within } from "../test/support/wait";
 import { cpuSeconds } from "./proc";
 
 const SECRETS = ["adminPassword", "sealingKeyPem", "sealingCertPem", "agentDeployKey", "agentSyncToken", "agentWebhookSecret"] as const;
@@ -39,8 +39,8 @@ async function main(pushes: number): Promise<void> {
                 const status = await until("the status of the pushed head", () => w.github.statuses.find((x) => x.sha === head && x.state !== "pending"), 600_000);
                 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
                 // The pod's process has exited (its CPU, and its children's, are then this process's children's).
-                await until("the preview pod", () => (w.pods.ran.length > ran ? true : undefined), 60_000);
-                await w.pods.ran.at(-1)!.exited;
+                const pod = await until("the preview pod", () => (w.pods.ran.length > ran ? w.pods.ran.at(-1) : undefined), 60_000);
+                await within("the preview pod's process to exit", pod.exited, 60_000);
                 rows.push({ seconds, cpu: cpuSeconds("self", "children") - cpu0, state: status.state });
             }
         } finally {

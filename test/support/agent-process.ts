@@ -6,6 +6,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
 import { seedDependencyCache } from "../../tools/local-stack";
 import { freePort } from "../../tools/net";
+import { collectOutput } from "./output";
 import { tempDir } from "./tmp";
 import { until } from "./wait";
 
@@ -39,29 +40,24 @@ export async function startAgent(env: Record<string, string | undefined>, opts: 
     const stateDir = path.join(work, "state");
     if (opts.dependencyCache) seedDependencyCache(stateDir);
     const port = await freePort();
-    let logs = "";
     const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "agent", "main.ts")], {
         cwd: ROOT,
         env: { PATH: process.env.PATH, ...env, HOME: work, AGENT_WORK_DIR: stateDir, AGENT_LISTEN: `127.0.0.1:${port}` },
         stdio: ["ignore", "pipe", "pipe"],
     });
-    child.stdout!.on("data", (d) => (logs += d));
-    child.stderr!.on("data", (d) => (logs += d));
-    // "close", not "exit": the process may exit before its last lines are read from the pipes.
-    const closed = new Promise<void>((r) => child.once("close", () => r()));
+    const output = collectOutput(child);
     return {
         child,
         base: `http://127.0.0.1:${port}`,
         work,
-        logs: () => logs,
+        logs: output.text,
         waitForLog: (pattern, ms = 30_000) =>
-            until(`a log line matching ${pattern}`, () => (pattern.test(logs) ? logs : undefined), ms).catch((e) => {
-                throw new Error(`${(e as Error).message}; the last lines:\n${logs.slice(-3000)}`);
+            until(`a log line matching ${pattern}`, () => (pattern.test(output.text()) ? output.text() : undefined), ms).catch((e) => {
+                throw new Error(`${(e as Error).message}; the last lines:\n${output.text().slice(-3000)}`);
             }),
         async stop(signal = "SIGTERM") {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-            await closed;
-            return child.exitCode;
+            return output.closed;
         },
     };
 }

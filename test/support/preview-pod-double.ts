@@ -12,6 +12,7 @@ import * as path from "node:path";
 import type { ControlPlane } from "../../tools/controlplane";
 import { PREVIEW_LABELS } from "../../agent/preview-pods";
 import { PREVIEW_SECRET_DIR } from "../../agent/preview-protocol";
+import { collectOutput } from "./output";
 import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -27,7 +28,7 @@ export interface RanPod {
     readonly secretOwners: readonly { kind: string; uid: string }[];
     readonly jobUid: string;
     /** Everything the process printed: whole once `exited` resolves. */
-    output: string;
+    readonly output: string;
     /** Resolves with the exit code once the process has exited and its output is read. */
     readonly exited: Promise<number | null>;
 }
@@ -81,14 +82,15 @@ export function startPreviewPodDouble(cp: ControlPlane, namespace: string, opts:
             };
             // The image's working directory is the agent's own (/app); here, this checkout.
             const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "agent", "preview-main.ts")], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-            // "close", not "exit": the process may exit before its last lines are read from the pipes.
-            const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
-            const pod: RanPod = { job: job.metadata.name, jobUid: job.metadata.uid, secretOwners: secret.metadata.ownerReferences ?? [], output: "", exited };
+            const output = collectOutput(child);
+            const pod: RanPod = {
+                job: job.metadata.name, jobUid: job.metadata.uid, secretOwners: secret.metadata.ownerReferences ?? [],
+                get output() { return output.text(); },
+                exited: output.closed,
+            };
             ran.push(pod);
             children.add(child);
-            child.stdout!.on("data", (d: Buffer) => (pod.output += d.toString()));
-            child.stderr!.on("data", (d: Buffer) => (pod.output += d.toString()));
-            void exited.then((code) => {
+            void output.closed.then((code) => {
                 children.delete(child);
                 // A pod that fails shows why, as `kubectl logs` would.
                 if (code !== 0) opts.log?.(`preview pod ${job.metadata.name} exited ${code}:\n${pod.output.slice(-4000)}`);

@@ -10,3 +10,14 @@ export async function until<T>(what: string, fn: () => T | undefined | Promise<T
         await new Promise((r) => setTimeout(r, 200));
     }
 }
+
+/** Resolves as `p` does; fails with `what` if it has not settled after `ms`. */
+export async function within<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
+    try {
+        return await Promise.race([p, late]);
+    } finally {
+        clearTimeout(timer);
+    }
+}
